@@ -1,0 +1,58 @@
+# Elliptics: build, run and test everything from a fresh clone.
+#   make run    build and start a local node on 127.0.0.1:1025 (no config needed)
+#   make test   install what is missing, build, run every test
+#   make bench  benchmarks (not part of make test)
+#   make soak   long fuzzing and soak runs (not part of make test)
+
+GO        ?= go
+BIN       := $(CURDIR)/bin
+FUZZTIME  ?= 8s
+SOAKTIME  ?= 10m
+export ELLIPTICS_BIN := $(BIN)
+
+.PHONY: all build run test deps vet gotest fuzz e2e bench soak clean
+
+all: build
+
+deps:
+	@command -v $(GO) >/dev/null || { echo "Go is required (https://go.dev/dl/)"; exit 1; }
+	$(GO) mod download
+
+build: deps
+	$(GO) build -o $(BIN)/ellipticsd ./cmd/ellipticsd
+	$(GO) build -o $(BIN)/elliptics ./cmd/elliptics
+
+run: build
+	$(BIN)/ellipticsd $(ARGS)
+
+vet:
+	$(GO) vet ./...
+	@out=$$(gofmt -l core cmd tests bench capi 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+gotest:
+	$(GO) test -race -count=1 ./core/... ./cmd/...
+
+# A short run of every fuzz target; `make soak` runs them for longer.
+FUZZ_TARGETS := ./core/proto:FuzzReader ./core/proto:FuzzPayloads ./core/config:FuzzLoad
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	done
+
+# End-to-end tests: real ellipticsd processes, real CLI invocations.
+e2e: build
+	$(GO) test -count=1 -race ./tests/...
+
+test: deps build vet gotest e2e fuzz
+	@echo "make test: all tests passed"
+
+bench: build
+	$(GO) run ./bench/kvbench -out bench/out
+
+soak:
+	$(MAKE) fuzz FUZZTIME=$(SOAKTIME)
+
+clean:
+	rm -rf $(BIN) var bench/out

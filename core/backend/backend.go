@@ -1,0 +1,123 @@
+// Package backend defines the storage interface a node serves data from.
+//
+// A backend stores objects by 64-byte ID. An object has one or more named
+// columns (the default column is ""), each an independent byte string with a
+// timestamp and 64-bit user flags. Backends must be safe for concurrent use;
+// the server already orders commands on the same key, so a backend needs no
+// per-key locking of its own beyond keeping its structures consistent.
+//
+// To add a backend, implement Backend and run the conformance suite in
+// package backendtest against it:
+//
+//	func TestConformance(t *testing.T) {
+//		backendtest.Run(t, func(t *testing.T) backend.Backend { return mybackend.Open(t.TempDir()) })
+//	}
+//
+// Errors are the sentinels of package status: status.ErrNotFound for a
+// missing object or column, status.ErrInvalid for a bad offset,
+// status.ErrReadOnly for writes to a read-only backend, status.ErrCorrupt when
+// stored bytes fail their checksum.
+package backend
+
+import (
+	"context"
+	"time"
+
+	"github.com/elliptics/elliptics/core/id"
+)
+
+// Key names one column of one object.
+type Key struct {
+	ID     id.ID
+	Column string // "" is the default column
+}
+
+// Meta describes a stored column.
+type Meta struct {
+	Size      uint64    // bytes of data
+	Timestamp time.Time // of the last write
+	UserFlags uint64    // opaque to the store, set by the writer
+}
+
+// WriteRequest is one write of one column.
+type WriteRequest struct {
+	Key
+	Data []byte
+	// Offset places Data inside the existing value: bytes before Offset are
+	// kept, bytes in [Offset, Offset+len(Data)) are replaced, the value grows
+	// if needed (a gap past the old end reads as zeros). An Offset of 0
+	// without Append replaces the whole value.
+	Offset uint64
+	// Append adds Data after the current end (Offset is ignored). Appending
+	// to a missing column creates it.
+	Append    bool
+	Timestamp time.Time // the server always sets it; zero means now
+	UserFlags uint64
+}
+
+// LookupOptions select what Lookup computes.
+type LookupOptions struct {
+	// Checksum asks for the SHA-512 of the data, which costs a full read.
+	Checksum bool
+}
+
+// Info is the result of Lookup.
+type Info struct {
+	Meta
+	Checksum id.ID  // set only when asked for
+	Path     string // where the data lives, backend-specific ("" if meaningless)
+}
+
+// RemoveOptions select what Remove deletes.
+type RemoveOptions struct {
+	// Column removes only that column when OnlyColumn is set; otherwise
+	// Remove deletes the object with every column.
+	Column     string
+	OnlyColumn bool
+}
+
+// IterateOptions bound an iteration.
+type IterateOptions struct {
+	// Start and End bound the IDs visited, both inclusive. The zero value of
+	// End is replaced by id.Max, so IterateOptions{} visits everything.
+	Start, End id.ID
+}
+
+// Record is one column seen by Iterate.
+type Record struct {
+	Key
+	Meta
+}
+
+// Stats are the figures every backend reports.
+type Stats struct {
+	Records  uint64 // live columns
+	Bytes    uint64 // live data bytes
+	ReadOnly bool
+	// Extra holds backend-specific figures for statistics output.
+	Extra map[string]any
+}
+
+// Backend is the storage interface. All methods may block on I/O and must
+// respect ctx cancellation where they wait.
+type Backend interface {
+	// Write stores data and returns the column's metadata after the write.
+	// When Write returns nil the data survives a crash of the process.
+	Write(ctx context.Context, req *WriteRequest) (Meta, error)
+	// Read returns size bytes at offset (size 0 = to the end) and the
+	// column's metadata (Meta.Size is the whole size). An offset past the end
+	// is status.ErrInvalid; an offset equal to the size reads nothing.
+	Read(ctx context.Context, key Key, offset, size uint64) ([]byte, Meta, error)
+	// Lookup returns metadata without the data.
+	Lookup(ctx context.Context, key Key, opts LookupOptions) (Info, error)
+	// Remove deletes an object or one of its columns.
+	Remove(ctx context.Context, oid id.ID, opts RemoveOptions) error
+	// Iterate calls fn for every live column with an ID in range, in
+	// ascending (ID, column) order. It stops at fn's first error and returns
+	// it. Writes made during the iteration may or may not be seen.
+	Iterate(ctx context.Context, opts IterateOptions, fn func(Record) error) error
+	// Stats returns current figures.
+	Stats() Stats
+	// Close releases resources; every later call fails.
+	Close() error
+}

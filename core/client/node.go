@@ -1,0 +1,240 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/elliptics/elliptics/core/proto"
+	"github.com/elliptics/elliptics/core/status"
+)
+
+// Config configures a Node. Zero fields take the defaults below.
+type Config struct {
+	// WaitTimeout is the default time a session waits for a reply (5s, the
+	// original's wait_timeout).
+	WaitTimeout time.Duration
+	// DialTimeout bounds connecting to a node (5s).
+	DialTimeout time.Duration
+	// ReconnectInterval is the least time between two attempts to reconnect
+	// to a lost node (1s).
+	ReconnectInterval time.Duration
+	// MaxPayload limits the size of a reply frame (proto.DefaultMaxPayload).
+	MaxPayload uint64
+	// Name identifies the client in node logs.
+	Name   string
+	Logger *zap.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.WaitTimeout <= 0 {
+		c.WaitTimeout = 5 * time.Second
+	}
+	if c.DialTimeout <= 0 {
+		c.DialTimeout = 5 * time.Second
+	}
+	if c.ReconnectInterval <= 0 {
+		c.ReconnectInterval = time.Second
+	}
+	if c.MaxPayload == 0 {
+		c.MaxPayload = proto.DefaultMaxPayload
+	}
+	if c.Name == "" {
+		c.Name = "elliptics-go"
+	}
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+}
+
+// remote is one node address the client keeps a connection to.
+type remote struct {
+	addr      string
+	mu        sync.Mutex
+	conn      *conn
+	lastDial  time.Time
+	lastError error
+}
+
+// Node holds the connections of a client to the cluster.
+type Node struct {
+	cfg   Config
+	log   *zap.Logger
+	trans atomic.Uint64
+
+	mu      sync.RWMutex
+	remotes []*remote // in the order added
+	closed  bool
+}
+
+// NewNode returns a node with no connections; add some with AddRemotes.
+func NewNode(cfg Config) *Node {
+	cfg.setDefaults()
+	return &Node{cfg: cfg, log: cfg.Logger}
+}
+
+// Config returns the node's configuration with defaults applied.
+func (n *Node) Config() Config { return n.cfg }
+
+// AddRemotes connects to the given "host:port" addresses. It succeeds if at
+// least one is reachable; the others are retried when used. Adding an
+// address twice is harmless.
+func (n *Node) AddRemotes(ctx context.Context, addrs ...string) error {
+	if len(addrs) == 0 {
+		return status.Errorf(status.Invalid, "no remote address given")
+	}
+	var errs []error
+	connected := 0
+	for _, a := range addrs {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			errs = append(errs, status.Errorf(status.Invalid, "remote %q: %v", a, err))
+			continue
+		}
+		r := n.remote(a)
+		if r == nil {
+			return status.Errorf(status.Canceled, "node closed")
+		}
+		if _, err := r.get(ctx, n, true); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		connected++
+	}
+	if connected == 0 {
+		return fmt.Errorf("no remote reachable: %w", errors.Join(errs...))
+	}
+	for _, err := range errs {
+		n.log.Warn("remote not reachable now, will retry", zap.Error(err))
+	}
+	return nil
+}
+
+func (n *Node) remote(addr string) *remote {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return nil
+	}
+	for _, r := range n.remotes {
+		if r.addr == addr {
+			return r
+		}
+	}
+	r := &remote{addr: addr}
+	n.remotes = append(n.remotes, r)
+	return r
+}
+
+// get returns a live connection, dialing if there is none and the last
+// attempt is old enough (or force is set).
+func (r *remote) get(ctx context.Context, n *Node, force bool) (*conn, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.conn != nil && r.conn.alive() {
+		return r.conn, nil
+	}
+	if !force && time.Since(r.lastDial) < n.cfg.ReconnectInterval && r.lastError != nil {
+		return nil, r.lastError
+	}
+	r.lastDial = time.Now()
+	c, err := dial(ctx, n, r.addr)
+	if err != nil {
+		r.lastError = err
+		return nil, err
+	}
+	r.conn, r.lastError = c, nil
+	n.log.Debug("connected", zap.String("remote", r.addr), zap.Int("backends", len(c.info.Backends)))
+	return c, nil
+}
+
+// connForGroup returns a connection to a node serving group g. Known live
+// connections are preferred; otherwise lost ones are redialed.
+func (n *Node) connForGroup(ctx context.Context, g uint32) (*conn, error) {
+	n.mu.RLock()
+	remotes := append([]*remote(nil), n.remotes...)
+	closed := n.closed
+	n.mu.RUnlock()
+	if closed {
+		return nil, status.Errorf(status.Canceled, "node closed")
+	}
+	serves := func(c *conn) bool {
+		for _, b := range c.info.Backends {
+			if b.Group == g {
+				return true
+			}
+		}
+		return false
+	}
+	for _, r := range remotes {
+		r.mu.Lock()
+		c := r.conn
+		r.mu.Unlock()
+		if c != nil && c.alive() && serves(c) {
+			return c, nil
+		}
+	}
+	var lastErr error
+	for _, r := range remotes {
+		c, err := r.get(ctx, n, false)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		if serves(c) {
+			return c, nil
+		}
+	}
+	if lastErr != nil {
+		return nil, status.Errorf(status.NoRoute, "no reachable node serves group %d (last error: %v)", g, lastErr)
+	}
+	return nil, status.Errorf(status.NoRoute, "no known node serves group %d", g)
+}
+
+// Groups returns the groups served by the connected nodes.
+func (n *Node) Groups() []uint32 {
+	seen := map[uint32]bool{}
+	var out []uint32
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	for _, r := range n.remotes {
+		r.mu.Lock()
+		c := r.conn
+		r.mu.Unlock()
+		if c == nil || !c.alive() {
+			continue
+		}
+		for _, b := range c.info.Backends {
+			if !seen[b.Group] {
+				seen[b.Group] = true
+				out = append(out, b.Group)
+			}
+		}
+	}
+	return out
+}
+
+// Close closes every connection; calls in flight fail with status.Canceled.
+func (n *Node) Close() error {
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return nil
+	}
+	n.closed = true
+	remotes := n.remotes
+	n.mu.Unlock()
+	for _, r := range remotes {
+		r.mu.Lock()
+		if r.conn != nil {
+			r.conn.close()
+		}
+		r.mu.Unlock()
+	}
+	return nil
+}

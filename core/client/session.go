@@ -1,0 +1,329 @@
+package client
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/elliptics/elliptics/core/id"
+	"github.com/elliptics/elliptics/core/proto"
+	"github.com/elliptics/elliptics/core/status"
+)
+
+// Session carries the settings of a series of calls. It is cheap; make one
+// per task with Clone. A Session is not safe for concurrent modification,
+// but its calls may run concurrently once it is set up.
+type Session struct {
+	node      *Node
+	groups    []uint32
+	timeout   time.Duration
+	namespace string
+	model     id.Model
+	checker   Checker
+	filter    Filter
+	userFlags uint64
+	timestamp time.Time
+	ioflags   proto.IOFlags
+	cflags    proto.Flags
+	traceID   uint64
+}
+
+// NewSession returns a session on n with the groups its nodes serve, the
+// node's wait timeout, the at-least-one checker and every entry returned.
+func NewSession(n *Node) *Session {
+	return &Session{node: n, groups: n.Groups(), timeout: n.cfg.WaitTimeout, model: id.SHA512}
+}
+
+// Clone returns an independent copy of the session.
+func (s *Session) Clone() *Session {
+	c := *s
+	c.groups = append([]uint32(nil), s.groups...)
+	return &c
+}
+
+// Node returns the session's node.
+func (s *Session) Node() *Node { return s.node }
+
+// SetGroups sets the groups (replicas) the session uses, in read order.
+func (s *Session) SetGroups(groups ...uint32) { s.groups = append([]uint32(nil), groups...) }
+
+// Groups returns the session's groups.
+func (s *Session) Groups() []uint32 { return append([]uint32(nil), s.groups...) }
+
+// SetTimeout sets how long a call waits for each reply; 0 restores the
+// node's wait timeout.
+func (s *Session) SetTimeout(d time.Duration) {
+	if d <= 0 {
+		d = s.node.cfg.WaitTimeout
+	}
+	s.timeout = d
+}
+
+// Timeout returns the session's timeout.
+func (s *Session) Timeout() time.Duration { return s.timeout }
+
+// SetNamespace sets the namespace mixed into key IDs.
+func (s *Session) SetNamespace(ns string) { s.namespace = ns }
+
+// Namespace returns the session's namespace.
+func (s *Session) Namespace() string { return s.namespace }
+
+// SetModel replaces the key-to-ID model (default id.SHA512).
+func (s *Session) SetModel(m id.Model) { s.model = m }
+
+// SetChecker sets the success policy of multi-group calls.
+func (s *Session) SetChecker(c Checker) { s.checker = c }
+
+// Checker returns the session's checker.
+func (s *Session) Checker() Checker { return s.checker }
+
+// SetFilter selects which entries results carry.
+func (s *Session) SetFilter(f Filter) { s.filter = f }
+
+// SetUserFlags sets the user flags stored with writes.
+func (s *Session) SetUserFlags(f uint64) { s.userFlags = f }
+
+// UserFlags returns the session's user flags.
+func (s *Session) UserFlags() uint64 { return s.userFlags }
+
+// SetTimestamp sets the timestamp stored with writes; zero means the
+// server's clock at the time of the write.
+func (s *Session) SetTimestamp(t time.Time) { s.timestamp = t }
+
+// Timestamp returns the session's write timestamp.
+func (s *Session) Timestamp() time.Time { return s.timestamp }
+
+// SetIOFlags sets io flags added to every data command.
+func (s *Session) SetIOFlags(f proto.IOFlags) { s.ioflags = f }
+
+// IOFlags returns the session's io flags.
+func (s *Session) IOFlags() proto.IOFlags { return s.ioflags }
+
+// SetCFlags sets command flags added to every request.
+func (s *Session) SetCFlags(f proto.Flags) { s.cflags = f }
+
+// CFlags returns the session's command flags.
+func (s *Session) CFlags() proto.Flags { return s.cflags }
+
+// SetTraceID sets the trace id sent with requests.
+func (s *Session) SetTraceID(t uint64) { s.traceID = t }
+
+// ID returns the ID of a key in this session (namespace and model applied).
+func (s *Session) ID(k Key) (id.ID, error) { return s.resolve(k) }
+
+// WriteOptions modify a write.
+type WriteOptions struct {
+	Offset uint64
+	Append bool
+}
+
+// Write stores data under key in every group of the session.
+func (s *Session) Write(ctx context.Context, k Key, data []byte) (Result, error) {
+	return s.WriteWith(ctx, k, data, WriteOptions{})
+}
+
+// WriteWith stores data with options (offset, append).
+func (s *Session) WriteWith(ctx context.Context, k Key, data []byte, o WriteOptions) (Result, error) {
+	oid, err := s.resolve(k)
+	if err != nil {
+		return Result{}, err
+	}
+	a := proto.IOAttr{Flags: s.ioflags, Column: k.Column, Offset: o.Offset, Size: uint64(len(data)),
+		Timestamp: s.timestamp, UserFlags: s.userFlags}
+	if o.Append {
+		a.Flags |= proto.IOAppend
+	}
+	if err := a.Validate(); err != nil {
+		return Result{}, err
+	}
+	attr := a.Append(nil)
+	entries := s.parallel(ctx, oid, k.Column, func(ctx context.Context, c *conn, h proto.Header, e *Entry) {
+		r, err := c.roundTrip(ctx, h, attr, data)
+		if setErr(e, err) {
+			return
+		}
+		li, err := proto.DecodeLookupInfo(r.payload)
+		if setErr(e, err) {
+			return
+		}
+		fillLookup(e, &li)
+	}, proto.CmdWrite)
+	return verdict(entries, s.checker, s.filter)
+}
+
+// Read reads size bytes at offset (size 0 = to the end) from the first
+// group that has the key.
+func (s *Session) Read(ctx context.Context, k Key, offset, size uint64) (Entry, error) {
+	e, _, err := s.ReadAll(ctx, k, offset, size)
+	return e, err
+}
+
+// ReadAll is Read that also returns the entries of the groups tried.
+func (s *Session) ReadAll(ctx context.Context, k Key, offset, size uint64) (Entry, []Entry, error) {
+	a := proto.IOAttr{Flags: s.ioflags, Column: k.Column, Offset: offset, Size: size}
+	return s.sequential(ctx, k, proto.CmdRead, a, func(e *Entry, payload []byte) error {
+		ra, data, err := proto.DecodeIOAttr(payload)
+		if err != nil {
+			return err
+		}
+		e.Column, e.Offset, e.Size, e.TotalSize = ra.Column, ra.Offset, ra.Size, ra.TotalSize
+		e.Timestamp, e.UserFlags, e.RecordFlags = ra.Timestamp, ra.UserFlags, ra.RecordFlags
+		e.Data = data
+		return nil
+	})
+}
+
+// LookupOptions modify a lookup.
+type LookupOptions struct {
+	// Checksum asks the node for the SHA-512 of the data.
+	Checksum bool
+}
+
+// Lookup returns where and what the object is, from the first group that
+// has it.
+func (s *Session) Lookup(ctx context.Context, k Key) (Entry, error) {
+	return s.LookupWith(ctx, k, LookupOptions{})
+}
+
+// LookupWith is Lookup with options.
+func (s *Session) LookupWith(ctx context.Context, k Key, o LookupOptions) (Entry, error) {
+	a := proto.IOAttr{Flags: s.ioflags, Column: k.Column}
+	if o.Checksum {
+		a.Flags |= proto.IOChecksum
+	}
+	e, _, err := s.sequential(ctx, k, proto.CmdLookup, a, func(e *Entry, payload []byte) error {
+		li, err := proto.DecodeLookupInfo(payload)
+		if err != nil {
+			return err
+		}
+		fillLookup(e, &li)
+		return nil
+	})
+	return e, err
+}
+
+// Remove deletes the object (or, for a key with a column, that column) from
+// every group of the session.
+func (s *Session) Remove(ctx context.Context, k Key) (Result, error) {
+	oid, err := s.resolve(k)
+	if err != nil {
+		return Result{}, err
+	}
+	a := proto.IOAttr{Flags: s.ioflags, Column: k.Column}
+	if err := a.Validate(); err != nil {
+		return Result{}, err
+	}
+	attr := a.Append(nil)
+	entries := s.parallel(ctx, oid, k.Column, func(ctx context.Context, c *conn, h proto.Header, e *Entry) {
+		_, err := c.roundTrip(ctx, h, attr)
+		setErr(e, err)
+	}, proto.CmdRemove)
+	return verdict(entries, s.checker, s.filter)
+}
+
+// Ping checks that a node serving each session group answers.
+func (s *Session) Ping(ctx context.Context) (Result, error) {
+	entries := s.parallel(ctx, id.ID{}, "", func(ctx context.Context, c *conn, h proto.Header, e *Entry) {
+		_, err := c.roundTrip(ctx, h)
+		setErr(e, err)
+	}, proto.CmdPing)
+	return verdict(entries, CheckAll, s.filter)
+}
+
+func setErr(e *Entry, err error) bool {
+	if err == nil {
+		return false
+	}
+	e.Err = err
+	e.Status = status.FromError(err)
+	return true
+}
+
+func fillLookup(e *Entry, li *proto.LookupInfo) {
+	e.Column, e.Offset, e.Size, e.TotalSize = li.Column, li.Offset, li.Size, li.TotalSize
+	e.Timestamp, e.UserFlags, e.RecordFlags = li.Timestamp, li.UserFlags, li.RecordFlags
+	e.Checksum, e.Path = li.Checksum, li.Path
+	if li.Address != "" {
+		e.Address = li.Address
+	}
+}
+
+func (s *Session) header(cmd proto.Cmd, oid id.ID, g uint32) proto.Header {
+	h := proto.NewHeader(cmd, 0, oid, g)
+	h.Flags = s.cflags
+	h.TraceID = s.traceID
+	if s.traceID != 0 {
+		h.Flags |= proto.FlagTrace
+	}
+	return h
+}
+
+// parallel runs do once per session group concurrently and returns one
+// entry per group in group order.
+func (s *Session) parallel(ctx context.Context, oid id.ID, column string,
+	do func(ctx context.Context, c *conn, h proto.Header, e *Entry), cmd proto.Cmd) []Entry {
+	entries := make([]Entry, len(s.groups))
+	one := func(i int) {
+		g := s.groups[i]
+		e := &entries[i]
+		e.Group, e.ID, e.Column = g, oid, column
+		cctx, cancel := context.WithTimeout(ctx, s.timeout)
+		defer cancel()
+		c, err := s.node.connForGroup(cctx, g)
+		if setErr(e, err) {
+			return
+		}
+		e.Address = c.addr
+		do(cctx, c, s.header(cmd, oid, g), e)
+	}
+	if len(entries) == 1 {
+		one(0)
+		return entries
+	}
+	var wg sync.WaitGroup
+	for i := range entries {
+		wg.Add(1)
+		go func() { defer wg.Done(); one(i) }()
+	}
+	wg.Wait()
+	return entries
+}
+
+// sequential tries the session groups in order until one succeeds.
+func (s *Session) sequential(ctx context.Context, k Key, cmd proto.Cmd, a proto.IOAttr,
+	decode func(e *Entry, payload []byte) error) (Entry, []Entry, error) {
+	oid, err := s.resolve(k)
+	if err != nil {
+		return Entry{}, nil, err
+	}
+	if err := a.Validate(); err != nil {
+		return Entry{}, nil, err
+	}
+	attr := a.Append(nil)
+	tried := make([]Entry, 0, len(s.groups))
+	for _, g := range s.groups {
+		e := Entry{Group: g, ID: oid, Column: k.Column}
+		func() {
+			cctx, cancel := context.WithTimeout(ctx, s.timeout)
+			defer cancel()
+			c, err := s.node.connForGroup(cctx, g)
+			if setErr(&e, err) {
+				return
+			}
+			e.Address = c.addr
+			r, err := c.roundTrip(cctx, s.header(cmd, oid, g), attr)
+			if setErr(&e, err) {
+				return
+			}
+			setErr(&e, decode(&e, r.payload))
+		}()
+		tried = append(tried, e)
+		if e.OK() {
+			return e, tried, nil
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return Entry{}, tried, readVerdict(tried)
+}

@@ -1,0 +1,593 @@
+// Package config is the configuration of a node (ellipticsd): a TOML file
+// with a [node] table and one [[backend]] table per storage backend.
+//
+//	[node]
+//	listen = ["127.0.0.1:1025"]
+//	remotes = ["10.0.0.2:1025"]
+//	data_dir = "/var/lib/elliptics"
+//
+//	[[backend]]
+//	id = 0
+//	group = 1
+//	type = "mem"
+//
+// Every key is optional; a key left out takes the default documented on its
+// field (docs/node.example.toml lists them all). Unknown keys are errors, so
+// a typo never silently falls back to a default. Durations are Go duration
+// strings ("30s", "1m30s"); sizes are integers of bytes or strings with a
+// unit ("160MiB", see ParseSize).
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pelletier/go-toml/v2"
+	"go.uber.org/zap"
+
+	"github.com/elliptics/elliptics/core/backend"
+	"github.com/elliptics/elliptics/core/backend/mem"
+	"github.com/elliptics/elliptics/core/server"
+)
+
+// Defaults of the [node] table.
+const (
+	DefaultListen          = "127.0.0.1:1025"
+	DefaultLogLevel        = "info"
+	DefaultLogFormat       = "console"
+	DefaultRequestTimeout  = server.DefaultRequestTimeout
+	DefaultShutdownTimeout = server.DefaultShutdownTimeout
+	DefaultMaxPayload      = Size(160 * MiB)
+	DefaultMaxInflight     = server.DefaultMaxInflight
+	DefaultDataDir         = "./var"
+)
+
+// Defaults of a [[backend]] table.
+const (
+	DefaultGroup       = 1
+	DefaultBackendType = "mem"
+)
+
+// Limits checked by Validate.
+const (
+	MinMaxPayload = Size(KiB)
+	MaxMaxPayload = Size(4 * GiB)
+)
+
+// LogLevels and LogFormats are the accepted values of node.log_level and
+// node.log_format.
+var (
+	LogLevels  = []string{"debug", "info", "warn", "error"}
+	LogFormats = []string{"console", "json"}
+)
+
+// Config is the whole configuration of a node.
+type Config struct {
+	Node Node `toml:"node"`
+	// Backends are the [[backend]] tables. A file without any gets the
+	// single backend of Default (id 0, group 1, type "mem").
+	Backends []Backend `toml:"backend"`
+}
+
+// Node is the [node] table.
+type Node struct {
+	// Listen are the TCP addresses to accept connections on, each
+	// "host:port"; port 0 picks a free port. Default ["127.0.0.1:1025"].
+	Listen []string `toml:"listen"`
+	// Remotes are nodes to join ("host:port"). Default none.
+	Remotes []string `toml:"remotes"`
+	// LogLevel is one of debug, info, warn, error. Default "info".
+	LogLevel string `toml:"log_level"`
+	// LogFormat is "console" (human-readable) or "json". Default "console".
+	LogFormat string `toml:"log_format"`
+	// RequestTimeout bounds the time one request may run. Default "30s".
+	RequestTimeout Duration `toml:"request_timeout"`
+	// ShutdownTimeout bounds how long a stopping node waits for in-flight
+	// requests. Default "10s".
+	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+	// MaxPayload is the largest frame payload accepted, between 1KiB and
+	// 4GiB. Default "160MiB".
+	MaxPayload Size `toml:"max_payload"`
+	// MaxInflight limits concurrent requests per connection. Default 1024.
+	MaxInflight int `toml:"max_inflight"`
+	// DataDir is the root of the backends' directories; a relative path is
+	// relative to the daemon's working directory. Default "./var".
+	DataDir string `toml:"data_dir"`
+}
+
+// Backend is one [[backend]] table.
+type Backend struct {
+	// ID names the backend on this node: unique, 0..2^31-1. Default: the
+	// table's position among the [[backend]] tables (0, 1, ...).
+	ID int `toml:"id"`
+	// Group is the replica group the backend belongs to, 1..2^32-1.
+	// Default 1.
+	Group int64 `toml:"group"`
+	// Type is the storage engine (see BackendTypes). Default "mem".
+	Type string `toml:"type"`
+	// Dir is where the backend keeps its files, for types that have files.
+	// Default "" means <data_dir>/backend-<id> (see Config.BackendDir).
+	Dir string `toml:"dir"`
+	// ReadOnly refuses writes. Default false.
+	ReadOnly bool `toml:"read_only"`
+}
+
+// Default returns the configuration used when no file is given: one
+// in-memory backend of group 1 on a node listening on 127.0.0.1:1025.
+func Default() Config {
+	return Config{
+		Node: defaultNode(),
+		Backends: []Backend{
+			{ID: 0, Group: DefaultGroup, Type: DefaultBackendType},
+		},
+	}
+}
+
+func defaultNode() Node {
+	return Node{
+		Listen:          []string{DefaultListen},
+		Remotes:         []string{},
+		LogLevel:        DefaultLogLevel,
+		LogFormat:       DefaultLogFormat,
+		RequestTimeout:  Duration{DefaultRequestTimeout},
+		ShutdownTimeout: Duration{DefaultShutdownTimeout},
+		MaxPayload:      DefaultMaxPayload,
+		MaxInflight:     DefaultMaxInflight,
+		DataDir:         DefaultDataDir,
+	}
+}
+
+// Load reads the TOML file at path, gives every key it leaves out its
+// default and validates the result. Errors start with path.
+func Load(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, err
+	}
+	c, err := Parse(data)
+	if err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse is Load on the bytes of a TOML document.
+func Parse(data []byte) (Config, error) {
+	c, err := decode(data)
+	if err != nil {
+		return Config{}, err
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// file is the document as decoded: the backend fields whose zero value is
+// meaningful are pointers, to tell "left out" from "set to zero".
+type file struct {
+	Node     Node          `toml:"node"`
+	Backends []fileBackend `toml:"backend"`
+}
+
+type fileBackend struct {
+	ID       *int    `toml:"id"`
+	Group    *int64  `toml:"group"`
+	Type     *string `toml:"type"`
+	Dir      string  `toml:"dir"`
+	ReadOnly bool    `toml:"read_only"`
+}
+
+func decode(data []byte) (Config, error) {
+	// Decoding into defaults leaves the keys the file omits at their default.
+	f := file{Node: defaultNode()}
+	dec := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return Config{}, decodeError(data, err)
+	}
+	c := Config{Node: f.Node}
+	if c.Node.Listen == nil {
+		c.Node.Listen = []string{}
+	}
+	if c.Node.Remotes == nil {
+		c.Node.Remotes = []string{}
+	}
+	if f.Backends == nil {
+		c.Backends = Default().Backends
+		return c, nil
+	}
+	c.Backends = make([]Backend, len(f.Backends))
+	for i, fb := range f.Backends {
+		b := Backend{ID: i, Group: DefaultGroup, Type: DefaultBackendType, Dir: fb.Dir, ReadOnly: fb.ReadOnly}
+		if fb.ID != nil {
+			b.ID = *fb.ID
+		}
+		if fb.Group != nil {
+			b.Group = *fb.Group
+		}
+		if fb.Type != nil {
+			b.Type = *fb.Type
+		}
+		c.Backends[i] = b
+	}
+	return c, nil
+}
+
+// decodeError rewrites go-toml's errors as one line with the line number and
+// the key.
+func decodeError(data []byte, err error) error {
+	var strict *toml.StrictMissingError
+	if errors.As(err, &strict) {
+		msgs := make([]string, 0, len(strict.Errors))
+		for i := range strict.Errors {
+			e := &strict.Errors[i]
+			line, _ := e.Position()
+			what := "key"
+			if strings.Contains(e.Error(), "table") {
+				what = "table"
+			}
+			msgs = append(msgs, fmt.Sprintf("line %d: unknown %s %s", line, what, strings.Join(e.Key(), ".")))
+		}
+		return errors.New(strings.Join(msgs, "; "))
+	}
+	var de *toml.DecodeError
+	if errors.As(err, &de) {
+		line, col := de.Position()
+		msg := strings.TrimPrefix(de.Error(), "toml: ")
+		if m := typeMismatch.FindStringSubmatch(msg); m != nil {
+			want := m[2]
+			if w, ok := typeNames[want]; ok {
+				want = w
+			}
+			msg = fmt.Sprintf("got a TOML %s, want %s", m[1], want)
+		}
+		if k := de.Key(); len(k) > 0 {
+			return fmt.Errorf("line %d, column %d: %s: %s", line, col, strings.Join(k, "."), msg)
+		}
+		return fmt.Errorf("line %d, column %d: %s", line, col, msg)
+	}
+	// go-toml hands a TOML integer to Duration.UnmarshalText without
+	// saying where it was: find the bare number among the durations.
+	var doc map[string]any
+	if toml.Unmarshal(data, &doc) == nil {
+		node, _ := doc["node"].(map[string]any)
+		for _, key := range durationKeys {
+			if _, isInt := node[key].(int64); isInt {
+				return fmt.Errorf("node.%s: %v", key, err)
+			}
+		}
+	}
+	return err
+}
+
+var (
+	typeMismatch = regexp.MustCompile(`^cannot decode TOML (\w+) into struct field \S+ of type (\S+)$`)
+	typeNames    = map[string]string{
+		"string":          "a string",
+		"bool":            "a boolean (true or false)",
+		"int":             "an integer",
+		"int64":           "an integer",
+		"[]string":        `an array of strings (["a", "b"])`,
+		"config.Size":     `a size (an integer of bytes or a string like "160MiB")`,
+		"config.Duration": `a duration string (like "30s")`,
+	}
+	durationKeys = []string{"request_timeout", "shutdown_timeout"}
+)
+
+// Validate checks every field and reports every problem found, each naming
+// its field, for example "backend[1].group: must be > 0".
+func (c *Config) Validate() error {
+	var p problems
+	n := &c.Node
+	if len(n.Listen) == 0 {
+		p.add("node.listen", "needs at least one address")
+	}
+	for i, a := range n.Listen {
+		if err := checkAddr(a, true); err != nil {
+			p.add(fmt.Sprintf("node.listen[%d]", i), "%v", err)
+		}
+	}
+	for i, a := range n.Remotes {
+		if err := checkAddr(a, false); err != nil {
+			p.add(fmt.Sprintf("node.remotes[%d]", i), "%v", err)
+		}
+	}
+	if !slices.Contains(LogLevels, n.LogLevel) {
+		p.add("node.log_level", "%q is not one of %s", n.LogLevel, strings.Join(LogLevels, ", "))
+	}
+	if !slices.Contains(LogFormats, n.LogFormat) {
+		p.add("node.log_format", "%q is not one of %s", n.LogFormat, strings.Join(LogFormats, ", "))
+	}
+	if n.RequestTimeout.Duration <= 0 {
+		p.add("node.request_timeout", "must be > 0, got %v", n.RequestTimeout)
+	}
+	if n.ShutdownTimeout.Duration <= 0 {
+		p.add("node.shutdown_timeout", "must be > 0, got %v", n.ShutdownTimeout)
+	}
+	if n.MaxPayload < MinMaxPayload || n.MaxPayload > MaxMaxPayload {
+		p.add("node.max_payload", "must be between %v and %v, got %v", MinMaxPayload, MaxMaxPayload, n.MaxPayload)
+	}
+	if n.MaxInflight < 1 {
+		p.add("node.max_inflight", "must be >= 1, got %d", n.MaxInflight)
+	}
+	if n.DataDir == "" {
+		p.add("node.data_dir", "must not be empty")
+	}
+
+	if len(c.Backends) == 0 {
+		p.add("backend", "needs at least one [[backend]]")
+	}
+	ids := map[int]int{}     // backend id -> index
+	dirs := map[string]int{} // directory -> index
+	for i, b := range c.Backends {
+		field := func(name string) string { return fmt.Sprintf("backend[%d].%s", i, name) }
+		switch {
+		case b.ID < 0:
+			p.add(field("id"), "must be >= 0, got %d", b.ID)
+		case b.ID > math.MaxInt32:
+			p.add(field("id"), "must be <= %d, got %d", math.MaxInt32, b.ID)
+		default:
+			if j, dup := ids[b.ID]; dup {
+				p.add(field("id"), "%d already used by backend[%d]", b.ID, j)
+			} else {
+				ids[b.ID] = i
+			}
+		}
+		switch {
+		case b.Group <= 0:
+			p.add(field("group"), "must be > 0, got %d", b.Group)
+		case b.Group > math.MaxUint32:
+			p.add(field("group"), "must be <= %d, got %d", uint32(math.MaxUint32), b.Group)
+		}
+		t, ok := backendTypes[b.Type]
+		if !ok {
+			p.add(field("type"), "unknown type %q (known: %s)", b.Type, strings.Join(BackendTypes(), ", "))
+			continue
+		}
+		if t.usesDir && n.DataDir != "" {
+			dir := filepath.Clean(c.BackendDir(b))
+			if j, dup := dirs[dir]; dup {
+				p.add(field("dir"), "%s is already the directory of backend[%d]", dir, j)
+			} else {
+				dirs[dir] = i
+			}
+		}
+	}
+	return p.err()
+}
+
+// checkAddr checks a "host:port" address. A listen address may have an empty
+// host (every interface) and port 0 (any free port); a remote may not.
+func checkAddr(addr string, listen bool) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q: want host:port (%v)", addr, unwrapAddrErr(err))
+	}
+	n, err := strconv.ParseUint(port, 10, 64)
+	if err != nil {
+		return fmt.Errorf("%q: port %q is not a number", addr, port)
+	}
+	if n > 65535 {
+		return fmt.Errorf("%q: port %d out of range 0..65535", addr, n)
+	}
+	if !listen {
+		if host == "" {
+			return fmt.Errorf("%q: missing host", addr)
+		}
+		if n == 0 {
+			return fmt.Errorf("%q: port must be 1..65535", addr)
+		}
+	}
+	return nil
+}
+
+func unwrapAddrErr(err error) string {
+	var ae *net.AddrError
+	if errors.As(err, &ae) {
+		return ae.Err
+	}
+	return err.Error()
+}
+
+type problems []string
+
+func (p *problems) add(field, format string, args ...any) {
+	*p = append(*p, field+": "+fmt.Sprintf(format, args...))
+}
+
+func (p problems) err() error {
+	if len(p) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(p, "; "))
+}
+
+// BackendDir returns the directory of backend b: b.Dir, or
+// <data_dir>/backend-<id> when b.Dir is empty.
+func (c *Config) BackendDir(b Backend) string {
+	if b.Dir != "" {
+		return b.Dir
+	}
+	return filepath.Join(c.Node.DataDir, "backend-"+strconv.Itoa(b.ID))
+}
+
+// backendType is a storage engine the configuration can name.
+type backendType struct {
+	// usesDir says the backend keeps files in its directory, which
+	// ServerOptions creates before open is called.
+	usesDir bool
+	open    func(dir string, b Backend) (backend.Backend, error)
+}
+
+// backendTypes are the known values of backend.type. Blob and file backends
+// register here when they land.
+var backendTypes = map[string]backendType{
+	"mem": {open: func(string, Backend) (backend.Backend, error) { return mem.New(), nil }},
+}
+
+// BackendTypes returns the accepted values of backend.type, sorted.
+func BackendTypes() []string {
+	out := make([]string, 0, len(backendTypes))
+	for t := range backendTypes {
+		out = append(out, t)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// ServerOptions validates c, opens every backend (creating its directory if
+// the type keeps files) and returns the options of a server.Server. On error
+// the backends already opened are closed again.
+func (c *Config) ServerOptions(logger *zap.Logger) (server.Options, error) {
+	if err := c.Validate(); err != nil {
+		return server.Options{}, err
+	}
+	n := &c.Node
+	opts := server.Options{
+		Listen:          slices.Clone(n.Listen),
+		MaxPayload:      uint64(n.MaxPayload),
+		RequestTimeout:  n.RequestTimeout.Duration,
+		ShutdownTimeout: n.ShutdownTimeout.Duration,
+		MaxInflight:     n.MaxInflight,
+		Logger:          logger,
+	}
+	fail := func(err error) (server.Options, error) {
+		for _, s := range opts.Backends {
+			_ = s.Backend.Close()
+		}
+		return server.Options{}, err
+	}
+	for i, b := range c.Backends {
+		t := backendTypes[b.Type]
+		dir := ""
+		if t.usesDir {
+			dir = c.BackendDir(b)
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return fail(fmt.Errorf("backend[%d].dir: cannot create directory: %w", i, err))
+			}
+		}
+		be, err := t.open(dir, b)
+		if err != nil {
+			return fail(fmt.Errorf("backend[%d]: open %s backend %d: %w", i, b.Type, b.ID, err))
+		}
+		opts.Backends = append(opts.Backends, server.BackendSpec{
+			ID:       int32(b.ID),
+			Group:    uint32(b.Group),
+			ReadOnly: b.ReadOnly,
+			Backend:  be,
+		})
+	}
+	return opts, nil
+}
+
+// Marshal returns c as a TOML document.
+func (c *Config) Marshal() ([]byte, error) {
+	var buf bytes.Buffer
+	enc := toml.NewEncoder(&buf)
+	if err := enc.Encode(c); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// Duration is a time.Duration written in TOML as a Go duration string
+// ("30s", "1m30s", "250ms").
+type Duration struct {
+	time.Duration
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(text []byte) error {
+	s := string(text)
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("invalid duration %q: want a number with a unit, like \"30s\", \"500ms\" or \"1m30s\"", s)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) {
+	return []byte(d.Duration.String()), nil
+}
+
+// Byte multiples of Size.
+const (
+	B   = 1
+	KiB = 1 << 10
+	MiB = 1 << 20
+	GiB = 1 << 30
+	TiB = 1 << 40
+)
+
+// Size is a number of bytes. In TOML it is an integer of bytes or a string
+// accepted by ParseSize.
+type Size uint64
+
+var sizeUnits = map[string]uint64{
+	"": B, "b": B,
+	"k": KiB, "kb": KiB, "kib": KiB,
+	"m": MiB, "mb": MiB, "mib": MiB,
+	"g": GiB, "gb": GiB, "gib": GiB,
+	"t": TiB, "tb": TiB, "tib": TiB,
+}
+
+// ParseSize parses a whole number of bytes with an optional unit: B, KiB,
+// MiB, GiB, TiB (K/M/G/T and KB/MB/GB/TB are the same powers of 1024; case
+// and a space before the unit do not matter). "160MiB", "64 KiB", "4096".
+func ParseSize(s string) (Size, error) {
+	t := strings.TrimSpace(s)
+	i := 0
+	for i < len(t) && t[i] >= '0' && t[i] <= '9' {
+		i++
+	}
+	unit, ok := sizeUnits[strings.ToLower(strings.TrimSpace(t[i:]))]
+	if i == 0 || !ok {
+		return 0, fmt.Errorf("invalid size %q: want a whole number with an optional unit B, KiB, MiB, GiB, TiB (like \"160MiB\")", s)
+	}
+	n, err := strconv.ParseUint(t[:i], 10, 64)
+	if err != nil || n > math.MaxUint64/unit {
+		return 0, fmt.Errorf("invalid size %q: too large", s)
+	}
+	return Size(n * unit), nil
+}
+
+// String writes the size with the largest unit that divides it exactly
+// ("160MiB", "1000B"); ParseSize reads it back.
+func (s Size) String() string {
+	for _, u := range []struct {
+		name string
+		mult uint64
+	}{{"TiB", TiB}, {"GiB", GiB}, {"MiB", MiB}, {"KiB", KiB}} {
+		if s != 0 && uint64(s)%u.mult == 0 {
+			return strconv.FormatUint(uint64(s)/u.mult, 10) + u.name
+		}
+	}
+	return strconv.FormatUint(uint64(s), 10) + "B"
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *Size) UnmarshalText(text []byte) error {
+	v, err := ParseSize(string(text))
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s Size) MarshalText() ([]byte, error) {
+	return []byte(s.String()), nil
+}

@@ -1,0 +1,43 @@
+package proto
+
+import "fmt"
+
+// Cmd is a protocol command. Numbers follow the original Elliptics 2.26 where
+// a command exists there, so traces read the same; numbers 1..127 are for
+// core commands, 128 and up for extensions registered by servers.
+type Cmd uint32
+
+// Commands implemented by the core. Numbers absent here are reserved (see
+// docs/protocol.md) and answered with status.Unsupported until implemented.
+const (
+	CmdLookup    Cmd = 1  // object metadata (size, timestamp, user flags, checksum)
+	CmdHandshake Cmd = 2  // version check + node description (REVERSE_LOOKUP in the original)
+	CmdWrite     Cmd = 4  // write whole, at offset, or append
+	CmdRead      Cmd = 5  // read offset/size
+	CmdRemove    Cmd = 11 // remove an object or one column (DEL in the original)
+	CmdPing      Cmd = 26 // liveness probe, empty reply (BACKEND_STATUS slot in the original)
+
+	// CmdExtensionBase is the first number free for extension commands.
+	CmdExtensionBase Cmd = 128
+)
+
+var cmdNames = map[Cmd]string{
+	CmdLookup:    "LOOKUP",
+	CmdHandshake: "HANDSHAKE",
+	CmdWrite:     "WRITE",
+	CmdRead:      "READ",
+	CmdRemove:    "REMOVE",
+	CmdPing:      "PING",
+}
+
+// String returns the command's name, or CMD_<n> for unnamed ones.
+func (c Cmd) String() string {
+	if n, ok := cmdNames[c]; ok {
+		return n
+	}
+	return fmt.Sprintf("CMD_%d", uint32(c))
+}
+
+// RegisterName names an extension command for logs and statistics.
+// It must be called at init time, before any concurrent use.
+func RegisterName(c Cmd, name string) { cmdNames[c] = name }

@@ -1,0 +1,70 @@
+package proto
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/elliptics/elliptics/core/id"
+)
+
+func seedFrames(f *testing.F) {
+	var buf bytes.Buffer
+	_ = WriteFrame(&buf, NewHeader(CmdWrite, 1, id.Zero, 1), (&IOAttr{Column: "c"}).Append(nil), []byte("x"))
+	f.Add(buf.Bytes())
+	f.Add(AppendFrame(nil, NewHeader(CmdPing, 2, id.Max, 3)))
+	f.Add([]byte{})
+}
+
+// FuzzReader feeds arbitrary bytes to the frame reader and every payload
+// decoder: none may panic, and a frame that decodes must re-encode the same.
+func FuzzReader(f *testing.F) {
+	seedFrames(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r := NewReader(bytes.NewReader(b), 1<<16)
+		for i := 0; i < 16; i++ {
+			h, p, err := r.Next()
+			if err != nil {
+				return
+			}
+			if uint64(len(p)) != h.Size {
+				t.Fatalf("payload %d bytes, header says %d", len(p), h.Size)
+			}
+			var hb [HeaderSize]byte
+			h.Encode(hb[:])
+			h2, err := DecodeHeader(hb[:])
+			if err != nil || h2 != h {
+				t.Fatalf("header does not round-trip: %v", err)
+			}
+			decodeAll(p)
+		}
+	})
+}
+
+// FuzzPayloads runs every payload decoder on arbitrary bytes.
+func FuzzPayloads(f *testing.F) {
+	f.Add((&IOAttr{Column: "meta", Size: 3}).Append(nil))
+	f.Add((&LookupInfo{Address: "a", Path: "p"}).Append(nil))
+	f.Add((&HandshakeRequest{Name: "x"}).Append(nil))
+	f.Add((&NodeInfo{Addresses: []string{"a"}, Backends: []BackendInfo{{ID: 1}}}).Append(nil))
+	f.Fuzz(func(t *testing.T, b []byte) { decodeAll(b) })
+}
+
+func decodeAll(b []byte) {
+	if a, _, err := DecodeIOAttr(b); err == nil {
+		a2, _, err := DecodeIOAttr(a.Append(nil))
+		if err != nil || a2.Column != a.Column || a2.Size != a.Size {
+			panic("io attr does not round-trip")
+		}
+	}
+	if l, err := DecodeLookupInfo(b); err == nil {
+		_ = l.Append(nil)
+	}
+	if r, err := DecodeHandshakeRequest(b); err == nil {
+		_ = r.Append(nil)
+	}
+	if n, err := DecodeNodeInfo(b); err == nil {
+		if _, err := DecodeNodeInfo(n.Append(nil)); err != nil {
+			panic("node info does not round-trip: " + err.Error())
+		}
+	}
+}

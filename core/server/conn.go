@@ -1,0 +1,231 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/elliptics/elliptics/core/proto"
+	"github.com/elliptics/elliptics/core/status"
+)
+
+// writeTimeout bounds one flush to a peer; a peer that stops reading for
+// longer is dropped instead of pinning memory and goroutines.
+const writeTimeout = 30 * time.Second
+
+type outFrame struct {
+	h     proto.Header
+	parts [][]byte
+}
+
+// conn is one accepted connection.
+type conn struct {
+	s   *Server
+	nc  net.Conn
+	log *zap.Logger
+
+	out     chan outFrame
+	dead    chan struct{} // closed when the writer stops
+	sem     chan struct{} // in-flight slots
+	pending sync.WaitGroup
+
+	ctx       context.Context // canceled when the connection is closed
+	cancel    context.CancelFunc
+	closeOnce sync.Once
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &conn{
+		s:      s,
+		nc:     nc,
+		log:    s.log.With(zap.String("peer", nc.RemoteAddr().String())),
+		out:    make(chan outFrame, 256),
+		dead:   make(chan struct{}),
+		sem:    make(chan struct{}, s.opts.MaxInflight),
+		ctx:    ctx,
+		cancel: cancel,
+	}
+}
+
+func (c *conn) start() {
+	c.s.loops.Add(2)
+	go c.readLoop()
+	go c.writeLoop()
+}
+
+// stopReading makes the reader return; in-flight requests still reply.
+func (c *conn) stopReading() { _ = c.nc.SetReadDeadline(time.Now()) }
+
+// close tears the connection down at once.
+func (c *conn) close() {
+	c.closeOnce.Do(func() {
+		c.cancel()
+		c.nc.Close()
+	})
+}
+
+func (c *conn) readLoop() {
+	defer c.s.loops.Done()
+	defer func() {
+		// Let in-flight requests answer, then stop the writer, which closes.
+		c.pending.Wait()
+		close(c.out)
+	}()
+	r := proto.NewReader(c.nc, c.s.opts.MaxPayload)
+	for {
+		h, payload, err := r.Next()
+		if err != nil {
+			c.readFailed(h, err)
+			return
+		}
+		if h.IsReply() {
+			c.log.Debug("unexpected reply frame dropped", zap.Uint64("trans", h.Trans))
+			continue
+		}
+		select {
+		case c.sem <- struct{}{}:
+		case <-c.ctx.Done():
+			return
+		}
+		c.pending.Add(1)
+		c.s.inflight.Add(1)
+		c.dispatch(h, payload)
+	}
+}
+
+// readFailed answers a bad frame when its header is usable and logs why the
+// connection ends.
+func (c *conn) readFailed(h proto.Header, err error) {
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), c.s.closing.Load():
+		return
+	case errors.Is(err, proto.ErrFrameTooLarge), errors.Is(err, status.ErrProtocol) && h.Trans != 0:
+		c.log.Warn("bad frame, closing connection", zap.Error(err))
+		c.send(h.Reply(status.FromError(err), 0, false), proto.ErrorPayload(err))
+	default:
+		c.log.Info("connection read failed, closing", zap.Error(err))
+	}
+}
+
+func (c *conn) dispatch(h proto.Header, payload []byte) {
+	e, ok := c.s.handlers[h.Cmd]
+	if !ok {
+		err := status.Errorf(status.Unsupported, "command %s not supported by this node", h.Cmd)
+		c.finish(&h, nil, err)
+		return
+	}
+	job := func() { c.run(e, h, payload) }
+	if e.opts.Ordered && !h.Flags.Has(proto.FlagNoLock) {
+		c.s.keys.run(h.ID, job)
+	} else {
+		go job()
+	}
+}
+
+func (c *conn) run(e handlerEntry, h proto.Header, payload []byte) {
+	var parts [][]byte
+	var err error
+	defer func() {
+		if p := recover(); p != nil {
+			c.log.Error("handler panicked", zap.Stringer("cmd", h.Cmd), zap.Any("panic", p),
+				zap.ByteString("stack", debug.Stack()))
+			parts, err = nil, status.Errorf(status.IOError, "internal error serving %s", h.Cmd)
+		}
+		c.finish(&h, parts, err)
+	}()
+	ctx, cancel := context.WithTimeout(c.ctx, c.s.opts.RequestTimeout)
+	defer cancel()
+	req := &Request{Header: h, Payload: payload, Remote: c.nc.RemoteAddr()}
+	if e.opts.Backend {
+		if req.Backend, err = c.s.backendFor(&h); err != nil {
+			return
+		}
+	}
+	parts, err = e.fn(ctx, req, replier{c: c, h: &h})
+	if h.Flags.Has(proto.FlagTrace) {
+		c.log.Info("trace", zap.Stringer("cmd", h.Cmd), zap.Uint64("trace_id", h.TraceID),
+			zap.String("id", h.ID.Short()), zap.Uint32("group", h.Group), zap.Error(err))
+	}
+}
+
+// finish sends the final reply and releases the request's slot.
+func (c *conn) finish(h *proto.Header, parts [][]byte, err error) {
+	if err != nil {
+		c.send(h.Reply(status.FromError(err), 0, false), proto.ErrorPayload(err))
+	} else {
+		c.send(h.Reply(status.OK, 0, false), parts...)
+	}
+	<-c.sem
+	c.pending.Done()
+	c.s.inflight.Done()
+}
+
+// send queues a frame for the writer; it drops it if the writer is gone.
+func (c *conn) send(h proto.Header, parts ...[]byte) bool {
+	var n int
+	for _, p := range parts {
+		n += len(p)
+	}
+	h.Size = uint64(n)
+	select {
+	case c.out <- outFrame{h: h, parts: parts}:
+		return true
+	case <-c.dead:
+		return false
+	}
+}
+
+type replier struct {
+	c *conn
+	h *proto.Header
+}
+
+func (r replier) Send(parts ...[]byte) error {
+	if !r.c.send(r.h.Reply(status.OK, 0, true), parts...) {
+		return fmt.Errorf("send reply: %w", status.ErrConnectionLost)
+	}
+	return nil
+}
+
+func (c *conn) writeLoop() {
+	defer c.s.loops.Done()
+	defer c.s.dropConn(c)
+	defer c.close()
+	defer close(c.dead)
+	bw := bufio.NewWriterSize(c.nc, 64<<10)
+	var hb [proto.HeaderSize]byte
+	for f := range c.out {
+		f.h.Encode(hb[:])
+		_, err := bw.Write(hb[:])
+		for _, p := range f.parts {
+			if err == nil && len(p) > 0 {
+				_, err = bw.Write(p)
+			}
+		}
+		if err == nil && len(c.out) == 0 {
+			_ = c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+			err = bw.Flush()
+		}
+		if err != nil {
+			c.log.Info("connection write failed, closing", zap.Error(err))
+			c.close()
+			// Keep draining so senders never block on a dead writer.
+			go func() {
+				for range c.out {
+				}
+			}()
+			return
+		}
+	}
+	_ = c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	_ = bw.Flush()
+}

@@ -1,0 +1,22 @@
+// Package server is an elliptics node: it listens on TCP, reads frames,
+// dispatches each request to the handler registered for its command, and
+// serves data commands from its backends.
+//
+// The path of a request:
+//
+//	conn.readLoop ─ frame ─ dispatch ─ keyQueue (per-key order) ─ Handler ─ backend
+//	                                                               │
+//	conn.writeLoop ◄──────────────── replies (More ... final) ◄────┘
+//
+// Each connection has one reader and one writer goroutine; requests run
+// concurrently (pipelining), up to Options.MaxInflight per connection, after
+// which the reader stops reading and TCP pushes back on the client. Requests
+// on the same key run one at a time in arrival order; requests on different
+// keys run in parallel.
+//
+// Commands are registered handlers (Server.Handle), so an extension command
+// plugs in without touching the dispatcher; a command with no handler is
+// answered with status.Unsupported. A malformed frame closes only its own
+// connection; a malformed payload in a well-formed frame gets an error reply
+// and the connection goes on.
+package server

@@ -1,0 +1,141 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"github.com/elliptics/elliptics/core/backend"
+	"github.com/elliptics/elliptics/core/proto"
+	"github.com/elliptics/elliptics/core/status"
+)
+
+func (s *Server) registerCore() {
+	data := HandlerOptions{Ordered: true, Backend: true}
+	s.Handle(proto.CmdHandshake, s.handleHandshake, HandlerOptions{})
+	s.Handle(proto.CmdPing, handlePing, HandlerOptions{})
+	s.Handle(proto.CmdWrite, s.handleWrite, data)
+	s.Handle(proto.CmdRead, handleRead, data)
+	s.Handle(proto.CmdLookup, s.handleLookup, data)
+	s.Handle(proto.CmdRemove, handleRemove, data)
+}
+
+func (s *Server) handleHandshake(_ context.Context, req *Request, _ Replier) ([][]byte, error) {
+	hr, err := proto.DecodeHandshakeRequest(req.Payload)
+	if err != nil {
+		return nil, err
+	}
+	if hr.Major != proto.VersionMajor {
+		return nil, status.Errorf(status.Protocol, "client speaks protocol %d.%d, node speaks %d.%d",
+			hr.Major, hr.Minor, proto.VersionMajor, proto.VersionMinor)
+	}
+	info := s.nodeInfo()
+	return [][]byte{info.Append(nil)}, nil
+}
+
+func handlePing(context.Context, *Request, Replier) ([][]byte, error) { return nil, nil }
+
+// decodeAttr parses the IOAttr that opens every data payload.
+func decodeAttr(req *Request) (proto.IOAttr, []byte, error) {
+	a, rest, err := proto.DecodeIOAttr(req.Payload)
+	if err != nil {
+		return a, nil, err
+	}
+	if err := a.Validate(); err != nil {
+		return a, nil, err
+	}
+	return a, rest, nil
+}
+
+func (s *Server) handleWrite(ctx context.Context, req *Request, _ Replier) ([][]byte, error) {
+	a, data, err := decodeAttr(req)
+	if err != nil {
+		return nil, err
+	}
+	if a.Size != 0 && a.Size != uint64(len(data)) {
+		return nil, status.Errorf(status.Invalid, "write: io attr says %d bytes, payload carries %d", a.Size, len(data))
+	}
+	if req.Backend.ReadOnly() {
+		return nil, status.Errorf(status.ReadOnly, "backend %d (group %d) is read-only", req.Backend.ID, req.Backend.Group)
+	}
+	ts := a.Timestamp
+	if ts.IsZero() {
+		ts = time.Now().UTC()
+	}
+	meta, err := req.Backend.Write(ctx, &backend.WriteRequest{
+		Key:       backend.Key{ID: req.Header.ID, Column: a.Column},
+		Data:      data,
+		Offset:    a.Offset,
+		Append:    a.Flags.Has(proto.IOAppend),
+		Timestamp: ts,
+		UserFlags: a.UserFlags,
+	})
+	if err != nil {
+		return nil, err
+	}
+	var rf proto.RecordFlags
+	if a.Flags.Has(proto.IOAppend) {
+		rf |= proto.RecordAppend
+	}
+	info := proto.LookupInfo{
+		IOAttr: proto.IOAttr{Column: a.Column, Offset: a.Offset, Size: uint64(len(data)), TotalSize: meta.Size,
+			Timestamp: meta.Timestamp, UserFlags: meta.UserFlags, RecordFlags: rf},
+		Address: s.address(),
+	}
+	return [][]byte{info.Append(nil)}, nil
+}
+
+func handleRead(ctx context.Context, req *Request, _ Replier) ([][]byte, error) {
+	a, _, err := decodeAttr(req)
+	if err != nil {
+		return nil, err
+	}
+	key := backend.Key{ID: req.Header.ID, Column: a.Column}
+	var data []byte
+	var meta backend.Meta
+	if a.Flags.Has(proto.IONoData) {
+		var info backend.Info
+		info, err = req.Backend.Lookup(ctx, key, backend.LookupOptions{})
+		meta = info.Meta
+	} else {
+		data, meta, err = req.Backend.Read(ctx, key, a.Offset, a.Size)
+	}
+	if err != nil {
+		return nil, err
+	}
+	reply := proto.IOAttr{Flags: a.Flags, Column: a.Column, Offset: a.Offset, Size: uint64(len(data)),
+		TotalSize: meta.Size, Timestamp: meta.Timestamp, UserFlags: meta.UserFlags}
+	return [][]byte{reply.Append(nil), data}, nil
+}
+
+func (s *Server) handleLookup(ctx context.Context, req *Request, _ Replier) ([][]byte, error) {
+	a, _, err := decodeAttr(req)
+	if err != nil {
+		return nil, err
+	}
+	opts := backend.LookupOptions{Checksum: a.Flags.Has(proto.IOChecksum) || req.Header.Flags.Has(proto.FlagChecksum)}
+	info, err := req.Backend.Lookup(ctx, backend.Key{ID: req.Header.ID, Column: a.Column}, opts)
+	if err != nil {
+		return nil, err
+	}
+	li := proto.LookupInfo{
+		IOAttr: proto.IOAttr{Column: a.Column, Size: info.Size, TotalSize: info.Size,
+			Timestamp: info.Timestamp, UserFlags: info.UserFlags},
+		Checksum: info.Checksum,
+		Address:  s.address(),
+		Path:     info.Path,
+	}
+	return [][]byte{li.Append(nil)}, nil
+}
+
+func handleRemove(ctx context.Context, req *Request, _ Replier) ([][]byte, error) {
+	a, _, err := decodeAttr(req)
+	if err != nil {
+		return nil, err
+	}
+	if req.Backend.ReadOnly() {
+		return nil, status.Errorf(status.ReadOnly, "backend %d (group %d) is read-only", req.Backend.ID, req.Backend.Group)
+	}
+	opts := backend.RemoveOptions{Column: a.Column,
+		OnlyColumn: (a.Column != "" || a.Flags.Has(proto.IOColumnOnly)) && !a.Flags.Has(proto.IOWholeObject)}
+	return nil, req.Backend.Remove(ctx, req.Header.ID, opts)
+}

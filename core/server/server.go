@@ -1,0 +1,369 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/elliptics/elliptics/core/backend"
+	"github.com/elliptics/elliptics/core/proto"
+	"github.com/elliptics/elliptics/core/status"
+)
+
+// Defaults for Options fields left zero.
+const (
+	DefaultRequestTimeout  = 30 * time.Second
+	DefaultShutdownTimeout = 10 * time.Second
+	DefaultMaxInflight     = 1024
+)
+
+// BackendSpec attaches a backend to the node.
+type BackendSpec struct {
+	ID       int32
+	Group    uint32
+	ReadOnly bool
+	Backend  backend.Backend
+}
+
+// Options configure a Server.
+type Options struct {
+	// Listen are the TCP addresses to listen on ("host:port"; port 0 picks a
+	// free port, see Server.Addrs).
+	Listen   []string
+	Backends []BackendSpec
+	// MaxPayload limits a frame's payload (default proto.DefaultMaxPayload).
+	MaxPayload uint64
+	// RequestTimeout bounds the time a handler may run (default 30s).
+	RequestTimeout time.Duration
+	// ShutdownTimeout bounds how long Shutdown waits for in-flight requests
+	// (default 10s).
+	ShutdownTimeout time.Duration
+	// MaxInflight limits concurrent requests per connection (default 1024).
+	MaxInflight int
+	Logger      *zap.Logger
+}
+
+func (o *Options) setDefaults() {
+	if o.MaxPayload == 0 {
+		o.MaxPayload = proto.DefaultMaxPayload
+	}
+	if o.RequestTimeout == 0 {
+		o.RequestTimeout = DefaultRequestTimeout
+	}
+	if o.ShutdownTimeout == 0 {
+		o.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if o.MaxInflight == 0 {
+		o.MaxInflight = DefaultMaxInflight
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+}
+
+// Validate checks the options.
+func (o *Options) Validate() error {
+	if len(o.Listen) == 0 {
+		return errors.New("server: no listen address")
+	}
+	if len(o.Backends) == 0 {
+		return errors.New("server: no backend")
+	}
+	ids := map[int32]bool{}
+	for _, b := range o.Backends {
+		if b.Backend == nil {
+			return fmt.Errorf("server: backend %d: nil backend", b.ID)
+		}
+		if b.ID < 0 {
+			return fmt.Errorf("server: backend %d: id must be >= 0", b.ID)
+		}
+		if ids[b.ID] {
+			return fmt.Errorf("server: backend id %d used twice", b.ID)
+		}
+		ids[b.ID] = true
+	}
+	if o.MaxInflight < 0 || o.RequestTimeout < 0 || o.ShutdownTimeout < 0 {
+		return errors.New("server: negative limit")
+	}
+	return nil
+}
+
+// Request is one request handed to a Handler.
+type Request struct {
+	Header  proto.Header
+	Payload []byte
+	// Backend is the backend chosen for data commands (HandlerOptions.Backend).
+	Backend *Backend
+	// Remote is the peer's address.
+	Remote net.Addr
+}
+
+// Replier sends intermediate replies of a multi-reply command. The final
+// reply is sent by the server from the handler's return values.
+type Replier interface {
+	// Send sends one reply with flag More set.
+	Send(parts ...[]byte) error
+}
+
+// Handler serves one command. It returns the payload of the final reply, or
+// an error that becomes the final reply's status and message.
+type Handler func(ctx context.Context, req *Request, r Replier) ([][]byte, error)
+
+// HandlerOptions say how the dispatcher runs a handler.
+type HandlerOptions struct {
+	// Ordered runs requests on the same key one at a time in arrival order.
+	Ordered bool
+	// Backend resolves the request's backend (from the group, or from
+	// Header.Backend with proto.FlagDirectBackend) before the handler runs;
+	// a request for a group the node does not serve gets status.NoRoute.
+	Backend bool
+}
+
+type handlerEntry struct {
+	fn   Handler
+	opts HandlerOptions
+}
+
+// Backend is a backend attached to a running node.
+type Backend struct {
+	ID       int32
+	Group    uint32
+	readOnly atomic.Bool
+	backend.Backend
+}
+
+// ReadOnly reports whether writes are refused.
+func (b *Backend) ReadOnly() bool { return b.readOnly.Load() }
+
+// SetReadOnly changes whether writes are refused.
+func (b *Backend) SetReadOnly(ro bool) { b.readOnly.Store(ro) }
+
+// Server is a node.
+type Server struct {
+	opts     Options
+	log      *zap.Logger
+	handlers map[proto.Cmd]handlerEntry
+	backends []*Backend
+	byGroup  map[uint32][]*Backend
+	byID     map[int32]*Backend
+	keys     *keyQueue
+
+	mu        sync.Mutex
+	listeners []net.Listener
+	conns     map[*conn]struct{}
+	closing   atomic.Bool
+	inflight  sync.WaitGroup
+	loops     sync.WaitGroup
+	started   bool
+}
+
+// New returns a server with the core commands registered. It does not listen
+// until Start.
+func New(opts Options) (*Server, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	opts.setDefaults()
+	s := &Server{
+		opts:     opts,
+		log:      opts.Logger,
+		handlers: map[proto.Cmd]handlerEntry{},
+		byGroup:  map[uint32][]*Backend{},
+		byID:     map[int32]*Backend{},
+		keys:     newKeyQueue(),
+		conns:    map[*conn]struct{}{},
+	}
+	for _, spec := range opts.Backends {
+		b := &Backend{ID: spec.ID, Group: spec.Group, Backend: spec.Backend}
+		b.SetReadOnly(spec.ReadOnly)
+		s.backends = append(s.backends, b)
+		s.byGroup[spec.Group] = append(s.byGroup[spec.Group], b)
+		s.byID[spec.ID] = b
+	}
+	s.registerCore()
+	return s, nil
+}
+
+// Handle registers the handler of a command, replacing any earlier one. It
+// must be called before Start.
+func (s *Server) Handle(cmd proto.Cmd, fn Handler, opts HandlerOptions) {
+	s.handlers[cmd] = handlerEntry{fn: fn, opts: opts}
+}
+
+// Backends returns the node's backends.
+func (s *Server) Backends() []*Backend { return s.backends }
+
+// Start opens the listeners and starts accepting connections.
+func (s *Server) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started {
+		return errors.New("server: already started")
+	}
+	for _, addr := range s.opts.Listen {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			for _, l := range s.listeners {
+				l.Close()
+			}
+			s.listeners = nil
+			return fmt.Errorf("server: listen on %s: %w", addr, err)
+		}
+		s.listeners = append(s.listeners, ln)
+	}
+	s.started = true
+	for _, ln := range s.listeners {
+		s.loops.Add(1)
+		go s.acceptLoop(ln)
+	}
+	s.log.Info("node listening", zap.Strings("addresses", s.addrStrings()), zap.Int("backends", len(s.backends)))
+	return nil
+}
+
+// Addrs returns the addresses the node listens on (after Start).
+func (s *Server) Addrs() []net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]net.Addr, 0, len(s.listeners))
+	for _, ln := range s.listeners {
+		out = append(out, ln.Addr())
+	}
+	return out
+}
+
+func (s *Server) addrStrings() []string {
+	out := make([]string, 0, len(s.listeners))
+	for _, ln := range s.listeners {
+		out = append(out, ln.Addr().String())
+	}
+	return out
+}
+
+func (s *Server) acceptLoop(ln net.Listener) {
+	defer s.loops.Done()
+	var delay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.closing.Load() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of file descriptors and the like: back off, keep serving.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			s.log.Warn("accept failed", zap.Error(err), zap.Duration("retry_in", delay))
+			time.Sleep(delay)
+			continue
+		}
+		delay = 0
+		if tc, ok := nc.(*net.TCPConn); ok {
+			_ = tc.SetNoDelay(true)
+			_ = tc.SetKeepAlive(true)
+			_ = tc.SetKeepAlivePeriod(30 * time.Second)
+		}
+		c := newConn(s, nc)
+		s.mu.Lock()
+		if s.closing.Load() {
+			s.mu.Unlock()
+			nc.Close()
+			return
+		}
+		s.conns[c] = struct{}{}
+		s.mu.Unlock()
+		c.start()
+	}
+}
+
+func (s *Server) dropConn(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+// Shutdown stops accepting connections and new requests, waits for in-flight
+// requests (up to ctx and Options.ShutdownTimeout), closes connections and
+// then the backends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if s.closing.Swap(true) {
+		return nil
+	}
+	s.mu.Lock()
+	for _, ln := range s.listeners {
+		ln.Close()
+	}
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.stopReading()
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, s.opts.ShutdownTimeout)
+	defer cancel()
+	done := make(chan struct{})
+	go func() { s.inflight.Wait(); close(done) }()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = fmt.Errorf("server: shutdown: in-flight requests still running: %w", ctx.Err())
+	}
+	for _, c := range conns {
+		c.close()
+	}
+	s.loops.Wait()
+	for _, b := range s.backends {
+		if cerr := b.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("server: close backend %d: %w", b.ID, cerr))
+		}
+	}
+	s.log.Info("node stopped")
+	return err
+}
+
+// backendFor picks the backend of a data request.
+func (s *Server) backendFor(h *proto.Header) (*Backend, error) {
+	if h.Flags.Has(proto.FlagDirectBackend) {
+		b := s.byID[h.Backend]
+		if b == nil {
+			return nil, status.Errorf(status.NoRoute, "node has no backend %d", h.Backend)
+		}
+		return b, nil
+	}
+	bs := s.byGroup[h.Group]
+	if len(bs) == 0 {
+		return nil, status.Errorf(status.NoRoute, "node serves no backend of group %d", h.Group)
+	}
+	// Several backends of one group on one node split the ring between them
+	// once routing by ring points lands; until then the first one serves.
+	return bs[0], nil
+}
+
+// nodeInfo describes the node for HANDSHAKE replies.
+func (s *Server) nodeInfo() proto.NodeInfo {
+	info := proto.NodeInfo{Major: proto.VersionMajor, Minor: proto.VersionMinor, MaxPayload: s.opts.MaxPayload}
+	s.mu.Lock()
+	info.Addresses = s.addrStrings()
+	s.mu.Unlock()
+	for _, b := range s.backends {
+		info.Backends = append(info.Backends, proto.BackendInfo{ID: b.ID, Group: b.Group, ReadOnly: b.ReadOnly()})
+	}
+	return info
+}
+
+// address is the address reported in lookup replies.
+func (s *Server) address() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.listeners) == 0 {
+		return ""
+	}
+	return s.listeners[0].Addr().String()
+}
