@@ -23,7 +23,7 @@ type IOFlags uint32
 const (
 	IOAppend   IOFlags = 1 << 1  // WRITE: append to the current data
 	IONoData   IOFlags = 1 << 9  // READ: metadata only
-	IOChecksum IOFlags = 1 << 14 // LOOKUP/READ: return the SHA-512 checksum of the data
+	IOChecksum IOFlags = 1 << 14 // LOOKUP: return the SHA-512 checksum of the data
 	// IOWholeObject on REMOVE with a column set removes the object with every
 	// column anyway; without a column REMOVE always removes the whole object.
 	IOWholeObject IOFlags = 1 << 20

@@ -108,7 +108,9 @@ func (c *conn) readFailed(h proto.Header, err error) {
 	switch {
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), c.s.closing.Load():
 		return
-	case errors.Is(err, proto.ErrFrameTooLarge), errors.Is(err, status.ErrProtocol) && h.Trans != 0:
+	case errors.Is(err, proto.ErrFrameTooLarge), errors.Is(err, status.ErrProtocol) && h.Major != 0:
+		// The magic was good (Major is set only then), so the peer can match
+		// the reply to its request before the connection closes.
 		c.log.Warn("bad frame, closing connection", zap.Error(err))
 		c.send(h.Reply(status.FromError(err), 0, false), proto.ErrorPayload(err))
 	default:
@@ -149,6 +151,8 @@ func (c *conn) run(e handlerEntry, h proto.Header, payload []byte) {
 		if req.Backend, err = c.s.backendFor(&h); err != nil {
 			return
 		}
+		h.Backend = req.Backend.ID // replies name the backend that served
+
 	}
 	parts, err = e.fn(ctx, req, replier{c: c, h: &h})
 	if h.Flags.Has(proto.FlagTrace) {

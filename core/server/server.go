@@ -315,7 +315,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		err = fmt.Errorf("server: shutdown: in-flight requests still running: %w", ctx.Err())
 	}
+	// Replies of finished requests may still sit in a writer's queue: let
+	// each writer drain (its reader has stopped, so it ends by itself).
 	for _, c := range conns {
+		select {
+		case <-c.dead:
+		case <-ctx.Done():
+		}
 		c.close()
 	}
 	s.loops.Wait()

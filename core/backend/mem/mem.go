@@ -17,6 +17,10 @@ import (
 
 const shards = 64
 
+// MaxValueSize bounds one column, so a write at a huge offset is refused
+// instead of allocating the gap.
+const MaxValueSize = 1 << 30
+
 type column struct {
 	data []byte
 	meta backend.Meta
@@ -67,6 +71,9 @@ func (b *Backend) Write(ctx context.Context, req *backend.WriteRequest) (backend
 	s := b.shard(req.ID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := checkSize(s.objects[req.ID][req.Column], req); err != nil {
+		return backend.Meta{}, err
+	}
 	obj := s.objects[req.ID]
 	if obj == nil {
 		obj = make(map[string]*column, 1)
@@ -99,6 +106,25 @@ func (b *Backend) Write(ctx context.Context, req *backend.WriteRequest) (backend
 	meta := backend.Meta{Size: uint64(len(data)), Timestamp: ts, UserFlags: req.UserFlags}
 	obj[req.Column] = &column{data: data, meta: meta}
 	return meta, nil
+}
+
+func checkSize(old *column, req *backend.WriteRequest) error {
+	var end uint64
+	switch {
+	case req.Append && old != nil:
+		end = uint64(len(old.data)) + uint64(len(req.Data))
+	case req.Append:
+		end = uint64(len(req.Data))
+	default:
+		end = req.Offset + uint64(len(req.Data))
+		if end < req.Offset {
+			return status.Errorf(status.Invalid, "offset %d + %d bytes overflows", req.Offset, len(req.Data))
+		}
+	}
+	if end > MaxValueSize {
+		return status.Errorf(status.TooLarge, "value of %d bytes over the in-memory limit of %d", end, MaxValueSize)
+	}
+	return nil
 }
 
 func (b *Backend) get(k backend.Key) (*column, error) {

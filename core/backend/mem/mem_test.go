@@ -9,6 +9,8 @@ import (
 	"github.com/elliptics/elliptics/core/backend/backendtest"
 	"github.com/elliptics/elliptics/core/backend/mem"
 	"github.com/elliptics/elliptics/core/id"
+	"github.com/elliptics/elliptics/core/status"
+	"github.com/stretchr/testify/require"
 )
 
 func TestConformance(t *testing.T) {
@@ -66,4 +68,15 @@ func BenchmarkRead1K(b *testing.B) {
 			}
 		}
 	})
+}
+
+func TestHugeOffsetRefused(t *testing.T) {
+	b := mem.New()
+	defer b.Close()
+	req := &backend.WriteRequest{Key: backend.Key{ID: id.Max}, Data: []byte("x"), Offset: 1 << 50}
+	_, err := b.Write(context.Background(), req)
+	require.ErrorIs(t, err, status.ErrTooLarge)
+	req.Offset = ^uint64(0)
+	_, err = b.Write(context.Background(), req)
+	require.ErrorIs(t, err, status.ErrInvalid)
 }
