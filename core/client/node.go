@@ -2,9 +2,10 @@ package client
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,11 +56,24 @@ func (c *Config) setDefaults() {
 
 // remote is one node address the client keeps a connection to.
 type remote struct {
-	addr      string
-	mu        sync.Mutex
+	addr   string
+	dialMu sync.Mutex // serialises dials; never held by callers that only look
+
+	mu        sync.Mutex // guards the fields below, held only briefly
 	conn      *conn
 	lastDial  time.Time
 	lastError error
+}
+
+// live returns the current connection if it works, else nil.
+func (r *remote) live() *conn {
+	r.mu.Lock()
+	c := r.conn
+	r.mu.Unlock()
+	if c != nil && c.alive() {
+		return c
+	}
+	return nil
 }
 
 // Node holds the connections of a client to the cluster.
@@ -107,7 +121,7 @@ func (n *Node) AddRemotes(ctx context.Context, addrs ...string) error {
 		connected++
 	}
 	if connected == 0 {
-		return fmt.Errorf("no remote reachable: %w", errors.Join(errs...))
+		return fmt.Errorf("no remote reachable: %w", joinErrors(errs))
 	}
 	for _, err := range errs {
 		n.log.Warn("remote not reachable now, will retry", zap.Error(err))
@@ -132,23 +146,35 @@ func (n *Node) remote(addr string) *remote {
 }
 
 // get returns a live connection, dialing if there is none and the last
-// attempt is old enough (or force is set).
+// attempt is old enough (or force is set). Only one dial per remote runs at
+// a time; lookups of other remotes never wait for it.
 func (r *remote) get(ctx context.Context, n *Node, force bool) (*conn, error) {
+	if c := r.live(); c != nil {
+		return c, nil
+	}
+	r.dialMu.Lock()
+	defer r.dialMu.Unlock()
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.conn != nil && r.conn.alive() {
-		return r.conn, nil
+	c, last, lastErr := r.conn, r.lastDial, r.lastError
+	r.mu.Unlock()
+	if c != nil && c.alive() {
+		return c, nil // another caller dialed while we waited
 	}
-	if !force && time.Since(r.lastDial) < n.cfg.ReconnectInterval && r.lastError != nil {
-		return nil, r.lastError
+	if !force && lastErr != nil && time.Since(last) < n.cfg.ReconnectInterval {
+		return nil, lastErr
 	}
-	r.lastDial = time.Now()
 	c, err := dial(ctx, n, r.addr)
+	r.mu.Lock()
+	r.lastDial = time.Now()
 	if err != nil {
 		r.lastError = err
+	} else {
+		r.conn, r.lastError = c, nil
+	}
+	r.mu.Unlock()
+	if err != nil {
 		return nil, err
 	}
-	r.conn, r.lastError = c, nil
 	n.log.Debug("connected", zap.String("remote", r.addr), zap.Int("backends", len(c.info.Backends)))
 	return c, nil
 }
@@ -172,10 +198,7 @@ func (n *Node) connForGroup(ctx context.Context, g uint32) (*conn, error) {
 		return false
 	}
 	for _, r := range remotes {
-		r.mu.Lock()
-		c := r.conn
-		r.mu.Unlock()
-		if c != nil && c.alive() && serves(c) {
+		if c := r.live(); c != nil && serves(c) {
 			return c, nil
 		}
 	}
@@ -191,22 +214,22 @@ func (n *Node) connForGroup(ctx context.Context, g uint32) (*conn, error) {
 		}
 	}
 	if lastErr != nil {
-		return nil, status.Errorf(status.NoRoute, "no reachable node serves group %d (last error: %v)", g, lastErr)
+		// Keep the cause's status: a dead node is ConnectionLost, not NoRoute.
+		return nil, fmt.Errorf("no reachable node serves group %d: %w", g, lastErr)
 	}
 	return nil, status.Errorf(status.NoRoute, "no known node serves group %d", g)
 }
 
-// Groups returns the groups served by the connected nodes.
+// Groups returns the groups served by the connected nodes, sorted.
 func (n *Node) Groups() []uint32 {
+	n.mu.RLock()
+	remotes := append([]*remote(nil), n.remotes...)
+	n.mu.RUnlock()
 	seen := map[uint32]bool{}
 	var out []uint32
-	n.mu.RLock()
-	defer n.mu.RUnlock()
-	for _, r := range n.remotes {
-		r.mu.Lock()
-		c := r.conn
-		r.mu.Unlock()
-		if c == nil || !c.alive() {
+	for _, r := range remotes {
+		c := r.live()
+		if c == nil {
 			continue
 		}
 		for _, b := range c.info.Backends {
@@ -216,6 +239,7 @@ func (n *Node) Groups() []uint32 {
 			}
 		}
 	}
+	slices.Sort(out)
 	return out
 }
 
@@ -238,3 +262,24 @@ func (n *Node) Close() error {
 	}
 	return nil
 }
+
+// joinErrors joins errors on one line (errors.Join uses newlines, which
+// break log lines and CLI messages) and keeps the first error's status.
+func joinErrors(errs []error) error {
+	if len(errs) == 1 {
+		return errs[0]
+	}
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	return &joined{msg: strings.Join(msgs, "; "), first: errs[0]}
+}
+
+type joined struct {
+	msg   string
+	first error
+}
+
+func (j *joined) Error() string { return j.msg }
+func (j *joined) Unwrap() error { return j.first }

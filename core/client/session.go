@@ -187,11 +187,17 @@ func (s *Session) Lookup(ctx context.Context, k Key) (Entry, error) {
 
 // LookupWith is Lookup with options.
 func (s *Session) LookupWith(ctx context.Context, k Key, o LookupOptions) (Entry, error) {
+	e, _, err := s.LookupAll(ctx, k, o)
+	return e, err
+}
+
+// LookupAll is LookupWith that also returns the entries of the groups tried.
+func (s *Session) LookupAll(ctx context.Context, k Key, o LookupOptions) (Entry, []Entry, error) {
 	a := proto.IOAttr{Flags: s.ioflags, Column: k.Column}
 	if o.Checksum {
 		a.Flags |= proto.IOChecksum
 	}
-	e, _, err := s.sequential(ctx, k, proto.CmdLookup, a, func(e *Entry, payload []byte) error {
+	return s.sequential(ctx, k, proto.CmdLookup, a, func(e *Entry, payload []byte) error {
 		li, err := proto.DecodeLookupInfo(payload)
 		if err != nil {
 			return err
@@ -199,7 +205,6 @@ func (s *Session) LookupWith(ctx context.Context, k Key, o LookupOptions) (Entry
 		fillLookup(e, &li)
 		return nil
 	})
-	return e, err
 }
 
 // Remove deletes the object (or, for a key with a column, that column) from
@@ -221,13 +226,14 @@ func (s *Session) Remove(ctx context.Context, k Key) (Result, error) {
 	return verdict(entries, s.checker, s.filter)
 }
 
-// Ping checks that a node serving each session group answers.
+// Ping checks that a node serving each session group answers; the
+// session's checker judges the outcome.
 func (s *Session) Ping(ctx context.Context) (Result, error) {
 	entries := s.parallel(ctx, id.ID{}, "", func(ctx context.Context, c *conn, h proto.Header, e *Entry) {
 		_, err := c.roundTrip(ctx, h)
 		setErr(e, err)
 	}, proto.CmdPing)
-	return verdict(entries, CheckAll, s.filter)
+	return verdict(entries, s.checker, s.filter)
 }
 
 func setErr(e *Entry, err error) bool {
