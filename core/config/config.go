@@ -256,15 +256,23 @@ func decodeError(data []byte, err error) error {
 		}
 		return fmt.Errorf("line %d, column %d: %s", line, col, msg)
 	}
-	// go-toml hands a TOML integer to Duration.UnmarshalText without
-	// saying where it was: find the bare number among the durations.
+	// go-toml hands a value that is not a string (30, true) to
+	// UnmarshalText without saying where it was: find it.
 	var doc map[string]any
 	if toml.Unmarshal(data, &doc) == nil {
 		node, _ := doc["node"].(map[string]any)
-		for _, key := range durationKeys {
-			if _, isInt := node[key].(int64); isInt {
-				return fmt.Errorf("node.%s: %v", key, err)
+		for _, tk := range textKeys {
+			v, ok := node[tk.key]
+			if !ok {
+				continue
 			}
+			if _, isStr := v.(string); isStr {
+				continue
+			}
+			if _, isInt := v.(int64); isInt && tk.intOK {
+				continue
+			}
+			return fmt.Errorf("node.%s: %v", tk.key, err)
 		}
 	}
 	return err
@@ -281,7 +289,12 @@ var (
 		"config.Size":     `a size (an integer of bytes or a string like "160MiB")`,
 		"config.Duration": `a duration string (like "30s")`,
 	}
-	durationKeys = []string{"request_timeout", "shutdown_timeout"}
+	// textKeys are the [node] keys decoded by UnmarshalText; intOK says a
+	// TOML integer is valid there.
+	textKeys = []struct {
+		key   string
+		intOK bool
+	}{{"request_timeout", false}, {"shutdown_timeout", false}, {"max_payload", true}}
 )
 
 // Validate checks every field and reports every problem found, each naming

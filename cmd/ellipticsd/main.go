@@ -1,0 +1,149 @@
+// Command ellipticsd runs an elliptics storage node.
+//
+//	ellipticsd                          # 127.0.0.1:1025, one in-memory backend of group 1
+//	ellipticsd --config node.toml       # see docs/node.example.toml
+//	ellipticsd --listen 127.0.0.1:0     # any free port
+//
+// Once listening it prints "ellipticsd listening on ADDR[,ADDR...]" to
+// standard output; logs go to standard error. SIGINT or SIGTERM stops the
+// node: in-flight requests finish (up to node.shutdown_timeout; a second
+// signal cuts the wait short), then connections and backends are closed.
+// SIGHUP is logged and otherwise ignored.
+//
+// Exit status: 0 after a clean stop, 1 on a runtime failure (listening,
+// opening a backend, an unclean stop), 2 on a bad flag or configuration.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"go.uber.org/zap"
+
+	"github.com/elliptics/elliptics/core/config"
+	"github.com/elliptics/elliptics/core/server"
+)
+
+// Exit statuses.
+const (
+	exitOK      = 0
+	exitRuntime = 1
+	exitConfig  = 2
+)
+
+func main() {
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, sigs))
+}
+
+// run is the whole daemon; it returns the exit status.
+func run(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int {
+	f, err := parseFlags(args)
+	if errors.Is(err, errHelp) {
+		fmt.Fprint(stdout, usage())
+		return exitOK
+	}
+	if err != nil {
+		return fail(stderr, exitConfig, fmt.Errorf("%w (see ellipticsd -h)", err))
+	}
+	if f.version {
+		fmt.Fprintln(stdout, versionString())
+		return exitOK
+	}
+	cfg, err := loadConfig(f)
+	if err != nil {
+		return fail(stderr, exitConfig, err)
+	}
+	if f.printConfig {
+		out, err := cfg.Marshal()
+		if err != nil {
+			return fail(stderr, exitRuntime, err)
+		}
+		fmt.Fprintf(stdout, "# effective configuration of %s\n%s", versionString(), out)
+		return exitOK
+	}
+	logger := newLogger(cfg.Node, stderr)
+	defer logger.Sync() //nolint:errcheck // nothing to do if stderr cannot sync
+	logger.Info("ellipticsd starting", zap.String("version", version), zap.String("config", configName(f)),
+		zap.Int("pid", os.Getpid()), zap.Int("backends", len(cfg.Backends)))
+	if err := serve(cfg, logger, stdout, sigs); err != nil {
+		logger.Error("ellipticsd failed", zap.Error(err))
+		return fail(stderr, exitRuntime, err)
+	}
+	return exitOK
+}
+
+// fail prints err as the daemon's one-line error and returns code.
+func fail(stderr io.Writer, code int, err error) int {
+	fmt.Fprintf(stderr, "ellipticsd: %s\n", strings.ReplaceAll(err.Error(), "\n", "; "))
+	return code
+}
+
+// serve runs the node until SIGINT or SIGTERM.
+func serve(cfg config.Config, logger *zap.Logger, stdout io.Writer, sigs <-chan os.Signal) error {
+	opts, err := cfg.ServerOptions(logger)
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(opts)
+	if err != nil {
+		closeBackends(opts)
+		return err
+	}
+	if err := srv.Start(); err != nil {
+		closeBackends(opts)
+		return err
+	}
+	addrs := make([]string, 0, len(srv.Addrs()))
+	for _, a := range srv.Addrs() {
+		addrs = append(addrs, a.String())
+	}
+	fmt.Fprintf(stdout, "ellipticsd listening on %s\n", strings.Join(addrs, ","))
+
+	sig := waitForStop(sigs, logger)
+	logger.Info("stopping", zap.String("signal", sig.String()),
+		zap.Duration("shutdown_timeout", cfg.Node.ShutdownTimeout.Duration))
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Node.ShutdownTimeout.Duration)
+	defer cancel()
+	go func() {
+		// A second SIGINT or SIGTERM stops waiting for in-flight requests.
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case s := <-sigs:
+				if s != syscall.SIGHUP {
+					logger.Warn("second signal: not waiting for in-flight requests", zap.String("signal", s.String()))
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	return srv.Shutdown(ctx)
+}
+
+// waitForStop returns the first SIGINT or SIGTERM, logging SIGHUPs.
+func waitForStop(sigs <-chan os.Signal, logger *zap.Logger) os.Signal {
+	for s := range sigs {
+		if s == syscall.SIGHUP {
+			logger.Info("SIGHUP ignored: configuration reload is not supported yet")
+			continue
+		}
+		return s
+	}
+	return syscall.SIGTERM // the channel was closed
+}
+
+func closeBackends(opts server.Options) {
+	for _, b := range opts.Backends {
+		_ = b.Backend.Close()
+	}
+}
