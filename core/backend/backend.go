@@ -121,3 +121,36 @@ type Backend interface {
 	// Close releases resources; every later call fails.
 	Close() error
 }
+
+// Defragmenter is implemented by backends that can rewrite their files to
+// drop removed and overwritten data while serving.
+type Defragmenter interface {
+	// StartDefrag starts a defragmentation in the background. It returns
+	// status.ErrAlready if one is running.
+	StartDefrag(ctx context.Context) error
+	// StopDefrag asks a running defragmentation to stop at the next safe
+	// point; it returns status.ErrAlready if none is running.
+	StopDefrag() error
+	// DefragStatus reports the progress of the running or last run.
+	DefragStatus() DefragStatus
+}
+
+// DefragStatus is the progress of a defragmentation.
+type DefragStatus struct {
+	Running    bool
+	StartedAt  time.Time
+	FinishedAt time.Time // zero while running or if never run
+	FilesDone  int
+	FilesTotal int
+	BytesDone  uint64 // bytes of data files processed
+	BytesTotal uint64
+	Reclaimed  uint64 // bytes returned to the file system
+	Err        string // why the last run failed, "" if it did not
+}
+
+// ReadOnlySetter is implemented by backends with a read-only state of their
+// own, for example entered after a write failed with a full disk. The node
+// calls it when an operator makes the backend writable again.
+type ReadOnlySetter interface {
+	SetReadOnly(ro bool)
+}

@@ -1,0 +1,853 @@
+package blob
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/golang/snappy"
+	"go.uber.org/zap"
+
+	"github.com/elliptics/elliptics/core/backend"
+	"github.com/elliptics/elliptics/core/id"
+	"github.com/elliptics/elliptics/core/status"
+	"github.com/elliptics/elliptics/core/vfs"
+)
+
+// SyncMode says when written data is fsynced.
+type SyncMode int
+
+const (
+	// SyncAlways fsyncs before acknowledging a write; concurrent writers
+	// share one fsync (group commit). The default.
+	SyncAlways SyncMode = iota
+	// SyncInterval fsyncs in the background every Options.SyncInterval.
+	SyncInterval
+	// SyncNone leaves flushing to the operating system. Writes still
+	// survive the kill of the process, not the loss of the machine.
+	SyncNone
+)
+
+// Options configure a blob backend. Zero fields take the documented
+// defaults.
+type Options struct {
+	FS vfs.FS // default vfs.Default
+	// Sync chooses durability (default SyncAlways).
+	Sync SyncMode
+	// SyncInterval is the fsync period of SyncInterval (default 100ms).
+	SyncInterval time.Duration
+	// BlobSize rotates the active data file when it would grow past this
+	// many bytes (default 1 GiB).
+	BlobSize uint64
+	// RecordsInBlob rotates the active data file after this many records
+	// (default 10 million).
+	RecordsInBlob uint64
+	// Compress stores records with snappy when that makes them smaller.
+	Compress bool
+	// ExpectedObjects sizes the index up front (optional).
+	ExpectedObjects int
+	// SnapshotInterval writes an index snapshot this often while there are
+	// changes since the last one (default 5 minutes); snapshots are also
+	// written at every rotation, after defragmenting a file, and on Close.
+	SnapshotInterval time.Duration
+	Logger           *zap.Logger
+}
+
+func (o *Options) setDefaults() {
+	if o.FS == nil {
+		o.FS = vfs.Default
+	}
+	if o.SyncInterval <= 0 {
+		o.SyncInterval = 100 * time.Millisecond
+	}
+	if o.BlobSize == 0 {
+		o.BlobSize = 1 << 30
+	}
+	if o.RecordsInBlob == 0 {
+		o.RecordsInBlob = 10_000_000
+	}
+	if o.SnapshotInterval <= 0 {
+		o.SnapshotInterval = 5 * time.Minute
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+}
+
+// Validate checks the options.
+func (o *Options) Validate() error {
+	if o.Sync < SyncAlways || o.Sync > SyncNone {
+		return fmt.Errorf("blob: unknown sync mode %d", o.Sync)
+	}
+	if o.BlobSize != 0 && (o.BlobSize < 4096 || o.BlobSize > MaxFileSize) {
+		return fmt.Errorf("blob: blob size %d out of range [4096, %d]", o.BlobSize, uint64(MaxFileSize))
+	}
+	if o.ExpectedObjects < 0 {
+		return errors.New("blob: negative expected objects")
+	}
+	return nil
+}
+
+const stripes = 256
+
+// Backend is a blob backend.Backend.
+type Backend struct {
+	dir  string
+	opts Options
+	fs   vfs.FS
+	log  *zap.Logger
+
+	stripes [stripes]sync.Mutex // per-object order inside the backend
+	swapMu  sync.RWMutex
+
+	appendMu sync.Mutex
+	active   *dataFile
+	seq      uint64 // last record sequence number
+	writeSeq uint64 // count of appended records, for group commit
+
+	idxMu     sync.RWMutex
+	idx       *index
+	columns   map[id.ID][]string // non-default columns of objects that have them
+	files     *fileTable
+	liveBytes atomic.Int64
+	dirty     atomic.Bool // changes since the last snapshot
+
+	commit   committer
+	readOnly atomic.Bool
+	roMu     sync.Mutex
+	roReason string
+
+	defrag defragState
+
+	closed    atomic.Bool
+	stop      chan struct{}
+	bg        sync.WaitGroup
+	snapMu    sync.Mutex // one snapshot writer at a time
+	snapReq   chan struct{}
+	lastSnapN atomic.Int64 // objects in the last snapshot, for stats
+}
+
+var (
+	_ backend.Backend        = (*Backend)(nil)
+	_ backend.ReadOnlySetter = (*Backend)(nil)
+	_ backend.Defragmenter   = (*Backend)(nil)
+)
+
+// Open opens (creating if needed) the blob backend in dir.
+func Open(dir string, opts Options) (*Backend, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	opts.setDefaults()
+	b := &Backend{
+		dir:     dir,
+		opts:    opts,
+		fs:      opts.FS,
+		log:     opts.Logger.With(zap.String("blob", dir)),
+		columns: map[id.ID][]string{},
+		files:   newFileTable(),
+		stop:    make(chan struct{}),
+		snapReq: make(chan struct{}, 1),
+	}
+	b.commit.init(b)
+	if err := b.fs.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("blob %s: create directory: %w", dir, err)
+	}
+	start := time.Now()
+	replayed, err := b.load()
+	if err != nil {
+		b.closeFiles()
+		return nil, err
+	}
+	b.log.Info("blob backend opened", zap.Int("objects", b.idx.live), zap.Int("files", len(b.files.bySlot)),
+		zap.Int("replayed_records", replayed), zap.Duration("took", time.Since(start)))
+	b.bg.Add(1)
+	go b.background()
+	if replayed > 0 {
+		b.requestSnapshot()
+	}
+	return b, nil
+}
+
+func (b *Backend) stripe(oid id.ID) *sync.Mutex {
+	return &b.stripes[xxhash.Sum64(oid[:])%stripes]
+}
+
+func (b *Backend) check(ctx context.Context) error {
+	if b.closed.Load() {
+		return status.Errorf(status.ShuttingDown, "blob %s closed", b.dir)
+	}
+	return ctx.Err()
+}
+
+func (b *Backend) checkWritable() error {
+	if b.readOnly.Load() {
+		b.roMu.Lock()
+		reason := b.roReason
+		b.roMu.Unlock()
+		if reason == "" {
+			reason = "set by operator"
+		}
+		return status.Errorf(status.ReadOnly, "blob %s is read-only: %s", b.dir, reason)
+	}
+	return nil
+}
+
+// SetReadOnly implements backend.ReadOnlySetter. Making the backend
+// writable after a failure starts a fresh data file, so nothing is ever
+// appended after bytes whose state is unknown.
+func (b *Backend) SetReadOnly(ro bool) {
+	b.roMu.Lock()
+	defer b.roMu.Unlock()
+	if ro {
+		b.readOnly.Store(true)
+		return
+	}
+	if !b.readOnly.Load() {
+		return
+	}
+	if b.roReason != "" {
+		b.swapMu.RLock()
+		b.appendMu.Lock()
+		err := b.rotateLocked()
+		b.appendMu.Unlock()
+		b.swapMu.RUnlock()
+		if err != nil {
+			b.log.Error("cannot leave read-only mode: new data file", zap.Error(err))
+			return
+		}
+		b.commit.reset()
+	}
+	b.roReason = ""
+	b.readOnly.Store(false)
+	b.log.Info("blob backend writable again")
+}
+
+// fail turns the backend read-only after a write failure, logging why once.
+func (b *Backend) fail(err error) {
+	b.roMu.Lock()
+	defer b.roMu.Unlock()
+	if b.readOnly.Load() && b.roReason != "" {
+		return
+	}
+	b.roReason = err.Error()
+	b.readOnly.Store(true)
+	b.log.Error("blob backend is now read-only after a write failure; free space or fix the disk, then make it writable",
+		zap.Error(err))
+}
+
+// ioError maps a file system error to a status error with context.
+func ioError(what string, err error) error {
+	switch {
+	case errors.Is(err, syscall.ENOSPC):
+		return status.Errorf(status.NoSpace, "%s: %v", what, err)
+	case errors.Is(err, syscall.EROFS):
+		return status.Errorf(status.ReadOnly, "%s: %v", what, err)
+	}
+	var se *status.Error
+	if errors.As(err, &se) {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return status.Errorf(status.IOError, "%s: %v", what, err)
+}
+
+// found is a located record.
+type found struct {
+	loc  location
+	file *dataFile
+	hdr  header
+}
+
+// lookup finds the live record of (oid, column). The caller holds swapMu.
+func (b *Backend) lookup(oid id.ID, column string) (found, bool, error) {
+	h := keyHash(oid, column)
+	type cand struct {
+		loc  location
+		file *dataFile
+	}
+	var cands [4]cand
+	cs := cands[:0]
+	b.idxMu.RLock()
+	b.idx.candidates(h, func(l location) bool {
+		cs = append(cs, cand{l, b.files.bySlot[l.file]})
+		return false
+	})
+	b.idxMu.RUnlock()
+	for _, c := range cs {
+		if c.file == nil {
+			return found{}, false, status.Errorf(status.Corrupt, "blob %s: index points at missing file slot %d", b.dir, c.loc.file)
+		}
+		hdr, err := b.readHeader(c.file, c.loc.off)
+		if err != nil {
+			return found{}, false, err
+		}
+		if hdr.id == oid && hdr.column == column {
+			return found{loc: c.loc, file: c.file, hdr: hdr}, true, nil
+		}
+	}
+	return found{}, false, nil
+}
+
+// readHeader reads and verifies the record header at off.
+func (b *Backend) readHeader(f *dataFile, off uint64) (header, error) {
+	var buf [headerSize + maxColumnLen]byte
+	n, err := f.f.ReadAt(buf[:], int64(off))
+	if err != nil && !errors.Is(err, io.EOF) {
+		return header{}, ioError(fmt.Sprintf("blob %s: read header at %d", f.path, off), err)
+	}
+	hdr, err := decodeHeader(buf[:n])
+	if err != nil {
+		return header{}, status.Errorf(status.Corrupt, "blob %s: record at %d: %v", f.path, off, err)
+	}
+	return hdr, nil
+}
+
+// readData reads and verifies the data of a record and decompresses it.
+func (b *Backend) readData(fd found) ([]byte, error) {
+	stored := make([]byte, fd.hdr.diskSize)
+	if _, err := fd.file.f.ReadAt(stored, int64(fd.loc.off+fd.hdr.dataOffset())); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, status.Errorf(status.Corrupt, "blob %s: record at %d cut short", fd.file.path, fd.loc.off)
+		}
+		return nil, ioError(fmt.Sprintf("blob %s: read record at %d", fd.file.path, fd.loc.off), err)
+	}
+	if xxhash.Sum64(stored) != fd.hdr.dataCsum {
+		return nil, status.Errorf(status.Corrupt, "blob %s: record at %d (key %s): data checksum mismatch",
+			fd.file.path, fd.loc.off, fd.hdr.id.Short())
+	}
+	if fd.hdr.flags&recordCompressed == 0 {
+		return stored, nil
+	}
+	data, err := snappy.Decode(make([]byte, 0, fd.hdr.dataSize), stored)
+	if err != nil || uint64(len(data)) != fd.hdr.dataSize {
+		return nil, status.Errorf(status.Corrupt, "blob %s: record at %d: bad compressed data", fd.file.path, fd.loc.off)
+	}
+	return data, nil
+}
+
+func metaOf(h *header) backend.Meta {
+	return backend.Meta{Size: h.dataSize, Timestamp: h.time(), UserFlags: h.userFlags}
+}
+
+// Write implements backend.Backend.
+func (b *Backend) Write(ctx context.Context, req *backend.WriteRequest) (backend.Meta, error) {
+	if err := b.check(ctx); err != nil {
+		return backend.Meta{}, err
+	}
+	if err := b.checkWritable(); err != nil {
+		return backend.Meta{}, err
+	}
+	if len(req.Column) > maxColumnLen {
+		return backend.Meta{}, status.Errorf(status.TooLarge, "column name of %d bytes over the limit of %d", len(req.Column), maxColumnLen)
+	}
+	mu := b.stripe(req.ID)
+	mu.Lock()
+	defer mu.Unlock()
+	b.swapMu.RLock()
+	defer b.swapMu.RUnlock()
+
+	// A candidate whose header fails its checksum cannot be matched to a key,
+	// so even a plain overwrite stops there rather than risk two index
+	// entries for one key.
+	old, exists, err := b.lookup(req.ID, req.Column)
+	if err != nil {
+		return backend.Meta{}, err
+	}
+	data := req.Data
+	if req.Append || req.Offset > 0 {
+		var prev []byte
+		if exists {
+			if prev, err = b.readData(old); err != nil {
+				return backend.Meta{}, err
+			}
+		}
+		if data, err = splice(prev, req); err != nil {
+			return backend.Meta{}, err
+		}
+	}
+	ts := req.Timestamp
+	if ts.IsZero() {
+		ts = time.Now()
+	}
+	hdr := header{id: req.ID, column: req.Column, timestamp: ts.UnixNano(), userFlags: req.UserFlags,
+		dataSize: uint64(len(data))}
+	stored := data
+	if b.opts.Compress && len(data) > 64 {
+		if c := snappy.Encode(nil, data); len(c) < len(data) {
+			stored = c
+			hdr.flags |= recordCompressed
+		}
+	}
+	hdr.diskSize = uint64(len(stored))
+	hdr.dataCsum = xxhash.Sum64(stored)
+	loc, f, err := b.appendRecord(&hdr, stored)
+	if err != nil {
+		return backend.Meta{}, err
+	}
+
+	h := keyHash(req.ID, req.Column)
+	b.idxMu.Lock()
+	if exists {
+		b.idx.replace(h, old.loc, loc)
+		old.file.live.Add(-int64(old.hdr.size()))
+		b.liveBytes.Add(-int64(old.hdr.dataSize))
+	} else {
+		b.idx.insert(h, loc)
+		if req.Column != "" {
+			b.addColumn(req.ID, req.Column)
+		}
+	}
+	f.live.Add(int64(hdr.size()))
+	b.liveBytes.Add(int64(hdr.dataSize))
+	b.idxMu.Unlock()
+	b.dirty.Store(true)
+	return metaOf(&hdr), nil
+}
+
+// splice applies an offset write or append to the previous value.
+func splice(prev []byte, req *backend.WriteRequest) ([]byte, error) {
+	off := req.Offset
+	if req.Append {
+		off = uint64(len(prev))
+	}
+	end := off + uint64(len(req.Data))
+	if end < off || end > MaxFileSize {
+		return nil, status.Errorf(status.TooLarge, "write ends at byte %d, beyond the largest record", end)
+	}
+	out := make([]byte, max(end, uint64(len(prev))))
+	copy(out, prev)
+	copy(out[off:], req.Data)
+	return out, nil
+}
+
+// addColumn records a non-default column of an object. Caller holds idxMu.
+func (b *Backend) addColumn(oid id.ID, column string) {
+	for _, c := range b.columns[oid] {
+		if c == column {
+			return
+		}
+	}
+	b.columns[oid] = append(b.columns[oid], column)
+}
+
+// dropColumn forgets a non-default column. Caller holds idxMu.
+func (b *Backend) dropColumn(oid id.ID, column string) {
+	cs := b.columns[oid]
+	for i, c := range cs {
+		if c == column {
+			cs = append(cs[:i:i], cs[i+1:]...)
+			break
+		}
+	}
+	if len(cs) == 0 {
+		delete(b.columns, oid)
+	} else {
+		b.columns[oid] = cs
+	}
+}
+
+// appendRecord writes a record at the end of the active file, rotating
+// first if it would not fit, and waits for durability per the sync mode.
+// The caller holds swapMu shared.
+func (b *Backend) appendRecord(hdr *header, stored []byte) (location, *dataFile, error) {
+	size := hdr.size()
+	if size > MaxFileSize {
+		return location{}, nil, status.Errorf(status.TooLarge, "record of %d bytes over the largest file", size)
+	}
+	b.appendMu.Lock()
+	if err := b.checkWritable(); err != nil {
+		b.appendMu.Unlock()
+		return location{}, nil, err
+	}
+	f := b.active
+	pos := f.size.Load()
+	if pos > 0 && (pos+size > b.opts.BlobSize || f.records.Load() >= b.opts.RecordsInBlob) {
+		if err := b.rotateLocked(); err != nil {
+			b.appendMu.Unlock()
+			err = ioError(fmt.Sprintf("blob %s: rotate data file", b.dir), err)
+			b.fail(err)
+			return location{}, nil, err
+		}
+		f = b.active
+		pos = 0
+	}
+	b.seq++
+	hdr.seq = b.seq
+	if err := writeRecord(f.f, pos, hdr, stored); err != nil {
+		// Cut the partial record away so the file stays a clean log; if
+		// that fails too, the checksum finds it at the next start.
+		_ = f.f.Truncate(int64(pos))
+		b.appendMu.Unlock()
+		err = ioError(fmt.Sprintf("blob %s: append record", f.path), err)
+		b.fail(err)
+		return location{}, nil, err
+	}
+	f.size.Store(pos + size)
+	f.records.Add(1)
+	b.writeSeq++
+	wseq := b.writeSeq
+	b.appendMu.Unlock()
+
+	if b.opts.Sync == SyncAlways {
+		if err := b.commit.wait(wseq); err != nil {
+			err = ioError(fmt.Sprintf("blob %s: fsync", f.path), err)
+			b.fail(err)
+			return location{}, nil, err
+		}
+	}
+	return location{file: f.slot, off: pos}, f, nil
+}
+
+// writeRecord writes header, column, data and padding at pos; small
+// records go in one write.
+func writeRecord(w io.WriterAt, pos uint64, hdr *header, stored []byte) error {
+	size := hdr.size()
+	if size <= 64<<10 {
+		buf := make([]byte, size)
+		n := hdr.encode(buf)
+		copy(buf[n:], stored)
+		_, err := w.WriteAt(buf, int64(pos))
+		return err
+	}
+	var hb [headerSize + maxColumnLen]byte
+	n := hdr.encode(hb[:])
+	if _, err := w.WriteAt(hb[:n], int64(pos)); err != nil {
+		return err
+	}
+	if _, err := w.WriteAt(stored, int64(pos)+int64(n)); err != nil {
+		return err
+	}
+	if pad := size - uint64(n) - uint64(len(stored)); pad > 0 {
+		var zeros [recordAlign]byte
+		if _, err := w.WriteAt(zeros[:pad], int64(pos+size-pad)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rotateLocked closes the active file for writing and starts the next one.
+// The caller holds appendMu.
+func (b *Backend) rotateLocked() error {
+	old := b.active
+	if old != nil && b.opts.Sync != SyncNone {
+		if err := old.f.Sync(); err != nil {
+			return err
+		}
+	}
+	var number uint64 = 1
+	if old != nil {
+		number = old.number + 1
+	}
+	b.idxMu.Lock()
+	slot, err := b.files.alloc()
+	b.idxMu.Unlock()
+	if err != nil {
+		return err
+	}
+	f, err := b.createFile(slot, number, 0)
+	if err != nil {
+		b.idxMu.Lock()
+		b.files.free = append(b.files.free, slot)
+		b.idxMu.Unlock()
+		return err
+	}
+	b.idxMu.Lock()
+	b.files.add(f)
+	b.idxMu.Unlock()
+	b.active = f
+	if old != nil {
+		b.requestSnapshot()
+	}
+	return nil
+}
+
+func (b *Backend) createFile(slot uint16, number uint64, gen uint32) (*dataFile, error) {
+	path := b.filePath(number, gen)
+	fh, err := b.fs.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.fs.SyncDir(b.dir); err != nil {
+		fh.Close()
+		_ = b.fs.Remove(path)
+		return nil, err
+	}
+	return &dataFile{slot: slot, number: number, gen: gen, f: fh, path: path}, nil
+}
+
+// Read implements backend.Backend.
+func (b *Backend) Read(ctx context.Context, key backend.Key, offset, size uint64) ([]byte, backend.Meta, error) {
+	if err := b.check(ctx); err != nil {
+		return nil, backend.Meta{}, err
+	}
+	b.swapMu.RLock()
+	defer b.swapMu.RUnlock()
+	fd, ok, err := b.lookup(key.ID, key.Column)
+	if err != nil {
+		return nil, backend.Meta{}, err
+	}
+	if !ok {
+		return nil, backend.Meta{}, status.Errorf(status.NotFound, "key %s column %q", key.ID.Short(), key.Column)
+	}
+	meta := metaOf(&fd.hdr)
+	total := fd.hdr.dataSize
+	if offset > total {
+		return nil, meta, status.Errorf(status.Invalid, "offset %d past the end (%d bytes)", offset, total)
+	}
+	data, err := b.readData(fd)
+	if err != nil {
+		return nil, meta, err
+	}
+	end := total
+	if size != 0 && offset+size < end && offset+size > offset {
+		end = offset + size
+	}
+	return data[offset:end:end], meta, nil
+}
+
+// Lookup implements backend.Backend. The header checksum is always
+// verified; with Checksum the data is read, verified and hashed too.
+func (b *Backend) Lookup(ctx context.Context, key backend.Key, opts backend.LookupOptions) (backend.Info, error) {
+	if err := b.check(ctx); err != nil {
+		return backend.Info{}, err
+	}
+	b.swapMu.RLock()
+	defer b.swapMu.RUnlock()
+	fd, ok, err := b.lookup(key.ID, key.Column)
+	if err != nil {
+		return backend.Info{}, err
+	}
+	if !ok {
+		return backend.Info{}, status.Errorf(status.NotFound, "key %s column %q", key.ID.Short(), key.Column)
+	}
+	info := backend.Info{Meta: metaOf(&fd.hdr), Path: fmt.Sprintf("%s:%d", fd.file.path, fd.loc.off)}
+	if opts.Checksum {
+		data, err := b.readData(fd)
+		if err != nil {
+			return backend.Info{}, err
+		}
+		info.Checksum = id.Transform(data)
+	}
+	return info, nil
+}
+
+// Remove implements backend.Backend: it appends a tombstone.
+func (b *Backend) Remove(ctx context.Context, oid id.ID, opts backend.RemoveOptions) error {
+	if err := b.check(ctx); err != nil {
+		return err
+	}
+	if err := b.checkWritable(); err != nil {
+		return err
+	}
+	mu := b.stripe(oid)
+	mu.Lock()
+	defer mu.Unlock()
+	b.swapMu.RLock()
+	defer b.swapMu.RUnlock()
+
+	columns := []string{opts.Column}
+	if !opts.OnlyColumn {
+		b.idxMu.RLock()
+		columns = append([]string{""}, b.columns[oid]...)
+		b.idxMu.RUnlock()
+	}
+	var gone []found
+	for _, c := range columns {
+		fd, ok, err := b.lookup(oid, c)
+		if err != nil {
+			return err
+		}
+		if ok {
+			gone = append(gone, fd)
+		}
+	}
+	if len(gone) == 0 {
+		if opts.OnlyColumn {
+			return status.Errorf(status.NotFound, "key %s column %q", oid.Short(), opts.Column)
+		}
+		return status.Errorf(status.NotFound, "key %s", oid.Short())
+	}
+	hdr := header{id: oid, flags: recordRemoved, timestamp: time.Now().UnixNano(), dataCsum: xxhash.Sum64(nil)}
+	if opts.OnlyColumn {
+		hdr.column = opts.Column
+	} else {
+		hdr.flags |= recordAllColumns
+	}
+	if _, _, err := b.appendRecord(&hdr, nil); err != nil {
+		return err
+	}
+	b.idxMu.Lock()
+	for _, fd := range gone {
+		b.idx.remove(keyHash(oid, fd.hdr.column), fd.loc)
+		fd.file.live.Add(-int64(fd.hdr.size()))
+		b.liveBytes.Add(-int64(fd.hdr.dataSize))
+		if fd.hdr.column != "" {
+			b.dropColumn(oid, fd.hdr.column)
+		}
+	}
+	b.idxMu.Unlock()
+	b.dirty.Store(true)
+	return nil
+}
+
+// Iterate implements backend.Backend. It reads the headers of the records
+// in range (in file order, so mostly sequentially), sorts them and then
+// calls fn without holding any lock.
+func (b *Backend) Iterate(ctx context.Context, opts backend.IterateOptions, fn func(backend.Record) error) error {
+	if err := b.check(ctx); err != nil {
+		return err
+	}
+	end := opts.End
+	if end.IsZero() {
+		end = id.Max
+	}
+	recs, err := b.collect(ctx, func(h *header) bool {
+		return !h.id.Less(opts.Start) && !end.Less(h.id)
+	})
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Stats implements backend.Backend.
+func (b *Backend) Stats() backend.Stats {
+	b.idxMu.RLock()
+	records := b.idx.live
+	files := len(b.files.bySlot)
+	var disk, live uint64
+	for _, f := range b.files.bySlot {
+		disk += f.size.Load()
+		live += uint64(max(f.live.Load(), 0))
+	}
+	idxMem := b.idx.memory()
+	b.idxMu.RUnlock()
+	b.roMu.Lock()
+	reason := b.roReason
+	b.roMu.Unlock()
+	ds := b.DefragStatus()
+	return backend.Stats{
+		Records:  uint64(records),
+		Bytes:    uint64(max(b.liveBytes.Load(), 0)),
+		ReadOnly: b.readOnly.Load(),
+		Extra: map[string]any{
+			"type":              "blob",
+			"dir":               b.dir,
+			"data_files":        files,
+			"disk_bytes":        disk,
+			"dead_bytes":        disk - min(live, disk),
+			"index_bytes":       idxMem,
+			"read_only_reason":  reason,
+			"defrag_running":    ds.Running,
+			"defrag_reclaimed":  ds.Reclaimed,
+			"snapshot_objects":  b.lastSnapN.Load(),
+			"sync":              [...]string{"always", "interval", "none"}[b.opts.Sync],
+			"compress":          b.opts.Compress,
+			"index_bytes_per_o": perObject(idxMem, records),
+		},
+	}
+}
+
+func perObject(mem, n int) float64 {
+	if n == 0 {
+		return 0
+	}
+	return float64(mem) / float64(n)
+}
+
+// Close implements backend.Backend: it stops background work, writes a
+// final snapshot and closes the files.
+func (b *Backend) Close() error {
+	if b.closed.Swap(true) {
+		return nil
+	}
+	close(b.stop)
+	b.stopDefragAndWait()
+	b.bg.Wait()
+	var err error
+	if b.opts.Sync != SyncNone {
+		b.appendMu.Lock()
+		if b.active != nil {
+			err = b.active.f.Sync()
+		}
+		b.appendMu.Unlock()
+	}
+	if serr := b.writeSnapshot(); serr != nil {
+		err = errors.Join(err, serr)
+	}
+	if cerr := b.closeFiles(); cerr != nil {
+		err = errors.Join(err, cerr)
+	}
+	return err
+}
+
+func (b *Backend) closeFiles() error {
+	var err error
+	for _, f := range b.files.bySlot {
+		if cerr := f.f.Close(); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+	}
+	return err
+}
+
+// background runs interval fsyncs and periodic or requested snapshots.
+func (b *Backend) background() {
+	defer b.bg.Done()
+	var syncTick <-chan time.Time
+	if b.opts.Sync == SyncInterval {
+		t := time.NewTicker(b.opts.SyncInterval)
+		defer t.Stop()
+		syncTick = t.C
+	}
+	snapTick := time.NewTicker(b.opts.SnapshotInterval)
+	defer snapTick.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-syncTick:
+			b.appendMu.Lock()
+			f := b.active
+			b.appendMu.Unlock()
+			if err := f.f.Sync(); err != nil {
+				b.fail(ioError(fmt.Sprintf("blob %s: interval fsync", f.path), err))
+			}
+		case <-snapTick.C:
+			if b.dirty.Load() {
+				b.snapshotLogged()
+			}
+		case <-b.snapReq:
+			b.snapshotLogged()
+		}
+	}
+}
+
+func (b *Backend) requestSnapshot() {
+	select {
+	case b.snapReq <- struct{}{}:
+	default:
+	}
+}
+
+func (b *Backend) snapshotLogged() {
+	if err := b.writeSnapshot(); err != nil {
+		b.log.Warn("index snapshot failed; the next start replays more of the log", zap.Error(err))
+	}
+}

@@ -1,0 +1,157 @@
+package blob
+
+import (
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/elliptics/elliptics/core/id"
+	"github.com/elliptics/elliptics/core/status"
+)
+
+// Record layout in a data file (docs/storage.md has the full description):
+//
+//	off size field
+//	  0    4 magic "EBR1"
+//	  4    1 version (1)
+//	  5    1 column name length
+//	  6    2 flags (recordRemoved, recordAllColumns, recordCompressed)
+//	  8    8 sequence number, increasing through the log
+//	 16   64 object ID
+//	 80    8 timestamp, Unix nanoseconds
+//	 88    8 user flags
+//	 96    8 data size (logical, uncompressed)
+//	104    8 disk size (stored bytes of data after the column name)
+//	112    8 data checksum: xxhash64 of the stored bytes
+//	120    8 expiry, Unix seconds (0 = never; reserved for TTL)
+//	128    8 header checksum: xxhash64 of bytes 0..127 and the column name
+//	136    - column name, then the stored data, then zero padding to 8 bytes
+const (
+	headerSize   = 136
+	recordAlign  = 8
+	recordMagic  = 0x31524245 // "EBR1"
+	recordVer    = 1
+	maxColumnLen = 255
+)
+
+// Record flags.
+const (
+	recordRemoved    uint16 = 1 << 0 // tombstone
+	recordAllColumns uint16 = 1 << 1 // with recordRemoved: every column of the object
+	recordCompressed uint16 = 1 << 2 // stored data is snappy-compressed
+)
+
+// header is the decoded fixed part of a record plus its column name.
+type header struct {
+	flags     uint16
+	seq       uint64
+	id        id.ID
+	column    string
+	timestamp int64
+	userFlags uint64
+	dataSize  uint64
+	diskSize  uint64
+	dataCsum  uint64
+	expire    int64
+}
+
+// size is the full on-disk size of the record including padding.
+func (h *header) size() uint64 {
+	return alignUp(headerSize + uint64(len(h.column)) + h.diskSize)
+}
+
+// dataOffset is the offset of the stored data from the record start.
+func (h *header) dataOffset() uint64 { return headerSize + uint64(len(h.column)) }
+
+func (h *header) removed() bool { return h.flags&recordRemoved != 0 }
+
+func (h *header) time() time.Time {
+	if h.timestamp == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, h.timestamp).UTC()
+}
+
+func alignUp(n uint64) uint64 { return (n + recordAlign - 1) &^ (recordAlign - 1) }
+
+// encode writes the header and column name into b (at least
+// headerSize+len(column) bytes) and returns the bytes used.
+func (h *header) encode(b []byte) int {
+	le := binary.LittleEndian
+	le.PutUint32(b[0:], recordMagic)
+	b[4] = recordVer
+	b[5] = uint8(len(h.column))
+	le.PutUint16(b[6:], h.flags)
+	le.PutUint64(b[8:], h.seq)
+	copy(b[16:80], h.id[:])
+	le.PutUint64(b[80:], uint64(h.timestamp))
+	le.PutUint64(b[88:], h.userFlags)
+	le.PutUint64(b[96:], h.dataSize)
+	le.PutUint64(b[104:], h.diskSize)
+	le.PutUint64(b[112:], h.dataCsum)
+	le.PutUint64(b[120:], uint64(h.expire))
+	copy(b[headerSize:], h.column)
+	d := xxhash.New()
+	d.Write(b[:128])
+	d.Write(b[headerSize : headerSize+len(h.column)])
+	le.PutUint64(b[128:], d.Sum64())
+	return headerSize + len(h.column)
+}
+
+// errTorn marks a record that is incomplete or fails its checksum; at the
+// end of the log it is a write cut short by a crash.
+var errTorn = status.Errorf(status.Corrupt, "torn or corrupt record")
+
+// decodeHeader parses the fixed header in b[:headerSize] and the column name
+// that follows (b must hold headerSize+255 bytes or up to the end of file).
+// It checks the magic, version, header checksum and that sizes are sane.
+func decodeHeader(b []byte) (header, error) {
+	var h header
+	if len(b) < headerSize {
+		return h, fmt.Errorf("record header: %d bytes: %w", len(b), errTorn)
+	}
+	le := binary.LittleEndian
+	if m := le.Uint32(b[0:]); m != recordMagic {
+		return h, fmt.Errorf("record header: bad magic %#x: %w", m, errTorn)
+	}
+	if b[4] != recordVer {
+		return h, fmt.Errorf("record header: unknown version %d: %w", b[4], errTorn)
+	}
+	clen := int(b[5])
+	if len(b) < headerSize+clen {
+		return h, fmt.Errorf("record header: column cut short: %w", errTorn)
+	}
+	d := xxhash.New()
+	d.Write(b[:128])
+	d.Write(b[headerSize : headerSize+clen])
+	if sum := le.Uint64(b[128:]); sum != d.Sum64() {
+		return h, fmt.Errorf("record header: checksum mismatch: %w", errTorn)
+	}
+	h.flags = le.Uint16(b[6:])
+	h.seq = le.Uint64(b[8:])
+	copy(h.id[:], b[16:80])
+	h.timestamp = int64(le.Uint64(b[80:]))
+	h.userFlags = le.Uint64(b[88:])
+	h.dataSize = le.Uint64(b[96:])
+	h.diskSize = le.Uint64(b[104:])
+	h.dataCsum = le.Uint64(b[112:])
+	h.expire = int64(le.Uint64(b[120:]))
+	h.column = string(b[headerSize : headerSize+clen])
+	if h.diskSize > MaxFileSize || h.dataSize > 1<<50 {
+		return h, fmt.Errorf("record header: sizes %d/%d out of range: %w", h.dataSize, h.diskSize, errTorn)
+	}
+	if h.flags&recordCompressed == 0 && h.dataSize != h.diskSize {
+		return h, fmt.Errorf("record header: data size %d != disk size %d: %w", h.dataSize, h.diskSize, errTorn)
+	}
+	return h, nil
+}
+
+// keyHash is the index hash of one column of one object.
+func keyHash(oid id.ID, column string) uint64 {
+	d := xxhash.New()
+	d.Write(oid[:])
+	d.WriteString(column)
+	return d.Sum64()
+}
