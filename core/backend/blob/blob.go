@@ -846,8 +846,15 @@ func (b *Backend) requestSnapshot() {
 	}
 }
 
+// snapshotLogged writes a snapshot unless another writer (a running
+// defragmentation) holds snapMu; that writer's own snapshots cover the
+// state, and the dirty flag brings this one back at the next tick.
 func (b *Backend) snapshotLogged() {
-	if err := b.writeSnapshot(); err != nil {
+	if !b.snapMu.TryLock() {
+		return
+	}
+	defer b.snapMu.Unlock()
+	if err := b.storeSnapshot(b.takeSnapshot()); err != nil {
 		b.log.Warn("index snapshot failed; the next start replays more of the log", zap.Error(err))
 	}
 }

@@ -53,6 +53,12 @@ type snapshot struct {
 func (b *Backend) takeSnapshot() *snapshot {
 	b.swapMu.Lock()
 	defer b.swapMu.Unlock()
+	return b.takeSnapshotLocked()
+}
+
+// takeSnapshotLocked is takeSnapshot for a caller holding swapMu
+// exclusively.
+func (b *Backend) takeSnapshotLocked() *snapshot {
 	b.appendMu.Lock()
 	defer b.appendMu.Unlock()
 	b.idxMu.RLock()
@@ -77,11 +83,16 @@ func (b *Backend) takeSnapshot() *snapshot {
 	return s
 }
 
-// writeSnapshot takes and stores a snapshot atomically.
+// writeSnapshot takes and stores a snapshot atomically. snapMu orders
+// snapshot writers, so an older snapshot never replaces a newer one.
 func (b *Backend) writeSnapshot() error {
 	b.snapMu.Lock()
 	defer b.snapMu.Unlock()
-	s := b.takeSnapshot()
+	return b.storeSnapshot(b.takeSnapshot())
+}
+
+// storeSnapshot writes s to index.snap atomically. The caller holds snapMu.
+func (b *Backend) storeSnapshot(s *snapshot) error {
 	path := filepath.Join(b.dir, snapshotName)
 	tmp := path + ".tmp"
 	f, err := vfs.Create(b.fs, tmp)
