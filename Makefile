@@ -6,7 +6,7 @@
 
 GO        ?= go
 BIN       := $(CURDIR)/bin
-FUZZTIME  ?= 8s
+FUZZTIME  ?= 5s
 SOAKTIME  ?= 10m
 export ELLIPTICS_BIN := $(BIN)
 
@@ -32,13 +32,14 @@ vet:
 gotest:
 	$(GO) test -race -count=1 ./core/... ./cmd/...
 
-# A short run of every fuzz target; `make soak` runs them for longer.
-FUZZ_TARGETS := ./core/proto:FuzzReader ./core/proto:FuzzPayloads ./core/config:FuzzLoad
+# A short run of every fuzz target (found by name: func FuzzXxx in a _test.go
+# file); `make soak` runs them for longer.
 fuzz:
-	@for t in $(FUZZ_TARGETS); do \
-		pkg=$${t%%:*}; fn=$${t##*:}; \
-		echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	@grep -rl --include='*_test.go' '^func Fuzz' core cmd | xargs -n1 dirname | sort -u | while read -r d; do \
+		for fn in $$(grep -h '^func Fuzz' $$d/*_test.go | sed 's/^func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
+			echo "fuzz ./$$d $$fn ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) ./$$d || exit 1; \
+		done; \
 	done
 
 # End-to-end tests: real ellipticsd processes, real CLI invocations.

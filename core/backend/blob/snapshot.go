@@ -189,6 +189,11 @@ func decodeSnapshot(b []byte) (*snapshot, error) {
 	if xxhash.Sum64(body) != sum {
 		return nil, fmt.Errorf("%w: checksum mismatch", errBadSnapshot)
 	}
+	return decodeSnapshotBody(body)
+}
+
+// decodeSnapshotBody parses a snapshot whose checksum has been verified.
+func decodeSnapshotBody(body []byte) (*snapshot, error) {
 	r := &reader{b: body}
 	if string(r.bytes(len(snapshotMagic))) != snapshotMagic {
 		return nil, fmt.Errorf("%w: bad magic", errBadSnapshot)
