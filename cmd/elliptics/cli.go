@@ -98,7 +98,7 @@ func (g *globals) register(fs *flag.FlagSet) {
 	fs.DurationVar(&g.timeout, "timeout", 5*time.Second, "how long (`DURATION`, e.g. 500ms) to wait to connect and for each reply")
 	fs.Var(checkerFlag{&g.checker}, "checker", "success policy `NAME` of write and remove: at_least_one, all, quorum or no_check")
 	fs.BoolVar(&g.rawID, "id", false, "KEY arguments are hex IDs (zero-padded on the right), not names")
-	fs.BoolVar(&g.json, "json", false, "print write, remove, lookup, ping and id results as JSON")
+	fs.BoolVar(&g.json, "json", false, "print write, remove, lookup, ping, id and backend results as JSON")
 	fs.StringVar(&g.column, "column", "", "column `NAME` of the object to address (default column if empty)")
 }
 

@@ -91,6 +91,13 @@ func init() {
 			setup: noFlags(pingAction),
 		},
 		{
+			name:    "backend",
+			args:    []string{"ACTION"},
+			summary: "list the backends of nodes, or enable|disable|ro|rw|defrag|stop-defrag one",
+			about:   backendAbout(),
+			setup:   backendCommand,
+		},
+		{
 			name:    "id",
 			args:    []string{"KEY"},
 			summary: "print the ID of KEY in the --namespace, without connecting",

@@ -144,6 +144,8 @@ func waitForStop(sigs <-chan os.Signal, logger *zap.Logger) os.Signal {
 
 func closeBackends(opts server.Options) {
 	for _, b := range opts.Backends {
-		_ = b.Backend.Close()
+		if b.Backend != nil {
+			_ = b.Backend.Close()
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -36,8 +37,10 @@ type conn struct {
 	addr string
 	nc   net.Conn
 	node *Node
-	info proto.NodeInfo
 	log  *zap.Logger
+
+	infoMu sync.RWMutex
+	info   proto.NodeInfo // from the handshake; Backends kept up to date by backend status replies
 
 	out  chan outFrame
 	dead chan struct{} // closed once the connection has failed
@@ -82,6 +85,48 @@ func dial(ctx context.Context, n *Node, addr string) (*conn, error) {
 		return nil, fmt.Errorf("handshake with %s: %w", addr, err)
 	}
 	return c, nil
+}
+
+// backends returns the enabled backends of the node, as last learnt. The
+// slice is never modified; updates replace it.
+func (c *conn) backends() []proto.BackendInfo {
+	c.infoMu.RLock()
+	defer c.infoMu.RUnlock()
+	return c.info.Backends
+}
+
+// updateBackends applies backend statuses from a BACKEND_STATUS (all is
+// set: the whole list) or BACKEND_CONTROL reply to the node's backends, so
+// that routing follows enables and disables made at run time.
+func (c *conn) updateBackends(list []proto.BackendStatus, all bool) {
+	c.infoMu.Lock()
+	defer c.infoMu.Unlock()
+	info := func(st proto.BackendStatus) proto.BackendInfo {
+		return proto.BackendInfo{ID: st.ID, Group: st.Group, ReadOnly: st.ReadOnly}
+	}
+	var out []proto.BackendInfo
+	if all {
+		for _, st := range list {
+			if st.State == proto.StateEnabled {
+				out = append(out, info(st))
+			}
+		}
+		c.info.Backends = out
+		return
+	}
+	out = slices.Clone(c.info.Backends)
+	for _, st := range list {
+		i := slices.IndexFunc(out, func(b proto.BackendInfo) bool { return b.ID == st.ID })
+		switch {
+		case st.State != proto.StateEnabled && i >= 0:
+			out = slices.Delete(out, i, i+1)
+		case st.State == proto.StateEnabled && i >= 0:
+			out[i] = info(st)
+		case st.State == proto.StateEnabled:
+			out = append(out, info(st))
+		}
+	}
+	c.info.Backends = out
 }
 
 // alive reports whether the connection still works.

@@ -14,5 +14,9 @@
 // returns one Entry per group; the session's Checker decides whether the
 // call as a whole succeeded. A read or lookup tries the groups in turn until
 // one answers. Until the route table of the cluster lands, a group is served
-// by the first connected node whose handshake lists a backend of that group.
+// by the first connected node whose handshake lists a backend of that group
+// (kept up to date by the backend status replies of the admin calls).
+//
+// Admin calls address one node by "host:port": BackendStatus, EnableBackend,
+// DisableBackend, MakeReadOnly, MakeWritable, StartDefrag, StopDefrag.
 package client

@@ -175,8 +175,23 @@ func (r *remote) get(ctx context.Context, n *Node, force bool) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	n.log.Debug("connected", zap.String("remote", r.addr), zap.Int("backends", len(c.info.Backends)))
+	n.log.Debug("connected", zap.String("remote", r.addr), zap.Int("backends", len(c.backends())))
 	return c, nil
+}
+
+// connTo returns a connection to the node at addr ("host:port"), dialing it
+// if there is none; an address not added before becomes a remote of the
+// node.
+func (n *Node) connTo(ctx context.Context, addr string) (*conn, error) {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return nil, status.Errorf(status.Invalid, "address %q: %v", addr, err)
+	}
+	r := n.remote(addr)
+	if r == nil {
+		return nil, status.Errorf(status.Canceled, "node closed")
+	}
+	// An explicit address is worth a dial even shortly after a failed one.
+	return r.get(ctx, n, true)
 }
 
 // connForGroup returns a connection to a node serving group g. Known live
@@ -190,7 +205,7 @@ func (n *Node) connForGroup(ctx context.Context, g uint32) (*conn, error) {
 		return nil, status.Errorf(status.Canceled, "node closed")
 	}
 	serves := func(c *conn) bool {
-		for _, b := range c.info.Backends {
+		for _, b := range c.backends() {
 			if b.Group == g {
 				return true
 			}
@@ -232,7 +247,7 @@ func (n *Node) Groups() []uint32 {
 		if c == nil {
 			continue
 		}
-		for _, b := range c.info.Backends {
+		for _, b := range c.backends() {
 			if !seen[b.Group] {
 				seen[b.Group] = true
 				out = append(out, b.Group)

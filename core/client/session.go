@@ -226,13 +226,14 @@ func (s *Session) Remove(ctx context.Context, k Key) (Result, error) {
 	return verdict(entries, s.checker, s.filter)
 }
 
-// Ping checks that a node serving each session group answers; the
-// session's checker judges the outcome.
+// Ping checks that a node serving each session group answers (with a
+// BACKEND_STATUS request, as the original did); the session's checker
+// judges the outcome.
 func (s *Session) Ping(ctx context.Context) (Result, error) {
 	entries := s.parallel(ctx, id.ID{}, "", func(ctx context.Context, c *conn, h proto.Header, e *Entry) {
 		_, err := c.roundTrip(ctx, h)
 		setErr(e, err)
-	}, proto.CmdPing)
+	}, proto.CmdBackendStatus)
 	return verdict(entries, s.checker, s.filter)
 }
 

@@ -10,6 +10,7 @@
 //	id = 0
 //	group = 1
 //	type = "mem"
+//	enable = true
 //
 // Every key is optional; a key left out takes the default documented on its
 // field (docs/node.example.toml lists them all). Unknown keys are errors, so
@@ -120,6 +121,10 @@ type Backend struct {
 	Dir string `toml:"dir"`
 	// ReadOnly refuses writes. Default false.
 	ReadOnly bool `toml:"read_only"`
+	// Enable serves the backend from the start. A backend with enable =
+	// false is not opened until enabled at run time (elliptics backend
+	// enable). Default true.
+	Enable bool `toml:"enable"`
 }
 
 // Default returns the configuration used when no file is given: one
@@ -128,7 +133,7 @@ func Default() Config {
 	return Config{
 		Node: defaultNode(),
 		Backends: []Backend{
-			{ID: 0, Group: DefaultGroup, Type: DefaultBackendType},
+			{ID: 0, Group: DefaultGroup, Type: DefaultBackendType, Enable: true},
 		},
 	}
 }
@@ -186,6 +191,7 @@ type fileBackend struct {
 	Type     *string `toml:"type"`
 	Dir      string  `toml:"dir"`
 	ReadOnly bool    `toml:"read_only"`
+	Enable   *bool   `toml:"enable"`
 }
 
 func decode(data []byte) (Config, error) {
@@ -208,7 +214,10 @@ func decode(data []byte) (Config, error) {
 	}
 	c.Backends = make([]Backend, len(f.Backends))
 	for i, fb := range f.Backends {
-		b := Backend{ID: i, Group: DefaultGroup, Type: DefaultBackendType, Dir: fb.Dir, ReadOnly: fb.ReadOnly}
+		b := Backend{ID: i, Group: DefaultGroup, Type: DefaultBackendType, Dir: fb.Dir, ReadOnly: fb.ReadOnly, Enable: true}
+		if fb.Enable != nil {
+			b.Enable = *fb.Enable
+		}
 		if fb.ID != nil {
 			b.ID = *fb.ID
 		}
@@ -458,9 +467,12 @@ func BackendTypes() []string {
 	return out
 }
 
-// ServerOptions validates c, opens every backend (creating its directory if
-// the type keeps files) and returns the options of a server.Server. On error
-// the backends already opened are closed again.
+// ServerOptions validates c, opens every enabled backend (creating its
+// directory if the type keeps files) and returns the options of a
+// server.Server. Each server.BackendSpec gets an Open function that opens
+// the backend again the same way (used to enable it at run time); a backend
+// with enable = false is not opened and starts disabled. On error the
+// backends already opened are closed again.
 func (c *Config) ServerOptions(logger *zap.Logger) (server.Options, error) {
 	if err := c.Validate(); err != nil {
 		return server.Options{}, err
@@ -476,7 +488,9 @@ func (c *Config) ServerOptions(logger *zap.Logger) (server.Options, error) {
 	}
 	fail := func(err error) (server.Options, error) {
 		for _, s := range opts.Backends {
-			_ = s.Backend.Close()
+			if s.Backend != nil {
+				_ = s.Backend.Close()
+			}
 		}
 		return server.Options{}, err
 	}
@@ -485,20 +499,35 @@ func (c *Config) ServerOptions(logger *zap.Logger) (server.Options, error) {
 		dir := ""
 		if t.usesDir {
 			dir = c.BackendDir(b)
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return fail(fmt.Errorf("backend[%d].dir: cannot create directory: %w", i, err))
+		}
+		open := func() (backend.Backend, error) {
+			if dir != "" {
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					return nil, fmt.Errorf("cannot create directory %s: %w", dir, err)
+				}
 			}
+			return t.open(dir, b)
 		}
-		be, err := t.open(dir, b)
-		if err != nil {
-			return fail(fmt.Errorf("backend[%d]: open %s backend %d: %w", i, b.Type, b.ID, err))
-		}
-		opts.Backends = append(opts.Backends, server.BackendSpec{
+		spec := server.BackendSpec{
 			ID:       int32(b.ID),
 			Group:    uint32(b.Group),
 			ReadOnly: b.ReadOnly,
-			Backend:  be,
-		})
+			Open:     open,
+			Disabled: !b.Enable,
+		}
+		if b.Enable {
+			if dir != "" {
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					return fail(fmt.Errorf("backend[%d].dir: cannot create directory: %w", i, err))
+				}
+			}
+			be, err := t.open(dir, b)
+			if err != nil {
+				return fail(fmt.Errorf("backend[%d]: open %s backend %d: %w", i, b.Type, b.ID, err))
+			}
+			spec.Backend = be
+		}
+		opts.Backends = append(opts.Backends, spec)
 	}
 	return opts, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/elliptics/elliptics/core/backend"
 	"github.com/elliptics/elliptics/core/backend/mem"
 	"github.com/elliptics/elliptics/core/id"
+	"github.com/elliptics/elliptics/core/proto"
 	"github.com/elliptics/elliptics/core/server"
 )
 
@@ -28,7 +29,7 @@ func TestDefault(t *testing.T) {
 	require.Equal(t, Size(160<<20), c.Node.MaxPayload)
 	require.Equal(t, 1024, c.Node.MaxInflight)
 	require.Equal(t, "./var", c.Node.DataDir)
-	require.Equal(t, []Backend{{ID: 0, Group: 1, Type: "mem"}}, c.Backends)
+	require.Equal(t, []Backend{{ID: 0, Group: 1, Type: "mem", Enable: true}}, c.Backends)
 
 	// Default returns a fresh value each time.
 	c.Node.Listen[0] = "changed:1"
@@ -56,7 +57,7 @@ func TestExampleFileIsDefault(t *testing.T) {
 	require.NoError(t, err)
 	for _, key := range []string{"listen", "remotes", "log_level", "log_format", "request_timeout",
 		"shutdown_timeout", "max_payload", "max_inflight", "data_dir",
-		"id", "group", "type", "dir", "read_only"} {
+		"id", "group", "type", "dir", "read_only", "enable"} {
 		require.Contains(t, string(data), "\n"+key+" = ", key)
 	}
 }
@@ -75,14 +76,14 @@ func TestLoadFixtures(t *testing.T) {
 			DataDir:         "/srv/elliptics",
 		},
 		Backends: []Backend{
-			{ID: 3, Group: 2, Type: "mem", Dir: "/mnt/disk1", ReadOnly: true},
-			{ID: 7, Group: 5, Type: "mem"},
+			{ID: 3, Group: 2, Type: "mem", Dir: "/mnt/disk1", ReadOnly: true, Enable: false},
+			{ID: 7, Group: 5, Type: "mem", Enable: true},
 		},
 	}
 	partial := Default()
 	partial.Node.Listen = []string{"0.0.0.0:1025"}
 	partial.Node.MaxPayload = MiB
-	partial.Backends = []Backend{{ID: 0, Group: 2, Type: "mem"}, {ID: 1, Group: 3, Type: "mem"}}
+	partial.Backends = []Backend{{ID: 0, Group: 2, Type: "mem", Enable: true}, {ID: 1, Group: 3, Type: "mem", Enable: true}}
 
 	for _, tc := range []struct {
 		file string
@@ -340,7 +341,7 @@ func TestServerOptions(t *testing.T) {
 	c.Node.RequestTimeout = Duration{5 * time.Second}
 	c.Node.ShutdownTimeout = Duration{time.Second}
 	c.Node.MaxInflight = 7
-	c.Backends = []Backend{{ID: 0, Group: 1, Type: "mem"}, {ID: 5, Group: 4294967295, Type: "mem", ReadOnly: true}}
+	c.Backends = []Backend{{ID: 0, Group: 1, Type: "mem", Enable: true}, {ID: 5, Group: 4294967295, Type: "mem", ReadOnly: true, Enable: true}}
 	opts, err := c.ServerOptions(nil)
 	require.NoError(t, err)
 	require.Equal(t, []string{"127.0.0.1:0"}, opts.Listen)
@@ -397,9 +398,9 @@ func TestServerOptionsDirectories(t *testing.T) {
 	c := Default()
 	c.Node.DataDir = filepath.Join(root, "var")
 	c.Backends = []Backend{
-		{ID: 0, Group: 1, Type: "disk"},
-		{ID: 1, Group: 1, Type: "disk", Dir: filepath.Join(root, "explicit", "b1")},
-		{ID: 2, Group: 1, Type: "mem"},
+		{ID: 0, Group: 1, Type: "disk", Enable: true},
+		{ID: 1, Group: 1, Type: "disk", Dir: filepath.Join(root, "explicit", "b1"), Enable: true},
+		{ID: 2, Group: 1, Type: "mem", Enable: true},
 	}
 	opts, err := c.ServerOptions(nil)
 	require.NoError(t, err)
@@ -437,11 +438,74 @@ func TestServerOptionsOpenError(t *testing.T) {
 		return nil, os.ErrPermission
 	}})
 	c := Default()
-	c.Backends = []Backend{{ID: 0, Group: 1, Type: "mem"}, {ID: 9, Group: 1, Type: "broken"}}
+	c.Backends = []Backend{{ID: 0, Group: 1, Type: "mem", Enable: true}, {ID: 9, Group: 1, Type: "broken", Enable: true}}
 	opts, err := c.ServerOptions(nil)
 	require.ErrorIs(t, err, os.ErrPermission)
 	require.ErrorContains(t, err, "backend[1]: open broken backend 9")
 	require.Empty(t, opts.Backends)
+}
+
+// A backend with enable = false is not opened at start; the Open function
+// of every backend opens the same type in the same directory again.
+func TestServerOptionsEnableAndReopen(t *testing.T) {
+	var opened []string
+	withType(t, "disk", backendType{usesDir: true, open: func(dir string, b Backend) (backend.Backend, error) {
+		opened = append(opened, dir)
+		return &fakeBackend{Backend: mem.New(), dir: dir}, nil
+	}})
+	root := t.TempDir()
+	c, err := Parse([]byte(`[node]
+data_dir = "` + filepath.ToSlash(root) + `"
+
+[[backend]]
+type = "disk"
+
+[[backend]]
+type = "disk"
+enable = false
+
+[[backend]]
+type = "mem"
+enable = false
+`))
+	require.NoError(t, err)
+	require.True(t, c.Backends[0].Enable, "enable defaults to true")
+	require.False(t, c.Backends[1].Enable)
+	opts, err := c.ServerOptions(nil)
+	require.NoError(t, err)
+	require.Equal(t, []string{filepath.Join(root, "backend-0")}, opened, "disabled backends are not opened")
+	require.False(t, opts.Backends[0].Disabled)
+	require.NotNil(t, opts.Backends[0].Backend)
+	for _, i := range []int{1, 2} {
+		require.True(t, opts.Backends[i].Disabled)
+		require.Nil(t, opts.Backends[i].Backend)
+		require.NotNil(t, opts.Backends[i].Open)
+	}
+
+	// Open opens the type again, in the backend's directory (created).
+	require.NoError(t, os.RemoveAll(filepath.Join(root, "backend-0")))
+	be, err := opts.Backends[0].Open()
+	require.NoError(t, err)
+	require.Equal(t, filepath.Join(root, "backend-0"), be.(*fakeBackend).dir)
+	require.DirExists(t, filepath.Join(root, "backend-0"))
+	be, err = opts.Backends[1].Open()
+	require.NoError(t, err)
+	require.Equal(t, filepath.Join(root, "backend-1"), be.(*fakeBackend).dir)
+	be, err = opts.Backends[2].Open()
+	require.NoError(t, err)
+	require.IsType(t, &mem.Backend{}, be)
+	require.Len(t, opened, 3)
+
+	// The options make a server whose disabled backends can be enabled.
+	opts.Listen = []string{"127.0.0.1:0"}
+	srv, err := server.New(opts)
+	require.NoError(t, err)
+	require.NoError(t, srv.Start())
+	defer func() { _ = srv.Shutdown(context.Background()) }()
+	st, err := srv.ControlBackend(context.Background(), 1, proto.ControlEnable)
+	require.NoError(t, err)
+	require.Equal(t, proto.StateEnabled, st.State)
+	require.Len(t, opened, 4)
 }
 
 func TestBackendTypes(t *testing.T) {

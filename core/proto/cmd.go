@@ -15,19 +15,25 @@ const (
 	CmdWrite     Cmd = 4  // write whole, at offset, or append
 	CmdRead      Cmd = 5  // read offset/size
 	CmdRemove    Cmd = 11 // remove an object or one column (DEL in the original)
-	CmdPing      Cmd = 26 // liveness probe, empty reply (BACKEND_STATUS slot in the original)
+	// CmdBackendControl enables, disables, makes read-only or writable and
+	// defragments one backend (BackendControl request, status list reply).
+	CmdBackendControl Cmd = 25
+	// CmdBackendStatus returns the status of every backend of the node; it
+	// is also the liveness probe (Session.Ping).
+	CmdBackendStatus Cmd = 26
 
 	// CmdExtensionBase is the first number free for extension commands.
 	CmdExtensionBase Cmd = 128
 )
 
 var cmdNames = map[Cmd]string{
-	CmdLookup:    "LOOKUP",
-	CmdHandshake: "HANDSHAKE",
-	CmdWrite:     "WRITE",
-	CmdRead:      "READ",
-	CmdRemove:    "REMOVE",
-	CmdPing:      "PING",
+	CmdLookup:         "LOOKUP",
+	CmdHandshake:      "HANDSHAKE",
+	CmdWrite:          "WRITE",
+	CmdRead:           "READ",
+	CmdRemove:         "REMOVE",
+	CmdBackendControl: "BACKEND_CONTROL",
+	CmdBackendStatus:  "BACKEND_STATUS",
 }
 
 // String returns the command's name, or CMD_<n> for unnamed ones.

@@ -2,7 +2,10 @@ package proto
 
 import (
 	"bytes"
+	"fmt"
+	"reflect"
 	"testing"
+	"time"
 
 	"github.com/elliptics/elliptics/core/id"
 )
@@ -11,7 +14,7 @@ func seedFrames(f *testing.F) {
 	var buf bytes.Buffer
 	_ = WriteFrame(&buf, NewHeader(CmdWrite, 1, id.Zero, 1), (&IOAttr{Column: "c"}).Append(nil), []byte("x"))
 	f.Add(buf.Bytes())
-	f.Add(AppendFrame(nil, NewHeader(CmdPing, 2, id.Max, 3)))
+	f.Add(AppendFrame(nil, NewHeader(CmdBackendStatus, 2, id.Max, 3)))
 	f.Add([]byte{})
 }
 
@@ -46,6 +49,9 @@ func FuzzPayloads(f *testing.F) {
 	f.Add((&LookupInfo{Address: "a", Path: "p"}).Append(nil))
 	f.Add((&HandshakeRequest{Name: "x"}).Append(nil))
 	f.Add((&NodeInfo{Addresses: []string{"a"}, Backends: []BackendInfo{{ID: 1}}}).Append(nil))
+	f.Add((&BackendControl{BackendID: 3, Command: ControlStopDefrag}).Append(nil))
+	f.Add(AppendBackendStatusList(nil, []BackendStatus{{ID: 1, Group: 2, State: StateEnabled, ReadOnly: true,
+		Defrag: DefragProgress{FilesDone: 1, StartedAt: time.Unix(5, 6), Err: "e"}, LastError: "x"}}))
 	f.Fuzz(func(t *testing.T, b []byte) { decodeAll(b) })
 }
 
@@ -61,6 +67,17 @@ func decodeAll(b []byte) {
 	}
 	if r, err := DecodeHandshakeRequest(b); err == nil {
 		_ = r.Append(nil)
+	}
+	if c, err := DecodeBackendControl(b); err == nil {
+		if c2, err := DecodeBackendControl(c.Append(nil)); err != nil || c2 != c {
+			panic("backend control does not round-trip")
+		}
+	}
+	if l, err := DecodeBackendStatusList(b); err == nil {
+		l2, err := DecodeBackendStatusList(AppendBackendStatusList(nil, l))
+		if err != nil || !reflect.DeepEqual(l, l2) {
+			panic(fmt.Sprintf("backend status list does not round-trip: %v", err))
+		}
 	}
 	if n, err := DecodeNodeInfo(b); err == nil {
 		if _, err := DecodeNodeInfo(n.Append(nil)); err != nil {

@@ -148,11 +148,11 @@ func (c *conn) run(e handlerEntry, h proto.Header, payload []byte) {
 	defer cancel()
 	req := &Request{Header: h, Payload: payload, Remote: c.nc.RemoteAddr()}
 	if e.opts.Backend {
-		if req.Backend, err = c.s.backendFor(&h); err != nil {
+		if req.Backend, req.Store, err = c.s.backendFor(&h); err != nil {
 			return
 		}
+		defer req.Backend.release()
 		h.Backend = req.Backend.ID // replies name the backend that served
-
 	}
 	parts, err = e.fn(ctx, req, replier{c: c, h: &h})
 	if h.Flags.Has(proto.FlagTrace) {

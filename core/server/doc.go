@@ -19,4 +19,9 @@
 // answered with status.Unsupported. A malformed frame closes only its own
 // connection; a malformed payload in a well-formed frame gets an error reply
 // and the connection goes on.
+//
+// Backends can be enabled, disabled, made read-only or writable and
+// defragmented at run time (BACKEND_CONTROL, Server.ControlBackend; see
+// control.go): a data request holds its backend open until its handler
+// returns, so a disable waits for the requests in flight before closing it.
 package server

@@ -12,7 +12,8 @@ import (
 func (s *Server) registerCore() {
 	data := HandlerOptions{Ordered: true, Backend: true}
 	s.Handle(proto.CmdHandshake, s.handleHandshake, HandlerOptions{})
-	s.Handle(proto.CmdPing, handlePing, HandlerOptions{})
+	s.Handle(proto.CmdBackendStatus, s.handleBackendStatus, HandlerOptions{})
+	s.Handle(proto.CmdBackendControl, s.handleBackendControl, HandlerOptions{})
 	s.Handle(proto.CmdWrite, s.handleWrite, data)
 	s.Handle(proto.CmdRead, handleRead, data)
 	s.Handle(proto.CmdLookup, s.handleLookup, data)
@@ -31,8 +32,6 @@ func (s *Server) handleHandshake(_ context.Context, req *Request, _ Replier) ([]
 	info := s.nodeInfo()
 	return [][]byte{info.Append(nil)}, nil
 }
-
-func handlePing(context.Context, *Request, Replier) ([][]byte, error) { return nil, nil }
 
 // decodeAttr parses the IOAttr that opens every data payload.
 func decodeAttr(req *Request) (proto.IOAttr, []byte, error) {
@@ -61,7 +60,7 @@ func (s *Server) handleWrite(ctx context.Context, req *Request, _ Replier) ([][]
 	if ts.IsZero() {
 		ts = time.Now().UTC()
 	}
-	meta, err := req.Backend.Write(ctx, &backend.WriteRequest{
+	meta, err := req.Store.Write(ctx, &backend.WriteRequest{
 		Key:       backend.Key{ID: req.Header.ID, Column: a.Column},
 		Data:      data,
 		Offset:    a.Offset,
@@ -94,10 +93,10 @@ func handleRead(ctx context.Context, req *Request, _ Replier) ([][]byte, error) 
 	var meta backend.Meta
 	if a.Flags.Has(proto.IONoData) {
 		var info backend.Info
-		info, err = req.Backend.Lookup(ctx, key, backend.LookupOptions{})
+		info, err = req.Store.Lookup(ctx, key, backend.LookupOptions{})
 		meta = info.Meta
 	} else {
-		data, meta, err = req.Backend.Read(ctx, key, a.Offset, a.Size)
+		data, meta, err = req.Store.Read(ctx, key, a.Offset, a.Size)
 	}
 	if err != nil {
 		return nil, err
@@ -113,7 +112,7 @@ func (s *Server) handleLookup(ctx context.Context, req *Request, _ Replier) ([][
 		return nil, err
 	}
 	opts := backend.LookupOptions{Checksum: a.Flags.Has(proto.IOChecksum) || req.Header.Flags.Has(proto.FlagChecksum)}
-	info, err := req.Backend.Lookup(ctx, backend.Key{ID: req.Header.ID, Column: a.Column}, opts)
+	info, err := req.Store.Lookup(ctx, backend.Key{ID: req.Header.ID, Column: a.Column}, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -137,5 +136,5 @@ func handleRemove(ctx context.Context, req *Request, _ Replier) ([][]byte, error
 	}
 	opts := backend.RemoveOptions{Column: a.Column,
 		OnlyColumn: (a.Column != "" || a.Flags.Has(proto.IOColumnOnly)) && !a.Flags.Has(proto.IOWholeObject)}
-	return nil, req.Backend.Remove(ctx, req.Header.ID, opts)
+	return nil, req.Store.Remove(ctx, req.Header.ID, opts)
 }

@@ -28,7 +28,16 @@ type BackendSpec struct {
 	ID       int32
 	Group    uint32
 	ReadOnly bool
-	Backend  backend.Backend
+	// Backend is the open backend. It may be nil only when Disabled is set
+	// and Open is not nil.
+	Backend backend.Backend
+	// Open opens the backend again; BACKEND_CONTROL enable calls it. When
+	// Open is nil, disable stops serving the backend without closing it and
+	// enable serves the same instance again (it is closed at Shutdown).
+	Open func() (backend.Backend, error)
+	// Disabled starts the backend disabled: it serves nothing until enabled
+	// (by Open, or with Backend if that is set).
+	Disabled bool
 }
 
 // Options configure a Server.
@@ -77,7 +86,7 @@ func (o *Options) Validate() error {
 	}
 	ids := map[int32]bool{}
 	for _, b := range o.Backends {
-		if b.Backend == nil {
+		if b.Backend == nil && (!b.Disabled || b.Open == nil) {
 			return fmt.Errorf("server: backend %d: nil backend", b.ID)
 		}
 		if b.ID < 0 {
@@ -100,6 +109,9 @@ type Request struct {
 	Payload []byte
 	// Backend is the backend chosen for data commands (HandlerOptions.Backend).
 	Backend *Backend
+	// Store is Backend's open storage, kept open (a disable waits) until the
+	// handler returns.
+	Store backend.Backend
 	// Remote is the peer's address.
 	Remote net.Addr
 }
@@ -120,8 +132,10 @@ type HandlerOptions struct {
 	// Ordered runs requests on the same key one at a time in arrival order.
 	Ordered bool
 	// Backend resolves the request's backend (from the group, or from
-	// Header.Backend with proto.FlagDirectBackend) before the handler runs;
-	// a request for a group the node does not serve gets status.NoRoute.
+	// Header.Backend with proto.FlagDirectBackend) before the handler runs
+	// and holds it open until the handler returns; a request for a group
+	// the node does not serve, or whose backend is disabled, gets
+	// status.NoRoute.
 	Backend bool
 }
 
@@ -130,15 +144,24 @@ type handlerEntry struct {
 	opts HandlerOptions
 }
 
-// Backend is a backend attached to a running node.
+// Backend is a backend attached to a running node. Its state changes at
+// run time (see control.go); Store returns the open storage.
 type Backend struct {
 	ID       int32
 	Group    uint32
 	readOnly atomic.Bool
-	backend.Backend
+	open     func() (backend.Backend, error)
+
+	mu      sync.Mutex // guards the fields below
+	state   proto.BackendState
+	store   backend.Backend // nil when closed
+	refs    int             // requests holding store open
+	drained chan struct{}   // closed when refs drops to 0 (set by a disable)
+	lastErr string
 }
 
-// ReadOnly reports whether writes are refused.
+// ReadOnly reports whether the node refuses writes to the backend (the
+// node-level flag, from the configuration or BACKEND_CONTROL).
 func (b *Backend) ReadOnly() bool { return b.readOnly.Load() }
 
 // SetReadOnly changes whether writes are refused.
@@ -161,6 +184,11 @@ type Server struct {
 	inflight  sync.WaitGroup
 	loops     sync.WaitGroup
 	started   bool
+
+	// bgCtx bounds background work started by requests (defragmentation);
+	// Shutdown cancels it.
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
 }
 
 // New returns a server with the core commands registered. It does not listen
@@ -179,8 +207,12 @@ func New(opts Options) (*Server, error) {
 		keys:     newKeyQueue(),
 		conns:    map[*conn]struct{}{},
 	}
+	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
 	for _, spec := range opts.Backends {
-		b := &Backend{ID: spec.ID, Group: spec.Group, Backend: spec.Backend}
+		b := &Backend{ID: spec.ID, Group: spec.Group, open: spec.Open, store: spec.Backend, state: proto.StateEnabled}
+		if spec.Disabled {
+			b.state = proto.StateDisabled
+		}
 		b.SetReadOnly(spec.ReadOnly)
 		s.backends = append(s.backends, b)
 		s.byGroup[spec.Group] = append(s.byGroup[spec.Group], b)
@@ -325,8 +357,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		c.close()
 	}
 	s.loops.Wait()
+	s.bgCancel()
 	for _, b := range s.backends {
-		if cerr := b.Close(); cerr != nil {
+		if cerr := b.shutdown(); cerr != nil {
 			err = errors.Join(err, fmt.Errorf("server: close backend %d: %w", b.ID, cerr))
 		}
 	}
@@ -334,31 +367,51 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// backendFor picks the backend of a data request.
-func (s *Server) backendFor(h *proto.Header) (*Backend, error) {
+// backendFor picks the backend of a data request and takes a reference on
+// it, which the caller releases with Backend.release.
+func (s *Server) backendFor(h *proto.Header) (*Backend, backend.Backend, error) {
 	if h.Flags.Has(proto.FlagDirectBackend) {
 		b := s.byID[h.Backend]
 		if b == nil {
-			return nil, status.Errorf(status.NoRoute, "node has no backend %d", h.Backend)
+			return nil, nil, status.Errorf(status.NoRoute, "node has no backend %d", h.Backend)
 		}
-		return b, nil
+		st, err := b.acquire()
+		if err != nil {
+			return nil, nil, err
+		}
+		return b, st, nil
 	}
 	bs := s.byGroup[h.Group]
 	if len(bs) == 0 {
-		return nil, status.Errorf(status.NoRoute, "node serves no backend of group %d", h.Group)
+		return nil, nil, status.Errorf(status.NoRoute, "node serves no backend of group %d", h.Group)
 	}
 	// Several backends of one group on one node split the ring between them
-	// once routing by ring points lands; until then the first one serves.
-	return bs[0], nil
+	// once routing by ring points lands; until then the first enabled one
+	// serves (a disabled backend's keys move on, as they do in the ring).
+	var firstErr error
+	for _, b := range bs {
+		st, err := b.acquire()
+		if err == nil {
+			return b, st, nil
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	return nil, nil, firstErr
 }
 
-// nodeInfo describes the node for HANDSHAKE replies.
+// nodeInfo describes the node for HANDSHAKE replies: only enabled backends
+// are listed.
 func (s *Server) nodeInfo() proto.NodeInfo {
 	info := proto.NodeInfo{Major: proto.VersionMajor, Minor: proto.VersionMinor, MaxPayload: s.opts.MaxPayload}
 	s.mu.Lock()
 	info.Addresses = s.addrStrings()
 	s.mu.Unlock()
 	for _, b := range s.backends {
+		if b.State() != proto.StateEnabled {
+			continue
+		}
 		info.Backends = append(info.Backends, proto.BackendInfo{ID: b.ID, Group: b.Group, ReadOnly: b.ReadOnly()})
 	}
 	return info

@@ -144,7 +144,7 @@ func TestBadInputKeepsServing(t *testing.T) {
 			_, _ = c.nc.Write(b[:])
 		}, wantStatus: status.TooLarge, wantClose: true},
 		{name: "wrong major version", send: func(c *rawConn) {
-			h := proto.NewHeader(proto.CmdPing, 5, id.Zero, 1)
+			h := proto.NewHeader(proto.CmdBackendStatus, 5, id.Zero, 1)
 			var b [proto.HeaderSize]byte
 			h.Encode(b[:])
 			b[4] = proto.VersionMajor + 1
@@ -177,12 +177,12 @@ func TestBadInputKeepsServing(t *testing.T) {
 				require.True(t, c.closed(), "connection must be closed")
 			} else {
 				// The same connection keeps working.
-				c.send(proto.NewHeader(proto.CmdPing, 6, id.Zero, 0))
+				c.send(proto.NewHeader(proto.CmdBackendStatus, 6, id.Zero, 0))
 				rh, _ := c.recv()
 				require.Equal(t, status.OK, rh.Status)
 				require.Equal(t, uint64(6), rh.Trans)
 			}
-			other.send(proto.NewHeader(proto.CmdPing, 7, id.Zero, 0))
+			other.send(proto.NewHeader(proto.CmdBackendStatus, 7, id.Zero, 0))
 			rh, _ := other.recv()
 			require.Equal(t, status.OK, rh.Status)
 		})
@@ -278,7 +278,7 @@ func TestHandlerPanicIsContained(t *testing.T) {
 	c.send(proto.NewHeader(cmdBoom, 1, id.Zero, 0))
 	rh, _ := c.recv()
 	require.Equal(t, status.IOError, rh.Status)
-	c.send(proto.NewHeader(proto.CmdPing, 2, id.Zero, 0))
+	c.send(proto.NewHeader(proto.CmdBackendStatus, 2, id.Zero, 0))
 	rh, _ = c.recv()
 	require.Equal(t, status.OK, rh.Status)
 }

@@ -219,3 +219,92 @@ func TestDefaultsWithoutConfig(t *testing.T) {
 	require.Equal(t, "v", out)
 	require.NoError(t, d.stop())
 }
+
+// Backends are listed, disabled, enabled, made read-only and writable at
+// run time with `elliptics backend`, against a real daemon.
+func TestBackendControlAgainstDaemon(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "node.toml")
+	require.NoError(t, os.WriteFile(conf, []byte(`[node]
+listen = ["127.0.0.1:0"]
+
+[[backend]]
+id = 0
+group = 1
+
+[[backend]]
+id = 1
+group = 2
+
+[[backend]]
+id = 2
+group = 3
+enable = false
+`), 0o644))
+	d := startDaemon(t, dir, "--config", conf)
+	r := "--remote=" + d.Addr
+	state := func(id string) []string {
+		t.Helper()
+		out, stderr, code := cli(t, nil, r, "backend", "list")
+		require.Equal(t, 0, code, stderr)
+		for _, l := range strings.Split(out, "\n") {
+			if f := strings.Fields(l); len(f) >= 4 && f[0] == id {
+				return f[2:4] // state, ro
+			}
+		}
+		t.Fatalf("backend %s not listed:\n%s", id, out)
+		return nil
+	}
+	ok := func(args ...string) string {
+		t.Helper()
+		out, stderr, code := cli(t, []byte("v"), append([]string{r}, args...)...)
+		require.Equal(t, 0, code, "%v: %s", args, stderr)
+		return out
+	}
+	fails := func(code int, want string, args ...string) {
+		t.Helper()
+		_, stderr, got := cli(t, []byte("v"), append([]string{r}, args...)...)
+		require.Equal(t, code, got, "%v: %s", args, stderr)
+		require.Contains(t, stderr, want, "%v", args)
+	}
+
+	require.Equal(t, []string{"enabled", "no"}, state("0"))
+	require.Equal(t, []string{"disabled", "no"}, state("2"), "enable = false starts disabled")
+	ok("--groups", "1,2", "--checker", "all", "write", "k", "-")
+	fails(1, "serves group 3", "--groups", "3", "write", "k", "-")
+
+	require.Contains(t, ok("backend", "disable", "--backend", "0"), "backend 0 (group 1) on "+d.Addr+": disabled")
+	require.Equal(t, []string{"disabled", "no"}, state("0"))
+	fails(1, "backend 0 is already disabled", "backend", "disable", "--backend", "0")
+	fails(1, "group 1", "--groups", "1", "write", "k", "-")
+	require.Equal(t, "v", ok("--groups", "2", "read", "k"), "the other backend still serves")
+
+	ok("backend", "enable", "--backend", "0")
+	fails(1, "backend 0 is already enabled", "backend", "enable", "--backend", "0")
+	require.Equal(t, []string{"enabled", "no"}, state("0"))
+	fails(3, "not found", "--groups", "1", "read", "k") // a reopened mem backend is empty
+
+	ok("backend", "ro", "--backend", "0")
+	require.Equal(t, []string{"enabled", "yes"}, state("0"))
+	fails(1, "read-only", "--groups", "1", "write", "k", "-")
+	fails(1, "backend 0 is already read-only", "backend", "ro", "--backend", "0")
+	ok("backend", "rw", "--backend", "0")
+	fails(1, "backend 0 is already writable", "backend", "rw", "--backend", "0")
+	ok("--groups", "1", "write", "k", "-")
+
+	ok("backend", "enable", "--backend", "2")
+	ok("--groups", "3", "write", "k", "-")
+	fails(1, "backend type does not support defragmentation", "backend", "defrag", "--backend", "2")
+	fails(1, "node has no backend 7", "backend", "enable", "--backend", "7")
+
+	out := ok("--json", "backend", "list")
+	require.Contains(t, out, `"state":"enabled"`)
+	require.NotContains(t, out, `"state":"disabled"`)
+
+	require.NoError(t, d.stop())
+	logs := d.stderr.String()
+	for _, want := range []string{"backend disabled", "backend enabled", "backend made read-only", "backend made writable"} {
+		require.Contains(t, logs, want)
+	}
+	require.Regexp(t, `backend disabled\s+\{"backend": 0, "group": 1\}`, logs)
+}
