@@ -97,16 +97,16 @@ func TestLoadConfig(t *testing.T) {
 		{"file", []string{"--config", two}, withDefaults(func(c *config.Config) {
 			c.Node.Listen = []string{"127.0.0.1:3000"}
 			c.Node.LogLevel = "warn"
-			c.Backends = []config.Backend{{ID: 0, Group: 1, Type: "mem", Enable: true}, {ID: 1, Group: 2, Type: "mem", Enable: true}}
+			c.Backends = []config.Backend{testbackend(0, 1, "blob"), testbackend(1, 2, "blob")}
 		})},
 		{"file with overrides", []string{"--config", two, "--listen", "127.0.0.1:0", "--log-level", "debug"}, withDefaults(func(c *config.Config) {
 			c.Node.Listen = []string{"127.0.0.1:0"}
 			c.Node.LogLevel = "debug"
-			c.Backends = []config.Backend{{ID: 0, Group: 1, Type: "mem", Enable: true}, {ID: 1, Group: 2, Type: "mem", Enable: true}}
+			c.Backends = []config.Backend{testbackend(0, 1, "blob"), testbackend(1, 2, "blob")}
 		})},
 		{"file with one backend and group", []string{"--config", one, "--group", "9"}, withDefaults(func(c *config.Config) {
 			c.Node.LogFormat = "json"
-			c.Backends = []config.Backend{{ID: 4, Group: 9, Type: "mem", Enable: true}}
+			c.Backends = []config.Backend{testbackend(4, 9, "blob")}
 		})},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -328,4 +328,10 @@ func TestNewLogger(t *testing.T) {
 	l.Debug("details")
 	require.Contains(t, buf.String(), "DEBUG")
 	require.Contains(t, buf.String(), "details")
+}
+
+func testbackend(id int, group int64, typ string) config.Backend {
+	b := config.DefaultBackend(id)
+	b.Group, b.Type = group, typ
+	return b
 }

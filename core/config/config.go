@@ -37,6 +37,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/elliptics/elliptics/core/backend"
+	"github.com/elliptics/elliptics/core/backend/blob"
+	filebackend "github.com/elliptics/elliptics/core/backend/file"
 	"github.com/elliptics/elliptics/core/backend/mem"
 	"github.com/elliptics/elliptics/core/server"
 )
@@ -55,9 +57,16 @@ const (
 
 // Defaults of a [[backend]] table.
 const (
-	DefaultGroup       = 1
-	DefaultBackendType = "mem"
+	DefaultGroup         = 1
+	DefaultBackendType   = "blob"
+	DefaultSync          = "always"
+	DefaultSyncInterval  = 100 * time.Millisecond
+	DefaultBlobSize      = Size(GiB)
+	DefaultRecordsInBlob = 10_000_000
 )
+
+// SyncModes are the accepted values of backend.sync.
+var SyncModes = []string{"always", "interval", "none"}
 
 // Limits checked by Validate.
 const (
@@ -125,17 +134,40 @@ type Backend struct {
 	// false is not opened until enabled at run time (elliptics backend
 	// enable). Default true.
 	Enable bool `toml:"enable"`
+	// Sync is when writes reach stable storage before they are
+	// acknowledged: "always" (fsync, shared by concurrent writers),
+	// "interval" (blob only: fsync every sync_interval) or "none" (the
+	// operating system flushes; survives a process kill, not a power loss).
+	// Default "always".
+	Sync string `toml:"sync"`
+	// SyncInterval is the fsync period of sync = "interval". Default "100ms".
+	SyncInterval Duration `toml:"sync_interval"`
+	// BlobSize rotates a blob data file when it reaches this size, 4KiB to
+	// 8TiB. Default "1GiB".
+	BlobSize Size `toml:"blob_size"`
+	// RecordsInBlob rotates a blob data file after this many records.
+	// Default 10000000.
+	RecordsInBlob int64 `toml:"records_in_blob"`
+	// Compress stores blob records with snappy when it makes them smaller.
+	// Default false.
+	Compress bool `toml:"compress"`
 }
 
-// Default returns the configuration used when no file is given: one
-// in-memory backend of group 1 on a node listening on 127.0.0.1:1025.
+// Default returns the configuration used when no file is given: one blob
+// backend of group 1 in ./var/backend-0 on a node listening on
+// 127.0.0.1:1025.
 func Default() Config {
 	return Config{
-		Node: defaultNode(),
-		Backends: []Backend{
-			{ID: 0, Group: DefaultGroup, Type: DefaultBackendType, Enable: true},
-		},
+		Node:     defaultNode(),
+		Backends: []Backend{DefaultBackend(0)},
 	}
+}
+
+// DefaultBackend returns a [[backend]] table with every key at its default
+// and the given id.
+func DefaultBackend(id int) Backend {
+	return Backend{ID: id, Group: DefaultGroup, Type: DefaultBackendType, Enable: true, Sync: DefaultSync,
+		SyncInterval: Duration{DefaultSyncInterval}, BlobSize: DefaultBlobSize, RecordsInBlob: DefaultRecordsInBlob}
 }
 
 func defaultNode() Node {
@@ -186,12 +218,17 @@ type file struct {
 }
 
 type fileBackend struct {
-	ID       *int    `toml:"id"`
-	Group    *int64  `toml:"group"`
-	Type     *string `toml:"type"`
-	Dir      string  `toml:"dir"`
-	ReadOnly bool    `toml:"read_only"`
-	Enable   *bool   `toml:"enable"`
+	ID            *int     `toml:"id"`
+	Group         *int64   `toml:"group"`
+	Type          *string  `toml:"type"`
+	Dir           string   `toml:"dir"`
+	ReadOnly      bool     `toml:"read_only"`
+	Enable        *bool    `toml:"enable"`
+	Sync          string   `toml:"sync"`
+	SyncInterval  Duration `toml:"sync_interval"`
+	BlobSize      Size     `toml:"blob_size"`
+	RecordsInBlob *int64   `toml:"records_in_blob"`
+	Compress      bool     `toml:"compress"`
 }
 
 func decode(data []byte) (Config, error) {
@@ -214,7 +251,20 @@ func decode(data []byte) (Config, error) {
 	}
 	c.Backends = make([]Backend, len(f.Backends))
 	for i, fb := range f.Backends {
-		b := Backend{ID: i, Group: DefaultGroup, Type: DefaultBackendType, Dir: fb.Dir, ReadOnly: fb.ReadOnly, Enable: true}
+		b := DefaultBackend(i)
+		b.Dir, b.ReadOnly, b.Compress = fb.Dir, fb.ReadOnly, fb.Compress
+		if fb.Sync != "" {
+			b.Sync = fb.Sync
+		}
+		if fb.SyncInterval.Duration != 0 {
+			b.SyncInterval = fb.SyncInterval
+		}
+		if fb.BlobSize != 0 {
+			b.BlobSize = fb.BlobSize
+		}
+		if fb.RecordsInBlob != nil {
+			b.RecordsInBlob = *fb.RecordsInBlob
+		}
 		if fb.Enable != nil {
 			b.Enable = *fb.Enable
 		}
@@ -376,6 +426,20 @@ func (c *Config) Validate() error {
 			p.add(field("type"), "unknown type %q (known: %s)", b.Type, strings.Join(BackendTypes(), ", "))
 			continue
 		}
+		if !slices.Contains(SyncModes, b.Sync) {
+			p.add(field("sync"), "unknown mode %q (known: %s)", b.Sync, strings.Join(SyncModes, ", "))
+		} else if b.Sync == "interval" && b.Type != "blob" {
+			p.add(field("sync"), "\"interval\" is supported by the blob backend only")
+		}
+		if b.SyncInterval.Duration <= 0 {
+			p.add(field("sync_interval"), "must be > 0, got %v", b.SyncInterval.Duration)
+		}
+		if b.BlobSize < 4*KiB || b.BlobSize > Size(blob.MaxFileSize) {
+			p.add(field("blob_size"), "must be between 4KiB and %v, got %v", Size(blob.MaxFileSize), b.BlobSize)
+		}
+		if b.RecordsInBlob < 1 {
+			p.add(field("records_in_blob"), "must be >= 1, got %d", b.RecordsInBlob)
+		}
 		if t.usesDir && n.DataDir != "" {
 			dir := filepath.Clean(c.BackendDir(b))
 			if j, dup := dirs[dir]; dup {
@@ -448,13 +512,24 @@ type backendType struct {
 	// usesDir says the backend keeps files in its directory, which
 	// ServerOptions creates before open is called.
 	usesDir bool
-	open    func(dir string, b Backend) (backend.Backend, error)
+	open    func(dir string, b Backend, log *zap.Logger) (backend.Backend, error)
 }
 
-// backendTypes are the known values of backend.type. Blob and file backends
-// register here when they land.
+// backendTypes are the known values of backend.type.
 var backendTypes = map[string]backendType{
-	"mem": {open: func(string, Backend) (backend.Backend, error) { return mem.New(), nil }},
+	"mem": {open: func(string, Backend, *zap.Logger) (backend.Backend, error) { return mem.New(), nil }},
+	"blob": {usesDir: true, open: func(dir string, b Backend, log *zap.Logger) (backend.Backend, error) {
+		mode := map[string]blob.SyncMode{"always": blob.SyncAlways, "interval": blob.SyncInterval, "none": blob.SyncNone}[b.Sync]
+		return blob.Open(dir, blob.Options{Sync: mode, SyncInterval: b.SyncInterval.Duration, BlobSize: uint64(b.BlobSize),
+			RecordsInBlob: uint64(b.RecordsInBlob), Compress: b.Compress, Logger: log})
+	}},
+	"file": {usesDir: true, open: func(dir string, b Backend, log *zap.Logger) (backend.Backend, error) {
+		mode := filebackend.SyncAlways
+		if b.Sync == "none" {
+			mode = filebackend.SyncNone
+		}
+		return filebackend.Open(dir, filebackend.Options{Sync: mode, Logger: log})
+	}},
 }
 
 // BackendTypes returns the accepted values of backend.type, sorted.
@@ -476,6 +551,9 @@ func BackendTypes() []string {
 func (c *Config) ServerOptions(logger *zap.Logger) (server.Options, error) {
 	if err := c.Validate(); err != nil {
 		return server.Options{}, err
+	}
+	if logger == nil {
+		logger = zap.NewNop()
 	}
 	n := &c.Node
 	opts := server.Options{
@@ -500,13 +578,14 @@ func (c *Config) ServerOptions(logger *zap.Logger) (server.Options, error) {
 		if t.usesDir {
 			dir = c.BackendDir(b)
 		}
+		blog := logger.With(zap.Int("backend", b.ID), zap.Int64("group", b.Group))
 		open := func() (backend.Backend, error) {
 			if dir != "" {
 				if err := os.MkdirAll(dir, 0o755); err != nil {
 					return nil, fmt.Errorf("cannot create directory %s: %w", dir, err)
 				}
 			}
-			return t.open(dir, b)
+			return t.open(dir, b, blog)
 		}
 		spec := server.BackendSpec{
 			ID:       int32(b.ID),
@@ -516,12 +595,7 @@ func (c *Config) ServerOptions(logger *zap.Logger) (server.Options, error) {
 			Disabled: !b.Enable,
 		}
 		if b.Enable {
-			if dir != "" {
-				if err := os.MkdirAll(dir, 0o755); err != nil {
-					return fail(fmt.Errorf("backend[%d].dir: cannot create directory: %w", i, err))
-				}
-			}
-			be, err := t.open(dir, b)
+			be, err := open()
 			if err != nil {
 				return fail(fmt.Errorf("backend[%d]: open %s backend %d: %w", i, b.Type, b.ID, err))
 			}

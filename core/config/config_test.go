@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
 
 	"github.com/elliptics/elliptics/core/backend"
 	"github.com/elliptics/elliptics/core/backend/mem"
@@ -29,7 +30,7 @@ func TestDefault(t *testing.T) {
 	require.Equal(t, Size(160<<20), c.Node.MaxPayload)
 	require.Equal(t, 1024, c.Node.MaxInflight)
 	require.Equal(t, "./var", c.Node.DataDir)
-	require.Equal(t, []Backend{{ID: 0, Group: 1, Type: "mem", Enable: true}}, c.Backends)
+	require.Equal(t, []Backend{testbackend(0, 1, "blob")}, c.Backends)
 
 	// Default returns a fresh value each time.
 	c.Node.Listen[0] = "changed:1"
@@ -76,14 +77,14 @@ func TestLoadFixtures(t *testing.T) {
 			DataDir:         "/srv/elliptics",
 		},
 		Backends: []Backend{
-			{ID: 3, Group: 2, Type: "mem", Dir: "/mnt/disk1", ReadOnly: true, Enable: false},
-			{ID: 7, Group: 5, Type: "mem", Enable: true},
+			withDir(withDisabled(withReadOnly(testbackend(3, 2, "mem"))), "/mnt/disk1"),
+			testbackend(7, 5, "blob"),
 		},
 	}
 	partial := Default()
 	partial.Node.Listen = []string{"0.0.0.0:1025"}
 	partial.Node.MaxPayload = MiB
-	partial.Backends = []Backend{{ID: 0, Group: 2, Type: "mem", Enable: true}, {ID: 1, Group: 3, Type: "mem", Enable: true}}
+	partial.Backends = []Backend{testbackend(0, 2, "blob"), testbackend(1, 3, "blob")}
 
 	for _, tc := range []struct {
 		file string
@@ -116,7 +117,7 @@ func TestLoadBadFixtures(t *testing.T) {
 		{"bad_backend.toml", []string{
 			"backend[1].id: 1 already used by backend[0]",
 			"backend[1].group: must be > 0, got 0",
-			`backend[1].type: unknown type "rocksdb" (known: mem)`,
+			`backend[1].type: unknown type "rocksdb" (known: blob, file, mem)`,
 		}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
@@ -188,8 +189,8 @@ func TestParseErrors(t *testing.T) {
 		{"backend group zero", "[[backend]]\ngroup = 0\n", "backend[0].group: must be > 0, got 0"},
 		{"backend group negative", "[[backend]]\ngroup = -3\n", "backend[0].group: must be > 0, got -3"},
 		{"backend group too big", "[[backend]]\ngroup = 4294967296\n", "backend[0].group: must be <= 4294967295, got 4294967296"},
-		{"backend type unknown", "[[backend]]\ntype = \"blobby\"\n", `backend[0].type: unknown type "blobby" (known: mem)`},
-		{"backend type empty", "[[backend]]\ntype = \"\"\n", `backend[0].type: unknown type "" (known: mem)`},
+		{"backend type unknown", "[[backend]]\ntype = \"blobby\"\n", `backend[0].type: unknown type "blobby" (known: blob, file, mem)`},
+		{"backend type empty", "[[backend]]\ntype = \"\"\n", `backend[0].type: unknown type "" (known: blob, file, mem)`},
 		{"backend wrong type", "[[backend]]\nread_only = \"yes\"\n", "backend.read_only: got a TOML string, want a boolean"},
 		{"syntax", "[node]\nlisten = [\"a:1\"\n", "line 2"},
 		{"duplicate key", "[node]\nmax_inflight = 1\nmax_inflight = 2\n", "line 3"},
@@ -206,7 +207,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	c := Default()
 	c.Node.Listen = []string{"bad"}
 	c.Node.MaxInflight = 0
-	c.Backends = append(c.Backends, Backend{ID: 0, Group: 0, Type: "mem"})
+	c.Backends = append(c.Backends, withDisabled(testbackend(0, 0, "mem")))
 	err := c.Validate()
 	require.ErrorContains(t, err, "node.listen[0]: ")
 	require.ErrorContains(t, err, "node.max_inflight: ")
@@ -341,7 +342,7 @@ func TestServerOptions(t *testing.T) {
 	c.Node.RequestTimeout = Duration{5 * time.Second}
 	c.Node.ShutdownTimeout = Duration{time.Second}
 	c.Node.MaxInflight = 7
-	c.Backends = []Backend{{ID: 0, Group: 1, Type: "mem", Enable: true}, {ID: 5, Group: 4294967295, Type: "mem", ReadOnly: true, Enable: true}}
+	c.Backends = []Backend{testbackend(0, 1, "mem"), withReadOnly(testbackend(5, 4294967295, "mem"))}
 	opts, err := c.ServerOptions(nil)
 	require.NoError(t, err)
 	require.Equal(t, []string{"127.0.0.1:0"}, opts.Listen)
@@ -389,7 +390,7 @@ func withType(t *testing.T, name string, typ backendType) {
 
 func TestServerOptionsDirectories(t *testing.T) {
 	var opened []*fakeBackend
-	withType(t, "disk", backendType{usesDir: true, open: func(dir string, b Backend) (backend.Backend, error) {
+	withType(t, "disk", backendType{usesDir: true, open: func(dir string, b Backend, _ *zap.Logger) (backend.Backend, error) {
 		f := &fakeBackend{Backend: mem.New(), dir: dir}
 		opened = append(opened, f)
 		return f, nil
@@ -398,9 +399,9 @@ func TestServerOptionsDirectories(t *testing.T) {
 	c := Default()
 	c.Node.DataDir = filepath.Join(root, "var")
 	c.Backends = []Backend{
-		{ID: 0, Group: 1, Type: "disk", Enable: true},
-		{ID: 1, Group: 1, Type: "disk", Dir: filepath.Join(root, "explicit", "b1"), Enable: true},
-		{ID: 2, Group: 1, Type: "mem", Enable: true},
+		testbackend(0, 1, "disk"),
+		withDir(testbackend(1, 1, "disk"), filepath.Join(root, "explicit", "b1")),
+		testbackend(2, 1, "mem"),
 	}
 	opts, err := c.ServerOptions(nil)
 	require.NoError(t, err)
@@ -428,17 +429,18 @@ func TestServerOptionsDirectories(t *testing.T) {
 	require.NoError(t, os.WriteFile(blocker, nil, 0o644))
 	c.Backends[1].Dir = filepath.Join(blocker, "sub")
 	_, err = c.ServerOptions(nil)
-	require.ErrorContains(t, err, "backend[1].dir: cannot create directory: mkdir "+blocker)
+	require.ErrorContains(t, err, "backend[1]: open disk backend 1: cannot create directory")
+	require.ErrorContains(t, err, "mkdir "+blocker)
 	require.Len(t, opened, 1)
 	require.True(t, opened[0].closed)
 }
 
 func TestServerOptionsOpenError(t *testing.T) {
-	withType(t, "broken", backendType{open: func(string, Backend) (backend.Backend, error) {
+	withType(t, "broken", backendType{open: func(string, Backend, *zap.Logger) (backend.Backend, error) {
 		return nil, os.ErrPermission
 	}})
 	c := Default()
-	c.Backends = []Backend{{ID: 0, Group: 1, Type: "mem", Enable: true}, {ID: 9, Group: 1, Type: "broken", Enable: true}}
+	c.Backends = []Backend{testbackend(0, 1, "mem"), testbackend(9, 1, "broken")}
 	opts, err := c.ServerOptions(nil)
 	require.ErrorIs(t, err, os.ErrPermission)
 	require.ErrorContains(t, err, "backend[1]: open broken backend 9")
@@ -449,7 +451,7 @@ func TestServerOptionsOpenError(t *testing.T) {
 // of every backend opens the same type in the same directory again.
 func TestServerOptionsEnableAndReopen(t *testing.T) {
 	var opened []string
-	withType(t, "disk", backendType{usesDir: true, open: func(dir string, b Backend) (backend.Backend, error) {
+	withType(t, "disk", backendType{usesDir: true, open: func(dir string, b Backend, _ *zap.Logger) (backend.Backend, error) {
 		opened = append(opened, dir)
 		return &fakeBackend{Backend: mem.New(), dir: dir}, nil
 	}})
@@ -509,12 +511,71 @@ enable = false
 }
 
 func TestBackendTypes(t *testing.T) {
-	require.Equal(t, []string{"mem"}, BackendTypes())
+	require.Equal(t, []string{"blob", "file", "mem"}, BackendTypes())
 	// The in-memory backend opens empty.
 	be := backendTypes["mem"]
-	b, err := be.open("", Backend{})
+	b, err := be.open("", Backend{}, zap.NewNop())
 	require.NoError(t, err)
 	_, _, err = b.Read(context.Background(), backend.Key{ID: id.ID{}}, 0, 0)
 	require.Error(t, err)
 	require.NoError(t, b.Close())
+}
+
+func testbackend(id int, group int64, typ string) Backend {
+	b := DefaultBackend(id)
+	b.Group, b.Type = group, typ
+	return b
+}
+
+func withReadOnly(b Backend) Backend { b.ReadOnly = true; return b }
+func withDisabled(b Backend) Backend { b.Enable = false; return b }
+
+func withDir(b Backend, dir string) Backend { b.Dir = dir; return b }
+
+func TestBlobAndFileOptions(t *testing.T) {
+	root := t.TempDir()
+	c, err := Parse([]byte(`
+[node]
+listen = ["127.0.0.1:0"]
+data_dir = "` + root + `"
+
+[[backend]]
+type = "blob"
+sync = "interval"
+sync_interval = "50ms"
+blob_size = "64MiB"
+records_in_blob = 1000
+compress = true
+
+[[backend]]
+group = 2
+type = "file"
+sync = "none"
+`))
+	require.NoError(t, err)
+	require.Equal(t, "interval", c.Backends[0].Sync)
+	require.Equal(t, 50*time.Millisecond, c.Backends[0].SyncInterval.Duration)
+	require.Equal(t, Size(64*MiB), c.Backends[0].BlobSize)
+	require.Equal(t, int64(1000), c.Backends[0].RecordsInBlob)
+	require.True(t, c.Backends[0].Compress)
+	opts, err := c.ServerOptions(nil)
+	require.NoError(t, err)
+	defer func() {
+		for _, b := range opts.Backends {
+			_ = b.Backend.Close()
+		}
+	}()
+	require.DirExists(t, filepath.Join(root, "backend-0"))
+	require.FileExists(t, filepath.Join(root, "backend-1", "FORMAT"))
+
+	for _, bad := range []struct{ doc, want string }{
+		{"[[backend]]\nsync = \"sometimes\"\n", "backend[0].sync"},
+		{"[[backend]]\ntype = \"file\"\nsync = \"interval\"\n", "blob backend only"},
+		{"[[backend]]\nblob_size = \"1KiB\"\n", "backend[0].blob_size"},
+		{"[[backend]]\nrecords_in_blob = 0\n", "backend[0].records_in_blob"},
+		{"[[backend]]\nsync_interval = \"-1s\"\n", "backend[0].sync_interval"},
+	} {
+		_, err := Parse([]byte(bad.doc))
+		require.ErrorContains(t, err, bad.want, bad.doc)
+	}
 }

@@ -239,6 +239,7 @@ group = 2
 [[backend]]
 id = 2
 group = 3
+type = "mem"
 enable = false
 `), 0o644))
 	d := startDaemon(t, dir, "--config", conf)
@@ -282,7 +283,7 @@ enable = false
 	ok("backend", "enable", "--backend", "0")
 	fails(1, "backend 0 is already enabled", "backend", "enable", "--backend", "0")
 	require.Equal(t, []string{"enabled", "no"}, state("0"))
-	fails(3, "not found", "--groups", "1", "read", "k") // a reopened mem backend is empty
+	require.Equal(t, "v", ok("--groups", "1", "read", "k"), "a reopened blob backend keeps its data")
 
 	ok("backend", "ro", "--backend", "0")
 	require.Equal(t, []string{"enabled", "yes"}, state("0"))
@@ -295,6 +296,8 @@ enable = false
 	ok("backend", "enable", "--backend", "2")
 	ok("--groups", "3", "write", "k", "-")
 	fails(1, "backend type does not support defragmentation", "backend", "defrag", "--backend", "2")
+	ok("backend", "defrag", "--backend", "0", "--wait")
+	require.Equal(t, "v", ok("--groups", "1", "read", "k"))
 	fails(1, "node has no backend 7", "backend", "enable", "--backend", "7")
 
 	out := ok("--json", "backend", "list")
