@@ -10,10 +10,14 @@ type Cmd uint32
 // Commands implemented by the core. Numbers absent here are reserved (see
 // docs/protocol.md) and answered with status.Unsupported until implemented.
 const (
-	CmdLookup    Cmd = 1  // object metadata (size, timestamp, user flags, checksum)
-	CmdHandshake Cmd = 2  // version check + node description (REVERSE_LOOKUP in the original)
-	CmdWrite     Cmd = 4  // write whole, at offset, or append
-	CmdRead      Cmd = 5  // read offset/size
+	CmdLookup    Cmd = 1 // object metadata (size, timestamp, user flags, checksum)
+	CmdHandshake Cmd = 2 // version check + node description (REVERSE_LOOKUP in the original)
+	CmdWrite     Cmd = 4 // write whole, at offset, or append
+	CmdRead      Cmd = 5 // read offset/size
+	// CmdRouteList returns the member list of the node's route table
+	// (addresses and versions); the asker connects to members it does not
+	// know and learns their backends from their handshakes.
+	CmdRouteList Cmd = 8
 	CmdRemove    Cmd = 11 // remove an object or one column (DEL in the original)
 	// CmdBackendControl enables, disables, makes read-only or writable and
 	// defragments one backend (BackendControl request, status list reply).
@@ -21,6 +25,10 @@ const (
 	// CmdBackendStatus returns the status of every backend of the node; it
 	// is also the liveness probe (Session.Ping).
 	CmdBackendStatus Cmd = 26
+	// CmdRoutesChanged is pushed by a node, unasked and without a reply, on
+	// the connections it serves when its backends or members change
+	// (UPDATE_IDS in the original).
+	CmdRoutesChanged Cmd = 24
 
 	// CmdExtensionBase is the first number free for extension commands.
 	CmdExtensionBase Cmd = 128
@@ -34,6 +42,8 @@ var cmdNames = map[Cmd]string{
 	CmdRemove:         "REMOVE",
 	CmdBackendControl: "BACKEND_CONTROL",
 	CmdBackendStatus:  "BACKEND_STATUS",
+	CmdRouteList:      "ROUTE_LIST",
+	CmdRoutesChanged:  "ROUTES_CHANGED",
 }
 
 // String returns the command's name, or CMD_<n> for unnamed ones.

@@ -79,6 +79,9 @@ func decodeAll(b []byte) {
 			panic(fmt.Sprintf("backend status list does not round-trip: %v", err))
 		}
 	}
+	if r, err := DecodeRoutesChanged(b); err == nil {
+		_ = r.Append(nil)
+	}
 	if n, err := DecodeNodeInfo(b); err == nil {
 		if _, err := DecodeNodeInfo(n.Append(nil)); err != nil {
 			panic("node info does not round-trip: " + err.Error())

@@ -160,10 +160,13 @@ func DecodeLookupInfo(b []byte) (LookupInfo, error) {
 	return l, d.done()
 }
 
-// HandshakeRequest opens a connection: the client's version and name.
+// HandshakeRequest opens a connection: the client's version and name, and,
+// when the connecting side is itself a node joining the cluster, what it
+// serves, so the receiver can route to it and connect back.
 type HandshakeRequest struct {
 	Major, Minor uint8
-	Name         string // free-form client identification for logs
+	Name         string    // free-form client identification for logs
+	Node         *NodeInfo // set by nodes, nil for plain clients
 }
 
 // Append appends the encoding of r to dst.
@@ -172,7 +175,12 @@ func (r *HandshakeRequest) Append(dst []byte) []byte {
 	e.u8(r.Major)
 	e.u8(r.Minor)
 	e.str16(truncate(r.Name, MaxNameLen))
-	return e.b
+	if r.Node == nil {
+		e.u8(0)
+		return e.b
+	}
+	e.u8(1)
+	return r.Node.Append(e.b)
 }
 
 // DecodeHandshakeRequest parses a HANDSHAKE request payload.
@@ -182,22 +190,43 @@ func DecodeHandshakeRequest(b []byte) (HandshakeRequest, error) {
 	r.Major = d.u8()
 	r.Minor = d.u8()
 	r.Name = d.str16(MaxNameLen)
-	return r, d.done()
+	switch d.u8() {
+	case 0:
+		return r, d.done()
+	case 1:
+		n, err := DecodeNodeInfo(d.rest())
+		if err != nil {
+			return r, err
+		}
+		r.Node = &n
+		return r, nil
+	}
+	if d.err != nil {
+		return r, d.err
+	}
+	return r, status.Errorf(status.Protocol, "handshake: bad node flag")
 }
+
+// MaxPoints limits the ring points of one backend.
+const MaxPoints = 4096
 
 // BackendInfo describes one backend of a node.
 type BackendInfo struct {
 	ID       int32
 	Group    uint32
 	ReadOnly bool
+	Points   []id.ID // the backend's points on the ring of its group
 }
 
 // NodeInfo is the HANDSHAKE reply: who the node is and what it serves.
 type NodeInfo struct {
 	Major, Minor uint8
-	Addresses    []string // addresses the node listens on
-	Backends     []BackendInfo
-	MaxPayload   uint64 // the node's frame payload limit
+	// Version changes whenever the node's backends change (and across
+	// restarts), so peers can tell stale information from current.
+	Version    uint64
+	Addresses  []string // addresses the node listens on
+	Backends   []BackendInfo
+	MaxPayload uint64 // the node's frame payload limit
 }
 
 // Append appends the encoding of n to dst.
@@ -205,6 +234,7 @@ func (n *NodeInfo) Append(dst []byte) []byte {
 	e := enc{b: dst}
 	e.u8(n.Major)
 	e.u8(n.Minor)
+	e.u64(n.Version)
 	e.u64(n.MaxPayload)
 	addrs := n.Addresses[:min(len(n.Addresses), MaxAddresses)]
 	e.u16(uint16(len(addrs)))
@@ -221,6 +251,11 @@ func (n *NodeInfo) Append(dst []byte) []byte {
 			ro = 1
 		}
 		e.u8(ro)
+		pts := b.Points[:min(len(b.Points), MaxPoints)]
+		e.u16(uint16(len(pts)))
+		for _, p := range pts {
+			e.raw(p[:])
+		}
 	}
 	return e.b
 }
@@ -231,6 +266,7 @@ func DecodeNodeInfo(b []byte) (NodeInfo, error) {
 	var n NodeInfo
 	n.Major = d.u8()
 	n.Minor = d.u8()
+	n.Version = d.u64()
 	n.MaxPayload = d.u64()
 	na := int(d.u16())
 	if na > MaxAddresses {
@@ -243,15 +279,93 @@ func DecodeNodeInfo(b []byte) (NodeInfo, error) {
 	if nb > MaxBackends {
 		return n, status.Errorf(status.TooLarge, "node info: %d backends over the limit of %d", nb, MaxBackends)
 	}
-	// 9 bytes per backend: refuse a count the remaining bytes cannot hold
-	// before allocating for it.
-	if d.need(int(nb) * 9) {
+	// At least 11 bytes per backend: refuse a count the remaining bytes
+	// cannot hold before allocating for it.
+	if d.need(int(nb) * 11) {
 		n.Backends = make([]BackendInfo, 0, nb)
-		for i := uint32(0); i < nb; i++ {
-			n.Backends = append(n.Backends, BackendInfo{ID: int32(d.u32()), Group: d.u32(), ReadOnly: d.u8() != 0})
+		for i := uint32(0); i < nb && d.err == nil; i++ {
+			bi := BackendInfo{ID: int32(d.u32()), Group: d.u32(), ReadOnly: d.u8() != 0}
+			np := int(d.u16())
+			if np > MaxPoints {
+				return n, status.Errorf(status.TooLarge, "node info: %d points over the limit of %d", np, MaxPoints)
+			}
+			if np > 0 && d.need(np*id.Size) {
+				bi.Points = make([]id.ID, np)
+				for j := range bi.Points {
+					copy(bi.Points[j][:], d.bytes(id.Size))
+				}
+			}
+			n.Backends = append(n.Backends, bi)
 		}
 	}
 	return n, d.done()
+}
+
+// Member is one node in a member list: its address and the version of its
+// information.
+type Member struct {
+	Addr    string
+	Version uint64
+}
+
+// MaxMembers limits a member list.
+const MaxMembers = 1 << 16
+
+// AppendMembers appends a member list (the ROUTE_LIST reply, and part of a
+// ROUTES_CHANGED push).
+func AppendMembers(dst []byte, ms []Member) []byte {
+	e := enc{b: dst}
+	ms = ms[:min(len(ms), MaxMembers)]
+	e.u32(uint32(len(ms)))
+	for _, m := range ms {
+		e.str16(truncate(m.Addr, MaxAddressLen))
+		e.u64(m.Version)
+	}
+	return e.b
+}
+
+// DecodeMembers parses a member list and returns the bytes after it.
+func DecodeMembers(b []byte) ([]Member, []byte, error) {
+	d := dec{b: b, what: "member list"}
+	n := d.u32()
+	if n > MaxMembers {
+		return nil, nil, status.Errorf(status.TooLarge, "member list: %d members over the limit of %d", n, MaxMembers)
+	}
+	if !d.need(int(n) * 10) {
+		return nil, nil, d.err
+	}
+	ms := make([]Member, 0, n)
+	for i := uint32(0); i < n && d.err == nil; i++ {
+		ms = append(ms, Member{Addr: d.str16(MaxAddressLen), Version: d.u64()})
+	}
+	rest := d.rest()
+	return ms, rest, d.err
+}
+
+// RoutesChanged is pushed by a node to every connection it serves when its
+// own backends or its view of the cluster change: the sender's current
+// information and its member list.
+type RoutesChanged struct {
+	Node    NodeInfo
+	Members []Member
+}
+
+// Append appends the encoding of r to dst.
+func (r *RoutesChanged) Append(dst []byte) []byte {
+	dst = AppendMembers(dst, r.Members)
+	return r.Node.Append(dst)
+}
+
+// DecodeRoutesChanged parses a ROUTES_CHANGED payload.
+func DecodeRoutesChanged(b []byte) (RoutesChanged, error) {
+	var r RoutesChanged
+	ms, rest, err := DecodeMembers(b)
+	if err != nil {
+		return r, err
+	}
+	r.Members = ms
+	r.Node, err = DecodeNodeInfo(rest)
+	return r, err
 }
 
 // ErrorPayload encodes the message of an error reply.

@@ -161,17 +161,36 @@ func TestHandshakeRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, r, got)
 
-	n := NodeInfo{Major: 1, Addresses: []string{"a:1", "b:2"}, MaxPayload: 77,
-		Backends: []BackendInfo{{ID: 0, Group: 1}, {ID: 1, Group: 2, ReadOnly: true}}}
+	n := NodeInfo{Major: 1, Version: 42, Addresses: []string{"a:1", "b:2"}, MaxPayload: 77,
+		Backends: []BackendInfo{{ID: 0, Group: 1, Points: []id.ID{id.Zero, id.Max}}, {ID: 1, Group: 2, ReadOnly: true}}}
 	gn, err := DecodeNodeInfo(n.Append(nil))
 	require.NoError(t, err)
 	require.Equal(t, n, gn)
 
 	// A count that the bytes cannot hold is refused without allocating.
-	b := n.Append(nil)
-	bad := append([]byte{}, b[:len(b)-2*9-4]...)
+	b := (&NodeInfo{Major: 1}).Append(nil)
+	bad := append([]byte{}, b[:len(b)-4]...)
 	bad = append(bad, 0xff, 0x0f, 0, 0)
 	_, err = DecodeNodeInfo(bad)
+	require.Error(t, err)
+
+	// A joining node describes itself in its handshake.
+	jr := HandshakeRequest{Major: 1, Name: "node", Node: &n}
+	gj, err := DecodeHandshakeRequest(jr.Append(nil))
+	require.NoError(t, err)
+	require.Equal(t, jr, gj)
+	_, err = DecodeHandshakeRequest(append(r.Append(nil)[:len(r.Append(nil))-1], 7))
+	require.Error(t, err)
+
+	rc := RoutesChanged{Node: n, Members: []Member{{Addr: "a:1", Version: 3}, {Addr: "b:2", Version: 9}}}
+	grc, err := DecodeRoutesChanged(rc.Append(nil))
+	require.NoError(t, err)
+	require.Equal(t, rc, grc)
+	ms, rest, err := DecodeMembers(AppendMembers(nil, rc.Members))
+	require.NoError(t, err)
+	require.Empty(t, rest)
+	require.Equal(t, rc.Members, ms)
+	_, _, err = DecodeMembers([]byte{0xff, 0xff, 0, 0, 1})
 	require.Error(t, err)
 }
 
