@@ -1,0 +1,606 @@
+package route
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/binary"
+	"fmt"
+	"math/big"
+	"net"
+	"slices"
+	"sort"
+
+	"github.com/elliptics/elliptics/core/id"
+)
+
+// MaxAddrLen is the longest node address, in bytes.
+const MaxAddrLen = 255
+
+// Backend is one storage backend of a node as the route table sees it.
+type Backend struct {
+	Addr     string  // the node's address, "host:port"; a node may have several backends
+	Group    uint32  // the group (replica) the backend serves; > 0
+	ID       int32   // the backend's number, unique within its node; >= 0
+	Points   []id.ID // its points on the ring of Group: 1..MaxPoints, distinct
+	ReadOnly bool    // it serves reads only
+}
+
+// Name returns "addr/id", the backend's identity in logs and errors.
+func (b Backend) Name() string { return fmt.Sprintf("%s/%d", b.Addr, b.ID) }
+
+func (b Backend) equal(o Backend) bool {
+	return b.Addr == o.Addr && b.Group == o.Group && b.ID == o.ID && b.ReadOnly == o.ReadOnly &&
+		slices.Equal(b.Points, o.Points)
+}
+
+func compareBackends(a, b Backend) int {
+	if c := cmp.Compare(a.Addr, b.Addr); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.ID, b.ID)
+}
+
+func comparePoints(a, b id.ID) int { return bytes.Compare(a[:], b[:]) }
+
+// normalize checks b and returns it with its points sorted, in a fresh slice
+// when copyPoints is set (so the caller's slice may change afterwards).
+func normalize(b Backend, copyPoints bool) (Backend, error) {
+	if err := checkAddr(b.Addr); err != nil {
+		return b, err
+	}
+	if b.Group == 0 {
+		return b, invalidf("backend %s: group 0 (groups start at 1)", b.Name())
+	}
+	if b.ID < 0 {
+		return b, invalidf("backend %s: negative backend id", b.Name())
+	}
+	if len(b.Points) == 0 {
+		return b, invalidf("backend %s (group %d): no ring points", b.Name(), b.Group)
+	}
+	if len(b.Points) > MaxPoints {
+		return b, invalidf("backend %s (group %d): %d ring points, at most %d", b.Name(), b.Group, len(b.Points), MaxPoints)
+	}
+	if copyPoints {
+		b.Points = slices.Clone(b.Points)
+	}
+	if !slices.IsSortedFunc(b.Points, comparePoints) {
+		slices.SortFunc(b.Points, comparePoints)
+	}
+	for i := 1; i < len(b.Points); i++ {
+		if b.Points[i] == b.Points[i-1] {
+			return b, invalidf("backend %s (group %d): ring point %s listed twice", b.Name(), b.Group, b.Points[i])
+		}
+	}
+	b.Points = slices.Clip(b.Points)
+	return b, nil
+}
+
+func checkAddr(a string) error {
+	if a == "" {
+		return invalidf("backend with an empty address")
+	}
+	if len(a) > MaxAddrLen {
+		return invalidf("address %.40q...: %d bytes, at most %d", a, len(a), MaxAddrLen)
+	}
+	if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
+		return invalidf("address %q: want host:port", a)
+	}
+	return nil
+}
+
+// Table is an immutable snapshot of the route table: every backend of every
+// known node with its group and ring points. It is safe for concurrent use;
+// changes build a new Table (WithBackends, WithoutAddr).
+//
+// Backend values returned by a Table share their Points slice with it:
+// callers must not modify them.
+type Table struct {
+	version  uint64
+	backends []Backend // sorted by Addr, then ID; points sorted
+	rings    []ring    // one per group, sorted by group
+	npoints  int
+}
+
+// ring is the index of one group: all its points in ascending order, each as
+// the top 64 bits (for a fast, cache-friendly binary search) and a reference
+// to the full point in its backend (to break ties between equal prefixes).
+// 16 bytes per point besides the point itself.
+type ring struct {
+	group  uint32
+	prefix []uint64
+	refs   []ref
+}
+
+type ref struct{ b, p int32 } // backends[b].Points[p]
+
+func (t *Table) point(r ref) *id.ID { return &t.backends[r.b].Points[r.p] }
+
+// New builds a table of the given backends. It checks every backend (see
+// Backend: a valid host:port address of at most MaxAddrLen bytes, group > 0,
+// id >= 0, 1..MaxPoints distinct points), that no backend (address and id)
+// is listed twice (ErrInvalid), and that no two backends of one group share
+// a point (a *ConflictError, matching ErrConflict). The points are copied,
+// so the caller may reuse the slices. The version is 0.
+func New(backends []Backend) (*Table, error) {
+	bs := make([]Backend, len(backends))
+	for i, b := range backends {
+		nb, err := normalize(b, true)
+		if err != nil {
+			return nil, err
+		}
+		bs[i] = nb
+	}
+	return build(0, bs)
+}
+
+// build makes a table of normalized backends; it takes ownership of bs.
+func build(version uint64, bs []Backend) (*Table, error) {
+	slices.SortFunc(bs, compareBackends)
+	t := &Table{version: version, backends: bs}
+	count := map[uint32]int{}
+	for i, b := range bs {
+		if i > 0 && compareBackends(b, bs[i-1]) == 0 {
+			return nil, invalidf("backend %s listed twice (groups %d and %d)", b.Name(), bs[i-1].Group, b.Group)
+		}
+		count[b.Group] += len(b.Points)
+		t.npoints += len(b.Points)
+	}
+	groups := make([]uint32, 0, len(count))
+	for g := range count {
+		groups = append(groups, g)
+	}
+	slices.Sort(groups)
+	t.rings = make([]ring, len(groups))
+
+	var es []entry
+	for gi, g := range groups {
+		es = slices.Grow(es[:0], count[g])
+		for bi, b := range bs {
+			if b.Group != g {
+				continue
+			}
+			for pi := range b.Points {
+				es = append(es, entry{binary.BigEndian.Uint64(b.Points[pi][:8]), ref{int32(bi), int32(pi)}})
+			}
+		}
+		slices.SortFunc(es, t.compareEntries)
+		r := ring{group: g, prefix: make([]uint64, len(es)), refs: make([]ref, len(es))}
+		for i, e := range es {
+			r.prefix[i], r.refs[i] = e.prefix, e.ref
+		}
+		if err := t.checkRing(&r); err != nil {
+			return nil, err
+		}
+		t.rings[gi] = r
+	}
+	return t, nil
+}
+
+// entry is a point of a ring while the ring is being built.
+type entry struct {
+	prefix uint64
+	ref
+}
+
+func (t *Table) compareEntries(x, y entry) int {
+	if x.prefix != y.prefix {
+		return cmp.Compare(x.prefix, y.prefix)
+	}
+	return comparePoints(*t.point(x.ref), *t.point(y.ref))
+}
+
+// checkRing reports two equal points in the sorted ring r as a conflict.
+func (t *Table) checkRing(r *ring) error {
+	for i := 1; i < len(r.refs); i++ {
+		if r.prefix[i] != r.prefix[i-1] || *t.point(r.refs[i]) != *t.point(r.refs[i-1]) {
+			continue
+		}
+		// Points are distinct within a backend, so these are two
+		// backends; name them in table order.
+		x, y := r.refs[i-1].b, r.refs[i].b
+		if x > y {
+			x, y = y, x
+		}
+		return &ConflictError{Group: r.group, Point: *t.point(r.refs[i]), A: t.backends[x], B: t.backends[y]}
+	}
+	return nil
+}
+
+// replace returns a table of version t.version+1 whose backends are
+// t.backends[:lo], then nbs (normalized, sorted, one address), then
+// t.backends[hi:]. It reuses the order of t's rings: the points of the
+// removed backends are dropped and those of nbs merged in, in O(n + m log m)
+// for n points in the table and m new ones.
+func (t *Table) replace(lo, hi int, nbs []Backend) (*Table, error) {
+	for i := 1; i < len(nbs); i++ {
+		if nbs[i].ID == nbs[i-1].ID {
+			return nil, invalidf("backend %s listed twice (groups %d and %d)", nbs[i].Name(), nbs[i-1].Group, nbs[i].Group)
+		}
+	}
+	all := make([]Backend, 0, len(t.backends)-(hi-lo)+len(nbs))
+	all = append(all, t.backends[:lo]...)
+	all = append(all, nbs...)
+	all = append(all, t.backends[hi:]...)
+	nt := &Table{version: t.version + 1, backends: all}
+	delta := int32(len(nbs) - (hi - lo))
+
+	fresh := map[uint32][]entry{}
+	for k, b := range nbs {
+		for pi := range b.Points {
+			fresh[b.Group] = append(fresh[b.Group], entry{binary.BigEndian.Uint64(b.Points[pi][:8]), ref{int32(lo + k), int32(pi)}})
+		}
+	}
+	groups := make([]uint32, 0, len(t.rings)+len(fresh))
+	for i := range t.rings {
+		groups = append(groups, t.rings[i].group)
+	}
+	for g := range fresh {
+		groups = append(groups, g)
+	}
+	slices.Sort(groups)
+	groups = slices.Compact(groups)
+
+	for _, g := range groups {
+		add := fresh[g]
+		slices.SortFunc(add, nt.compareEntries)
+		var old ring
+		if r := t.ring(g); r != nil {
+			old = *r
+		}
+		r := ring{group: g, prefix: make([]uint64, 0, len(old.refs)+len(add)), refs: make([]ref, 0, len(old.refs)+len(add))}
+		i, j := 0, 0
+		for {
+			// Skip the points of the replaced backends.
+			for i < len(old.refs) && old.refs[i].b >= int32(lo) && old.refs[i].b < int32(hi) {
+				i++
+			}
+			if i == len(old.refs) && j == len(add) {
+				break
+			}
+			var e entry
+			if i < len(old.refs) {
+				e = entry{old.prefix[i], old.refs[i]}
+				if e.b >= int32(hi) {
+					e.b += delta
+				}
+			}
+			if i == len(old.refs) || j < len(add) && nt.compareEntries(add[j], e) < 0 {
+				e = add[j]
+				j++
+			} else {
+				i++
+			}
+			r.prefix = append(r.prefix, e.prefix)
+			r.refs = append(r.refs, e.ref)
+		}
+		if len(r.refs) == 0 {
+			continue // the group lost its last backend
+		}
+		if err := nt.checkRing(&r); err != nil {
+			return nil, err
+		}
+		nt.rings = append(nt.rings, r)
+		nt.npoints += len(r.refs)
+	}
+	return nt, nil
+}
+
+// Version returns the table's version: 0 for New and DecodeTable's stored
+// value, plus one for every change made by WithBackends and WithoutAddr.
+func (t *Table) Version() uint64 { return t.version }
+
+// WithVersion returns a table with the same contents and version v (for a
+// node adopting a table it received, or restoring one).
+func (t *Table) WithVersion(v uint64) *Table {
+	c := *t
+	c.version = v
+	return &c
+}
+
+func (t *Table) ring(group uint32) *ring {
+	lo, hi := 0, len(t.rings)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if t.rings[m].group < group {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo < len(t.rings) && t.rings[lo].group == group {
+		return &t.rings[lo]
+	}
+	return nil
+}
+
+// ownerIndex returns the index in r of the point owning key: the largest
+// point <= key, or the largest point of all when key is below the smallest.
+func (t *Table) ownerIndex(r *ring, key *id.ID) int {
+	kp := binary.BigEndian.Uint64(key[:8])
+	hi := upperBound(r.prefix, kp) // first point whose prefix is > the key's
+	if hi > 0 && r.prefix[hi-1] == kp {
+		// Points sharing the key's 64-bit prefix (rare): find the first
+		// point > key among them by the remaining bytes.
+		lo := 0
+		if kp > 0 {
+			lo = upperBound(r.prefix[:hi], kp-1)
+		}
+		hi = lo + sort.Search(hi-lo, func(i int) bool {
+			return bytes.Compare(t.point(r.refs[lo+i])[8:], key[8:]) > 0
+		})
+	}
+	if hi == 0 {
+		return len(r.prefix) - 1 // wrap around
+	}
+	return hi - 1
+}
+
+// upperBound returns the index of the first element of the sorted p that is
+// greater than v (len(p) if none). The loop has no data-dependent branch
+// (the compiler turns the if into a conditional move), which matters on
+// large rings where the comparisons are unpredictable.
+func upperBound(p []uint64, v uint64) int {
+	if len(p) == 0 {
+		return 0
+	}
+	base, n := 0, len(p)
+	for n > 1 {
+		half := n >> 1
+		if p[base+half] <= v {
+			base += half
+		}
+		n -= half
+	}
+	if p[base] <= v {
+		return base + 1
+	}
+	return base
+}
+
+// Owner returns the backend that owns key in group, and false if the table
+// knows no backend of that group. It takes O(log n) for n points in the
+// group and does not allocate.
+func (t *Table) Owner(key id.ID, group uint32) (Backend, bool) {
+	r := t.ring(group)
+	if r == nil {
+		return Backend{}, false
+	}
+	return t.backends[r.refs[t.ownerIndex(r, &key)].b], true
+}
+
+// Groups returns the groups that have at least one backend, ascending.
+func (t *Table) Groups() []uint32 {
+	out := make([]uint32, len(t.rings))
+	for i := range t.rings {
+		out[i] = t.rings[i].group
+	}
+	return out
+}
+
+// Backends returns every backend, ordered by address then ID.
+func (t *Table) Backends() []Backend { return slices.Clone(t.backends) }
+
+// Group returns the backends of group g, ordered by address then ID.
+func (t *Table) Group(g uint32) []Backend {
+	var out []Backend
+	for _, b := range t.backends {
+		if b.Group == g {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// Backend returns the backend id of the node at addr.
+func (t *Table) Backend(addr string, backendID int32) (Backend, bool) {
+	i, ok := slices.BinarySearchFunc(t.backends, Backend{Addr: addr, ID: backendID}, compareBackends)
+	if !ok {
+		return Backend{}, false
+	}
+	return t.backends[i], true
+}
+
+// Addresses returns the address of every node in the table, sorted, each
+// once.
+func (t *Table) Addresses() []string {
+	var out []string
+	for i, b := range t.backends {
+		if i == 0 || b.Addr != t.backends[i-1].Addr {
+			out = append(out, b.Addr)
+		}
+	}
+	return out
+}
+
+// addrSpan returns the index range of the backends of addr.
+func (t *Table) addrSpan(addr string) (int, int) {
+	lo := sort.Search(len(t.backends), func(i int) bool { return t.backends[i].Addr >= addr })
+	hi := lo
+	for hi < len(t.backends) && t.backends[hi].Addr == addr {
+		hi++
+	}
+	return lo, hi
+}
+
+// Len returns the number of backends.
+func (t *Table) Len() int { return len(t.backends) }
+
+// NumPoints returns the number of ring points of all backends.
+func (t *Table) NumPoints() int { return t.npoints }
+
+// Range is a part of the ring of one group owned by one backend: every ID
+// from Start to End, BOTH INCLUSIVE. A point X followed by point Y owns
+// [X, Y-1]; the largest point L owns [L, id.Max] and, when the smallest
+// point S is not id.Zero, [id.Zero, S-1] (the wrap-around arc, split in two
+// so that Start <= End always holds).
+type Range struct {
+	Group   uint32
+	Backend int32 // the backend's ID on the node asked about
+	Start   id.ID // first ID of the range
+	End     id.ID // last ID of the range (inclusive)
+}
+
+// Contains reports whether key lies in the range.
+func (r Range) Contains(key id.ID) bool {
+	return comparePoints(r.Start, key) <= 0 && comparePoints(key, r.End) <= 0
+}
+
+// Ranges returns every part of the ring owned by a backend of the node at
+// addr, ordered by group then Start. Arcs of consecutive points of one
+// backend are merged into one range. Over all addresses the ranges of one
+// group cover its whole ring exactly once.
+func (t *Table) Ranges(addr string) []Range {
+	lo, hi := t.addrSpan(addr)
+	if lo == hi {
+		return nil
+	}
+	mine := func(r ref) bool { return int(r.b) >= lo && int(r.b) < hi }
+	var out []Range
+	for ri := range t.rings {
+		r := &t.rings[ri]
+		n := len(r.refs)
+		first := len(out)
+		add := func(b int32, start, end id.ID) {
+			if len(out) > first {
+				last := &out[len(out)-1]
+				if last.Backend == b && last.End != id.Max && next(last.End) == start {
+					last.End = end
+					return
+				}
+			}
+			out = append(out, Range{Group: r.group, Backend: b, Start: start, End: end})
+		}
+		if p0 := *t.point(r.refs[0]); p0 != id.Zero && mine(r.refs[n-1]) {
+			add(t.backends[r.refs[n-1].b].ID, id.Zero, prev(p0))
+		}
+		for i, rf := range r.refs {
+			if !mine(rf) {
+				continue
+			}
+			end := id.Max
+			if i+1 < n {
+				end = prev(*t.point(r.refs[i+1]))
+			}
+			add(t.backends[rf.b].ID, *t.point(rf), end)
+		}
+	}
+	return out
+}
+
+// next returns x+1 (x must not be id.Max).
+func next(x id.ID) id.ID {
+	for i := len(x) - 1; i >= 0; i-- {
+		x[i]++
+		if x[i] != 0 {
+			break
+		}
+	}
+	return x
+}
+
+// prev returns x-1 (x must not be id.Zero).
+func prev(x id.ID) id.ID {
+	for i := len(x) - 1; i >= 0; i-- {
+		x[i]--
+		if x[i] != 0xff {
+			break
+		}
+	}
+	return x
+}
+
+// ringSize is 2^512, the number of IDs on the ring.
+var ringSize = new(big.Int).Lsh(big.NewInt(1), 8*id.Size)
+
+// Share returns the fraction of the ring of group owned by backend
+// backendID of the node at addr: 0 if it is not in the table, 1 if it is
+// the group's only backend. Arc lengths are summed exactly (512-bit
+// integers) and the sum divided by 2^512 with a single rounding to float64,
+// so the result is exact to within float64 precision (relative error below
+// 2^-52). It takes O(n) for n points in the group.
+func (t *Table) Share(addr string, backendID int32, group uint32) float64 {
+	r := t.ring(group)
+	i, ok := slices.BinarySearchFunc(t.backends, Backend{Addr: addr, ID: backendID}, compareBackends)
+	if r == nil || !ok || t.backends[i].Group != group {
+		return 0
+	}
+	sum, x, y := new(big.Int), new(big.Int), new(big.Int)
+	n := len(r.refs)
+	for j, rf := range r.refs {
+		if int(rf.b) != i {
+			continue
+		}
+		x.SetBytes(t.point(rf)[:])
+		if j+1 < n {
+			y.SetBytes(t.point(r.refs[j+1])[:])
+		} else {
+			y.SetBytes(t.point(r.refs[0])[:])
+			y.Add(y, ringSize)
+		}
+		sum.Add(sum, y.Sub(y, x))
+	}
+	f := new(big.Float).SetInt(sum)
+	f.SetMantExp(f, -8*id.Size)
+	v, _ := f.Float64()
+	return v
+}
+
+// WithBackends returns a table in which the backends of the node at addr
+// are exactly bs (a node announcing its current backends; an empty bs drops
+// the node). A backend with an empty Addr takes addr; any other Addr is an
+// error. The new table's version is one higher; if nothing changes, t
+// itself is returned. t is never modified.
+func (t *Table) WithBackends(addr string, bs []Backend) (*Table, error) {
+	if err := checkAddr(addr); err != nil {
+		return nil, err
+	}
+	nbs := make([]Backend, len(bs))
+	for i, b := range bs {
+		if b.Addr == "" {
+			b.Addr = addr
+		} else if b.Addr != addr {
+			return nil, invalidf("backend %s announced for address %s", b.Name(), addr)
+		}
+		nb, err := normalize(b, true)
+		if err != nil {
+			return nil, err
+		}
+		nbs[i] = nb
+	}
+	slices.SortFunc(nbs, compareBackends)
+	lo, hi := t.addrSpan(addr)
+	if slices.EqualFunc(t.backends[lo:hi], nbs, Backend.equal) {
+		return t, nil
+	}
+	return t.replace(lo, hi, nbs)
+}
+
+// WithoutAddr returns a table without the backends of the node at addr (a
+// node dropped), with a version one higher; if the table has no such node,
+// t itself is returned.
+func (t *Table) WithoutAddr(addr string) *Table {
+	lo, hi := t.addrSpan(addr)
+	if lo == hi {
+		return t
+	}
+	nt, err := t.replace(lo, hi, nil)
+	if err != nil { // removing backends cannot create a conflict
+		panic("route: rebuilding a valid table without " + addr + ": " + err.Error())
+	}
+	return nt
+}
+
+// Equal reports whether t and o hold the same backends with the same
+// groups, flags and points. Versions are not compared.
+func (t *Table) Equal(o *Table) bool {
+	if t == nil || o == nil {
+		return t == o
+	}
+	return slices.EqualFunc(t.backends, o.backends, Backend.equal)
+}
+
+// String summarizes the table for logs.
+func (t *Table) String() string {
+	return fmt.Sprintf("route table v%d: %d nodes, %d backends, %d groups, %d points",
+		t.version, len(t.Addresses()), len(t.backends), len(t.rings), t.npoints)
+}
