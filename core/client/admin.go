@@ -82,6 +82,6 @@ func (s *Session) admin(ctx context.Context, addr string, cmd proto.Cmd, payload
 		return nil, err
 	}
 	// Route requests by what the node serves now.
-	c.updateBackends(list, cmd == proto.CmdBackendStatus)
+	c.updateBackends()
 	return list, nil
 }

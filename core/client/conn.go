@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -40,7 +40,10 @@ type conn struct {
 	log  *zap.Logger
 
 	infoMu sync.RWMutex
-	info   proto.NodeInfo // from the handshake; Backends kept up to date by backend status replies
+	info   proto.NodeInfo // from the handshake, refreshed by pushes and re-handshakes
+
+	probing atomic.Bool  // a liveness probe is in flight
+	misses  atomic.Int32 // pings missed in a row
 
 	out  chan outFrame
 	dead chan struct{} // closed once the connection has failed
@@ -72,19 +75,65 @@ func dial(ctx context.Context, n *Node, addr string) (*conn, error) {
 	go c.readLoop()
 	go c.writeLoop()
 
-	hr := proto.HandshakeRequest{Major: proto.VersionMajor, Minor: proto.VersionMinor, Name: n.cfg.Name}
-	hctx, cancel := context.WithTimeout(ctx, n.cfg.WaitTimeout)
-	defer cancel()
-	rep, err := c.roundTrip(hctx, proto.NewHeader(proto.CmdHandshake, 0, [64]byte{}, 0), hr.Append(nil))
-	if err != nil {
-		c.fail(err)
-		return nil, fmt.Errorf("handshake with %s: %w", addr, err)
-	}
-	if c.info, err = proto.DecodeNodeInfo(rep.payload); err != nil {
+	if err := c.handshake(ctx); err != nil {
 		c.fail(err)
 		return nil, fmt.Errorf("handshake with %s: %w", addr, err)
 	}
 	return c, nil
+}
+
+// handshake exchanges versions and node descriptions; it may be repeated
+// on a live connection to refresh what the node serves.
+func (c *conn) handshake(ctx context.Context) error {
+	n := c.node
+	hr := proto.HandshakeRequest{Major: proto.VersionMajor, Minor: proto.VersionMinor, Name: n.cfg.Name}
+	if n.cfg.Join != nil {
+		info := n.cfg.Join()
+		hr.Node = &info
+	}
+	hctx, cancel := context.WithTimeout(ctx, n.cfg.WaitTimeout)
+	defer cancel()
+	rep, err := c.roundTrip(hctx, proto.NewHeader(proto.CmdHandshake, 0, [64]byte{}, 0), hr.Append(nil))
+	if err != nil {
+		return err
+	}
+	info, err := proto.DecodeNodeInfo(rep.payload)
+	if err != nil {
+		return err
+	}
+	c.setInfo(info)
+	return nil
+}
+
+// refresh re-reads the node's description and updates the routes.
+func (c *conn) refresh(n *Node) {
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.WaitTimeout)
+	defer cancel()
+	if err := c.handshake(ctx); err != nil {
+		n.log.Debug("refresh of node information failed", zap.String("node", c.addr), zap.Error(err))
+		return
+	}
+	n.rebuild()
+}
+
+func (c *conn) setInfo(info proto.NodeInfo) {
+	c.infoMu.Lock()
+	c.info = info
+	c.infoMu.Unlock()
+}
+
+// identity is the node's name in route tables.
+func (c *conn) identity() string {
+	c.infoMu.RLock()
+	defer c.infoMu.RUnlock()
+	return identity(&c.info, c.addr)
+}
+
+// version is the version of the node's information we hold.
+func (c *conn) version() uint64 {
+	c.infoMu.RLock()
+	defer c.infoMu.RUnlock()
+	return c.info.Version
 }
 
 // backends returns the enabled backends of the node, as last learnt. The
@@ -95,38 +144,12 @@ func (c *conn) backends() []proto.BackendInfo {
 	return c.info.Backends
 }
 
-// updateBackends applies backend statuses from a BACKEND_STATUS (all is
-// set: the whole list) or BACKEND_CONTROL reply to the node's backends, so
-// that routing follows enables and disables made at run time.
-func (c *conn) updateBackends(list []proto.BackendStatus, all bool) {
-	c.infoMu.Lock()
-	defer c.infoMu.Unlock()
-	info := func(st proto.BackendStatus) proto.BackendInfo {
-		return proto.BackendInfo{ID: st.ID, Group: st.Group, ReadOnly: st.ReadOnly}
-	}
-	var out []proto.BackendInfo
-	if all {
-		for _, st := range list {
-			if st.State == proto.StateEnabled {
-				out = append(out, info(st))
-			}
-		}
-		c.info.Backends = out
-		return
-	}
-	out = slices.Clone(c.info.Backends)
-	for _, st := range list {
-		i := slices.IndexFunc(out, func(b proto.BackendInfo) bool { return b.ID == st.ID })
-		switch {
-		case st.State != proto.StateEnabled && i >= 0:
-			out = slices.Delete(out, i, i+1)
-		case st.State == proto.StateEnabled && i >= 0:
-			out[i] = info(st)
-		case st.State == proto.StateEnabled:
-			out = append(out, info(st))
-		}
-	}
-	c.info.Backends = out
+// updateBackends follows a BACKEND_STATUS or BACKEND_CONTROL reply: the
+// node's backends may have changed, so its description (with ring points)
+// is read again before the caller goes on, and routing follows enables and
+// disables made through this Node at once.
+func (c *conn) updateBackends() {
+	c.refresh(c.node)
 }
 
 // alive reports whether the connection still works.
@@ -152,6 +175,7 @@ func (c *conn) fail(err error) {
 		for trans, cl := range calls {
 			cl.ch <- reply{h: proto.Header{Trans: trans, Status: status.ConnectionLost}, payload: []byte(err.Error())}
 		}
+		go c.node.rebuild()
 	})
 }
 
@@ -218,6 +242,9 @@ func (c *conn) readLoop() {
 			return
 		}
 		if !h.IsReply() {
+			if h.Cmd == proto.CmdRoutesChanged {
+				go c.node.onRoutesChanged(c, payload)
+			}
 			continue
 		}
 		if !h.IsFinal() {

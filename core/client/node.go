@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,6 +30,25 @@ type Config struct {
 	// Name identifies the client in node logs.
 	Name   string
 	Logger *zap.Logger
+
+	// PingInterval is how often every connected node is pinged (1s), and
+	// lost nodes redialed.
+	PingInterval time.Duration
+	// PingTimeout bounds one ping (1s).
+	PingTimeout time.Duration
+	// SuspectAfter is how many pings in a row a node may miss before it is
+	// dropped from the route table (3), so one slow reply does not evict it.
+	SuspectAfter int
+	// RefreshInterval is how often a member list is pulled from a random
+	// node, healing missed pushes (5s).
+	RefreshInterval time.Duration
+
+	// Join, set by a server's own Node, describes the server; it is sent
+	// in every handshake (peers connect back and route to it) and the server
+	// is part of the route table.
+	Join func() proto.NodeInfo
+	// OnChange is called after the route table changed.
+	OnChange func()
 }
 
 func (c *Config) setDefaults() {
@@ -51,6 +69,18 @@ func (c *Config) setDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
+	}
+	if c.PingInterval <= 0 {
+		c.PingInterval = time.Second
+	}
+	if c.PingTimeout <= 0 {
+		c.PingTimeout = time.Second
+	}
+	if c.SuspectAfter <= 0 {
+		c.SuspectAfter = 3
+	}
+	if c.RefreshInterval <= 0 {
+		c.RefreshInterval = 5 * time.Second
 	}
 }
 
@@ -85,12 +115,21 @@ type Node struct {
 	mu      sync.RWMutex
 	remotes []*remote // in the order added
 	closed  bool
+
+	routes    atomic.Pointer[routing]
+	rebuildMu sync.Mutex
+	stop      chan struct{}
 }
 
 // NewNode returns a node with no connections; add some with AddRemotes.
+// It keeps its connections alive in the background until Close.
 func NewNode(cfg Config) *Node {
 	cfg.setDefaults()
-	return &Node{cfg: cfg, log: cfg.Logger}
+	n := &Node{cfg: cfg, log: cfg.Logger, stop: make(chan struct{})}
+	n.routes.Store(emptyRouting)
+	n.rebuild()
+	go n.maintain()
+	return n
 }
 
 // Config returns the node's configuration with defaults applied.
@@ -176,6 +215,8 @@ func (r *remote) get(ctx context.Context, n *Node, force bool) (*conn, error) {
 		return nil, err
 	}
 	n.log.Debug("connected", zap.String("remote", r.addr), zap.Int("backends", len(c.backends())))
+	n.rebuild()
+	go n.discover(c)
 	return c, nil
 }
 
@@ -194,69 +235,8 @@ func (n *Node) connTo(ctx context.Context, addr string) (*conn, error) {
 	return r.get(ctx, n, true)
 }
 
-// connForGroup returns a connection to a node serving group g. Known live
-// connections are preferred; otherwise lost ones are redialed.
-func (n *Node) connForGroup(ctx context.Context, g uint32) (*conn, error) {
-	n.mu.RLock()
-	remotes := append([]*remote(nil), n.remotes...)
-	closed := n.closed
-	n.mu.RUnlock()
-	if closed {
-		return nil, status.Errorf(status.Canceled, "node closed")
-	}
-	serves := func(c *conn) bool {
-		for _, b := range c.backends() {
-			if b.Group == g {
-				return true
-			}
-		}
-		return false
-	}
-	for _, r := range remotes {
-		if c := r.live(); c != nil && serves(c) {
-			return c, nil
-		}
-	}
-	var lastErr error
-	for _, r := range remotes {
-		c, err := r.get(ctx, n, false)
-		if err != nil {
-			lastErr = err
-			continue
-		}
-		if serves(c) {
-			return c, nil
-		}
-	}
-	if lastErr != nil {
-		// Keep the cause's status: a dead node is ConnectionLost, not NoRoute.
-		return nil, fmt.Errorf("no reachable node serves group %d: %w", g, lastErr)
-	}
-	return nil, status.Errorf(status.NoRoute, "no known node serves group %d", g)
-}
-
-// Groups returns the groups served by the connected nodes, sorted.
-func (n *Node) Groups() []uint32 {
-	n.mu.RLock()
-	remotes := append([]*remote(nil), n.remotes...)
-	n.mu.RUnlock()
-	seen := map[uint32]bool{}
-	var out []uint32
-	for _, r := range remotes {
-		c := r.live()
-		if c == nil {
-			continue
-		}
-		for _, b := range c.backends() {
-			if !seen[b.Group] {
-				seen[b.Group] = true
-				out = append(out, b.Group)
-			}
-		}
-	}
-	slices.Sort(out)
-	return out
-}
+// Groups returns the groups of the route table, sorted.
+func (n *Node) Groups() []uint32 { return n.Table().Groups() }
 
 // Close closes every connection; calls in flight fail with status.Canceled.
 func (n *Node) Close() error {
@@ -268,6 +248,7 @@ func (n *Node) Close() error {
 	n.closed = true
 	remotes := n.remotes
 	n.mu.Unlock()
+	close(n.stop)
 	for _, r := range remotes {
 		r.mu.Lock()
 		if r.conn != nil {

@@ -276,7 +276,7 @@ func (s *Session) parallel(ctx context.Context, oid id.ID, column string,
 		e.Group, e.ID, e.Column = g, oid, column
 		cctx, cancel := context.WithTimeout(ctx, s.timeout)
 		defer cancel()
-		c, err := s.node.connForGroup(cctx, g)
+		c, err := s.node.connForKey(cctx, oid, g)
 		if setErr(e, err) {
 			return
 		}
@@ -313,7 +313,7 @@ func (s *Session) sequential(ctx context.Context, k Key, cmd proto.Cmd, a proto.
 		func() {
 			cctx, cancel := context.WithTimeout(ctx, s.timeout)
 			defer cancel()
-			c, err := s.node.connForGroup(cctx, g)
+			c, err := s.node.connForKey(cctx, oid, g)
 			if setErr(&e, err) {
 				return
 			}

@@ -40,6 +40,7 @@ import (
 	"github.com/elliptics/elliptics/core/backend/blob"
 	filebackend "github.com/elliptics/elliptics/core/backend/file"
 	"github.com/elliptics/elliptics/core/backend/mem"
+	"github.com/elliptics/elliptics/core/route"
 	"github.com/elliptics/elliptics/core/server"
 )
 
@@ -563,6 +564,7 @@ func (c *Config) ServerOptions(logger *zap.Logger) (server.Options, error) {
 		ShutdownTimeout: n.ShutdownTimeout.Duration,
 		MaxInflight:     n.MaxInflight,
 		Logger:          logger,
+		Remotes:         slices.Clone(n.Remotes),
 	}
 	fail := func(err error) (server.Options, error) {
 		for _, s := range opts.Backends {
@@ -587,12 +589,19 @@ func (c *Config) ServerOptions(logger *zap.Logger) (server.Options, error) {
 			}
 			return t.open(dir, b, blog)
 		}
+		// Every backend, files or not, keeps its ring points in its
+		// directory, so its share of the ring survives restarts.
+		points, err := route.LoadOrCreatePoints(c.BackendDir(b), route.DefaultPoints)
+		if err != nil {
+			return fail(fmt.Errorf("backend[%d]: ring points: %w", i, err))
+		}
 		spec := server.BackendSpec{
 			ID:       int32(b.ID),
 			Group:    uint32(b.Group),
 			ReadOnly: b.ReadOnly,
 			Open:     open,
 			Disabled: !b.Enable,
+			Points:   points,
 		}
 		if b.Enable {
 			be, err := open()

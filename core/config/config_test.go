@@ -15,6 +15,7 @@ import (
 	"github.com/elliptics/elliptics/core/backend/mem"
 	"github.com/elliptics/elliptics/core/id"
 	"github.com/elliptics/elliptics/core/proto"
+	"github.com/elliptics/elliptics/core/route"
 	"github.com/elliptics/elliptics/core/server"
 )
 
@@ -414,9 +415,11 @@ func TestServerOptionsDirectories(t *testing.T) {
 		require.NoError(t, err)
 		require.True(t, st.IsDir())
 	}
-	// The "mem" backend got no directory.
-	_, err = os.Stat(filepath.Join(root, "var", "backend-2"))
-	require.ErrorIs(t, err, os.ErrNotExist)
+	// The "mem" backend keeps only its ring points on disk.
+	entries, err := os.ReadDir(filepath.Join(root, "var", "backend-2"))
+	require.NoError(t, err)
+	require.Len(t, entries, 1)
+	require.Equal(t, route.IDsFileName, entries[0].Name())
 
 	// Two dir backends may not share a directory.
 	c.Backends[1].Dir = filepath.Join(c.Node.DataDir, "backend-0") + "/"
@@ -429,8 +432,8 @@ func TestServerOptionsDirectories(t *testing.T) {
 	require.NoError(t, os.WriteFile(blocker, nil, 0o644))
 	c.Backends[1].Dir = filepath.Join(blocker, "sub")
 	_, err = c.ServerOptions(nil)
-	require.ErrorContains(t, err, "backend[1]: open disk backend 1: cannot create directory")
-	require.ErrorContains(t, err, "mkdir "+blocker)
+	require.ErrorContains(t, err, "backend[1]: ring points")
+	require.ErrorContains(t, err, blocker)
 	require.Len(t, opened, 1)
 	require.True(t, opened[0].closed)
 }

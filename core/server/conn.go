@@ -9,6 +9,7 @@ import (
 	"net"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -32,7 +33,12 @@ type conn struct {
 	nc  net.Conn
 	log *zap.Logger
 
-	out     chan outFrame
+	out       chan outFrame
+	outMu     sync.Mutex // orders pushes (trySend) with closing out
+	outClosed bool
+	// shook is set once the peer completed a handshake: only such peers
+	// speak the cluster protocol and get ROUTES_CHANGED pushes.
+	shook   atomic.Bool
 	dead    chan struct{} // closed when the writer stops
 	sem     chan struct{} // in-flight slots
 	pending sync.WaitGroup
@@ -78,7 +84,10 @@ func (c *conn) readLoop() {
 	defer func() {
 		// Let in-flight requests answer, then stop the writer, which closes.
 		c.pending.Wait()
+		c.outMu.Lock()
+		c.outClosed = true
 		close(c.out)
+		c.outMu.Unlock()
 	}()
 	r := proto.NewReader(c.nc, c.s.opts.MaxPayload)
 	for {
@@ -146,8 +155,16 @@ func (c *conn) run(e handlerEntry, h proto.Header, payload []byte) {
 	}()
 	ctx, cancel := context.WithTimeout(c.ctx, c.s.opts.RequestTimeout)
 	defer cancel()
-	req := &Request{Header: h, Payload: payload, Remote: c.nc.RemoteAddr()}
+	req := &Request{Header: h, Payload: payload, Remote: c.nc.RemoteAddr(), conn: c}
 	if e.opts.Backend {
+		owner, remote := c.s.route(&h)
+		if remote {
+			parts, err = c.s.forward(ctx, owner, h, payload)
+			return
+		}
+		if owner.Addr != "" {
+			h.Backend = owner.ID // the local backend that owns the key
+		}
 		if req.Backend, req.Store, err = c.s.backendFor(&h); err != nil {
 			return
 		}
@@ -185,6 +202,25 @@ func (c *conn) send(h proto.Header, parts ...[]byte) bool {
 		return true
 	case <-c.dead:
 		return false
+	}
+}
+
+// trySend queues a frame unless the writer's queue is full: for pushes,
+// which a later push or pull makes up for.
+func (c *conn) trySend(h proto.Header, parts ...[]byte) {
+	var n int
+	for _, p := range parts {
+		n += len(p)
+	}
+	h.Size = uint64(n)
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	if c.outClosed {
+		return
+	}
+	select {
+	case c.out <- outFrame{h: h, parts: parts}:
+	default:
 	}
 }
 

@@ -174,6 +174,10 @@ func (s *Server) ControlBackend(ctx context.Context, id int32, cmd proto.Control
 	if err != nil {
 		return proto.BackendStatus{}, err
 	}
+	switch cmd {
+	case proto.ControlEnable, proto.ControlDisable, proto.ControlReadOnly, proto.ControlWritable:
+		s.bumpVersion() // what we serve changed: peers and clients re-route
+	}
 	return b.Status(), nil
 }
 

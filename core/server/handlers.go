@@ -12,6 +12,7 @@ import (
 func (s *Server) registerCore() {
 	data := HandlerOptions{Ordered: true, Backend: true}
 	s.Handle(proto.CmdHandshake, s.handleHandshake, HandlerOptions{})
+	s.Handle(proto.CmdRouteList, s.handleRouteList, HandlerOptions{})
 	s.Handle(proto.CmdBackendStatus, s.handleBackendStatus, HandlerOptions{})
 	s.Handle(proto.CmdBackendControl, s.handleBackendControl, HandlerOptions{})
 	s.Handle(proto.CmdWrite, s.handleWrite, data)
@@ -28,6 +29,12 @@ func (s *Server) handleHandshake(_ context.Context, req *Request, _ Replier) ([]
 	if hr.Major != proto.VersionMajor {
 		return nil, status.Errorf(status.Protocol, "client speaks protocol %d.%d, node speaks %d.%d",
 			hr.Major, hr.Minor, proto.VersionMajor, proto.VersionMinor)
+	}
+	if hr.Node != nil && len(hr.Node.Addresses) > 0 {
+		s.joined(hr.Node, req.Remote)
+	}
+	if req.conn != nil {
+		req.conn.shook.Store(true)
 	}
 	info := s.nodeInfo()
 	return [][]byte{info.Append(nil)}, nil

@@ -11,6 +11,10 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/elliptics/elliptics/core/client"
+	"github.com/elliptics/elliptics/core/id"
+	"github.com/elliptics/elliptics/core/route"
+
 	"github.com/elliptics/elliptics/core/backend"
 	"github.com/elliptics/elliptics/core/proto"
 	"github.com/elliptics/elliptics/core/status"
@@ -38,6 +42,9 @@ type BackendSpec struct {
 	// Disabled starts the backend disabled: it serves nothing until enabled
 	// (by Open, or with Backend if that is set).
 	Disabled bool
+	// Points are the backend's points on the ring of its group (see
+	// route.LoadOrCreatePoints); nil gets route.DefaultPoints random ones.
+	Points []id.ID
 }
 
 // Options configure a Server.
@@ -56,6 +63,12 @@ type Options struct {
 	// MaxInflight limits concurrent requests per connection (default 1024).
 	MaxInflight int
 	Logger      *zap.Logger
+	// Remotes are nodes of the cluster to join ("host:port"); the node
+	// learns the rest from them.
+	Remotes []string
+	// Peer tunes the node's connections to other nodes (ping interval,
+	// suspicion, timeouts); zero fields take the client defaults.
+	Peer client.Config
 }
 
 func (o *Options) setDefaults() {
@@ -114,6 +127,7 @@ type Request struct {
 	Store backend.Backend
 	// Remote is the peer's address.
 	Remote net.Addr
+	conn   *conn
 }
 
 // Replier sends intermediate replies of a multi-reply command. The final
@@ -149,6 +163,7 @@ type handlerEntry struct {
 type Backend struct {
 	ID       int32
 	Group    uint32
+	Points   []id.ID
 	readOnly atomic.Bool
 	open     func() (backend.Backend, error)
 
@@ -189,6 +204,8 @@ type Server struct {
 	// Shutdown cancels it.
 	bgCtx    context.Context
 	bgCancel context.CancelFunc
+
+	cluster clusterState
 }
 
 // New returns a server with the core commands registered. It does not listen
@@ -209,7 +226,14 @@ func New(opts Options) (*Server, error) {
 	}
 	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
 	for _, spec := range opts.Backends {
-		b := &Backend{ID: spec.ID, Group: spec.Group, open: spec.Open, store: spec.Backend, state: proto.StateEnabled}
+		pts := spec.Points
+		if len(pts) == 0 {
+			var err error
+			if pts, err = route.RandomPoints(route.DefaultPoints); err != nil {
+				return nil, fmt.Errorf("server: backend %d: ring points: %w", spec.ID, err)
+			}
+		}
+		b := &Backend{ID: spec.ID, Group: spec.Group, Points: pts, open: spec.Open, store: spec.Backend, state: proto.StateEnabled}
 		if spec.Disabled {
 			b.state = proto.StateDisabled
 		}
@@ -254,6 +278,9 @@ func (s *Server) Start() error {
 		s.loops.Add(1)
 		go s.acceptLoop(ln)
 	}
+	s.mu.Unlock()
+	s.startCluster()
+	s.mu.Lock()
 	s.log.Info("node listening", zap.Strings("addresses", s.addrStrings()), zap.Int("backends", len(s.backends)))
 	return nil
 }
@@ -356,8 +383,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		c.close()
 	}
-	s.loops.Wait()
 	s.bgCancel()
+	if s.cluster.peers != nil {
+		_ = s.cluster.peers.Close()
+	}
+	s.loops.Wait()
 	for _, b := range s.backends {
 		if cerr := b.shutdown(); cerr != nil {
 			err = errors.Join(err, fmt.Errorf("server: close backend %d: %w", b.ID, cerr))
@@ -370,7 +400,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // backendFor picks the backend of a data request and takes a reference on
 // it, which the caller releases with Backend.release.
 func (s *Server) backendFor(h *proto.Header) (*Backend, backend.Backend, error) {
-	if h.Flags.Has(proto.FlagDirectBackend) {
+	if h.Flags.Has(proto.FlagDirectBackend) || h.Backend >= 0 && s.byID[h.Backend] != nil && s.byID[h.Backend].Group == h.Group {
 		b := s.byID[h.Backend]
 		if b == nil {
 			return nil, nil, status.Errorf(status.NoRoute, "node has no backend %d", h.Backend)
@@ -404,7 +434,8 @@ func (s *Server) backendFor(h *proto.Header) (*Backend, backend.Backend, error) 
 // nodeInfo describes the node for HANDSHAKE replies: only enabled backends
 // are listed.
 func (s *Server) nodeInfo() proto.NodeInfo {
-	info := proto.NodeInfo{Major: proto.VersionMajor, Minor: proto.VersionMinor, MaxPayload: s.opts.MaxPayload}
+	info := proto.NodeInfo{Major: proto.VersionMajor, Minor: proto.VersionMinor, MaxPayload: s.opts.MaxPayload,
+		Version: s.cluster.version.Load()}
 	s.mu.Lock()
 	info.Addresses = s.addrStrings()
 	s.mu.Unlock()
@@ -412,7 +443,7 @@ func (s *Server) nodeInfo() proto.NodeInfo {
 		if b.State() != proto.StateEnabled {
 			continue
 		}
-		info.Backends = append(info.Backends, proto.BackendInfo{ID: b.ID, Group: b.Group, ReadOnly: b.ReadOnly()})
+		info.Backends = append(info.Backends, proto.BackendInfo{ID: b.ID, Group: b.Group, ReadOnly: b.ReadOnly(), Points: b.Points})
 	}
 	return info
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/elliptics/elliptics/core/backend/mem"
 	"github.com/elliptics/elliptics/core/id"
 	"github.com/elliptics/elliptics/core/proto"
+	"github.com/elliptics/elliptics/core/route"
 	"github.com/elliptics/elliptics/core/status"
 )
 
@@ -59,10 +60,17 @@ func (c *rawConn) send(h proto.Header, parts ...[]byte) {
 	require.NoError(c.t, proto.WriteFrame(c.nc, h, parts...))
 }
 
+// recv returns the next reply, skipping ROUTES_CHANGED pushes (sent to
+// connections that did a handshake).
 func (c *rawConn) recv() (proto.Header, []byte) {
-	h, p, err := c.r.Next()
-	require.NoError(c.t, err)
-	return h, p
+	for {
+		h, p, err := c.r.Next()
+		require.NoError(c.t, err)
+		if h.Cmd == proto.CmdRoutesChanged && !h.IsReply() {
+			continue
+		}
+		return h, p
+	}
 }
 
 // closed reports whether the server closed the connection.
@@ -197,7 +205,12 @@ func TestHandshake(t *testing.T) {
 	require.Equal(t, status.OK, rh.Status)
 	info, err := proto.DecodeNodeInfo(p)
 	require.NoError(t, err)
-	require.Equal(t, []proto.BackendInfo{{ID: 0, Group: 1}, {ID: 1, Group: 2, ReadOnly: true}}, info.Backends)
+	require.Len(t, info.Backends, 2)
+	for i, want := range []proto.BackendInfo{{ID: 0, Group: 1}, {ID: 1, Group: 2, ReadOnly: true}} {
+		require.Len(t, info.Backends[i].Points, route.DefaultPoints, "random ring points by default")
+		info.Backends[i].Points = nil
+		require.Equal(t, want, info.Backends[i])
+	}
 	require.Equal(t, []string{s.Addrs()[0].String()}, info.Addresses)
 	require.Equal(t, uint64(1<<20), info.MaxPayload)
 
@@ -371,4 +384,14 @@ func TestKeyQueueOrder(t *testing.T) {
 		}
 		return true
 	}, time.Second, time.Millisecond)
+}
+
+// withoutPoints strips ring points, for comparing backend lists.
+func withoutPoints(bs []proto.BackendInfo) []proto.BackendInfo {
+	out := make([]proto.BackendInfo, len(bs))
+	for i, b := range bs {
+		b.Points = nil
+		out[i] = b
+	}
+	return out
 }

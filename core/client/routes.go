@@ -1,0 +1,438 @@
+package client
+
+import (
+	"context"
+	"math/rand/v2"
+	"net"
+	"slices"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/elliptics/elliptics/core/id"
+	"github.com/elliptics/elliptics/core/proto"
+	"github.com/elliptics/elliptics/core/route"
+	"github.com/elliptics/elliptics/core/status"
+)
+
+// routing is an immutable view of the cluster: the route table of every
+// node the Node is connected to (plus itself, for a Node inside a server)
+// and the connection that reaches each node. Sessions read it without
+// locks; every change builds a new one.
+type routing struct {
+	table *route.Table
+	conns map[string]*conn // node identity -> connection
+}
+
+var emptyRouting = &routing{table: mustTable(), conns: map[string]*conn{}}
+
+func mustTable() *route.Table {
+	t, err := route.New(nil)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+// Identity is the address that names a node in route tables: the first
+// address it advertises, with an unspecified host ("0.0.0.0:1025",
+// ":1025") replaced by the host we reached it at.
+func Identity(info *proto.NodeInfo, reachedAt string) string { return identity(info, reachedAt) }
+
+func identity(info *proto.NodeInfo, reachedAt string) string {
+	if len(info.Addresses) == 0 {
+		return reachedAt
+	}
+	return fixHost(info.Addresses[0], reachedAt)
+}
+
+// fixHost replaces an unspecified host in addr by the host of seenFrom.
+func fixHost(addr, seenFrom string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
+		return addr
+	}
+	sh, _, err := net.SplitHostPort(seenFrom)
+	if err != nil {
+		return addr
+	}
+	return net.JoinHostPort(sh, port)
+}
+
+func toRoute(addr string, bs []proto.BackendInfo) []route.Backend {
+	out := make([]route.Backend, 0, len(bs))
+	for _, b := range bs {
+		if len(b.Points) == 0 {
+			continue // a node that announces no points cannot own keys
+		}
+		out = append(out, route.Backend{Addr: addr, Group: b.Group, ID: b.ID, Points: b.Points, ReadOnly: b.ReadOnly})
+	}
+	return out
+}
+
+// Table returns the current route table.
+func (n *Node) Table() *route.Table { return n.routes.Load().table }
+
+// Self returns the identity of the node this Node belongs to (a server's
+// own address), or "" for a plain client.
+func (n *Node) Self() string {
+	if n.cfg.Join == nil {
+		return ""
+	}
+	info := n.cfg.Join()
+	return identity(&info, "")
+}
+
+// Rebuild recomputes the route table, for a server whose own description
+// (Config.Join) changed.
+func (n *Node) Rebuild() { n.rebuild() }
+
+// rebuild recomputes the routing from the live connections. A node whose
+// backends conflict with those already placed (same group and point) is
+// left out and logged, never a crash.
+func (n *Node) rebuild() {
+	n.rebuildMu.Lock()
+	defer n.rebuildMu.Unlock()
+	n.mu.RLock()
+	remotes := slices.Clone(n.remotes)
+	closed := n.closed
+	n.mu.RUnlock()
+
+	type nodeView struct {
+		addr string
+		c    *conn
+		bs   []proto.BackendInfo
+	}
+	var views []nodeView
+	if n.cfg.Join != nil && !closed {
+		info := n.cfg.Join()
+		views = append(views, nodeView{addr: identity(&info, ""), bs: info.Backends})
+	}
+	seen := map[string]bool{}
+	for _, v := range views {
+		seen[v.addr] = true
+	}
+	for _, r := range remotes {
+		c := r.live()
+		if c == nil {
+			continue
+		}
+		addr := c.identity()
+		if seen[addr] {
+			continue // two dial addresses of one node, or ourselves
+		}
+		seen[addr] = true
+		views = append(views, nodeView{addr: addr, c: c, bs: c.backends()})
+	}
+	slices.SortFunc(views, func(a, b nodeView) int {
+		switch {
+		case a.c == nil && b.c != nil:
+			return -1 // ourselves first: our own points win a conflict
+		case a.c != nil && b.c == nil:
+			return 1
+		case a.addr < b.addr:
+			return -1
+		case a.addr > b.addr:
+			return 1
+		}
+		return 0
+	})
+	t := emptyRouting.table
+	conns := make(map[string]*conn, len(views))
+	for _, v := range views {
+		nt, err := t.WithBackends(v.addr, toRoute(v.addr, v.bs))
+		if err != nil {
+			n.log.Error("route conflict: node left out of the route table", zap.String("node", v.addr), zap.Error(err))
+			continue
+		}
+		t = nt
+		if v.c != nil {
+			conns[v.addr] = v.c
+		}
+	}
+	old := n.routes.Load()
+	t = t.WithVersion(old.table.Version() + 1)
+	changed := !t.Equal(old.table) || len(conns) != len(old.conns)
+	n.routes.Store(&routing{table: t, conns: conns})
+	if changed && n.cfg.OnChange != nil {
+		n.cfg.OnChange()
+	}
+}
+
+// Members lists the nodes of the route table with the versions of their
+// information (the ROUTE_LIST reply of a server).
+func (n *Node) Members() []proto.Member {
+	rt := n.routes.Load()
+	var out []proto.Member
+	if n.cfg.Join != nil {
+		info := n.cfg.Join()
+		out = append(out, proto.Member{Addr: identity(&info, ""), Version: info.Version})
+	}
+	for addr, c := range rt.conns {
+		out = append(out, proto.Member{Addr: addr, Version: c.version()})
+	}
+	slices.SortFunc(out, func(a, b proto.Member) int {
+		if a.Addr < b.Addr {
+			return -1
+		}
+		if a.Addr > b.Addr {
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// connForKey returns the connection for a key in a group: the owner's when
+// it is reachable; otherwise any live connection, whose node forwards the
+// request to the owner (a client behind NAT reaches everything through one
+// node).
+func (n *Node) connForKey(ctx context.Context, key id.ID, g uint32) (*conn, error) {
+	if n.isClosed() {
+		return nil, status.Errorf(status.Canceled, "node closed")
+	}
+	rt := n.routes.Load()
+	owner, ok := rt.table.Owner(key, g)
+	if !ok {
+		// Nothing known about the group: maybe not connected yet.
+		if c, err := n.anyConn(ctx); err == nil && slices.Contains(rt.table.Groups(), g) {
+			return c, nil
+		} else if err != nil {
+			return nil, err
+		}
+		return nil, status.Errorf(status.NoRoute, "no known node serves group %d", g)
+	}
+	if c := rt.conns[owner.Addr]; c != nil && c.alive() {
+		return c, nil
+	}
+	if c, err := n.connTo(ctx, owner.Addr); err == nil {
+		return c, nil
+	}
+	// The owner is not reachable from here: go through any node.
+	return n.anyConn(ctx)
+}
+
+// anyConn returns some live connection, redialing the known remotes if
+// none is up.
+func (n *Node) anyConn(ctx context.Context) (*conn, error) {
+	rt := n.routes.Load()
+	for _, c := range rt.conns {
+		if c.alive() {
+			return c, nil
+		}
+	}
+	n.mu.RLock()
+	remotes := slices.Clone(n.remotes)
+	n.mu.RUnlock()
+	var lastErr error = status.Errorf(status.NoRoute, "no node known")
+	for _, r := range remotes {
+		c, err := r.get(ctx, n, false)
+		if err == nil {
+			return c, nil
+		}
+		lastErr = err
+	}
+	return nil, lastErr
+}
+
+// Forward sends a request to the node named addr and returns its final
+// reply payload; a reply with an error status is returned as that error.
+// Servers use it to forward requests for keys they do not own.
+func (n *Node) Forward(ctx context.Context, addr string, h proto.Header, parts ...[]byte) ([]byte, error) {
+	rt := n.routes.Load()
+	c := rt.conns[addr]
+	if c == nil || !c.alive() {
+		var err error
+		if c, err = n.connTo(ctx, addr); err != nil {
+			return nil, err
+		}
+	}
+	rep, err := c.roundTrip(ctx, h, parts...)
+	if err != nil {
+		return nil, err
+	}
+	return rep.payload, nil
+}
+
+// AddRemoteAsync connects to addr in the background unless it is known.
+func (n *Node) AddRemoteAsync(addr string) {
+	if n.isClosed() || addr == "" || addr == n.Self() || n.known(addr) {
+		return
+	}
+	r := n.remote(addr)
+	if r == nil {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.DialTimeout+n.cfg.WaitTimeout)
+		defer cancel()
+		if _, err := r.get(ctx, n, false); err != nil {
+			n.log.Debug("connect to a learnt node failed", zap.String("node", addr), zap.Error(err))
+		}
+	}()
+}
+
+// known reports whether addr is a remote's dial address or a live node's
+// identity.
+func (n *Node) known(addr string) bool {
+	if _, ok := n.routes.Load().conns[addr]; ok {
+		return true
+	}
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	for _, r := range n.remotes {
+		if r.addr == addr {
+			return true
+		}
+	}
+	return false
+}
+
+func (n *Node) isClosed() bool {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.closed
+}
+
+// learn acts on a member list: connect to nodes not known yet, and refresh
+// the information of known ones whose version moved on.
+func (n *Node) learn(members []proto.Member, from string) {
+	self := n.Self()
+	rt := n.routes.Load()
+	for _, m := range members {
+		addr := fixHost(m.Addr, from)
+		if addr == self {
+			continue
+		}
+		if c := rt.conns[addr]; c != nil {
+			if m.Version > c.version() {
+				go c.refresh(n)
+			}
+			continue
+		}
+		n.AddRemoteAsync(addr)
+	}
+}
+
+// onRoutesChanged handles a ROUTES_CHANGED push from a node.
+func (n *Node) onRoutesChanged(c *conn, payload []byte) {
+	rc, err := proto.DecodeRoutesChanged(payload)
+	if err != nil {
+		n.log.Warn("bad routes push", zap.String("node", c.addr), zap.Error(err))
+		return
+	}
+	if rc.Node.Version > c.version() {
+		c.setInfo(rc.Node)
+		n.rebuild()
+	}
+	n.learn(rc.Members, c.addr)
+}
+
+// maintain runs until the node closes: it pings every connected node and
+// drops one that misses SuspectAfter pings in a row (a single slow reply
+// does not evict it), redials lost remotes, and now and then pulls a
+// member list so a missed push heals.
+func (n *Node) maintain() {
+	ping := time.NewTicker(n.cfg.PingInterval)
+	defer ping.Stop()
+	refresh := time.NewTicker(n.cfg.RefreshInterval)
+	defer refresh.Stop()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-ping.C:
+			n.mu.RLock()
+			remotes := slices.Clone(n.remotes)
+			n.mu.RUnlock()
+			for _, r := range remotes {
+				if c := r.live(); c != nil {
+					go n.probe(c)
+				} else {
+					go func() {
+						ctx, cancel := context.WithTimeout(context.Background(), n.cfg.DialTimeout+n.cfg.WaitTimeout)
+						defer cancel()
+						_, _ = r.get(ctx, n, false)
+					}()
+				}
+			}
+		case <-refresh.C:
+			go n.pull()
+		}
+	}
+}
+
+// probe pings one connection and fails it after too many misses.
+func (n *Node) probe(c *conn) {
+	if !c.probing.CompareAndSwap(false, true) {
+		return // the previous probe is still waiting
+	}
+	defer c.probing.Store(false)
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.PingTimeout)
+	defer cancel()
+	_, err := c.roundTrip(ctx, proto.NewHeader(proto.CmdBackendStatus, 0, id.ID{}, 0))
+	if err == nil {
+		c.misses.Store(0)
+		return
+	}
+	if c.misses.Add(1) >= int32(n.cfg.SuspectAfter) {
+		n.log.Warn("node not answering, dropping it from the route table", zap.String("node", c.addr),
+			zap.Int32("missed_pings", c.misses.Load()), zap.Error(err))
+		c.fail(status.Errorf(status.Timeout, "node %s missed %d pings", c.addr, c.misses.Load()))
+	}
+}
+
+// pull asks one random live node for its member list.
+func (n *Node) pull() {
+	rt := n.routes.Load()
+	if len(rt.conns) == 0 {
+		return
+	}
+	cs := make([]*conn, 0, len(rt.conns))
+	for _, c := range rt.conns {
+		cs = append(cs, c)
+	}
+	c := cs[rand.IntN(len(cs))]
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.WaitTimeout)
+	defer cancel()
+	rep, err := c.roundTrip(ctx, proto.NewHeader(proto.CmdRouteList, 0, id.ID{}, 0))
+	if err != nil {
+		return
+	}
+	ms, _, err := proto.DecodeMembers(rep.payload)
+	if err != nil {
+		n.log.Warn("bad route list", zap.String("node", c.addr), zap.Error(err))
+		return
+	}
+	n.learn(ms, c.addr)
+}
+
+// discover pulls the member list of a freshly connected node.
+func (n *Node) discover(c *conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.WaitTimeout)
+	defer cancel()
+	rep, err := c.roundTrip(ctx, proto.NewHeader(proto.CmdRouteList, 0, id.ID{}, 0))
+	if err != nil {
+		return
+	}
+	if ms, _, err := proto.DecodeMembers(rep.payload); err == nil {
+		n.learn(ms, c.addr)
+	}
+}
+
+// WaitRoutes blocks until the route table satisfies ok or ctx ends.
+func (n *Node) WaitRoutes(ctx context.Context, ok func(*route.Table) bool) error {
+	for {
+		if ok(n.Table()) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return status.Errorf(status.Timeout, "route table did not converge: %v", n.Table())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,176 @@
+package server
+
+import (
+	"context"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/elliptics/elliptics/core/client"
+	"github.com/elliptics/elliptics/core/proto"
+	"github.com/elliptics/elliptics/core/route"
+	"github.com/elliptics/elliptics/core/status"
+)
+
+// A node's view of the cluster lives in its peers client.Node: one outgoing
+// connection to every other node, the route table built from their
+// handshakes plus the node itself, failure detection by pings, and member
+// lists pulled and pushed. This file ties it to the server:
+//
+//   - joining: Start connects to Options.Remotes; a node that connects to us
+//     with its description in the handshake is connected back, so it is in
+//     our table within one round trip, and our push tells everyone else;
+//   - forwarding: a data request for a key another node owns is sent there
+//     and the reply relayed (Stats.Forwards);
+//   - ROUTE_LIST answers with our member list; ROUTES_CHANGED is pushed to
+//     every connection we serve (peers and clients) when our backends or
+//     our table change.
+
+// clusterState is the server's part of the cluster machinery.
+type clusterState struct {
+	peers    *client.Node
+	version  atomic.Uint64 // of our own description; bumped on backend changes
+	forwards atomic.Uint64
+	pushReq  chan struct{}
+}
+
+func (s *Server) startCluster() {
+	s.cluster.version.Store(uint64(time.Now().UnixNano()))
+	s.cluster.pushReq = make(chan struct{}, 1)
+	cfg := s.opts.Peer
+	cfg.Name = "ellipticsd " + s.address()
+	cfg.Logger = s.log.Named("peers")
+	cfg.Join = s.nodeInfo
+	cfg.OnChange = s.requestPush
+	if cfg.WaitTimeout == 0 {
+		cfg.WaitTimeout = s.opts.RequestTimeout
+	}
+	s.cluster.peers = client.NewNode(cfg)
+	s.loops.Add(1)
+	go s.pushLoop()
+	if len(s.opts.Remotes) > 0 {
+		s.loops.Add(1)
+		go s.join()
+	}
+}
+
+// join connects to the configured remotes, retrying until one answers: a
+// node may start before the nodes it names.
+func (s *Server) join() {
+	defer s.loops.Done()
+	delay := 100 * time.Millisecond
+	for !s.closing.Load() {
+		ctx, cancel := context.WithTimeout(s.bgCtx, 10*time.Second)
+		err := s.cluster.peers.AddRemotes(ctx, s.opts.Remotes...)
+		cancel()
+		if err == nil {
+			s.log.Info("joined the cluster", zap.Strings("remotes", s.opts.Remotes))
+			return
+		}
+		s.log.Warn("no remote reachable yet, retrying", zap.Strings("remotes", s.opts.Remotes), zap.Error(err),
+			zap.Duration("retry_in", delay))
+		select {
+		case <-s.bgCtx.Done():
+			return
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 5*time.Second)
+	}
+}
+
+// Table returns the node's route table (itself included).
+func (s *Server) Table() *route.Table { return s.cluster.peers.Table() }
+
+// Peers returns the node's connections to the rest of the cluster.
+func (s *Server) Peers() *client.Node { return s.cluster.peers }
+
+// Forwards counts requests forwarded to their owners.
+func (s *Server) Forwards() uint64 { return s.cluster.forwards.Load() }
+
+// bumpVersion marks our description as changed and tells everyone.
+func (s *Server) bumpVersion() {
+	s.cluster.version.Add(1)
+	if s.cluster.peers != nil {
+		s.cluster.peers.Rebuild()
+	}
+	s.requestPush()
+}
+
+func (s *Server) requestPush() {
+	select {
+	case s.cluster.pushReq <- struct{}{}:
+	default:
+	}
+}
+
+// pushLoop sends ROUTES_CHANGED to every connection we serve, at most ten
+// times a second however fast changes come.
+func (s *Server) pushLoop() {
+	defer s.loops.Done()
+	for {
+		select {
+		case <-s.bgCtx.Done():
+			return
+		case <-s.cluster.pushReq:
+		}
+		rc := proto.RoutesChanged{Node: s.nodeInfo(), Members: s.cluster.peers.Members()}
+		payload := rc.Append(nil)
+		s.mu.Lock()
+		conns := make([]*conn, 0, len(s.conns))
+		for c := range s.conns {
+			if c.shook.Load() {
+				conns = append(conns, c)
+			}
+		}
+		s.mu.Unlock()
+		h := proto.Header{Major: proto.VersionMajor, Minor: proto.VersionMinor, Cmd: proto.CmdRoutesChanged, Backend: -1}
+		for _, c := range conns {
+			c.trySend(h, payload)
+		}
+		select {
+		case <-s.bgCtx.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// joined handles a node that described itself in its handshake: connect
+// back, so it can own keys in our table.
+func (s *Server) joined(info *proto.NodeInfo, remote net.Addr) {
+	addr := client.Identity(info, remote.String())
+	s.cluster.peers.AddRemoteAsync(addr)
+}
+
+func (s *Server) handleRouteList(context.Context, *Request, Replier) ([][]byte, error) {
+	return [][]byte{proto.AppendMembers(nil, s.cluster.peers.Members())}, nil
+}
+
+// route decides where a data request is served: the local backend that
+// owns the key, or another node. A request with FlagDirect or
+// FlagDirectBackend, or for a group with no points known, is served here.
+func (s *Server) route(h *proto.Header) (owner route.Backend, remote bool) {
+	if h.Flags.Has(proto.FlagDirect) || h.Flags.Has(proto.FlagDirectBackend) {
+		return route.Backend{}, false
+	}
+	o, ok := s.Table().Owner(h.ID, h.Group)
+	if !ok {
+		return route.Backend{}, false
+	}
+	return o, o.Addr != s.cluster.peers.Self()
+}
+
+// forward sends the request to its owner and returns the owner's reply.
+func (s *Server) forward(ctx context.Context, owner route.Backend, h proto.Header, payload []byte) ([][]byte, error) {
+	s.cluster.forwards.Add(1)
+	fh := h
+	fh.Flags = (h.Flags | proto.FlagDirect) &^ (proto.FlagReply | proto.FlagMore)
+	fh.Status = status.OK
+	rep, err := s.cluster.peers.Forward(ctx, owner.Addr, fh, payload)
+	if err != nil {
+		return nil, err
+	}
+	return [][]byte{rep}, nil
+}
