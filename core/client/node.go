@@ -43,6 +43,11 @@ type Config struct {
 	// node, healing missed pushes (5s).
 	RefreshInterval time.Duration
 
+	// Proxy sends every request through the nodes given to AddRemotes and
+	// never connects to others, which forward to the owners: for clients
+	// that can reach only some nodes (NAT, firewalls).
+	Proxy bool
+
 	// Join, set by a server's own Node, describes the server; it is sent
 	// in every handshake (peers connect back and route to it) and the server
 	// is part of the route table.

@@ -195,14 +195,19 @@ func (n *Node) connForKey(ctx context.Context, key id.ID, g uint32) (*conn, erro
 		return nil, status.Errorf(status.Canceled, "node closed")
 	}
 	rt := n.routes.Load()
+	if n.cfg.Proxy {
+		return n.anyConn(ctx)
+	}
 	owner, ok := rt.table.Owner(key, g)
-	if !ok {
-		// Nothing known about the group: maybe not connected yet.
-		if c, err := n.anyConn(ctx); err == nil && slices.Contains(rt.table.Groups(), g) {
-			return c, nil
-		} else if err != nil {
+	if !ok && len(rt.conns) == 0 {
+		// Not connected to anything: redial the remotes and look again.
+		if _, err := n.anyConn(ctx); err != nil {
 			return nil, err
 		}
+		rt = n.routes.Load()
+		owner, ok = rt.table.Owner(key, g)
+	}
+	if !ok {
 		return nil, status.Errorf(status.NoRoute, "no known node serves group %d", g)
 	}
 	if c := rt.conns[owner.Addr]; c != nil && c.alive() {
@@ -257,9 +262,10 @@ func (n *Node) Forward(ctx context.Context, addr string, h proto.Header, parts .
 	return rep.payload, nil
 }
 
-// AddRemoteAsync connects to addr in the background unless it is known.
+// AddRemoteAsync connects to addr in the background unless it is known (or
+// the node is a Proxy client, which talks only to its own remotes).
 func (n *Node) AddRemoteAsync(addr string) {
-	if n.isClosed() || addr == "" || addr == n.Self() || n.known(addr) {
+	if n.cfg.Proxy || n.isClosed() || addr == "" || addr == n.Self() || n.known(addr) {
 		return
 	}
 	r := n.remote(addr)
