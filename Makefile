@@ -51,6 +51,7 @@ test: deps build vet gotest e2e fuzz
 
 bench: build
 	$(GO) run ./bench/kvbench -out bench/out
+	$(MAKE) -C bench/storage bench
 
 soak:
 	$(MAKE) fuzz FUZZTIME=$(SOAKTIME)
