@@ -140,8 +140,7 @@ func backendCommand(fs *flag.FlagSet) action {
 // adminSession returns a session on a node with no remotes yet; the admin
 // calls dial the addresses they are given.
 func (c *cli) adminSession() *client.Session {
-	c.node = client.NewNode(client.Config{WaitTimeout: c.g.timeout, DialTimeout: c.g.timeout, Name: "elliptics-cli"})
-	s := client.NewSession(c.node)
+	s := client.NewSession(c.newNode())
 	s.SetTimeout(c.g.timeout)
 	return s
 }

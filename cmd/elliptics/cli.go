@@ -88,18 +88,21 @@ type globals struct {
 	rawID     bool
 	json      bool
 	column    string
+	proxy     bool
 }
 
 func (g *globals) register(fs *flag.FlagSet) {
 	fs.Var(&g.remotes, "remote", "node address `ADDR` (host:port); repeat the flag or separate with commas for several\n"+
 		"(default $"+envRemote+" if set, else "+defaultRemote+")")
-	fs.Var(&g.groups, "groups", "`LIST` of groups to use, as 1,2,3 or 1:2:3, in read order\n(default: every group the connected nodes serve)")
+	fs.Var(&g.groups, "groups", "`LIST` of groups to use, as 1,2,3 or 1:2:3, in read order\n(default: every group of the cluster; with --proxy, of the --remote nodes)")
 	fs.StringVar(&g.namespace, "namespace", "", "namespace `NS` mixed into the ID of every key")
 	fs.DurationVar(&g.timeout, "timeout", 5*time.Second, "how long (`DURATION`, e.g. 500ms) to wait to connect and for each reply")
 	fs.Var(checkerFlag{&g.checker}, "checker", "success policy `NAME` of write and remove: at_least_one, all, quorum or no_check")
 	fs.BoolVar(&g.rawID, "id", false, "KEY arguments are hex IDs (zero-padded on the right), not names")
-	fs.BoolVar(&g.json, "json", false, "print write, remove, lookup, ping, id and backend results as JSON")
+	fs.BoolVar(&g.json, "json", false, "print the results of every command but read as JSON")
 	fs.StringVar(&g.column, "column", "", "column `NAME` of the object to address (default column if empty)")
+	fs.BoolVar(&g.proxy, "proxy", false, "send every request through the --remote nodes and connect to no other node\n"+
+		"(for clients behind NAT or a firewall: the --remote nodes forward to the others)")
 }
 
 // addrList is the value of --remote.
@@ -358,26 +361,49 @@ func (c *cli) remotes() ([]string, error) {
 	return []string{defaultRemote}, nil
 }
 
-// session connects to the cluster and returns a session set up from the
-// global flags.
-func (c *cli) session(ctx context.Context) (*client.Session, error) {
+// newNode makes the client node of the invocation, with no remotes yet.
+func (c *cli) newNode() *client.Node {
+	c.node = client.NewNode(client.Config{WaitTimeout: c.g.timeout, DialTimeout: c.g.timeout, Name: "elliptics-cli",
+		Proxy: c.g.proxy})
+	return c.node
+}
+
+// connect connects to the --remote nodes (at least one must answer) and
+// returns their addresses.
+func (c *cli) connect(ctx context.Context) ([]string, error) {
 	addrs, err := c.remotes()
 	if err != nil {
 		return nil, err
 	}
-	c.node = client.NewNode(client.Config{WaitTimeout: c.g.timeout, DialTimeout: c.g.timeout, Name: "elliptics-cli"})
-	if err := c.node.AddRemotes(ctx, addrs...); err != nil {
+	if err := c.newNode().AddRemotes(ctx, addrs...); err != nil {
 		if ctx.Err() != nil {
 			return nil, &cliError{code: exitFailed, msg: "interrupted while connecting"}
 		}
 		why := strings.TrimPrefix(err.Error(), "no remote reachable: ")
 		return nil, &cliError{code: exitUnreachable, msg: fmt.Sprintf("cannot reach %s: %s", strings.Join(addrs, ", "), why)}
 	}
+	return addrs, nil
+}
+
+// session connects to the cluster and returns a session set up from the
+// global flags.
+func (c *cli) session(ctx context.Context) (*client.Session, error) {
+	addrs, err := c.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !c.g.groups.set && !c.g.proxy {
+		// The default groups are those of the whole cluster, not only of
+		// the --remote nodes: learn the other nodes first.
+		if _, err := c.gather(ctx); err != nil {
+			return nil, err
+		}
+	}
 	s := client.NewSession(c.node)
 	if c.g.groups.set {
 		s.SetGroups(c.g.groups.groups...)
 	} else {
-		groups := s.Groups()
+		groups := c.node.Groups()
 		if len(groups) == 0 {
 			return nil, &cliError{code: exitFailed, msg: fmt.Sprintf("the nodes at %s serve no group; name some with --groups", strings.Join(addrs, ", "))}
 		}

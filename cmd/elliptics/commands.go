@@ -91,6 +91,18 @@ func init() {
 			setup: noFlags(pingAction),
 		},
 		{
+			name:    "routes",
+			summary: "show the ring: group, backend, address, points and share of each backend",
+			about:   routesAbout,
+			setup:   routesCommand,
+		},
+		{
+			name:    "nodes",
+			summary: "list the nodes of the cluster: address, state, backends, groups, version",
+			about:   nodesAbout,
+			setup:   noFlags(nodesAction),
+		},
+		{
 			name:    "backend",
 			args:    []string{"ACTION"},
 			summary: "list the backends of nodes, or enable|disable|ro|rw|defrag|stop-defrag one",

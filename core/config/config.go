@@ -40,6 +40,7 @@ import (
 	"github.com/elliptics/elliptics/core/backend/blob"
 	filebackend "github.com/elliptics/elliptics/core/backend/file"
 	"github.com/elliptics/elliptics/core/backend/mem"
+	"github.com/elliptics/elliptics/core/client"
 	"github.com/elliptics/elliptics/core/route"
 	"github.com/elliptics/elliptics/core/server"
 )
@@ -54,6 +55,12 @@ const (
 	DefaultMaxPayload      = Size(160 * MiB)
 	DefaultMaxInflight     = server.DefaultMaxInflight
 	DefaultDataDir         = "./var"
+	// Peer connections (server.Options.Peer): how a node watches the
+	// other nodes of the cluster.
+	DefaultPingInterval    = time.Second
+	DefaultPingTimeout     = time.Second
+	DefaultSuspectAfter    = 3
+	DefaultRefreshInterval = 5 * time.Second
 )
 
 // Defaults of a [[backend]] table.
@@ -64,6 +71,9 @@ const (
 	DefaultSyncInterval  = 100 * time.Millisecond
 	DefaultBlobSize      = Size(GiB)
 	DefaultRecordsInBlob = 10_000_000
+	// DefaultPoints is the number of ring points a backend takes when its
+	// ids file is created (route.DefaultPoints).
+	DefaultPoints = route.DefaultPoints
 )
 
 // SyncModes are the accepted values of backend.sync.
@@ -114,6 +124,18 @@ type Node struct {
 	// DataDir is the root of the backends' directories; a relative path is
 	// relative to the daemon's working directory. Default "./var".
 	DataDir string `toml:"data_dir"`
+	// PingInterval is how often the node pings every other node it is
+	// connected to, and redials lost ones. Default "1s".
+	PingInterval Duration `toml:"ping_interval"`
+	// PingTimeout bounds one ping; a ping without a reply by then is
+	// missed. Default "1s".
+	PingTimeout Duration `toml:"ping_timeout"`
+	// SuspectAfter is how many pings in a row a node may miss before it is
+	// dropped from the route table. Default 3.
+	SuspectAfter int `toml:"suspect_after"`
+	// RefreshInterval is how often the node pulls the member list of a
+	// random other node, healing missed route pushes. Default "5s".
+	RefreshInterval Duration `toml:"refresh_interval"`
 }
 
 // Backend is one [[backend]] table.
@@ -124,7 +146,7 @@ type Backend struct {
 	// Group is the replica group the backend belongs to, 1..2^32-1.
 	// Default 1.
 	Group int64 `toml:"group"`
-	// Type is the storage engine (see BackendTypes). Default "mem".
+	// Type is the storage engine (see BackendTypes). Default "blob".
 	Type string `toml:"type"`
 	// Dir is where the backend keeps its files, for types that have files.
 	// Default "" means <data_dir>/backend-<id> (see Config.BackendDir).
@@ -152,6 +174,12 @@ type Backend struct {
 	// Compress stores blob records with snappy when it makes them smaller.
 	// Default false.
 	Compress bool `toml:"compress"`
+	// Points is the number of ring points the backend takes when its ids
+	// file (<dir>/ids) is created on first start, 1..4096. Later starts read
+	// the points back from the file and ignore this key: changing it does
+	// nothing, deliberately, since new points would move the backend's data
+	// to other backends. Default 16.
+	Points int `toml:"points"`
 }
 
 // Default returns the configuration used when no file is given: one blob
@@ -168,7 +196,8 @@ func Default() Config {
 // and the given id.
 func DefaultBackend(id int) Backend {
 	return Backend{ID: id, Group: DefaultGroup, Type: DefaultBackendType, Enable: true, Sync: DefaultSync,
-		SyncInterval: Duration{DefaultSyncInterval}, BlobSize: DefaultBlobSize, RecordsInBlob: DefaultRecordsInBlob}
+		SyncInterval: Duration{DefaultSyncInterval}, BlobSize: DefaultBlobSize, RecordsInBlob: DefaultRecordsInBlob,
+		Points: DefaultPoints}
 }
 
 func defaultNode() Node {
@@ -182,6 +211,10 @@ func defaultNode() Node {
 		MaxPayload:      DefaultMaxPayload,
 		MaxInflight:     DefaultMaxInflight,
 		DataDir:         DefaultDataDir,
+		PingInterval:    Duration{DefaultPingInterval},
+		PingTimeout:     Duration{DefaultPingTimeout},
+		SuspectAfter:    DefaultSuspectAfter,
+		RefreshInterval: Duration{DefaultRefreshInterval},
 	}
 }
 
@@ -230,6 +263,7 @@ type fileBackend struct {
 	BlobSize      Size     `toml:"blob_size"`
 	RecordsInBlob *int64   `toml:"records_in_blob"`
 	Compress      bool     `toml:"compress"`
+	Points        *int     `toml:"points"`
 }
 
 func decode(data []byte) (Config, error) {
@@ -277,6 +311,9 @@ func decode(data []byte) (Config, error) {
 		}
 		if fb.Type != nil {
 			b.Type = *fb.Type
+		}
+		if fb.Points != nil {
+			b.Points = *fb.Points
 		}
 		c.Backends[i] = b
 	}
@@ -354,7 +391,8 @@ var (
 	textKeys = []struct {
 		key   string
 		intOK bool
-	}{{"request_timeout", false}, {"shutdown_timeout", false}, {"max_payload", true}}
+	}{{"request_timeout", false}, {"shutdown_timeout", false}, {"max_payload", true},
+		{"ping_interval", false}, {"ping_timeout", false}, {"refresh_interval", false}}
 )
 
 // Validate checks every field and reports every problem found, each naming
@@ -396,6 +434,18 @@ func (c *Config) Validate() error {
 	if n.DataDir == "" {
 		p.add("node.data_dir", "must not be empty")
 	}
+	if n.PingInterval.Duration <= 0 {
+		p.add("node.ping_interval", "must be > 0, got %v", n.PingInterval)
+	}
+	if n.PingTimeout.Duration <= 0 {
+		p.add("node.ping_timeout", "must be > 0, got %v", n.PingTimeout)
+	}
+	if n.SuspectAfter < 1 {
+		p.add("node.suspect_after", "must be > 0, got %d", n.SuspectAfter)
+	}
+	if n.RefreshInterval.Duration <= 0 {
+		p.add("node.refresh_interval", "must be > 0, got %v", n.RefreshInterval)
+	}
 
 	if len(c.Backends) == 0 {
 		p.add("backend", "needs at least one [[backend]]")
@@ -421,6 +471,9 @@ func (c *Config) Validate() error {
 			p.add(field("group"), "must be > 0, got %d", b.Group)
 		case b.Group > math.MaxUint32:
 			p.add(field("group"), "must be <= %d, got %d", uint32(math.MaxUint32), b.Group)
+		}
+		if b.Points < 1 || b.Points > route.MaxPoints {
+			p.add(field("points"), "must be between 1 and %d, got %d", route.MaxPoints, b.Points)
 		}
 		t, ok := backendTypes[b.Type]
 		if !ok {
@@ -565,6 +618,12 @@ func (c *Config) ServerOptions(logger *zap.Logger) (server.Options, error) {
 		MaxInflight:     n.MaxInflight,
 		Logger:          logger,
 		Remotes:         slices.Clone(n.Remotes),
+		Peer: client.Config{
+			PingInterval:    n.PingInterval.Duration,
+			PingTimeout:     n.PingTimeout.Duration,
+			SuspectAfter:    n.SuspectAfter,
+			RefreshInterval: n.RefreshInterval.Duration,
+		},
 	}
 	fail := func(err error) (server.Options, error) {
 		for _, s := range opts.Backends {
@@ -590,8 +649,9 @@ func (c *Config) ServerOptions(logger *zap.Logger) (server.Options, error) {
 			return t.open(dir, b, blog)
 		}
 		// Every backend, files or not, keeps its ring points in its
-		// directory, so its share of the ring survives restarts.
-		points, err := route.LoadOrCreatePoints(c.BackendDir(b), route.DefaultPoints)
+		// directory, so its share of the ring survives restarts; b.Points
+		// only counts when the ids file is created.
+		points, err := route.LoadOrCreatePoints(c.BackendDir(b), b.Points)
 		if err != nil {
 			return fail(fmt.Errorf("backend[%d]: ring points: %w", i, err))
 		}

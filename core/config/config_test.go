@@ -13,6 +13,7 @@ import (
 
 	"github.com/elliptics/elliptics/core/backend"
 	"github.com/elliptics/elliptics/core/backend/mem"
+	"github.com/elliptics/elliptics/core/client"
 	"github.com/elliptics/elliptics/core/id"
 	"github.com/elliptics/elliptics/core/proto"
 	"github.com/elliptics/elliptics/core/route"
@@ -31,7 +32,12 @@ func TestDefault(t *testing.T) {
 	require.Equal(t, Size(160<<20), c.Node.MaxPayload)
 	require.Equal(t, 1024, c.Node.MaxInflight)
 	require.Equal(t, "./var", c.Node.DataDir)
+	require.Equal(t, time.Second, c.Node.PingInterval.Duration)
+	require.Equal(t, time.Second, c.Node.PingTimeout.Duration)
+	require.Equal(t, 3, c.Node.SuspectAfter)
+	require.Equal(t, 5*time.Second, c.Node.RefreshInterval.Duration)
 	require.Equal(t, []Backend{testbackend(0, 1, "blob")}, c.Backends)
+	require.Equal(t, route.DefaultPoints, c.Backends[0].Points)
 
 	// Default returns a fresh value each time.
 	c.Node.Listen[0] = "changed:1"
@@ -59,7 +65,9 @@ func TestExampleFileIsDefault(t *testing.T) {
 	require.NoError(t, err)
 	for _, key := range []string{"listen", "remotes", "log_level", "log_format", "request_timeout",
 		"shutdown_timeout", "max_payload", "max_inflight", "data_dir",
-		"id", "group", "type", "dir", "read_only", "enable"} {
+		"ping_interval", "ping_timeout", "suspect_after", "refresh_interval",
+		"id", "group", "type", "dir", "read_only", "enable", "sync", "sync_interval", "blob_size",
+		"records_in_blob", "compress", "points"} {
 		require.Contains(t, string(data), "\n"+key+" = ", key)
 	}
 }
@@ -76,9 +84,13 @@ func TestLoadFixtures(t *testing.T) {
 			MaxPayload:      64 * MiB,
 			MaxInflight:     16,
 			DataDir:         "/srv/elliptics",
+			PingInterval:    Duration{250 * time.Millisecond},
+			PingTimeout:     Duration{2 * time.Second},
+			SuspectAfter:    5,
+			RefreshInterval: Duration{time.Minute},
 		},
 		Backends: []Backend{
-			withDir(withDisabled(withReadOnly(testbackend(3, 2, "mem"))), "/mnt/disk1"),
+			withPoints(withDir(withDisabled(withReadOnly(testbackend(3, 2, "mem"))), "/mnt/disk1"), 64),
 			testbackend(7, 5, "blob"),
 		},
 	}
@@ -183,6 +195,19 @@ func TestParseErrors(t *testing.T) {
 		{"max inflight zero", "[node]\nmax_inflight = 0\n", "node.max_inflight: must be >= 1, got 0"},
 		{"max inflight negative", "[node]\nmax_inflight = -5\n", "node.max_inflight: must be >= 1, got -5"},
 		{"data dir empty", "[node]\ndata_dir = \"\"\n", "node.data_dir: must not be empty"},
+		{"ping interval zero", "[node]\nping_interval = \"0s\"\n", "node.ping_interval: must be > 0, got 0s"},
+		{"ping interval integer", "[node]\nping_interval = 1\n", `node.ping_interval: invalid duration "1"`},
+		{"ping timeout negative", "[node]\nping_timeout = \"-1s\"\n", "node.ping_timeout: must be > 0, got -1s"},
+		{"ping timeout garbage", "[node]\nping_timeout = \"fast\"\n", `node.ping_timeout: invalid duration "fast"`},
+		{"suspect after zero", "[node]\nsuspect_after = 0\n", "node.suspect_after: must be > 0, got 0"},
+		{"suspect after negative", "[node]\nsuspect_after = -2\n", "node.suspect_after: must be > 0, got -2"},
+		{"suspect after string", "[node]\nsuspect_after = \"3\"\n", "node.suspect_after: got a TOML string, want an integer"},
+		{"refresh interval zero", "[node]\nrefresh_interval = \"0s\"\n", "node.refresh_interval: must be > 0, got 0s"},
+		{"refresh interval boolean", "[node]\nrefresh_interval = false\n", `node.refresh_interval: invalid duration "false"`},
+		{"backend points zero", "[[backend]]\npoints = 0\n", "backend[0].points: must be between 1 and 4096, got 0"},
+		{"backend points negative", "[[backend]]\npoints = -1\n", "backend[0].points: must be between 1 and 4096, got -1"},
+		{"backend points too many", "[[backend]]\npoints = 4097\n", "backend[0].points: must be between 1 and 4096, got 4097"},
+		{"backend points string", "[[backend]]\npoints = \"16\"\n", "backend.points: got a TOML string, want an integer"},
 		{"backend id negative", "[[backend]]\nid = -1\n", "backend[0].id: must be >= 0, got -1"},
 		{"backend id too big", "[[backend]]\nid = 2147483648\n", "backend[0].id: must be <= 2147483647, got 2147483648"},
 		{"backend id duplicate", "[[backend]]\nid = 4\n[[backend]]\nid = 4\n", "backend[1].id: 4 already used by backend[0]"},
@@ -351,6 +376,8 @@ func TestServerOptions(t *testing.T) {
 	require.Equal(t, 5*time.Second, opts.RequestTimeout)
 	require.Equal(t, time.Second, opts.ShutdownTimeout)
 	require.Equal(t, 7, opts.MaxInflight)
+	require.Equal(t, client.Config{PingInterval: time.Second, PingTimeout: time.Second, SuspectAfter: 3,
+		RefreshInterval: 5 * time.Second}, opts.Peer, "peer settings at their defaults")
 	require.Len(t, opts.Backends, 2)
 	require.Equal(t, int32(5), opts.Backends[1].ID)
 	require.Equal(t, uint32(4294967295), opts.Backends[1].Group)
@@ -535,6 +562,8 @@ func withDisabled(b Backend) Backend { b.Enable = false; return b }
 
 func withDir(b Backend, dir string) Backend { b.Dir = dir; return b }
 
+func withPoints(b Backend, n int) Backend { b.Points = n; return b }
+
 func TestBlobAndFileOptions(t *testing.T) {
 	root := t.TempDir()
 	c, err := Parse([]byte(`
@@ -581,4 +610,78 @@ sync = "none"
 		_, err := Parse([]byte(bad.doc))
 		require.ErrorContains(t, err, bad.want, bad.doc)
 	}
+}
+
+// The [node] peer keys reach server.Options.Peer.
+func TestServerOptionsPeer(t *testing.T) {
+	c, err := Parse([]byte(`[node]
+listen = ["127.0.0.1:0"]
+data_dir = "` + filepath.ToSlash(t.TempDir()) + `"
+ping_interval = "200ms"
+ping_timeout = "150ms"
+suspect_after = 7
+refresh_interval = "2s"
+
+[[backend]]
+type = "mem"
+`))
+	require.NoError(t, err)
+	opts, err := c.ServerOptions(nil)
+	require.NoError(t, err)
+	require.Equal(t, 200*time.Millisecond, opts.Peer.PingInterval)
+	require.Equal(t, 150*time.Millisecond, opts.Peer.PingTimeout)
+	require.Equal(t, 7, opts.Peer.SuspectAfter)
+	require.Equal(t, 2*time.Second, opts.Peer.RefreshInterval)
+
+	srv, err := server.New(opts)
+	require.NoError(t, err)
+	require.NoError(t, srv.Start())
+	defer func() { _ = srv.Shutdown(context.Background()) }()
+	got := srv.Peers().Config()
+	require.Equal(t, 200*time.Millisecond, got.PingInterval)
+	require.Equal(t, 150*time.Millisecond, got.PingTimeout)
+	require.Equal(t, 7, got.SuspectAfter)
+	require.Equal(t, 2*time.Second, got.RefreshInterval)
+}
+
+// backend.points counts only when the ids file is created: the points are
+// persisted, and a later change of the key leaves them alone.
+func TestBackendPoints(t *testing.T) {
+	root := t.TempDir()
+	doc := func(points string) []byte {
+		return []byte(`[node]
+data_dir = "` + filepath.ToSlash(root) + `"
+
+[[backend]]
+type = "mem"
+` + points + `
+
+[[backend]]
+type = "mem"
+group = 2
+`)
+	}
+	c, err := Parse(doc("points = 5"))
+	require.NoError(t, err)
+	require.Equal(t, 5, c.Backends[0].Points)
+	require.Equal(t, DefaultPoints, c.Backends[1].Points)
+	opts, err := c.ServerOptions(nil)
+	require.NoError(t, err)
+	require.Len(t, opts.Backends[0].Points, 5)
+	require.Len(t, opts.Backends[1].Points, route.DefaultPoints)
+	first := opts.Backends[0].Points
+	ids, err := os.ReadFile(filepath.Join(root, "backend-0", route.IDsFileName))
+	require.NoError(t, err)
+	require.Equal(t, 1+5, strings.Count(string(ids), "\n"), "header and five points")
+
+	for _, later := range []string{"points = 100", ""} {
+		c, err = Parse(doc(later))
+		require.NoError(t, err)
+		opts, err = c.ServerOptions(nil)
+		require.NoError(t, err)
+		require.Equal(t, first, opts.Backends[0].Points, "points are read back, %q ignored", later)
+	}
+	after, err := os.ReadFile(filepath.Join(root, "backend-0", route.IDsFileName))
+	require.NoError(t, err)
+	require.Equal(t, ids, after, "the ids file is never rewritten")
 }
