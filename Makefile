@@ -14,9 +14,15 @@ export ELLIPTICS_BIN := $(BIN)
 
 all: build
 
+# deps also installs ip (iproute2) when missing, as root with apt-get: the NAT
+# e2e test builds network namespaces with it (and skips without it).
 deps:
 	@command -v $(GO) >/dev/null || { echo "Go is required (https://go.dev/dl/)"; exit 1; }
 	$(GO) mod download
+	@command -v ip >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		{ DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 >/dev/null 2>&1 || \
+		  { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 >/dev/null 2>&1; }; }; } || \
+		echo "note: ip (iproute2) not installed; the NAT e2e test will be skipped"
 
 build: deps
 	$(GO) build -o $(BIN)/ellipticsd ./cmd/ellipticsd
