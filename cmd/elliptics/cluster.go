@@ -28,9 +28,10 @@ learning the rest of the cluster from them: one line per backend with its group,
 id, node address, number of ring points and share of its group's ring (the fraction of
 the group's keys it owns), ordered by group, then address. --group keeps one group.
 
-A node the client cannot reach is not in the table, so the shares of its group count only
-the nodes listed; a warning on standard error names such nodes. With --proxy the client
-talks to the --remote nodes only, and the table holds their backends only.
+A node the client cannot reach is in the table as the nodes it reaches describe it; a node
+nobody described is not, so the shares of its group count only the nodes listed, and a
+warning on standard error names such nodes. With --proxy the client talks to the --remote
+nodes only; the table still holds the whole cluster as they describe it.
 
   GROUP  BACKEND  ADDRESS        POINTS  SHARE
   1      0        10.0.0.1:1025  16      34.12%
@@ -76,9 +77,9 @@ func (o *optGroup) Set(s string) error {
 func (c *cli) waitDiscovery(ctx context.Context) error {
 	wctx, cancel := context.WithTimeout(ctx, c.g.timeout)
 	defer cancel()
-	prev, conns, since := c.node.Table(), len(c.node.Members()), time.Now()
+	prev, conns, since := c.node.Table(), len(c.node.Members(false)), time.Now()
 	_ = c.node.WaitRoutes(wctx, func(t *route.Table) bool {
-		if n := len(c.node.Members()); !t.Equal(prev) || n != conns {
+		if n := len(c.node.Members(false)); !t.Equal(prev) || n != conns {
 			prev, conns, since = t, n, time.Now()
 		}
 		return time.Since(since) >= settleQuiet
@@ -181,12 +182,10 @@ func (c *cli) gather(ctx context.Context) (map[string]*member, error) {
 	return known, nil
 }
 
-// markConnected marks the nodes the client is connected to.
+// markConnected marks the nodes the client is connected to (the route
+// table also holds nodes known only through others).
 func (c *cli) markConnected(get func(string) *member) {
-	for _, a := range c.node.Table().Addresses() {
-		get(a).connected = true
-	}
-	for _, cm := range c.node.Members() {
+	for _, cm := range c.node.Members(false) {
 		m := get(cm.Addr)
 		m.connected = true
 		m.version = max(m.version, cm.Version)
@@ -253,9 +252,14 @@ func routesCommand(fs *flag.FlagSet) action {
 		slices.SortStableFunc(rows, func(a, b jsonRoute) int {
 			return cmp.Or(cmp.Compare(a.Group, b.Group), strings.Compare(a.Address, b.Address), cmp.Compare(a.Backend, b.Backend))
 		})
+		// Nodes the client cannot reach are still in the table when a node
+		// it reaches described them; warn only about those missing from it.
 		var lost []string
+		inTable := t.Addresses()
 		for _, m := range unreachable(known) {
-			lost = append(lost, m.addr)
+			if !slices.Contains(inTable, m.addr) {
+				lost = append(lost, m.addr)
+			}
 		}
 
 		if len(rows) == 0 {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -101,8 +102,25 @@ func (c *conn) handshake(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if n.cfg.Join != nil {
+		own := n.cfg.Join()
+		if info.Version == own.Version && slices.Equal(info.Addresses, own.Addresses) {
+			return errSelf
+		}
+	}
 	c.setInfo(info)
 	return nil
+}
+
+// errSelf is the handshake's answer when a node dials one of its own
+// addresses (learnt from a peer that names it differently).
+var errSelf = status.Errorf(status.Exists, "this address is the node itself")
+
+// nodeInfo returns a copy of the node's description.
+func (c *conn) nodeInfo() proto.NodeInfo {
+	c.infoMu.RLock()
+	defer c.infoMu.RUnlock()
+	return c.info
 }
 
 // refresh re-reads the node's description and updates the routes.

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -121,6 +122,9 @@ type Node struct {
 	remotes []*remote // in the order added
 	closed  bool
 
+	indirect  map[string]proto.NodeInfo // nodes known through others, by identity (guarded by mu)
+	selfAlias map[string]bool           // addresses that turned out to be ourselves (guarded by mu)
+
 	routes    atomic.Pointer[routing]
 	rebuildMu sync.Mutex
 	stop      chan struct{}
@@ -167,6 +171,10 @@ func (n *Node) AddRemotes(ctx context.Context, addrs ...string) error {
 	if connected == 0 {
 		return fmt.Errorf("no remote reachable: %w", joinErrors(errs))
 	}
+	// Learn the whole cluster before returning, so the first call routes.
+	if c, err := n.anyConn(ctx); err == nil {
+		n.discover(c)
+	}
 	for _, err := range errs {
 		n.log.Warn("remote not reachable now, will retry", zap.Error(err))
 	}
@@ -208,6 +216,14 @@ func (r *remote) get(ctx context.Context, n *Node, force bool) (*conn, error) {
 		return nil, lastErr
 	}
 	c, err := dial(ctx, n, r.addr)
+	if errors.Is(err, errSelf) {
+		n.mu.Lock()
+		if n.selfAlias == nil {
+			n.selfAlias = map[string]bool{}
+		}
+		n.selfAlias[r.addr] = true
+		n.mu.Unlock()
+	}
 	r.mu.Lock()
 	r.lastDial = time.Now()
 	if err != nil {
@@ -221,7 +237,6 @@ func (r *remote) get(ctx context.Context, n *Node, force bool) (*conn, error) {
 	}
 	n.log.Debug("connected", zap.String("remote", r.addr), zap.Int("backends", len(c.backends())))
 	n.rebuild()
-	go n.discover(c)
 	return c, nil
 }
 
@@ -284,3 +299,9 @@ type joined struct {
 
 func (j *joined) Error() string { return j.msg }
 func (j *joined) Unwrap() error { return j.first }
+
+func (n *Node) isSelfAlias(addr string) bool {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.selfAlias[addr]
+}

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"slices"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -104,6 +105,7 @@ func (n *Node) rebuild() {
 	type nodeView struct {
 		addr string
 		c    *conn
+		rank int // 0 ourselves, 1 reached directly, 2 known through another node
 		bs   []proto.BackendInfo
 	}
 	var views []nodeView
@@ -125,20 +127,23 @@ func (n *Node) rebuild() {
 			continue // two dial addresses of one node, or ourselves
 		}
 		seen[addr] = true
-		views = append(views, nodeView{addr: addr, c: c, bs: c.backends()})
+		views = append(views, nodeView{addr: addr, c: c, rank: 1, bs: c.backends()})
 	}
-	slices.SortFunc(views, func(a, b nodeView) int {
-		switch {
-		case a.c == nil && b.c != nil:
-			return -1 // ourselves first: our own points win a conflict
-		case a.c != nil && b.c == nil:
-			return 1
-		case a.addr < b.addr:
-			return -1
-		case a.addr > b.addr:
-			return 1
+	n.mu.RLock()
+	for addr, info := range n.indirect {
+		if !seen[addr] {
+			seen[addr] = true
+			views = append(views, nodeView{addr: addr, rank: 2, bs: info.Backends})
 		}
-		return 0
+	}
+	n.mu.RUnlock()
+	// Ourselves first, then nodes we reach, then the rest: the earlier
+	// wins a conflict of ring points.
+	slices.SortFunc(views, func(a, b nodeView) int {
+		if a.rank != b.rank {
+			return a.rank - b.rank
+		}
+		return strings.Compare(a.addr, b.addr)
 	})
 	t := emptyRouting.table
 	conns := make(map[string]*conn, len(views))
@@ -163,26 +168,29 @@ func (n *Node) rebuild() {
 }
 
 // Members lists the nodes of the route table with the versions of their
-// information (the ROUTE_LIST reply of a server).
-func (n *Node) Members() []proto.Member {
+// descriptions (the ROUTE_LIST reply of a server), and the descriptions
+// themselves when withNodes is set. Nodes known only through others are
+// not listed: each node vouches only for what it reaches.
+func (n *Node) Members(withNodes bool) []proto.Member {
 	rt := n.routes.Load()
 	var out []proto.Member
 	if n.cfg.Join != nil {
 		info := n.cfg.Join()
-		out = append(out, proto.Member{Addr: identity(&info, ""), Version: info.Version})
+		m := proto.Member{Addr: identity(&info, ""), Version: info.Version}
+		if withNodes {
+			m.Node = &info
+		}
+		out = append(out, m)
 	}
 	for addr, c := range rt.conns {
-		out = append(out, proto.Member{Addr: addr, Version: c.version()})
+		m := proto.Member{Addr: addr, Version: c.version()}
+		if withNodes {
+			info := c.nodeInfo()
+			m.Node = &info
+		}
+		out = append(out, m)
 	}
-	slices.SortFunc(out, func(a, b proto.Member) int {
-		if a.Addr < b.Addr {
-			return -1
-		}
-		if a.Addr > b.Addr {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b proto.Member) int { return strings.Compare(a.Addr, b.Addr) })
 	return out
 }
 
@@ -213,10 +221,10 @@ func (n *Node) connForKey(ctx context.Context, key id.ID, g uint32) (*conn, erro
 	if c := rt.conns[owner.Addr]; c != nil && c.alive() {
 		return c, nil
 	}
-	if c, err := n.connTo(ctx, owner.Addr); err == nil {
-		return c, nil
-	}
-	// The owner is not reachable from here: go through any node.
+	// The owner is not reachable from here (yet): try to connect in the
+	// background and meanwhile go through any node, which forwards. A
+	// request never waits for a dial to an owner that may be unreachable.
+	n.AddRemoteAsync(owner.Addr)
 	return n.anyConn(ctx)
 }
 
@@ -265,7 +273,7 @@ func (n *Node) Forward(ctx context.Context, addr string, h proto.Header, parts .
 // AddRemoteAsync connects to addr in the background unless it is known (or
 // the node is a Proxy client, which talks only to its own remotes).
 func (n *Node) AddRemoteAsync(addr string) {
-	if n.cfg.Proxy || n.isClosed() || addr == "" || addr == n.Self() || n.known(addr) {
+	if n.cfg.Proxy || n.isClosed() || addr == "" || addr == n.Self() || n.known(addr) || n.isSelfAlias(addr) {
 		return
 	}
 	r := n.remote(addr)
@@ -303,14 +311,17 @@ func (n *Node) isClosed() bool {
 	return n.closed
 }
 
-// learn acts on a member list: connect to nodes not known yet, and refresh
-// the information of known ones whose version moved on.
-func (n *Node) learn(members []proto.Member, from string) {
+// learn acts on a member list: connect to nodes not known yet, refresh the
+// descriptions of known ones whose version moved on, and, for a list with
+// descriptions, remember the nodes we do not reach so keys they own are
+// routed through the node that told us.
+func (n *Node) learn(members []proto.Member, from string, withNodes bool) {
 	self := n.Self()
 	rt := n.routes.Load()
+	indirect := map[string]proto.NodeInfo{}
 	for _, m := range members {
 		addr := fixHost(m.Addr, from)
-		if addr == self {
+		if addr == self || n.isSelfAlias(addr) {
 			continue
 		}
 		if c := rt.conns[addr]; c != nil {
@@ -319,7 +330,16 @@ func (n *Node) learn(members []proto.Member, from string) {
 			}
 			continue
 		}
+		if m.Node != nil {
+			indirect[addr] = *m.Node
+		}
 		n.AddRemoteAsync(addr)
+	}
+	if withNodes {
+		n.mu.Lock()
+		n.indirect = indirect
+		n.mu.Unlock()
+		n.rebuild()
 	}
 }
 
@@ -334,7 +354,7 @@ func (n *Node) onRoutesChanged(c *conn, payload []byte) {
 		c.setInfo(rc.Node)
 		n.rebuild()
 	}
-	n.learn(rc.Members, c.addr)
+	n.learn(rc.Members, c.addr, false)
 }
 
 // maintain runs until the node closes: it pings every connected node and
@@ -355,6 +375,9 @@ func (n *Node) maintain() {
 			remotes := slices.Clone(n.remotes)
 			n.mu.RUnlock()
 			for _, r := range remotes {
+				if n.isSelfAlias(r.addr) {
+					continue
+				}
 				if c := r.live(); c != nil {
 					go n.probe(c)
 				} else {
@@ -391,7 +414,8 @@ func (n *Node) probe(c *conn) {
 	}
 }
 
-// pull asks one random live node for its member list.
+// pull asks one random live node for its member list, with descriptions
+// when some known nodes are not reached directly.
 func (n *Node) pull() {
 	rt := n.routes.Load()
 	if len(rt.conns) == 0 {
@@ -401,10 +425,25 @@ func (n *Node) pull() {
 	for _, c := range rt.conns {
 		cs = append(cs, c)
 	}
-	c := cs[rand.IntN(len(cs))]
+	n.mu.RLock()
+	withNodes := len(n.indirect) > 0
+	n.mu.RUnlock()
+	n.askMembers(cs[rand.IntN(len(cs))], withNodes)
+}
+
+// discover asks a freshly connected node for its member list with
+// descriptions, so the route table is complete at once, even for nodes
+// this side cannot reach.
+func (n *Node) discover(c *conn) { n.askMembers(c, true) }
+
+func (n *Node) askMembers(c *conn, withNodes bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.WaitTimeout)
 	defer cancel()
-	rep, err := c.roundTrip(ctx, proto.NewHeader(proto.CmdRouteList, 0, id.ID{}, 0))
+	var req []byte
+	if withNodes {
+		req = []byte{proto.RouteListWithNodes}
+	}
+	rep, err := c.roundTrip(ctx, proto.NewHeader(proto.CmdRouteList, 0, id.ID{}, 0), req)
 	if err != nil {
 		return
 	}
@@ -413,20 +452,7 @@ func (n *Node) pull() {
 		n.log.Warn("bad route list", zap.String("node", c.addr), zap.Error(err))
 		return
 	}
-	n.learn(ms, c.addr)
-}
-
-// discover pulls the member list of a freshly connected node.
-func (n *Node) discover(c *conn) {
-	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.WaitTimeout)
-	defer cancel()
-	rep, err := c.roundTrip(ctx, proto.NewHeader(proto.CmdRouteList, 0, id.ID{}, 0))
-	if err != nil {
-		return
-	}
-	if ms, _, err := proto.DecodeMembers(rep.payload); err == nil {
-		n.learn(ms, c.addr)
-	}
+	n.learn(ms, c.addr, withNodes)
 }
 
 // WaitRoutes blocks until the route table satisfies ok or ctx ends.

@@ -301,15 +301,22 @@ func DecodeNodeInfo(b []byte) (NodeInfo, error) {
 	return n, d.done()
 }
 
-// Member is one node in a member list: its address and the version of its
-// information.
+// Member is one node in a member list: its address, the version of its
+// description and, in lists asked for with RouteListWithNodes, the
+// description itself.
 type Member struct {
 	Addr    string
 	Version uint64
+	Node    *NodeInfo
 }
 
 // MaxMembers limits a member list.
 const MaxMembers = 1 << 16
+
+// RouteListWithNodes, as the first byte of a ROUTE_LIST request, asks for
+// every member's description (a client that cannot reach some nodes routes
+// to them through the node it can reach).
+const RouteListWithNodes = 1
 
 // AppendMembers appends a member list (the ROUTE_LIST reply, and part of a
 // ROUTES_CHANGED push).
@@ -320,6 +327,13 @@ func AppendMembers(dst []byte, ms []Member) []byte {
 	for _, m := range ms {
 		e.str16(truncate(m.Addr, MaxAddressLen))
 		e.u64(m.Version)
+		if m.Node == nil {
+			e.u32(0)
+			continue
+		}
+		info := m.Node.Append(nil)
+		e.u32(uint32(len(info)))
+		e.raw(info)
 	}
 	return e.b
 }
@@ -331,12 +345,24 @@ func DecodeMembers(b []byte) ([]Member, []byte, error) {
 	if n > MaxMembers {
 		return nil, nil, status.Errorf(status.TooLarge, "member list: %d members over the limit of %d", n, MaxMembers)
 	}
-	if !d.need(int(n) * 10) {
+	if !d.need(int(n) * 14) {
 		return nil, nil, d.err
 	}
 	ms := make([]Member, 0, n)
 	for i := uint32(0); i < n && d.err == nil; i++ {
-		ms = append(ms, Member{Addr: d.str16(MaxAddressLen), Version: d.u64()})
+		m := Member{Addr: d.str16(MaxAddressLen), Version: d.u64()}
+		if l := int(d.u32()); l > 0 {
+			raw := d.bytes(l)
+			if d.err != nil {
+				break
+			}
+			info, err := DecodeNodeInfo(raw)
+			if err != nil {
+				return nil, nil, err
+			}
+			m.Node = &info
+		}
+		ms = append(ms, m)
 	}
 	rest := d.rest()
 	return ms, rest, d.err

@@ -182,7 +182,7 @@ func TestHandshakeRoundTrip(t *testing.T) {
 	_, err = DecodeHandshakeRequest(append(r.Append(nil)[:len(r.Append(nil))-1], 7))
 	require.Error(t, err)
 
-	rc := RoutesChanged{Node: n, Members: []Member{{Addr: "a:1", Version: 3}, {Addr: "b:2", Version: 9}}}
+	rc := RoutesChanged{Node: n, Members: []Member{{Addr: "a:1", Version: 3}, {Addr: "b:2", Version: 9, Node: &n}}}
 	grc, err := DecodeRoutesChanged(rc.Append(nil))
 	require.NoError(t, err)
 	require.Equal(t, rc, grc)

@@ -115,7 +115,7 @@ func (s *Server) pushLoop() {
 			return
 		case <-s.cluster.pushReq:
 		}
-		rc := proto.RoutesChanged{Node: s.nodeInfo(), Members: s.cluster.peers.Members()}
+		rc := proto.RoutesChanged{Node: s.nodeInfo(), Members: s.cluster.peers.Members(false)}
 		payload := rc.Append(nil)
 		s.mu.Lock()
 		conns := make([]*conn, 0, len(s.conns))
@@ -144,8 +144,9 @@ func (s *Server) joined(info *proto.NodeInfo, remote net.Addr) {
 	s.cluster.peers.AddRemoteAsync(addr)
 }
 
-func (s *Server) handleRouteList(context.Context, *Request, Replier) ([][]byte, error) {
-	return [][]byte{proto.AppendMembers(nil, s.cluster.peers.Members())}, nil
+func (s *Server) handleRouteList(_ context.Context, req *Request, _ Replier) ([][]byte, error) {
+	withNodes := len(req.Payload) > 0 && req.Payload[0]&proto.RouteListWithNodes != 0
+	return [][]byte{proto.AppendMembers(nil, s.cluster.peers.Members(withNodes))}, nil
 }
 
 // route decides where a data request is served: the local backend that
@@ -173,4 +174,20 @@ func (s *Server) forward(ctx context.Context, owner route.Backend, h proto.Heade
 		return nil, err
 	}
 	return [][]byte{rep}, nil
+}
+
+// replyAddress is the node's address as reported in replies: the listen
+// address, or, for a node listening on every interface (":1025",
+// "0.0.0.0:1025"), the address the request came in on, which the client
+// can use.
+func (s *Server) replyAddress(req *Request) string {
+	addr := s.address()
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || req.conn == nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		return req.conn.nc.LocalAddr().String()
+	}
+	return addr
 }

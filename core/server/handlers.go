@@ -85,7 +85,7 @@ func (s *Server) handleWrite(ctx context.Context, req *Request, _ Replier) ([][]
 	info := proto.LookupInfo{
 		IOAttr: proto.IOAttr{Column: a.Column, Offset: a.Offset, Size: uint64(len(data)), TotalSize: meta.Size,
 			Timestamp: meta.Timestamp, UserFlags: meta.UserFlags, RecordFlags: rf},
-		Address: s.address(),
+		Address: s.replyAddress(req),
 	}
 	return [][]byte{info.Append(nil)}, nil
 }
@@ -127,7 +127,7 @@ func (s *Server) handleLookup(ctx context.Context, req *Request, _ Replier) ([][
 		IOAttr: proto.IOAttr{Column: a.Column, Size: info.Size, TotalSize: info.Size,
 			Timestamp: info.Timestamp, UserFlags: info.UserFlags},
 		Checksum: info.Checksum,
-		Address:  s.address(),
+		Address:  s.replyAddress(req),
 		Path:     info.Path,
 	}
 	return [][]byte{li.Append(nil)}, nil
