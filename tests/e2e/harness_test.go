@@ -78,11 +78,21 @@ func (s *syncBuffer) String() string {
 // empty) and waits until it reports its listening address.
 func startDaemon(t *testing.T, dir string, args ...string) *daemon {
 	t.Helper()
+	return startDaemonIn(t, dir, nil, args...)
+}
+
+// startDaemonIn is startDaemon with a command prefix (such as "ip netns
+// exec NS", which execs ellipticsd in place, so the process we kill is the
+// daemon itself). The daemon also dies with the test process.
+func startDaemonIn(t *testing.T, dir string, prefix []string, args ...string) *daemon {
+	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	cmd := exec.Command(filepath.Join(binDir, "ellipticsd"), args...)
+	argv := append(append(append([]string{}, prefix...), filepath.Join(binDir, "ellipticsd")), args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	d := &daemon{t: t, cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}
@@ -100,20 +110,21 @@ func startDaemon(t *testing.T, dir string, args ...string) *daemon {
 		close(lines)
 		_, _ = io.Copy(io.Discard, stdout)
 	}()
+	where := strings.Join(append(prefix, "ellipticsd"), " ")
 	deadline := time.After(20 * time.Second)
 	for {
 		select {
 		case line, ok := <-lines:
 			if !ok {
 				<-d.done
-				t.Fatalf("ellipticsd exited before listening: %v\nstderr:\n%s", d.err, d.stderr)
+				t.Fatalf("%s exited before listening: %v\nstderr:\n%s", where, d.err, d.stderr)
 			}
 			if rest, found := strings.CutPrefix(line, "ellipticsd listening on "); found {
 				d.Addr = strings.Split(rest, ",")[0]
 				return d
 			}
 		case <-deadline:
-			t.Fatalf("ellipticsd did not report listening in time\nstderr:\n%s", d.stderr)
+			t.Fatalf("%s did not report listening in time\nstderr:\n%s", where, d.stderr)
 		}
 	}
 }

@@ -1,13 +1,11 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -16,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -387,50 +384,6 @@ func natCLI(t *testing.T, ns string, stdin []byte, args ...string) (string, stri
 		t.Logf("slow: elliptics %s (in %s) took %v", strings.Join(args, " "), ns, d.Round(time.Millisecond))
 	}
 	return out.String(), errb.String(), code
-}
-
-// startDaemonIn is startDaemon with a command prefix (such as "ip netns
-// exec NS", which execs ellipticsd in place, so the process we kill is the
-// daemon itself). The daemon also dies with the test process.
-func startDaemonIn(t *testing.T, dir string, prefix []string, args ...string) *daemon {
-	t.Helper()
-	argv := append(append(append([]string{}, prefix[1:]...), filepath.Join(binDir, "ellipticsd")), args...)
-	cmd := exec.Command(prefix[0], argv...)
-	cmd.Dir = dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	d := &daemon{t: t, cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}
-	cmd.Stderr = d.stderr
-	require.NoError(t, cmd.Start())
-	go func() { d.err = cmd.Wait(); close(d.done) }()
-	t.Cleanup(func() { d.kill() })
-
-	lines := make(chan string, 16)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-		_, _ = io.Copy(io.Discard, stdout)
-	}()
-	deadline := time.After(20 * time.Second)
-	for {
-		select {
-		case line, ok := <-lines:
-			if !ok {
-				<-d.done
-				t.Fatalf("%s: ellipticsd exited before listening: %v\nstderr:\n%s", strings.Join(prefix, " "), d.err, d.stderr)
-			}
-			if rest, found := strings.CutPrefix(line, "ellipticsd listening on "); found {
-				d.Addr = strings.Split(rest, ",")[0]
-				return d
-			}
-		case <-deadline:
-			t.Fatalf("%s: ellipticsd did not report listening in time\nstderr:\n%s", strings.Join(prefix, " "), d.stderr)
-		}
-	}
 }
 
 // The test binary doubles as a small Go client run inside a namespace
