@@ -125,6 +125,9 @@ type Node struct {
 	indirect  map[string]proto.NodeInfo // nodes known through others, by identity (guarded by mu)
 	selfAlias map[string]bool           // addresses that turned out to be ourselves (guarded by mu)
 
+	selfOnce sync.Once
+	self     string
+
 	routes    atomic.Pointer[routing]
 	rebuildMu sync.Mutex
 	stop      chan struct{}

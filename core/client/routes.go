@@ -83,8 +83,12 @@ func (n *Node) Self() string {
 	if n.cfg.Join == nil {
 		return ""
 	}
-	info := n.cfg.Join()
-	return identity(&info, "")
+	// The addresses a node listens on do not change while it runs.
+	n.selfOnce.Do(func() {
+		info := n.cfg.Join()
+		n.self = identity(&info, "")
+	})
+	return n.self
 }
 
 // Rebuild recomputes the route table, for a server whose own description

@@ -1,6 +1,7 @@
 package proto
 
 import (
+	"slices"
 	"time"
 
 	"github.com/elliptics/elliptics/core/id"
@@ -50,7 +51,7 @@ type IOAttr struct {
 // Append appends the encoding of a to dst. The column must be at most
 // MaxColumnLen bytes; Validate checks that.
 func (a *IOAttr) Append(dst []byte) []byte {
-	e := enc{b: dst}
+	e := enc{b: slices.Grow(dst, IOAttrSize+len(a.Column))}
 	e.u32(uint32(a.Flags))
 	e.u16(uint16(len(a.Column)))
 	e.u16(0)
@@ -137,6 +138,7 @@ type LookupInfo struct {
 
 // Append appends the encoding of l to dst.
 func (l *LookupInfo) Append(dst []byte) []byte {
+	dst = slices.Grow(dst, IOAttrSize+len(l.Column)+id.Size+4+len(l.Address)+len(l.Path))
 	dst = l.IOAttr.Append(dst)
 	e := enc{b: dst}
 	e.raw(l.Checksum[:])

@@ -206,6 +206,7 @@ type Server struct {
 	bgCancel context.CancelFunc
 
 	cluster clusterState
+	addr    atomic.Pointer[string] // first listen address, set by Start
 }
 
 // New returns a server with the core commands registered. It does not listen
@@ -274,6 +275,8 @@ func (s *Server) Start() error {
 		s.listeners = append(s.listeners, ln)
 	}
 	s.started = true
+	first := s.listeners[0].Addr().String()
+	s.addr.Store(&first)
 	for _, ln := range s.listeners {
 		s.loops.Add(1)
 		go s.acceptLoop(ln)
@@ -448,12 +451,10 @@ func (s *Server) nodeInfo() proto.NodeInfo {
 	return info
 }
 
-// address is the address reported in lookup replies.
+// address is the node's first listen address (set by Start).
 func (s *Server) address() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.listeners) == 0 {
-		return ""
+	if a := s.addr.Load(); a != nil {
+		return *a
 	}
-	return s.listeners[0].Addr().String()
+	return ""
 }
