@@ -277,7 +277,15 @@ func defragText(b proto.BackendStatus) string {
 }
 
 func progressText(d proto.DefragProgress) string {
-	return fmt.Sprintf("files %d/%d, bytes %d/%d, reclaimed %d", d.FilesDone, d.FilesTotal, d.BytesDone, d.BytesTotal, d.Reclaimed)
+	s := fmt.Sprintf("files %d/%d, bytes %d/%d, reclaimed %d", d.FilesDone, d.FilesTotal, d.BytesDone, d.BytesTotal, d.Reclaimed)
+	end := d.FinishedAt
+	if end.IsZero() {
+		end = time.Now()
+	}
+	if secs := end.Sub(d.StartedAt).Seconds(); !d.StartedAt.IsZero() && secs > 0 {
+		s += fmt.Sprintf(", %.1f MB/s", float64(d.BytesDone)/secs/1e6)
+	}
+	return s
 }
 
 func (c *cli) backendControl(ctx context.Context, addr string, id int32, name string, cmd proto.ControlCommand, done string, wait bool) error {

@@ -174,11 +174,11 @@ func TestBackendControlCLI(t *testing.T) {
 		{name: "defrag on mem", args: []string{r, "backend", "defrag", "--backend", "0"}, code: exitFailed,
 			errHas: []string{"backend defrag --backend 0 on " + addr + ": backend type does not support defragmentation"}},
 		{name: "defrag wait", args: []string{r, "backend", "defrag", "--backend", "1", "--wait"}, emptyErr: true,
-			stdout: ptr("backend 1 (group 2) on " + addr + ": defragmentation started\n" +
-				"defrag: files 1/3, bytes 100/300, reclaimed 10\n" +
-				"defrag: files 2/3, bytes 200/300, reclaimed 20\n" +
-				"defrag: files 3/3, bytes 300/300, reclaimed 30\n" +
-				"defragmentation finished: files 3/3, bytes 300/300, reclaimed 30\n")},
+			outHas: []string{"backend 1 (group 2) on " + addr + ": defragmentation started\n",
+				"defrag: files 1/3, bytes 100/300, reclaimed 10, ",
+				"defrag: files 2/3, bytes 200/300, reclaimed 20, ",
+				"defrag: files 3/3, bytes 300/300, reclaimed 30, ",
+				"defragmentation finished: files 3/3, bytes 300/300, reclaimed 30, ", " MB/s\n"}},
 		{name: "list after defrag", args: []string{r, "backend", "list", "--backend", "1"},
 			outHas: []string{"done files 3/3, bytes 300/300, reclaimed 30"}},
 		{name: "stop when none runs", args: []string{r, "backend", "stop-defrag", "--backend", "1"}, code: exitFailed,
