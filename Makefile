@@ -36,7 +36,7 @@ vet:
 	@out=$$(gofmt -l core cmd tests bench capi 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 gotest:
-	$(GO) test -race -count=1 ./core/... ./cmd/...
+	$(GO) test -race -count=1 ./core/... ./cmd/... ./bench/...
 
 # A short run of every fuzz target (found by name: func FuzzXxx in a _test.go
 # file); `make soak` runs them for longer.
