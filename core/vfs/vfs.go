@@ -19,10 +19,31 @@ type File interface {
 	io.WriterAt
 	io.Seeker
 	io.Closer
+	// Sync makes the file's data and metadata durable, like fsync(2).
 	Sync() error
+	// Datasync makes the file's data durable together with the metadata
+	// needed to read it back (its size and blocks), like fdatasync(2),
+	// without waiting for timestamps alone. Where the system has no such
+	// call it is Sync.
+	Datasync() error
+	// WriteVAt writes the buffers one after another starting at offset off,
+	// like pwritev(2): one system call for all of them where the system has
+	// it. It returns the number of bytes written and a non-nil error when
+	// that is less than their total. Do not use it on a file opened with
+	// O_APPEND.
+	WriteVAt(bufs [][]byte, off int64) (int, error)
 	Truncate(size int64) error
 	Stat() (fs.FileInfo, error)
 	Name() string
+}
+
+// WritebackStarter is implemented by files that can start writing a range
+// of dirty pages to the device without waiting for it, like
+// sync_file_range(2) with SYNC_FILE_RANGE_WRITE. It is only a hint that
+// lets the device work while the caller prepares more data: it makes
+// nothing durable, and a caller must not depend on it being implemented.
+type WritebackStarter interface {
+	StartWriteback(off, n int64) error
 }
 
 // FS is the subset of the operating system's file system the backends use.
@@ -54,7 +75,48 @@ func (osFS) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return f, nil
+	return &osFile{File: f}, nil
+}
+
+// osFile is an *os.File with the File methods os does not have
+// (vfs_linux.go, vfs_other.go).
+type osFile struct {
+	*os.File
+}
+
+// advance drops the first n bytes of bufs after a short vectored write. A
+// partly written buffer is cut in a copy of the slice, so the caller's
+// slice is never modified.
+func advance(bufs [][]byte, n int) [][]byte {
+	for n > 0 && len(bufs) > 0 {
+		if n >= len(bufs[0]) {
+			n -= len(bufs[0])
+			bufs = bufs[1:]
+			continue
+		}
+		rest := make([][]byte, len(bufs))
+		copy(rest, bufs)
+		rest[0] = rest[0][n:]
+		return rest
+	}
+	return bufs
+}
+
+// WriteVAtLoop implements File.WriteVAt with one WriteAt per buffer, for
+// files that have no vectored write.
+func WriteVAtLoop(w io.WriterAt, bufs [][]byte, off int64) (int, error) {
+	total := 0
+	for _, b := range bufs {
+		if len(b) == 0 {
+			continue
+		}
+		n, err := w.WriteAt(b, off+int64(total))
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
 }
 
 func (osFS) Rename(oldpath, newpath string) error         { return os.Rename(oldpath, newpath) }

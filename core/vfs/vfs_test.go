@@ -138,3 +138,60 @@ func TestReadFile(t *testing.T) {
 	_, err = vfs.ReadFile(fsys, name)
 	require.ErrorIs(t, err, os.ErrPermission)
 }
+
+// WriteVAt writes every buffer in order, including more buffers than one
+// pwritev takes, and agrees with WriteVAtLoop.
+func TestWriteVAt(t *testing.T) {
+	dir := t.TempDir()
+	var bufs [][]byte
+	var want []byte
+	for i := range 3000 {
+		b := make([]byte, i%7) // some empty
+		for j := range b {
+			b[j] = byte(i + j)
+		}
+		bufs = append(bufs, b)
+		want = append(want, b...)
+	}
+	for _, tc := range []struct {
+		name  string
+		write func(f vfs.File) (int, error)
+	}{
+		{"WriteVAt", func(f vfs.File) (int, error) { return f.WriteVAt(bufs, 3) }},
+		{"WriteVAtLoop", func(f vfs.File) (int, error) { return vfs.WriteVAtLoop(f, bufs, 3) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			name := filepath.Join(dir, tc.name)
+			f, err := vfs.Create(vfs.Default, name)
+			require.NoError(t, err)
+			_, err = f.Write([]byte("abc"))
+			require.NoError(t, err)
+			n, err := tc.write(f)
+			require.NoError(t, err)
+			require.Equal(t, len(want), n)
+			require.NoError(t, f.Datasync())
+			require.NoError(t, f.Close())
+			got, err := os.ReadFile(name)
+			require.NoError(t, err)
+			require.Equal(t, append([]byte("abc"), want...), got)
+		})
+	}
+	f, err := vfs.Create(vfs.Default, filepath.Join(dir, "neg"))
+	require.NoError(t, err)
+	defer f.Close()
+	_, err = f.WriteVAt([][]byte{[]byte("x")}, -1)
+	require.Error(t, err)
+	n, err := f.WriteVAt(nil, 0)
+	require.NoError(t, err)
+	require.Zero(t, n)
+}
+
+// Datasync and WriteVAt on a closed file fail like the other methods.
+func TestClosedFile(t *testing.T) {
+	f, err := vfs.Create(vfs.Default, filepath.Join(t.TempDir(), "f"))
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	require.Error(t, f.Datasync())
+	_, err = f.WriteVAt([][]byte{[]byte("x")}, 0)
+	require.Error(t, err)
+}

@@ -107,10 +107,20 @@ type Backend struct {
 	stripes [stripes]sync.Mutex // per-object order inside the backend
 	swapMu  sync.RWMutex
 
-	appendMu sync.Mutex
-	active   *dataFile
-	seq      uint64 // last record sequence number
-	writeSeq uint64 // count of appended records, for group commit
+	appendQ       appendQueue
+	appendMu      sync.Mutex
+	active        *dataFile
+	seq           uint64        // last record sequence number
+	writeSeq      uint64        // count of appended records, for group commit
+	appended      atomic.Uint64 // writeSeq, readable without appendMu
+	appendedBytes atomic.Uint64 // bytes appended since Open
+	// The write the append leader is building (append.go), under appendMu.
+	staged      []*appendReq
+	stagedBytes uint64
+	iov         [][]byte
+	wbuf        []byte // small records, encoded
+	runStart    int    // start in wbuf of the records not yet in iov
+	failed      error  // a write failure to report after appendMu
 
 	idxMu     sync.RWMutex
 	idx       *index
@@ -177,7 +187,13 @@ func Open(dir string, opts Options) (*Backend, error) {
 }
 
 func (b *Backend) stripe(oid id.ID) *sync.Mutex {
-	return &b.stripes[xxhash.Sum64(oid[:])%stripes]
+	return b.stripeOf(xxhash.Sum64(oid[:]))
+}
+
+// stripeOf is stripe for an ID whose hash (xxhash64 of the ID, which is
+// also keyHash(oid, "")) is known.
+func (b *Backend) stripeOf(idHash uint64) *sync.Mutex {
+	return &b.stripes[idHash%stripes]
 }
 
 func (b *Backend) check(ctx context.Context) error {
@@ -267,7 +283,11 @@ type found struct {
 
 // lookup finds the live record of (oid, column). The caller holds swapMu.
 func (b *Backend) lookup(oid id.ID, column string) (found, bool, error) {
-	h := keyHash(oid, column)
+	return b.lookupHash(oid, column, keyHash(oid, column))
+}
+
+// lookupHash is lookup with h = keyHash(oid, column) known.
+func (b *Backend) lookupHash(oid id.ID, column string, h uint64) (found, bool, error) {
 	type cand struct {
 		loc  location
 		file *dataFile
@@ -347,16 +367,28 @@ func (b *Backend) Write(ctx context.Context, req *backend.WriteRequest) (backend
 	if len(req.Column) > maxColumnLen {
 		return backend.Meta{}, status.Errorf(status.TooLarge, "column name of %d bytes over the limit of %d", len(req.Column), maxColumnLen)
 	}
-	mu := b.stripe(req.ID)
+	// One hash of the ID serves the stripe and, for the default column,
+	// the index.
+	idHash := xxhash.Sum64(req.ID[:])
+	h := idHash
+	if req.Column != "" {
+		h = keyHash(req.ID, req.Column)
+	}
+	mu := b.stripeOf(idHash)
 	mu.Lock()
 	defer mu.Unlock()
 	b.swapMu.RLock()
 	defer b.swapMu.RUnlock()
+	if b.opts.Sync == SyncAlways {
+		// Counted only once nothing but the append can block it.
+		b.commit.enter()
+		defer b.commit.leave()
+	}
 
 	// A candidate whose header fails its checksum cannot be matched to a key,
 	// so even a plain overwrite stops there rather than risk two index
 	// entries for one key.
-	old, exists, err := b.lookup(req.ID, req.Column)
+	old, exists, err := b.lookupHash(req.ID, req.Column, h)
 	if err != nil {
 		return backend.Meta{}, err
 	}
@@ -392,7 +424,6 @@ func (b *Backend) Write(ctx context.Context, req *backend.WriteRequest) (backend
 		return backend.Meta{}, err
 	}
 
-	h := keyHash(req.ID, req.Column)
 	b.idxMu.Lock()
 	if exists {
 		b.idx.replace(h, old.loc, loc)
@@ -453,92 +484,12 @@ func (b *Backend) dropColumn(oid id.ID, column string) {
 	}
 }
 
-// appendRecord writes a record at the end of the active file, rotating
-// first if it would not fit, and waits for durability per the sync mode.
-// The caller holds swapMu shared.
-func (b *Backend) appendRecord(hdr *header, stored []byte) (location, *dataFile, error) {
-	size := hdr.size()
-	if size > MaxFileSize {
-		return location{}, nil, status.Errorf(status.TooLarge, "record of %d bytes over the largest file", size)
-	}
-	b.appendMu.Lock()
-	if err := b.checkWritable(); err != nil {
-		b.appendMu.Unlock()
-		return location{}, nil, err
-	}
-	f := b.active
-	pos := f.size.Load()
-	if pos > 0 && (pos+size > b.opts.BlobSize || f.records.Load() >= b.opts.RecordsInBlob) {
-		if err := b.rotateLocked(); err != nil {
-			b.appendMu.Unlock()
-			err = ioError(fmt.Sprintf("blob %s: rotate data file", b.dir), err)
-			b.fail(err)
-			return location{}, nil, err
-		}
-		f = b.active
-		pos = 0
-	}
-	b.seq++
-	hdr.seq = b.seq
-	if err := writeRecord(f.f, pos, hdr, stored); err != nil {
-		// Cut the partial record away so the file stays a clean log; if
-		// that fails too, the checksum finds it at the next start.
-		_ = f.f.Truncate(int64(pos))
-		b.appendMu.Unlock()
-		err = ioError(fmt.Sprintf("blob %s: append record", f.path), err)
-		b.fail(err)
-		return location{}, nil, err
-	}
-	f.size.Store(pos + size)
-	f.records.Add(1)
-	b.writeSeq++
-	wseq := b.writeSeq
-	b.appendMu.Unlock()
-
-	if b.opts.Sync == SyncAlways {
-		if err := b.commit.wait(wseq); err != nil {
-			err = ioError(fmt.Sprintf("blob %s: fsync", f.path), err)
-			b.fail(err)
-			return location{}, nil, err
-		}
-	}
-	return location{file: f.slot, off: pos}, f, nil
-}
-
-// writeRecord writes header, column, data and padding at pos; small
-// records go in one write.
-func writeRecord(w io.WriterAt, pos uint64, hdr *header, stored []byte) error {
-	size := hdr.size()
-	if size <= 64<<10 {
-		buf := make([]byte, size)
-		n := hdr.encode(buf)
-		copy(buf[n:], stored)
-		_, err := w.WriteAt(buf, int64(pos))
-		return err
-	}
-	var hb [headerSize + maxColumnLen]byte
-	n := hdr.encode(hb[:])
-	if _, err := w.WriteAt(hb[:n], int64(pos)); err != nil {
-		return err
-	}
-	if _, err := w.WriteAt(stored, int64(pos)+int64(n)); err != nil {
-		return err
-	}
-	if pad := size - uint64(n) - uint64(len(stored)); pad > 0 {
-		var zeros [recordAlign]byte
-		if _, err := w.WriteAt(zeros[:pad], int64(pos+size-pad)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // rotateLocked closes the active file for writing and starts the next one.
 // The caller holds appendMu.
 func (b *Backend) rotateLocked() error {
 	old := b.active
 	if old != nil && b.opts.Sync != SyncNone {
-		if err := old.f.Sync(); err != nil {
+		if err := old.f.Datasync(); err != nil {
 			return err
 		}
 	}
@@ -652,6 +603,10 @@ func (b *Backend) Remove(ctx context.Context, oid id.ID, opts backend.RemoveOpti
 	defer mu.Unlock()
 	b.swapMu.RLock()
 	defer b.swapMu.RUnlock()
+	if b.opts.Sync == SyncAlways {
+		b.commit.enter()
+		defer b.commit.leave()
+	}
 
 	columns := []string{opts.Column}
 	if !opts.OnlyColumn {
@@ -757,6 +712,7 @@ func (b *Backend) Stats() backend.Stats {
 			"defrag_running":    ds.Running,
 			"defrag_reclaimed":  ds.Reclaimed,
 			"snapshot_objects":  b.lastSnapN.Load(),
+			"group_syncs":       b.commit.syncs.Load(),
 			"sync":              [...]string{"always", "interval", "none"}[b.opts.Sync],
 			"compress":          b.opts.Compress,
 			"index_bytes_per_o": perObject(idxMem, records),
@@ -784,7 +740,7 @@ func (b *Backend) Close() error {
 	if b.opts.Sync != SyncNone {
 		b.appendMu.Lock()
 		if b.active != nil {
-			err = b.active.f.Sync()
+			err = b.active.f.Datasync()
 		}
 		b.appendMu.Unlock()
 	}
@@ -826,7 +782,7 @@ func (b *Backend) background() {
 			b.appendMu.Lock()
 			f := b.active
 			b.appendMu.Unlock()
-			if err := f.f.Sync(); err != nil {
+			if err := f.f.Datasync(); err != nil {
 				b.fail(ioError(fmt.Sprintf("blob %s: interval fsync", f.path), err))
 			}
 		case <-snapTick.C:

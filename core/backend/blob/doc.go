@@ -6,15 +6,26 @@
 // The moving parts:
 //
 //	Write ─ stripe lock (per object) ─ find old record (index + header on disk)
-//	      ─ append record to the active file (appendMu) ─ group commit (fsync)
+//	      ─ queue the record; the append leader writes every queued record
+//	        with one vectored write (appendMu) ─ group commit (fdatasync)
 //	      ─ index update (idxMu)
 //	Read  ─ index candidates ─ header check ─ data read ─ checksum ─ snappy
 //
 // Every record carries a header checksum and a data checksum (xxhash64), so
 // a read never returns bytes that differ from those written: it returns
 // status.ErrCorrupt instead. A write is acknowledged after its bytes are in
-// the file (and, with SyncAlways, fsynced, with concurrent writers sharing
-// one fsync), so it survives the kill of the process.
+// the file (and, with SyncAlways, synced, with concurrent writers sharing
+// one sync), so it survives the kill of the process.
+//
+// Concurrent writers are combined twice (append.go, commit.go): the first
+// of them to append (the append leader) writes the records of all the
+// others queued at that moment in one pwritev, and the first to need a sync
+// (the sync leader) waits until the other writers in the backend have
+// appended too (at most half a sync) and then syncs once for all. A lone
+// writer does neither: it writes its own record and syncs it. A write of
+// 512 KiB or more that will be synced is made in pieces of 256 KiB, each
+// piece's writeback started at once (sync_file_range), so the device works
+// while the next piece is copied.
 //
 // The index stores a 40-bit fingerprint and a packed location per key, 12
 // bytes a slot (see index.go); it is snapshotted to index.snap at every file
@@ -26,6 +37,10 @@
 // every read and write for the whole operation, and exclusively only for the
 // short moments when defragmentation swaps a file or a snapshot is taken, so
 // file handles and locations stay valid while an operation uses them.
+// roMu (read-only state) comes before swapMu and is never taken under
+// appendMu: a write failure is reported after appendMu is released. The
+// append queue's and the committer's own mutexes are leaves, held for a few
+// instructions (the committer's before appendMu in reset).
 //
 // The on-disk format is documented in docs/storage.md.
 package blob

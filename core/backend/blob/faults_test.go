@@ -25,7 +25,7 @@ func TestDiskFullThenFreed(t *testing.T) {
 	}{
 		{"enospc-on-write", errorfs.OnOps(syscall.ENOSPC, errorfs.OpWrite), SyncAlways},
 		{"short-write", errorfs.OnOpsShort(50, errorfs.OpWrite), SyncNone},
-		{"eio-on-fsync", errorfs.OnOps(syscall.EIO, errorfs.OpSync), SyncAlways},
+		{"eio-on-fsync", errorfs.OnOps(syscall.EIO, errorfs.OpSync, errorfs.OpDatasync), SyncAlways},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -65,7 +65,7 @@ func TestDiskFullThenFreed(t *testing.T) {
 			for i := 2; i < 20; i++ {
 				require.Equal(t, val(i, 0), mustRead(t, b, k(i)))
 			}
-			require.Positive(t, fsys.Injected(errorfs.OpWrite)+fsys.Injected(errorfs.OpSync))
+			require.Positive(t, fsys.Injected(errorfs.OpWrite)+fsys.Injected(errorfs.OpSync)+fsys.Injected(errorfs.OpDatasync))
 		})
 	}
 }

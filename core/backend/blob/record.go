@@ -150,6 +150,9 @@ func decodeHeader(b []byte) (header, error) {
 
 // keyHash is the index hash of one column of one object.
 func keyHash(oid id.ID, column string) uint64 {
+	if column == "" {
+		return xxhash.Sum64(oid[:]) // the same value, without the streaming state
+	}
 	d := xxhash.New()
 	d.Write(oid[:])
 	d.WriteString(column)

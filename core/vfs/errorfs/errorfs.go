@@ -16,8 +16,8 @@
 // Probability decide when, Any combines several, and a Toggle switches one
 // on and off while the test runs (a disk that fills up and is freed again).
 //
-// An injector may answer ShortWrite(n) to make a Write or WriteAt store only
-// its first n bytes and fail with io.ErrShortWrite.
+// An injector may answer ShortWrite(n) to make a Write, WriteAt or WriteVAt
+// store only its first n bytes and fail with io.ErrShortWrite.
 //
 // FS counts the faults it injected per operation (FS.Injected) so a test can
 // check that the failure it set up was actually hit.
@@ -47,7 +47,7 @@ const (
 	OpCreate
 	// OpRead is File.Read and File.ReadAt.
 	OpRead
-	// OpWrite is File.Write and File.WriteAt.
+	// OpWrite is File.Write, File.WriteAt and File.WriteVAt.
 	OpWrite
 	// OpSync is File.Sync.
 	OpSync
@@ -67,6 +67,8 @@ const (
 	OpStat
 	// OpClose is File.Close.
 	OpClose
+	// OpDatasync is File.Datasync.
+	OpDatasync
 
 	numOps
 )
@@ -85,6 +87,7 @@ var opNames = [numOps]string{
 	OpReadDir:  "readdir",
 	OpStat:     "stat",
 	OpClose:    "close",
+	OpDatasync: "datasync",
 }
 
 // String returns the operation's name as used in the Op field of the
@@ -113,9 +116,10 @@ var ErrInjected = errors.New("errorfs: injected error")
 // ShortWriteError is the error value an Injector returns to request a short
 // write; build it with ShortWrite.
 //
-// When Write or WriteAt receives it, errorfs writes only the first N bytes
-// of the buffer (all of it if the buffer is shorter, none if N <= 0) to the
-// inner file and returns the number of bytes written with an
+// When Write, WriteAt or WriteVAt receives it, errorfs writes only the first
+// N bytes of the buffer (of the buffers taken one after another, for
+// WriteVAt; all of it if the data is shorter, none if N <= 0) to the inner
+// file and returns the number of bytes written with an
 // *fs.PathError{Op: "write", Err: io.ErrShortWrite}. The error is returned
 // even if the whole buffer fit, so the fault always surfaces.
 //
@@ -497,6 +501,38 @@ func (f *file) WriteAt(p []byte, off int64) (int, error) {
 	return f.write(p, func(b []byte) (int, error) { return f.inner.WriteAt(b, off) })
 }
 
+// WriteVAt writes through the inner file's WriteVAt; a short write keeps
+// the first N bytes of the buffers taken in order.
+func (f *file) WriteVAt(bufs [][]byte, off int64) (int, error) {
+	err := f.fs.maybeError(OpWrite, f.name)
+	if err == nil {
+		return f.inner.WriteVAt(bufs, off)
+	}
+	var sw *ShortWriteError
+	if !errors.As(err, &sw) {
+		return 0, wrapErr(OpWrite, f.name, err)
+	}
+	keep := max(sw.N, 0)
+	var part [][]byte
+	for _, b := range bufs {
+		if keep == 0 {
+			break
+		}
+		b = b[:min(len(b), keep)]
+		keep -= len(b)
+		part = append(part, b)
+	}
+	n := 0
+	if len(part) > 0 {
+		w, werr := f.inner.WriteVAt(part, off)
+		if werr != nil {
+			return w, werr
+		}
+		n = w
+	}
+	return n, wrapErr(OpWrite, f.name, io.ErrShortWrite)
+}
+
 // write injects into a Write or WriteAt done by do.
 func (f *file) write(p []byte, do func([]byte) (int, error)) (int, error) {
 	err := f.fs.maybeError(OpWrite, f.name)
@@ -538,6 +574,22 @@ func (f *file) Sync() error {
 		return err
 	}
 	return f.inner.Sync()
+}
+
+// StartWriteback forwards the hint of vfs.WritebackStarter when the inner
+// file takes it; no fault is injected into a hint.
+func (f *file) StartWriteback(off, n int64) error {
+	if ws, ok := f.inner.(vfs.WritebackStarter); ok {
+		return ws.StartWriteback(off, n)
+	}
+	return nil
+}
+
+func (f *file) Datasync() error {
+	if err := f.fs.check(OpDatasync, f.name); err != nil {
+		return err
+	}
+	return f.inner.Datasync()
 }
 
 func (f *file) Truncate(size int64) error {

@@ -59,6 +59,8 @@ func doOp(t *testing.T, fsys vfs.FS, dir string, op errorfs.Op) error {
 		_, err = f.Write([]byte("x"))
 	case errorfs.OpSync:
 		err = f.Sync()
+	case errorfs.OpDatasync:
+		err = f.Datasync()
 	case errorfs.OpTruncate:
 		err = f.Truncate(1)
 	case errorfs.OpClose:
@@ -122,6 +124,10 @@ func TestPassThrough(t *testing.T) {
 			_, err = f.WriteAt([]byte("J"), 0)
 			require.NoError(t, err)
 			require.NoError(t, f.Sync())
+			n, err := f.WriteVAt([][]byte{[]byte("EL"), nil, []byte("LO!")}, 1)
+			require.NoError(t, err)
+			require.Equal(t, 5, n)
+			require.NoError(t, f.Datasync())
 			require.NoError(t, f.Truncate(4))
 			st, err := f.Stat()
 			require.NoError(t, err)
@@ -130,11 +136,11 @@ func TestPassThrough(t *testing.T) {
 			require.NoError(t, err)
 			b, err := io.ReadAll(f)
 			require.NoError(t, err)
-			require.Equal(t, "Jell", string(b))
+			require.Equal(t, "JELL", string(b))
 			buf := make([]byte, 2)
 			_, err = f.ReadAt(buf, 1)
 			require.NoError(t, err)
-			require.Equal(t, "el", string(buf))
+			require.Equal(t, "EL", string(buf))
 			require.NoError(t, f.Close())
 
 			ents, err := fsys.ReadDir(filepath.Dir(name))
@@ -253,6 +259,52 @@ func TestShortWrite(t *testing.T) {
 			require.Equal(t, 1, fsys.Injected(errorfs.OpWrite))
 		})
 	}
+}
+
+func TestShortWriteVAt(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		n    int
+		want string
+	}{
+		{"inside the first buffer", 2, "xxab"},
+		{"across buffers", 5, "xxabcde"},
+		{"at a buffer boundary", 3, "xxabc"},
+		{"zero", 0, "xx"},
+		{"all of it", 100, "xxabcdefgh"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			name := filepath.Join(dir, "f")
+			require.NoError(t, os.WriteFile(name, []byte("xx"), 0o644))
+			fsys := errorfs.Wrap(vfs.Default, errorfs.OnOpsShort(tc.n))
+			f, err := fsys.OpenFile(name, os.O_RDWR, 0)
+			require.NoError(t, err)
+			n, err := f.WriteVAt([][]byte{[]byte("abc"), {}, []byte("defgh")}, 2)
+			require.ErrorIs(t, err, io.ErrShortWrite)
+			var pe *fs.PathError
+			require.ErrorAs(t, err, &pe)
+			require.Equal(t, "write", pe.Op)
+			require.Equal(t, len(tc.want)-2, n)
+			require.NoError(t, f.Close())
+			got, err := os.ReadFile(name)
+			require.NoError(t, err)
+			require.Equal(t, tc.want, string(got))
+			require.Equal(t, 1, fsys.Injected(errorfs.OpWrite))
+		})
+	}
+	// Other errors write nothing.
+	dir := t.TempDir()
+	fsys := errorfs.Wrap(vfs.Default, errorfs.OnOps(syscall.ENOSPC, errorfs.OpWrite))
+	f, err := vfs.Create(fsys, filepath.Join(dir, "g"))
+	require.NoError(t, err)
+	n, err := f.WriteVAt([][]byte{[]byte("abc")}, 0)
+	require.ErrorIs(t, err, syscall.ENOSPC)
+	require.Zero(t, n)
+	require.NoError(t, f.Close())
+	st, err := os.Stat(filepath.Join(dir, "g"))
+	require.NoError(t, err)
+	require.Zero(t, st.Size())
 }
 
 func TestShortWriteOnOtherOp(t *testing.T) {
@@ -459,7 +511,8 @@ func TestOpString(t *testing.T) {
 	require.Equal(t, "sync", errorfs.OpSync.String())
 	require.Equal(t, "syncdir", errorfs.OpSyncDir.String())
 	require.Equal(t, "Op(99)", errorfs.Op(99).String())
-	require.Len(t, errorfs.Ops(), 13)
+	require.Equal(t, "datasync", errorfs.OpDatasync.String())
+	require.Len(t, errorfs.Ops(), 14)
 	require.Zero(t, errorfs.Wrap(vfs.Default, nil).Injected(errorfs.Op(99)))
 	require.Panics(t, func() { errorfs.OnOps(nil, errorfs.OpSync) })
 	require.Panics(t, func() { errorfs.OnOps(syscall.EIO, errorfs.Op(-1)) })
