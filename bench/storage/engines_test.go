@@ -338,6 +338,13 @@ func BenchmarkWriteSync32(b *testing.B) {
 				b.Fatal(err)
 			}
 			reportOps(b)
+			// How many writes one sync covered (group commit), where the
+			// engine tells.
+			if be, ok := db.(*blobEngine); ok {
+				if syncs, ok := be.b.Stats().Extra["group_syncs"].(int64); ok && syncs > 0 {
+					b.ReportMetric(float64(b.N)/float64(syncs), "writes/sync")
+				}
+			}
 			if err := db.Close(); err != nil {
 				b.Fatal(err)
 			}

@@ -18,8 +18,8 @@ import (
 // two alternating halves and a sync covers about half of them.
 //
 // The waiters of a sync wait on a channel the leader closes, and the
-// counts are atomic, so dozens of writers woken at once do not queue on a
-// mutex one after another.
+// counts are atomic, so writers woken together do not all take the
+// committer's mutex again.
 type committer struct {
 	b *Backend
 
