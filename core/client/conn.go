@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/elliptics/elliptics/core/internal/wire"
 	"github.com/elliptics/elliptics/core/proto"
 	"github.com/elliptics/elliptics/core/status"
 )
@@ -21,16 +21,17 @@ import (
 type reply struct {
 	h       proto.Header
 	payload []byte
+	expired bool // no reply came before the call's deadline
 }
 
 type call struct {
-	ch chan reply // receives the final reply (capacity 1)
+	ch       chan reply // receives the final reply (capacity 1)
+	deadline time.Time  // zero: none (the caller's context bounds the call)
 }
 
-type outFrame struct {
-	h     proto.Header
-	parts [][]byte
-}
+// calls are reused once their reply has been received; a call abandoned by
+// a canceled caller may still get a reply later and is left to the GC.
+var callPool = sync.Pool{New: func() any { return &call{ch: make(chan reply, 1)} }}
 
 // conn is one connection to a node. Requests are pipelined: many calls are
 // in flight at once, matched to replies by transaction number.
@@ -46,13 +47,17 @@ type conn struct {
 	probing atomic.Bool  // a liveness probe is in flight
 	misses  atomic.Int32 // pings missed in a row
 
-	out  chan outFrame
+	w    *wire.Writer
 	dead chan struct{} // closed once the connection has failed
 	err  error         // why, set before dead is closed
 
 	mu    sync.Mutex
 	calls map[uint64]*call
-	once  sync.Once
+	// sweep fails calls whose deadline passed; it is armed for the earliest
+	// deadline in calls (armedAt) at most, not once per call.
+	sweep   *time.Timer
+	armedAt time.Time
+	once    sync.Once
 }
 
 func dial(ctx context.Context, n *Node, addr string) (*conn, error) {
@@ -69,12 +74,17 @@ func dial(ctx context.Context, n *Node, addr string) (*conn, error) {
 		nc:    nc,
 		node:  n,
 		log:   n.log.With(zap.String("remote", addr)),
-		out:   make(chan outFrame, 256),
 		dead:  make(chan struct{}),
 		calls: make(map[uint64]*call),
 	}
+	c.w = wire.New(nc, wire.Config{
+		Timeout: n.cfg.WaitTimeout + 30*time.Second,
+		OnError: func(err error) {
+			c.fail(status.Errorf(status.ConnectionLost, "send to %s: %v", addr, err))
+		},
+	})
 	go c.readLoop()
-	go c.writeLoop()
+	go c.w.Run()
 
 	if err := c.handshake(ctx); err != nil {
 		c.fail(err)
@@ -185,10 +195,14 @@ func (c *conn) fail(err error) {
 	c.once.Do(func() {
 		c.err = err
 		close(c.dead)
+		c.w.Close(false)
 		c.nc.Close()
 		c.mu.Lock()
 		calls := c.calls
 		c.calls = nil
+		if c.sweep != nil {
+			c.sweep.Stop()
+		}
 		c.mu.Unlock()
 		for trans, cl := range calls {
 			cl.ch <- reply{h: proto.Header{Trans: trans, Status: status.ConnectionLost}, payload: []byte(err.Error())}
@@ -197,35 +211,111 @@ func (c *conn) fail(err error) {
 	})
 }
 
-// roundTrip sends a request and waits for its final reply. A reply with a
-// non-zero status is returned as an error matching the status sentinel.
+// roundTrip sends a request and waits for its final reply, as long as ctx
+// allows. A reply with a non-zero status is returned as an error matching
+// the status sentinel.
 func (c *conn) roundTrip(ctx context.Context, h proto.Header, parts ...[]byte) (reply, error) {
+	return c.do(ctx, time.Time{}, h, parts...)
+}
+
+// do is roundTrip with a deadline of its own (zero: none), enforced by the
+// connection's sweeper instead of a timer per call; ctx still cancels the
+// call, and may end it earlier.
+func (c *conn) do(ctx context.Context, deadline time.Time, h proto.Header, parts ...[]byte) (reply, error) {
+	done := ctx.Done()
+	if done != nil {
+		select {
+		case <-done:
+			return reply{}, ctxErr(ctx, c.addr)
+		default:
+		}
+	}
 	h.Trans = c.node.trans.Add(1)
-	cl := &call{ch: make(chan reply, 1)}
+	cl := callPool.Get().(*call)
+	cl.deadline = deadline
 	c.mu.Lock()
 	if c.calls == nil {
 		c.mu.Unlock()
+		callPool.Put(cl)
 		return reply{}, fmt.Errorf("%s: %w", c.addr, c.deadErr())
 	}
 	c.calls[h.Trans] = cl
+	if !deadline.IsZero() && (c.armedAt.IsZero() || deadline.Before(c.armedAt)) {
+		c.armLocked(deadline)
+	}
 	c.mu.Unlock()
 
-	select {
-	case c.out <- outFrame{h: h, parts: parts}:
-	case <-c.dead:
-	case <-ctx.Done():
+	switch err := c.w.Send(h, parts, done, deadline); err {
+	case nil, wire.ErrClosed:
+		// A closed writer means the connection failed: the call gets its
+		// ConnectionLost reply from fail.
+	case wire.ErrDeadline:
+		c.forget(h.Trans)
+		return reply{}, status.Errorf(status.Timeout, "no reply from %s in time", c.addr)
+	default:
 		c.forget(h.Trans)
 		return reply{}, ctxErr(ctx, c.addr)
 	}
 	select {
 	case r := <-cl.ch:
+		callPool.Put(cl)
+		if r.expired {
+			return reply{}, status.Errorf(status.Timeout, "no reply from %s in time", c.addr)
+		}
 		if r.h.Status != status.OK {
 			return r, proto.DecodeError(r.h.Status, r.payload)
 		}
 		return r, nil
-	case <-ctx.Done():
+	case <-done:
 		c.forget(h.Trans)
 		return reply{}, ctxErr(ctx, c.addr)
+	}
+}
+
+// armLocked arms the sweeper for deadline (c.mu held).
+func (c *conn) armLocked(deadline time.Time) {
+	c.armedAt = deadline
+	d := max(time.Until(deadline), 0)
+	if c.sweep == nil {
+		c.sweep = time.AfterFunc(d, c.expire)
+	} else {
+		c.sweep.Reset(d)
+	}
+}
+
+// expire fails the calls whose deadline passed and arms the sweeper for the
+// next deadline.
+func (c *conn) expire() {
+	var expired []*call
+	c.mu.Lock()
+	if c.calls == nil {
+		c.mu.Unlock()
+		return
+	}
+	now := time.Now()
+	var next time.Time
+	for trans, cl := range c.calls {
+		if cl.deadline.IsZero() {
+			continue
+		}
+		if !cl.deadline.After(now) {
+			delete(c.calls, trans)
+			expired = append(expired, cl)
+		} else if next.IsZero() || cl.deadline.Before(next) {
+			next = cl.deadline
+		}
+	}
+	c.armedAt = time.Time{}
+	if !next.IsZero() {
+		// At most a thousand sweeps a second, however the deadlines spread.
+		if soonest := now.Add(time.Millisecond); next.Before(soonest) {
+			next = soonest
+		}
+		c.armLocked(next)
+	}
+	c.mu.Unlock()
+	for _, cl := range expired {
+		cl.ch <- reply{expired: true}
 	}
 }
 
@@ -278,39 +368,6 @@ func (c *conn) readLoop() {
 		c.mu.Unlock()
 		if cl != nil {
 			cl.ch <- reply{h: h, payload: payload}
-		}
-	}
-}
-
-func (c *conn) writeLoop() {
-	bw := bufio.NewWriterSize(c.nc, 64<<10)
-	var hb [proto.HeaderSize]byte
-	for {
-		var f outFrame
-		select {
-		case f = <-c.out:
-		case <-c.dead:
-			return
-		}
-		var n int
-		for _, p := range f.parts {
-			n += len(p)
-		}
-		f.h.Size = uint64(n)
-		f.h.Encode(hb[:])
-		_, err := bw.Write(hb[:])
-		for _, p := range f.parts {
-			if err == nil && len(p) > 0 {
-				_, err = bw.Write(p)
-			}
-		}
-		if err == nil && len(c.out) == 0 {
-			_ = c.nc.SetWriteDeadline(time.Now().Add(c.node.cfg.WaitTimeout + 30*time.Second))
-			err = bw.Flush()
-		}
-		if err != nil {
-			c.fail(status.Errorf(status.ConnectionLost, "send to %s: %v", c.addr, err))
-			return
 		}
 	}
 }

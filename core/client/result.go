@@ -122,6 +122,7 @@ func (f Filter) keep(e *Entry) bool {
 func verdict(entries []Entry, c Checker, f Filter) (Result, error) {
 	r := Result{Total: len(entries)}
 	var firstErr error
+	kept := entries[:0] // filtered in place: entries is the caller's own
 	for i := range entries {
 		e := &entries[i]
 		if e.OK() {
@@ -130,8 +131,11 @@ func verdict(entries []Entry, c Checker, f Filter) (Result, error) {
 			firstErr = e.Err
 		}
 		if f.keep(e) {
-			r.Entries = append(r.Entries, *e)
+			kept = append(kept, *e)
 		}
+	}
+	if len(kept) > 0 {
+		r.Entries = kept
 	}
 	if c.ok(r.Succeeded, r.Total) {
 		return r, nil

@@ -201,12 +201,27 @@ func (n *Node) Members(withNodes bool) []proto.Member {
 // connForKey returns the connection for a key in a group: the owner's when
 // it is reachable; otherwise any live connection, whose node forwards the
 // request to the owner (a client behind NAT reaches everything through one
-// node).
-func (n *Node) connForKey(ctx context.Context, key id.ID, g uint32) (*conn, error) {
+// node). A dial it needs is bounded by ctx and deadline (zero: none).
+func (n *Node) connForKey(ctx context.Context, deadline time.Time, key id.ID, g uint32) (*conn, error) {
 	if n.isClosed() {
 		return nil, status.Errorf(status.Canceled, "node closed")
 	}
 	rt := n.routes.Load()
+	if n.cfg.Proxy {
+		if c := rt.anyLive(); c != nil {
+			return c, nil
+		}
+	} else if owner, ok := rt.table.Owner(key, g); ok {
+		if c := rt.conns[owner.Addr]; c != nil && c.alive() {
+			return c, nil
+		}
+	}
+	// The slow paths may dial.
+	if !deadline.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline)
+		defer cancel()
+	}
 	if n.cfg.Proxy {
 		return n.anyConn(ctx)
 	}
@@ -232,14 +247,21 @@ func (n *Node) connForKey(ctx context.Context, key id.ID, g uint32) (*conn, erro
 	return n.anyConn(ctx)
 }
 
+// anyLive returns some live connection of the table, or nil.
+func (rt *routing) anyLive() *conn {
+	for _, c := range rt.conns {
+		if c.alive() {
+			return c
+		}
+	}
+	return nil
+}
+
 // anyConn returns some live connection, redialing the known remotes if
 // none is up.
 func (n *Node) anyConn(ctx context.Context) (*conn, error) {
-	rt := n.routes.Load()
-	for _, c := range rt.conns {
-		if c.alive() {
-			return c, nil
-		}
+	if c := n.routes.Load().anyLive(); c != nil {
+		return c, nil
 	}
 	n.mu.RLock()
 	remotes := slices.Clone(n.remotes)

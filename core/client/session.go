@@ -137,8 +137,8 @@ func (s *Session) WriteWith(ctx context.Context, k Key, data []byte, o WriteOpti
 		return Result{}, err
 	}
 	attr := a.Append(nil)
-	entries := s.parallel(ctx, oid, k.Column, func(ctx context.Context, c *conn, h proto.Header, e *Entry) {
-		r, err := c.roundTrip(ctx, h, attr, data)
+	entries := s.parallel(ctx, oid, k.Column, func(ctx context.Context, deadline time.Time, c *conn, h proto.Header, e *Entry) {
+		r, err := c.do(ctx, deadline, h, attr, data)
 		if setErr(e, err) {
 			return
 		}
@@ -219,8 +219,8 @@ func (s *Session) Remove(ctx context.Context, k Key) (Result, error) {
 		return Result{}, err
 	}
 	attr := a.Append(nil)
-	entries := s.parallel(ctx, oid, k.Column, func(ctx context.Context, c *conn, h proto.Header, e *Entry) {
-		_, err := c.roundTrip(ctx, h, attr)
+	entries := s.parallel(ctx, oid, k.Column, func(ctx context.Context, deadline time.Time, c *conn, h proto.Header, e *Entry) {
+		_, err := c.do(ctx, deadline, h, attr)
 		setErr(e, err)
 	}, proto.CmdRemove)
 	return verdict(entries, s.checker, s.filter)
@@ -230,8 +230,8 @@ func (s *Session) Remove(ctx context.Context, k Key) (Result, error) {
 // BACKEND_STATUS request, as the original did); the session's checker
 // judges the outcome.
 func (s *Session) Ping(ctx context.Context) (Result, error) {
-	entries := s.parallel(ctx, id.ID{}, "", func(ctx context.Context, c *conn, h proto.Header, e *Entry) {
-		_, err := c.roundTrip(ctx, h)
+	entries := s.parallel(ctx, id.ID{}, "", func(ctx context.Context, deadline time.Time, c *conn, h proto.Header, e *Entry) {
+		_, err := c.do(ctx, deadline, h)
 		setErr(e, err)
 	}, proto.CmdBackendStatus)
 	return verdict(entries, s.checker, s.filter)
@@ -266,37 +266,44 @@ func (s *Session) header(cmd proto.Cmd, oid id.ID, g uint32) proto.Header {
 }
 
 // parallel runs do once per session group concurrently and returns one
-// entry per group in group order.
+// entry per group in group order. Each group's call gets the session
+// timeout, enforced by its connection's sweeper (no timer per call); ctx may
+// cancel or end it earlier.
 func (s *Session) parallel(ctx context.Context, oid id.ID, column string,
-	do func(ctx context.Context, c *conn, h proto.Header, e *Entry), cmd proto.Cmd) []Entry {
+	do func(ctx context.Context, deadline time.Time, c *conn, h proto.Header, e *Entry), cmd proto.Cmd) []Entry {
 	entries := make([]Entry, len(s.groups))
-	one := func(i int) {
-		g := s.groups[i]
-		e := &entries[i]
-		e.Group, e.ID, e.Column = g, oid, column
-		cctx, cancel := context.WithTimeout(ctx, s.timeout)
-		defer cancel()
-		c, err := s.node.connForKey(cctx, oid, g)
-		if setErr(e, err) {
-			return
-		}
-		e.Address = c.addr
-		do(cctx, c, s.header(cmd, oid, g), e)
-	}
+	deadline := time.Now().Add(s.timeout)
 	if len(entries) == 1 {
-		one(0)
+		s.one(ctx, deadline, oid, column, do, cmd, 0, &entries[0])
 		return entries
 	}
 	var wg sync.WaitGroup
 	for i := range entries {
 		wg.Add(1)
-		go func() { defer wg.Done(); one(i) }()
+		go func() {
+			defer wg.Done()
+			s.one(ctx, deadline, oid, column, do, cmd, i, &entries[i])
+		}()
 	}
 	wg.Wait()
 	return entries
 }
 
-// sequential tries the session groups in order until one succeeds.
+// one is parallel's call to group s.groups[i].
+func (s *Session) one(ctx context.Context, deadline time.Time, oid id.ID, column string,
+	do func(ctx context.Context, deadline time.Time, c *conn, h proto.Header, e *Entry), cmd proto.Cmd, i int, e *Entry) {
+	g := s.groups[i]
+	e.Group, e.ID, e.Column = g, oid, column
+	c, err := s.node.connForKey(ctx, deadline, oid, g)
+	if setErr(e, err) {
+		return
+	}
+	e.Address = c.addr
+	do(ctx, deadline, c, s.header(cmd, oid, g), e)
+}
+
+// sequential tries the session groups in order until one succeeds, each
+// with the session timeout.
 func (s *Session) sequential(ctx context.Context, k Key, cmd proto.Cmd, a proto.IOAttr,
 	decode func(e *Entry, payload []byte) error) (Entry, []Entry, error) {
 	oid, err := s.resolve(k)
@@ -309,24 +316,18 @@ func (s *Session) sequential(ctx context.Context, k Key, cmd proto.Cmd, a proto.
 	attr := a.Append(nil)
 	tried := make([]Entry, 0, len(s.groups))
 	for _, g := range s.groups {
-		e := Entry{Group: g, ID: oid, Column: k.Column}
-		func() {
-			cctx, cancel := context.WithTimeout(ctx, s.timeout)
-			defer cancel()
-			c, err := s.node.connForKey(cctx, oid, g)
-			if setErr(&e, err) {
-				return
-			}
+		tried = append(tried, Entry{Group: g, ID: oid, Column: k.Column})
+		e := &tried[len(tried)-1]
+		deadline := time.Now().Add(s.timeout)
+		if c, err := s.node.connForKey(ctx, deadline, oid, g); !setErr(e, err) {
 			e.Address = c.addr
-			r, err := c.roundTrip(cctx, s.header(cmd, oid, g), attr)
-			if setErr(&e, err) {
-				return
+			r, err := c.do(ctx, deadline, s.header(cmd, oid, g), attr)
+			if !setErr(e, err) {
+				setErr(e, decode(e, r.payload))
 			}
-			setErr(&e, decode(&e, r.payload))
-		}()
-		tried = append(tried, e)
+		}
 		if e.OK() {
-			return e, tried, nil
+			return *e, tried, nil
 		}
 		if ctx.Err() != nil {
 			break

@@ -181,13 +181,8 @@ func (s *Server) forward(ctx context.Context, owner route.Backend, h proto.Heade
 // "0.0.0.0:1025"), the address the request came in on, which the client
 // can use.
 func (s *Server) replyAddress(req *Request) string {
-	addr := s.address()
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil || req.conn == nil {
-		return addr
+	if !s.wildcard.Load() || req.conn == nil {
+		return s.address()
 	}
-	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
-		return req.conn.nc.LocalAddr().String()
-	}
-	return addr
+	return req.conn.local
 }

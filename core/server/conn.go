@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/elliptics/elliptics/core/internal/wire"
 	"github.com/elliptics/elliptics/core/proto"
 	"github.com/elliptics/elliptics/core/status"
 )
@@ -22,20 +22,16 @@ import (
 // longer is dropped instead of pinning memory and goroutines.
 const writeTimeout = 30 * time.Second
 
-type outFrame struct {
-	h     proto.Header
-	parts [][]byte
-}
-
 // conn is one accepted connection.
 type conn struct {
-	s   *Server
-	nc  net.Conn
-	log *zap.Logger
+	s     *Server
+	nc    net.Conn
+	log   *zap.Logger
+	local string // nc's local address
 
-	out       chan outFrame
-	outMu     sync.Mutex // orders pushes (trySend) with closing out
-	outClosed bool
+	// w writes replies and pushes: from the goroutine that sends them when
+	// the socket is idle, else through the connection's writer goroutine.
+	w *wire.Writer
 	// shook is set once the peer completed a handshake: only such peers
 	// speak the cluster protocol and get ROUTES_CHANGED pushes.
 	shook   atomic.Bool
@@ -50,16 +46,24 @@ type conn struct {
 
 func newConn(s *Server, nc net.Conn) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &conn{
+	c := &conn{
 		s:      s,
 		nc:     nc,
+		local:  nc.LocalAddr().String(),
 		log:    s.log.With(zap.String("peer", nc.RemoteAddr().String())),
-		out:    make(chan outFrame, 256),
 		dead:   make(chan struct{}),
 		sem:    make(chan struct{}, s.opts.MaxInflight),
 		ctx:    ctx,
 		cancel: cancel,
 	}
+	c.w = wire.New(nc, wire.Config{
+		Timeout: writeTimeout,
+		OnError: func(err error) {
+			c.log.Info("connection write failed, closing", zap.Error(err))
+			c.close()
+		},
+	})
+	return c
 }
 
 func (c *conn) start() {
@@ -82,12 +86,10 @@ func (c *conn) close() {
 func (c *conn) readLoop() {
 	defer c.s.loops.Done()
 	defer func() {
-		// Let in-flight requests answer, then stop the writer, which closes.
+		// Let in-flight requests answer, then stop the writer once it has
+		// written what is queued; it closes the connection.
 		c.pending.Wait()
-		c.outMu.Lock()
-		c.outClosed = true
-		close(c.out)
-		c.outMu.Unlock()
+		c.w.Close(true)
 	}()
 	r := proto.NewReader(c.nc, c.s.opts.MaxPayload)
 	for {
@@ -127,6 +129,18 @@ func (c *conn) readFailed(h proto.Header, err error) {
 	}
 }
 
+// task is one request on its way through a handler; its context and
+// Request live in it, one allocation for all three.
+type task struct {
+	c       *conn
+	e       handlerEntry
+	h       proto.Header
+	payload []byte
+	ctx     reqCtx
+	req     Request
+	rep     replier
+}
+
 func (c *conn) dispatch(h proto.Header, payload []byte) {
 	e, ok := c.s.handlers[h.Cmd]
 	if !ok {
@@ -134,15 +148,17 @@ func (c *conn) dispatch(h proto.Header, payload []byte) {
 		c.finish(&h, nil, err)
 		return
 	}
-	job := func() { c.run(e, h, payload) }
+	t := &task{c: c, e: e, h: h, payload: payload}
 	if e.opts.Ordered && !h.Flags.Has(proto.FlagNoLock) {
-		c.s.keys.run(h.ID, job)
+		c.s.keys.add(h.ID, t)
 	} else {
-		go job()
+		c.s.workers.run(t)
 	}
 }
 
-func (c *conn) run(e handlerEntry, h proto.Header, payload []byte) {
+func (t *task) run() {
+	c, e := t.c, t.e
+	h := &t.h
 	var parts [][]byte
 	var err error
 	defer func() {
@@ -151,27 +167,30 @@ func (c *conn) run(e handlerEntry, h proto.Header, payload []byte) {
 				zap.ByteString("stack", debug.Stack()))
 			parts, err = nil, status.Errorf(status.IOError, "internal error serving %s", h.Cmd)
 		}
-		c.finish(&h, parts, err)
+		c.finish(h, parts, err)
 	}()
-	ctx, cancel := context.WithTimeout(c.ctx, c.s.opts.RequestTimeout)
-	defer cancel()
-	req := &Request{Header: h, Payload: payload, Remote: c.nc.RemoteAddr(), conn: c}
+	ctx := &t.ctx
+	ctx.init(c.ctx, time.Now().Add(c.s.opts.RequestTimeout))
+	defer ctx.cancel(context.Canceled)
+	req := &t.req
+	*req = Request{Header: *h, Payload: t.payload, Remote: c.nc.RemoteAddr(), conn: c}
 	if e.opts.Backend {
-		owner, remote := c.s.route(&h)
+		owner, remote := c.s.route(h)
 		if remote {
-			parts, err = c.s.forward(ctx, owner, h, payload)
+			parts, err = c.s.forward(ctx, owner, *h, t.payload)
 			return
 		}
 		if owner.Addr != "" {
 			h.Backend = owner.ID // the local backend that owns the key
 		}
-		if req.Backend, req.Store, err = c.s.backendFor(&h); err != nil {
+		if req.Backend, req.Store, err = c.s.backendFor(h); err != nil {
 			return
 		}
 		defer req.Backend.release()
 		h.Backend = req.Backend.ID // replies name the backend that served
 	}
-	parts, err = e.fn(ctx, req, replier{c: c, h: &h})
+	t.rep = replier{c: c, h: h}
+	parts, err = e.fn(ctx, req, &t.rep)
 	if h.Flags.Has(proto.FlagTrace) {
 		c.log.Info("trace", zap.Stringer("cmd", h.Cmd), zap.Uint64("trace_id", h.TraceID),
 			zap.String("id", h.ID.Short()), zap.Uint32("group", h.Group), zap.Error(err))
@@ -190,38 +209,17 @@ func (c *conn) finish(h *proto.Header, parts [][]byte, err error) {
 	c.s.inflight.Done()
 }
 
-// send queues a frame for the writer; it drops it if the writer is gone.
+// send writes a frame, or queues it for the writer, waiting while the
+// writer's queue is full; it drops it if the writer is gone.
 func (c *conn) send(h proto.Header, parts ...[]byte) bool {
-	var n int
-	for _, p := range parts {
-		n += len(p)
-	}
-	h.Size = uint64(n)
-	select {
-	case c.out <- outFrame{h: h, parts: parts}:
-		return true
-	case <-c.dead:
-		return false
-	}
+	return c.w.Send(h, parts, nil, time.Time{}) == nil
 }
 
-// trySend queues a frame unless the writer's queue is full: for pushes,
-// which a later push or pull makes up for.
+// trySend is send that never waits: it drops the frame when the writer's
+// queue is full or the writer is gone. For pushes, which a later push or
+// pull makes up for.
 func (c *conn) trySend(h proto.Header, parts ...[]byte) {
-	var n int
-	for _, p := range parts {
-		n += len(p)
-	}
-	h.Size = uint64(n)
-	c.outMu.Lock()
-	defer c.outMu.Unlock()
-	if c.outClosed {
-		return
-	}
-	select {
-	case c.out <- outFrame{h: h, parts: parts}:
-	default:
-	}
+	_ = c.w.TrySend(h, parts)
 }
 
 type replier struct {
@@ -236,36 +234,12 @@ func (r replier) Send(parts ...[]byte) error {
 	return nil
 }
 
+// writeLoop runs the writer until the connection is drained after the
+// reader stopped, or a write failed.
 func (c *conn) writeLoop() {
 	defer c.s.loops.Done()
 	defer c.s.dropConn(c)
 	defer c.close()
 	defer close(c.dead)
-	bw := bufio.NewWriterSize(c.nc, 64<<10)
-	var hb [proto.HeaderSize]byte
-	for f := range c.out {
-		f.h.Encode(hb[:])
-		_, err := bw.Write(hb[:])
-		for _, p := range f.parts {
-			if err == nil && len(p) > 0 {
-				_, err = bw.Write(p)
-			}
-		}
-		if err == nil && len(c.out) == 0 {
-			_ = c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-			err = bw.Flush()
-		}
-		if err != nil {
-			c.log.Info("connection write failed, closing", zap.Error(err))
-			c.close()
-			// Keep draining so senders never block on a dead writer.
-			go func() {
-				for range c.out {
-				}
-			}()
-			return
-		}
-	}
-	_ = c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-	_ = bw.Flush()
+	c.w.Run()
 }

@@ -4,15 +4,18 @@
 //
 // The path of a request:
 //
-//	conn.readLoop ─ frame ─ dispatch ─ keyQueue (per-key order) ─ Handler ─ backend
-//	                                                               │
-//	conn.writeLoop ◄──────────────── replies (More ... final) ◄────┘
+//	conn.readLoop ─ frame ─ dispatch ─ keyQueue (per-key order) ─ worker: Handler ─ backend
+//	                                                                        │
+//	socket ◄── wire.Writer ◄─────────── replies (More ... final) ◄──────────┘
 //
 // Each connection has one reader and one writer goroutine; requests run
-// concurrently (pipelining), up to Options.MaxInflight per connection, after
-// which the reader stops reading and TCP pushes back on the client. Requests
-// on the same key run one at a time in arrival order; requests on different
-// keys run in parallel.
+// concurrently (pipelining) on pooled worker goroutines, up to
+// Options.MaxInflight per connection, after which the reader stops reading
+// and TCP pushes back on the client. Requests on the same key run one at a
+// time in arrival order; requests on different keys run in parallel. A
+// handler's reply is written by the handler's goroutine when the socket is
+// idle, else queued for the writer goroutine, which batches replies.
+// Request contexts arm a timer only for handlers that wait on Done.
 //
 // Commands are registered handlers (Server.Handle), so an extension command
 // plugs in without touching the dispatcher; a command with no handler is

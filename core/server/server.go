@@ -191,6 +191,7 @@ type Server struct {
 	byGroup  map[uint32][]*Backend
 	byID     map[int32]*Backend
 	keys     *keyQueue
+	workers  workers
 
 	mu        sync.Mutex
 	listeners []net.Listener
@@ -207,6 +208,9 @@ type Server struct {
 
 	cluster clusterState
 	addr    atomic.Pointer[string] // first listen address, set by Start
+	// wildcard: the first listen address is on every interface (":1025",
+	// "0.0.0.0:1025"); replies then name the address a request came in on.
+	wildcard atomic.Bool
 }
 
 // New returns a server with the core commands registered. It does not listen
@@ -225,6 +229,7 @@ func New(opts Options) (*Server, error) {
 		keys:     newKeyQueue(),
 		conns:    map[*conn]struct{}{},
 	}
+	s.keys.spawn = s.workers.run
 	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
 	for _, spec := range opts.Backends {
 		pts := spec.Points
@@ -277,10 +282,16 @@ func (s *Server) Start() error {
 	s.started = true
 	first := s.listeners[0].Addr().String()
 	s.addr.Store(&first)
+	if host, _, err := net.SplitHostPort(first); err == nil {
+		ip := net.ParseIP(host)
+		s.wildcard.Store(host == "" || ip != nil && ip.IsUnspecified())
+	}
 	for _, ln := range s.listeners {
 		s.loops.Add(1)
 		go s.acceptLoop(ln)
 	}
+	s.loops.Add(1)
+	go s.reapWorkers()
 	s.mu.Unlock()
 	s.startCluster()
 	s.mu.Lock()
@@ -341,6 +352,24 @@ func (s *Server) acceptLoop(ln net.Listener) {
 	}
 }
 
+// workerIdle is how long a request worker may stay parked (between one and
+// two periods) before it exits.
+const workerIdle = 10 * time.Second
+
+func (s *Server) reapWorkers() {
+	defer s.loops.Done()
+	t := time.NewTicker(workerIdle)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.bgCtx.Done():
+			return
+		case <-t.C:
+			s.workers.reap()
+		}
+	}
+}
+
 func (s *Server) dropConn(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
@@ -391,6 +420,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		_ = s.cluster.peers.Close()
 	}
 	s.loops.Wait()
+	s.workers.stop()
 	for _, b := range s.backends {
 		if cerr := b.shutdown(); cerr != nil {
 			err = errors.Join(err, fmt.Errorf("server: close backend %d: %w", b.ID, cerr))
