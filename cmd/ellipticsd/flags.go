@@ -77,7 +77,7 @@ func parseFlags(args []string) (*flags, error) {
 func usage() string {
 	var b strings.Builder
 	b.WriteString("Usage: ellipticsd [flags]\n\nRuns an elliptics storage node. Without --config it listens on " +
-		config.DefaultListen + "\nwith one in-memory backend of group 1.\n\nFlags:\n")
+		config.DefaultListen + "\nwith one blob backend of group 1 in ./var/backend-0.\n\nFlags:\n")
 	fs := newFlagSet(&flags{})
 	fs.SetOutput(&b)
 	fs.PrintDefaults()

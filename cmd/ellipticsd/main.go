@@ -1,6 +1,6 @@
 // Command ellipticsd runs an elliptics storage node.
 //
-//	ellipticsd                          # 127.0.0.1:1025, one in-memory backend of group 1
+//	ellipticsd                          # 127.0.0.1:1025, one blob backend of group 1 in ./var/backend-0
 //	ellipticsd --config node.toml       # see docs/node.example.toml
 //	ellipticsd --listen 127.0.0.1:0     # any free port
 //
