@@ -38,12 +38,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -160,20 +157,20 @@ func runAll(ctx context.Context, o options) (err error) {
 			return err
 		}
 		_ = os.MkdirAll(filepath.Dir(prof), 0o755)
-		d, err := startChild(ctx, "node", self, []string{"-serve-node", "-node-cpuprofile", prof}, nodeReadyPrefix, "")
+		d, err := bench.StartChild(ctx, "node", self, []string{"-serve-node", "-node-cpuprofile", prof}, nodeReadyPrefix, "")
 		if err != nil {
 			return err
 		}
 		defer func() {
-			if serr := d.stop(); serr != nil {
+			if serr := d.Stop(); serr != nil {
 				logf("node: %v", serr)
 			}
 			logf("node CPU profile written to %s (go tool pprof -top %s)", prof, prof)
 		}()
-		cpuPIDs = append(cpuPIDs, d.cmd.Process.Pid)
-		addr, serverDesc = d.addr, "child process running server.New with a mem backend (group 1) under runtime/pprof (-node-cpuprofile)"
+		cpuPIDs = append(cpuPIDs, d.Cmd.Process.Pid)
+		addr, serverDesc = d.Addr, "child process running server.New with a mem backend (group 1) under runtime/pprof (-node-cpuprofile)"
 	} else {
-		bin, cleanup, err := findDaemon(ctx, o.bin)
+		bin, cleanup, err := bench.FindDaemon(ctx, o.bin)
 		if err != nil {
 			return err
 		}
@@ -187,21 +184,21 @@ func runAll(ctx context.Context, o options) (err error) {
 		}
 		defer os.RemoveAll(work)
 		cfg := filepath.Join(work, "node.toml")
-		if err := os.WriteFile(cfg, []byte(nodeConfig), 0o644); err != nil {
+		if err := os.WriteFile(cfg, []byte(bench.MemNodeConfig), 0o644); err != nil {
 			return err
 		}
 		args := []string{"--config", cfg, "--listen", "127.0.0.1:0", "--log-level", "warn", "--data-dir", work}
-		d, err := startChild(ctx, "ellipticsd", bin, args, "ellipticsd listening on ", work)
+		d, err := bench.StartChild(ctx, "ellipticsd", bin, args, "ellipticsd listening on ", work)
 		if err != nil {
 			return err
 		}
 		defer func() {
-			if serr := d.stop(); serr != nil {
+			if serr := d.Stop(); serr != nil {
 				logf("ellipticsd: %v", serr)
 			}
 		}()
-		cpuPIDs = append(cpuPIDs, d.cmd.Process.Pid)
-		addr, serverDesc = d.addr, fmt.Sprintf("ellipticsd process (%s --config node.toml --listen 127.0.0.1:0 --log-level warn --data-dir DIR; node.toml: one mem backend of group 1)", bin)
+		cpuPIDs = append(cpuPIDs, d.Cmd.Process.Pid)
+		addr, serverDesc = d.Addr, fmt.Sprintf("ellipticsd process (%s --config node.toml --listen 127.0.0.1:0 --log-level warn --data-dir DIR; node.toml: one mem backend of group 1)", bin)
 	}
 	logf("node at %s: %s", addr, serverDesc)
 
@@ -216,17 +213,17 @@ func runAll(ctx context.Context, o options) (err error) {
 		if err != nil {
 			return err
 		}
-		rc, err := startChild(ctx, "raw server", self, []string{"-raw-serve"}, rawReadyPrefix, "")
+		rc, err := bench.StartChild(ctx, "raw server", self, []string{"-raw-serve"}, rawReadyPrefix, "")
 		if err != nil {
 			return err
 		}
 		defer func() {
-			if serr := rc.stop(); serr != nil {
+			if serr := rc.Stop(); serr != nil {
 				logf("raw server: %v", serr)
 			}
 		}()
-		cpuPIDs = append(cpuPIDs, rc.cmd.Process.Pid)
-		rawChildAddr = rc.addr
+		cpuPIDs = append(cpuPIDs, rc.Cmd.Process.Pid)
+		rawChildAddr = rc.Addr
 	}
 	o.counters = func() bench.Counters {
 		sum := bench.MachineCounters()
@@ -440,47 +437,6 @@ func treeState() string {
 
 // findDaemon returns the ellipticsd binary to run and a cleanup that
 // removes it if it was built here.
-func findDaemon(ctx context.Context, dir string) (string, func(), error) {
-	if dir == "" {
-		dir = os.Getenv("ELLIPTICS_BIN")
-	}
-	if dir != "" {
-		bin := filepath.Join(dir, "ellipticsd")
-		if _, err := os.Stat(bin); err != nil {
-			return "", nil, fmt.Errorf("ellipticsd binary: %w", err)
-		}
-		return bin, func() {}, nil
-	}
-	gomod, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
-	if err != nil || strings.TrimSpace(string(gomod)) == "" || strings.TrimSpace(string(gomod)) == os.DevNull {
-		return "", nil, errors.New("cannot find the module to build ellipticsd from; run from the repository or pass -bin")
-	}
-	tmp, err := os.MkdirTemp("", "kvbench-")
-	if err != nil {
-		return "", nil, err
-	}
-	cleanup := func() { os.RemoveAll(tmp) }
-	bin := filepath.Join(tmp, "ellipticsd")
-	logf("building ellipticsd into %s", tmp)
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/ellipticsd")
-	cmd.Dir = filepath.Dir(strings.TrimSpace(string(gomod)))
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		cleanup()
-		return "", nil, fmt.Errorf("go build ./cmd/ellipticsd: %w (pass -inproc to benchmark an in-process node)", err)
-	}
-	return bin, cleanup, nil
-}
-
-// nodeConfig is the ellipticsd configuration of the benchmark: every node
-// setting at its default, one in-memory backend of group 1.
-const nodeConfig = `# written by kvbench: one in-memory backend of group 1
-[[backend]]
-id = 0
-group = 1
-type = "mem"
-`
-
 const rawReadyPrefix = "kvbench raw server listening on "
 
 // serveRaw is the child process of -raw-proc: a raw loopback server until
@@ -533,85 +489,4 @@ func serveNode(profile string) int {
 		return 1
 	}
 	return 0
-}
-
-// parseReady returns the first address of a "<prefix>ADDR[,ADDR...]" line.
-func parseReady(line, prefix string) (string, bool) {
-	_, rest, ok := strings.Cut(line, prefix)
-	if !ok {
-		return "", false
-	}
-	f := strings.FieldsFunc(rest, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' || r == '\r' })
-	if len(f) == 0 {
-		return "", false
-	}
-	return f[0], true
-}
-
-// child is a server process this benchmark started.
-type child struct {
-	name   string
-	cmd    *exec.Cmd
-	addr   string
-	exited chan struct{}
-	err    error // of Wait, set before exited is closed
-}
-
-// startChild runs bin with args and waits (up to 30s) for the stdout line
-// "<readyPrefix>ADDR". Its other output goes to our standard error.
-func startChild(ctx context.Context, name, bin string, args []string, readyPrefix, dir string) (*child, error) {
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	cmd.Stderr = os.Stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	d := &child{name: name, cmd: cmd, exited: make(chan struct{})}
-	ready := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		found := false
-		for sc.Scan() {
-			line := sc.Text()
-			if !found {
-				if a, ok := parseReady(line, readyPrefix); ok {
-					found = true
-					ready <- a
-					continue
-				}
-			}
-			fmt.Fprintf(os.Stderr, "%s: %s\n", name, line)
-		}
-		_, _ = io.Copy(io.Discard, stdout)
-		d.err = cmd.Wait()
-		close(d.exited)
-	}()
-	select {
-	case d.addr = <-ready:
-		return d, nil
-	case <-d.exited:
-		return nil, fmt.Errorf("%s exited before it was ready: %v", name, d.err)
-	case <-time.After(30 * time.Second):
-	case <-ctx.Done():
-	}
-	_ = cmd.Process.Kill()
-	<-d.exited
-	return nil, fmt.Errorf("%s did not print its listening line in time", name)
-}
-
-// stop sends SIGTERM and waits for the process to exit, killing it after 15s.
-func (d *child) stop() error {
-	_ = d.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-d.exited:
-		return d.err
-	case <-time.After(15 * time.Second):
-		_ = d.cmd.Process.Kill()
-		<-d.exited
-		return errors.New("did not exit within 15s of SIGTERM, killed")
-	}
 }

@@ -1,6 +1,8 @@
-package main
+package bench
 
-import "testing"
+import (
+	"testing"
+)
 
 func TestParseReady(t *testing.T) {
 	for _, tc := range []struct {
@@ -13,7 +15,7 @@ func TestParseReady(t *testing.T) {
 		{"ellipticsd listening on ", "", false},
 		{"something else", "", false},
 	} {
-		addr, ok := parseReady(tc.line, "ellipticsd listening on ")
+		addr, ok := ParseReady(tc.line, "ellipticsd listening on ")
 		if addr != tc.addr || ok != tc.ok {
 			t.Errorf("parseReady(%q) = %q, %v; want %q, %v", tc.line, addr, ok, tc.addr, tc.ok)
 		}
