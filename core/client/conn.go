@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -44,8 +45,13 @@ type conn struct {
 	infoMu sync.RWMutex
 	info   proto.NodeInfo // from the handshake, refreshed by pushes and re-handshakes
 
-	probing atomic.Bool  // a liveness probe is in flight
-	misses  atomic.Int32 // pings missed in a row
+	probing atomic.Bool // a liveness probe is in flight
+	asking  atomic.Bool // a member list request is in flight (ConnectOnDemand)
+
+	pushMu   sync.Mutex
+	pushes   [][]byte     // ROUTES_CHANGED payloads waiting for the handler
+	pushBusy bool         // the handler goroutine runs
+	misses   atomic.Int32 // pings missed in a row
 
 	w    *wire.Writer
 	dead chan struct{} // closed once the connection has failed
@@ -61,13 +67,11 @@ type conn struct {
 }
 
 func dial(ctx context.Context, n *Node, addr string) (*conn, error) {
-	d := net.Dialer{Timeout: n.cfg.DialTimeout, KeepAlive: 30 * time.Second}
-	nc, err := d.DialContext(ctx, "tcp", addr)
+	dctx, cancel := context.WithTimeout(ctx, n.cfg.DialTimeout)
+	nc, err := n.cfg.Dial(dctx, addr)
+	cancel()
 	if err != nil {
 		return nil, status.Errorf(status.ConnectionLost, "connect to %s: %v", addr, err)
-	}
-	if tc, ok := nc.(*net.TCPConn); ok {
-		_ = tc.SetNoDelay(true)
 	}
 	c := &conn{
 		addr:  addr,
@@ -342,7 +346,7 @@ func (c *conn) forget(trans uint64) {
 }
 
 func (c *conn) readLoop() {
-	r := proto.NewReader(c.nc, c.node.cfg.MaxPayload)
+	r := proto.NewReader(bufio.NewReaderSize(c.nc, wire.ReadBufferSize(c.nc)), c.node.cfg.MaxPayload)
 	for {
 		h, payload, err := r.Next()
 		if err != nil {
@@ -351,7 +355,7 @@ func (c *conn) readLoop() {
 		}
 		if !h.IsReply() {
 			if h.Cmd == proto.CmdRoutesChanged {
-				go c.node.onRoutesChanged(c, payload)
+				c.pushed(payload)
 			}
 			continue
 		}

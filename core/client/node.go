@@ -14,6 +14,7 @@ import (
 
 	"github.com/elliptics/elliptics/core/proto"
 	"github.com/elliptics/elliptics/core/status"
+	"github.com/elliptics/elliptics/core/transport"
 )
 
 // Config configures a Node. Zero fields take the defaults below.
@@ -44,10 +45,26 @@ type Config struct {
 	// node, healing missed pushes (5s).
 	RefreshInterval time.Duration
 
+	// Dial opens a connection to a node ("host:port"); DialTimeout bounds
+	// ctx. Nil dials TCP (transport.TCP); tests give an in-memory network's
+	// (core/transport/memnet).
+	Dial func(ctx context.Context, addr string) (net.Conn, error)
+
 	// Proxy sends every request through the nodes given to AddRemotes and
 	// never connects to others, which forward to the owners: for clients
 	// that can reach only some nodes (NAT, firewalls).
 	Proxy bool
+
+	// ConnectOnDemand, for a server's own Node: learn the other nodes from
+	// the member lists (with descriptions) of the nodes we are connected
+	// to, instead of connecting to every node, and connect to one only when
+	// a request has to go there. A full mesh of N nodes is N*(N-1)
+	// connections, each with its reader and writer goroutines and buffers
+	// on both ends: fine for tens of nodes, a million connections at a
+	// thousand. A node then vouches (ROUTE_LIST, pushes) only for the nodes
+	// it reaches, so a node that dies drops out of the other tables at the
+	// next pull (RefreshInterval) from a node that reached it.
+	ConnectOnDemand bool
 
 	// Join, set by a server's own Node, describes the server; it is sent
 	// in every handshake (peers connect back and route to it) and the server
@@ -85,6 +102,9 @@ func (c *Config) setDefaults() {
 	if c.SuspectAfter <= 0 {
 		c.SuspectAfter = 3
 	}
+	if c.Dial == nil {
+		c.Dial = transport.TCP{}.Dial
+	}
 	if c.RefreshInterval <= 0 {
 		c.RefreshInterval = 5 * time.Second
 	}
@@ -92,8 +112,9 @@ func (c *Config) setDefaults() {
 
 // remote is one node address the client keeps a connection to.
 type remote struct {
-	addr   string
-	dialMu sync.Mutex // serialises dials; never held by callers that only look
+	addr    string
+	dialMu  sync.Mutex  // serialises dials; never held by callers that only look
+	dialing atomic.Bool // someone holds dialMu: background redials skip the remote
 
 	mu        sync.Mutex // guards the fields below, held only briefly
 	conn      *conn
@@ -119,18 +140,26 @@ type Node struct {
 	trans atomic.Uint64
 
 	mu      sync.RWMutex
-	remotes []*remote // in the order added
+	remotes []*remote          // in the order added
+	byAddr  map[string]*remote // the same, by dial address
 	closed  bool
 
-	indirect  map[string]proto.NodeInfo // nodes known through others, by identity (guarded by mu)
-	selfAlias map[string]bool           // addresses that turned out to be ourselves (guarded by mu)
+	indirect map[string]proto.NodeInfo // nodes known through others, by identity (guarded by mu)
+	// indirectFrom (ConnectOnDemand) holds the nodes each connected node
+	// vouches for, by its identity; only live sources count (guarded by mu).
+	indirectFrom map[string]map[string]proto.NodeInfo
+	selfAlias    map[string]bool // addresses that turned out to be ourselves (guarded by mu)
 
 	selfOnce sync.Once
 	self     string
 
 	routes    atomic.Pointer[routing]
 	rebuildMu sync.Mutex
-	stop      chan struct{}
+	// rebuildReq counts calls of rebuild; rebuildDone (guarded by
+	// rebuildMu) is the count the current table reflects.
+	rebuildReq  atomic.Uint64
+	rebuildDone uint64
+	stop        chan struct{}
 }
 
 // NewNode returns a node with no connections; add some with AddRemotes.
@@ -185,18 +214,31 @@ func (n *Node) AddRemotes(ctx context.Context, addrs ...string) error {
 }
 
 func (n *Node) remote(addr string) *remote {
+	// Most calls find a known remote: look under the read lock first, so a
+	// storm of pushes naming known nodes does not serialize on the lock.
+	n.mu.RLock()
+	r, closed := n.byAddr[addr], n.closed
+	n.mu.RUnlock()
+	if closed {
+		return nil
+	}
+	if r != nil {
+		return r
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.closed {
 		return nil
 	}
-	for _, r := range n.remotes {
-		if r.addr == addr {
-			return r
-		}
+	if r := n.byAddr[addr]; r != nil {
+		return r
 	}
-	r := &remote{addr: addr}
+	r = &remote{addr: addr}
 	n.remotes = append(n.remotes, r)
+	if n.byAddr == nil {
+		n.byAddr = map[string]*remote{}
+	}
+	n.byAddr[addr] = r
 	return r
 }
 
@@ -209,6 +251,8 @@ func (r *remote) get(ctx context.Context, n *Node, force bool) (*conn, error) {
 	}
 	r.dialMu.Lock()
 	defer r.dialMu.Unlock()
+	r.dialing.Store(true)
+	defer r.dialing.Store(false)
 	r.mu.Lock()
 	c, last, lastErr := r.conn, r.lastDial, r.lastError
 	r.mu.Unlock()
@@ -221,10 +265,13 @@ func (r *remote) get(ctx context.Context, n *Node, force bool) (*conn, error) {
 	c, err := dial(ctx, n, r.addr)
 	if errors.Is(err, errSelf) {
 		n.mu.Lock()
-		if n.selfAlias == nil {
-			n.selfAlias = map[string]bool{}
+		// Copied on write: learn reads a snapshot without holding the lock.
+		alias := make(map[string]bool, len(n.selfAlias)+1)
+		for a := range n.selfAlias {
+			alias[a] = true
 		}
-		n.selfAlias[r.addr] = true
+		alias[r.addr] = true
+		n.selfAlias = alias
 		n.mu.Unlock()
 	}
 	r.mu.Lock()

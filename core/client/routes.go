@@ -49,6 +49,9 @@ func identity(info *proto.NodeInfo, reachedAt string) string {
 
 // fixHost replaces an unspecified host in addr by the host of seenFrom.
 func fixHost(addr, seenFrom string) string {
+	if addr != "" && addr[0] != ':' && addr[0] != '[' && addr[0] != '0' {
+		return addr // a named or non-zero host: the common case, no parsing
+	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return addr
@@ -98,9 +101,20 @@ func (n *Node) Rebuild() { n.rebuild() }
 // rebuild recomputes the routing from the live connections. A node whose
 // backends conflict with those already placed (same group and point) is
 // left out and logged, never a crash.
+//
+// Rebuilds coalesce: when the table reflects every change made before a
+// call (a rebuild started after the call did), the call returns at once.
+// While a cluster forms, hundreds of connections come up at once and each
+// asks for a rebuild; one rebuild serves all that queued behind the
+// running one.
 func (n *Node) rebuild() {
+	ticket := n.rebuildReq.Add(1)
 	n.rebuildMu.Lock()
 	defer n.rebuildMu.Unlock()
+	if n.rebuildDone >= ticket {
+		return
+	}
+	n.rebuildDone = n.rebuildReq.Load()
 	n.mu.RLock()
 	remotes := slices.Clone(n.remotes)
 	closed := n.closed
@@ -140,6 +154,35 @@ func (n *Node) rebuild() {
 			views = append(views, nodeView{addr: addr, rank: 2, bs: info.Backends})
 		}
 	}
+	if len(n.indirectFrom) > 0 {
+		direct := len(views)
+		// Only the lists of nodes we still reach count; sources in a fixed
+		// order, so the same node described differently by two sources
+		// (one has not seen its update yet) resolves the same way each time.
+		srcs := make([]string, 0, len(n.indirectFrom))
+		for src := range n.indirectFrom {
+			srcs = append(srcs, src)
+		}
+		slices.Sort(srcs)
+		for _, src := range srcs {
+			live := false
+			for _, v := range views[:direct] {
+				if v.addr == src && v.c != nil {
+					live = true
+					break
+				}
+			}
+			if !live {
+				continue
+			}
+			for addr, info := range n.indirectFrom[src] {
+				if !seen[addr] {
+					seen[addr] = true
+					views = append(views, nodeView{addr: addr, rank: 2, bs: info.Backends})
+				}
+			}
+		}
+	}
 	n.mu.RUnlock()
 	// Ourselves first, then nodes we reach, then the rest: the earlier
 	// wins a conflict of ring points.
@@ -149,17 +192,34 @@ func (n *Node) rebuild() {
 		}
 		return strings.Compare(a.addr, b.addr)
 	})
-	t := emptyRouting.table
 	conns := make(map[string]*conn, len(views))
+	// The common case, no conflict, builds the table in one pass; the
+	// node descriptions are never modified (updates replace them), so the
+	// table shares their points.
+	var all []route.Backend
 	for _, v := range views {
-		nt, err := t.WithBackends(v.addr, toRoute(v.addr, v.bs))
-		if err != nil {
-			n.log.Error("route conflict: node left out of the route table", zap.String("node", v.addr), zap.Error(err))
-			continue
+		all = append(all, toRoute(v.addr, v.bs)...)
+	}
+	t, err := route.NewShared(all)
+	if err == nil {
+		for _, v := range views {
+			if v.c != nil {
+				conns[v.addr] = v.c
+			}
 		}
-		t = nt
-		if v.c != nil {
-			conns[v.addr] = v.c
+	} else {
+		// Add the nodes one by one, leaving out those that conflict.
+		t = emptyRouting.table
+		for _, v := range views {
+			nt, err := t.WithBackends(v.addr, toRoute(v.addr, v.bs))
+			if err != nil {
+				n.log.Error("route conflict: node left out of the route table", zap.String("node", v.addr), zap.Error(err))
+				continue
+			}
+			t = nt
+			if v.c != nil {
+				conns[v.addr] = v.c
+			}
 		}
 	}
 	old := n.routes.Load()
@@ -323,12 +383,7 @@ func (n *Node) known(addr string) bool {
 	}
 	n.mu.RLock()
 	defer n.mu.RUnlock()
-	for _, r := range n.remotes {
-		if r.addr == addr {
-			return true
-		}
-	}
-	return false
+	return n.byAddr[addr] != nil
 }
 
 func (n *Node) isClosed() bool {
@@ -341,13 +396,21 @@ func (n *Node) isClosed() bool {
 // descriptions of known ones whose version moved on, and, for a list with
 // descriptions, remember the nodes we do not reach so keys they own are
 // routed through the node that told us.
-func (n *Node) learn(members []proto.Member, from string, withNodes bool) {
+func (n *Node) learn(c *conn, members []proto.Member, withNodes, partial bool) {
+	if n.cfg.ConnectOnDemand {
+		n.learnFrom(c, members, partial)
+		return
+	}
+	from := c.addr
 	self := n.Self()
 	rt := n.routes.Load()
+	n.mu.RLock()
+	alias := n.selfAlias // copied on write
+	n.mu.RUnlock()
 	indirect := map[string]proto.NodeInfo{}
 	for _, m := range members {
 		addr := fixHost(m.Addr, from)
-		if addr == self || n.isSelfAlias(addr) {
+		if addr == self || alias[addr] {
 			continue
 		}
 		if c := rt.conns[addr]; c != nil {
@@ -369,6 +432,97 @@ func (n *Node) learn(members []proto.Member, from string, withNodes bool) {
 	}
 }
 
+// learnFrom is learn for ConnectOnDemand: the nodes c vouches for become
+// routes through c, without connecting to them. A whole list (a pull)
+// replaces what c vouched for; a partial one (a push of what changed) adds
+// to it. A member listed without its description is asked for.
+func (n *Node) learnFrom(c *conn, members []proto.Member, partial bool) {
+	src := c.identity()
+	self := n.Self()
+	rt := n.routes.Load()
+	changed, ask := false, false
+	n.mu.Lock()
+	old := n.indirectFrom[src]
+	m := old
+	if !partial || m == nil {
+		m = make(map[string]proto.NodeInfo, len(members))
+	}
+	for _, mem := range members {
+		addr := fixHost(mem.Addr, c.addr)
+		if addr == self || n.selfAlias[addr] {
+			continue
+		}
+		if dc := rt.conns[addr]; dc != nil {
+			if mem.Version > dc.version() {
+				go dc.refresh(n)
+			}
+			continue
+		}
+		if mem.Node == nil {
+			if info, ok := m[addr]; ok && info.Version >= mem.Version {
+				continue
+			}
+			ask = true
+			if info, ok := old[addr]; ok && !partial {
+				m[addr] = info // keep it until the description comes
+			}
+			continue
+		}
+		if info, ok := old[addr]; !ok || info.Version != mem.Node.Version {
+			changed = true
+		}
+		m[addr] = *mem.Node
+	}
+	if !partial && len(m) != len(old) {
+		changed = true
+	}
+	if n.indirectFrom == nil {
+		n.indirectFrom = map[string]map[string]proto.NodeInfo{}
+	}
+	n.indirectFrom[src] = m
+	n.mu.Unlock()
+	if changed {
+		n.rebuild()
+	}
+	if ask && c.asking.CompareAndSwap(false, true) {
+		go func() {
+			defer c.asking.Store(false)
+			n.askMembers(c, true)
+		}()
+	}
+}
+
+// pushed queues a ROUTES_CHANGED push of c's node for its handler: one
+// goroutine per connection handles them in order (a goroutine per push
+// piles up thousands on the Node's locks while a cluster forms), and the
+// reader never waits for a rebuild.
+func (c *conn) pushed(payload []byte) {
+	c.pushMu.Lock()
+	c.pushes = append(c.pushes, payload)
+	start := !c.pushBusy
+	c.pushBusy = true
+	c.pushMu.Unlock()
+	if !start {
+		return
+	}
+	go func() {
+		for {
+			c.pushMu.Lock()
+			ps := c.pushes
+			c.pushes = nil
+			if len(ps) == 0 {
+				c.pushBusy = false
+				c.pushMu.Unlock()
+				return
+			}
+			c.pushMu.Unlock()
+			for _, p := range ps {
+				c.node.onRoutesChanged(c, p)
+			}
+		}
+	}()
+}
+
 // onRoutesChanged handles a ROUTES_CHANGED push from a node.
 func (n *Node) onRoutesChanged(c *conn, payload []byte) {
 	rc, err := proto.DecodeRoutesChanged(payload)
@@ -380,7 +534,7 @@ func (n *Node) onRoutesChanged(c *conn, payload []byte) {
 		c.setInfo(rc.Node)
 		n.rebuild()
 	}
-	n.learn(rc.Members, c.addr, false)
+	n.learn(c, rc.Members, false, true)
 }
 
 // maintain runs until the node closes: it pings every connected node and
@@ -401,8 +555,8 @@ func (n *Node) maintain() {
 			remotes := slices.Clone(n.remotes)
 			n.mu.RUnlock()
 			for _, r := range remotes {
-				if n.isSelfAlias(r.addr) {
-					continue
+				if n.isSelfAlias(r.addr) || r.dialing.Load() {
+					continue // ourselves, or a dial already under way
 				}
 				if c := r.live(); c != nil {
 					go n.probe(c)
@@ -452,7 +606,7 @@ func (n *Node) pull() {
 		cs = append(cs, c)
 	}
 	n.mu.RLock()
-	withNodes := len(n.indirect) > 0
+	withNodes := len(n.indirect) > 0 || n.cfg.ConnectOnDemand
 	n.mu.RUnlock()
 	n.askMembers(cs[rand.IntN(len(cs))], withNodes)
 }
@@ -478,7 +632,7 @@ func (n *Node) askMembers(c *conn, withNodes bool) {
 		n.log.Warn("bad route list", zap.String("node", c.addr), zap.Error(err))
 		return
 	}
-	n.learn(ms, c.addr, withNodes)
+	n.learn(c, ms, withNodes, false)
 }
 
 // WaitRoutes blocks until the route table satisfies ok or ctx ends.

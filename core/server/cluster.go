@@ -106,16 +106,38 @@ func (s *Server) requestPush() {
 }
 
 // pushLoop sends ROUTES_CHANGED to every connection we serve, at most ten
-// times a second however fast changes come.
+// times a second however fast changes come. A push carries our description
+// and the members that are new or changed since the previous push, not the
+// whole list: receivers only ever add and refresh from a push, so the rest
+// would be decoded for nothing (a forming cluster of N nodes would move
+// O(N^3) members a second), and a push missed is made up by the periodic
+// pull of the whole list. With ConnectOnDemand the members carry their
+// descriptions, since receivers route to them without connecting.
 func (s *Server) pushLoop() {
 	defer s.loops.Done()
+	pushed := map[string]uint64{} // member -> version last pushed
+	var pushedSelf uint64
+	withNodes := s.opts.Peer.ConnectOnDemand
 	for {
 		select {
 		case <-s.bgCtx.Done():
 			return
 		case <-s.cluster.pushReq:
 		}
-		rc := proto.RoutesChanged{Node: s.nodeInfo(), Members: s.cluster.peers.Members(false)}
+		rc := proto.RoutesChanged{Node: s.nodeInfo()}
+		all := s.cluster.peers.Members(withNodes)
+		now := make(map[string]uint64, len(all))
+		for _, m := range all {
+			now[m.Addr] = m.Version
+			if v, ok := pushed[m.Addr]; !ok || v != m.Version {
+				rc.Members = append(rc.Members, m)
+			}
+		}
+		pushed = now
+		if len(rc.Members) == 0 && rc.Node.Version == pushedSelf {
+			continue // only departures, which pushes do not carry
+		}
+		pushedSelf = rc.Node.Version
 		payload := rc.Append(nil)
 		s.mu.Lock()
 		conns := make([]*conn, 0, len(s.conns))

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -91,7 +92,7 @@ func (c *conn) readLoop() {
 		c.pending.Wait()
 		c.w.Close(true)
 	}()
-	r := proto.NewReader(c.nc, c.s.opts.MaxPayload)
+	r := proto.NewReader(bufio.NewReaderSize(c.nc, wire.ReadBufferSize(c.nc)), c.s.opts.MaxPayload)
 	for {
 		h, payload, err := r.Next()
 		if err != nil {

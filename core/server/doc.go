@@ -1,4 +1,5 @@
-// Package server is an elliptics node: it listens on TCP, reads frames,
+// Package server is an elliptics node: it listens on TCP (or any
+// Options.Transport, such as the in-memory memnet of tests), reads frames,
 // dispatches each request to the handler registered for its command, and
 // serves data commands from its backends.
 //

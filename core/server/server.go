@@ -18,6 +18,7 @@ import (
 	"github.com/elliptics/elliptics/core/backend"
 	"github.com/elliptics/elliptics/core/proto"
 	"github.com/elliptics/elliptics/core/status"
+	"github.com/elliptics/elliptics/core/transport"
 )
 
 // Defaults for Options fields left zero.
@@ -66,6 +67,9 @@ type Options struct {
 	// Remotes are nodes of the cluster to join ("host:port"); the node
 	// learns the rest from them.
 	Remotes []string
+	// Transport listens and dials other nodes; nil is TCP. Tests run whole
+	// clusters in one process on a memnet.Network.
+	Transport transport.Transport
 	// Peer tunes the node's connections to other nodes (ping interval,
 	// suspicion, timeouts); zero fields take the client defaults.
 	Peer client.Config
@@ -86,6 +90,12 @@ func (o *Options) setDefaults() {
 	}
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
+	}
+	if o.Transport == nil {
+		o.Transport = transport.TCP{}
+	}
+	if o.Peer.Dial == nil {
+		o.Peer.Dial = o.Transport.Dial
 	}
 }
 
@@ -269,7 +279,7 @@ func (s *Server) Start() error {
 		return errors.New("server: already started")
 	}
 	for _, addr := range s.opts.Listen {
-		ln, err := net.Listen("tcp", addr)
+		ln, err := s.opts.Transport.Listen(addr)
 		if err != nil {
 			for _, l := range s.listeners {
 				l.Close()

@@ -88,8 +88,8 @@ type Writer struct {
 
 	// Owned by whoever has owned set.
 	scratch     []byte
-	left        []byte // part of an inline write the socket did not take
-	bw          *bufio.Writer
+	left        []byte        // part of an inline write the socket did not take
+	bw          *bufio.Writer // from bufPool while serve runs
 	deadlineSet time.Time
 	tryBuf      []byte
 	tryN        int
@@ -102,7 +102,7 @@ func New(nc net.Conn, cfg Config) *Writer {
 	if cfg.MaxQueue <= 0 {
 		cfg.MaxQueue = DefaultMaxQueue
 	}
-	w := &Writer{nc: nc, cfg: cfg, kick: make(chan struct{}, 1), bw: bufio.NewWriterSize(nc, bufSize)}
+	w := &Writer{nc: nc, cfg: cfg, kick: make(chan struct{}, 1)}
 	if canTryWrite {
 		if sc, ok := nc.(syscall.Conn); ok {
 			if rc, err := sc.SyscallConn(); err == nil {
@@ -112,6 +112,17 @@ func New(nc net.Conn, cfg Config) *Writer {
 		}
 	}
 	return w
+}
+
+// ReadBufferSize is the read buffer a connection's frame reader should
+// have: 64 KiB on a socket, where it saves system calls, 4 KiB on anything
+// else (an in-memory connection, where a read is a copy and a big buffer
+// only costs memory: a thousand-node test cluster has a million of them).
+func ReadBufferSize(nc net.Conn) int {
+	if _, ok := nc.(syscall.Conn); ok {
+		return 64 << 10
+	}
+	return 4 << 10
 }
 
 // Send writes a frame, or queues it for Run. h.Size is set from parts. The
@@ -313,9 +324,22 @@ func (w *Writer) Run() {
 	}
 }
 
+// bufPool holds the batching buffers of idle writers: a writer takes one
+// while Run owns the socket and gives it back once flushed, so an idle
+// connection holds none (a node with thousands of quiet peer connections
+// would otherwise pin 64 KiB for each).
+var bufPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, bufSize) }}
+
 // serve writes while Run owns the socket. It returns false when Run should
 // end.
 func (w *Writer) serve() bool {
+	w.bw = bufPool.Get().(*bufio.Writer)
+	w.bw.Reset(w.nc)
+	defer func() {
+		w.bw.Reset(nil) // drop what a failed write left, and the conn
+		bufPool.Put(w.bw)
+		w.bw = nil
+	}()
 	if len(w.left) > 0 {
 		w.refreshDeadline()
 		_, err := w.nc.Write(w.left)

@@ -1,0 +1,137 @@
+package clustertest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/elliptics/elliptics/core/client"
+	"github.com/elliptics/elliptics/core/route"
+)
+
+// clusterSize is the number of nodes of TestCluster: 100, 30 with -short
+// or -race, or ELLIPTICS_CLUSTER_NODES.
+func clusterSize(t *testing.T) int {
+	n := 100
+	if testing.Short() || raceEnabled {
+		n = 30
+	}
+	if v := os.Getenv("ELLIPTICS_CLUSTER_NODES"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			t.Fatalf("ELLIPTICS_CLUSTER_NODES=%q: %v", v, err)
+		}
+	}
+	return n
+}
+
+// TestCluster starts n nodes over 3 groups, every one joining through the
+// seed, and checks that every route table converges, that a key sent
+// through any node lands on its owner in every group (forwarding), and that
+// a client sees the whole table and reads the key back.
+func TestCluster(t *testing.T) {
+	testCluster(t, os.Getenv("ELLIPTICS_CLUSTER_ONDEMAND") != "")
+}
+
+// TestClusterOnDemand is TestCluster with Peer.ConnectOnDemand: nodes learn
+// the cluster from the seed's member lists instead of connecting to
+// everyone.
+func TestClusterOnDemand(t *testing.T) { testCluster(t, true) }
+
+func testCluster(t *testing.T, onDemand bool) {
+	n := clusterSize(t)
+	if onDemand && raceEnabled && !testing.Short() && os.Getenv("ELLIPTICS_CLUSTER_NODES") == "" {
+		n = 100 // a few hundred connections: fast enough under -race
+	}
+	start := time.Now()
+
+	if os.Getenv("ELLIPTICS_CLUSTER_TRACE") != "" {
+		last := time.Now()
+		dumped := false
+		Trace = func(c *Cluster) {
+			if time.Since(last) < 500*time.Millisecond {
+				return
+			}
+			last = time.Now()
+			if time.Since(start) > 4*time.Second && !dumped {
+				dumped = true
+				f, _ := os.Create("/tmp/gr.txt")
+				pprof.Lookup("goroutine").WriteTo(f, 1)
+				f.Close()
+			}
+			sum, peers := 0, 0
+			for _, s := range c.Nodes {
+				sum += s.Table().Len()
+				peers += len(s.Peers().Members(false))
+			}
+			t.Logf("%v: %d converged, mean table %d, mean members %d", time.Since(start).Round(time.Millisecond), c.Converged(), sum/len(c.Nodes), peers/len(c.Nodes))
+		}
+		defer func() { Trace = nil }()
+	}
+	opts := Options{Nodes: n}
+	opts.Peer.ConnectOnDemand = onDemand
+	c, err := Start(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	started := time.Since(start)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := c.WaitConverged(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d nodes (on demand: %v): started in %v, converged %v after the last start (%d goroutines); route table of node 0: %d bytes",
+		n, onDemand, started, time.Since(start)-started, runtime.NumGoroutine(), TableBytes(c.Nodes[0].Table()))
+
+	// Keys sent through a proxy client reach their owners through whichever
+	// node the client talks to.
+	table := c.Nodes[0].Table()
+	for i, via := range []int{0, n / 2, n - 1} {
+		p, err := client.NewNode(client.Config{Dial: c.Net.Dial, Proxy: true}), error(nil)
+		if err = p.AddRemotes(ctx, c.Addrs[via]); err != nil {
+			t.Fatal(err)
+		}
+		s := client.NewSession(p)
+		s.SetGroups(1, 2, 3)
+		key := client.NewKey(fmt.Sprintf("key-%d", i))
+		oid, _ := s.ID(key)
+		res, err := s.Write(ctx, key, []byte("data"))
+		if err != nil {
+			t.Fatalf("write through %s: %v", c.Addrs[via], err)
+		}
+		for _, e := range res.Entries {
+			owner, _ := table.Owner(oid, e.Group)
+			if e.Address != owner.Addr {
+				t.Errorf("group %d: written on %s, owner is %s", e.Group, e.Address, owner.Addr)
+			}
+		}
+		p.Close()
+	}
+	var forwards uint64
+	for _, s := range c.Nodes {
+		forwards += s.Forwards()
+	}
+	if forwards == 0 {
+		t.Error("no request was forwarded")
+	}
+
+	cl, err := c.Client(ctx, client.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.WaitRoutes(ctx, func(tb *route.Table) bool { return tb.Len() == n }); err != nil {
+		t.Fatal(err)
+	}
+	s := client.NewSession(cl)
+	s.SetGroups(3)
+	if e, err := s.Read(ctx, client.NewKey("key-1"), 0, 0); err != nil || string(e.Data) != "data" {
+		t.Fatalf("read: %q %v", e.Data, err)
+	}
+}

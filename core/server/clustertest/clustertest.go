@@ -1,0 +1,164 @@
+// Package clustertest runs whole elliptics clusters inside one process, on
+// an in-memory network (core/transport/memnet) with in-memory backends: N
+// nodes spread over G groups, every node joining through one seed. Tests
+// and benchmarks use it to check joining, routing and forwarding at sizes
+// (hundreds to a thousand nodes) that real processes and sockets make
+// impractical.
+package clustertest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/elliptics/elliptics/core/backend/mem"
+	"github.com/elliptics/elliptics/core/client"
+	"github.com/elliptics/elliptics/core/id"
+	"github.com/elliptics/elliptics/core/route"
+	"github.com/elliptics/elliptics/core/server"
+	"github.com/elliptics/elliptics/core/transport/memnet"
+)
+
+// Options describe a cluster.
+type Options struct {
+	Nodes  int // number of nodes (each serves one backend)
+	Groups int // node i serves group i%Groups+1 (3 when 0)
+	// Peer tunes the nodes' connections to each other (see
+	// server.Options.Peer).
+	Peer client.Config
+	// Net is the network; nil makes a new one.
+	Net *memnet.Network
+}
+
+// Cluster is a running cluster.
+type Cluster struct {
+	Net   *memnet.Network
+	Nodes []*server.Server
+	Addrs []string // Addrs[i] is the address of Nodes[i]; Addrs[0] is the seed
+	opts  Options
+}
+
+// Addr is the address of node i.
+func Addr(i int) string { return fmt.Sprintf("node%d:1025", i) }
+
+// Start starts the seed and then the other nodes, each joining through the
+// seed; it returns once every node has started (joins run in the
+// background: see WaitConverged).
+func Start(opts Options) (*Cluster, error) {
+	if opts.Groups <= 0 {
+		opts.Groups = 3
+	}
+	if opts.Net == nil {
+		opts.Net = memnet.New()
+	}
+	c := &Cluster{Net: opts.Net, opts: opts}
+	for i := range opts.Nodes {
+		if _, err := c.Add(); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("node %d: %w", i, err)
+		}
+	}
+	return c, nil
+}
+
+// Add starts one more node, joining through the seed (the first node
+// starts alone).
+func (c *Cluster) Add() (*server.Server, error) {
+	i := len(c.Nodes)
+	addr := Addr(i)
+	o := server.Options{
+		Listen:    []string{addr},
+		Backends:  []server.BackendSpec{{ID: 0, Group: uint32(i%c.opts.Groups + 1), Backend: mem.New()}},
+		Transport: c.Net,
+		Peer:      c.opts.Peer,
+		// Shutdown of a thousand nodes must not wait on stragglers.
+		ShutdownTimeout: 2 * time.Second,
+	}
+	if i > 0 {
+		o.Remotes = []string{c.Addrs[0]}
+	}
+	s, err := server.New(o)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Start(); err != nil {
+		return nil, err
+	}
+	c.Nodes = append(c.Nodes, s)
+	c.Addrs = append(c.Addrs, addr)
+	return s, nil
+}
+
+// Converged counts the nodes whose route table lists every node's backend.
+func (c *Cluster) Converged() int {
+	n := 0
+	for _, s := range c.Nodes {
+		if s.Table().Len() == len(c.Nodes) {
+			n++
+		}
+	}
+	return n
+}
+
+// Trace, when set, is called on every poll of WaitConverged (for
+// debugging slow convergence).
+var Trace func(*Cluster)
+
+// WaitConverged waits until every node's route table lists every node's
+// backend, polling every 5ms.
+func (c *Cluster) WaitConverged(ctx context.Context) error {
+	for {
+		n := c.Converged()
+		if n == len(c.Nodes) {
+			return nil
+		}
+		if Trace != nil {
+			Trace(c)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%d of %d nodes converged: %w", n, len(c.Nodes), ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// Client returns a client of the cluster on its network, connected to the
+// seed.
+func (c *Cluster) Client(ctx context.Context, cfg client.Config) (*client.Node, error) {
+	cfg.Dial = c.Net.Dial
+	n := client.NewNode(cfg)
+	if err := n.AddRemotes(ctx, c.Addrs[0]); err != nil {
+		n.Close()
+		return nil, err
+	}
+	return n, nil
+}
+
+// TableBytes is the memory a route table takes, counted from its contents:
+// per backend its entry (route.Backend) and address, per point the 64-byte
+// point and its 16-byte ring index entry (prefix and reference). The
+// points are shared with the node descriptions they came from, so a node
+// holds them once.
+func TableBytes(t *route.Table) int {
+	n := t.NumPoints() * (id.Size + 16)
+	for _, b := range t.Backends() {
+		n += int(unsafe.Sizeof(b)) + len(b.Addr)
+	}
+	return n
+}
+
+// Close shuts every node down, in parallel.
+func (c *Cluster) Close() {
+	var wg sync.WaitGroup
+	for _, s := range c.Nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = s.Shutdown(context.Background())
+		}()
+	}
+	wg.Wait()
+}
