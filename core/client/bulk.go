@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"sync"
+
+	"github.com/elliptics/elliptics/core/status"
 )
 
 // bulkInFlight bounds the keys of one bulk call in flight at once: enough to
@@ -46,12 +48,18 @@ func (s *Session) BulkWrite(ctx context.Context, keys []Key, datas [][]byte, eac
 
 // BulkRead reads every key, many at once, each from the first group that
 // has it. each is called once per key as its read completes, one call at a
-// time; a missing key gets an error matching status.NotFound. BulkRead
+// time; a missing key gets an error matching status.NotFound (and the entry
+// of the last group tried, with that status). BulkRead
 // itself fails only if ctx ends first.
 func (s *Session) BulkRead(ctx context.Context, keys []Key, each func(i int, e Entry, err error)) error {
 	var mu sync.Mutex
 	bulk(len(keys), func(i int) {
-		e, err := s.Read(ctx, keys[i], 0, 0)
+		e, tried, err := s.ReadAll(ctx, keys[i], 0, 0)
+		if err != nil && len(tried) > 0 {
+			// The last group tried says where the key was looked for.
+			e = tried[len(tried)-1]
+			e.Status, e.Err, e.Data = status.FromError(err), err, nil
+		}
 		mu.Lock()
 		defer mu.Unlock()
 		each(i, e, err)

@@ -1,0 +1,33 @@
+/*
+ * capi_types.h: private to the cgo code of libelliptics, not part of the ABI.
+ *
+ * cgo writes an exported Go function's C prototype from the Go parameter
+ * types, and has no way to say "const". A `*C.char` parameter becomes
+ * `char*`, which conflicts with the `const char *` of elliptics.h. These
+ * typedefs name the const-qualified types, so `*C.ell_cchar` is written as
+ * `ell_cchar*`, i.e. `const char *`, and the generated header agrees with
+ * elliptics.h declaration for declaration.
+ */
+#ifndef ELLIPTICS_CAPI_TYPES_H
+#define ELLIPTICS_CAPI_TYPES_H
+
+#include <stdlib.h>
+#include "elliptics.h"
+
+typedef const char ell_cchar;                    /* const char * */
+typedef const char *const ell_ccstr;             /* const char *const * */
+typedef const void ell_cvoid;                    /* const void * */
+typedef const void *const ell_cvptr;             /* const void *const * */
+typedef const uint32_t ell_cu32;                 /* const uint32_t * */
+typedef const uint64_t ell_cu64;                 /* const uint64_t * */
+typedef const ell_node_config ell_cnode_config;  /* const ell_node_config * */
+typedef const ell_key ell_ckey;                  /* const ell_key * */
+typedef const ell_completion ell_ccompletion;    /* const ell_completion * */
+typedef const ell_entry ell_centry;              /* const ell_entry * */
+
+/* Go cannot call a C function pointer; this calls it for the goroutine that
+ * completes an operation. static inline: the generated header repeats the
+ * preamble, and an unused static function would warn there. */
+static inline void ell_call_callback(ell_callback f, ell_async_t a, void *userdata) { f(a, userdata); }
+
+#endif

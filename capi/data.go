@@ -1,0 +1,420 @@
+package main
+
+/*
+#include "capi_types.h"
+*/
+import "C"
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/elliptics/elliptics/core/client"
+	"github.com/elliptics/elliptics/core/status"
+)
+
+// completion is the caller's ell_completion, copied at call time.
+type completion struct {
+	callback C.ell_callback
+	userdata unsafe.Pointer // the caller's, handed back untouched
+	queue    uint64
+	tag      uint64
+}
+
+// emitter turns Go entries into C entries of one operation.
+type emitter struct {
+	o     *op
+	s     *client.Session
+	nomem atomic.Bool
+}
+
+func (em *emitter) emit(e *client.Entry, keyIndex uint64) {
+	p := newEntry(e, keyIndex, em.backendID(e))
+	if p == nil {
+		em.nomem.Store(true)
+		return
+	}
+	em.o.add(p)
+}
+
+// backendID finds the backend that answered, from the route table: the
+// owner of the key in its group, if that is the node that answered.
+func (em *emitter) backendID(e *client.Entry) int32 {
+	if e.Address == "" || e.Group == 0 {
+		return -1
+	}
+	if b, ok := em.s.Node().Table().Owner(e.ID, e.Group); ok && b.Addr == e.Address {
+		return b.ID
+	}
+	return -1
+}
+
+// emitTried emits the entries of a call that tries groups in turn (read,
+// lookup, read_latest), as the session filter selects: the entry that
+// answered (positive, the default), the failures of the groups tried
+// (negative), or every entry tried (all; for read_latest the lookups too).
+func (em *emitter) emitTried(filter C.int32_t, e client.Entry, tried []client.Entry, err error, keyIndex uint64) {
+	switch filter {
+	case C.ELL_FILTER_POSITIVE:
+		if err == nil {
+			em.emit(&e, keyIndex)
+		}
+		return
+	case C.ELL_FILTER_NEGATIVE:
+		for i := range tried {
+			if !tried[i].OK() {
+				em.emit(&tried[i], keyIndex)
+			}
+		}
+		return
+	}
+	for i := range tried {
+		em.emit(&tried[i], keyIndex)
+	}
+}
+
+// freeEntry releases an entry made by newEntry: one block.
+func freeEntry(p unsafe.Pointer) { C.free(p) }
+
+// newEntry copies e into one C block: the ell_entry, then its strings and
+// data. One allocation per entry keeps the pointers C holds stable and makes
+// freeing trivial; nil when out of memory.
+func newEntry(e *client.Entry, keyIndex uint64, backendID int32) unsafe.Pointer {
+	msg := ""
+	if !e.OK() {
+		if e.Err != nil {
+			msg = e.Err.Error()
+		} else {
+			msg = e.Status.String()
+		}
+	}
+	strs := [...]string{e.Address, msg, e.Path, e.Column}
+	size := C.sizeof_ell_entry + len(e.Data)
+	for _, s := range strs {
+		size += len(s) + 1
+	}
+	block := C.calloc(1, C.size_t(size))
+	if block == nil {
+		return nil
+	}
+	buf := unsafe.Slice((*byte)(block), size)
+	off := C.sizeof_ell_entry
+	var ptrs [len(strs)]*C.char
+	for i, s := range strs {
+		copy(buf[off:], s) // NUL from calloc follows
+		ptrs[i] = (*C.char)(unsafe.Pointer(&buf[off]))
+		off += len(s) + 1
+	}
+	ce := (*C.ell_entry)(block)
+	ce.status = codeOf(e.Status)
+	if e.Status != status.OK && ce.status == C.ELL_OK {
+		ce.status = C.ELL_EIO
+	}
+	ce.group_id = C.uint32_t(e.Group)
+	ce.backend_id = C.int32_t(backendID)
+	ce.record_flags = C.uint64_t(e.RecordFlags)
+	ce.address, ce.error, ce.path, ce.column = ptrs[0], ptrs[1], ptrs[2], ptrs[3]
+	putID(&ce.id[0], e.ID)
+	putID(&ce.checksum[0], e.Checksum)
+	ce.offset = C.uint64_t(e.Offset)
+	ce.size = C.uint64_t(e.Size)
+	ce.total_size = C.uint64_t(e.TotalSize)
+	sec, nsec := splitTime(e.Timestamp)
+	ce.tsec, ce.tnsec = C.uint64_t(sec), C.uint64_t(nsec)
+	ce.user_flags = C.uint64_t(e.UserFlags)
+	ce.key_index = C.uint64_t(keyIndex)
+	if len(e.Data) > 0 {
+		copy(buf[off:], e.Data)
+		ce.data = (*C.uint8_t)(unsafe.Pointer(&buf[off]))
+		ce.data_size = C.uint64_t(len(e.Data))
+	}
+	return block
+}
+
+// run is the body of one asynchronous call, on its own session copy.
+type run func(ctx context.Context, s *client.Session, filter C.int32_t, em *emitter) error
+
+// start validates the session and the completion, registers a new
+// operation and runs body on a goroutine. Arguments (keys, data) must be
+// copied into Go memory before: the caller may reuse its buffers as soon as
+// the call returns.
+func start(h C.ell_session_t, done *C.ell_ccompletion, out *C.ell_async_t, err *C.ell_error, body run) C.int32_t {
+	ss, ok := getSession(h)
+	if !ok {
+		return badHandle(err, "session", h)
+	}
+	var comp completion
+	if done != nil {
+		comp = completion{callback: done.callback, userdata: done.userdata, queue: uint64(done.queue), tag: uint64(done.tag)}
+		if comp.queue != 0 {
+			if _, ok := getAs[*queue](handles, comp.queue); !ok {
+				return invalid(err, "invalid queue handle %d in ell_completion", comp.queue)
+			}
+		}
+	}
+	s, filter := ss.snapshot()
+	o := newOp(freeEntry)
+	hnd := handles.add(o)
+	*out = C.ell_async_t(hnd)
+	ctx := ss.node.ctx
+	go func() {
+		code, msg := complete(ctx, s, filter, o, body)
+		if !o.finish(int32(code), msg) {
+			return // the handle was freed: its completion is dropped
+		}
+		if comp.callback != nil {
+			C.ell_call_callback(comp.callback, C.ell_async_t(hnd), comp.userdata)
+		}
+		if comp.queue != 0 && !o.isReleased() {
+			if q, ok := getAs[*queue](handles, comp.queue); ok {
+				q.push(posted{tag: comp.tag, handle: hnd})
+			}
+		}
+	}()
+	return C.ELL_OK
+}
+
+// complete runs body and returns the operation's status; a panic becomes
+// ELL_EIO, since nothing above this goroutine could recover it.
+func complete(ctx context.Context, s *client.Session, filter C.int32_t, o *op, body run) (code C.int32_t, msg string) {
+	defer func() {
+		if r := recover(); r != nil {
+			code, msg = C.ELL_EIO, fmt.Sprintf("libelliptics internal error: %v", r)
+		}
+	}()
+	em := &emitter{o: o, s: s}
+	if err := body(ctx, s, filter, em); err != nil {
+		return errCode(err), err.Error()
+	}
+	if em.nomem.Load() {
+		return C.ELL_ENOMEM, "out of memory: entries were dropped"
+	}
+	return C.ELL_OK, ""
+}
+
+// prologue is the common start of the data calls: out is set to 0 so a
+// failed call never leaves a stale handle there.
+func prologue(out *C.ell_async_t, err *C.ell_error, what string) (C.int32_t, bool) {
+	if out == nil {
+		return invalid(err, "%s: out is NULL", what), false
+	}
+	*out = 0
+	return C.ELL_OK, true
+}
+
+// checkKey rejects what every call would: an empty name.
+func checkKey(k client.Key) error {
+	if !k.Raw && k.Name == "" {
+		return status.Errorf(status.Invalid, "empty key")
+	}
+	return nil
+}
+
+func oneKey(key *C.ell_ckey) (client.Key, error) {
+	k, e := goKey(key)
+	if e == nil {
+		e = checkKey(k)
+	}
+	return k, e
+}
+
+// goData copies n bytes at p.
+func goData(p unsafe.Pointer, n C.uint64_t) ([]byte, error) {
+	if p == nil && n > 0 {
+		return nil, status.Errorf(status.Invalid, "data is NULL with size %d", uint64(n))
+	}
+	if uint64(n) > math.MaxInt {
+		return nil, status.Errorf(status.TooLarge, "data size %d", uint64(n))
+	}
+	b := make([]byte, int(n))
+	copy(b, unsafe.Slice((*byte)(p), int(n)))
+	return b, nil
+}
+
+//export ell_session_write_data
+func ell_session_write_data(h C.ell_session_t, key *C.ell_ckey, data *C.ell_cvoid, size C.uint64_t, offset C.uint64_t,
+	done *C.ell_ccompletion, out *C.ell_async_t, err *C.ell_error) (rc C.int32_t) {
+	defer guard(err, &rc)
+	if rc, ok := prologue(out, err, "ell_session_write_data"); !ok {
+		return rc
+	}
+	k, e := oneKey(key)
+	if e != nil {
+		return fail(err, e)
+	}
+	b, e := goData(unsafe.Pointer(data), size)
+	if e != nil {
+		return fail(err, e)
+	}
+	return start(h, done, out, err, func(ctx context.Context, s *client.Session, _ C.int32_t, em *emitter) error {
+		res, e := s.WriteWith(ctx, k, b, client.WriteOptions{Offset: uint64(offset)})
+		for i := range res.Entries {
+			em.emit(&res.Entries[i], 0)
+		}
+		return e
+	})
+}
+
+//export ell_session_read_data
+func ell_session_read_data(h C.ell_session_t, key *C.ell_ckey, offset C.uint64_t, size C.uint64_t,
+	done *C.ell_ccompletion, out *C.ell_async_t, err *C.ell_error) (rc C.int32_t) {
+	defer guard(err, &rc)
+	if rc, ok := prologue(out, err, "ell_session_read_data"); !ok {
+		return rc
+	}
+	k, e := oneKey(key)
+	if e != nil {
+		return fail(err, e)
+	}
+	return start(h, done, out, err, func(ctx context.Context, s *client.Session, filter C.int32_t, em *emitter) error {
+		r, tried, e := s.ReadAll(ctx, k, uint64(offset), uint64(size))
+		em.emitTried(filter, r, tried, e, 0)
+		return e
+	})
+}
+
+//export ell_session_read_latest
+func ell_session_read_latest(h C.ell_session_t, key *C.ell_ckey, offset C.uint64_t, size C.uint64_t,
+	done *C.ell_ccompletion, out *C.ell_async_t, err *C.ell_error) (rc C.int32_t) {
+	defer guard(err, &rc)
+	if rc, ok := prologue(out, err, "ell_session_read_latest"); !ok {
+		return rc
+	}
+	k, e := oneKey(key)
+	if e != nil {
+		return fail(err, e)
+	}
+	return start(h, done, out, err, func(ctx context.Context, s *client.Session, filter C.int32_t, em *emitter) error {
+		r, tried, e := s.ReadLatest(ctx, k, uint64(offset), uint64(size))
+		em.emitTried(filter, r, tried, e, 0)
+		return e
+	})
+}
+
+//export ell_session_lookup
+func ell_session_lookup(h C.ell_session_t, key *C.ell_ckey, done *C.ell_ccompletion, out *C.ell_async_t,
+	err *C.ell_error) (rc C.int32_t) {
+	defer guard(err, &rc)
+	if rc, ok := prologue(out, err, "ell_session_lookup"); !ok {
+		return rc
+	}
+	k, e := oneKey(key)
+	if e != nil {
+		return fail(err, e)
+	}
+	return start(h, done, out, err, func(ctx context.Context, s *client.Session, filter C.int32_t, em *emitter) error {
+		r, tried, e := s.LookupAll(ctx, k, client.LookupOptions{})
+		em.emitTried(filter, r, tried, e, 0)
+		return e
+	})
+}
+
+//export ell_session_remove
+func ell_session_remove(h C.ell_session_t, key *C.ell_ckey, done *C.ell_ccompletion, out *C.ell_async_t,
+	err *C.ell_error) (rc C.int32_t) {
+	defer guard(err, &rc)
+	if rc, ok := prologue(out, err, "ell_session_remove"); !ok {
+		return rc
+	}
+	k, e := oneKey(key)
+	if e != nil {
+		return fail(err, e)
+	}
+	return start(h, done, out, err, func(ctx context.Context, s *client.Session, _ C.int32_t, em *emitter) error {
+		res, e := s.Remove(ctx, k)
+		for i := range res.Entries {
+			em.emit(&res.Entries[i], 0)
+		}
+		return e
+	})
+}
+
+// goKeys copies count C keys.
+func goKeys(keys *C.ell_ckey, count C.size_t) ([]client.Key, error) {
+	if keys == nil && count > 0 {
+		return nil, status.Errorf(status.Invalid, "keys is NULL with count %d", uint64(count))
+	}
+	if uint64(count) > maxCount {
+		return nil, status.Errorf(status.Invalid, "%d keys", uint64(count))
+	}
+	cks := unsafe.Slice(keys, int(count))
+	out := make([]client.Key, len(cks))
+	for i := range cks {
+		k, e := oneKey(&cks[i])
+		if e != nil {
+			return nil, fmt.Errorf("key %d: %w", i, e)
+		}
+		out[i] = k
+	}
+	return out, nil
+}
+
+//export ell_session_bulk_read
+func ell_session_bulk_read(h C.ell_session_t, keys *C.ell_ckey, count C.size_t, done *C.ell_ccompletion,
+	out *C.ell_async_t, err *C.ell_error) (rc C.int32_t) {
+	defer guard(err, &rc)
+	if rc, ok := prologue(out, err, "ell_session_bulk_read"); !ok {
+		return rc
+	}
+	ks, e := goKeys(keys, count)
+	if e != nil {
+		return fail(err, e)
+	}
+	return start(h, done, out, err, func(ctx context.Context, s *client.Session, filter C.int32_t, em *emitter) error {
+		found := 0
+		var firstErr error
+		_ = s.BulkRead(ctx, ks, func(i int, e client.Entry, err error) {
+			if err == nil {
+				found++
+				if filter != C.ELL_FILTER_NEGATIVE {
+					em.emit(&e, uint64(i))
+				}
+				return
+			}
+			if firstErr == nil {
+				firstErr = fmt.Errorf("key %d: %w", i, err)
+			}
+			if filter != C.ELL_FILTER_POSITIVE {
+				em.emit(&e, uint64(i))
+			}
+		})
+		if found == 0 && firstErr != nil {
+			return fmt.Errorf("bulk read: no key found; %w", firstErr)
+		}
+		return ctx.Err()
+	})
+}
+
+//export ell_session_bulk_write
+func ell_session_bulk_write(h C.ell_session_t, keys *C.ell_ckey, datas *C.ell_cvptr, sizes *C.ell_cu64, count C.size_t,
+	done *C.ell_ccompletion, out *C.ell_async_t, err *C.ell_error) (rc C.int32_t) {
+	defer guard(err, &rc)
+	if rc, ok := prologue(out, err, "ell_session_bulk_write"); !ok {
+		return rc
+	}
+	ks, e := goKeys(keys, count)
+	if e != nil {
+		return fail(err, e)
+	}
+	if count > 0 && (datas == nil || sizes == nil) {
+		return invalid(err, "ell_session_bulk_write: datas or sizes is NULL")
+	}
+	ptrs := unsafe.Slice(datas, int(count))
+	lens := unsafe.Slice(sizes, int(count))
+	bufs := make([][]byte, len(ks))
+	for i := range bufs {
+		if bufs[i], e = goData(unsafe.Pointer(ptrs[i]), C.uint64_t(lens[i])); e != nil {
+			return fail(err, fmt.Errorf("key %d: %w", i, e))
+		}
+	}
+	return start(h, done, out, err, func(ctx context.Context, s *client.Session, _ C.int32_t, em *emitter) error {
+		return s.BulkWrite(ctx, ks, bufs, func(i int, res client.Result, _ error) {
+			for j := range res.Entries {
+				em.emit(&res.Entries[j], uint64(i))
+			}
+		})
+	})
+}

@@ -1,0 +1,227 @@
+package main
+
+import (
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/elliptics/elliptics/core/status"
+)
+
+func TestCodesMatch(t *testing.T) {
+	// The ABI promises the wire's numbers: every status code maps to the
+	// ELL_E* code of the same value.
+	for _, c := range status.Codes() {
+		require.Equal(t, int32(c), int32(codeOf(c)), c.String())
+	}
+	require.Equal(t, int32(status.IOError), int32(codeOf(status.Code(-9999))))
+}
+
+func TestRegistry(t *testing.T) {
+	r := newRegistry()
+	a, b := r.add(1), r.add("two")
+	require.NotZero(t, a)
+	require.NotEqual(t, a, b)
+	_, ok := getAs[string](r, a)
+	require.False(t, ok, "typed lookup")
+	v, ok := getAs[int](r, a)
+	require.True(t, ok)
+	require.Equal(t, 1, v)
+	_, ok = removeAs[string](r, a)
+	require.False(t, ok, "a wrong-type free leaves the handle alone")
+	_, ok = removeAs[int](r, a)
+	require.True(t, ok)
+	_, ok = removeAs[int](r, a)
+	require.False(t, ok, "double free")
+	_, ok = getAs[int](r, a)
+	require.False(t, ok, "use after free")
+	_, ok = getAs[int](r, 0)
+	require.False(t, ok)
+	require.Greater(t, r.add(3), b, "handles are never reused")
+}
+
+func TestRegistryConcurrentFree(t *testing.T) {
+	r := newRegistry()
+	var wins atomic.Int32
+	for i := 0; i < 200; i++ {
+		h := r.add(&struct{}{})
+		var wg sync.WaitGroup
+		for j := 0; j < 4; j++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, ok := removeAs[*struct{}](r, h); ok {
+					wins.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	require.Equal(t, int32(200), wins.Load(), "exactly one free per handle wins")
+}
+
+// counter stands in for the C allocator: entries are Go pointers here.
+type counter struct{ freed atomic.Int32 }
+
+func (c *counter) free(unsafe.Pointer) { c.freed.Add(1) }
+
+func entryPtr() unsafe.Pointer { return unsafe.Pointer(new(int)) }
+
+func TestOpNextAndWait(t *testing.T) {
+	var c counter
+	o := newOp(c.free)
+	require.Equal(t, waitTimeout, o.wait(0))
+	_, res := o.next(0, 10)
+	require.Equal(t, waitTimeout, res)
+
+	go func() {
+		for i := 0; i < 3; i++ {
+			time.Sleep(time.Millisecond)
+			o.add(entryPtr())
+		}
+		o.finish(-2, "not found")
+	}()
+	for i := 0; i < 3; i++ {
+		p, res := o.next(i, -1)
+		require.Equal(t, waitOK, res)
+		require.NotNil(t, p)
+	}
+	_, res = o.next(3, -1)
+	require.Equal(t, waitEnd, res)
+	require.Equal(t, waitOK, o.wait(-1))
+	done, code, msg := o.status()
+	require.True(t, done)
+	require.Equal(t, int32(-2), code)
+	require.Equal(t, "not found", msg)
+	require.Equal(t, 3, o.count())
+	require.Nil(t, o.entry(3))
+	el := o.elapsed()
+	time.Sleep(2 * time.Millisecond)
+	require.Equal(t, el, o.elapsed(), "elapsed stops at completion")
+	require.False(t, o.finish(0, ""), "finishes once")
+
+	o.release()
+	require.Equal(t, int32(3), c.freed.Load())
+	o.release()
+	require.Equal(t, int32(3), c.freed.Load(), "released once")
+}
+
+func TestOpReleaseBeforeCompletion(t *testing.T) {
+	var c counter
+	o := newOp(c.free)
+	o.add(entryPtr())
+	woke := make(chan waitResult)
+	go func() { woke <- o.wait(-1) }()
+	time.Sleep(5 * time.Millisecond)
+	o.release()
+	require.Equal(t, waitReleased, <-woke, "a waiter wakes when the handle is freed")
+	require.Zero(t, c.freed.Load(), "the operation goes on: nothing freed yet")
+	require.False(t, o.add(entryPtr()))
+	require.Equal(t, int32(1), c.freed.Load(), "a late entry is freed at once")
+	require.False(t, o.finish(0, ""), "the completion is dropped")
+	require.Equal(t, int32(2), c.freed.Load(), "everything freed at completion")
+}
+
+func TestOpConcurrent(t *testing.T) {
+	var c counter
+	o := newOp(c.free)
+	const n = 500
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); o.add(entryPtr()) }()
+	}
+	readers := make(chan int, 4)
+	for r := 0; r < 4; r++ {
+		go func() {
+			i := 0
+			for {
+				if _, res := o.next(i, -1); res != waitOK {
+					readers <- i
+					return
+				}
+				i++
+			}
+		}()
+	}
+	wg.Wait()
+	o.finish(0, "")
+	for r := 0; r < 4; r++ {
+		require.Equal(t, n, <-readers)
+	}
+	o.release()
+	require.Equal(t, int32(n), c.freed.Load())
+}
+
+func readable(t *testing.T, fd int) bool {
+	t.Helper()
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	n, err := unix.Poll(fds, 0)
+	require.NoError(t, err)
+	return n == 1
+}
+
+func TestQueue(t *testing.T) {
+	q, err := newQueue()
+	require.NoError(t, err)
+	_, res := q.pop(0)
+	require.Equal(t, waitTimeout, res)
+	_, res = q.pop(5)
+	require.Equal(t, waitTimeout, res)
+	require.False(t, readable(t, q.fd))
+
+	require.True(t, q.push(posted{tag: 1, handle: 10}))
+	require.True(t, q.push(posted{tag: 2, handle: 20}))
+	require.True(t, readable(t, q.fd))
+	p, res := q.pop(0)
+	require.Equal(t, waitOK, res)
+	require.Equal(t, posted{1, 10}, p, "oldest first")
+	require.True(t, readable(t, q.fd), "readable while not empty")
+	p, _ = q.pop(0)
+	require.Equal(t, posted{2, 20}, p)
+	require.False(t, readable(t, q.fd), "drained when empty")
+
+	got := make(chan posted)
+	go func() { p, _ := q.pop(-1); got <- p }()
+	time.Sleep(5 * time.Millisecond)
+	q.push(posted{tag: 3, handle: 30})
+	require.Equal(t, posted{3, 30}, <-got)
+
+	woke := make(chan waitResult)
+	go func() { _, r := q.pop(-1); woke <- r }()
+	time.Sleep(5 * time.Millisecond)
+	q.close()
+	require.Equal(t, waitReleased, <-woke)
+	require.False(t, q.push(posted{tag: 4}), "dropped after free")
+	q.close()
+}
+
+func TestQueueConcurrent(t *testing.T) {
+	q, err := newQueue()
+	require.NoError(t, err)
+	defer q.close()
+	const producers, each = 8, 200
+	for p := 0; p < producers; p++ {
+		go func() {
+			for i := 0; i < each; i++ {
+				q.push(posted{tag: uint64(p), handle: uint64(i)})
+			}
+		}()
+	}
+	last := make([]int, producers)
+	for i := range last {
+		last[i] = -1
+	}
+	for n := 0; n < producers*each; n++ {
+		p, res := q.pop(5000)
+		require.Equal(t, waitOK, res)
+		require.Greater(t, int(p.handle), last[p.tag], "per-producer order")
+		last[p.tag] = int(p.handle)
+	}
+	require.False(t, readable(t, q.fd))
+}

@@ -1,0 +1,1016 @@
+/*
+ * capi_test.c: exercises every function of elliptics.h against a real
+ * cluster. Plain C11, no dependencies besides libelliptics and libpthread.
+ *
+ *   capi_test ADDR1 ADDR2 ADDR3
+ *
+ * ADDRn is the "host:port" of a node serving group n (one node per group).
+ * Prints every failed check and exits 1 if there was any, else prints "ok"
+ * and exits 0. tests/e2e/capi_test.go builds and runs it.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "elliptics.h"
+
+static int failures;
+static const char *addrs[3];
+/* Every key of a run lives in a namespace of its own, so runs against the
+ * same cluster (again, or at once) do not see each other's keys. */
+static char run_ns[64];
+
+#define CHECK(cond, ...)                                                                 \
+	do {                                                                             \
+		if (!(cond)) {                                                           \
+			failures++;                                                      \
+			fprintf(stderr, "FAIL %s:%d: %s: ", __func__, __LINE__, #cond);  \
+			fprintf(stderr, __VA_ARGS__);                                    \
+			fputc('\n', stderr);                                             \
+		}                                                                        \
+	} while (0)
+
+/* CHECK_RC checks a status (evaluated once), printing the error's message
+ * on failure. */
+#define CHECK_RC(rc, want, e) check_rc(__func__, __LINE__, #rc, (rc), (want), &(e))
+
+static void check_rc(const char *func, int line, const char *expr, int32_t rc, int32_t want, const ell_error *e)
+{
+	if (rc == want)
+		return;
+	failures++;
+	fprintf(stderr, "FAIL %s:%d: %s: got %d (%s), want %d (%s); message: %s\n", func, line, expr, (int)rc,
+		ell_strerror(rc), (int)want, ell_strerror(want), e->message);
+}
+
+static ell_key name_key(const char *name)
+{
+	ell_key k;
+	memset(&k, 0, sizeof(k));
+	k.name = name;
+	k.name_len = strlen(name);
+	return k;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* finish waits for a, returns its status and fills e with it. */
+static int32_t finish(ell_async_t a, ell_error *e)
+{
+	int32_t rc = ell_async_wait(a, 30000, e);
+	if (rc != ELL_OK)
+		return rc;
+	return ell_async_status(a, e);
+}
+
+/* write_sync writes and returns the call's status. */
+static int32_t write_sync(ell_session_t s, const ell_key *k, const void *data, uint64_t size, uint64_t offset,
+			  ell_error *e)
+{
+	ell_async_t a = 0;
+	int32_t rc = ell_session_write_data(s, k, data, size, offset, NULL, &a, e);
+	if (rc != ELL_OK)
+		return rc;
+	rc = finish(a, e);
+	ell_async_free(a);
+	return rc;
+}
+
+/* read_sync reads into a malloc'd buffer (*out, *len; NULL/0 when none). */
+static int32_t read_sync(ell_session_t s, const ell_key *k, uint64_t offset, uint64_t size, uint8_t **out,
+			 uint64_t *len, ell_error *e)
+{
+	ell_async_t a = 0;
+	*out = NULL;
+	*len = 0;
+	int32_t rc = ell_session_read_data(s, k, offset, size, NULL, &a, e);
+	if (rc != ELL_OK)
+		return rc;
+	rc = finish(a, e);
+	if (rc == ELL_OK) {
+		const ell_entry *en = ell_async_entry(a, 0);
+		if (en == NULL) {
+			rc = ELL_EIO;
+		} else {
+			*len = en->data_size;
+			*out = malloc(en->data_size ? en->data_size : 1);
+			if (en->data_size)
+				memcpy(*out, en->data, en->data_size);
+		}
+	}
+	ell_async_free(a);
+	return rc;
+}
+
+static int is_cluster_addr(const char *a)
+{
+	for (int i = 0; i < 3; i++)
+		if (strcmp(a, addrs[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static int is_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return 0;
+	return 1;
+}
+
+static void hex(const uint8_t *id, char out[2 * ELL_ID_SIZE + 1])
+{
+	for (int i = 0; i < ELL_ID_SIZE; i++)
+		sprintf(out + 2 * i, "%02x", id[i]);
+}
+
+/* ---- tests ---------------------------------------------------------------- */
+
+static void test_version(void)
+{
+	CHECK(strcmp(ell_version(), "0.1.0") == 0, "version %s", ell_version());
+	CHECK(ell_abi_version() == ELL_ABI_VERSION, "abi %d", ell_abi_version());
+	CHECK(strcmp(ell_strerror(ELL_ENOENT), "no such key") == 0, "%s", ell_strerror(ELL_ENOENT));
+	CHECK(strcmp(ell_strerror(ELL_OK), "ok") == 0, "%s", ell_strerror(ELL_OK));
+	CHECK(ell_strerror(ELL_ECANCELED)[0] != 0, "empty");
+	CHECK(ell_strerror(12345) != NULL && ell_strerror(12345)[0] != 0, "unknown code");
+}
+
+static void test_bad_handles(ell_session_t live_session)
+{
+	ell_error e;
+	ell_session_t s = 0;
+	ell_async_t a = 0;
+	ell_queue_t q = 0;
+	uint32_t g = 1;
+	ell_key k = name_key("x");
+	const ell_entry *en = NULL;
+
+	memset(&e, 0, sizeof(e));
+	CHECK_RC(ell_session_new(0, &s, &e), ELL_EINVAL, e);
+	CHECK(e.code == ELL_EINVAL && e.message[0] != 0, "ell_error filled: code %d message '%s'", e.code, e.message);
+	CHECK(s == 0, "out stays 0");
+	CHECK_RC(ell_session_new(live_session, &s, &e), ELL_EINVAL, e); /* a session is not a node */
+	CHECK_RC(ell_session_set_groups(987654321, &g, 1, &e), ELL_EINVAL, e);
+	CHECK_RC(ell_session_set_groups(987654321, &g, 1, NULL), ELL_EINVAL, e); /* err may be NULL */
+	CHECK_RC(ell_session_write_data(0, &k, "v", 1, 0, NULL, &a, &e), ELL_EINVAL, e);
+	CHECK(a == 0, "no handle on failure");
+	CHECK_RC(ell_async_wait(0, 0, &e), ELL_EINVAL, e);
+	CHECK_RC(ell_async_status(live_session, &e), ELL_EINVAL, e);
+	CHECK_RC(ell_async_next(42, 0, 0, &en, &e), ELL_EINVAL, e);
+	CHECK(ell_async_ready(0) == 0, "ready");
+	CHECK(ell_async_count(0) == 0, "count");
+	CHECK(ell_async_entry(0, 0) == NULL, "entry");
+	CHECK(ell_async_elapsed_us(0) < 0, "elapsed");
+	CHECK_RC(ell_queue_pop(0, 0, NULL, NULL, &e), ELL_EINVAL, e);
+	CHECK(ell_queue_fd(0) == -1, "queue fd");
+	CHECK_RC(ell_node_add_remotes(0, addrs, 1, &e), ELL_EINVAL, e);
+	CHECK_RC(ell_node_set_timeouts(0, 1, 1, &e), ELL_EINVAL, e);
+	ell_route_list rl;
+	CHECK_RC(ell_node_routes(0, &rl, &e), ELL_EINVAL, e);
+	CHECK(rl.routes == NULL && rl.count == 0, "empty list on failure");
+	CHECK(ell_session_get_checker(0) == ELL_EINVAL, "get_checker");
+	CHECK(ell_session_get_filter(0) == ELL_EINVAL, "get_filter");
+	CHECK(ell_session_get_timeout(0) == ELL_EINVAL, "get_timeout");
+	CHECK(ell_session_get_groups(0, &g, 1) == 0, "get_groups");
+	CHECK(ell_session_get_namespace(0, NULL, 0) == 0, "get_namespace");
+	uint64_t ts = 7, tn = 7;
+	ell_session_get_timestamp(0, &ts, &tn);
+	/* Freeing bad handles is harmless. */
+	ell_async_free(0);
+	ell_async_free(99999999);
+	ell_session_free(0);
+	ell_queue_free(0);
+	ell_node_close(0);
+	ell_route_list_free(NULL);
+
+	/* Use after free and double free. */
+	CHECK_RC(ell_session_clone(live_session, &s, &e), ELL_OK, e);
+	ell_session_free(s);
+	CHECK_RC(ell_session_set_timeout(s, 10, &e), ELL_EINVAL, e);
+	ell_session_free(s);
+	CHECK_RC(ell_queue_new(&q, &e), ELL_OK, e);
+	ell_queue_free(q);
+	CHECK_RC(ell_queue_pop(q, 0, NULL, NULL, &e), ELL_EINVAL, e);
+	/* NULL arguments. */
+	CHECK_RC(ell_session_write_data(live_session, NULL, "v", 1, 0, NULL, &a, &e), ELL_EINVAL, e);
+	CHECK_RC(ell_session_write_data(live_session, &k, NULL, 1, 0, NULL, &a, &e), ELL_EINVAL, e);
+	CHECK_RC(ell_session_write_data(live_session, &k, "v", 1, 0, NULL, NULL, &e), ELL_EINVAL, e);
+	ell_key empty = name_key("");
+	CHECK_RC(ell_session_read_data(live_session, &empty, 0, 0, NULL, &a, &e), ELL_EINVAL, e);
+	ell_completion bad = {NULL, NULL, 77777777, 0};
+	CHECK_RC(ell_session_lookup(live_session, &k, &bad, &a, &e), ELL_EINVAL, e);
+}
+
+static void test_settings(ell_node_t n, ell_session_t s)
+{
+	ell_error e;
+	uint32_t groups[3] = {1, 2, 3}, got[8];
+	char ns[16];
+
+	CHECK_RC(ell_session_set_groups(s, groups, 3, &e), ELL_OK, e);
+	CHECK(ell_session_get_groups(s, got, 8) == 3 && got[0] == 1 && got[1] == 2 && got[2] == 3, "groups");
+	CHECK(ell_session_get_groups(s, got, 1) == 3 && got[0] == 1, "groups, short buffer");
+	uint32_t zero = 0;
+	CHECK_RC(ell_session_set_groups(s, &zero, 1, &e), ELL_EINVAL, e);
+
+	CHECK(ell_session_get_timeout(s) == 5000, "default timeout %lld", (long long)ell_session_get_timeout(s));
+	CHECK_RC(ell_session_set_timeout(s, 1234, &e), ELL_OK, e);
+	CHECK(ell_session_get_timeout(s) == 1234, "timeout");
+	CHECK_RC(ell_session_set_timeout(s, -1, &e), ELL_EINVAL, e);
+	CHECK_RC(ell_session_set_timeout(s, 0, &e), ELL_OK, e);
+	CHECK(ell_session_get_timeout(s) == 5000, "timeout 0 restores the node default");
+
+	CHECK_RC(ell_session_set_cflags(s, 0, &e), ELL_OK, e);
+	CHECK(ell_session_get_cflags(s) == 0, "cflags");
+	CHECK_RC(ell_session_set_ioflags(s, 0, &e), ELL_OK, e);
+	CHECK(ell_session_get_ioflags(s) == 0, "ioflags");
+	CHECK(ell_session_get_user_flags(s) == 0, "user flags default");
+	CHECK_RC(ell_session_set_trace_id(s, 0xabcdef, &e), ELL_OK, e);
+	CHECK(ell_session_get_trace_id(s) == 0xabcdef, "trace id");
+	CHECK_RC(ell_session_set_trace_id(s, 0, &e), ELL_OK, e);
+
+	uint64_t ts = 1, tn = 1;
+	ell_session_get_timestamp(s, &ts, &tn);
+	CHECK(ts == 0 && tn == 0, "timestamp default");
+	CHECK_RC(ell_session_set_timestamp(s, 0, 2000000000, &e), ELL_EINVAL, e);
+
+	CHECK(ell_session_get_namespace(s, ns, sizeof(ns)) == 0, "no namespace");
+	CHECK_RC(ell_session_set_namespace(s, "space", 5, &e), ELL_OK, e);
+	CHECK(ell_session_get_namespace(s, ns, 3) == 5 && memcmp(ns, "spa", 3) == 0, "namespace, short buffer");
+	CHECK_RC(ell_session_set_namespace(s, NULL, 0, &e), ELL_OK, e);
+
+	CHECK(ell_session_get_checker(s) == ELL_CHECKER_AT_LEAST_ONE, "checker default");
+	CHECK(ell_session_get_filter(s) == ELL_FILTER_POSITIVE, "filter default");
+	CHECK_RC(ell_session_set_checker(s, 99, &e), ELL_EINVAL, e);
+	CHECK_RC(ell_session_set_filter(s, -1, &e), ELL_EINVAL, e);
+	for (int32_t c = ELL_CHECKER_NO_CHECK; c <= ELL_CHECKER_QUORUM; c++) {
+		CHECK_RC(ell_session_set_checker(s, c, &e), ELL_OK, e);
+		CHECK(ell_session_get_checker(s) == c, "checker %d", c);
+	}
+	CHECK_RC(ell_session_set_checker(s, ELL_CHECKER_AT_LEAST_ONE, &e), ELL_OK, e);
+
+	/* A clone copies the settings and is independent. */
+	ell_session_t c = 0;
+	CHECK_RC(ell_session_set_user_flags(s, 77, &e), ELL_OK, e);
+	CHECK_RC(ell_session_clone(s, &c, &e), ELL_OK, e);
+	CHECK(ell_session_get_user_flags(c) == 77, "clone copies");
+	CHECK_RC(ell_session_set_user_flags(c, 78, &e), ELL_OK, e);
+	CHECK(ell_session_get_user_flags(s) == 77, "clone is independent");
+	CHECK_RC(ell_session_set_user_flags(s, 0, &e), ELL_OK, e);
+	ell_session_free(c);
+
+	/* set_timeouts changes the default of sessions made afterwards. */
+	CHECK_RC(ell_node_set_timeouts(n, 3000, 0, &e), ELL_OK, e);
+	CHECK_RC(ell_session_new(n, &c, &e), ELL_OK, e);
+	CHECK(ell_session_get_timeout(c) == 3000, "new default %lld", (long long)ell_session_get_timeout(c));
+	CHECK(ell_session_get_timeout(s) == 5000, "older sessions keep theirs");
+	ell_session_free(c);
+	CHECK_RC(ell_node_set_timeouts(n, 5000, 0, &e), ELL_OK, e);
+	CHECK_RC(ell_node_set_timeouts(n, -1, 0, &e), ELL_EINVAL, e);
+}
+
+static void test_round_trip(ell_session_t s)
+{
+	ell_error e;
+	uint8_t data[512];
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i % 256); /* includes NUL bytes */
+	ell_key k = name_key("capi-binary");
+	ell_async_t a = 0;
+
+	CHECK_RC(ell_session_write_data(s, &k, data, sizeof(data), 0, NULL, &a, &e), ELL_OK, e);
+	CHECK(a != 0, "handle");
+	CHECK_RC(finish(a, &e), ELL_OK, e);
+	CHECK(ell_async_ready(a) == 1, "ready");
+	CHECK(ell_async_count(a) == 3, "one entry per group: %zu", ell_async_count(a));
+	CHECK(ell_async_elapsed_us(a) > 0, "elapsed");
+	int seen = 0;
+	for (size_t i = 0; i < ell_async_count(a); i++) {
+		const ell_entry *en = ell_async_entry(a, i);
+		CHECK(en->status == ELL_OK, "status %d", en->status);
+		CHECK(en->group_id >= 1 && en->group_id <= 3, "group %u", en->group_id);
+		seen |= 1 << en->group_id;
+		CHECK(strcmp(en->address, addrs[en->group_id - 1]) == 0, "group %u answered by %s", en->group_id,
+		      en->address);
+		CHECK(en->error != NULL && en->error[0] == 0, "no error text");
+		CHECK(en->backend_id >= 0, "backend %d", en->backend_id);
+		CHECK(en->total_size == sizeof(data), "total %llu", (unsigned long long)en->total_size);
+		CHECK(en->tsec > 0, "timestamp");
+		CHECK(en->column != NULL && en->column[0] == 0, "default column");
+		CHECK(en->key_index == 0, "key index");
+	}
+	CHECK(seen == 0xe, "groups seen %x", seen);
+	ell_async_free(a);
+
+	uint8_t *got;
+	uint64_t len;
+	CHECK_RC(read_sync(s, &k, 0, 0, &got, &len, &e), ELL_OK, e);
+	CHECK(len == sizeof(data) && got && memcmp(got, data, len) == 0, "read back %llu bytes", (unsigned long long)len);
+	free(got);
+
+	/* The caller's buffers are free at once: the library copied them. */
+	char buf[8] = "before";
+	ell_key k2 = name_key("capi-copied");
+	char name[16] = "capi-copied";
+	k2.name = name;
+	CHECK_RC(ell_session_write_data(s, &k2, buf, 6, 0, NULL, &a, &e), ELL_OK, e);
+	memcpy(buf, "AFTER!", 6);
+	memcpy(name, "XXXX", 4);
+	CHECK_RC(finish(a, &e), ELL_OK, e);
+	ell_async_free(a);
+	k2 = name_key("capi-copied");
+	CHECK_RC(read_sync(s, &k2, 0, 0, &got, &len, &e), ELL_OK, e);
+	CHECK(len == 6 && memcmp(got, "before", 6) == 0, "data copied at call time");
+	free(got);
+
+	/* Entries by next() are the same pointers as by entry(). */
+	CHECK_RC(ell_session_read_data(s, &k, 0, 0, NULL, &a, &e), ELL_OK, e);
+	const ell_entry *en = NULL;
+	CHECK_RC(ell_async_next(a, 0, 10000, &en, &e), ELL_OK, e);
+	CHECK(en != NULL && en == ell_async_entry(a, 0), "stable entry pointer");
+	CHECK(en && en->group_id == 1 && en->data_size == sizeof(data), "read from the first group");
+	CHECK_RC(ell_async_next(a, 1, 10000, &en, &e), ELL_ENOENT, e);
+	CHECK(ell_async_entry(a, 1) == NULL, "past the end");
+	ell_async_free(a);
+}
+
+static void test_offsets(ell_session_t s)
+{
+	ell_error e;
+	ell_key k = name_key("capi-offsets");
+	uint8_t *got;
+	uint64_t len;
+	CHECK_RC(write_sync(s, &k, "0123456789", 10, 0, &e), ELL_OK, e);
+	CHECK_RC(write_sync(s, &k, "ab", 2, 3, &e), ELL_OK, e);
+	CHECK_RC(read_sync(s, &k, 0, 0, &got, &len, &e), ELL_OK, e);
+	CHECK(len == 10 && memcmp(got, "012ab56789", 10) == 0, "overwrite at offset: %.*s", (int)len, got);
+	free(got);
+	CHECK_RC(read_sync(s, &k, 2, 3, &got, &len, &e), ELL_OK, e);
+	CHECK(len == 3 && memcmp(got, "2ab", 3) == 0, "read at offset");
+	free(got);
+	CHECK_RC(read_sync(s, &k, 7, 0, &got, &len, &e), ELL_OK, e);
+	CHECK(len == 3 && memcmp(got, "789", 3) == 0, "read to the end");
+	free(got);
+
+	ell_async_t a;
+	CHECK_RC(ell_session_read_data(s, &k, 2, 3, NULL, &a, &e), ELL_OK, e);
+	CHECK_RC(finish(a, &e), ELL_OK, e);
+	const ell_entry *en = ell_async_entry(a, 0);
+	CHECK(en && en->offset == 2 && en->size == 3 && en->total_size == 10, "entry offset/size/total");
+	ell_async_free(a);
+}
+
+static void test_lookup_remove(ell_session_t s)
+{
+	ell_error e;
+	ell_key k = name_key("capi-lookup");
+	ell_async_t a;
+	CHECK_RC(write_sync(s, &k, "hello", 5, 0, &e), ELL_OK, e);
+
+	CHECK_RC(ell_session_lookup(s, &k, NULL, &a, &e), ELL_OK, e);
+	CHECK_RC(finish(a, &e), ELL_OK, e);
+	CHECK(ell_async_count(a) == 1, "one entry");
+	const ell_entry *en = ell_async_entry(a, 0);
+	CHECK(en && en->total_size == 5 && en->tsec > 0 && is_cluster_addr(en->address), "lookup entry");
+	CHECK(en && en->data == NULL && en->data_size == 0, "no data in a lookup");
+	ell_async_free(a);
+
+	CHECK_RC(ell_session_remove(s, &k, NULL, &a, &e), ELL_OK, e);
+	CHECK_RC(finish(a, &e), ELL_OK, e);
+	CHECK(ell_async_count(a) == 3, "one entry per group");
+	ell_async_free(a);
+
+	memset(&e, 0, sizeof(e));
+	CHECK_RC(ell_session_read_data(s, &k, 0, 0, NULL, &a, &e), ELL_OK, e);
+	CHECK_RC(finish(a, &e), ELL_ENOENT, e);
+	CHECK(e.code == ELL_ENOENT && strlen(e.message) > 0, "message: '%s'", e.message);
+	CHECK(ell_async_count(a) == 0, "no positive entry");
+	ell_async_free(a);
+
+	/* With every entry: one negative entry per group tried. */
+	ell_session_t all;
+	CHECK_RC(ell_session_clone(s, &all, &e), ELL_OK, e);
+	CHECK_RC(ell_session_set_filter(all, ELL_FILTER_ALL, &e), ELL_OK, e);
+	CHECK_RC(ell_session_lookup(all, &k, NULL, &a, &e), ELL_OK, e);
+	CHECK_RC(finish(a, &e), ELL_ENOENT, e);
+	CHECK(ell_async_count(a) == 3, "%zu entries", ell_async_count(a));
+	for (size_t i = 0; i < ell_async_count(a); i++) {
+		en = ell_async_entry(a, i);
+		CHECK(en->status == ELL_ENOENT && en->error[0] != 0, "negative entry %d '%s'", en->status, en->error);
+	}
+	ell_async_free(a);
+	ell_session_free(all);
+}
+
+static void test_read_latest(ell_session_t s)
+{
+	ell_error e;
+	ell_key k = name_key("capi-latest");
+	ell_session_t w;
+	uint32_t g12[2] = {1, 2}, g3 = 3;
+	CHECK_RC(ell_session_clone(s, &w, &e), ELL_OK, e);
+	CHECK_RC(ell_session_set_groups(w, g12, 2, &e), ELL_OK, e);
+	CHECK_RC(ell_session_set_timestamp(w, 1600000000, 0, &e), ELL_OK, e);
+	CHECK_RC(write_sync(w, &k, "old", 3, 0, &e), ELL_OK, e);
+	CHECK_RC(ell_session_set_groups(w, &g3, 1, &e), ELL_OK, e);
+	CHECK_RC(ell_session_set_timestamp(w, 1600000100, 7, &e), ELL_OK, e);
+	uint64_t ts, tn;
+	ell_session_get_timestamp(w, &ts, &tn);
+	CHECK(ts == 1600000100 && tn == 7, "timestamp");
+	CHECK_RC(write_sync(w, &k, "new", 3, 0, &e), ELL_OK, e);
+	ell_session_free(w);
+
+	uint8_t *got;
+	uint64_t len;
+	CHECK_RC(read_sync(s, &k, 0, 0, &got, &len, &e), ELL_OK, e);
+	CHECK(len == 3 && memcmp(got, "old", 3) == 0, "read takes the first group");
+	free(got);
+
+	ell_async_t a;
+	CHECK_RC(ell_session_read_latest(s, &k, 0, 0, NULL, &a, &e), ELL_OK, e);
+	CHECK_RC(finish(a, &e), ELL_OK, e);
+	const ell_entry *en = ell_async_entry(a, 0);
+	CHECK(ell_async_count(a) == 1 && en && en->group_id == 3 && en->data_size == 3 && memcmp(en->data, "new", 3) == 0,
+	      "read_latest takes the newest");
+	CHECK(en && en->tsec == 1600000100 && en->tnsec == 7, "its timestamp");
+	ell_async_free(a);
+
+	ell_key missing = name_key("capi-latest-missing");
+	CHECK_RC(ell_session_read_latest(s, &missing, 0, 0, NULL, &a, &e), ELL_OK, e);
+	CHECK_RC(finish(a, &e), ELL_ENOENT, e);
+	ell_async_free(a);
+}
+
+static void test_namespaces_and_ids(ell_session_t s)
+{
+	ell_error e;
+	ell_session_t na, nb;
+	ell_key k = name_key("capi-ns");
+	uint8_t *got;
+	uint64_t len;
+	CHECK_RC(ell_session_clone(s, &na, &e), ELL_OK, e);
+	CHECK_RC(ell_session_clone(s, &nb, &e), ELL_OK, e);
+	char nsa[80], nsb[80];
+	snprintf(nsa, sizeof(nsa), "%s-a", run_ns);
+	snprintf(nsb, sizeof(nsb), "%s-b", run_ns);
+	CHECK_RC(ell_session_set_namespace(na, nsa, strlen(nsa), &e), ELL_OK, e);
+	CHECK_RC(ell_session_set_namespace(nb, nsb, strlen(nsb), &e), ELL_OK, e);
+	CHECK_RC(write_sync(na, &k, "A", 1, 0, &e), ELL_OK, e);
+	CHECK_RC(read_sync(nb, &k, 0, 0, &got, &len, &e), ELL_ENOENT, e);
+	free(got);
+	CHECK_RC(read_sync(s, &k, 0, 0, &got, &len, &e), ELL_ENOENT, e);
+	free(got);
+	CHECK_RC(write_sync(nb, &k, "B", 1, 0, &e), ELL_OK, e);
+	CHECK_RC(read_sync(na, &k, 0, 0, &got, &len, &e), ELL_OK, e);
+	CHECK(len == 1 && got[0] == 'A', "namespace a keeps its value");
+	free(got);
+
+	uint8_t ida[ELL_ID_SIZE], idb[ELL_ID_SIZE], id0[ELL_ID_SIZE], t[ELL_ID_SIZE];
+	CHECK_RC(ell_session_key_id(na, &k, ida, &e), ELL_OK, e);
+	CHECK_RC(ell_session_key_id(nb, &k, idb, &e), ELL_OK, e);
+	CHECK_RC(ell_session_key_id(s, &k, id0, &e), ELL_OK, e);
+	CHECK(memcmp(ida, idb, ELL_ID_SIZE) != 0 && memcmp(ida, id0, ELL_ID_SIZE) != 0, "namespaces give other IDs");
+	/* transform of the name is the key's ID, namespace included. */
+	CHECK_RC(ell_session_transform(na, "capi-ns", 7, t, &e), ELL_OK, e);
+	CHECK(memcmp(t, ida, ELL_ID_SIZE) == 0, "transform = key_id in a namespace");
+	CHECK_RC(ell_session_transform(s, "capi-ns", 7, t, &e), ELL_OK, e);
+	CHECK(memcmp(t, id0, ELL_ID_SIZE) == 0, "transform = key_id");
+
+	/* SHA-512 of nothing, without a namespace. */
+	static const char sha512_empty[] = "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce"
+					   "47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e";
+	char h[2 * ELL_ID_SIZE + 1];
+	ell_session_t plain;
+	CHECK_RC(ell_session_clone(s, &plain, &e), ELL_OK, e);
+	CHECK_RC(ell_session_set_namespace(plain, NULL, 0, &e), ELL_OK, e);
+	CHECK_RC(ell_session_transform(plain, "", 0, t, &e), ELL_OK, e);
+	hex(t, h);
+	CHECK(strcmp(h, sha512_empty) == 0, "transform(\"\") = %s", h);
+	CHECK_RC(ell_session_transform(plain, NULL, 0, t, &e), ELL_OK, e);
+	hex(t, h);
+	CHECK(strcmp(h, sha512_empty) == 0, "transform(NULL, 0)");
+	CHECK_RC(ell_session_transform(na, "", 0, t, &e), ELL_OK, e);
+	hex(t, h);
+	CHECK(strcmp(h, sha512_empty) != 0, "a namespace changes the transform");
+	ell_session_free(plain);
+
+	/* A raw ID key addresses the same object as the name it came from. */
+	ell_key raw;
+	memset(&raw, 0, sizeof(raw));
+	raw.has_id = 1;
+	memcpy(raw.id, ida, ELL_ID_SIZE);
+	CHECK_RC(read_sync(s, &raw, 0, 0, &got, &len, &e), ELL_OK, e);
+	CHECK(len == 1 && got && got[0] == 'A', "raw id reads the namespaced object");
+	free(got);
+	uint8_t back[ELL_ID_SIZE];
+	CHECK_RC(ell_session_key_id(nb, &raw, back, &e), ELL_OK, e);
+	CHECK(memcmp(back, ida, ELL_ID_SIZE) == 0, "a raw ID ignores the namespace");
+	memset(raw.id, 0x5a, ELL_ID_SIZE);
+	CHECK_RC(write_sync(s, &raw, "raw", 3, 0, &e), ELL_OK, e);
+	CHECK_RC(read_sync(s, &raw, 0, 0, &got, &len, &e), ELL_OK, e);
+	CHECK(len == 3 && memcmp(got, "raw", 3) == 0, "raw id round trip");
+	free(got);
+
+	/* Columns are separate values of one object. */
+	ell_key col = name_key("capi-ns");
+	col.column = "meta";
+	col.column_len = 4;
+	CHECK_RC(write_sync(s, &col, "M", 1, 0, &e), ELL_OK, e);
+	CHECK_RC(read_sync(s, &col, 0, 0, &got, &len, &e), ELL_OK, e);
+	CHECK(len == 1 && got[0] == 'M', "column");
+	free(got);
+
+	ell_session_free(na);
+	ell_session_free(nb);
+}
+
+static void test_checkers(ell_session_t s)
+{
+	ell_error e;
+	ell_session_t c;
+	uint32_t groups[4] = {1, 2, 3, 4}; /* group 4 does not exist */
+	ell_key k = name_key("capi-checkers");
+	ell_async_t a;
+	CHECK_RC(ell_session_clone(s, &c, &e), ELL_OK, e);
+	CHECK_RC(ell_session_set_groups(c, groups, 4, &e), ELL_OK, e);
+
+	CHECK_RC(ell_session_set_checker(c, ELL_CHECKER_ALL, &e), ELL_OK, e);
+	CHECK_RC(ell_session_write_data(c, &k, "v", 1, 0, NULL, &a, &e), ELL_OK, e);
+	CHECK_RC(finish(a, &e), ELL_ENXIO, e);
+	CHECK(strlen(e.message) > 0, "checker message");
+	CHECK(ell_async_count(a) == 3, "positive entries of the groups that worked: %zu", ell_async_count(a));
+	ell_async_free(a);
+
+	CHECK_RC(ell_session_set_checker(c, ELL_CHECKER_AT_LEAST_ONE, &e), ELL_OK, e);
+	CHECK_RC(write_sync(c, &k, "v", 1, 0, &e), ELL_OK, e);
+	CHECK_RC(ell_session_set_checker(c, ELL_CHECKER_QUORUM, &e), ELL_OK, e);
+	CHECK_RC(write_sync(c, &k, "v", 1, 0, &e), ELL_OK, e); /* 3 of 4 */
+
+	CHECK_RC(ell_session_set_filter(c, ELL_FILTER_NEGATIVE, &e), ELL_OK, e);
+	CHECK_RC(ell_session_write_data(c, &k, "v", 1, 0, NULL, &a, &e), ELL_OK, e);
+	CHECK_RC(finish(a, &e), ELL_OK, e);
+	const ell_entry *en = ell_async_entry(a, 0);
+	CHECK(ell_async_count(a) == 1 && en && en->group_id == 4 && en->status != ELL_OK && en->error[0] != 0,
+	      "the failed group only");
+	ell_async_free(a);
+
+	uint32_t only4 = 4;
+	CHECK_RC(ell_session_set_groups(c, &only4, 1, &e), ELL_OK, e);
+	CHECK_RC(ell_session_set_checker(c, ELL_CHECKER_NO_CHECK, &e), ELL_OK, e);
+	CHECK_RC(write_sync(c, &k, "v", 1, 0, &e), ELL_OK, e);
+	CHECK_RC(ell_session_set_checker(c, ELL_CHECKER_AT_LEAST_ONE, &e), ELL_OK, e);
+	CHECK_RC(write_sync(c, &k, "v", 1, 0, &e), ELL_ENXIO, e);
+	ell_session_free(c);
+}
+
+struct cb_state {
+	atomic_int calls;
+	atomic_int bad_userdata;
+};
+
+static void on_done(ell_async_t a, void *userdata)
+{
+	struct cb_state *st = userdata;
+	/* The operation is complete when the callback runs. */
+	if (ell_async_ready(a) != 1 || ell_async_status(a, NULL) != ELL_OK)
+		atomic_fetch_add(&st->bad_userdata, 1000);
+	atomic_fetch_add(&st->calls, 1);
+}
+
+static void test_completion(ell_session_t s)
+{
+	enum { N = 200 };
+	ell_error e;
+	ell_queue_t q;
+	struct cb_state st;
+	atomic_init(&st.calls, 0);
+	atomic_init(&st.bad_userdata, 0);
+	static ell_async_t handles[N];
+	static char names[N][32];
+	static int seen[N];
+	memset(seen, 0, sizeof(seen));
+
+	CHECK_RC(ell_queue_new(&q, &e), ELL_OK, e);
+	int fd = ell_queue_fd(q);
+	CHECK(fd >= 0, "fd");
+	uint64_t tag;
+	ell_async_t got;
+	int64_t t0 = now_ms();
+	CHECK_RC(ell_queue_pop(q, 0, &tag, &got, &e), ELL_ETIMEDOUT, e);
+	CHECK_RC(ell_queue_pop(q, 100, &tag, &got, &e), ELL_ETIMEDOUT, e);
+	CHECK(now_ms() - t0 >= 90, "pop waited its timeout");
+	struct pollfd p = {fd, POLLIN, 0};
+	CHECK(poll(&p, 1, 0) == 0, "empty queue not readable");
+
+	ell_completion done = {on_done, &st, q, 0};
+	for (int i = 0; i < N; i++) {
+		snprintf(names[i], sizeof(names[i]), "capi-conc-%d", i);
+		ell_key k = name_key(names[i]);
+		done.tag = 1000 + (uint64_t)i;
+		CHECK_RC(ell_session_write_data(s, &k, names[i], strlen(names[i]), 0, &done, &handles[i], &e), ELL_OK, e);
+	}
+	int popped = 0;
+	int64_t deadline = now_ms() + 30000;
+	while (popped < N && now_ms() < deadline) {
+		p.revents = 0;
+		int r = poll(&p, 1, 1000);
+		if (r <= 0)
+			continue;
+		/* Drain what is there without waiting; the fd says when to come back. */
+		while (ell_queue_pop(q, 0, &tag, &got, &e) == ELL_OK) {
+			int i = (int)(tag - 1000);
+			CHECK(i >= 0 && i < N && !seen[i], "tag %llu", (unsigned long long)tag);
+			if (i < 0 || i >= N || seen[i])
+				continue;
+			seen[i] = 1;
+			CHECK(got == handles[i], "handle of tag %d", i);
+			CHECK(ell_async_ready(got) == 1, "posted when complete");
+			CHECK_RC(ell_async_status(got, &e), ELL_OK, e);
+			popped++;
+		}
+	}
+	CHECK(popped == N, "popped %d of %d", popped, N);
+	CHECK(atomic_load(&st.calls) == N, "callbacks %d", atomic_load(&st.calls));
+	CHECK(atomic_load(&st.bad_userdata) == 0, "callback saw an incomplete operation");
+	p.revents = 0;
+	CHECK(poll(&p, 1, 0) == 0, "drained queue not readable");
+	for (int i = 0; i < N; i++)
+		ell_async_free(handles[i]);
+
+	/* Read them back concurrently, waiting on each. */
+	for (int i = 0; i < N; i++) {
+		ell_key k = name_key(names[i]);
+		CHECK_RC(ell_session_read_data(s, &k, 0, 0, NULL, &handles[i], &e), ELL_OK, e);
+	}
+	for (int i = 0; i < N; i++) {
+		CHECK_RC(finish(handles[i], &e), ELL_OK, e);
+		const ell_entry *en = ell_async_entry(handles[i], 0);
+		CHECK(en && en->data_size == strlen(names[i]) && memcmp(en->data, names[i], en->data_size) == 0,
+		      "value %d", i);
+		ell_async_free(handles[i]);
+	}
+
+	/* A freed queue drops later completions; the handle is still freed by its owner. */
+	ell_queue_t q2;
+	CHECK_RC(ell_queue_new(&q2, &e), ELL_OK, e);
+	ell_completion d2 = {NULL, NULL, q2, 5};
+	ell_key k = name_key("capi-conc-0");
+	ell_async_t a;
+	CHECK_RC(ell_session_lookup(s, &k, &d2, &a, &e), ELL_OK, e);
+	ell_queue_free(q2);
+	CHECK_RC(finish(a, &e), ELL_OK, e);
+	ell_async_free(a);
+	ell_queue_free(q);
+}
+
+static void test_bulk(ell_session_t s)
+{
+	enum { N = 100, MISSING = 57 };
+	ell_error e;
+	static char names[N][32], values[N][32];
+	ell_key keys[N];
+	const void *datas[N];
+	uint64_t sizes[N];
+	for (int i = 0; i < N; i++) {
+		snprintf(names[i], sizeof(names[i]), "capi-bulk-%d", i);
+		snprintf(values[i], sizeof(values[i]), "value-%d", i);
+		keys[i] = name_key(names[i]);
+		datas[i] = values[i];
+		sizes[i] = strlen(values[i]);
+	}
+	ell_async_t a;
+	CHECK_RC(ell_session_bulk_write(s, keys, datas, sizes, N, NULL, &a, &e), ELL_OK, e);
+	CHECK_RC(finish(a, &e), ELL_OK, e);
+	CHECK(ell_async_count(a) == 3 * N, "entries of every key and group: %zu", ell_async_count(a));
+	int per_key[N] = {0};
+	for (size_t i = 0; i < ell_async_count(a); i++) {
+		const ell_entry *en = ell_async_entry(a, i);
+		CHECK(en->key_index < N && en->status == ELL_OK, "entry %zu", i);
+		if (en->key_index < N)
+			per_key[en->key_index]++;
+	}
+	for (int i = 0; i < N; i++)
+		CHECK(per_key[i] == 3, "key %d has %d entries", i, per_key[i]);
+	ell_async_free(a);
+
+	/* Read them back with one key that does not exist, iterating with next(). */
+	keys[MISSING] = name_key("capi-bulk-missing");
+	CHECK_RC(ell_session_bulk_read(s, keys, N, NULL, &a, &e), ELL_OK, e);
+	int found[N] = {0}, n = 0;
+	for (size_t i = 0;; i++) {
+		const ell_entry *en;
+		int32_t rc = ell_async_next(a, i, 10000, &en, &e);
+		if (rc == ELL_ENOENT)
+			break;
+		CHECK_RC(rc, ELL_OK, e);
+		if (rc != ELL_OK)
+			break;
+		n++;
+		uint64_t ki = en->key_index;
+		CHECK(ki < N && ki != MISSING && !found[ki], "key index %llu", (unsigned long long)ki);
+		if (ki >= N)
+			continue;
+		found[ki] = 1;
+		CHECK(en->data_size == strlen(values[ki]) && memcmp(en->data, values[ki], en->data_size) == 0,
+		      "value of key %llu", (unsigned long long)ki);
+	}
+	CHECK(n == N - 1, "found %d keys", n);
+	CHECK(ell_async_ready(a) == 1, "next() said the end: complete");
+	CHECK_RC(ell_async_status(a, &e), ELL_OK, e);
+	ell_async_free(a);
+
+	/* Every key's outcome with ELL_FILTER_ALL: one negative entry. */
+	ell_session_t all;
+	CHECK_RC(ell_session_clone(s, &all, &e), ELL_OK, e);
+	CHECK_RC(ell_session_set_filter(all, ELL_FILTER_ALL, &e), ELL_OK, e);
+	CHECK_RC(ell_session_bulk_read(all, keys, N, NULL, &a, &e), ELL_OK, e);
+	CHECK_RC(finish(a, &e), ELL_OK, e);
+	CHECK(ell_async_count(a) == N, "%zu entries", ell_async_count(a));
+	int negatives = 0;
+	for (size_t i = 0; i < ell_async_count(a); i++) {
+		const ell_entry *en = ell_async_entry(a, i);
+		if (en->status != ELL_OK) {
+			negatives++;
+			CHECK(en->key_index == MISSING && en->status == ELL_ENOENT, "negative entry of key %llu",
+			      (unsigned long long)en->key_index);
+		}
+	}
+	CHECK(negatives == 1, "%d negative entries", negatives);
+	ell_async_free(a);
+	ell_session_free(all);
+
+	/* Nothing found: the call fails. */
+	ell_key none[2] = {name_key("capi-bulk-none-1"), name_key("capi-bulk-none-2")};
+	CHECK_RC(ell_session_bulk_read(s, none, 2, NULL, &a, &e), ELL_OK, e);
+	CHECK_RC(finish(a, &e), ELL_ENOENT, e);
+	CHECK(ell_async_count(a) == 0, "no entries");
+	ell_async_free(a);
+
+	/* A bulk write fails when a key fails its checker. */
+	ell_session_t bad;
+	uint32_t groups[2] = {1, 4};
+	CHECK_RC(ell_session_clone(s, &bad, &e), ELL_OK, e);
+	CHECK_RC(ell_session_set_groups(bad, groups, 2, &e), ELL_OK, e);
+	CHECK_RC(ell_session_set_checker(bad, ELL_CHECKER_ALL, &e), ELL_OK, e);
+	CHECK_RC(ell_session_bulk_write(bad, keys, datas, sizes, 5, NULL, &a, &e), ELL_OK, e);
+	CHECK_RC(finish(a, &e), ELL_ENXIO, e);
+	CHECK(ell_async_count(a) == 5, "the positive entries: %zu", ell_async_count(a));
+	ell_async_free(a);
+	ell_session_free(bad);
+
+	/* Empty bulk calls complete at once. */
+	CHECK_RC(ell_session_bulk_read(s, NULL, 0, NULL, &a, &e), ELL_OK, e);
+	CHECK_RC(finish(a, &e), ELL_OK, e);
+	ell_async_free(a);
+}
+
+static void test_large(ell_session_t s)
+{
+	const size_t size = 16u << 20;
+	ell_error e;
+	uint8_t *big = malloc(size);
+	for (size_t i = 0; i < size; i++)
+		big[i] = (uint8_t)((i * 2654435761u) >> 13);
+	ell_key k = name_key("capi-16mib");
+	ell_async_t a;
+	CHECK_RC(ell_session_write_data(s, &k, big, size, 0, NULL, &a, &e), ELL_OK, e);
+	/* A wait of 0 only looks: not done yet (most likely), or done. */
+	int32_t rc = ell_async_wait(a, 0, &e);
+	CHECK(rc == ELL_ETIMEDOUT || rc == ELL_OK, "wait(0) = %d", rc);
+	if (rc == ELL_ETIMEDOUT)
+		CHECK(ell_async_status(a, &e) == ELL_EAGAIN || ell_async_ready(a), "status while running");
+	CHECK_RC(finish(a, &e), ELL_OK, e);
+	ell_async_free(a);
+
+	uint8_t *got;
+	uint64_t len;
+	CHECK_RC(read_sync(s, &k, 0, 0, &got, &len, &e), ELL_OK, e);
+	CHECK(len == size && memcmp(got, big, size) == 0, "16 MiB back: %llu bytes", (unsigned long long)len);
+	free(got);
+
+	/* Freeing before completion: the write goes on, nothing leaks or crashes. */
+	ell_key k2 = name_key("capi-16mib-freed");
+	CHECK_RC(ell_session_write_data(s, &k2, big, size, 0, NULL, &a, &e), ELL_OK, e);
+	ell_async_free(a);
+	CHECK_RC(ell_async_wait(a, 0, &e), ELL_EINVAL, e);
+	free(big);
+	int64_t deadline = now_ms() + 20000;
+	int present = 0;
+	while (!present && now_ms() < deadline) {
+		ell_async_t l;
+		CHECK_RC(ell_session_lookup(s, &k2, NULL, &l, &e), ELL_OK, e);
+		if (finish(l, &e) == ELL_OK) {
+			const ell_entry *en = ell_async_entry(l, 0);
+			present = en && en->total_size == size;
+		}
+		ell_async_free(l);
+		if (!present) {
+			struct timespec pause = {0, 20 * 1000 * 1000};
+			nanosleep(&pause, NULL);
+		}
+	}
+	CHECK(present, "the freed write completed");
+}
+
+/* silent_listener returns a listening socket that never answers. */
+static int silent_listener(char *addr, size_t cap)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t sl = sizeof(sa);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 16) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &sl) != 0)
+		return -1;
+	snprintf(addr, cap, "127.0.0.1:%d", ntohs(sa.sin_port));
+	return fd;
+}
+
+static void test_timeouts_and_close(void)
+{
+	ell_error e;
+	ell_node_config cfg;
+	ell_node_config_init(&cfg);
+	cfg.dial_timeout_ms = 300;
+	ell_node_t n;
+	CHECK_RC(ell_node_new(&cfg, &n, &e), ELL_OK, e);
+
+	/* A node that accepts connections and never answers: the dial timeout. */
+	char silent[64];
+	int lfd = silent_listener(silent, sizeof(silent));
+	CHECK(lfd >= 0, "listener");
+	const char *sa[1] = {silent};
+	int64_t t0 = now_ms();
+	int32_t rc = ell_node_add_remotes(n, sa, 1, &e);
+	int64_t took = now_ms() - t0;
+	CHECK(rc != ELL_OK, "a silent node is not reachable");
+	CHECK(rc == ELL_ETIMEDOUT, "rc %d (%s) %s", rc, ell_strerror(rc), e.message);
+	CHECK(took < 3000, "add_remotes took %lld ms", (long long)took);
+	const char *garbage[1] = {"not an address"};
+	CHECK_RC(ell_node_add_remotes(n, garbage, 1, &e), ELL_EINVAL, e);
+
+	CHECK_RC(ell_node_add_remotes(n, addrs, 3, &e), ELL_OK, e);
+	ell_session_t s;
+	CHECK_RC(ell_session_new(n, &s, &e), ELL_OK, e);
+	uint32_t g = 1;
+	CHECK_RC(ell_session_set_groups(s, &g, 1, &e), ELL_OK, e);
+	ell_key k = name_key("capi-close");
+	CHECK_RC(write_sync(s, &k, "x", 1, 0, &e), ELL_OK, e);
+
+	/* Close cancels what is in flight and fails later calls. */
+	enum { N = 50 };
+	ell_async_t as[N];
+	for (int i = 0; i < N; i++)
+		CHECK_RC(ell_session_read_data(s, &k, 0, 0, NULL, &as[i], &e), ELL_OK, e);
+	ell_node_close(n);
+	for (int i = 0; i < N; i++) {
+		rc = finish(as[i], &e);
+		CHECK(rc == ELL_OK || rc == ELL_ECANCELED || rc == ELL_ECONNRESET, "in flight at close: %d %s", rc,
+		      e.message);
+		ell_async_free(as[i]);
+	}
+	ell_async_t a;
+	CHECK_RC(ell_session_read_data(s, &k, 0, 0, NULL, &a, &e), ELL_OK, e);
+	CHECK_RC(finish(a, &e), ELL_ECANCELED, e);
+	ell_async_free(a);
+	CHECK_RC(ell_session_set_timeout(s, 100, &e), ELL_OK, e); /* still a valid handle */
+	ell_session_t s2;
+	CHECK_RC(ell_session_new(n, &s2, &e), ELL_EINVAL, e); /* the node handle is gone */
+	ell_session_free(s);
+	close(lfd);
+
+	/* A bad config. */
+	ell_node_config_init(&cfg);
+	cfg.log_level = 42;
+	cfg.log_file = "/dev/null";
+	CHECK_RC(ell_node_new(&cfg, &n, &e), ELL_EINVAL, e);
+	CHECK(n == 0, "no node");
+}
+
+static void test_routes(ell_node_t n, ell_session_t s)
+{
+	ell_error e;
+	ell_route_list rl;
+	CHECK_RC(ell_node_routes(n, &rl, &e), ELL_OK, e);
+	CHECK(rl.count > 0 && rl.routes != NULL, "routes: %zu", rl.count);
+	int groups = 0;
+	for (size_t i = 0; i < rl.count; i++) {
+		const ell_route *r = &rl.routes[i];
+		CHECK(r->group_id >= 1 && r->group_id <= 3, "group %u", r->group_id);
+		if (r->group_id >= 1 && r->group_id <= 3)
+			CHECK(strcmp(r->address, addrs[r->group_id - 1]) == 0, "route of group %u at %s", r->group_id,
+			      r->address);
+		CHECK(r->backend_id >= 0, "backend");
+		CHECK(!is_zero(r->id, ELL_ID_SIZE), "a point");
+		groups |= 1 << r->group_id;
+		if (i > 0) {
+			const ell_route *p = &rl.routes[i - 1];
+			CHECK(p->group_id < r->group_id ||
+				      (p->group_id == r->group_id && memcmp(p->id, r->id, ELL_ID_SIZE) < 0),
+			      "sorted at %zu", i);
+		}
+	}
+	CHECK(groups == 0xe, "groups %x", groups);
+	ell_route_list_free(&rl);
+	CHECK(rl.routes == NULL && rl.count == 0, "freed list is empty");
+	ell_route_list_free(&rl); /* twice is harmless */
+
+	ell_node_config cfg;
+	ell_node_config_init(&cfg);
+	CHECK(cfg.wait_timeout_ms == 5000 && cfg.dial_timeout_ms == 5000 && cfg.check_timeout_ms == 5000 &&
+		      cfg.proxy == 0 && cfg.log_level == ELL_LOG_ERROR && cfg.log_file == NULL && cfg.name == NULL,
+	      "config defaults");
+
+	char addr[64];
+	int32_t backend = -7;
+	ell_key k = name_key("capi-owner");
+	for (uint32_t g = 1; g <= 3; g++) {
+		CHECK_RC(ell_session_lookup_address(s, &k, g, addr, sizeof(addr), &backend, &e), ELL_OK, e);
+		CHECK(strcmp(addr, addrs[g - 1]) == 0, "owner in group %u: %s", g, addr);
+		CHECK(backend >= 0, "backend %d", backend);
+	}
+	CHECK(is_cluster_addr(addr), "%s", addr);
+	CHECK_RC(ell_session_lookup_address(s, &k, 1, addr, 4, NULL, &e), ELL_EMSGSIZE, e);
+	CHECK_RC(ell_session_lookup_address(s, &k, 99, addr, sizeof(addr), NULL, &e), ELL_ENXIO, e);
+
+	/* lookup_address agrees with the node that answers a write. */
+	ell_async_t a;
+	CHECK_RC(ell_session_write_data(s, &k, "o", 1, 0, NULL, &a, &e), ELL_OK, e);
+	CHECK_RC(finish(a, &e), ELL_OK, e);
+	for (size_t i = 0; i < ell_async_count(a); i++) {
+		const ell_entry *en = ell_async_entry(a, i);
+		CHECK_RC(ell_session_lookup_address(s, &k, en->group_id, addr, sizeof(addr), &backend, &e), ELL_OK, e);
+		CHECK(strcmp(addr, en->address) == 0 && backend == en->backend_id, "owner of group %u", en->group_id);
+	}
+	ell_async_free(a);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 4) {
+		fprintf(stderr, "usage: %s ADDR_GROUP1 ADDR_GROUP2 ADDR_GROUP3\n", argv[0]);
+		return 2;
+	}
+	for (int i = 0; i < 3; i++)
+		addrs[i] = argv[i + 1];
+
+	ell_error e;
+	ell_node_t n = 0;
+	ell_session_t s = 0;
+	ell_node_config cfg;
+	ell_node_config_init(&cfg);
+	cfg.name = "capi_test";
+	cfg.log_file = getenv("CAPI_TEST_LOG"); /* NULL: no log */
+	cfg.log_level = ELL_LOG_DEBUG;
+	CHECK_RC(ell_node_new(&cfg, &n, &e), ELL_OK, e);
+	CHECK_RC(ell_node_add_remotes(n, addrs, 3, &e), ELL_OK, e);
+	CHECK_RC(ell_session_new(n, &s, &e), ELL_OK, e);
+	if (failures) {
+		fprintf(stderr, "cannot connect; giving up\n");
+		return 1;
+	}
+
+	test_version();
+	test_bad_handles(s);
+	test_settings(n, s);
+	snprintf(run_ns, sizeof(run_ns), "capi-test-%ld-%lld", (long)getpid(), (long long)now_ms());
+	CHECK_RC(ell_session_set_namespace(s, run_ns, strlen(run_ns), &e), ELL_OK, e);
+	test_round_trip(s);
+	test_offsets(s);
+	test_lookup_remove(s);
+	test_read_latest(s);
+	test_namespaces_and_ids(s);
+	test_checkers(s);
+	test_completion(s);
+	test_bulk(s);
+	test_large(s);
+	test_routes(n, s);
+	test_timeouts_and_close();
+
+	ell_session_free(s);
+	ell_node_close(n);
+	if (failures) {
+		fprintf(stderr, "%d checks failed\n", failures);
+		return 1;
+	}
+	printf("ok\n");
+	return 0;
+}
