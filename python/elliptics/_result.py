@@ -1,0 +1,508 @@
+"""Results of data calls: :class:`AsyncResult` and its entries."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time as _time
+from typing import Any, Callable, Generator, Iterator, List, Optional
+
+from . import _lib
+from ._enums import exceptions_policy
+from ._errors import ErrorInfo, format_message, make_error
+from ._lib import ffi, lib
+from ._values import Address, Id, Time, parse_entry_address
+
+__all__ = ["ResultEntry", "AsyncResult"]
+
+# How long one blocking library call may last before control comes back to
+# Python (for KeyboardInterrupt); the GIL is released during each.
+_SLICE_MS = 500
+
+# The error of every successful entry (ErrorInfo is never changed in place).
+_OK = ErrorInfo()
+
+_ETIMEDOUT = -110
+_ENOENT = -2
+
+
+def _s(p: Any) -> str:
+    if p == ffi.NULL:
+        return ""
+    return ffi.string(p).decode("utf-8", "replace")
+
+
+class ResultEntry:
+    """The outcome of one command in one group (or of one key of a bulk call).
+
+    Everything is copied out of the library: entries stay valid after the
+    result is gone. ``error`` is an :class:`ErrorInfo` (code 0 on success) and
+    ``status`` its code; ``address`` is the node that answered (None if no
+    node could be reached). Read calls fill ``data``; ``size`` is the bytes
+    written or read, ``total_size`` the size of the whole object, ``offset``
+    where the data lies in it. ``key_index`` tells which key of a bulk call
+    the entry belongs to.
+    """
+
+    __slots__ = (
+        "status",
+        "error",
+        "address",
+        "group_id",
+        "backend_id",
+        "record_flags",
+        "_id_raw",
+        "_id",
+        "checksum",
+        "filepath",
+        "column",
+        "offset",
+        "size",
+        "total_size",
+        "timestamp",
+        "user_flags",
+        "key_index",
+        "data",
+    )
+
+    def __init__(self) -> None:
+        self.status = 0
+        self.error = ErrorInfo()
+        self.address: Optional[Address] = None
+        self.group_id = 0
+        self.backend_id = -1
+        self.record_flags = 0
+        self._id_raw = b"\0" * 64
+        self._id: Optional[Id] = None
+        self.checksum = b"\0" * 64
+        self.filepath = ""
+        self.column = ""
+        self.offset = 0
+        self.size = 0
+        self.total_size = 0
+        self.timestamp = Time()
+        self.user_flags = 0
+        self.key_index = 0
+        self.data = b""
+
+    @classmethod
+    def _from_c(cls, e: Any) -> "ResultEntry":
+        # The hot path of every call: no __init__ defaults, plain field reads,
+        # the Id made only when asked for.
+        r = cls.__new__(cls)
+        status = r.status = e.status
+        r.error = ErrorInfo(status, format_message(_s(e.error), status)) if status else _OK
+        r.address = parse_entry_address(ffi.string(e.address).decode()) if e.address != ffi.NULL else None
+        r.group_id = e.group_id
+        r.backend_id = e.backend_id
+        r.record_flags = e.record_flags
+        r._id_raw = ffi.buffer(e.id, 64)[:]
+        r._id = None
+        r.checksum = ffi.buffer(e.checksum, 64)[:]
+        r.filepath = _s(e.path)
+        r.column = _s(e.column)
+        r.offset = e.offset
+        r.size = e.size
+        r.total_size = e.total_size
+        t = Time.__new__(Time)
+        t.tsec, t.tnsec = e.tsec, e.tnsec
+        r.timestamp = t
+        r.user_flags = e.user_flags
+        r.key_index = e.key_index
+        r.data = ffi.buffer(e.data, e.data_size)[:] if e.data != ffi.NULL and e.data_size else b""
+        return r
+
+    @property
+    def id(self) -> Id:
+        """The ID of the object (made on first use: most callers never ask)."""
+        if self._id is None:
+            self._id = Id(self._id_raw, self.group_id)
+        return self._id
+
+    # Names of the original binding.
+    @property
+    def storage_address(self) -> Optional[Address]:
+        """Alias of :attr:`address` (lookup entries of the original)."""
+        return self.address
+
+    @property
+    def is_valid(self) -> bool:
+        """True: every entry of this binding carries a reply (original name)."""
+        return True
+
+    @property
+    def is_ack(self) -> bool:
+        """False: this binding has no separate ack entries (original name)."""
+        return False
+
+    @property
+    def is_final(self) -> bool:
+        """True: every entry is the final reply of its command (original name)."""
+        return True
+
+    @property
+    def flags(self) -> int:
+        """Alias of :attr:`record_flags`."""
+        return self.record_flags
+
+    def successful(self) -> bool:
+        """True when the entry has no error."""
+        return self.status == 0
+
+    def __repr__(self) -> str:
+        return "<ResultEntry group %d status %d address %s size %d>" % (
+            self.group_id,
+            self.status,
+            self.address.host_port() if self.address else "-",
+            self.size,
+        )
+
+
+class AsyncResult:
+    """An operation in flight (or done), as returned by every data call.
+
+    Consume it with :meth:`get` (wait, return the list of entries), by
+    iterating (entries as they arrive), with ``await`` (in asyncio, returns
+    the list), or with :meth:`connect`. Whether a failed call raises depends
+    on the session's exceptions policy at the time of the call. The library
+    handle is released as soon as the operation completes and its entries
+    are copied (or by :meth:`close`, or when the object is collected).
+    """
+
+    def __init__(self, handle: int, policy: int, aio: Any = None, owner: Any = None) -> None:
+        self._handle = int(handle)
+        # The session (and so the node) stays alive while the call runs: a
+        # collected Node would close and cancel it.
+        self._owner = owner
+        self._policy = int(policy)
+        self._lock = threading.Lock()
+        self._busy = 0
+        self._free_pending = False
+        self._entries: List[ResultEntry] = []
+        self._done = False
+        self._status = ErrorInfo()
+        self._elapsed_us = 0
+        self._start = Time.now()
+        self._aio = aio  # the _LoopQueue its completion is posted to, if any
+        self._future: Optional[asyncio.Future] = None
+
+    @classmethod
+    def _failed(cls, code: int, message: str, policy: int) -> "AsyncResult":
+        """A result already complete with an error (a call that could not start)."""
+        r = cls(0, policy)
+        r._status = ErrorInfo(code, format_message(message, code))
+        r._done = True
+        return r
+
+    # ---- handle management ----------------------------------------------
+
+    def _acquire(self) -> int:
+        with self._lock:
+            if not self._handle:
+                return 0
+            self._busy += 1
+            return self._handle
+
+    def _release(self) -> None:
+        with self._lock:
+            self._busy -= 1
+            if self._busy == 0 and self._free_pending:
+                self._free_locked()
+
+    def _free_locked(self) -> None:
+        h, self._handle = self._handle, 0
+        self._owner = None
+        self._free_pending = False
+        if h and _lib.usable():
+            lib.ell_async_free(h)
+
+    def _finish(self) -> None:
+        """Copies what is left and the status, then frees the handle (once complete)."""
+        with self._lock:
+            if self._done:
+                return
+            h = self._handle
+            if h:
+                n = lib.ell_async_count(h)
+                for i in range(len(self._entries), n):
+                    e = lib.ell_async_entry(h, i)
+                    if e != ffi.NULL:
+                        self._entries.append(ResultEntry._from_c(e))
+                err = _lib.new_error()
+                rc = int(lib.ell_async_status(h, err))
+                if rc:
+                    self._status = ErrorInfo(rc, format_message(_lib.error_text(err), rc))
+                self._elapsed_us = int(lib.ell_async_elapsed_us(h))
+            self._done = True
+            if self._busy == 0:
+                self._free_locked()
+            else:
+                self._free_pending = True
+
+    def _fail(self, code: int, text: str) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self._status = ErrorInfo(code, format_message(text, code))
+            self._done = True
+            if self._busy == 0:
+                self._free_locked()
+            else:
+                self._free_pending = True
+
+    def close(self) -> None:
+        """Releases the library handle now; an operation still running goes on, unobserved.
+
+        A result that is not complete yet ends with a CancelledError status.
+        """
+        with self._lock:
+            if not self._done:
+                self._status = ErrorInfo(-125, format_message("result closed before completion", -125))
+                self._done = True
+            if self._busy == 0:
+                self._free_locked()
+            else:
+                self._free_pending = True
+
+    def __del__(self) -> None:
+        try:
+            h = self._handle
+            self._handle = 0
+            if h and _lib.usable():
+                lib.ell_async_free(h)
+        except Exception:  # pragma: no cover - interpreter shutdown
+            pass
+
+    # ---- waiting ------------------------------------------------------
+
+    def _wait_done(self, timeout: Optional[float] = None) -> bool:
+        """Waits for completion (None: as long as it takes); True when complete."""
+        if self._done:
+            return True
+        _lib.check_process()
+        h = self._acquire()
+        if not h:
+            return self._done
+        deadline = None if timeout is None else _time.monotonic() + timeout
+        complete = False
+        try:
+            while True:
+                slice_ms = _SLICE_MS
+                if deadline is not None:
+                    left = deadline - _time.monotonic()
+                    if left <= 0:
+                        break
+                    slice_ms = max(1, min(slice_ms, int(left * 1000)))
+                err = _lib.new_error()
+                rc = int(lib.ell_async_wait(h, slice_ms, err))
+                if rc == 0:
+                    complete = True
+                    break
+                if rc != _ETIMEDOUT:
+                    self._release()
+                    h = 0
+                    self._fail(rc, _lib.error_text(err))
+                    return True
+        finally:
+            if h:
+                self._release()
+        if complete:
+            self._finish()
+        return self._done
+
+    def _raise_if(self, bit: int) -> None:
+        if self._status.code and self._policy & bit:
+            raise make_error(self._status.code, self._status.message)
+
+    def get(self, timeout: Optional[float] = None) -> List[ResultEntry]:
+        """Waits for the operation and returns its entries.
+
+        Raises the error of a failed call if the exceptions policy has
+        ``throw_at_get`` (the default). With ``timeout`` (seconds), raises
+        :class:`elliptics.TimeoutError` if the operation is still running then.
+        """
+        if not self._wait_done(timeout):
+            raise make_error(_ETIMEDOUT, "result not ready in %.3fs" % timeout)
+        self._raise_if(exceptions_policy.throw_at_get)
+        return list(self._entries)
+
+    def wait(self, timeout: Optional[float] = None) -> None:
+        """Waits for the operation to complete.
+
+        Raises the call's error if the policy has ``throw_at_wait`` (the
+        default); with ``timeout`` (seconds) raises TimeoutError if still running.
+        """
+        if not self._wait_done(timeout):
+            raise make_error(_ETIMEDOUT, "result not ready in %.3fs" % timeout)
+        self._raise_if(exceptions_policy.throw_at_wait)
+
+    def ready(self) -> bool:
+        """True once the operation completed (does not wait)."""
+        if self._done:
+            return True
+        _lib.check_process()
+        h = self._acquire()
+        if not h:
+            return self._done
+        try:
+            return bool(lib.ell_async_ready(h))
+        finally:
+            self._release()
+
+    def successful(self) -> bool:
+        """Waits, then tells whether the call succeeded (never raises for its status)."""
+        self._wait_done()
+        return self._status.code == 0
+
+    def error(self) -> ErrorInfo:
+        """Waits, then returns the call's status as an ErrorInfo (code 0 on success)."""
+        self._wait_done()
+        return self._status
+
+    def elapsed_time(self) -> Time:
+        """Time from the call to completion (so far, while it runs)."""
+        us = self._elapsed_us
+        if not self._done:
+            h = self._acquire()
+            if h:
+                try:
+                    us = int(lib.ell_async_elapsed_us(h))
+                finally:
+                    self._release()
+            else:
+                us = self._elapsed_us
+        return Time(us // 1_000_000, (us % 1_000_000) * 1000)
+
+    def start_time(self) -> Time:
+        """When the call was made."""
+        return self._start
+
+    def end_time(self) -> Time:
+        """When the call completed (start + elapsed)."""
+        e = self.elapsed_time()
+        ns = self._start.tsec * 1_000_000_000 + self._start.tnsec + e.tsec * 1_000_000_000 + e.tnsec
+        return Time(ns // 1_000_000_000, ns % 1_000_000_000)
+
+    def total(self) -> int:
+        """The number of entries received so far."""
+        return len(self._entries)
+
+    # ---- iteration ----------------------------------------------------
+
+    def _next(self, i: int) -> None:
+        """Fetches entry i (or learns that the operation ended)."""
+        _lib.check_process()
+        h = self._acquire()
+        if not h:
+            return
+        end = False
+        try:
+            out = ffi.new("const ell_entry **")
+            err = _lib.new_error()
+            rc = int(lib.ell_async_next(h, i, _SLICE_MS, out, err))
+            if rc == 0:
+                with self._lock:
+                    if len(self._entries) == i:
+                        self._entries.append(ResultEntry._from_c(out[0]))
+            elif rc == _ENOENT:
+                end = True
+            elif rc != _ETIMEDOUT:
+                self._release()
+                h = 0
+                self._fail(rc, _lib.error_text(err))
+        finally:
+            if h:
+                self._release()
+        if end:
+            self._finish()
+
+    def __iter__(self) -> Iterator[ResultEntry]:
+        """Entries in the order they arrive; at the end raises the call's error
+        if the policy has ``throw_at_iterator_end`` (the default)."""
+        i = 0
+        while True:
+            if i < len(self._entries):
+                yield self._entries[i]
+                i += 1
+                continue
+            if self._done:
+                break
+            self._next(i)
+        self._raise_if(exceptions_policy.throw_at_iterator_end)
+
+    # ---- callbacks ------------------------------------------------------
+
+    def connect(
+        self,
+        result_handler: Optional[Callable[..., Any]] = None,
+        final_handler: Optional[Callable[[ErrorInfo], Any]] = None,
+    ) -> threading.Thread:
+        """Calls handlers on a Python thread as the operation progresses.
+
+        ``connect(result_handler, final_handler)``: ``result_handler(entry)``
+        for each entry as it arrives, then ``final_handler(error_info)``.
+        ``connect(handler)``: ``handler(entries, error_info)`` once at the end.
+        Returns the (daemon) thread running them.
+        """
+        _lib.check_process()
+
+        def run() -> None:
+            if final_handler is None:
+                self._wait_done()
+                if result_handler is not None:
+                    result_handler(list(self._entries), self._status)
+                return
+            i = 0
+            while True:
+                if i < len(self._entries):
+                    if result_handler is not None:
+                        result_handler(self._entries[i])
+                    i += 1
+                    continue
+                if self._done:
+                    break
+                self._next(i)
+            final_handler(self._status)
+
+        t = threading.Thread(target=run, name="elliptics-connect", daemon=True)
+        t.start()
+        return t
+
+    # ---- asyncio --------------------------------------------------------
+
+    def _resolve_future(self) -> None:
+        f = self._future
+        if f is None or f.done():
+            return
+        if self._status.code and self._policy & exceptions_policy.throw_at_get:
+            f.set_exception(make_error(self._status.code, self._status.message))
+        else:
+            f.set_result(list(self._entries))
+
+    def _on_complete(self) -> None:
+        """Called on the event loop when the completion queue reports this result."""
+        self._finish()
+        self._resolve_future()
+
+    def _get_for_executor(self) -> List[ResultEntry]:
+        return self.get()
+
+    def __await__(self) -> Generator[Any, None, List[ResultEntry]]:
+        """``await result`` waits without blocking the loop and returns the entries."""
+        loop = asyncio.get_running_loop()
+        if self._done:
+            self._raise_if(exceptions_policy.throw_at_get)
+            return list(self._entries)
+        if self._aio is not None and self._aio.loop is loop:
+            if self._future is None:
+                self._future = loop.create_future()
+            fut: Any = self._future
+        else:
+            fut = loop.run_in_executor(None, self._get_for_executor)
+        return (yield from fut.__await__())
+
+    def __repr__(self) -> str:
+        state = "done, status %d" % self._status.code if self._done else "running"
+        return "<AsyncResult %s, %d entries>" % (state, len(self._entries))
+
+
