@@ -3,6 +3,7 @@
 #   make test   install what is missing, build, run every test
 #   make bench  benchmarks (not part of make test)
 #   make soak   long fuzzing and soak runs (not part of make test)
+#   make scale  100- and 1,000-node clusters in one process (not part of make test)
 
 GO        ?= go
 BIN       := $(CURDIR)/bin
@@ -10,7 +11,7 @@ FUZZTIME  ?= 5s
 SOAKTIME  ?= 10m
 export ELLIPTICS_BIN := $(BIN)
 
-.PHONY: all build run test deps vet gotest fuzz e2e bench soak clean
+.PHONY: all build run test deps vet gotest fuzz e2e bench soak scale clean capi
 
 all: build
 
@@ -48,11 +49,43 @@ fuzz:
 		done; \
 	done
 
+# The C ABI: libelliptics.so, and libelliptics.h, the header cgo generates.
+# Then the checks that the library keeps the contract of capi/elliptics.h:
+# the generated header redeclares every export with its Go signature's
+# types and must compile with elliptics.h, and every function declared
+# there must be defined in the library.
+capi: deps
+	$(GO) build -buildmode=c-shared -o $(BIN)/libelliptics.so ./capi
+	@printf '#include "libelliptics.h"\n' | $(CC) -std=c11 -fsyntax-only -Wall -Wextra -Werror -Wno-array-parameter \
+		-I capi -I $(BIN) -x c - || { echo "make capi: $(BIN)/libelliptics.h disagrees with capi/elliptics.h"; exit 1; }
+	@syms=$$(nm -D --defined-only $(BIN)/libelliptics.so); missing=""; \
+	for f in $$(sed -nE 's/^[a-z][a-z0-9_ ]*[ *](ell_[a-z0-9_]+)\(.*/\1/p' capi/elliptics.h); do \
+		echo "$$syms" | grep -qE " T $$f$$" || missing="$$missing $$f"; \
+	done; \
+	if [ -n "$$missing" ]; then echo "make capi: libelliptics.so does not export:$$missing"; exit 1; fi
+
 # End-to-end tests: real ellipticsd processes, real CLI invocations.
-e2e: build
+e2e: build capi
 	$(GO) test -count=1 -race ./tests/...
 
-test: deps build vet gotest e2e fuzz
+# The Python package (setup.py: libelliptics.so + the cffi extension) and its
+# pytest suite against real ellipticsd processes (tests/python). Installs
+# python3-pytest, and python3-wheel when this python has no `wheel`, with
+# apt-get when missing and root.
+PYTHON    ?= python3
+.PHONY: python
+python: build
+	@$(PYTHON) tests/python/run_pytest.py --version >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		{ DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pytest >/dev/null 2>&1 || \
+		  { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pytest >/dev/null 2>&1; }; }; } || \
+		{ echo "pytest is required: apt-get install python3-pytest (or pip install pytest)"; exit 1; }
+	@$(PYTHON) -c 'import wheel' 2>/dev/null || [ -d /usr/lib/python3/dist-packages/wheel ] || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-wheel >/dev/null 2>&1; } || \
+		$(PYTHON) -m pip install -q wheel >/dev/null 2>&1 || echo "note: the wheel package is missing; pip install may fail"
+	$(PYTHON) -m pip install -q --no-build-isolation --force-reinstall --no-deps .
+	$(PYTHON) tests/python/run_pytest.py -q tests/python
+
+test: deps build vet gotest e2e python fuzz
 	@echo "make test: all tests passed"
 
 bench: build
@@ -61,6 +94,14 @@ bench: build
 
 soak:
 	$(MAKE) fuzz FUZZTIME=$(SOAKTIME)
+
+# Whole clusters in one process on an in-memory network (issue 4): 100 nodes
+# in full mesh, then 100 and 1,000 nodes connecting on demand; convergence
+# times and route table sizes are logged (bench/RESULTS.md).
+SCALE_NODES ?= 1000
+scale:
+	$(GO) test -count=1 -v -timeout 30m -run 'TestCluster$$' ./core/server/clustertest/
+	ELLIPTICS_CLUSTER_NODES=$(SCALE_NODES) $(GO) test -count=1 -v -timeout 30m -run 'TestClusterOnDemand$$' ./core/server/clustertest/
 
 clean:
 	rm -rf $(BIN) var bench/out
