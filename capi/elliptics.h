@@ -148,7 +148,11 @@ void ell_route_list_free(ell_route_list *l);
 
 /* ---- completion ---------------------------------------------------------- */
 
-/* Called once when an operation completes, on a library thread. */
+/* Called once when an operation completes, on a library thread, after its
+ * entries and status are final (ell_async_wait may return a moment before
+ * the callback runs). The callback may free the handle. It is not called if
+ * the handle was freed before completion; closing the node completes calls
+ * in flight with ELL_ECANCELED, and their callbacks run. */
 typedef void (*ell_callback)(ell_async_t a, void *userdata);
 
 /* How an asynchronous call reports completion; pass NULL to only wait. Both
@@ -247,7 +251,8 @@ int32_t ell_session_remove(ell_session_t s, const ell_key *key, const ell_comple
 			   ell_error *err);
 /* Reads many keys; one entry per key found (entry.key_index says which),
  * arriving as they complete. Missing keys give no entry (or a negative one
- * with ELL_FILTER_ALL / ELL_FILTER_NEGATIVE). */
+ * with ELL_FILTER_ALL / ELL_FILTER_NEGATIVE); the call fails (ELL_ENOENT or
+ * the first key's error) only when no key at all was found. */
 int32_t ell_session_bulk_read(ell_session_t s, const ell_key *keys, size_t count, const ell_completion *done,
 			      ell_async_t *out, ell_error *err);
 /* Writes many keys; entries of every key and group (entry.key_index says
