@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,48 +15,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 )
-
-// capiRoot is the repository's top folder (this file is tests/e2e/capi_test.go).
-func capiRoot(t *testing.T) string {
-	t.Helper()
-	_, file, _, ok := runtime.Caller(0)
-	require.True(t, ok)
-	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
-}
-
-// capiLib returns a folder holding libelliptics.so and the generated
-// libelliptics.h: $ELLIPTICS_BIN when `make capi` put them there, else a
-// fresh build in a temp folder (so `go test ./tests/e2e/` works alone).
-func capiLib(t *testing.T, root string) string {
-	t.Helper()
-	if dir := os.Getenv("ELLIPTICS_BIN"); dir != "" &&
-		exists(filepath.Join(dir, "libelliptics.so")) && exists(filepath.Join(dir, "libelliptics.h")) {
-		abs, err := filepath.Abs(dir)
-		require.NoError(t, err)
-		return abs
-	}
-	dir := t.TempDir()
-	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", filepath.Join(dir, "libelliptics.so"), "./capi")
-	cmd.Dir = root
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "build libelliptics.so:\n%s", out)
-	return dir
-}
-
-// capiCC returns the C compiler, skipping the test when there is none.
-func capiCC(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{os.Getenv("CC"), "gcc", "cc"} {
-		if name == "" {
-			continue
-		}
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Skip("no C compiler (gcc) on PATH")
-	return ""
-}
 
 // headerFuncs lists the functions declared in elliptics.h: every
 // "ell_name(" that starts a declaration (a return type before it on the
@@ -81,9 +38,9 @@ func headerFuncs(t *testing.T, root string) []string {
 // elliptics.h: a parameter or return type that differs is a "conflicting
 // types" error.
 func TestCapiExports(t *testing.T) {
-	cc := capiCC(t) // cgo needs it too: without one, skip rather than fail the build
-	root := capiRoot(t)
-	lib := capiLib(t, root)
+	cc := compiler(t, "CC", "gcc", "cc") // cgo needs it too: without one, skip rather than fail the build
+	root := repoRoot(t)
+	lib := nativeLib(t, root)
 	names := headerFuncs(t, root)
 	require.Greater(t, len(names), 40, "parsed too few declarations: %v", names)
 
@@ -114,9 +71,9 @@ func TestCapiExports(t *testing.T) {
 // TestCapiProgram builds tests/c/capi_test.c against libelliptics and runs
 // it against three daemons, one per group.
 func TestCapiProgram(t *testing.T) {
-	cc := capiCC(t)
-	root := capiRoot(t)
-	lib := capiLib(t, root)
+	cc := compiler(t, "CC", "gcc", "cc")
+	root := repoRoot(t)
+	lib := nativeLib(t, root)
 	exe := filepath.Join(t.TempDir(), "capi_test")
 	out, err := exec.Command(cc, "-std=c11", "-Wall", "-Wextra", "-Werror", "-I", filepath.Join(root, "capi"),
 		"-o", exe, filepath.Join(root, "tests", "c", "capi_test.c"),

@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,51 +13,11 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// cppRoot is the repository's top folder (this file is tests/e2e/cpp_test.go).
-func cppRoot(t *testing.T) string {
-	t.Helper()
-	_, file, _, ok := runtime.Caller(0)
-	require.True(t, ok)
-	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
-}
-
-// cppLib returns a folder holding libelliptics.so: $ELLIPTICS_BIN if it has
-// one, else a fresh build in a temp folder.
-func cppLib(t *testing.T, root string) string {
-	t.Helper()
-	if dir := os.Getenv("ELLIPTICS_BIN"); dir != "" && exists(filepath.Join(dir, "libelliptics.so")) {
-		abs, err := filepath.Abs(dir)
-		require.NoError(t, err)
-		return abs
-	}
-	dir := t.TempDir()
-	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", filepath.Join(dir, "libelliptics.so"), "./capi")
-	cmd.Dir = root
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "build libelliptics.so:\n%s", out)
-	return dir
-}
-
-// cppCompiler returns the C++ compiler, skipping the test when there is none.
-func cppCompiler(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{os.Getenv("CXX"), "g++", "c++"} {
-		if name == "" {
-			continue
-		}
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Skip("no C++ compiler (g++) on PATH")
-	return ""
-}
-
 // TestCppHeaders compiles every public header on its own, with every
 // warning an error.
 func TestCppHeaders(t *testing.T) {
-	cxx := cppCompiler(t)
-	root := cppRoot(t)
+	cxx := compiler(t, "CXX", "g++", "c++")
+	root := repoRoot(t)
 	headers, err := filepath.Glob(filepath.Join(root, "cpp", "include", "elliptics", "*.hpp"))
 	require.NoError(t, err)
 	details, err := filepath.Glob(filepath.Join(root, "cpp", "include", "elliptics", "detail", "*.hpp"))
@@ -83,9 +42,9 @@ func TestCppHeaders(t *testing.T) {
 // each against three nodes (groups 1, 2 and 3); they check their results
 // and exit non-zero on a failure.
 func TestCppExamples(t *testing.T) {
-	cxx := cppCompiler(t)
-	root := cppRoot(t)
-	lib := cppLib(t, root)
+	cxx := compiler(t, "CXX", "g++", "c++")
+	root := repoRoot(t)
+	lib := nativeLib(t, root)
 
 	var addrs []string
 	for g := 1; g <= 3; g++ {
