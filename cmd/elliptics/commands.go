@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/elliptics/elliptics/core/client"
+	"github.com/elliptics/elliptics/core/id"
 	"github.com/elliptics/elliptics/core/status"
 )
 
@@ -136,9 +137,48 @@ func writeCommand(fs *flag.FlagSet) action {
 	offset := fs.Uint64("offset", 0, "write at byte `N` of the object, keeping the bytes around it")
 	appendData := fs.Bool("append", false, "append to the end of the object")
 	userFlags := fs.Uint64("user-flags", 0, "user flags `N` stored with the object (decimal or 0x hex)")
+	ttl := fs.Duration("ttl", 0, "give the object a lifetime of `DURATION` (e.g. 90s, 24h); it then disappears")
+	cas := fs.String("cas", "", "write only if the stored data has the SHA-512 `HEX` (as lookup --checksum prints; 0: only if absent)")
+	casTS := fs.Bool("cas-timestamp", false, "write only if the stored object is not newer than this write")
+	prepare := fs.Uint64("prepare", 0, "start a chunked upload of `SIZE` bytes (data at --offset); invisible until --commit")
+	plain := fs.Bool("plain", false, "write a chunk of an upload in progress at --offset")
+	commit := fs.Uint64("commit", 0, "finish a chunked upload: data at --offset, final size `SIZE` (at most the prepared size)")
 	return func(ctx context.Context, c *cli, args []string) error {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		if *appendData && *offset != 0 {
 			return usageErrorf("write: --offset and --append exclude each other")
+		}
+		o := client.WriteOptions{Offset: *offset, Append: *appendData, CASTimestamp: *casTS,
+			Prepare: set["prepare"], Plain: *plain, Commit: set["commit"]}
+		switch {
+		case set["ttl"] && *ttl <= 0:
+			return usageErrorf("write: --ttl must be positive, got %s (leave it out for no lifetime)", *ttl)
+		case set["ttl"]:
+			o.TTL = *ttl
+		}
+		if *appendData && (o.Prepare || o.Plain || o.Commit) {
+			return usageErrorf("write: --append cannot be part of a chunked upload (--prepare, --plain, --commit)")
+		}
+		switch {
+		case o.Prepare && o.Commit && *prepare != *commit:
+			return usageErrorf("write: --prepare %d and --commit %d together must give the same size", *prepare, *commit)
+		case o.Prepare:
+			o.TotalSize = *prepare
+		case o.Commit:
+			o.TotalSize = *commit
+		}
+		if *cas != "" {
+			// A checksum cut short would silently never match: demand all
+			// of it (or "0", the shorthand for "absent").
+			if len(*cas) != 2*id.Size && *cas != "0" {
+				return usageErrorf("write: --cas wants the %d hex digits of a SHA-512 (or 0 for absent), got %d", 2*id.Size, len(*cas))
+			}
+			sum, err := id.Parse(*cas)
+			if err != nil {
+				return usageErrorf("write: --cas: %v", err)
+			}
+			o.CAS = &sum
 		}
 		key, err := c.key(args[0])
 		if err != nil {
@@ -153,7 +193,7 @@ func writeCommand(fs *flag.FlagSet) action {
 			return err
 		}
 		s.SetUserFlags(*userFlags)
-		res, err := s.WriteWith(ctx, key, data, client.WriteOptions{Offset: *offset, Append: *appendData})
+		res, err := s.WriteWith(ctx, key, data, o)
 		if err != nil {
 			err = opFailed("write", args[0], err, res.Entries, s.Checker())
 		}

@@ -125,6 +125,9 @@ func (c *cli) printLookup(key string, e client.Entry, checksum bool) {
 	fmt.Fprintf(tw, "size:\t%d\n", e.TotalSize)
 	fmt.Fprintf(tw, "timestamp:\t%s\n", formatTime(e.Timestamp))
 	fmt.Fprintf(tw, "user flags:\t%#x\n", e.UserFlags)
+	if !e.Expire.IsZero() {
+		fmt.Fprintf(tw, "expires:\t%s\n", formatTime(e.Expire))
+	}
 	if checksum {
 		fmt.Fprintf(tw, "checksum:\t%s\n", e.Checksum)
 	}
@@ -157,6 +160,7 @@ type jsonEntry struct {
 	UserFlags uint64 `json:"user_flags"`
 	Checksum  string `json:"checksum"`
 	Path      string `json:"path,omitempty"`
+	Expire    string `json:"expire,omitempty"`
 }
 
 func (c *cli) printJSON(entries []client.Entry, err error) {
@@ -178,6 +182,9 @@ func (c *cli) printJSON(entries []client.Entry, err error) {
 		}
 		if !e.Checksum.IsZero() {
 			je.Checksum = e.Checksum.String()
+		}
+		if !e.Expire.IsZero() {
+			je.Expire = e.Expire.UTC().Format(time.RFC3339Nano)
 		}
 		r.Entries = append(r.Entries, je)
 	}

@@ -13,6 +13,12 @@
 //		backendtest.Run(t, func(t *testing.T) backend.Backend { return mybackend.Open(t.TempDir()) })
 //	}
 //
+// Columns may carry an expiry (WriteRequest.Expire) and may be uncommitted
+// uploads (Prepare/Plain/Commit); both are invisible to Read, Lookup and
+// Iterate. Compose gives every backend the same write semantics for
+// offsets, appends, uploads and expiry; Condition is the compare-and-swap
+// check the node runs before a conditional write.
+//
 // Errors are the sentinels of package status: status.ErrNotFound for a
 // missing object or column, status.ErrInvalid for a bad offset,
 // status.ErrReadOnly for writes to a read-only backend, status.ErrCorrupt when
@@ -37,6 +43,10 @@ type Meta struct {
 	Size      uint64    // bytes of data
 	Timestamp time.Time // of the last write
 	UserFlags uint64    // opaque to the store, set by the writer
+	// Expire is when the column stops existing (zero = never). From that
+	// instant Read, Lookup and Iterate no longer see it; the space is
+	// reclaimed later (defragmentation, or the next write or remove).
+	Expire time.Time
 }
 
 // WriteRequest is one write of one column.
@@ -53,6 +63,46 @@ type WriteRequest struct {
 	Append    bool
 	Timestamp time.Time // the server always sets it; zero means now
 	UserFlags uint64
+	// Expire is when the column written stops existing (zero = never). A
+	// replace write or a prepare sets it; an offset write, append or plain
+	// write with a zero Expire keeps the column's current one (so chunks and
+	// appends do not make an object permanent); a commit sets it (zero =
+	// never), because the upload's own deadline must not outlive the upload.
+	// A time already past is allowed: the column is written and at once
+	// invisible.
+	Expire time.Time
+
+	// Prepare, Plain and Commit are the phases of a chunked upload (the
+	// original's two-phase eblob write). Between prepare and commit the
+	// column is "uncommitted": invisible to Read, Lookup and Iterate
+	// (status.ErrNotFound, as if absent) but kept across restarts until its
+	// Expire.
+	//
+	// Prepare starts an upload of TotalSize bytes (zeros) and places Data at
+	// Offset; any earlier value of the column is dropped. Plain places Data
+	// at Offset of the upload in progress. Commit places Data at Offset, cuts
+	// the value to TotalSize and makes it visible. Flags may be combined
+	// (Prepare|Commit is a whole write in one request). A chunk that ends
+	// past the reserved size, a commit size larger than the reservation, and
+	// Append with any phase are status.ErrInvalid; Plain or Commit without
+	// an upload in progress is status.ErrNotFound.
+	Prepare, Plain, Commit bool
+	// TotalSize is the reservation of a Prepare and the final size of a
+	// Commit.
+	TotalSize uint64
+}
+
+// Phased reports whether the write is part of a chunked upload.
+func (r *WriteRequest) Phased() bool { return r.Prepare || r.Plain || r.Commit }
+
+// NeedsPrevious reports whether the write's result depends on the
+// column's current bytes (offset write, append, plain write, commit), so a
+// backend must read them before calling Compose.
+func (r *WriteRequest) NeedsPrevious() bool {
+	if r.Prepare {
+		return false
+	}
+	return r.Append || r.Offset > 0 || r.Plain || r.Commit
 }
 
 // LookupOptions select what Lookup computes.

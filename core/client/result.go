@@ -25,9 +25,10 @@ type Entry struct {
 	Timestamp   time.Time
 	UserFlags   uint64
 	RecordFlags proto.RecordFlags
-	Checksum    id.ID  // SHA-512 of the data when requested
-	Path        string // where the backend keeps it
-	Data        []byte // read data
+	Expire      time.Time // when the value expires (zero = never)
+	Checksum    id.ID     // SHA-512 of the data when requested
+	Path        string    // where the backend keeps it
+	Data        []byte    // read data
 }
 
 // OK reports whether the entry is a success.

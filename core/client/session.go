@@ -113,8 +113,60 @@ func (s *Session) ID(k Key) (id.ID, error) { return s.resolve(k) }
 
 // WriteOptions modify a write.
 type WriteOptions struct {
+	// Offset places the data inside the existing value (see Append).
 	Offset uint64
+	// Append adds the data after the current end.
 	Append bool
+	// TTL gives the value a lifetime on the node's clock (0 = none;
+	// negative is status.ErrInvalid). Once it ends the value is invisible
+	// to every read, lookup and iteration. An offset write, append or plain
+	// chunk without a TTL keeps the value's current one; on a Prepare alone
+	// it is the deadline of the upload (default server.PrepareTimeout).
+	TTL time.Duration
+	// CAS, when set, makes the write conditional: it succeeds only if the
+	// SHA-512 of the stored value equals *CAS, or the key is absent;
+	// otherwise status.ErrMismatch. Use WriteCAS for read-modify-write.
+	CAS *id.ID
+	// CASTimestamp makes the write fail with status.ErrMismatch if the
+	// stored timestamp is newer than the write's (the session timestamp,
+	// or the node's clock when unset).
+	CASTimestamp bool
+	// Prepare, Plain and Commit are the steps of a chunked upload: a
+	// prepare reserves TotalSize bytes and writes the data at Offset;
+	// plain writes put chunks at their offsets; a commit writes its chunk,
+	// sets the final size to TotalSize (at most the reservation) and makes
+	// the value visible. Until then reads and lookups answer
+	// status.ErrNotFound. Each chunk is one request, so a caller streams an
+	// object of any size with one chunk in memory at a time.
+	Prepare, Plain, Commit bool
+	// TotalSize is the reservation of a Prepare and the final size of a
+	// Commit.
+	TotalSize uint64
+}
+
+// attr builds the io attr of a write, checking the options.
+func (o *WriteOptions) attr(s *Session, column string, size int) (proto.IOAttr, error) {
+	a := proto.IOAttr{Flags: s.ioflags, Column: column, Offset: o.Offset, Size: uint64(size),
+		Timestamp: s.timestamp, UserFlags: s.userFlags, TTL: o.TTL, TotalSize: o.TotalSize}
+	if o.TTL < 0 {
+		return a, status.Errorf(status.Invalid, "write: negative ttl %s (0 = no lifetime)", o.TTL)
+	}
+	if o.Append && (o.Prepare || o.Plain || o.Commit) {
+		return a, status.Errorf(status.Invalid, "write: append cannot be part of a chunked upload")
+	}
+	if o.TotalSize != 0 && !o.Prepare && !o.Commit {
+		return a, status.Errorf(status.Invalid, "write: TotalSize needs Prepare or Commit")
+	}
+	for _, f := range []struct {
+		on   bool
+		flag proto.IOFlags
+	}{{o.Append, proto.IOAppend}, {o.Prepare, proto.IOPrepare}, {o.Plain, proto.IOPlainWrite},
+		{o.Commit, proto.IOCommit}, {o.CAS != nil, proto.IOCompareAndSwap}, {o.CASTimestamp, proto.IOCASTimestamp}} {
+		if f.on {
+			a.Flags |= f.flag
+		}
+	}
+	return a, a.Validate()
 }
 
 // Write stores data under key in every group of the session.
@@ -122,21 +174,23 @@ func (s *Session) Write(ctx context.Context, k Key, data []byte) (Result, error)
 	return s.WriteWith(ctx, k, data, WriteOptions{})
 }
 
-// WriteWith stores data with options (offset, append).
+// WriteWith stores data with options (offset, append, lifetime,
+// compare-and-swap, chunked upload).
 func (s *Session) WriteWith(ctx context.Context, k Key, data []byte, o WriteOptions) (Result, error) {
 	oid, err := s.resolve(k)
 	if err != nil {
 		return Result{}, err
 	}
-	a := proto.IOAttr{Flags: s.ioflags, Column: k.Column, Offset: o.Offset, Size: uint64(len(data)),
-		Timestamp: s.timestamp, UserFlags: s.userFlags}
-	if o.Append {
-		a.Flags |= proto.IOAppend
-	}
-	if err := a.Validate(); err != nil {
+	a, err := o.attr(s, k.Column, len(data))
+	if err != nil {
 		return Result{}, err
 	}
 	attr := a.Append(nil)
+	if o.CAS != nil {
+		// The expected checksum travels between the column and the data
+		// (there is no 64-byte field in the io attr for it).
+		attr = append(attr, o.CAS[:]...)
+	}
 	entries := s.parallel(ctx, oid, k.Column, func(ctx context.Context, deadline time.Time, c *conn, h proto.Header, e *Entry) {
 		r, err := c.do(ctx, deadline, h, attr, data)
 		if setErr(e, err) {
@@ -168,7 +222,7 @@ func (s *Session) ReadAll(ctx context.Context, k Key, offset, size uint64) (Entr
 		}
 		e.Column, e.Offset, e.Size, e.TotalSize = ra.Column, ra.Offset, ra.Size, ra.TotalSize
 		e.Timestamp, e.UserFlags, e.RecordFlags = ra.Timestamp, ra.UserFlags, ra.RecordFlags
-		e.Data = data
+		e.Expire, e.Data = ra.Expire, data
 		return nil
 	})
 }
@@ -249,7 +303,7 @@ func setErr(e *Entry, err error) bool {
 func fillLookup(e *Entry, li *proto.LookupInfo) {
 	e.Column, e.Offset, e.Size, e.TotalSize = li.Column, li.Offset, li.Size, li.TotalSize
 	e.Timestamp, e.UserFlags, e.RecordFlags = li.Timestamp, li.UserFlags, li.RecordFlags
-	e.Checksum, e.Path = li.Checksum, li.Path
+	e.Checksum, e.Path, e.Expire = li.Checksum, li.Path, li.Expire
 	if li.Address != "" {
 		e.Address = li.Address
 	}

@@ -21,9 +21,22 @@ func (f Flags) Has(f2 Flags) bool { return f&f2 == f2 }
 type IOFlags uint32
 
 const (
-	IOAppend   IOFlags = 1 << 1  // WRITE: append to the current data
-	IONoData   IOFlags = 1 << 9  // READ: metadata only
-	IOChecksum IOFlags = 1 << 14 // LOOKUP: return the SHA-512 checksum of the data
+	IOAppend IOFlags = 1 << 1 // WRITE: append to the current data
+	// IOPrepare, IOPlainWrite and IOCommit are the phases of a chunked
+	// upload (WRITE; IOAttr.TotalSize is the reservation of a prepare and
+	// the final size of a commit). The column stays invisible until commit.
+	IOPrepare    IOFlags = 1 << 4
+	IOCommit     IOFlags = 1 << 5
+	IOPlainWrite IOFlags = 1 << 9 // same bit as IONoData, which is READ's
+	IONoData     IOFlags = 1 << 9 // READ: metadata only
+	// IOCompareAndSwap on WRITE: the 64 bytes after the column are the
+	// SHA-512 the stored value must have (the original's io.parent); the
+	// data follows them. A mismatch is status.Mismatch.
+	IOCompareAndSwap IOFlags = 1 << 13
+	IOChecksum       IOFlags = 1 << 14 // LOOKUP: return the SHA-512 checksum of the data
+	// IOCASTimestamp on WRITE: refuse (status.Mismatch) if the stored
+	// timestamp is newer than the request's.
+	IOCASTimestamp IOFlags = 1 << 15
 	// IOWholeObject on REMOVE with a column set removes the object with every
 	// column anyway; without a column REMOVE always removes the whole object.
 	IOWholeObject IOFlags = 1 << 20
@@ -42,4 +55,7 @@ const (
 	RecordRemoved RecordFlags = 1 << 0 // tombstone
 	RecordNoCsum  RecordFlags = 1 << 1 // stored without checksum
 	RecordAppend  RecordFlags = 1 << 4 // last write was an append
+	// RecordUncommitted: a prepared upload not committed yet (WRITE replies
+	// to prepare and plain writes).
+	RecordUncommitted RecordFlags = 1 << 7
 )

@@ -36,7 +36,8 @@ const IOAttrSize = 80
 //	 40    8 timestamp nanoseconds
 //	 48    8 user flags
 //	 56    8 record flags
-//	 64   16 reserved, zero
+//	 64    8 ttl: WRITE request, lifetime in milliseconds (0 = none)
+//	 72    8 expire: replies, Unix milliseconds the value expires (0 = never)
 type IOAttr struct {
 	Flags       IOFlags
 	Column      string
@@ -46,7 +47,21 @@ type IOAttr struct {
 	Timestamp   time.Time // zero = unset (a write then takes the server's clock)
 	UserFlags   uint64
 	RecordFlags RecordFlags
+	// TTL is the lifetime a WRITE gives the value, relative so that the
+	// node's clock decides (sent in whole milliseconds, rounded up).
+	TTL time.Duration
+	// Expire is when the value expires, in replies (millisecond precision;
+	// zero = never).
+	Expire time.Time
 }
+
+// MaxTTL bounds IOAttr.TTL (about 100 years), so a lifetime always fits a
+// time.Duration and an expiry stays a valid timestamp.
+const MaxTTL = 100 * 365 * 24 * time.Hour
+
+// CASSize is the length of the expected checksum that follows the column
+// of a WRITE with IOCompareAndSwap.
+const CASSize = id.Size
 
 // Append appends the encoding of a to dst. The column must be at most
 // MaxColumnLen bytes; Validate checks that.
@@ -63,8 +78,8 @@ func (a *IOAttr) Append(dst []byte) []byte {
 	e.u64(nsec)
 	e.u64(a.UserFlags)
 	e.u64(uint64(a.RecordFlags))
-	e.u64(0)
-	e.u64(0)
+	e.u64(ttlToWire(a.TTL))
+	e.u64(expireToWire(a.Expire))
 	e.b = append(e.b, a.Column...)
 	return e.b
 }
@@ -77,7 +92,24 @@ func (a *IOAttr) Validate() error {
 	if a.Offset+a.Size < a.Offset {
 		return status.Errorf(status.Invalid, "offset %d + size %d overflows", a.Offset, a.Size)
 	}
+	if a.TTL < 0 || a.TTL > MaxTTL {
+		return status.Errorf(status.Invalid, "ttl %s out of range (0 < ttl <= %s, 0 = none)", a.TTL, MaxTTL)
+	}
 	return nil
+}
+
+func ttlToWire(d time.Duration) uint64 {
+	if d <= 0 {
+		return 0
+	}
+	return uint64((d + time.Millisecond - 1) / time.Millisecond)
+}
+
+func expireToWire(t time.Time) uint64 {
+	if t.IsZero() {
+		return 0
+	}
+	return uint64(max(t.UnixMilli(), 1))
 }
 
 // DecodeIOAttr parses an IOAttr from the front of b and returns the rest.
@@ -93,8 +125,7 @@ func DecodeIOAttr(b []byte) (IOAttr, []byte, error) {
 	sec, nsec := d.u64(), d.u64()
 	a.UserFlags = d.u64()
 	a.RecordFlags = RecordFlags(d.u64())
-	d.u64()
-	d.u64()
+	ttl, expire := d.u64(), d.u64()
 	if d.err == nil && clen > MaxColumnLen {
 		return a, nil, status.Errorf(status.TooLarge, "io attr: column name of %d bytes over the limit of %d", clen, MaxColumnLen)
 	}
@@ -106,6 +137,16 @@ func DecodeIOAttr(b []byte) (IOAttr, []byte, error) {
 	var err error
 	if a.Timestamp, err = timeFromWire(sec, nsec); err != nil {
 		return a, nil, err
+	}
+	if ttl > uint64(MaxTTL/time.Millisecond) {
+		return a, nil, status.Errorf(status.Invalid, "ttl of %d ms over the limit of %d", ttl, MaxTTL/time.Millisecond)
+	}
+	a.TTL = time.Duration(ttl) * time.Millisecond
+	if expire != 0 {
+		if expire > 1<<62 {
+			return a, nil, status.Errorf(status.Protocol, "expiry %d ms out of range", expire)
+		}
+		a.Expire = time.UnixMilli(int64(expire)).UTC()
 	}
 	return a, rest, nil
 }

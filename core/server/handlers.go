@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/elliptics/elliptics/core/backend"
+	"github.com/elliptics/elliptics/core/id"
 	"github.com/elliptics/elliptics/core/proto"
 	"github.com/elliptics/elliptics/core/status"
 )
@@ -52,10 +53,27 @@ func decodeAttr(req *Request) (proto.IOAttr, []byte, error) {
 	return a, rest, nil
 }
 
+// PrepareTimeout is how long a chunked upload may stay uncommitted when its
+// prepare carries no TTL: then the record expires, becomes reclaimable, and
+// later plain writes and the commit get NotFound (the original's recovery
+// removed uncommitted records after --prepare-timeout, one day by default).
+// A prepare with a TTL sets the upload's own deadline instead.
+const PrepareTimeout = 24 * time.Hour
+
 func (s *Server) handleWrite(ctx context.Context, req *Request, _ Replier) ([][]byte, error) {
 	a, data, err := decodeAttr(req)
 	if err != nil {
 		return nil, err
+	}
+	var cond backend.Condition
+	if a.Flags.Has(proto.IOCompareAndSwap) {
+		if len(data) < proto.CASSize {
+			return nil, status.Errorf(status.Protocol, "write: compare-and-swap needs the %d-byte expected checksum after the column, payload carries %d bytes",
+				proto.CASSize, len(data))
+		}
+		var sum id.ID
+		copy(sum[:], data[:proto.CASSize])
+		cond.Checksum, data = &sum, data[proto.CASSize:]
 	}
 	if a.Size != 0 && a.Size != uint64(len(data)) {
 		return nil, status.Errorf(status.Invalid, "write: io attr says %d bytes, payload carries %d", a.Size, len(data))
@@ -63,18 +81,39 @@ func (s *Server) handleWrite(ctx context.Context, req *Request, _ Replier) ([][]
 	if req.Backend.ReadOnly() {
 		return nil, status.Errorf(status.ReadOnly, "backend %d (group %d) is read-only", req.Backend.ID, req.Backend.Group)
 	}
+	now := time.Now().UTC()
 	ts := a.Timestamp
 	if ts.IsZero() {
-		ts = time.Now().UTC()
+		ts = now
 	}
-	meta, err := req.Store.Write(ctx, &backend.WriteRequest{
+	if a.Flags.Has(proto.IOCASTimestamp) {
+		cond.NotOlder, cond.Timestamp = true, ts
+	}
+	wr := &backend.WriteRequest{
 		Key:       backend.Key{ID: req.Header.ID, Column: a.Column},
 		Data:      data,
 		Offset:    a.Offset,
 		Append:    a.Flags.Has(proto.IOAppend),
 		Timestamp: ts,
 		UserFlags: a.UserFlags,
-	})
+		Prepare:   a.Flags.Has(proto.IOPrepare),
+		Plain:     a.Flags.Has(proto.IOPlainWrite),
+		Commit:    a.Flags.Has(proto.IOCommit),
+		TotalSize: a.TotalSize,
+	}
+	switch {
+	case a.TTL > 0:
+		wr.Expire = now.Add(a.TTL)
+	case wr.Prepare && !wr.Commit:
+		wr.Expire = now.Add(PrepareTimeout)
+	}
+	// The check and the write run as one step because the data handlers
+	// are ordered per key: no other WRITE or REMOVE of this key runs in
+	// between (unless a sender bypasses the queue with FlagNoLock).
+	if err := cond.Check(ctx, req.Store, wr.Key); err != nil {
+		return nil, err
+	}
+	meta, err := req.Store.Write(ctx, wr)
 	if err != nil {
 		return nil, err
 	}
@@ -82,9 +121,12 @@ func (s *Server) handleWrite(ctx context.Context, req *Request, _ Replier) ([][]
 	if a.Flags.Has(proto.IOAppend) {
 		rf |= proto.RecordAppend
 	}
+	if wr.Phased() && !wr.Commit {
+		rf |= proto.RecordUncommitted
+	}
 	info := proto.LookupInfo{
 		IOAttr: proto.IOAttr{Column: a.Column, Offset: a.Offset, Size: uint64(len(data)), TotalSize: meta.Size,
-			Timestamp: meta.Timestamp, UserFlags: meta.UserFlags, RecordFlags: rf},
+			Timestamp: meta.Timestamp, UserFlags: meta.UserFlags, RecordFlags: rf, Expire: meta.Expire},
 		Address: s.replyAddress(req),
 	}
 	return [][]byte{info.Append(nil)}, nil
@@ -109,7 +151,7 @@ func handleRead(ctx context.Context, req *Request, _ Replier) ([][]byte, error) 
 		return nil, err
 	}
 	reply := proto.IOAttr{Flags: a.Flags, Column: a.Column, Offset: a.Offset, Size: uint64(len(data)),
-		TotalSize: meta.Size, Timestamp: meta.Timestamp, UserFlags: meta.UserFlags}
+		TotalSize: meta.Size, Timestamp: meta.Timestamp, UserFlags: meta.UserFlags, Expire: meta.Expire}
 	return [][]byte{reply.Append(nil), data}, nil
 }
 
@@ -125,7 +167,7 @@ func (s *Server) handleLookup(ctx context.Context, req *Request, _ Replier) ([][
 	}
 	li := proto.LookupInfo{
 		IOAttr: proto.IOAttr{Column: a.Column, Size: info.Size, TotalSize: info.Size,
-			Timestamp: info.Timestamp, UserFlags: info.UserFlags},
+			Timestamp: info.Timestamp, UserFlags: info.UserFlags, Expire: info.Expire},
 		Checksum: info.Checksum,
 		Address:  s.replyAddress(req),
 		Path:     info.Path,

@@ -9,7 +9,8 @@
 //	}
 //
 // Run checks only what package backend documents: write/read semantics
-// (offsets, appends, columns), metadata, Lookup checksums, Remove, Iterate
+// (offsets, appends, columns, expiry, chunked uploads, compare-and-swap
+// conditions), metadata, Lookup checksums, Remove, Iterate
 // order and bounds, Stats, concurrent use, ownership of data slices and the
 // behaviour after Close. Every behaviour is a subtest on its own backend, so
 // a failure names the rule that was broken.
@@ -67,6 +68,9 @@ type test struct {
 
 var tests = []test{
 	{name: "RoundTrip", fn: testRoundTrip},
+	{name: "DataOps", fn: testDataOps},
+	{name: "ExpiryHidesValue", fn: testExpiryHidesValue},
+	{name: "Condition", fn: testCondition},
 	{name: "ReadMissing", fn: testReadMissing},
 	{name: "WriteOffset", fn: testWriteOffset},
 	{name: "Append", fn: testAppend},

@@ -353,7 +353,7 @@ func (b *Backend) readData(fd found) ([]byte, error) {
 }
 
 func metaOf(h *header) backend.Meta {
-	return backend.Meta{Size: h.dataSize, Timestamp: h.time(), UserFlags: h.userFlags}
+	return backend.Meta{Size: h.dataSize, Timestamp: h.time(), UserFlags: h.userFlags, Expire: h.expireTime()}
 }
 
 // Write implements backend.Backend.
@@ -392,24 +392,32 @@ func (b *Backend) Write(ctx context.Context, req *backend.WriteRequest) (backend
 	if err != nil {
 		return backend.Meta{}, err
 	}
-	data := req.Data
-	if req.Append || req.Offset > 0 {
-		var prev []byte
-		if exists {
-			if prev, err = b.readData(old); err != nil {
+	var prev backend.Previous
+	if exists && !old.hdr.expired(time.Now()) {
+		prev = backend.Previous{Exists: true, Pending: old.hdr.uncommitted(), Expire: old.hdr.expireTime()}
+		if req.NeedsPrevious() {
+			if prev.Data, err = b.readData(old); err != nil {
 				return backend.Meta{}, err
 			}
 		}
-		if data, err = splice(prev, req); err != nil {
-			return backend.Meta{}, err
-		}
 	}
+	out, err := backend.Compose(prev, req, MaxFileSize)
+	if err != nil {
+		return backend.Meta{}, err
+	}
+	data := out.Data
 	ts := req.Timestamp
 	if ts.IsZero() {
 		ts = time.Now()
 	}
 	hdr := header{id: req.ID, column: req.Column, timestamp: ts.UnixNano(), userFlags: req.UserFlags,
 		dataSize: uint64(len(data))}
+	if !out.Expire.IsZero() {
+		hdr.expire = max(out.Expire.UnixNano(), 1) // 0 would mean never
+	}
+	if out.Pending {
+		hdr.flags |= recordUncommitted
+	}
 	stored := data
 	if b.opts.Compress && len(data) > 64 {
 		if c := snappy.Encode(nil, data); len(c) < len(data) {
@@ -440,22 +448,6 @@ func (b *Backend) Write(ctx context.Context, req *backend.WriteRequest) (backend
 	b.idxMu.Unlock()
 	b.dirty.Store(true)
 	return metaOf(&hdr), nil
-}
-
-// splice applies an offset write or append to the previous value.
-func splice(prev []byte, req *backend.WriteRequest) ([]byte, error) {
-	off := req.Offset
-	if req.Append {
-		off = uint64(len(prev))
-	}
-	end := off + uint64(len(req.Data))
-	if end < off || end > MaxFileSize {
-		return nil, status.Errorf(status.TooLarge, "write ends at byte %d, beyond the largest record", end)
-	}
-	out := make([]byte, max(end, uint64(len(prev))))
-	copy(out, prev)
-	copy(out[off:], req.Data)
-	return out, nil
 }
 
 // addColumn records a non-default column of an object. Caller holds idxMu.
@@ -545,7 +537,7 @@ func (b *Backend) Read(ctx context.Context, key backend.Key, offset, size uint64
 	if err != nil {
 		return nil, backend.Meta{}, err
 	}
-	if !ok {
+	if !ok || !fd.hdr.visible(time.Now()) {
 		return nil, backend.Meta{}, status.Errorf(status.NotFound, "key %s column %q", key.ID.Short(), key.Column)
 	}
 	meta := metaOf(&fd.hdr)
@@ -576,7 +568,7 @@ func (b *Backend) Lookup(ctx context.Context, key backend.Key, opts backend.Look
 	if err != nil {
 		return backend.Info{}, err
 	}
-	if !ok {
+	if !ok || !fd.hdr.visible(time.Now()) {
 		return backend.Info{}, status.Errorf(status.NotFound, "key %s column %q", key.ID.Short(), key.Column)
 	}
 	info := backend.Info{Meta: metaOf(&fd.hdr), Path: fmt.Sprintf("%s:%d", fd.file.path, fd.loc.off)}
@@ -664,8 +656,9 @@ func (b *Backend) Iterate(ctx context.Context, opts backend.IterateOptions, fn f
 	if end.IsZero() {
 		end = id.Max
 	}
+	now := time.Now()
 	recs, err := b.collect(ctx, func(h *header) bool {
-		return !h.id.Less(opts.Start) && !end.Less(h.id)
+		return !h.id.Less(opts.Start) && !end.Less(h.id) && h.visible(now)
 	})
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/elliptics/elliptics/core/backend"
+	"github.com/elliptics/elliptics/core/id"
 	"github.com/elliptics/elliptics/core/status"
 )
 
@@ -193,13 +194,50 @@ type move struct {
 	size     uint64
 }
 
+// expiry is a live record whose lifetime is over: defragmentation drops it
+// and, at the swap, its index entry (if no newer write replaced it since).
+type expiry struct {
+	h        uint64
+	at       location
+	oid      id.ID
+	column   string
+	dataSize uint64
+}
+
+// hasExpired reports whether a file holds a live record whose lifetime is
+// over at now. Only headers are read: a file without dead bytes is worth
+// rewriting only for those.
+func (b *Backend) hasExpired(f *dataFile, now time.Time) (bool, error) {
+	size := f.size.Load()
+	for off := uint64(0); off < size; {
+		hdr, err := b.readHeader(f, off)
+		if err != nil {
+			return false, err
+		}
+		if hdr.expired(now) && !hdr.removed() {
+			b.idxMu.RLock()
+			live := b.idx.find(keyHash(hdr.id, hdr.column), location{file: f.slot, off: off}) >= 0
+			b.idxMu.RUnlock()
+			if live {
+				return true, nil
+			}
+		}
+		off += hdr.size()
+	}
+	return false, nil
+}
+
 // compactFile rewrites one closed file and swaps it in. It returns the
 // bytes reclaimed and the paths to delete once a snapshot no longer names
 // them.
 func (b *Backend) compactFile(ctx context.Context, f *dataFile) (uint64, []string, error) {
 	size := f.size.Load()
+	now := time.Now()
 	if f.live.Load() == int64(size) {
-		return 0, nil, nil // nothing dead, no tombstones
+		// Nothing dead and no tombstones, unless lifetimes ran out.
+		if exp, err := b.hasExpired(f, now); err != nil || !exp {
+			return 0, nil, err
+		}
 	}
 	next := f.gen + 1
 	path := b.filePath(f.number, next)
@@ -215,6 +253,7 @@ func (b *Backend) compactFile(ctx context.Context, f *dataFile) (uint64, []strin
 	}
 
 	var moves []move
+	var expired []expiry
 	var pos, records uint64
 	var hb [headerSize + maxColumnLen]byte
 	buf := make([]byte, 0, 64<<10)
@@ -238,6 +277,10 @@ func (b *Backend) compactFile(ctx context.Context, f *dataFile) (uint64, []strin
 			b.idxMu.RLock()
 			live = b.idx.find(h, here) >= 0
 			b.idxMu.RUnlock()
+		}
+		if live && hdr.expired(now) {
+			expired = append(expired, expiry{h: h, at: here, oid: hdr.id, column: hdr.column, dataSize: hdr.dataSize})
+			live = false
 		}
 		if live {
 			buf = buf[:rs]
@@ -267,6 +310,14 @@ func (b *Backend) compactFile(ctx context.Context, f *dataFile) (uint64, []strin
 	for _, m := range moves {
 		if b.idx.replace(m.h, m.old, m.new) {
 			live += int64(m.size)
+		}
+	}
+	for _, e := range expired {
+		if b.idx.remove(e.h, e.at) {
+			b.liveBytes.Add(-int64(e.dataSize))
+			if e.column != "" {
+				b.dropColumn(e.oid, e.column)
+			}
 		}
 	}
 	nf := &dataFile{slot: f.slot, number: f.number, gen: next, f: out, path: path}

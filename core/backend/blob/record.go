@@ -15,9 +15,10 @@ import (
 //
 //	off size field
 //	  0    4 magic "EBR1"
-//	  4    1 version (1)
+//	  4    1 version (2; version 1 records are read with no expiry)
 //	  5    1 column name length
-//	  6    2 flags (recordRemoved, recordAllColumns, recordCompressed)
+//	  6    2 flags (recordRemoved, recordAllColumns, recordCompressed,
+//	         recordUncommitted)
 //	  8    8 sequence number, increasing through the log
 //	 16   64 object ID
 //	 80    8 timestamp, Unix nanoseconds
@@ -25,14 +26,18 @@ import (
 //	 96    8 data size (logical, uncompressed)
 //	104    8 disk size (stored bytes of data after the column name)
 //	112    8 data checksum: xxhash64 of the stored bytes
-//	120    8 expiry, Unix seconds (0 = never; reserved for TTL)
+//	120    8 expiry, Unix nanoseconds (0 = never)
 //	128    8 header checksum: xxhash64 of bytes 0..127 and the column name
 //	136    - column name, then the stored data, then zero padding to 8 bytes
 const (
-	headerSize   = 136
-	recordAlign  = 8
-	recordMagic  = 0x31524245 // "EBR1"
-	recordVer    = 1
+	headerSize  = 136
+	recordAlign = 8
+	recordMagic = 0x31524245 // "EBR1"
+	recordVer   = 2
+	// recordVer1 records (before on-disk TTL) wrote zero in the expiry
+	// field; they are still read, so a backend written by an older build
+	// opens as it was.
+	recordVer1   = 1
 	maxColumnLen = 255
 )
 
@@ -41,6 +46,9 @@ const (
 	recordRemoved    uint16 = 1 << 0 // tombstone
 	recordAllColumns uint16 = 1 << 1 // with recordRemoved: every column of the object
 	recordCompressed uint16 = 1 << 2 // stored data is snappy-compressed
+	// recordUncommitted marks a prepared upload not yet committed: kept
+	// (and replayed) but invisible to reads, lookups and iteration.
+	recordUncommitted uint16 = 1 << 3
 )
 
 // header is the decoded fixed part of a record plus its column name.
@@ -66,6 +74,23 @@ func (h *header) size() uint64 {
 func (h *header) dataOffset() uint64 { return headerSize + uint64(len(h.column)) }
 
 func (h *header) removed() bool { return h.flags&recordRemoved != 0 }
+
+func (h *header) uncommitted() bool { return h.flags&recordUncommitted != 0 }
+
+func (h *header) expireTime() time.Time {
+	if h.expire == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, h.expire).UTC()
+}
+
+// expired reports whether the record's lifetime is over at now.
+func (h *header) expired(now time.Time) bool { return h.expire != 0 && now.UnixNano() >= h.expire }
+
+// visible reports whether reads, lookups and iteration see the record.
+func (h *header) visible(now time.Time) bool {
+	return !h.removed() && !h.uncommitted() && !h.expired(now)
+}
 
 func (h *header) time() time.Time {
 	if h.timestamp == 0 {
@@ -116,7 +141,7 @@ func decodeHeader(b []byte) (header, error) {
 	if m := le.Uint32(b[0:]); m != recordMagic {
 		return h, fmt.Errorf("record header: bad magic %#x: %w", m, errTorn)
 	}
-	if b[4] != recordVer {
+	if b[4] != recordVer && b[4] != recordVer1 {
 		return h, fmt.Errorf("record header: unknown version %d: %w", b[4], errTorn)
 	}
 	clen := int(b[5])
@@ -137,7 +162,9 @@ func decodeHeader(b []byte) (header, error) {
 	h.dataSize = le.Uint64(b[96:])
 	h.diskSize = le.Uint64(b[104:])
 	h.dataCsum = le.Uint64(b[112:])
-	h.expire = int64(le.Uint64(b[120:]))
+	if b[4] != recordVer1 {
+		h.expire = int64(le.Uint64(b[120:]))
+	}
 	h.column = string(b[headerSize : headerSize+clen])
 	if h.diskSize > MaxFileSize || h.dataSize > 1<<50 {
 		return h, fmt.Errorf("record header: sizes %d/%d out of range: %w", h.dataSize, h.diskSize, errTorn)

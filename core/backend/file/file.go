@@ -459,17 +459,6 @@ func (b *Backend) Write(ctx context.Context, req *backend.WriteRequest) (backend
 	if len(req.Column) > MaxColumnLen {
 		return backend.Meta{}, status.Errorf(status.TooLarge, "column name of %d bytes over the limit of %d", len(req.Column), MaxColumnLen)
 	}
-	if !req.Append {
-		end := req.Offset + uint64(len(req.Data))
-		if end < req.Offset {
-			return backend.Meta{}, status.Errorf(status.Invalid, "offset %d + %d bytes overflows", req.Offset, len(req.Data))
-		}
-		if end > MaxValueSize {
-			return backend.Meta{}, status.Errorf(status.TooLarge, "value of %d bytes over the file backend limit of %d", end, MaxValueSize)
-		}
-	} else if uint64(len(req.Data)) > MaxValueSize {
-		return backend.Meta{}, status.Errorf(status.TooLarge, "value of %d bytes over the file backend limit of %d", len(req.Data), MaxValueSize)
-	}
 	ts := req.Timestamp
 	if ts.IsZero() {
 		ts = time.Now()
@@ -481,46 +470,49 @@ func (b *Backend) Write(ctx context.Context, req *backend.WriteRequest) (backend
 
 	dir := objectDir(b.dir, req.ID)
 	path := filepath.Join(dir, columnFileName(req.Column))
+	// The current state, verified: the whole value when the write builds
+	// on it, else the header (what Stats count, whether an upload is in
+	// progress, the expiry to keep).
 	var (
-		data    []byte
+		prev    backend.Previous
 		existed bool
 		oldSize uint64
 	)
-	if req.Append || req.Offset != 0 {
-		// Read-modify-write of a verified old value.
-		_, old, err := b.readColumn(req.Key, path)
+	if req.NeedsPrevious() {
+		h, old, err := b.readColumn(req.Key, path)
 		switch {
 		case err == nil:
 			existed, oldSize = true, uint64(len(old))
+			if !backend.Expired(h.ExpireTime(), time.Now()) {
+				prev = backend.Previous{Exists: true, Pending: h.Flags&flagUncommitted != 0, Data: old, Expire: h.ExpireTime()}
+			}
 		case errors.Is(err, status.ErrNotFound):
 		default:
 			return backend.Meta{}, err
-		}
-		if req.Append {
-			if uint64(len(old))+uint64(len(req.Data)) > MaxValueSize {
-				return backend.Meta{}, status.Errorf(status.TooLarge, "value of %d bytes over the file backend limit of %d",
-					uint64(len(old))+uint64(len(req.Data)), MaxValueSize)
-			}
-			data = append(old, req.Data...) // old is a private buffer with cap == len: append copies
-		} else {
-			end := req.Offset + uint64(len(req.Data))
-			data = make([]byte, max(end, uint64(len(old))))
-			copy(data, old)
-			copy(data[req.Offset:], req.Data)
 		}
 	} else {
 		var err error
 		if existed, oldSize, err = b.account(path); err != nil {
 			return backend.Meta{}, err
 		}
-		data = req.Data
 	}
+	out, err := backend.Compose(prev, req, MaxValueSize)
+	if err != nil {
+		return backend.Meta{}, err
+	}
+	data := out.Data
 
 	var h header
 	h.setTimestamp(ts)
 	h.UserFlags = req.UserFlags
 	h.Size = uint64(len(data))
 	h.DataSum = dataSum(data)
+	if !out.Expire.IsZero() {
+		h.Expire = max(out.Expire.UnixNano(), 1) // 0 would mean never
+	}
+	if out.Pending {
+		h.Flags |= flagUncommitted
+	}
 	hdr := encodeHeader(make([]byte, 0, headerSize(req.Column)), &h, req.Column)
 
 	if !existed {
@@ -538,7 +530,7 @@ func (b *Backend) Write(ctx context.Context, req *backend.WriteRequest) (backend
 	if err != nil {
 		return backend.Meta{}, b.writeFailed(err)
 	}
-	return backend.Meta{Size: h.Size, Timestamp: h.Timestamp(), UserFlags: h.UserFlags}, nil
+	return h.Meta(), nil
 }
 
 // ensureDir creates the object directory of oid and any missing fan-out
@@ -629,7 +621,10 @@ func (b *Backend) Read(ctx context.Context, k backend.Key, offset, size uint64) 
 	if err != nil {
 		return nil, backend.Meta{}, err
 	}
-	meta := backend.Meta{Size: h.Size, Timestamp: h.Timestamp(), UserFlags: h.UserFlags}
+	if !h.visible(time.Now()) {
+		return nil, backend.Meta{}, notFound(k)
+	}
+	meta := h.Meta()
 	total := uint64(len(data))
 	if offset > total {
 		return nil, meta, status.Errorf(status.Invalid, "offset %d past the end (%d bytes)", offset, total)
@@ -652,8 +647,11 @@ func (b *Backend) Lookup(ctx context.Context, k backend.Key, opts backend.Lookup
 		if err != nil {
 			return backend.Info{}, err
 		}
+		if !h.visible(time.Now()) {
+			return backend.Info{}, notFound(k)
+		}
 		return backend.Info{
-			Meta:     backend.Meta{Size: h.Size, Timestamp: h.Timestamp(), UserFlags: h.UserFlags},
+			Meta:     h.Meta(),
 			Checksum: sha512.Sum512(data),
 			Path:     path,
 		}, nil
@@ -666,12 +664,14 @@ func (b *Backend) Lookup(ctx context.Context, k backend.Key, opts backend.Lookup
 		return backend.Info{}, err
 	case column != k.Column:
 		return backend.Info{}, corrupt(path, "holds column %q, want %q", column, k.Column)
-	case uint64(fsize) != uint64(headerSize(column))+h.Size:
+	case uint64(fsize) != uint64(h.Len)+h.Size:
 		return backend.Info{}, corrupt(path, "file of %d bytes, header says %d (truncated or extended)",
-			fsize, uint64(headerSize(column))+h.Size)
+			fsize, uint64(h.Len)+h.Size)
+	case !h.visible(time.Now()):
+		return backend.Info{}, notFound(k)
 	}
 	return backend.Info{
-		Meta: backend.Meta{Size: h.Size, Timestamp: h.Timestamp(), UserFlags: h.UserFlags},
+		Meta: h.Meta(),
 		Path: path,
 	}, nil
 }
@@ -817,6 +817,7 @@ func (b *Backend) columns(oid id.ID, dir string) ([]backend.Record, error) {
 		return nil, ioError("list", err)
 	}
 	recs := make([]backend.Record, 0, len(ents))
+	now := time.Now()
 	for _, e := range ents {
 		name := e.Name()
 		want, known, ok := parseColumnFileName(name)
@@ -838,10 +839,10 @@ func (b *Backend) columns(oid id.ID, dir string) ([]backend.Record, error) {
 				zap.String("path", path), zap.String("column", column))
 			continue
 		}
-		recs = append(recs, backend.Record{
-			Key:  backend.Key{ID: oid, Column: column},
-			Meta: backend.Meta{Size: h.Size, Timestamp: h.Timestamp(), UserFlags: h.UserFlags},
-		})
+		if !h.visible(now) {
+			continue // an upload in progress, or expired
+		}
+		recs = append(recs, backend.Record{Key: backend.Key{ID: oid, Column: column}, Meta: h.Meta()})
 	}
 	slices.SortFunc(recs, func(x, y backend.Record) int { return strings.Compare(x.Column, y.Column) })
 	return recs, nil

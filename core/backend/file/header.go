@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/cespare/xxhash/v2"
+
+	"github.com/elliptics/elliptics/core/backend"
 )
 
 // Column file header, little-endian, followed by the column name and then
@@ -14,8 +16,8 @@ import (
 //
 //	off size field
 //	  0    4 magic "EFC1"
-//	  4    2 version (1)
-//	  6    2 flags (none defined; a reader refuses unknown bits)
+//	  4    2 version (2)
+//	  6    2 flags (flagUncommitted; a reader refuses unknown bits)
 //	  8    2 column name length (at most MaxColumnLen)
 //	 10    2 reserved, zero
 //	 12    4 timestamp nanoseconds (below 1e9)
@@ -23,17 +25,27 @@ import (
 //	 24    8 user flags
 //	 32    8 data size
 //	 40    8 xxhash64 of the data
-//	 48    8 xxhash64 of bytes 0..47 and the column name
-//	 56    n column name
-//	 56+n    data (data size bytes, to the end of the file)
+//	 48    8 expiry, Unix nanoseconds (0 = never)
+//	 56    8 xxhash64 of bytes 0..55 and the column name
+//	 64    n column name
+//	 64+n    data (data size bytes, to the end of the file)
+//
+// Version 1 files (written before on-disk TTL) lack the expiry field: their
+// header checksum is at 48 and the name starts at 56. They are still read,
+// as never expiring and committed, so an old backend directory opens as it
+// was; any write replaces a file with a version 2 one.
 //
 // The header checksum lets Lookup and Iterate trust the metadata without
 // reading the data; the data checksum is verified by every read.
 const (
-	headerMagic   = "EFC1"
-	headerVersion = 1
-	// fixedHeaderSize is the part of the header before the column name.
-	fixedHeaderSize = 56
+	headerMagic     = "EFC1"
+	headerVersion   = 2
+	headerVersion1  = 1
+	fixedHeaderV1   = 56
+	flagUncommitted = 1 << 0 // a prepared upload, invisible until committed
+	// fixedHeaderSize is the part of a version 2 header before the column
+	// name.
+	fixedHeaderSize = 64
 	// maxHeaderSize is the largest header, with the longest column name.
 	maxHeaderSize = fixedHeaderSize + MaxColumnLen
 )
@@ -46,6 +58,28 @@ type header struct {
 	UserFlags uint64
 	Size      uint64 // bytes of data after the header
 	DataSum   uint64 // xxhash64 of the data
+	Expire    int64  // Unix nanoseconds, 0 = never
+	// Len is the header's length with the column name (set by
+	// decodeHeader; it depends on the version).
+	Len int
+}
+
+// ExpireTime returns the expiry (zero = never).
+func (h *header) ExpireTime() time.Time {
+	if h.Expire == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, h.Expire)
+}
+
+// Meta returns the column metadata the header describes.
+func (h *header) Meta() backend.Meta {
+	return backend.Meta{Size: h.Size, Timestamp: h.Timestamp(), UserFlags: h.UserFlags, Expire: h.ExpireTime()}
+}
+
+// visible reports whether reads, lookups and iteration see the column.
+func (h *header) visible(now time.Time) bool {
+	return h.Flags&flagUncommitted == 0 && !backend.Expired(h.ExpireTime(), now)
 }
 
 // Timestamp returns the stored write time.
@@ -74,14 +108,15 @@ func encodeHeader(dst []byte, h *header, column string) []byte {
 	dst = binary.LittleEndian.AppendUint64(dst, h.UserFlags)
 	dst = binary.LittleEndian.AppendUint64(dst, h.Size)
 	dst = binary.LittleEndian.AppendUint64(dst, h.DataSum)
-	sum := headerSum(dst[start:], column)
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(h.Expire))
+	sum := headerSum(dst[start:], fixedHeaderSize, column)
 	dst = binary.LittleEndian.AppendUint64(dst, sum)
 	return append(dst, column...)
 }
 
-func headerSum(fixed []byte, column string) uint64 {
+func headerSum(fixed []byte, fixedSize int, column string) uint64 {
 	d := xxhash.New()
-	_, _ = d.Write(fixed[:fixedHeaderSize-8])
+	_, _ = d.Write(fixed[:fixedSize-8])
 	_, _ = d.WriteString(column)
 	return d.Sum64()
 }
@@ -95,18 +130,26 @@ var errHeader = errors.New("bad column file header")
 // header's length. Any malformed, truncated or inconsistent input is an
 // error wrapping errHeader; it never panics.
 func decodeHeader(b []byte) (h header, column string, n int, err error) {
-	if len(b) < fixedHeaderSize {
-		return h, "", 0, fmt.Errorf("%w: %d bytes, want at least %d (truncated)", errHeader, len(b), fixedHeaderSize)
+	if len(b) < fixedHeaderV1 {
+		return h, "", 0, fmt.Errorf("%w: %d bytes, want at least %d (truncated)", errHeader, len(b), fixedHeaderV1)
 	}
 	if string(b[0:4]) != headerMagic {
 		return h, "", 0, fmt.Errorf("%w: magic %q, want %q", errHeader, b[0:4], headerMagic)
 	}
 	le := binary.LittleEndian
-	if v := le.Uint16(b[4:]); v != headerVersion {
-		return h, "", 0, fmt.Errorf("%w: version %d, want %d", errHeader, v, headerVersion)
+	fixed, known := fixedHeaderSize, uint16(flagUncommitted)
+	switch v := le.Uint16(b[4:]); v {
+	case headerVersion:
+	case headerVersion1:
+		fixed, known = fixedHeaderV1, 0
+	default:
+		return h, "", 0, fmt.Errorf("%w: version %d, want %d or %d", errHeader, v, headerVersion1, headerVersion)
+	}
+	if len(b) < fixed {
+		return h, "", 0, fmt.Errorf("%w: %d bytes, want at least %d (truncated)", errHeader, len(b), fixed)
 	}
 	h.Flags = le.Uint16(b[6:])
-	if h.Flags != 0 {
+	if h.Flags&^known != 0 {
 		return h, "", 0, fmt.Errorf("%w: unknown flags %#x", errHeader, h.Flags)
 	}
 	nameLen := int(le.Uint16(b[8:]))
@@ -121,13 +164,17 @@ func decodeHeader(b []byte) (h header, column string, n int, err error) {
 	h.UserFlags = le.Uint64(b[24:])
 	h.Size = le.Uint64(b[32:])
 	h.DataSum = le.Uint64(b[40:])
-	stored := le.Uint64(b[48:])
-	n = fixedHeaderSize + nameLen
+	if fixed == fixedHeaderSize {
+		h.Expire = int64(le.Uint64(b[48:]))
+	}
+	stored := le.Uint64(b[fixed-8:])
+	n = fixed + nameLen
 	if len(b) < n {
 		return header{}, "", 0, fmt.Errorf("%w: %d bytes, want %d with the column name (truncated)", errHeader, len(b), n)
 	}
-	column = string(b[fixedHeaderSize:n])
-	if sum := headerSum(b, column); sum != stored {
+	h.Len = n
+	column = string(b[fixed:n])
+	if sum := headerSum(b, fixed, column); sum != stored {
 		return header{}, "", 0, fmt.Errorf("%w: header checksum %016x, computed %016x", errHeader, stored, sum)
 	}
 	if h.Nsec >= 1e9 {

@@ -32,7 +32,8 @@ func TestHeaderRoundTrip(t *testing.T) {
 		{"longest column", strings.Repeat("x", MaxColumnLen), time.Unix(math.MaxInt64/2, 1), 7, make([]byte, 1000)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			h := header{UserFlags: c.flags, Size: uint64(len(c.data)), DataSum: dataSum(c.data)}
+			h := header{UserFlags: c.flags, Size: uint64(len(c.data)), DataSum: dataSum(c.data),
+				Expire: c.ts.UnixNano(), Flags: uint16(c.flags & flagUncommitted)}
 			h.setTimestamp(c.ts)
 			enc := encodeHeader([]byte("prefix"), &h, c.column)
 			require.Equal(t, []byte("prefix"), enc[:6], "encodeHeader appends")
@@ -43,6 +44,7 @@ func TestHeaderRoundTrip(t *testing.T) {
 			file := append(append([]byte(nil), enc...), c.data...)
 			got, column, n, err := decodeHeader(file)
 			require.NoError(t, err)
+			h.Len = len(enc)
 			require.Equal(t, h, got)
 			require.Equal(t, c.column, column)
 			require.Equal(t, len(enc), n)
@@ -57,7 +59,7 @@ func TestDecodeHeaderRejects(t *testing.T) {
 	le := binary.LittleEndian
 	resum := func(b []byte) []byte {
 		// Recompute the header checksum so only the field under test is bad.
-		le.PutUint64(b[48:], headerSum(b, string(b[fixedHeaderSize:fixedHeaderSize+int(le.Uint16(b[8:]))])))
+		le.PutUint64(b[56:], headerSum(b, fixedHeaderSize, string(b[fixedHeaderSize:fixedHeaderSize+int(le.Uint16(b[8:]))])))
 		return b
 	}
 	cases := []struct {
@@ -69,8 +71,8 @@ func TestDecodeHeaderRejects(t *testing.T) {
 		{"short fixed part", func(b []byte) []byte { return b[:fixedHeaderSize-1] }, "truncated"},
 		{"short name", func(b []byte) []byte { return b[:fixedHeaderSize+2] }, "truncated"},
 		{"magic", func(b []byte) []byte { b[0] = 'X'; return b }, "magic"},
-		{"version", func(b []byte) []byte { le.PutUint16(b[4:], 2); return resum(b) }, "version"},
-		{"flags", func(b []byte) []byte { le.PutUint16(b[6:], 1); return resum(b) }, "flags"},
+		{"version", func(b []byte) []byte { le.PutUint16(b[4:], 3); return resum(b) }, "version"},
+		{"flags", func(b []byte) []byte { le.PutUint16(b[6:], 2); return resum(b) }, "flags"},
 		{"name too long", func(b []byte) []byte { le.PutUint16(b[8:], MaxColumnLen+1); return b }, "limit"},
 		{"reserved", func(b []byte) []byte { le.PutUint16(b[10:], 1); return resum(b) }, "reserved"},
 		{"nanoseconds", func(b []byte) []byte { le.PutUint32(b[12:], 1e9); return resum(b) }, "nanoseconds"},
@@ -78,7 +80,8 @@ func TestDecodeHeaderRejects(t *testing.T) {
 		{"flipped user flags", func(b []byte) []byte { b[24] ^= 0x80; return b }, "checksum"},
 		{"flipped size", func(b []byte) []byte { b[32] ^= 1; return b }, "checksum"},
 		{"flipped data sum", func(b []byte) []byte { b[40] ^= 1; return b }, "checksum"},
-		{"flipped header sum", func(b []byte) []byte { b[55] ^= 1; return b }, "checksum"},
+		{"flipped expiry", func(b []byte) []byte { b[50] ^= 1; return b }, "checksum"},
+		{"flipped header sum", func(b []byte) []byte { b[63] ^= 1; return b }, "checksum"},
 		{"flipped name", func(b []byte) []byte { b[fixedHeaderSize] ^= 1; return b }, "checksum"},
 	}
 	for _, c := range cases {
@@ -90,6 +93,30 @@ func TestDecodeHeaderRejects(t *testing.T) {
 			require.Contains(t, err.Error(), c.msg)
 		})
 	}
+}
+
+// TestDecodeHeaderVersion1 reads a header written before on-disk TTL (no
+// expiry field, checksum at 48): it decodes as committed and never expiring.
+func TestDecodeHeaderVersion1(t *testing.T) {
+	le := binary.LittleEndian
+	h := sampleHeader([]byte("abc"))
+	v2 := encodeHeader(nil, &h, "col")
+	v1 := append([]byte(nil), v2[:48]...)
+	le.PutUint16(v1[4:], headerVersion1)
+	v1 = le.AppendUint64(v1, 0)
+	v1 = append(v1, "col"...)
+	le.PutUint64(v1[48:], headerSum(v1, fixedHeaderV1, "col"))
+	got, column, n, err := decodeHeader(append(v1, "abc"...))
+	require.NoError(t, err)
+	require.Equal(t, "col", column)
+	require.Equal(t, fixedHeaderV1+3, n)
+	require.Zero(t, got.Expire)
+	require.True(t, got.visible(time.Now()))
+	require.Equal(t, h.Size, got.Size)
+	le.PutUint16(v1[6:], flagUncommitted)
+	le.PutUint64(v1[48:], headerSum(v1, fixedHeaderV1, "col"))
+	_, _, _, err = decodeHeader(v1)
+	require.ErrorIs(t, err, errHeader, "version 1 knows no flags")
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -107,6 +134,10 @@ func FuzzDecodeHeader(f *testing.F) {
 		if err != nil {
 			require.True(t, errors.Is(err, errHeader), "%v", err)
 			return
+		}
+		if binary.LittleEndian.Uint16(b[4:]) == headerVersion1 {
+			require.Equal(t, fixedHeaderV1+len(column), n)
+			return // a version 1 header re-encodes as version 2
 		}
 		require.Equal(t, headerSize(column), n)
 		require.LessOrEqual(t, n, len(b))

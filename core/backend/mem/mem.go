@@ -22,8 +22,14 @@ const shards = 64
 const MaxValueSize = 1 << 30
 
 type column struct {
-	data []byte
-	meta backend.Meta
+	data    []byte
+	meta    backend.Meta
+	pending bool // an uncommitted upload: invisible until committed
+}
+
+// visible reports whether reads, lookups and iterations see c at now.
+func (c *column) visible(now time.Time) bool {
+	return !c.pending && !backend.Expired(c.meta.Expire, now)
 }
 
 type shard struct {
@@ -71,31 +77,23 @@ func (b *Backend) Write(ctx context.Context, req *backend.WriteRequest) (backend
 	s := b.shard(req.ID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := checkSize(s.objects[req.ID][req.Column], req); err != nil {
+	obj := s.objects[req.ID]
+	old := obj[req.Column]
+	var prev backend.Previous
+	if old != nil && !backend.Expired(old.meta.Expire, time.Now()) {
+		prev = backend.Previous{Exists: true, Pending: old.pending, Data: old.data, Expire: old.meta.Expire}
+	}
+	out, err := backend.Compose(prev, req, MaxValueSize)
+	if err != nil {
 		return backend.Meta{}, err
 	}
-	obj := s.objects[req.ID]
+	data := out.Data
+	if len(data) > 0 && len(req.Data) > 0 && &data[0] == &req.Data[0] {
+		data = append([]byte(nil), data...) // the caller owns req.Data
+	}
 	if obj == nil {
 		obj = make(map[string]*column, 1)
 		s.objects[req.ID] = obj
-	}
-	old := obj[req.Column]
-	var data []byte
-	switch {
-	case old == nil && (req.Append || req.Offset == 0):
-		data = append([]byte(nil), req.Data...)
-	case old == nil:
-		data = make([]byte, req.Offset+uint64(len(req.Data)))
-		copy(data[req.Offset:], req.Data)
-	case req.Append:
-		data = append(append(make([]byte, 0, len(old.data)+len(req.Data)), old.data...), req.Data...)
-	case req.Offset == 0:
-		data = append([]byte(nil), req.Data...)
-	default:
-		end := req.Offset + uint64(len(req.Data))
-		data = make([]byte, max(end, uint64(len(old.data))))
-		copy(data, old.data)
-		copy(data[req.Offset:], req.Data)
 	}
 	if old == nil {
 		b.records.Add(1)
@@ -103,28 +101,9 @@ func (b *Backend) Write(ctx context.Context, req *backend.WriteRequest) (backend
 		b.bytes.Add(-int64(len(old.data)))
 	}
 	b.bytes.Add(int64(len(data)))
-	meta := backend.Meta{Size: uint64(len(data)), Timestamp: ts, UserFlags: req.UserFlags}
-	obj[req.Column] = &column{data: data, meta: meta}
+	meta := backend.Meta{Size: uint64(len(data)), Timestamp: ts, UserFlags: req.UserFlags, Expire: out.Expire}
+	obj[req.Column] = &column{data: data, meta: meta, pending: out.Pending}
 	return meta, nil
-}
-
-func checkSize(old *column, req *backend.WriteRequest) error {
-	var end uint64
-	switch {
-	case req.Append && old != nil:
-		end = uint64(len(old.data)) + uint64(len(req.Data))
-	case req.Append:
-		end = uint64(len(req.Data))
-	default:
-		end = req.Offset + uint64(len(req.Data))
-		if end < req.Offset {
-			return status.Errorf(status.Invalid, "offset %d + %d bytes overflows", req.Offset, len(req.Data))
-		}
-	}
-	if end > MaxValueSize {
-		return status.Errorf(status.TooLarge, "value of %d bytes over the in-memory limit of %d", end, MaxValueSize)
-	}
-	return nil
 }
 
 func (b *Backend) get(k backend.Key) (*column, error) {
@@ -132,10 +111,30 @@ func (b *Backend) get(k backend.Key) (*column, error) {
 	s.mu.RLock()
 	c := s.objects[k.ID][k.Column]
 	s.mu.RUnlock()
-	if c == nil {
+	if c == nil || !c.visible(time.Now()) {
+		if c != nil && !c.pending {
+			b.dropExpired(s, k, c)
+		}
 		return nil, status.Errorf(status.NotFound, "key %s column %q", k.ID.Short(), k.Column)
 	}
 	return c, nil
+}
+
+// dropExpired frees an expired column met by a read, so a cache of values
+// with a lifetime does not keep them all: mem has no defragmentation.
+func (b *Backend) dropExpired(s *shard, k backend.Key, c *column) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	obj := s.objects[k.ID]
+	if obj[k.Column] != c { // rewritten or removed meanwhile
+		return
+	}
+	b.records.Add(-1)
+	b.bytes.Add(-int64(len(c.data)))
+	delete(obj, k.Column)
+	if len(obj) == 0 {
+		delete(s.objects, k.ID)
+	}
 }
 
 // Read implements backend.Backend. Columns are replaced, never mutated in
@@ -220,6 +219,7 @@ func (b *Backend) Iterate(ctx context.Context, opts backend.IterateOptions, fn f
 		end = id.Max
 	}
 	var recs []backend.Record
+	now := time.Now()
 	for i := range b.shards {
 		s := &b.shards[i]
 		s.mu.RLock()
@@ -228,6 +228,9 @@ func (b *Backend) Iterate(ctx context.Context, opts backend.IterateOptions, fn f
 				continue
 			}
 			for name, c := range obj {
+				if !c.visible(now) {
+					continue
+				}
 				recs = append(recs, backend.Record{Key: backend.Key{ID: oid, Column: name}, Meta: c.meta})
 			}
 		}
