@@ -5,7 +5,10 @@ package main
 */
 import "C"
 
-import "time"
+import (
+	"time"
+	"unsafe"
+)
 
 func getOp(h C.ell_async_t) (*op, bool) { return getAs[*op](handles, uint64(h)) }
 
@@ -21,6 +24,10 @@ func ell_async_wait(h C.ell_async_t, timeoutMS C.int64_t, err *C.ell_error) (rc 
 	if !ok {
 		return badHandle(err, "async", h)
 	}
+	return waitFor(o, h, timeoutMS, err)
+}
+
+func waitFor(o *op, h C.ell_async_t, timeoutMS C.int64_t, err *C.ell_error) C.int32_t {
 	switch o.wait(int64(timeoutMS)) {
 	case waitOK:
 		return C.ELL_OK
@@ -28,6 +35,42 @@ func ell_async_wait(h C.ell_async_t, timeoutMS C.int64_t, err *C.ell_error) (rc 
 		return released(err, h)
 	}
 	return setError(err, C.ELL_ETIMEDOUT, "the operation is still running")
+}
+
+//export ell_async_collect
+func ell_async_collect(h C.ell_async_t, timeoutMS C.int64_t, out *C.ell_async_result, entries **C.ell_centry,
+	capacity C.size_t, err *C.ell_error) (rc C.int32_t) {
+	defer guard(err, &rc)
+	if out == nil {
+		return invalid(err, "ell_async_collect: out is NULL")
+	}
+	if entries == nil && capacity > 0 {
+		return invalid(err, "ell_async_collect: entries is NULL with cap %d", uint64(capacity))
+	}
+	o, ok := getOp(h)
+	if !ok {
+		return badHandle(err, "async", h)
+	}
+	if rc := waitFor(o, h, timeoutMS, err); rc != C.ELL_OK {
+		return rc
+	}
+	var dst []*C.ell_centry
+	if capacity > 0 {
+		dst = unsafe.Slice(entries, clamp(capacity, maxCount))
+	}
+	code, msg, n, elapsed := o.collect(func(ps []unsafe.Pointer) {
+		for i := range min(len(ps), len(dst)) {
+			dst[i] = (*C.ell_centry)(ps[i])
+		}
+	})
+	out.status = C.int32_t(code)
+	out.reserved = 0
+	out.count = C.size_t(n)
+	out.elapsed_us = C.int64_t(elapsed / time.Microsecond)
+	if code != C.ELL_OK {
+		setError(err, C.int32_t(code), msg)
+	}
+	return C.ELL_OK
 }
 
 //export ell_async_ready

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/elliptics/elliptics/core/client"
@@ -156,11 +157,11 @@ func start(h C.ell_session_t, done *C.ell_ccompletion, out *C.ell_async_t, err *
 		}
 	}
 	s, filter := ss.snapshot()
-	o := newOp(freeEntry)
+	o := newOp(freeEntry, futexParker{})
 	hnd := handles.add(o)
 	*out = C.ell_async_t(hnd)
 	ctx := ss.node.ctx
-	go func() {
+	runOp(func() {
 		code, msg := complete(ctx, s, filter, o, body)
 		if !o.finish(int32(code), msg) {
 			return // the handle was freed: its completion is dropped
@@ -173,8 +174,41 @@ func start(h C.ell_session_t, done *C.ell_ccompletion, out *C.ell_async_t, err *
 				q.push(posted{tag: comp.tag, handle: hnd})
 			}
 		}
-	}()
+	})
 	return C.ELL_OK
+}
+
+// Operations run on worker goroutines that wait for the next one, rather
+// than on a new goroutine each: a new goroutine starts with a small stack
+// and grows it (copying it) to the depth of the client's call path on every
+// operation, which showed as 4% of the library's CPU time in sequential
+// calls. An idle worker takes the next operation handed to it; with none
+// idle, a new one starts, and workers idle for workerIdle exit, so a burst
+// leaves no goroutines behind.
+var work = make(chan func())
+
+const workerIdle = 10 * time.Second
+
+func runOp(f func()) {
+	select {
+	case work <- f:
+	default:
+		go worker(f)
+	}
+}
+
+func worker(f func()) {
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
+		f()
+		idle.Reset(workerIdle)
+		select {
+		case f = <-work:
+		case <-idle.C:
+			return
+		}
+	}
 }
 
 // complete runs body and returns the operation's status; a panic becomes

@@ -307,6 +307,24 @@ int64_t ell_async_elapsed_us(ell_async_t a);
  * goes on and its completion is dropped. */
 void ell_async_free(ell_async_t a);
 
+/* Everything a binding copies out of a completed operation, in one call. */
+typedef struct ell_async_result {
+	int32_t status; /* the call's status, as ell_async_status */
+	uint32_t reserved;
+	size_t count;       /* entries, as ell_async_count */
+	int64_t elapsed_us; /* as ell_async_elapsed_us */
+} ell_async_result;
+
+/* Waits like ell_async_wait and returns what it returns. On ELL_OK (the
+ * operation completed) it also fills *out and copies the first
+ * min(out->count, cap) entry pointers to entries (which may be NULL when cap
+ * is 0); when out->status is not ELL_OK, err receives its message. One call
+ * instead of ell_async_wait, _status, _count, _entry and _elapsed_us: each
+ * call into the library costs a thread hand-over in the Go runtime, which
+ * dominates the small calls of a binding. */
+int32_t ell_async_collect(ell_async_t a, int64_t timeout_ms, ell_async_result *out, const ell_entry **entries,
+			  size_t cap, ell_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/binary"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -28,15 +29,27 @@ const (
 //
 // Entries are pointers to C memory (one block per entry, made by the cgo
 // side and freed with free), so that C can keep pointers to them: they do not
-// move, and stay valid until the handle is freed. A change wakes waiters by
-// closing the changed channel and making a new one, which, unlike
-// sync.Cond, lets a waiter also select on a timer.
+// move, and stay valid until the handle is freed.
+//
+// Two ways to wait. ell_async_wait, the hot path of every blocking call,
+// sleeps on word through a parker: a futex in the library (wait.go), so the
+// C thread sleeps in the kernel and is woken by one syscall. Waiting inside
+// the Go scheduler instead (a channel) costs far more there: a C thread's
+// goroutine is locked to its thread, so waking it hands the P over between
+// two threads, several futex calls and context switches per operation.
+// ell_async_next (streaming, rarer, and needing "entry i arrived") waits on
+// the changed channel, which a change closes; it is made only when someone
+// waits, so appending entries allocates nothing.
 type op struct {
 	start time.Time
 	free  func(unsafe.Pointer)
+	park  parker
+
+	word    atomic.Int32 // opRunning, then opDone or opReleased: what wait sleeps on
+	waiters atomic.Int32 // threads in wait; finish and release skip the wake-up syscall without any
 
 	mu       sync.Mutex
-	changed  chan struct{}
+	changed  chan struct{} // nil until a next call waits
 	entries  []unsafe.Pointer
 	done     bool
 	end      time.Time
@@ -45,13 +58,90 @@ type op struct {
 	released bool // the handle was freed: entries go when the operation completes
 }
 
-func newOp(free func(unsafe.Pointer)) *op {
-	return &op{start: time.Now(), free: free, changed: make(chan struct{})}
+// The values of op.word. Released wins over done: a wait on a freed handle
+// reports the free, as before either happened.
+const (
+	opRunning int32 = iota
+	opDone
+	opReleased
+)
+
+// parker sleeps until a word changes: park returns when *word != old, when
+// timeout passes (< 0: no limit) or spuriously, and unpark wakes every
+// park on word. The library's parker is a futex (wait.go); it is an
+// interface so that this file needs no cgo and its tests run under the race
+// detector with either parker.
+type parker interface {
+	park(word *atomic.Int32, old int32, timeout time.Duration)
+	unpark(word *atomic.Int32)
 }
 
+// chanParker is a parker in plain Go, for one op: tests use it.
+type chanParker struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func (p *chanParker) park(word *atomic.Int32, old int32, timeout time.Duration) {
+	p.mu.Lock()
+	if p.ch == nil {
+		p.ch = make(chan struct{})
+	}
+	ch := p.ch
+	p.mu.Unlock()
+	if word.Load() != old { // changed before ch was taken: its close may be gone
+		return
+	}
+	if timeout < 0 {
+		<-ch
+		return
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
+	}
+}
+
+func (p *chanParker) unpark(*atomic.Int32) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ch != nil {
+		close(p.ch)
+		p.ch = nil
+	}
+}
+
+// newOp makes an operation whose entries are freed with free; park nil
+// means a chanParker.
+func newOp(free func(unsafe.Pointer), park parker) *op {
+	if park == nil {
+		park = &chanParker{}
+	}
+	return &op{start: time.Now(), free: free, park: park}
+}
+
+// wakeLocked wakes the next waiters.
 func (o *op) wakeLocked() {
-	close(o.changed)
-	o.changed = make(chan struct{})
+	if o.changed != nil {
+		close(o.changed)
+		o.changed = nil
+	}
+}
+
+// unparkWaiters wakes the threads in wait after o.word changed. The word is
+// stored under o.mu (so finish and release cannot reorder their words) and
+// the wake-up comes after o.mu is released: a woken thread's next call
+// (status, entries) takes o.mu, and finding it held would park that C
+// thread inside the Go scheduler, the cost the futex avoids. The store
+// comes before the waiters check and wait counts itself before it checks
+// the word (both sequentially consistent), so either the waker sees the
+// waiter or the waiter sees the new word.
+func (o *op) unparkWaiters() {
+	if o.waiters.Load() > 0 {
+		o.park.unpark(&o.word)
+	}
 }
 
 // add appends an entry. Once the handle is released nobody can read it, so
@@ -73,16 +163,20 @@ func (o *op) add(p unsafe.Pointer) bool {
 // released, the entries are freed here, as ell_async_free promised.
 func (o *op) finish(code int32, msg string) bool {
 	o.mu.Lock()
-	defer o.mu.Unlock()
 	if o.done {
+		o.mu.Unlock()
 		return false
 	}
 	o.done, o.end, o.code, o.msg = true, time.Now(), code, msg
 	o.wakeLocked()
 	if o.released {
 		o.freeEntriesLocked()
+		o.mu.Unlock()
 		return false
 	}
+	o.word.Store(opDone)
+	o.mu.Unlock()
+	o.unparkWaiters()
 	return true
 }
 
@@ -90,8 +184,8 @@ func (o *op) finish(code int32, msg string) bool {
 // complete, else by finish. Waiters on other threads wake up.
 func (o *op) release() {
 	o.mu.Lock()
-	defer o.mu.Unlock()
 	if o.released {
+		o.mu.Unlock()
 		return
 	}
 	o.released = true
@@ -99,6 +193,9 @@ func (o *op) release() {
 	if o.done {
 		o.freeEntriesLocked()
 	}
+	o.word.Store(opReleased)
+	o.mu.Unlock()
+	o.unparkWaiters()
 }
 
 func (o *op) freeEntriesLocked() {
@@ -126,6 +223,9 @@ func (o *op) awaitLocked(timeoutMS int64, cond func() bool) {
 	}
 	o.mu.Lock()
 	for !cond() && !o.released && timeoutMS != 0 {
+		if o.changed == nil {
+			o.changed = make(chan struct{})
+		}
 		ch := o.changed
 		o.mu.Unlock()
 		select {
@@ -138,15 +238,37 @@ func (o *op) awaitLocked(timeoutMS int64, cond func() bool) {
 	}
 }
 
-// wait is ell_async_wait.
+// wait is ell_async_wait. It takes no lock: it sleeps on o.word.
 func (o *op) wait(timeoutMS int64) waitResult {
-	o.awaitLocked(timeoutMS, func() bool { return o.done })
-	defer o.mu.Unlock()
-	switch {
-	case o.released:
-		return waitReleased
-	case o.done:
+	if w := o.word.Load(); w != opRunning || timeoutMS == 0 {
+		return wordResult(w)
+	}
+	var deadline time.Time
+	if timeoutMS > 0 {
+		deadline = time.Now().Add(time.Duration(timeoutMS) * time.Millisecond)
+	}
+	o.waiters.Add(1)
+	defer o.waiters.Add(-1)
+	for {
+		if w := o.word.Load(); w != opRunning {
+			return wordResult(w)
+		}
+		left := time.Duration(-1)
+		if timeoutMS > 0 {
+			if left = time.Until(deadline); left <= 0 {
+				return waitTimeout
+			}
+		}
+		o.park.park(&o.word, opRunning, left)
+	}
+}
+
+func wordResult(w int32) waitResult {
+	switch w {
+	case opDone:
 		return waitOK
+	case opReleased:
+		return waitReleased
 	}
 	return waitTimeout
 }
@@ -196,6 +318,15 @@ func (o *op) elapsed() time.Duration {
 		return o.end.Sub(o.start)
 	}
 	return time.Since(o.start)
+}
+
+// collect is ell_async_collect's read of a completed operation, under one
+// lock: the status, the entries (handed to copy) and the elapsed time.
+func (o *op) collect(copy func([]unsafe.Pointer)) (code int32, msg string, n int, elapsed time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	copy(o.entries)
+	return o.code, o.msg, len(o.entries), o.end.Sub(o.start)
 }
 
 // posted is one completion in a queue.

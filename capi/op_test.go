@@ -74,7 +74,7 @@ func entryPtr() unsafe.Pointer { return unsafe.Pointer(new(int)) }
 
 func TestOpNextAndWait(t *testing.T) {
 	var c counter
-	o := newOp(c.free)
+	o := newOp(c.free, nil)
 	require.Equal(t, waitTimeout, o.wait(0))
 	_, res := o.next(0, 10)
 	require.Equal(t, waitTimeout, res)
@@ -113,7 +113,7 @@ func TestOpNextAndWait(t *testing.T) {
 
 func TestOpReleaseBeforeCompletion(t *testing.T) {
 	var c counter
-	o := newOp(c.free)
+	o := newOp(c.free, nil)
 	o.add(entryPtr())
 	woke := make(chan waitResult)
 	go func() { woke <- o.wait(-1) }()
@@ -129,7 +129,7 @@ func TestOpReleaseBeforeCompletion(t *testing.T) {
 
 func TestOpConcurrent(t *testing.T) {
 	var c counter
-	o := newOp(c.free)
+	o := newOp(c.free, nil)
 	const n = 500
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
@@ -224,4 +224,54 @@ func TestQueueConcurrent(t *testing.T) {
 		last[p.tag] = int(p.handle)
 	}
 	require.False(t, readable(t, q.fd))
+}
+
+// TestOpParkers runs wait against both parkers: the futex of the library
+// (a cgo call, usable from a test file that cannot import "C") and the plain
+// Go one, including a completion racing many waiters and a release waking
+// them.
+func TestOpParkers(t *testing.T) {
+	for name, p := range map[string]parker{"chan": nil, "futex": futexParker{}} {
+		t.Run(name, func(t *testing.T) {
+			var c counter
+			o := newOp(c.free, p)
+			require.Equal(t, waitTimeout, o.wait(0))
+			start := time.Now()
+			require.Equal(t, waitTimeout, o.wait(20))
+			require.GreaterOrEqual(t, time.Since(start), 20*time.Millisecond)
+
+			const waiters = 8
+			woke := make(chan waitResult, waiters)
+			for range waiters {
+				go func() { woke <- o.wait(-1) }()
+			}
+			time.Sleep(2 * time.Millisecond)
+			o.add(entryPtr())
+			require.True(t, o.finish(-2, "not found"))
+			for range waiters {
+				require.Equal(t, waitOK, <-woke)
+			}
+			require.Equal(t, waitOK, o.wait(5000))
+			var got []unsafe.Pointer
+			code, msg, n, elapsed := o.collect(func(ps []unsafe.Pointer) { got = append(got, ps...) })
+			require.Equal(t, int32(-2), code)
+			require.Equal(t, "not found", msg)
+			require.Equal(t, 1, n)
+			require.Len(t, got, 1)
+			require.Greater(t, elapsed, time.Duration(0))
+			o.release()
+			require.Equal(t, waitReleased, o.wait(-1), "released wins over done")
+
+			r := newOp(c.free, p)
+			for range waiters {
+				go func() { woke <- r.wait(60_000) }()
+			}
+			time.Sleep(2 * time.Millisecond)
+			r.release()
+			for range waiters {
+				require.Equal(t, waitReleased, <-woke, "a free wakes every waiter")
+			}
+			require.False(t, r.finish(0, ""))
+		})
+	}
 }

@@ -16,7 +16,7 @@ except ImportError as e:  # pragma: no cover - only without a build
         "install the package with pip (pip install .) from the repository root (%s)" % e
     ) from e
 
-__all__ = ["ffi", "lib", "check_process", "usable", "new_error", "raise_for", "on_child"]
+__all__ = ["ffi", "lib", "check_process", "usable", "new_error", "raise_for", "on_child", "scratch"]
 
 _pid = os.getpid()
 _forked = False
@@ -44,20 +44,56 @@ def on_child(hook: Callable[[], None]) -> None:
         _child_hooks.append(hook)
 
 
+# With at-fork hooks (every Python this package supports, on Linux) a child
+# made by os.fork is flagged by _after_fork_in_child, so the guard needs no
+# getpid() system call on every library call; without them it compares pids.
+_AT_FORK = hasattr(os, "register_at_fork")
+
+
 def usable() -> bool:
     """True in the process that loaded the library (False in a forked child)."""
-    return not _forked and os.getpid() == _pid
+    return not _forked and (_AT_FORK or os.getpid() == _pid)
 
 
 def check_process() -> None:
     """Raises :class:`ForkedProcessError` when called in a forked child."""
-    if not usable():
+    if _forked or not (_AT_FORK or os.getpid() == _pid):
         raise ForkedProcessError(
             "elliptics: cannot be used in a child process made by fork() (pid %d, loaded in pid %d): "
             "libelliptics runs a Go runtime that does not survive fork; create nodes after forking "
             "or use the 'spawn' start method: Operation not permitted: -1" % (os.getpid(), _pid),
             -1,
         )
+
+
+class Scratch:
+    """Per-thread buffers of the hot calls: an ``ell_error``, an ``ell_async_t``
+    out-argument, an ``ell_key`` and ``ell_async_collect``'s result and entry
+    array. The library copies what it is given and fills these before it
+    returns, so one set per thread serves every call made on that thread;
+    allocating them per call was a visible part of a small call's cost."""
+
+    __slots__ = ("err", "out", "key", "info", "ents", "cap")
+
+    def __init__(self) -> None:
+        self.err = ffi.new("ell_error *")
+        self.out = ffi.new("ell_async_t *")
+        self.key = ffi.new("ell_key *")
+        self.info = ffi.new("ell_async_result *")
+        self.cap = 16
+        self.ents = ffi.new("const ell_entry *[]", self.cap)
+
+
+_tls = threading.local()
+
+
+def scratch() -> Scratch:
+    """The calling thread's :class:`Scratch`."""
+    try:
+        return _tls.scratch  # type: ignore[no-any-return]
+    except AttributeError:
+        s = _tls.scratch = Scratch()
+        return s
 
 
 def new_error() -> Any:

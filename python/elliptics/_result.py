@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import struct
 import threading
 import time as _time
 from typing import Any, Callable, Generator, Iterator, List, Optional
@@ -24,6 +25,16 @@ _OK = ErrorInfo()
 
 _ETIMEDOUT = -110
 _ENOENT = -2
+
+
+# struct ell_entry as bytes (elliptics.h): status, group_id, backend_id,
+# reserved, record_flags, address, error, id, checksum, path, column, offset,
+# size, total_size, tsec, tnsec, user_flags, key_index, data, data_size;
+# pointers read as integers (0 is NULL). Checked against cffi's layout below.
+_ENTRY = struct.Struct("=iIiIQQQ64s64sQQQQQQQQQQQ")
+_ENTRY_SIZE = _ENTRY.size
+assert _ENTRY_SIZE == ffi.sizeof("ell_entry") and ffi.offsetof("ell_entry", "data_size") == _ENTRY_SIZE - 8
+assert ffi.sizeof("void *") == 8 and ffi.offsetof("ell_entry", "path") == 168
 
 
 def _s(p: Any) -> str:
@@ -87,29 +98,43 @@ class ResultEntry:
 
     @classmethod
     def _from_c(cls, e: Any) -> "ResultEntry":
-        # The hot path of every call: no __init__ defaults, plain field reads,
-        # the Id made only when asked for.
+        # The hot path of every call, once per entry (100 times per bulk
+        # call of 100 keys): the numbers come from one unpack of the struct's
+        # bytes (each cffi field read costs about as much as that whole
+        # unpack), the strings from the pointers, the Id only when asked for.
         r = cls.__new__(cls)
-        status = r.status = e.status
+        (
+            status,
+            r.group_id,
+            r.backend_id,
+            _,
+            r.record_flags,
+            address,
+            _,
+            r._id_raw,
+            r.checksum,
+            path,
+            column,
+            r.offset,
+            r.size,
+            r.total_size,
+            tsec,
+            tnsec,
+            r.user_flags,
+            r.key_index,
+            data,
+            data_size,
+        ) = _ENTRY.unpack(ffi.buffer(e, _ENTRY_SIZE))
+        r.status = status
         r.error = ErrorInfo(status, format_message(_s(e.error), status)) if status else _OK
-        r.address = parse_entry_address(ffi.string(e.address).decode()) if e.address != ffi.NULL else None
-        r.group_id = e.group_id
-        r.backend_id = e.backend_id
-        r.record_flags = e.record_flags
-        r._id_raw = ffi.buffer(e.id, 64)[:]
+        r.address = parse_entry_address(ffi.string(e.address).decode()) if address else None
         r._id = None
-        r.checksum = ffi.buffer(e.checksum, 64)[:]
-        r.filepath = _s(e.path)
-        r.column = _s(e.column)
-        r.offset = e.offset
-        r.size = e.size
-        r.total_size = e.total_size
+        r.filepath = ffi.string(e.path).decode("utf-8", "replace") if path else ""
+        r.column = ffi.string(e.column).decode("utf-8", "replace") if column else ""
         t = Time.__new__(Time)
-        t.tsec, t.tnsec = e.tsec, e.tnsec
+        t.tsec, t.tnsec = tsec, tnsec
         r.timestamp = t
-        r.user_flags = e.user_flags
-        r.key_index = e.key_index
-        r.data = ffi.buffer(e.data, e.data_size)[:] if e.data != ffi.NULL and e.data_size else b""
+        r.data = ffi.buffer(e.data, data_size)[:] if data and data_size else b""
         return r
 
     @property
@@ -180,9 +205,9 @@ class AsyncResult:
         self._free_pending = False
         self._entries: List[ResultEntry] = []
         self._done = False
-        self._status = ErrorInfo()
+        self._status = _OK
         self._elapsed_us = 0
-        self._start = Time.now()
+        self._start_ns = _time.time_ns()  # start_time() makes the Time when asked
         self._aio = aio  # the _LoopQueue its completion is posted to, if any
         self._future: Optional[asyncio.Future] = None
 
@@ -216,28 +241,47 @@ class AsyncResult:
         if h and _lib.usable():
             lib.ell_async_free(h)
 
-    def _finish(self) -> None:
-        """Copies what is left and the status, then frees the handle (once complete)."""
+    def _finish(self, sc: Any = None) -> None:
+        """Copies what is left and the status, then frees the handle (once complete).
+
+        sc is the calling thread's Scratch right after an ell_async_collect
+        that returned ELL_OK for this handle (the get() path: one call into
+        the library); without it, the result is collected here."""
         with self._lock:
             if self._done:
                 return
             h = self._handle
             if h:
-                n = lib.ell_async_count(h)
-                for i in range(len(self._entries), n):
-                    e = lib.ell_async_entry(h, i)
-                    if e != ffi.NULL:
-                        self._entries.append(ResultEntry._from_c(e))
-                err = _lib.new_error()
-                rc = int(lib.ell_async_status(h, err))
-                if rc:
-                    self._status = ErrorInfo(rc, format_message(_lib.error_text(err), rc))
-                self._elapsed_us = int(lib.ell_async_elapsed_us(h))
+                if sc is None:
+                    sc = _lib.scratch()
+                    rc = int(lib.ell_async_collect(h, 0, sc.info, sc.ents, sc.cap, sc.err))
+                    if rc:  # not complete after all (a caller's bug): report it
+                        self._status = ErrorInfo(rc, format_message(_lib.error_text(sc.err), rc))
+                        sc = None
+                if sc is not None:
+                    self._take(h, sc)
             self._done = True
             if self._busy == 0:
                 self._free_locked()
             else:
                 self._free_pending = True
+
+    def _take(self, h: int, sc: Any) -> None:
+        """Copies the entries not copied yet and the status of a collected result."""
+        info = sc.info
+        n = info.count
+        have = len(self._entries)
+        if n > have:
+            ents = sc.ents
+            if n > sc.cap:  # more than the scratch array holds: all of them at once
+                ents = ffi.new("const ell_entry *[]", n)
+                lib.ell_async_collect(h, 0, info, ents, n, sc.err)
+            from_c = ResultEntry._from_c
+            self._entries.extend([from_c(ents[i]) for i in range(have, n)])
+        st = info.status
+        if st:
+            self._status = ErrorInfo(st, format_message(_lib.error_text(sc.err), st))
+        self._elapsed_us = info.elapsed_us
 
     def _fail(self, code: int, text: str) -> None:
         with self._lock:
@@ -284,7 +328,7 @@ class AsyncResult:
         if not h:
             return self._done
         deadline = None if timeout is None else _time.monotonic() + timeout
-        complete = False
+        sc = _lib.scratch()
         try:
             while True:
                 slice_ms = _SLICE_MS
@@ -293,21 +337,19 @@ class AsyncResult:
                     if left <= 0:
                         break
                     slice_ms = max(1, min(slice_ms, int(left * 1000)))
-                err = _lib.new_error()
-                rc = int(lib.ell_async_wait(h, slice_ms, err))
+                # Wait, status and entries in one call into the library.
+                rc = lib.ell_async_collect(h, slice_ms, sc.info, sc.ents, sc.cap, sc.err)
                 if rc == 0:
-                    complete = True
+                    self._finish(sc)
                     break
                 if rc != _ETIMEDOUT:
                     self._release()
                     h = 0
-                    self._fail(rc, _lib.error_text(err))
+                    self._fail(rc, _lib.error_text(sc.err))
                     return True
         finally:
             if h:
                 self._release()
-        if complete:
-            self._finish()
         return self._done
 
     def _raise_if(self, bit: int) -> None:
@@ -375,12 +417,12 @@ class AsyncResult:
 
     def start_time(self) -> Time:
         """When the call was made."""
-        return self._start
+        return Time(self._start_ns // 1_000_000_000, self._start_ns % 1_000_000_000)
 
     def end_time(self) -> Time:
         """When the call completed (start + elapsed)."""
         e = self.elapsed_time()
-        ns = self._start.tsec * 1_000_000_000 + self._start.tnsec + e.tsec * 1_000_000_000 + e.tnsec
+        ns = self._start_ns + e.tsec * 1_000_000_000 + e.tnsec
         return Time(ns // 1_000_000_000, ns % 1_000_000_000)
 
     def total(self) -> int:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import struct
 import threading
+from asyncio import _get_running_loop
 from typing import Any, Iterable, List, Mapping, Sequence, Tuple, Union
 
 from . import _aio, _lib
@@ -43,6 +45,35 @@ def _fill_key(k: Any, key: Key, keep: List[Any]) -> None:
     keep.append(buf)
     k.name = buf
     k.name_len = len(b)
+
+
+# struct ell_key as bytes (elliptics.h): name, name_len, has_id, id,
+# (padding), column, column_len. Bulk calls pack their key arrays with it:
+# one pack per key instead of a cffi struct and two field stores.
+_KEY = struct.Struct("=QQi64s4xQQ")
+assert _KEY.size == ffi.sizeof("ell_key") and ffi.offsetof("ell_key", "column") == 88
+
+
+def _key_array(keys: List[Any], keep: List[Any]) -> Any:
+    """An ell_key[] of keys (at least one element); keep holds its buffers."""
+    n = len(keys)
+    if not all(isinstance(k, str) for k in keys):
+        arr = ffi.new("ell_key[]", max(1, n))
+        for i, key in enumerate(keys):
+            _fill_key(arr[i], key, keep)
+        return arr
+    # Every name in one buffer, each key pointing into it.
+    names = [k.encode("utf-8") for k in keys]
+    joined = ffi.from_buffer(b"".join(names))
+    keep.append(joined)
+    base = int(ffi.cast("uintptr_t", joined))
+    raw = bytearray(_KEY.size * max(1, n))
+    pack, size, off = _KEY.pack_into, _KEY.size, 0
+    for i, name in enumerate(names):
+        pack(raw, i * size, base + off, len(name), 0, b"", 0, 0)
+        off += len(name)
+    keep.append(raw)
+    return ffi.from_buffer("ell_key[]", raw)
 
 
 def _data_buffer(data: Data) -> Any:
@@ -354,20 +385,43 @@ class Session:
 
     def _start(self, func: Any, *args: Any) -> AsyncResult:
         """Starts an asynchronous call: func(session, *args, completion, out, err)."""
-        h = self.handle
-        comp, lq, tag = _aio.completion_for_current_loop()
-        out = ffi.new("ell_async_t *")
-        err = _lib.new_error()
-        rc = int(func(h, *args, comp, out, err))
+        h = self._handle
+        if not h or _lib._forked:
+            h = self.handle  # raises the right error
+        if _get_running_loop() is None:  # no exception raised per call, unlike asyncio.get_running_loop
+            comp: Any = ffi.NULL
+            lq = None
+            tag = 0
+        else:
+            comp, lq, tag = _aio.completion_for_current_loop()
+        sc = _lib.scratch()
+        rc = func(h, *args, comp, sc.out, sc.err)
         if rc != 0:
-            text = _lib.error_text(err) or ffi.string(lib.ell_strerror(rc)).decode("utf-8", "replace")
+            text = _lib.error_text(sc.err) or ffi.string(lib.ell_strerror(rc)).decode("utf-8", "replace")
             if self._policy & exceptions_policy.throw_at_start:
                 raise make_error(rc, text)
             return AsyncResult._failed(rc, text, self._policy)
-        r = AsyncResult(int(out[0]), self._policy, lq, self)
+        r = AsyncResult(sc.out[0], self._policy, lq, self)
         if lq is not None:
             lq.pending[tag] = r
         return r
+
+    def _key(self, key: Key) -> Tuple[Any, Any]:
+        """The calling thread's scratch ell_key filled from key, and the buffer
+        that must stay alive until the call returns (the library copies it)."""
+        k = _lib.scratch().key
+        if isinstance(key, str):
+            buf = ffi.from_buffer(key.encode("utf-8"))
+        elif isinstance(key, Id):
+            k.has_id = 1
+            ffi.memmove(k.id, key.to_bytes(), 64)
+            return k, None
+        else:
+            buf = ffi.from_buffer(_name_bytes(key))
+        k.has_id = 0
+        k.name = buf
+        k.name_len = len(buf)
+        return k, buf
 
     def write_data(self, key: Key, data: Data, offset: int = 0, chunk_size: int = 0) -> AsyncResult:
         """Writes data at offset to every session group, in parallel; one entry per group.
@@ -375,17 +429,13 @@ class Session:
         The checker decides the status of the whole call. ``chunk_size`` is
         accepted for compatibility (the library streams large values itself).
         """
-        keep: List[Any] = []
-        k = ffi.new("ell_key *")
-        _fill_key(k, key, keep)
+        k, keep = self._key(key)
         buf = _data_buffer(data)
         return self._start(lib.ell_session_write_data, k, buf, len(buf), int(offset))
 
     def read_data(self, key: Key, offset: int = 0, size: int = 0) -> AsyncResult:
         """Reads size bytes at offset (0: to the end) from the first group that has the key."""
-        keep: List[Any] = []
-        k = ffi.new("ell_key *")
-        _fill_key(k, key, keep)
+        k, keep = self._key(key)
         return self._start(lib.ell_session_read_data, k, int(offset), int(size))
 
     def read_data_from_groups(self, key: Key, groups: Sequence[int], offset: int = 0, size: int = 0) -> AsyncResult:
@@ -423,9 +473,7 @@ class Session:
         position in keys). Missing keys give no entry with the default filter."""
         ks = list(keys)
         keep: List[Any] = []
-        arr = ffi.new("ell_key[]", max(1, len(ks)))
-        for i, key in enumerate(ks):
-            _fill_key(arr[i], key, keep)
+        arr = _key_array(ks, keep)
         return self._start(lib.ell_session_bulk_read, arr, len(ks))
 
     def bulk_write(self, datas: Union[Mapping[Key, Data], Iterable[Tuple[Key, Data]]]) -> AsyncResult:
@@ -435,15 +483,11 @@ class Session:
         items = list(datas.items()) if isinstance(datas, Mapping) else [tuple(p) for p in datas]
         n = len(items)
         keep: List[Any] = []
-        karr = ffi.new("ell_key[]", max(1, n))
-        parr = ffi.new("const void *[]", max(1, n))
-        sarr = ffi.new("uint64_t[]", max(1, n))
-        for i, (key, data) in enumerate(items):
-            _fill_key(karr[i], key, keep)
-            buf = _data_buffer(data)
-            keep.append(buf)
-            parr[i] = buf
-            sarr[i] = len(buf)
+        karr = _key_array([k for k, _ in items], keep)
+        bufs = [_data_buffer(d) for _, d in items]  # alive until the call returns
+        # Arrays built from lists: one C loop each, not a store per element.
+        parr = ffi.new("const void *[]", bufs or 1)
+        sarr = ffi.new("uint64_t[]", [len(b) for b in bufs] or 1)
         return self._start(lib.ell_session_bulk_write, karr, parr, sarr, n)
 
     def __repr__(self) -> str:

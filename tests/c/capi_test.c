@@ -173,6 +173,8 @@ static void test_bad_handles(ell_session_t live_session)
 	CHECK_RC(ell_async_wait(0, 0, &e), ELL_EINVAL, e);
 	CHECK_RC(ell_async_status(live_session, &e), ELL_EINVAL, e);
 	CHECK_RC(ell_async_next(42, 0, 0, &en, &e), ELL_EINVAL, e);
+	ell_async_result ar;
+	CHECK_RC(ell_async_collect(0, 0, &ar, NULL, 0, &e), ELL_EINVAL, e);
 	CHECK(ell_async_ready(0) == 0, "ready");
 	CHECK(ell_async_count(0) == 0, "count");
 	CHECK(ell_async_entry(0, 0) == NULL, "entry");
@@ -696,6 +698,18 @@ static void test_bulk(ell_session_t s)
 	}
 	ell_async_t a;
 	CHECK_RC(ell_session_bulk_write(s, keys, datas, sizes, N, NULL, &a, &e), ELL_OK, e);
+	/* ell_async_collect: wait, status, count and entries in one call; a
+	 * short array gets the first entries, the count is all of them. */
+	ell_async_result ar;
+	static const ell_entry *ents[3 * N];
+	CHECK_RC(ell_async_collect(a, 10000, &ar, ents, 7, &e), ELL_OK, e);
+	CHECK(ar.status == ELL_OK && ar.count == 3 * N && ar.elapsed_us >= 0, "collect: status %d count %zu",
+	      ar.status, ar.count);
+	for (size_t i = 0; i < 7; i++)
+		CHECK(ents[i] == ell_async_entry(a, i), "collected entry %zu", i);
+	CHECK_RC(ell_async_collect(a, 0, &ar, ents, 3 * N, &e), ELL_OK, e);
+	CHECK(ents[3 * N - 1] == ell_async_entry(a, 3 * N - 1), "every entry collected");
+	CHECK_RC(ell_async_collect(a, 0, NULL, NULL, 0, &e), ELL_EINVAL, e);
 	CHECK_RC(finish(a, &e), ELL_OK, e);
 	CHECK(ell_async_count(a) == 3 * N, "entries of every key and group: %zu", ell_async_count(a));
 	int per_key[N] = {0};
@@ -758,6 +772,10 @@ static void test_bulk(ell_session_t s)
 	/* Nothing found: the call fails. */
 	ell_key none[2] = {name_key("capi-bulk-none-1"), name_key("capi-bulk-none-2")};
 	CHECK_RC(ell_session_bulk_read(s, none, 2, NULL, &a, &e), ELL_OK, e);
+	e.message[0] = 0;
+	CHECK_RC(ell_async_collect(a, 10000, &ar, NULL, 0, &e), ELL_OK, e);
+	CHECK(ar.status == ELL_ENOENT && ar.count == 0 && e.code == ELL_ENOENT && e.message[0] != 0,
+	      "collect of a failed call: status %d, message '%s'", ar.status, e.message);
 	CHECK_RC(finish(a, &e), ELL_ENOENT, e);
 	CHECK(ell_async_count(a) == 0, "no entries");
 	ell_async_free(a);
