@@ -85,6 +85,19 @@ func init() {
 			setup: noFlags(removeAction),
 		},
 		{
+			name:    "range",
+			args:    []string{"ACTION", "START", "END"},
+			summary: "read, count or remove every record with an ID in [START, END) of a group",
+			about:   rangeAbout,
+			setup:   rangeCommand,
+		},
+		{
+			name:    "iterate",
+			summary: "stream the records of one backend (by ID and time range), or copy them to other groups",
+			about:   iterateAbout,
+			setup:   iterateCommand,
+		},
+		{
 			name:    "ping",
 			summary: "check that a node of every group answers",
 			about: "Pings a node of every group of the session. Prints one line per group and exits 0\n" +

@@ -164,7 +164,11 @@ type Backend interface {
 	Remove(ctx context.Context, oid id.ID, opts RemoveOptions) error
 	// Iterate calls fn for every live column with an ID in range, in
 	// ascending (ID, column) order. It stops at fn's first error and returns
-	// it. Writes made during the iteration may or may not be seen.
+	// it. Writes made during the iteration may or may not be seen. fn may
+	// call the backend's other methods (range reads and removals, iterators
+	// and server-send read or remove each record from inside fn), so
+	// Iterate must not hold a lock fn's calls need; fn may also block for
+	// long (a paused iterator).
 	Iterate(ctx context.Context, opts IterateOptions, fn func(Record) error) error
 	// Stats returns current figures.
 	Stats() Stats

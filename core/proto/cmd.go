@@ -19,6 +19,16 @@ const (
 	// know and learns their backends from their handshakes.
 	CmdRouteList Cmd = 8
 	CmdRemove    Cmd = 11 // remove an object or one column (DEL in the original)
+	// CmdReadRange reads (or, with IONoData, counts) the records of one
+	// backend whose IDs are in [start, end): RangeRequest, a RangeEntry
+	// reply with flag More per record, then a RangeResult.
+	CmdReadRange Cmd = 14
+	// CmdRemoveRange removes the records of one backend whose IDs are in
+	// [start, end): RangeRequest, RangeResult.
+	CmdRemoveRange Cmd = 15
+	// CmdIterator starts, pauses, continues or cancels a server-side
+	// iterator (IteratorRequest; IteratorEntry replies).
+	CmdIterator Cmd = 19
 	// CmdBackendControl enables, disables, makes read-only or writable and
 	// defragments one backend (BackendControl request, status list reply).
 	CmdBackendControl Cmd = 25
@@ -29,6 +39,9 @@ const (
 	// the connections it serves when its backends or members change
 	// (UPDATE_IDS in the original).
 	CmdRoutesChanged Cmd = 24
+	// CmdSend copies (or moves) listed local records to other groups
+	// (server-send: SendRequest, SendReply).
+	CmdSend Cmd = 27
 
 	// CmdExtensionBase is the first number free for extension commands.
 	CmdExtensionBase Cmd = 128
@@ -44,6 +57,10 @@ var cmdNames = map[Cmd]string{
 	CmdBackendStatus:  "BACKEND_STATUS",
 	CmdRouteList:      "ROUTE_LIST",
 	CmdRoutesChanged:  "ROUTES_CHANGED",
+	CmdReadRange:      "READ_RANGE",
+	CmdRemoveRange:    "REMOVE_RANGE",
+	CmdIterator:       "ITERATOR",
+	CmdSend:           "SEND",
 }
 
 // String returns the command's name, or CMD_<n> for unnamed ones.

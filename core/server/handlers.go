@@ -20,6 +20,13 @@ func (s *Server) registerCore() {
 	s.Handle(proto.CmdRead, handleRead, data)
 	s.Handle(proto.CmdLookup, s.handleLookup, data)
 	s.Handle(proto.CmdRemove, handleRemove, data)
+	// Range, iterator and send requests span many keys (not ordered) and
+	// resolve their backend themselves (localBackend): they are never
+	// forwarded, because forwarding relays only a final reply.
+	s.Handle(proto.CmdReadRange, s.handleRange, HandlerOptions{})
+	s.Handle(proto.CmdRemoveRange, s.handleRange, HandlerOptions{})
+	s.Handle(proto.CmdIterator, newIterators(s).handle, HandlerOptions{})
+	s.Handle(proto.CmdSend, s.handleSend, HandlerOptions{})
 }
 
 func (s *Server) handleHandshake(_ context.Context, req *Request, _ Replier) ([][]byte, error) {

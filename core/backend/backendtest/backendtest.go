@@ -92,6 +92,7 @@ var tests = []test{
 	{name: "IterateSkipsRemoved", fn: testIterateSkipsRemoved},
 	{name: "IterateStopsOnError", fn: testIterateStopsOnError},
 	{name: "IterateCanceled", fn: testIterateCanceled},
+	{name: "IterateCallsBack", fn: testIterateCallsBack},
 	{name: "Stats", fn: testStats},
 	{name: "ConcurrentDistinctKeys", fn: testConcurrentDistinctKeys},
 	{name: "ConcurrentOverwriteAtomic", fn: testConcurrentOverwriteAtomic},
@@ -864,6 +865,27 @@ func testIterateStopsOnError(t *testing.T, b backend.Backend) {
 		require.ErrorIs(t, err, stop, "fn's error is returned (n=%d)", n)
 		require.Equal(t, all[:n], seen, "fn not called after its error (n=%d)", n)
 	}
+}
+
+// testIterateCallsBack reads and removes each record from inside fn, as
+// range reads, range removals and server-send do.
+func testIterateCallsBack(t *testing.T, b backend.Backend) {
+	all := populate(t, b)
+	var seen []backend.Key
+	err := b.Iterate(ctx, backend.IterateOptions{}, func(r backend.Record) error {
+		seen = append(seen, r.Key)
+		data, _, err := b.Read(ctx, r.Key, 0, 0)
+		if err != nil {
+			return fmt.Errorf("read %s %q inside Iterate: %w", r.ID.Short(), r.Column, err)
+		}
+		if want := fmt.Sprintf("%s/%s", r.ID.Short(), r.Column); string(data) != want {
+			return fmt.Errorf("read %s %q inside Iterate: got %q", r.ID.Short(), r.Column, data)
+		}
+		return b.Remove(ctx, r.ID, backend.RemoveOptions{Column: r.Column, OnlyColumn: true})
+	})
+	require.NoError(t, err)
+	require.Equal(t, all, seen, "every record once, removals notwithstanding")
+	require.Empty(t, collect(t, b, backend.IterateOptions{}), "all removed")
 }
 
 func testIterateCanceled(t *testing.T, b backend.Backend) {
