@@ -24,6 +24,9 @@ func ell_async_wait(h C.ell_async_t, timeoutMS C.int64_t, err *C.ell_error) (rc 
 	if !ok {
 		return badHandle(err, "async", h)
 	}
+	if timeoutMS != 0 {
+		o.unthrottle()
+	}
 	return waitFor(o, h, timeoutMS, err)
 }
 
@@ -50,6 +53,9 @@ func ell_async_collect(h C.ell_async_t, timeoutMS C.int64_t, out *C.ell_async_re
 	o, ok := getOp(h)
 	if !ok {
 		return badHandle(err, "async", h)
+	}
+	if timeoutMS != 0 {
+		o.unthrottle()
 	}
 	if rc := waitFor(o, h, timeoutMS, err); rc != C.ELL_OK {
 		return rc

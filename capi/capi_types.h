@@ -24,10 +24,27 @@ typedef const ell_node_config ell_cnode_config;  /* const ell_node_config * */
 typedef const ell_key ell_ckey;                  /* const ell_key * */
 typedef const ell_completion ell_ccompletion;    /* const ell_completion * */
 typedef const ell_entry ell_centry;              /* const ell_entry * */
+typedef const ell_entry_ext ell_centry_ext;      /* const ell_entry_ext * */
+typedef const ell_write_options ell_cwrite_options; /* const ell_write_options * */
+typedef const ell_range ell_crange;              /* const ell_range * */
+typedef const ell_iterator_options ell_citerator_options; /* const ell_iterator_options * */
+
+/* Where a compare-and-swap converter puts its result (C memory, so that
+ * the converter writes no pointer into Go memory). */
+typedef struct ell_conv_out {
+	const void *data;
+	uint64_t size;
+} ell_conv_out;
 
 /* Go cannot call a C function pointer; this calls it for the goroutine that
  * completes an operation. static inline: the generated header repeats the
  * preamble, and an unused static function would warn there. */
 static inline void ell_call_callback(ell_callback f, ell_async_t a, void *userdata) { f(a, userdata); }
+
+/* Calls a compare-and-swap converter for the Go side, as above. */
+static inline int32_t ell_call_converter(ell_cas_converter f, void *userdata, const void *current, uint64_t size,
+					 int32_t exists, ell_conv_out *out) {
+	return f(userdata, current, size, exists, &out->data, &out->size);
+}
 
 #endif

@@ -33,7 +33,12 @@ type emitter struct {
 }
 
 func (em *emitter) emit(e *client.Entry, keyIndex uint64) {
-	p := newEntry(e, keyIndex, em.backendID(e))
+	em.emitExt(e, keyIndex, nil)
+}
+
+// emitExt is emit with the entry's extension fields besides the expiry.
+func (em *emitter) emitExt(e *client.Entry, keyIndex uint64, x *extra) {
+	p := newEntry(e, keyIndex, em.backendID(e), x)
 	if p == nil {
 		em.nomem.Store(true)
 		return
@@ -80,10 +85,20 @@ func (em *emitter) emitTried(filter C.int32_t, e client.Entry, tried []client.En
 // freeEntry releases an entry made by newEntry: one block.
 func freeEntry(p unsafe.Pointer) { C.free(p) }
 
-// newEntry copies e into one C block: the ell_entry, then its strings and
-// data. One allocation per entry keeps the pointers C holds stable and makes
-// freeing trivial; nil when out of memory.
-func newEntry(e *client.Entry, keyIndex uint64, backendID int32) unsafe.Pointer {
+// extra are the fields of an entry's ell_entry_ext that client.Entry does
+// not carry (the expiry it does).
+type extra struct {
+	count           uint64
+	iterID          uint64
+	iterated, total uint64
+	iterState       uint32
+}
+
+// newEntry copies e into one C block: the ell_entry, its ell_entry_ext (at
+// e + 1, as elliptics.h promises), then its strings and data. One
+// allocation per entry keeps the pointers C holds stable and makes freeing
+// trivial; nil when out of memory.
+func newEntry(e *client.Entry, keyIndex uint64, backendID int32, x *extra) unsafe.Pointer {
 	msg := ""
 	if !e.OK() {
 		if e.Err != nil {
@@ -93,7 +108,7 @@ func newEntry(e *client.Entry, keyIndex uint64, backendID int32) unsafe.Pointer 
 		}
 	}
 	strs := [...]string{e.Address, msg, e.Path, e.Column}
-	size := C.sizeof_ell_entry + len(e.Data)
+	size := C.sizeof_ell_entry + C.sizeof_ell_entry_ext + len(e.Data)
 	for _, s := range strs {
 		size += len(s) + 1
 	}
@@ -102,7 +117,7 @@ func newEntry(e *client.Entry, keyIndex uint64, backendID int32) unsafe.Pointer 
 		return nil
 	}
 	buf := unsafe.Slice((*byte)(block), size)
-	off := C.sizeof_ell_entry
+	off := C.sizeof_ell_entry + C.sizeof_ell_entry_ext
 	var ptrs [len(strs)]*C.char
 	for i, s := range strs {
 		copy(buf[off:], s) // NUL from calloc follows
@@ -127,6 +142,15 @@ func newEntry(e *client.Entry, keyIndex uint64, backendID int32) unsafe.Pointer 
 	ce.tsec, ce.tnsec = C.uint64_t(sec), C.uint64_t(nsec)
 	ce.user_flags = C.uint64_t(e.UserFlags)
 	ce.key_index = C.uint64_t(keyIndex)
+	ext := (*C.ell_entry_ext)(unsafe.Add(block, C.sizeof_ell_entry))
+	sec, nsec = splitTime(e.Expire)
+	ext.expire_tsec, ext.expire_tnsec = C.uint64_t(sec), C.uint64_t(nsec)
+	if x != nil {
+		ext.count = C.uint64_t(x.count)
+		ext.iterator_id = C.uint64_t(x.iterID)
+		ext.iterated_keys, ext.total_keys = C.uint64_t(x.iterated), C.uint64_t(x.total)
+		ext.iterator_state = C.uint32_t(x.iterState)
+	}
 	if len(e.Data) > 0 {
 		copy(buf[off:], e.Data)
 		ce.data = (*C.uint8_t)(unsafe.Pointer(&buf[off]))
@@ -143,6 +167,13 @@ type run func(ctx context.Context, s *client.Session, filter C.int32_t, em *emit
 // copied into Go memory before: the caller may reuse its buffers as soon as
 // the call returns.
 func start(h C.ell_session_t, done *C.ell_ccompletion, out *C.ell_async_t, err *C.ell_error, body run) C.int32_t {
+	return startWith(h, done, out, err, nil, body)
+}
+
+// startWith is start with a setup of the new operation (flow control)
+// before anyone else can see it; setup may be nil.
+func startWith(h C.ell_session_t, done *C.ell_ccompletion, out *C.ell_async_t, err *C.ell_error, setup func(*op),
+	body run) C.int32_t {
 	ss, ok := getSession(h)
 	if !ok {
 		return badHandle(err, "session", h)
@@ -158,6 +189,9 @@ func start(h C.ell_session_t, done *C.ell_ccompletion, out *C.ell_async_t, err *
 	}
 	s, filter := ss.snapshot()
 	o := newOp(freeEntry, futexParker{})
+	if setup != nil {
+		setup(o)
+	}
 	hnd := handles.add(o)
 	*out = C.ell_async_t(hnd)
 	ctx := ss.node.ctx

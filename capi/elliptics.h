@@ -260,6 +260,161 @@ int32_t ell_session_bulk_read(ell_session_t s, const ell_key *keys, size_t count
 int32_t ell_session_bulk_write(ell_session_t s, const ell_key *keys, const void *const *datas, const uint64_t *sizes,
 			       size_t count, const ell_completion *done, ell_async_t *out, ell_error *err);
 
+/* ---- writes with options -------------------------------------------------- */
+
+/* ell_write_options.flags. */
+#define ELL_WRITE_APPEND 1         /* add the data after the current end (offset ignored) */
+#define ELL_WRITE_PREPARE 2        /* chunked upload: reserve total_size bytes, write data at offset */
+#define ELL_WRITE_PLAIN 4          /* chunked upload: write a chunk at offset */
+#define ELL_WRITE_COMMIT 8         /* chunked upload: write the last chunk, set the size to total_size */
+#define ELL_WRITE_CAS_TIMESTAMP 16 /* fail with ELL_EBADFD if the stored timestamp is newer than the write's */
+
+/* How ell_session_write writes. All zero is a plain write at offset 0. */
+typedef struct ell_write_options {
+	uint64_t offset;     /* where the data goes in the object (ignored with ELL_WRITE_APPEND) */
+	uint32_t flags;      /* ELL_WRITE_* (PREPARE, PLAIN and COMMIT may be combined; not with APPEND) */
+	int32_t has_cas;     /* 1: compare-and-swap on cas (below) */
+	uint8_t cas[ELL_ID_SIZE]; /* with has_cas: the write succeeds only if the SHA-512 of the stored
+				   * value is cas, or the key is absent; else ELL_EBADFD */
+	uint64_t total_size; /* PREPARE: the bytes reserved; COMMIT: the final size (0 otherwise) */
+	int64_t ttl_ms;      /* lifetime of the value on the node's clock; 0: none (an offset write,
+			      * append or plain chunk keeps the current one); < 0: ELL_EINVAL */
+} ell_write_options;
+
+/* Writes data with options to the session's groups, in parallel; one entry
+ * per group (as ell_session_write_data, which is this call with only an
+ * offset; opts NULL means all zero). Chunked uploads: a value written with
+ * PREPARE, then PLAIN chunks, is invisible to reads and lookups (ELL_ENOENT)
+ * until its COMMIT. */
+int32_t ell_session_write(ell_session_t s, const ell_key *key, const void *data, uint64_t size,
+			  const ell_write_options *opts, const ell_completion *done, ell_async_t *out, ell_error *err);
+
+/* A compare-and-swap converter (ell_session_write_cas): given the current
+ * value (current, current_size; exists is 0 and current NULL when the key is
+ * absent), it sets *out and *out_size to the value to write and returns
+ * ELL_OK, or returns an error code that ends the call with it. *out must
+ * stay valid until the converter is called again or the operation
+ * completes (the library copies it right after the converter returns). It
+ * runs on a library thread, once per attempt; it must not wait on another
+ * operation. */
+typedef int32_t (*ell_cas_converter)(void *userdata, const void *current, uint64_t current_size, int32_t exists,
+				     const void **out, uint64_t *out_size);
+
+/* A read-modify-write that loses no concurrent update: reads the newest
+ * copy of the key (as ell_session_read_latest), calls converter, and writes
+ * its result at offset only if the stored value still has the SHA-512 of
+ * what was read (or, for an absent key, is still absent). When another
+ * writer came first it starts over, at most count times in all (count <= 0:
+ * 10); then the call fails with ELL_EBADFD. Entries: those of the last
+ * write, one per group. */
+int32_t ell_session_write_cas(ell_session_t s, const ell_key *key, ell_cas_converter converter, void *userdata,
+			      uint64_t offset, int32_t count, const ell_completion *done, ell_async_t *out,
+			      ell_error *err);
+
+/* ---- ID ranges --------------------------------------------------------------- */
+
+/* Records by ID in one group: every record (object column) whose ID is in
+ * [start, end), in (ID, column) order, after skipping limit_start of them,
+ * at most limit_num (0: no limit). */
+typedef struct ell_range {
+	uint8_t start[ELL_ID_SIZE]; /* inclusive */
+	uint8_t end[ELL_ID_SIZE];   /* exclusive; start after end is ELL_EINVAL */
+	uint32_t group_id;          /* 0: the session's first group */
+	uint32_t reserved;          /* 0 */
+	uint64_t limit_start, limit_num;
+	uint64_t offset, size; /* ell_session_read_range: the part of each value (size 0: to the end) */
+} ell_range;
+
+/* Reads the records of r from the nodes that own parts of it: one entry per
+ * record, sorted by (ID, column), with its data. */
+int32_t ell_session_read_range(ell_session_t s, const ell_range *r, const ell_completion *done, ell_async_t *out,
+			       ell_error *err);
+/* Counts the records of r (limits applied) without reading them: one entry
+ * whose ell_entry_ext.count is the number. */
+int32_t ell_session_count_range(ell_session_t s, const ell_range *r, const ell_completion *done, ell_async_t *out,
+				ell_error *err);
+/* Removes the records of r (limits applied): one entry whose
+ * ell_entry_ext.count is how many were removed (0 when none were left).
+ * Removing every column of an object removes the object. */
+int32_t ell_session_remove_range(ell_session_t s, const ell_range *r, const ell_completion *done, ell_async_t *out,
+				 ell_error *err);
+
+/* ---- server-side iterators ----------------------------------------------- */
+
+/* ell_iterator_options.flags (the original's iterator_flags). KEY_RANGE and
+ * TS_RANGE are set by the library when ranges or a time bound are given. */
+#define ELL_ITERATOR_DATA 1       /* send each record's data */
+#define ELL_ITERATOR_KEY_RANGE 2  /* accepted; implied by range_count > 0 */
+#define ELL_ITERATOR_TS_RANGE 4   /* accepted; implied by a non-zero time bound */
+#define ELL_ITERATOR_NO_META 8    /* leave timestamps, user flags and expiry out (zero) */
+#define ELL_ITERATOR_MOVE 16      /* copy iterators, server_send: remove the source once copied */
+#define ELL_ITERATOR_OVERWRITE 32 /* copy iterators, server_send: overwrite newer data */
+
+/* Iterator actions (ell_session_iterator_control). */
+#define ELL_ITERATOR_PAUSE 2
+#define ELL_ITERATOR_CONTINUE 3
+#define ELL_ITERATOR_CANCEL 4
+
+/* Iterator states (ell_entry_ext.iterator_state). */
+#define ELL_ITERATOR_STATE_RUNNING 1
+#define ELL_ITERATOR_STATE_PAUSED 2
+#define ELL_ITERATOR_STATE_FINISHED 3
+#define ELL_ITERATOR_STATE_CANCELED 4
+
+/* A key range of an iterator, both ends inclusive. */
+typedef struct ell_iterator_range {
+	uint8_t start[ELL_ID_SIZE];
+	uint8_t end[ELL_ID_SIZE];
+} ell_iterator_range;
+
+/* What an iterator visits and where its records go. */
+typedef struct ell_iterator_options {
+	const char *address; /* "host:port" of the node to run on; NULL or "": the owner of id in group_id */
+	int32_t backend_id;  /* with address: the backend to iterate */
+	uint32_t group_id;   /* without address: the group (0: the session's first) */
+	uint8_t id[ELL_ID_SIZE]; /* without address: the ID whose owner's backend is iterated */
+	const ell_iterator_range *ranges; /* visited in order; none: every record */
+	size_t range_count;
+	uint64_t time_begin_tsec, time_begin_tnsec; /* only records with a timestamp in [begin, end]; */
+	uint64_t time_end_tsec, time_end_tnsec;     /* a 0, 0 bound is open */
+	uint64_t flags;                             /* ELL_ITERATOR_* */
+	const uint32_t *copy_groups;                /* non-empty: a copy iterator (the node writes each */
+	size_t copy_group_count;                    /* record to these groups; entries are per group) */
+	size_t window; /* entries the library reads ahead of ell_async_next (0: 64) */
+} ell_iterator_options;
+
+/* Starts an iterator on one backend of one node. The entries stream as the
+ * node sends them (ell_async_next): one per record (ell_entry.id, column,
+ * size, timestamp, user_flags, record_flags, data with ELL_ITERATOR_DATA;
+ * ell_entry_ext: iterator_id, iterated_keys, total_keys, expiry), or for a
+ * copy iterator one per record and destination group (group_id; status
+ * ELL_EBADFD: the destination kept its newer data). Flow control: the
+ * library reads at most `window` entries ahead of the highest index asked
+ * for with ell_async_next, so a reader that stops stops the node; a thread
+ * in ell_async_wait or ell_async_collect lifts the limit (every entry is
+ * then kept in memory until the handle is freed). The operation completes
+ * when the iterator finished or was canceled (ELL_OK) or failed; freeing the
+ * handle before that cancels it on the node. */
+int32_t ell_session_start_iterator(ell_session_t s, const ell_iterator_options *opts, const ell_completion *done,
+				   ell_async_t *out, ell_error *err);
+
+/* Pauses, continues or cancels (ELL_ITERATOR_*) the iterator iterator_id
+ * running on the node at address (started by any client). One entry:
+ * ell_entry_ext.iterator_id, iterated_keys and total_keys. An iterator the
+ * node does not know (finished, canceled) is ELL_ENOENT. */
+int32_t ell_session_iterator_control(ell_session_t s, const char *address, uint64_t iterator_id, int32_t action,
+				     const ell_completion *done, ell_async_t *out, ell_error *err);
+
+/* Asks the nodes that hold keys in the session's first group to copy them to
+ * groups themselves (the original's server_send); flags: ELL_ITERATOR_MOVE,
+ * ELL_ITERATOR_OVERWRITE. One entry per key and group: key_index, group_id
+ * (the destination), address (the source node), id, status (ELL_EBADFD
+ * without OVERWRITE when the destination has newer data, which it keeps).
+ * The call fails if any copy failed. */
+int32_t ell_session_server_send(ell_session_t s, const ell_key *keys, size_t count, const uint32_t *groups,
+				size_t group_count, uint64_t flags, const ell_completion *done, ell_async_t *out,
+				ell_error *err);
+
 /* ---- results ------------------------------------------------------------- */
 
 /* The outcome of one command in one group. Strings and data live until the
@@ -285,6 +440,22 @@ typedef struct ell_entry {
 	const uint8_t *data; /* read data; NULL when none */
 	uint64_t data_size;
 } ell_entry;
+
+/* More of an entry, beyond what ell_entry (whose layout is fixed) holds.
+ * Every entry the library returns is followed in memory by its extension:
+ * ell_entry_ext_of(e) is (const ell_entry_ext *)(e + 1), which bindings may
+ * use directly. Fields may be added at the end in later versions. */
+typedef struct ell_entry_ext {
+	uint64_t expire_tsec, expire_tnsec; /* when the value expires; 0, 0: never */
+	uint64_t count;                     /* count_range, remove_range: the records counted or removed */
+	uint64_t iterator_id;               /* iterator entries: the iterator's id on its node (address) */
+	uint64_t iterated_keys, total_keys; /* iterator entries: its progress when the entry was sent */
+	uint32_t iterator_state;            /* iterator entries: ELL_ITERATOR_STATE_*, 0 when not reported */
+	uint32_t reserved;
+} ell_entry_ext;
+
+/* The extension of an entry the library returned (NULL for NULL). */
+const ell_entry_ext *ell_entry_ext_of(const ell_entry *e);
 
 /* Waits until the operation completes: ELL_OK, or ELL_ETIMEDOUT if it is
  * still running after timeout_ms (<0: wait forever). Not the call's status. */

@@ -56,6 +56,21 @@ type op struct {
 	code     int32
 	msg      string
 	released bool // the handle was freed: entries go when the operation completes
+
+	flow *flow // flow control of a streaming operation (iterators); nil: none
+}
+
+// flow bounds how far a streaming operation (an iterator) runs ahead of its
+// reader: entry i is added only once i < wanted+window, where wanted is one
+// more than the highest index asked for with next, so a reader that stops
+// stops the producer (and, through the connection, the node). A wait for
+// completion (ell_async_wait, ell_async_collect) lifts the bound: that
+// caller wants every entry. Guarded by op.mu.
+type flow struct {
+	window    int
+	wanted    int
+	unlimited bool
+	room      chan struct{} // closed when the bound moves; nil until a producer waits
 }
 
 // The values of op.word. Released wins over done: a wait on a freed handle
@@ -130,6 +145,69 @@ func (o *op) wakeLocked() {
 	}
 }
 
+// setWindow turns on flow control (window > 0) before the operation starts.
+func (o *op) setWindow(window int) {
+	if window > 0 {
+		o.flow = &flow{window: window}
+	}
+}
+
+// roomLocked wakes a producer waiting in admit.
+func (o *op) roomLocked() {
+	if f := o.flow; f != nil && f.room != nil {
+		close(f.room)
+		f.room = nil
+	}
+}
+
+// admit waits until entry i may be added: at once without flow control,
+// else once the reader asked for entries close enough to i or lifted the
+// bound. False when the handle was released or the operation completed:
+// the producer should stop.
+func (o *op) admit(i int) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for {
+		if o.released || o.done {
+			return false
+		}
+		f := o.flow
+		if f == nil || f.unlimited || i < f.wanted+f.window {
+			return true
+		}
+		if f.room == nil {
+			f.room = make(chan struct{})
+		}
+		ch := f.room
+		o.mu.Unlock()
+		<-ch
+		o.mu.Lock()
+	}
+}
+
+// want records that the reader asked for entry i.
+func (o *op) want(i int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if f := o.flow; f != nil && i+1 > f.wanted {
+		f.wanted = i + 1
+		o.roomLocked()
+	}
+}
+
+// unthrottle lifts the flow control bound for good.
+func (o *op) unthrottle() {
+	if o.flow == nil { // set before the op is shared, never changed
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.flow.unlimited {
+		o.flow.unlimited = true
+		o.roomLocked()
+	}
+}
+
 // unparkWaiters wakes the threads in wait after o.word changed. The word is
 // stored under o.mu (so finish and release cannot reorder their words) and
 // the wake-up comes after o.mu is released: a woken thread's next call
@@ -169,6 +247,7 @@ func (o *op) finish(code int32, msg string) bool {
 	}
 	o.done, o.end, o.code, o.msg = true, time.Now(), code, msg
 	o.wakeLocked()
+	o.roomLocked()
 	if o.released {
 		o.freeEntriesLocked()
 		o.mu.Unlock()
@@ -190,6 +269,7 @@ func (o *op) release() {
 	}
 	o.released = true
 	o.wakeLocked()
+	o.roomLocked()
 	if o.done {
 		o.freeEntriesLocked()
 	}
@@ -275,6 +355,9 @@ func wordResult(w int32) waitResult {
 
 // next is ell_async_next: entry i once it arrived.
 func (o *op) next(i int, timeoutMS int64) (unsafe.Pointer, waitResult) {
+	if o.flow != nil {
+		o.want(i)
+	}
 	o.awaitLocked(timeoutMS, func() bool { return i < len(o.entries) || o.done })
 	defer o.mu.Unlock()
 	switch {

@@ -275,3 +275,54 @@ func TestOpParkers(t *testing.T) {
 		})
 	}
 }
+
+// TestOpFlow checks the flow control of streaming operations: the producer
+// runs at most window entries ahead of the reader's next calls, a wait for
+// completion lifts the bound, and a release stops the producer.
+func TestOpFlow(t *testing.T) {
+	var c counter
+	o := newOp(c.free, nil)
+	o.setWindow(2)
+	var produced atomic.Int32
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		for i := 0; i < 100; i++ {
+			if !o.admit(i) {
+				return
+			}
+			o.add(entryPtr())
+			produced.Add(1)
+		}
+		o.finish(0, "")
+	}()
+	require.Eventually(t, func() bool { return produced.Load() == 2 }, time.Second, time.Millisecond)
+	time.Sleep(5 * time.Millisecond)
+	require.Equal(t, int32(2), produced.Load(), "the window bounds the producer")
+	_, res := o.next(0, -1)
+	require.Equal(t, waitOK, res)
+	require.Eventually(t, func() bool { return produced.Load() == 3 }, time.Second, time.Millisecond)
+	_, res = o.next(4, 1000)
+	require.Equal(t, waitOK, res, "asking for entry 4 lets the producer reach it")
+	require.Equal(t, int32(7), func() int32 {
+		require.Eventually(t, func() bool { return produced.Load() == 7 }, time.Second, time.Millisecond)
+		return produced.Load()
+	}())
+	o.unthrottle()
+	require.Equal(t, waitOK, o.wait(5000), "a wait lifts the bound")
+	<-stopped
+	require.Equal(t, 100, o.count())
+	o.release()
+	require.Equal(t, int32(100), c.freed.Load())
+
+	// A release stops a producer waiting for room.
+	o = newOp(c.free, nil)
+	o.setWindow(1)
+	require.True(t, o.admit(0))
+	o.add(entryPtr())
+	admitted := make(chan bool)
+	go func() { admitted <- o.admit(1) }()
+	time.Sleep(5 * time.Millisecond)
+	o.release()
+	require.False(t, <-admitted)
+}

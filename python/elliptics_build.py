@@ -59,6 +59,12 @@ def make_ffibuilder(library_dirs=None) -> FFI:
     with open(HEADER, encoding="utf-8") as f:
         cdef = cdef_from_header(f.read())
     ffi = FFI()
+    # The compare-and-swap converter of Session.write_cas(key, converter):
+    # a C function that calls back into Python (elliptics._session).
+    cdef += (
+        'extern "Python" int32_t _ell_py_cas_converter(void *, const void *, uint64_t, int32_t, '
+        "const void **, uint64_t *);\n"
+    )
     ffi.cdef(cdef)
     ffi.set_source(
         "elliptics._native",

@@ -57,12 +57,23 @@ from ._errors import (
     error_class,
     make_error,
 )
-from ._enums import checkers, command_flags, exceptions_policy, filters, io_flags, log_level, record_flags
+from ._enums import (
+    checkers,
+    command_flags,
+    exceptions_policy,
+    filters,
+    io_flags,
+    iterator_flags,
+    iterator_types,
+    log_level,
+    record_flags,
+)
 from ._values import ID_SIZE, Address, Id, Time
 from ._lib import ffi as _ffi, lib as _clib
 from ._node import Config, Logger, Node, create_node
 from ._route import Route, RouteList
-from ._result import AsyncResult, ResultEntry
+from ._result import AsyncResult, IoAttribute, IteratorResponse, IteratorResultEntry, ResultEntry
+from ._dataops import IteratorRange, Range
 from ._session import Session
 
 __all__ = [
@@ -104,6 +115,8 @@ __all__ = [
     "io_flags",
     "command_flags",
     "record_flags",
+    "iterator_flags",
+    "iterator_types",
     # values
     "ID_SIZE",
     "Id",
@@ -119,6 +132,11 @@ __all__ = [
     "Session",
     "AsyncResult",
     "ResultEntry",
+    "IoAttribute",
+    "IteratorResponse",
+    "IteratorResultEntry",
+    "Range",
+    "IteratorRange",
 ]
 
 for _name in __all__:

@@ -12,6 +12,8 @@ __all__ = [
     "io_flags",
     "command_flags",
     "record_flags",
+    "iterator_flags",
+    "iterator_types",
 ]
 
 
@@ -109,3 +111,23 @@ class record_flags(enum.IntFlag):
     exthdr = 1 << 6
     uncommitted = 1 << 7
     chunked_csum = 1 << 8
+
+
+class iterator_flags(enum.IntFlag):
+    """Flags of server-side iterators and ``server_send``, numbered as on the wire."""
+
+    default = 0
+    data = 1 << 0  #: send each record's data
+    key_range = 1 << 1  #: iterate the ranges given (set automatically when ranges are given)
+    ts_range = 1 << 2  #: only records in [time_begin, time_end] (set automatically with a time bound)
+    no_meta = 1 << 3  #: leave timestamps, user flags and expiry out
+    move = 1 << 4  #: copy iterators, server_send: remove the source once copied
+    overwrite = 1 << 5  #: copy iterators, server_send: overwrite newer data
+
+
+class iterator_types(enum.IntEnum):
+    """Where an iterator's records go."""
+
+    disk = 1  #: to a file on the node (not supported)
+    network = 2  #: to the caller (start_iterator)
+    server_send = 3  #: copied to other groups by the node (start_copy_iterator)

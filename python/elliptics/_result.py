@@ -14,7 +14,7 @@ from ._errors import ErrorInfo, format_message, make_error
 from ._lib import ffi, lib
 from ._values import Address, Id, Time, parse_entry_address
 
-__all__ = ["ResultEntry", "AsyncResult"]
+__all__ = ["ResultEntry", "IteratorResponse", "IteratorResultEntry", "IoAttribute", "AsyncResult"]
 
 # How long one blocking library call may last before control comes back to
 # Python (for KeyboardInterrupt); the GIL is released during each.
@@ -31,10 +31,16 @@ _ENOENT = -2
 # reserved, record_flags, address, error, id, checksum, path, column, offset,
 # size, total_size, tsec, tnsec, user_flags, key_index, data, data_size;
 # pointers read as integers (0 is NULL). Checked against cffi's layout below.
-_ENTRY = struct.Struct("=iIiIQQQ64s64sQQQQQQQQQQQ")
+# Then the ell_entry_ext that follows every entry in memory (elliptics.h):
+# expire_tsec, expire_tnsec, count, iterator_id, iterated_keys, total_keys,
+# iterator_state, reserved. Both in one unpack.
+_ENTRY = struct.Struct("=iIiIQQQ64s64sQQQQQQQQQQQ" "QQQQQQII")
+_ENTRY_BASE = ffi.sizeof("ell_entry")
 _ENTRY_SIZE = _ENTRY.size
-assert _ENTRY_SIZE == ffi.sizeof("ell_entry") and ffi.offsetof("ell_entry", "data_size") == _ENTRY_SIZE - 8
+assert _ENTRY_BASE + ffi.sizeof("ell_entry_ext") == _ENTRY_SIZE
+assert ffi.offsetof("ell_entry", "data_size") == _ENTRY_BASE - 8
 assert ffi.sizeof("void *") == 8 and ffi.offsetof("ell_entry", "path") == 168
+assert ffi.offsetof("ell_entry_ext", "iterator_state") == 48
 
 
 def _s(p: Any) -> str:
@@ -52,7 +58,9 @@ class ResultEntry:
     node could be reached). Read calls fill ``data``; ``size`` is the bytes
     written or read, ``total_size`` the size of the whole object, ``offset``
     where the data lies in it. ``key_index`` tells which key of a bulk call
-    the entry belongs to.
+    the entry belongs to. ``expire`` is when the value expires (a
+    :class:`Time`, None when it has no lifetime); ``count`` is the number of
+    records of a range count or remove (also ``io_attribute.num``).
     """
 
     __slots__ = (
@@ -74,6 +82,9 @@ class ResultEntry:
         "user_flags",
         "key_index",
         "data",
+        "expire",
+        "count",
+        "_iter",
     )
 
     def __init__(self) -> None:
@@ -95,6 +106,9 @@ class ResultEntry:
         self.user_flags = 0
         self.key_index = 0
         self.data = b""
+        self.expire: Optional[Time] = None
+        self.count = 0
+        self._iter = (0, 0, 0, 0)
 
     @classmethod
     def _from_c(cls, e: Any) -> "ResultEntry":
@@ -124,6 +138,14 @@ class ResultEntry:
             r.key_index,
             data,
             data_size,
+            expire_tsec,
+            expire_tnsec,
+            r.count,
+            iter_id,
+            iterated,
+            total,
+            iter_state,
+            _,
         ) = _ENTRY.unpack(ffi.buffer(e, _ENTRY_SIZE))
         r.status = status
         r.error = ErrorInfo(status, format_message(_s(e.error), status)) if status else _OK
@@ -135,6 +157,13 @@ class ResultEntry:
         t.tsec, t.tnsec = tsec, tnsec
         r.timestamp = t
         r.data = ffi.buffer(e.data, data_size)[:] if data and data_size else b""
+        if expire_tsec or expire_tnsec:
+            x = Time.__new__(Time)
+            x.tsec, x.tnsec = expire_tsec, expire_tnsec
+            r.expire = x
+        else:
+            r.expire = None
+        r._iter = (iter_id, iterated, total, iter_state)
         return r
 
     @property
@@ -170,6 +199,12 @@ class ResultEntry:
         """Alias of :attr:`record_flags`."""
         return self.record_flags
 
+    @property
+    def io_attribute(self) -> "IoAttribute":
+        """The entry's io attributes as the original named them (``num`` is
+        the count of a range count or remove)."""
+        return IoAttribute(self)
+
     def successful(self) -> bool:
         """True when the entry has no error."""
         return self.status == 0
@@ -183,6 +218,113 @@ class ResultEntry:
         )
 
 
+class IoAttribute:
+    """The io attributes of an entry, with the original's names (read-only):
+    ``id``, ``offset``, ``size``, ``total_size``, ``timestamp``,
+    ``user_flags``, ``record_flags``, and ``num``, the records a range count
+    or remove counted."""
+
+    __slots__ = ("id", "offset", "size", "total_size", "timestamp", "user_flags", "record_flags", "num")
+
+    def __init__(self, e: ResultEntry) -> None:
+        self.id = e.id
+        self.offset = e.offset
+        self.size = e.size
+        self.total_size = e.total_size
+        self.timestamp = e.timestamp
+        self.user_flags = e.user_flags
+        self.record_flags = e.record_flags
+        self.num = e.count
+
+    def __repr__(self) -> str:
+        return "<IoAttribute size %d num %d>" % (self.size, self.num)
+
+
+class IteratorResponse:
+    """One record an iterator visited (the original's ``response`` of an
+    :class:`IteratorResultEntry`): ``key`` (:class:`Id`), ``column``,
+    ``timestamp``, ``user_flags``, ``size`` (of the record), ``record_flags``,
+    ``expire`` (Time or None), ``status`` (0, or for a copy iterator the
+    copy's code), and the iterator's progress ``iterated_keys`` of
+    ``total_keys`` when it was sent."""
+
+    __slots__ = (
+        "key",
+        "column",
+        "timestamp",
+        "user_flags",
+        "size",
+        "record_flags",
+        "expire",
+        "status",
+        "iterated_keys",
+        "total_keys",
+    )
+
+    def __init__(self, e: ResultEntry) -> None:
+        self.key = e.id
+        self.column = e.column
+        self.timestamp = e.timestamp
+        self.user_flags = e.user_flags
+        self.size = e.total_size
+        self.record_flags = e.record_flags
+        self.expire = e.expire
+        self.status = e.status
+        _, self.iterated_keys, self.total_keys, _ = e._iter
+
+    def __repr__(self) -> str:
+        return "<IteratorResponse key %s size %d status %d %d/%d>" % (
+            str(self.key)[:16],
+            self.size,
+            self.status,
+            self.iterated_keys,
+            self.total_keys,
+        )
+
+
+class IteratorResultEntry:
+    """An entry of an iterator (``start_iterator``, ``start_copy_iterator``)
+    or of an iterator control call (``pause_iterator``, ...): ``id`` is the
+    iterator's id on its node (``address``), ``response`` the record
+    (:class:`IteratorResponse`), ``response_data`` its data (with
+    ``iterator_flags.data``). For a copy iterator ``group_id`` is the
+    destination group and ``status``/``error`` the outcome of the copy."""
+
+    __slots__ = ("id", "response", "response_data", "status", "error", "address", "group_id", "backend_id", "state")
+
+    def __init__(self, e: ResultEntry) -> None:
+        self.id = e._iter[0]
+        self.state = e._iter[3]
+        self.response = IteratorResponse(e)
+        self.response_data = e.data
+        self.status = e.status
+        self.error = e.error
+        self.address = e.address
+        self.group_id = e.group_id
+        self.backend_id = e.backend_id
+
+    @classmethod
+    def _from_c(cls, e: Any) -> "IteratorResultEntry":
+        return cls(ResultEntry._from_c(e))
+
+    @property
+    def is_valid(self) -> bool:
+        """True (original name)."""
+        return True
+
+    @property
+    def is_final(self) -> bool:
+        """True (original name)."""
+        return True
+
+    def successful(self) -> bool:
+        """True when the entry has no error."""
+        return self.status == 0
+
+    def __repr__(self) -> str:
+        return "<IteratorResultEntry iterator %d %r>" % (self.id, self.response)
+
+
 class AsyncResult:
     """An operation in flight (or done), as returned by every data call.
 
@@ -194,8 +336,12 @@ class AsyncResult:
     are copied (or by :meth:`close`, or when the object is collected).
     """
 
-    def __init__(self, handle: int, policy: int, aio: Any = None, owner: Any = None) -> None:
+    def __init__(self, handle: int, policy: int, aio: Any = None, owner: Any = None, entry: Any = None) -> None:
         self._handle = int(handle)
+        # How entries are copied out: ResultEntry._from_c, or an iterator's.
+        self._from_c = entry or ResultEntry._from_c
+        # Kept alive until the handle is freed (a converter's state).
+        self._pin: Any = None
         # The session (and so the node) stays alive while the call runs: a
         # collected Node would close and cancel it.
         self._owner = owner
@@ -203,7 +349,8 @@ class AsyncResult:
         self._lock = threading.Lock()
         self._busy = 0
         self._free_pending = False
-        self._entries: List[ResultEntry] = []
+        self._entries: List[Any] = []  # ResultEntry, or IteratorResultEntry of iterators
+        self._complete = False  # the library reported completion (not just closed here)
         self._done = False
         self._status = _OK
         self._elapsed_us = 0
@@ -237,6 +384,9 @@ class AsyncResult:
     def _free_locked(self) -> None:
         h, self._handle = self._handle, 0
         self._owner = None
+        pin, self._pin = self._pin, None
+        if pin is not None:
+            pin.release(self._complete)
         self._free_pending = False
         if h and _lib.usable():
             lib.ell_async_free(h)
@@ -260,6 +410,7 @@ class AsyncResult:
                         sc = None
                 if sc is not None:
                     self._take(h, sc)
+                    self._complete = True
             self._done = True
             if self._busy == 0:
                 self._free_locked()
@@ -276,7 +427,7 @@ class AsyncResult:
             if n > sc.cap:  # more than the scratch array holds: all of them at once
                 ents = ffi.new("const ell_entry *[]", n)
                 lib.ell_async_collect(h, 0, info, ents, n, sc.err)
-            from_c = ResultEntry._from_c
+            from_c = self._from_c
             self._entries.extend([from_c(ents[i]) for i in range(have, n)])
         st = info.status
         if st:
@@ -312,6 +463,9 @@ class AsyncResult:
         try:
             h = self._handle
             self._handle = 0
+            pin, self._pin = self._pin, None
+            if pin is not None:
+                pin.release(self._complete)
             if h and _lib.usable():
                 lib.ell_async_free(h)
         except Exception:  # pragma: no cover - interpreter shutdown
@@ -445,7 +599,7 @@ class AsyncResult:
             if rc == 0:
                 with self._lock:
                     if len(self._entries) == i:
-                        self._entries.append(ResultEntry._from_c(out[0]))
+                        self._entries.append(self._from_c(out[0]))
             elif rc == _ENOENT:
                 end = True
             elif rc != _ETIMEDOUT:

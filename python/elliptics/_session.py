@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import datetime
 import struct
 import threading
 from asyncio import _get_running_loop
-from typing import Any, Iterable, List, Mapping, Sequence, Tuple, Union
+from typing import Any, Callable, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _aio, _lib
-from ._enums import checkers, command_flags, exceptions_policy, filters
+from ._dataops import CasState, IteratorRange, Range, csum_bytes, time_pair, ttl_ms
+from ._enums import checkers, command_flags, exceptions_policy, filters, io_flags, iterator_flags, iterator_types
 from ._errors import InvalidError, format_message, make_error
 from ._lib import ffi, lib
 from ._node import Node
-from ._result import AsyncResult
+from ._result import AsyncResult, IteratorResultEntry
 from ._route import RouteList
-from ._values import Address, Id, Time, parse_entry_address
+from ._values import Address, Id, Time, parse_entry_address, to_remote
 
 __all__ = ["Session", "Key", "Data"]
 
@@ -24,6 +26,17 @@ Key = Union[str, bytes, bytearray, memoryview, Id]
 Data = Union[bytes, bytearray, memoryview, str]
 
 _U64 = (1 << 64) - 1
+
+#: A lifetime: seconds (int or float) or a timedelta; None or 0 for none.
+TTL = Union[None, int, float, datetime.timedelta]
+
+# ell_write_options.flags (elliptics.h).
+_WRITE_APPEND = 1
+_WRITE_PREPARE = 2
+_WRITE_PLAIN = 4
+_WRITE_COMMIT = 8
+_WRITE_CAS_TIMESTAMP = 16
+_ITERATOR_FLAGS = 0x3F
 
 
 def _name_bytes(key: Any) -> bytes:
@@ -383,8 +396,11 @@ class Session:
 
     # ---- data calls -----------------------------------------------------
 
-    def _start(self, func: Any, *args: Any) -> AsyncResult:
-        """Starts an asynchronous call: func(session, *args, completion, out, err)."""
+    def _start(self, func: Any, *args: Any, entry: Any = None, pin: Any = None) -> AsyncResult:
+        """Starts an asynchronous call: func(session, *args, completion, out, err).
+
+        entry copies the entries out (default ResultEntry._from_c); pin is kept
+        alive with the result's handle (a converter's state)."""
         h = self._handle
         if not h or _lib._forked:
             h = self.handle  # raises the right error
@@ -400,8 +416,12 @@ class Session:
             text = _lib.error_text(sc.err) or ffi.string(lib.ell_strerror(rc)).decode("utf-8", "replace")
             if self._policy & exceptions_policy.throw_at_start:
                 raise make_error(rc, text)
+            if pin is not None:
+                pin.release(True)  # never called
             return AsyncResult._failed(rc, text, self._policy)
-        r = AsyncResult(sc.out[0], self._policy, lq, self)
+        r = AsyncResult(sc.out[0], self._policy, lq, self, entry)
+        if pin is not None:
+            r._pin = pin
         if lq is not None:
             lq.pending[tag] = r
         return r
@@ -423,15 +443,299 @@ class Session:
         k.name_len = len(buf)
         return k, buf
 
-    def write_data(self, key: Key, data: Data, offset: int = 0, chunk_size: int = 0) -> AsyncResult:
+    def write_data(self, key: Key, data: Data, offset: int = 0, chunk_size: int = 0, ttl: TTL = None) -> AsyncResult:
         """Writes data at offset to every session group, in parallel; one entry per group.
 
         The checker decides the status of the whole call. ``chunk_size`` is
         accepted for compatibility (the library streams large values itself).
+        ``ttl`` gives the value a lifetime in seconds (or a timedelta): once
+        it ends the value is invisible to every read, lookup and iteration;
+        ``entry.expire`` tells when. Without it an offset write or an append
+        (``session.ioflags = io_flags.append``) keeps the value's lifetime.
         """
+        if ttl is not None:
+            return self._write(key, data, offset=offset, ttl=ttl)
         k, keep = self._key(key)
         buf = _data_buffer(data)
         return self._start(lib.ell_session_write_data, k, buf, len(buf), int(offset))
+
+    def _write(
+        self,
+        key: Key,
+        data: Data,
+        offset: int = 0,
+        flags: int = 0,
+        total_size: int = 0,
+        ttl: TTL = None,
+        cas: Any = None,
+    ) -> AsyncResult:
+        """ell_session_write with options."""
+        k, keep = self._key(key)
+        buf = _data_buffer(data)
+        o = ffi.new("ell_write_options *")
+        o.offset = int(offset)
+        o.flags = int(flags)
+        o.total_size = int(total_size)
+        o.ttl_ms = ttl_ms(ttl)
+        if cas is not None:
+            o.has_cas = 1
+            ffi.memmove(o.cas, csum_bytes(cas), 64)
+        return self._start(lib.ell_session_write, k, buf, len(buf), o)
+
+    def write_cas(
+        self,
+        key: Key,
+        data: Union[Data, Callable[[bytes], Data]],
+        old_csum: Any = None,
+        remote_offset: int = 0,
+        count: int = 10,
+    ) -> AsyncResult:
+        """Compare-and-swap writes, in the original's two forms.
+
+        ``write_cas(key, data, old_csum, remote_offset=0)`` writes data at
+        remote_offset only if the SHA-512 of the stored value is old_csum (an
+        :class:`Id`, 64 bytes or hex; ``hashlib.sha512(value).digest()``), or
+        the key is absent; otherwise the call fails with
+        :class:`CompareAndSwapError` (code -77).
+
+        ``write_cas(key, converter, remote_offset=0, count=10)`` is a
+        read-modify-write that loses no concurrent update: it reads the newest
+        copy, calls ``converter(current: bytes) -> bytes`` (``b""`` for an
+        absent key) on a library thread, and writes the result only if the
+        value did not change meanwhile, retrying up to count times in all.
+        An exception in the converter ends the call with its code (-22 for
+        non-elliptics exceptions).
+        """
+        if callable(data):
+            if old_csum is not None:
+                # Positional write_cas(key, converter, remote_offset[, count]):
+                # the arguments arrive one place to the left.
+                remote_offset, count = int(old_csum), int(remote_offset or count)
+            st = CasState(data)
+            k, keep = self._key(key)
+            return self._start(
+                lib.ell_session_write_cas,
+                k,
+                lib._ell_py_cas_converter,
+                st.handle,
+                int(remote_offset),
+                int(count),
+                pin=st,
+            )
+        if old_csum is None:
+            raise TypeError("write_cas(key, data, old_csum, remote_offset=0): old_csum is required with data")
+        return self._write(key, data, offset=remote_offset, cas=old_csum)
+
+    def write_prepare(self, key: Key, data: Data, remote_offset: int, psize: int, ttl: TTL = None) -> AsyncResult:
+        """Starts a chunked upload: reserves psize bytes and writes data at
+        remote_offset. The value stays invisible (reads: NotFoundError) until
+        :meth:`write_commit`; ``ttl`` bounds how long the upload may take."""
+        return self._write(key, data, offset=remote_offset, flags=_WRITE_PREPARE, total_size=psize, ttl=ttl)
+
+    def write_plain(self, key: Key, data: Data, remote_offset: int) -> AsyncResult:
+        """Writes a chunk of an upload started with :meth:`write_prepare` at remote_offset."""
+        return self._write(key, data, offset=remote_offset, flags=_WRITE_PLAIN)
+
+    def write_commit(self, key: Key, data: Data, remote_offset: int, csize: int, ttl: TTL = None) -> AsyncResult:
+        """Writes the last chunk of an upload at remote_offset, sets the final
+        size to csize (at most the reservation) and makes the value visible."""
+        return self._write(key, data, offset=remote_offset, flags=_WRITE_COMMIT, total_size=csize, ttl=ttl)
+
+    def write_cache(self, key: Key, data: Data, timeout: TTL) -> AsyncResult:
+        """Writes a value that lives timeout seconds (the original's cache
+        write; here the lifetime is kept by the backends themselves)."""
+        return self._write(key, data, ttl=timeout)
+
+    def write_data_cas_timestamp(self, key: Key, data: Data, offset: int = 0) -> AsyncResult:
+        """Writes data only if the stored timestamp is not newer than the
+        write's (the session timestamp, or the node's clock); otherwise
+        :class:`CompareAndSwapError`. ``session.ioflags |= io_flags.cas_timestamp``
+        does the same for every write."""
+        return self._write(key, data, offset=offset, flags=_WRITE_CAS_TIMESTAMP)
+
+    # ---- ID ranges ------------------------------------------------------
+
+    def read_data_range(self, range: Range) -> AsyncResult:
+        """Reads the records of an :class:`elliptics.Range`: one entry per
+        record, sorted by ID, with its data. With ``io_flags.nodata`` in
+        ``range.ioflags`` it counts them instead: one entry whose ``count``
+        (``io_attribute.num``) is the number."""
+        if not isinstance(range, Range):
+            raise TypeError("read_data_range: expected an elliptics.Range")
+        if range.ioflags & io_flags.nodata:
+            return self._start(lib.ell_session_count_range, range._to_c())
+        return self._start(lib.ell_session_read_range, range._to_c())
+
+    def remove_data_range(self, range: Range) -> AsyncResult:
+        """Removes the records of an :class:`elliptics.Range` (limits
+        applied): one entry whose ``count`` (``io_attribute.num``) is how
+        many were removed, 0 when none were left."""
+        if not isinstance(range, Range):
+            raise TypeError("remove_data_range: expected an elliptics.Range")
+        return self._start(lib.ell_session_remove_range, range._to_c())
+
+    # ---- server-side iterators ------------------------------------------
+
+    def _iterator_address(self, id: Any) -> str:
+        """The "host:port" an iterator runs on: an Address or "host:port", or
+        the owner of an Id in its group (0: the session's first group)."""
+        if isinstance(id, Address):
+            return id.host_port()
+        if isinstance(id, str) and ":" in id:
+            return to_remote(id)
+        if not isinstance(id, Id):
+            raise TypeError("expected an elliptics.Id, Address or 'host:port', not %s" % type(id).__name__)
+        group = id.group_id or (self.get_groups() or [0])[0]
+        return self.lookup_address(id, group).host_port()
+
+    def _iterate(
+        self,
+        id: Any,
+        ranges: Optional[Iterable[Any]],
+        flags: int,
+        time_begin: Any,
+        time_end: Any,
+        copy_groups: Optional[Sequence[int]],
+        backend_id: Optional[int],
+        window: int,
+    ) -> AsyncResult:
+        o = ffi.new("ell_iterator_options *")
+        keep: List[Any] = []
+        if isinstance(id, (Address, str)):
+            if backend_id is None:
+                raise TypeError("start_iterator: an address needs backend_id")
+            addr = ffi.new("char[]", self._iterator_address(id).encode())
+            keep.append(addr)
+            o.address = addr
+            o.backend_id = int(backend_id)
+        elif isinstance(id, Id):
+            if backend_id is not None:
+                addr = ffi.new("char[]", self._iterator_address(id).encode())
+                keep.append(addr)
+                o.address = addr
+                o.backend_id = int(backend_id)
+            o.group_id = id.group_id
+            ffi.memmove(o.id, id.to_bytes(), 64)
+        else:
+            raise TypeError("start_iterator: id is an elliptics.Id or an address, not %s" % type(id).__name__)
+        rs = []
+        for r in ranges or ():
+            if isinstance(r, IteratorRange):
+                rs.append((r.key_begin, r.key_end))
+            else:
+                b, e = r
+                rs.append((Id(b), Id(e)))
+        if rs:
+            arr = ffi.new("ell_iterator_range[]", len(rs))
+            for i, (b, e) in enumerate(rs):
+                ffi.memmove(arr[i].start, b.to_bytes(), 64)
+                ffi.memmove(arr[i].end, e.to_bytes(), 64)
+            keep.append(arr)
+            o.ranges = arr
+            o.range_count = len(rs)
+        o.time_begin_tsec, o.time_begin_tnsec = time_pair(time_begin)
+        o.time_end_tsec, o.time_end_tnsec = time_pair(time_end)
+        o.flags = int(flags) & _ITERATOR_FLAGS
+        if copy_groups:
+            gs = ffi.new("uint32_t[]", [int(g) for g in copy_groups])
+            keep.append(gs)
+            o.copy_groups = gs
+            o.copy_group_count = len(copy_groups)
+        o.window = int(window)
+        return self._start(lib.ell_session_start_iterator, o, entry=IteratorResultEntry._from_c)
+
+    def start_iterator(
+        self,
+        id: Any,
+        ranges: Optional[Iterable[Any]] = None,
+        type: int = iterator_types.network,
+        flags: int = iterator_flags.default,
+        time_begin: Any = None,
+        time_end: Any = None,
+        *,
+        backend_id: Optional[int] = None,
+        window: int = 0,
+    ) -> AsyncResult:
+        """Starts a server-side iterator and returns its result, whose
+        :class:`IteratorResultEntry` entries stream as the node sends them
+        (iterate it; ``entry.id`` is the iterator's id for
+        :meth:`pause_iterator` and friends).
+
+        ``id`` selects the backend: an :class:`Id` (the owner of that ID in
+        ``id.group_id``, or the session's first group), or an
+        :class:`Address`/"host:port" with ``backend_id``. ``ranges``:
+        :class:`IteratorRange` or (begin, end) pairs, both ends inclusive;
+        none means every record. ``flags``: :class:`iterator_flags` (``data``
+        sends the values, ``no_meta`` leaves metadata out); ``time_begin`` and
+        ``time_end`` (:class:`Time`, seconds, or None for open) keep records
+        whose timestamp lies in between. Iterating reads at most ``window``
+        entries ahead (default 64), so a reader that stops holds the node
+        back; ``get()`` collects everything."""
+        if int(type) == iterator_types.server_send:
+            raise InvalidError(format_message("start_iterator: use start_copy_iterator for server_send", -22), -22)
+        if int(type) != iterator_types.network:
+            raise InvalidError(format_message("start_iterator: only iterator_types.network is supported", -95), -95)
+        return self._iterate(id, ranges, flags, time_begin, time_end, None, backend_id, window)
+
+    def start_copy_iterator(
+        self,
+        id: Any,
+        ranges: Optional[Iterable[Any]],
+        dst_groups: Sequence[int],
+        flags: int = iterator_flags.default,
+        time_begin: Any = None,
+        time_end: Any = None,
+        *,
+        backend_id: Optional[int] = None,
+        window: int = 0,
+    ) -> AsyncResult:
+        """Starts a copy iterator (server-send): the node writes every record
+        it visits to dst_groups itself; one entry per record and destination
+        group (``entry.group_id``), whose status is the copy's
+        (:class:`CompareAndSwapError` code -77 without
+        ``iterator_flags.overwrite`` when the destination has newer data,
+        which it keeps). ``iterator_flags.move`` removes each copied record.
+        Other arguments as :meth:`start_iterator`."""
+        groups = [int(g) for g in dst_groups]
+        if not groups:
+            raise InvalidError(format_message("start_copy_iterator: no destination groups", -22), -22)
+        return self._iterate(id, ranges, flags, time_begin, time_end, groups, backend_id, window)
+
+    def _control(self, id: Any, iterator_id: int, action: int) -> AsyncResult:
+        addr = self._iterator_address(id).encode()
+        return self._start(
+            lib.ell_session_iterator_control, addr, int(iterator_id), action, entry=IteratorResultEntry._from_c
+        )
+
+    def pause_iterator(self, id: Any, iterator_id: int) -> AsyncResult:
+        """Pauses iterator iterator_id on the node of id (an :class:`Id`, as
+        in start_iterator, or the :class:`Address` of the node, such as an
+        entry's ``address``). One entry with its progress; NotFoundError when
+        the node does not know the iterator (it finished or was canceled)."""
+        return self._control(id, iterator_id, lib.ELL_ITERATOR_PAUSE)
+
+    def continue_iterator(self, id: Any, iterator_id: int) -> AsyncResult:
+        """Resumes a paused iterator (as :meth:`pause_iterator`)."""
+        return self._control(id, iterator_id, lib.ELL_ITERATOR_CONTINUE)
+
+    def cancel_iterator(self, id: Any, iterator_id: int) -> AsyncResult:
+        """Cancels an iterator (as :meth:`pause_iterator`); its result then
+        completes without an error."""
+        return self._control(id, iterator_id, lib.ELL_ITERATOR_CANCEL)
+
+    def server_send(self, keys: Iterable[Key], flags: int, groups: Sequence[int]) -> AsyncResult:
+        """Asks the nodes holding keys in the session's first group to copy
+        them to groups themselves. One entry per key and group
+        (``key_index``, ``group_id`` the destination); ``flags``:
+        ``iterator_flags.move`` removes the sources, ``iterator_flags.overwrite``
+        overwrites newer data (otherwise such a key fails with code -77 and
+        the destination keeps its data). Fails if any copy failed."""
+        ks = list(keys)
+        keep: List[Any] = []
+        arr = _key_array(ks, keep)
+        gs = [int(g) for g in groups]
+        garr = ffi.new("uint32_t[]", gs or 1)
+        return self._start(lib.ell_session_server_send, arr, len(ks), garr, len(gs), int(flags))
 
     def read_data(self, key: Key, offset: int = 0, size: int = 0) -> AsyncResult:
         """Reads size bytes at offset (0: to the end) from the first group that has the key."""

@@ -981,6 +981,456 @@ static void test_routes(ell_node_t n, ell_session_t s)
 	ell_async_free(a);
 }
 
+/* ---- data operations (issue 6) -------------------------------------------- */
+
+/* write_opts writes with options and returns the call's status. */
+static int32_t write_opts(ell_session_t s, const ell_key *k, const void *data, uint64_t size,
+			  const ell_write_options *o, ell_error *e)
+{
+	ell_async_t a = 0;
+	int32_t rc = ell_session_write(s, k, data, size, o, NULL, &a, e);
+	if (rc != ELL_OK)
+		return rc;
+	rc = finish(a, e);
+	ell_async_free(a);
+	return rc;
+}
+
+static int read_is(ell_session_t s, const ell_key *k, const char *want)
+{
+	ell_error e;
+	uint8_t *got = NULL;
+	uint64_t len = 0;
+	int32_t rc = read_sync(s, k, 0, 0, &got, &len, &e);
+	int ok = rc == ELL_OK && len == strlen(want) && memcmp(got, want, len) == 0;
+	if (!ok)
+		fprintf(stderr, "  read: rc %d, %.*s, want %s\n", (int)rc, (int)len, got ? (const char *)got : "", want);
+	free(got);
+	return ok;
+}
+
+static void test_write_options(ell_session_t s)
+{
+	ell_error e;
+	ell_write_options o;
+	ell_key k = name_key("capi-wopts");
+
+	/* The original's offset example, then an append. */
+	memset(&o, 0, sizeof(o));
+	CHECK_RC(write_opts(s, &k, "55555", 5, &o, &e), ELL_OK, e);
+	o.offset = 1;
+	CHECK_RC(write_opts(s, &k, "43210", 5, &o, &e), ELL_OK, e);
+	CHECK(read_is(s, &k, "543210"), "offset write");
+	memset(&o, 0, sizeof(o));
+	o.flags = ELL_WRITE_APPEND;
+	CHECK_RC(write_opts(s, &k, "xyz", 3, &o, &e), ELL_OK, e);
+	CHECK(read_is(s, &k, "543210xyz"), "append");
+	CHECK_RC(write_opts(s, &k, "x", 1, NULL, &e), ELL_OK, e); /* NULL options: a plain write */
+	CHECK(read_is(s, &k, "x"), "plain write");
+	o.flags = 1u << 20;
+	ell_async_t a = 1;
+	CHECK_RC(ell_session_write(s, &k, "x", 1, &o, NULL, &a, &e), ELL_EINVAL, e);
+	CHECK(a == 0, "no handle on a refused call");
+	memset(&o, 0, sizeof(o));
+	o.ttl_ms = -1;
+	CHECK_RC(ell_session_write(s, &k, "x", 1, &o, NULL, &a, &e), ELL_EINVAL, e);
+
+	/* Compare-and-swap by checksum: SHA-512 of the stored value (a session
+	 * without a namespace transforms plain data). */
+	ell_session_t plain;
+	CHECK_RC(ell_session_clone(s, &plain, &e), ELL_OK, e);
+	CHECK_RC(ell_session_set_namespace(plain, "", 0, &e), ELL_OK, e);
+	memset(&o, 0, sizeof(o));
+	o.has_cas = 1;
+	memset(o.cas, 0xab, sizeof(o.cas));
+	CHECK_RC(write_opts(s, &k, "new", 3, &o, &e), ELL_EBADFD, e);
+	CHECK(read_is(s, &k, "x"), "a CAS mismatch changes nothing");
+	CHECK_RC(ell_session_transform(plain, "x", 1, o.cas, &e), ELL_OK, e);
+	CHECK_RC(write_opts(s, &k, "new", 3, &o, &e), ELL_OK, e);
+	CHECK(read_is(s, &k, "new"), "CAS with the right checksum");
+	ell_key absent = name_key("capi-wopts-cas-absent");
+	CHECK_RC(write_opts(s, &absent, "first", 5, &o, &e), ELL_OK, e); /* an absent key passes */
+	ell_session_free(plain);
+
+	/* Compare-and-swap by timestamp: an older write is refused. */
+	ell_session_t old;
+	CHECK_RC(ell_session_clone(s, &old, &e), ELL_OK, e);
+	CHECK_RC(ell_session_set_timestamp(old, 1000, 0, &e), ELL_OK, e);
+	memset(&o, 0, sizeof(o));
+	o.flags = ELL_WRITE_CAS_TIMESTAMP;
+	CHECK_RC(write_opts(old, &k, "older", 5, &o, &e), ELL_EBADFD, e);
+	CHECK(read_is(s, &k, "new"), "newer data kept");
+	ell_session_free(old);
+
+	/* A chunked upload is invisible until its commit. */
+	ell_key up = name_key("capi-wopts-upload");
+	uint8_t *got;
+	uint64_t len;
+	memset(&o, 0, sizeof(o));
+	o.flags = ELL_WRITE_PREPARE;
+	o.total_size = 10;
+	CHECK_RC(write_opts(s, &up, "01234", 5, &o, &e), ELL_OK, e);
+	CHECK_RC(read_sync(s, &up, 0, 0, &got, &len, &e), ELL_ENOENT, e);
+	memset(&o, 0, sizeof(o));
+	o.flags = ELL_WRITE_PLAIN;
+	o.offset = 5;
+	CHECK_RC(write_opts(s, &up, "56", 2, &o, &e), ELL_OK, e);
+	CHECK_RC(read_sync(s, &up, 0, 0, &got, &len, &e), ELL_ENOENT, e);
+	o.flags = ELL_WRITE_COMMIT;
+	o.offset = 7;
+	o.total_size = 10;
+	CHECK_RC(write_opts(s, &up, "789", 3, &o, &e), ELL_OK, e);
+	CHECK(read_is(s, &up, "0123456789"), "committed upload");
+
+	/* A lifetime: visible with its expiry, then gone. */
+	ell_key t = name_key("capi-wopts-ttl");
+	memset(&o, 0, sizeof(o));
+	o.ttl_ms = 1500;
+	CHECK_RC(write_opts(s, &t, "short", 5, &o, &e), ELL_OK, e);
+	CHECK_RC(ell_session_read_data(s, &t, 0, 0, NULL, &a, &e), ELL_OK, e);
+	CHECK_RC(finish(a, &e), ELL_OK, e);
+	const ell_entry *en = ell_async_entry(a, 0);
+	const ell_entry_ext *x = ell_entry_ext_of(en);
+	CHECK(en && x == (const ell_entry_ext *)(en + 1), "the extension follows the entry");
+	CHECK(x && x->expire_tsec > (uint64_t)time(NULL) - 5 && x->expire_tsec < (uint64_t)time(NULL) + 10,
+	      "expiry %llu", x ? (unsigned long long)x->expire_tsec : 0ULL);
+	ell_async_free(a);
+	CHECK(ell_entry_ext_of(NULL) == NULL, "NULL entry");
+	struct timespec nap = {2, 0};
+	nanosleep(&nap, NULL);
+	CHECK_RC(read_sync(s, &t, 0, 0, &got, &len, &e), ELL_ENOENT, e);
+}
+
+struct conv_state {
+	int calls;
+	int fail;
+	char buf[256];
+};
+
+/* Appends "+" to the current value (absent: ""). */
+static int32_t plus_converter(void *userdata, const void *current, uint64_t size, int32_t exists, const void **out,
+			      uint64_t *out_size)
+{
+	struct conv_state *st = userdata;
+	st->calls++;
+	if (st->fail)
+		return ELL_EPERM;
+	if (!exists && (current != NULL || size != 0))
+		return ELL_EINVAL;
+	if (size + 1 > sizeof(st->buf))
+		return ELL_EMSGSIZE;
+	if (size)
+		memcpy(st->buf, current, size);
+	st->buf[size] = '+';
+	*out = st->buf;
+	*out_size = size + 1;
+	return ELL_OK;
+}
+
+static void test_write_cas(ell_session_t s)
+{
+	ell_error e;
+	ell_async_t a;
+	ell_key k = name_key("capi-write-cas");
+	struct conv_state st;
+	memset(&st, 0, sizeof(st));
+	for (int i = 0; i < 3; i++) {
+		CHECK_RC(ell_session_write_cas(s, &k, plus_converter, &st, 0, 0, NULL, &a, &e), ELL_OK, e);
+		CHECK_RC(finish(a, &e), ELL_OK, e);
+		CHECK(ell_async_count(a) == 3, "one entry per group: %zu", ell_async_count(a));
+		ell_async_free(a);
+	}
+	CHECK(read_is(s, &k, "+++"), "three read-modify-writes");
+	CHECK(st.calls == 3, "converter calls: %d", st.calls);
+	st.fail = 1;
+	CHECK_RC(ell_session_write_cas(s, &k, plus_converter, &st, 0, 0, NULL, &a, &e), ELL_OK, e);
+	CHECK_RC(finish(a, &e), ELL_EPERM, e);
+	ell_async_free(a);
+	CHECK(read_is(s, &k, "+++"), "a failing converter writes nothing");
+	CHECK_RC(ell_session_write_cas(s, &k, NULL, NULL, 0, 0, NULL, &a, &e), ELL_EINVAL, e);
+}
+
+/* range_key is the raw key of record i of the range tests: a prefix of this
+ * run, then i. */
+static ell_key range_key(const uint8_t prefix[8], int i)
+{
+	ell_key k;
+	memset(&k, 0, sizeof(k));
+	k.has_id = 1;
+	memcpy(k.id, prefix, 8);
+	k.id[8] = (uint8_t)i;
+	k.id[63] = 1;
+	return k;
+}
+
+static void prefix_range(const uint8_t prefix[8], ell_range *r)
+{
+	memset(r, 0, sizeof(*r));
+	memcpy(r->start, prefix, 8);
+	memcpy(r->end, prefix, 8);
+	memset(r->end + 8, 0xff, ELL_ID_SIZE - 8);
+}
+
+static uint64_t count_of(ell_async_t a)
+{
+	const ell_entry *en = ell_async_entry(a, 0);
+	return en ? ell_entry_ext_of(en)->count : (uint64_t)-1;
+}
+
+static void test_iterator(ell_session_t g1, const uint8_t prefix[8]);
+static void test_server_send(ell_session_t g1, const uint8_t prefix[8]);
+
+static void test_ranges(ell_session_t s)
+{
+	ell_error e;
+	ell_async_t a;
+	ell_session_t g1;
+	CHECK_RC(ell_session_clone(s, &g1, &e), ELL_OK, e);
+	uint32_t one = 1;
+	CHECK_RC(ell_session_set_groups(g1, &one, 1, &e), ELL_OK, e);
+	uint8_t prefix[8];
+	uint64_t seed = (uint64_t)now_ms() ^ ((uint64_t)getpid() << 40);
+	memcpy(prefix, &seed, 8);
+	for (int i = 0; i < 16; i++) {
+		ell_key k = range_key(prefix, i);
+		char v[32];
+		snprintf(v, sizeof(v), "value-%d", i);
+		CHECK_RC(write_sync(g1, &k, v, strlen(v), 0, &e), ELL_OK, e);
+	}
+	ell_range r;
+	prefix_range(prefix, &r);
+	CHECK_RC(ell_session_read_range(g1, &r, NULL, &a, &e), ELL_OK, e);
+	CHECK_RC(finish(a, &e), ELL_OK, e);
+	CHECK(ell_async_count(a) == 16, "read range: %zu entries", ell_async_count(a));
+	for (size_t i = 0; i < ell_async_count(a); i++) {
+		const ell_entry *en = ell_async_entry(a, i);
+		char v[32];
+		snprintf(v, sizeof(v), "value-%d", (int)i);
+		CHECK(en->id[8] == i && en->data_size == strlen(v) && memcmp(en->data, v, en->data_size) == 0,
+		      "entry %zu sorted, with data", i);
+	}
+	ell_async_free(a);
+
+	r.limit_start = 3;
+	r.limit_num = 14;
+	CHECK_RC(ell_session_read_range(g1, &r, NULL, &a, &e), ELL_OK, e);
+	CHECK_RC(finish(a, &e), ELL_OK, e);
+	CHECK(ell_async_count(a) == 13, "limits (3, 14): %zu entries", ell_async_count(a));
+	CHECK(ell_async_count(a) && ell_async_entry(a, 0)->id[8] == 3, "skips 3");
+	ell_async_free(a);
+	CHECK_RC(ell_session_count_range(g1, &r, NULL, &a, &e), ELL_OK, e);
+	CHECK_RC(finish(a, &e), ELL_OK, e);
+	CHECK(count_of(a) == 13, "count: %llu", (unsigned long long)count_of(a));
+	ell_async_free(a);
+
+	/* Start after end. */
+	ell_range bad;
+	prefix_range(prefix, &bad);
+	memcpy(bad.start, r.end, ELL_ID_SIZE);
+	memcpy(bad.end, r.start, ELL_ID_SIZE);
+	CHECK_RC(ell_session_read_range(g1, &bad, NULL, &a, &e), ELL_OK, e);
+	CHECK_RC(finish(a, &e), ELL_EINVAL, e);
+	ell_async_free(a);
+	CHECK_RC(ell_session_read_range(g1, NULL, NULL, &a, &e), ELL_EINVAL, e);
+
+	test_iterator(g1, prefix);
+	test_server_send(g1, prefix);
+
+	prefix_range(prefix, &r);
+	CHECK_RC(ell_session_remove_range(g1, &r, NULL, &a, &e), ELL_OK, e);
+	CHECK_RC(finish(a, &e), ELL_OK, e);
+	CHECK(count_of(a) == 16, "removed: %llu", (unsigned long long)count_of(a));
+	CHECK(ell_async_count(a) == 1 && ell_async_entry(a, 0)->group_id == 1, "one entry of group 1");
+	ell_async_free(a);
+	CHECK_RC(ell_session_remove_range(g1, &r, NULL, &a, &e), ELL_OK, e);
+	CHECK_RC(finish(a, &e), ELL_OK, e);
+	CHECK(count_of(a) == 0, "removed again: %llu", (unsigned long long)count_of(a));
+	ell_async_free(a);
+	ell_session_free(g1);
+}
+
+static int32_t control(ell_session_t s, const char *addr, uint64_t iter, int32_t action, uint64_t *iterated,
+		       ell_error *e)
+{
+	ell_async_t a;
+	int32_t rc = ell_session_iterator_control(s, addr, iter, action, NULL, &a, e);
+	if (rc != ELL_OK)
+		return rc;
+	rc = finish(a, e);
+	if (rc == ELL_OK && iterated) {
+		const ell_entry *en = ell_async_entry(a, 0);
+		*iterated = en ? ell_entry_ext_of(en)->iterated_keys : 0;
+	}
+	ell_async_free(a);
+	return rc;
+}
+
+/* Iterates the 16 records of the range tests on group 1's node; holds the
+ * reader of an iteration over large records back to pause and continue it,
+ * cancels one and abandons one; then a copy iterator to group 3. */
+static void test_iterator(ell_session_t g1, const uint8_t prefix[8])
+{
+	ell_error e;
+	ell_async_t a;
+	ell_iterator_range ir;
+	ell_range r;
+
+	/* Records larger than the sockets between the node and us hold. */
+	enum { BIG = 48, BIG_SIZE = 256 << 10 };
+	uint8_t big[8];
+	memcpy(big, prefix, 8);
+	big[7] ^= 0x5a;
+	char *value = malloc(BIG_SIZE);
+	memset(value, 'v', BIG_SIZE);
+	for (int i = 0; i < BIG; i++) {
+		ell_key k = range_key(big, i);
+		CHECK_RC(write_sync(g1, &k, value, BIG_SIZE, 0, &e), ELL_OK, e);
+	}
+	free(value);
+	prefix_range(big, &r);
+	memcpy(ir.start, r.start, ELL_ID_SIZE);
+	memcpy(ir.end, r.end, ELL_ID_SIZE);
+	ell_iterator_options o;
+	memset(&o, 0, sizeof(o));
+	o.address = addrs[0];
+	o.backend_id = 0;
+	o.ranges = &ir;
+	o.range_count = 1;
+	o.flags = ELL_ITERATOR_DATA;
+	o.window = 1;
+	CHECK_RC(ell_session_start_iterator(g1, &o, NULL, &a, &e), ELL_OK, e);
+	const ell_entry *en = NULL;
+	CHECK_RC(ell_async_next(a, 0, 10000, &en, &e), ELL_OK, e);
+	if (en == NULL) {
+		ell_async_free(a);
+		return;
+	}
+	const ell_entry_ext *x = ell_entry_ext_of(en);
+	uint64_t iter = x->iterator_id;
+	CHECK(en->id[8] == 0 && en->data_size == BIG_SIZE, "first record with data");
+	CHECK(strcmp(en->address, addrs[0]) == 0, "address %s", en->address);
+	CHECK(x->total_keys >= BIG, "total %llu", (unsigned long long)x->total_keys);
+	/* The reader holds back, so the node waits: pause and continue it. */
+	uint64_t it1 = 0, it2 = 0;
+	/* A record being sent when the pause came still counts: look after it. */
+	struct timespec nap = {0, 200 * 1000 * 1000};
+	CHECK_RC(control(g1, addrs[0], iter, ELL_ITERATOR_PAUSE, NULL, &e), ELL_OK, e);
+	nanosleep(&nap, NULL);
+	CHECK_RC(control(g1, addrs[0], iter, ELL_ITERATOR_PAUSE, &it1, &e), ELL_OK, e);
+	nanosleep(&nap, NULL);
+	CHECK_RC(control(g1, addrs[0], iter, ELL_ITERATOR_PAUSE, &it2, &e), ELL_OK, e);
+	CHECK(it1 == it2 && it2 < BIG, "paused: %llu then %llu", (unsigned long long)it1, (unsigned long long)it2);
+	CHECK_RC(control(g1, addrs[0], iter, ELL_ITERATOR_CONTINUE, NULL, &e), ELL_OK, e);
+	size_t n = 1;
+	for (;; n++) {
+		int32_t rc = ell_async_next(a, n, 10000, &en, &e);
+		if (rc == ELL_ENOENT)
+			break;
+		CHECK_RC(rc, ELL_OK, e);
+		if (rc != ELL_OK)
+			break;
+		CHECK(en->id[8] == n && ell_entry_ext_of(en)->iterator_id == iter, "record %zu", n);
+	}
+	CHECK(n == BIG, "iterated %zu records", n);
+	CHECK_RC(ell_async_status(a, &e), ELL_OK, e);
+	ell_async_free(a);
+	CHECK_RC(control(g1, addrs[0], iter, ELL_ITERATOR_CONTINUE, NULL, &e), ELL_ENOENT, e);
+	CHECK_RC(ell_session_iterator_control(g1, addrs[0], iter, 99, NULL, &a, &e), ELL_EINVAL, e);
+
+	/* Cancel: the operation completes with what arrived. */
+	CHECK_RC(ell_session_start_iterator(g1, &o, NULL, &a, &e), ELL_OK, e);
+	CHECK_RC(ell_async_next(a, 0, 10000, &en, &e), ELL_OK, e);
+	if (en != NULL) {
+		CHECK_RC(control(g1, addrs[0], ell_entry_ext_of(en)->iterator_id, ELL_ITERATOR_CANCEL, NULL, &e), ELL_OK, e);
+		CHECK_RC(ell_async_wait(a, 10000, &e), ELL_OK, e);
+		CHECK_RC(ell_async_status(a, &e), ELL_OK, e);
+		CHECK(ell_async_count(a) < BIG, "canceled early: %zu", ell_async_count(a));
+	}
+	ell_async_free(a);
+
+	/* Freeing a running iterator's handle cancels it on the node. */
+	CHECK_RC(ell_session_start_iterator(g1, &o, NULL, &a, &e), ELL_OK, e);
+	CHECK_RC(ell_async_next(a, 0, 10000, &en, &e), ELL_OK, e);
+	iter = en ? ell_entry_ext_of(en)->iterator_id : 0;
+	ell_async_free(a);
+	int32_t rc = ELL_OK;
+	for (int i = 0; i < 100 && rc == ELL_OK; i++) {
+		rc = control(g1, addrs[0], iter, ELL_ITERATOR_PAUSE, NULL, &e);
+		nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+	}
+	CHECK_RC(rc, ELL_ENOENT, e);
+	CHECK_RC(ell_session_remove_range(g1, &r, NULL, &a, &e), ELL_OK, e);
+	CHECK_RC(finish(a, &e), ELL_OK, e);
+	ell_async_free(a);
+
+	prefix_range(prefix, &r);
+	memcpy(ir.start, r.start, ELL_ID_SIZE);
+	memcpy(ir.end, r.end, ELL_ID_SIZE);
+
+	/* A whole iteration by waiting (the window is lifted), without meta. */
+	o.flags = ELL_ITERATOR_NO_META;
+	CHECK_RC(ell_session_start_iterator(g1, &o, NULL, &a, &e), ELL_OK, e);
+	CHECK_RC(finish(a, &e), ELL_OK, e);
+	CHECK(ell_async_count(a) == 16, "wait: %zu", ell_async_count(a));
+	en = ell_async_entry(a, 0);
+	CHECK(en && en->data == NULL && en->tsec == 0, "no data, no timestamp");
+	ell_async_free(a);
+
+	/* A copy iterator: every record to group 3. */
+	uint32_t three = 3;
+	o.flags = 0;
+	o.copy_groups = &three;
+	o.copy_group_count = 1;
+	CHECK_RC(ell_session_start_iterator(g1, &o, NULL, &a, &e), ELL_OK, e);
+	CHECK_RC(finish(a, &e), ELL_OK, e);
+	CHECK(ell_async_count(a) == 16, "copied: %zu", ell_async_count(a));
+	en = ell_async_entry(a, 0);
+	CHECK(en && en->group_id == 3 && en->status == ELL_OK, "per destination group");
+	ell_async_free(a);
+	ell_session_t g3;
+	CHECK_RC(ell_session_clone(g1, &g3, &e), ELL_OK, e);
+	CHECK_RC(ell_session_set_groups(g3, &three, 1, &e), ELL_OK, e);
+	ell_key k5 = range_key(prefix, 5);
+	CHECK(read_is(g3, &k5, "value-5"), "copied to group 3");
+	ell_session_free(g3);
+
+	memset(&o, 0, sizeof(o));
+	o.flags = 1u << 10;
+	CHECK_RC(ell_session_start_iterator(g1, &o, NULL, &a, &e), ELL_EINVAL, e);
+	CHECK_RC(ell_session_start_iterator(g1, NULL, NULL, &a, &e), ELL_EINVAL, e);
+}
+
+/* Copies two records of group 1 to group 2 with server_send; a third key
+ * that is newer in group 2 is refused. */
+static void test_server_send(ell_session_t g1, const uint8_t prefix[8])
+{
+	ell_error e;
+	ell_async_t a;
+	ell_session_t g2;
+	uint32_t two = 2;
+	CHECK_RC(ell_session_clone(g1, &g2, &e), ELL_OK, e);
+	CHECK_RC(ell_session_set_groups(g2, &two, 1, &e), ELL_OK, e);
+	ell_key keys[3] = {range_key(prefix, 1), range_key(prefix, 2), range_key(prefix, 3)};
+	CHECK_RC(ell_session_set_timestamp(g2, (uint64_t)time(NULL) + 3600, 0, &e), ELL_OK, e);
+	CHECK_RC(write_sync(g2, &keys[2], "newer", 5, 0, &e), ELL_OK, e);
+	CHECK_RC(ell_session_set_filter(g1, ELL_FILTER_ALL, &e), ELL_OK, e);
+	CHECK_RC(ell_session_server_send(g1, keys, 3, &two, 1, 0, NULL, &a, &e), ELL_OK, e);
+	CHECK_RC(finish(a, &e), ELL_EBADFD, e);
+	CHECK(ell_async_count(a) == 3, "one entry per key: %zu", ell_async_count(a));
+	for (size_t i = 0; i < ell_async_count(a); i++) {
+		const ell_entry *en = ell_async_entry(a, i);
+		CHECK(en->group_id == 2, "destination group");
+		CHECK(en->status == (en->key_index == 2 ? ELL_EBADFD : ELL_OK), "key %llu status %d",
+		      (unsigned long long)en->key_index, (int)en->status);
+	}
+	ell_async_free(a);
+	CHECK_RC(ell_session_set_filter(g1, ELL_FILTER_POSITIVE, &e), ELL_OK, e);
+	CHECK(read_is(g2, &keys[0], "value-1"), "sent");
+	CHECK(read_is(g2, &keys[2], "newer"), "newer kept");
+	CHECK_RC(ell_session_server_send(g1, keys, 3, NULL, 0, 0, NULL, &a, &e), ELL_EINVAL, e);
+	ell_session_free(g2);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 4) {
@@ -1020,6 +1470,9 @@ int main(int argc, char **argv)
 	test_completion(s);
 	test_bulk(s);
 	test_large(s);
+	test_write_options(s);
+	test_write_cas(s);
+	test_ranges(s);
 	test_routes(n, s);
 	test_timeouts_and_close();
 

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -68,8 +67,25 @@ func TestCapiExports(t *testing.T) {
 	require.NoError(t, err, "the generated header disagrees with elliptics.h:\n%s", out)
 }
 
+// joinedCluster starts three nodes, one per group (1, 2, 3), that know
+// each other (server-send and copy iterators write from one node to
+// another), and returns their addresses in group order.
+func joinedCluster(t *testing.T) []string {
+	t.Helper()
+	nodes := newCluster(t, 3, 1)
+	startAll(t, nodes)
+	for _, n := range nodes {
+		waitTable(t, session(t, n.addr), 3)
+	}
+	var addrs []string
+	for _, n := range nodes {
+		addrs = append(addrs, n.addr)
+	}
+	return addrs
+}
+
 // TestCapiProgram builds tests/c/capi_test.c against libelliptics and runs
-// it against three daemons, one per group.
+// it against three nodes, one per group, joined in a cluster.
 func TestCapiProgram(t *testing.T) {
 	cc := compiler(t, "CC", "gcc", "cc")
 	root := repoRoot(t)
@@ -80,10 +96,7 @@ func TestCapiProgram(t *testing.T) {
 		"-L"+lib, "-lelliptics", "-Wl,-rpath,"+lib, "-lpthread").CombinedOutput()
 	require.NoError(t, err, "compile capi_test.c:\n%s", out)
 
-	var addrs []string
-	for g := 1; g <= 3; g++ {
-		addrs = append(addrs, startDaemon(t, "", "--listen", "127.0.0.1:0", "--group", strconv.Itoa(g)).Addr)
-	}
+	addrs := joinedCluster(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, exe, addrs...)

@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -39,18 +38,14 @@ func TestCppHeaders(t *testing.T) {
 }
 
 // TestCppExamples builds the C++ examples against libelliptics.so and runs
-// each against three nodes (groups 1, 2 and 3); they check their results
-// and exit non-zero on a failure.
+// each against three nodes (groups 1, 2 and 3) that know each other; they
+// check their results and exit non-zero on a failure.
 func TestCppExamples(t *testing.T) {
 	cxx := compiler(t, "CXX", "g++", "c++")
 	root := repoRoot(t)
 	lib := nativeLib(t, root)
 
-	var addrs []string
-	for g := 1; g <= 3; g++ {
-		d := startDaemon(t, "", "--listen", "127.0.0.1:0", "--group", strconv.Itoa(g))
-		addrs = append(addrs, d.Addr)
-	}
+	addrs := joinedCluster(t)
 
 	examples, err := filepath.Glob(filepath.Join(root, "cpp", "examples", "*.cpp"))
 	require.NoError(t, err)

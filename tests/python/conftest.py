@@ -13,6 +13,7 @@ import os
 import queue
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -48,14 +49,15 @@ def _die_with_parent() -> None:
 class Daemon:
     """One ellipticsd process serving one group."""
 
-    def __init__(self, binary: str, group: int, data_dir: str) -> None:
+    def __init__(self, binary: str, group: int, data_dir: str, config: Optional[str] = None) -> None:
         self.group = group
         self.data_dir = data_dir
         os.makedirs(data_dir, exist_ok=True)
         self.log_path = os.path.join(data_dir, "ellipticsd.log")
         self._log = open(self.log_path, "ab")
+        args = ["--config", config] if config else ["--listen", "127.0.0.1:0", "--group", str(group), "--data-dir", data_dir]
         self.proc = subprocess.Popen(
-            [binary, "--listen", "127.0.0.1:0", "--group", str(group), "--data-dir", data_dir],
+            [binary] + args,
             stdout=subprocess.PIPE,
             stderr=self._log,
             cwd=data_dir,
@@ -108,14 +110,37 @@ class Daemon:
         self._log.close()
 
 
+def _free_addr() -> str:
+    """A "127.0.0.1:port" nobody listens on (the kernel picks the port)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return "127.0.0.1:%d" % sock.getsockname()[1]
+
+
 class Cluster:
     """Three daemons: group 1, 2 and 3."""
 
-    def __init__(self, binary: str, root: str, groups=(1, 2, 3)) -> None:
+    def __init__(self, binary: str, root: str, groups=(1, 2, 3), joined: bool = False) -> None:
+        """joined: the nodes know each other (they join through the first
+        one), as server_send and copy iterators need; else each stands alone."""
         self.daemons: Dict[int, Daemon] = {}
         try:
+            first = ""
             for g in groups:
-                self.daemons[g] = Daemon(binary, g, os.path.join(root, "group-%d" % g))
+                d = os.path.join(root, "group-%d" % g)
+                config = None
+                if joined:
+                    os.makedirs(d, exist_ok=True)
+                    config = os.path.join(d, "node.toml")
+                    addr = _free_addr()
+                    with open(config, "w") as f:
+                        f.write(
+                            '[node]\nlisten = ["%s"]\n%sdata_dir = "%s"\n\n[[backend]]\ngroup = %d\ntype = "blob"\n'
+                            % (addr, 'remotes = ["%s"]\n' % first if first else "", os.path.join(d, "data"), g)
+                        )
+                self.daemons[g] = Daemon(binary, g, d, config)
+                if joined and not first:
+                    first = self.daemons[g].addr
         except Exception:
             self.stop()
             raise
@@ -196,3 +221,11 @@ def session(node: elliptics.Node) -> Iterator[elliptics.Session]:
 def key() -> str:
     """A key no other test uses."""
     return "pytest-" + uuid.uuid4().hex
+
+
+@pytest.fixture(scope="module")
+def joined_cluster(daemon_binary: str, tmp_root: str) -> Iterator[Cluster]:
+    """Three daemons (groups 1, 2, 3) that know each other, for the module."""
+    c = Cluster(daemon_binary, os.path.join(tmp_root, "joined-" + uuid.uuid4().hex[:8]), joined=True)
+    yield c
+    c.stop()

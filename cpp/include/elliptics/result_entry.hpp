@@ -42,7 +42,16 @@ public:
 		  timestamp_{e.tsec, e.tnsec}, user_flags_(e.user_flags), key_index_(e.key_index),
 		  data_(e.data != nullptr ? std::string(reinterpret_cast<const char *>(e.data),
 							static_cast<std::size_t>(e.data_size))
-					  : std::string()) {}
+					  : std::string()) {
+		// Every entry of the library is followed by its extension (elliptics.h).
+		const ell_entry_ext &x = *reinterpret_cast<const ell_entry_ext *>(&e + 1);
+		expire_ = ::ioremap::elliptics::timestamp{x.expire_tsec, x.expire_tnsec};
+		count_ = x.count;
+		iterator_id_ = x.iterator_id;
+		iterated_keys_ = x.iterated_keys;
+		total_keys_ = x.total_keys;
+		iterator_state_ = x.iterator_state;
+	}
 
 	// ELL_OK or a negative ELL_E* code.
 	[[nodiscard]] int status() const noexcept { return status_; }
@@ -77,6 +86,17 @@ public:
 	[[nodiscard]] std::uint64_t key_index() const noexcept { return key_index_; }
 	// The data read ("" for other commands).
 	[[nodiscard]] const std::string &data() const noexcept { return data_; }
+	// When the value expires; {0, 0} when it has no lifetime.
+	[[nodiscard]] const ::ioremap::elliptics::timestamp &expire() const noexcept { return expire_; }
+	// count_data_range, remove_data_range: the records counted or removed.
+	[[nodiscard]] std::uint64_t count() const noexcept { return count_; }
+	// Iterator entries: the iterator's id on its node (address()), its
+	// progress when the entry was sent, and its state (ELL_ITERATOR_STATE_*,
+	// 0 when not reported).
+	[[nodiscard]] std::uint64_t iterator_id() const noexcept { return iterator_id_; }
+	[[nodiscard]] std::uint64_t iterated_keys() const noexcept { return iterated_keys_; }
+	[[nodiscard]] std::uint64_t total_keys() const noexcept { return total_keys_; }
+	[[nodiscard]] std::uint32_t iterator_state() const noexcept { return iterator_state_; }
 
 	friend std::ostream &operator<<(std::ostream &os, const result_entry &e) {
 		os << "group " << e.group_id_ << " " << (e.address_.empty() ? "-" : e.address_) << " status "
@@ -106,6 +126,12 @@ private:
 	std::uint64_t user_flags_ = 0;
 	std::uint64_t key_index_ = 0;
 	std::string data_;
+	::ioremap::elliptics::timestamp expire_;
+	std::uint64_t count_ = 0;
+	std::uint64_t iterator_id_ = 0;
+	std::uint64_t iterated_keys_ = 0;
+	std::uint64_t total_keys_ = 0;
+	std::uint32_t iterator_state_ = 0;
 };
 
 } // namespace elliptics

@@ -24,7 +24,10 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -55,6 +58,98 @@ struct address_info {
 	std::string address; // "host:port"
 	std::int32_t backend_id = 0;
 };
+
+// How write_data(key, data, write_options) writes (ell_write_options).
+struct write_options {
+	std::uint64_t offset = 0;   // where the data goes (ignored with append)
+	bool append = false;        // after the current end
+	bool prepare = false;       // chunked upload: reserve total_size bytes, write at offset
+	bool plain = false;         // chunked upload: a chunk at offset
+	bool commit = false;        // chunked upload: the last chunk; the size becomes total_size
+	bool cas_timestamp = false; // fail (-77) if the stored timestamp is newer than the write's
+	std::optional<id> cas;      // write only if the stored value's SHA-512 is this (or the key is absent)
+	std::uint64_t total_size = 0;
+	std::chrono::milliseconds ttl{0}; // lifetime of the value; 0: none
+};
+
+// An ID range for read_data_range, count_data_range and remove_data_range:
+// the records whose ID is in [start, end) in group_id (0: the session's
+// first group), in ID order, skipping limit_start, at most limit_num (0: no
+// limit); offset and size select the part of each value read.
+struct range {
+	id start;
+	id end;
+	std::uint32_t group_id = 0;
+	std::uint64_t limit_start = 0;
+	std::uint64_t limit_num = 0;
+	std::uint64_t offset = 0;
+	std::uint64_t size = 0;
+};
+
+// Iterator flags (the original's iterator_flags).
+namespace iterator_flags {
+constexpr std::uint64_t data = ELL_ITERATOR_DATA;           // send each record's data
+constexpr std::uint64_t no_meta = ELL_ITERATOR_NO_META;     // leave timestamps and user flags out
+constexpr std::uint64_t move = ELL_ITERATOR_MOVE;           // copies: remove the source once copied
+constexpr std::uint64_t overwrite = ELL_ITERATOR_OVERWRITE; // copies: overwrite newer data
+} // namespace iterator_flags
+
+// What start_iterator visits (ell_iterator_options): a node's backend by
+// address, or the owner of point in group_id (0: the session's first).
+struct iterator_options {
+	std::string address;
+	std::int32_t backend_id = 0;
+	std::uint32_t group_id = 0;
+	id point;
+	std::vector<std::pair<id, id>> ranges; // both ends inclusive; none: every record
+	timestamp time_begin;                  // {0, 0}: open
+	timestamp time_end;
+	std::uint64_t flags = 0;               // iterator_flags
+	std::vector<std::uint32_t> copy_groups; // non-empty: a copy iterator (server-send)
+	std::size_t window = 0;                // entries read ahead of the reader (0: 64)
+};
+
+namespace detail {
+
+// The state of one write_cas(key, converter) call: the converter and its
+// last result, which the library copies right after the converter returns.
+struct cas_state {
+	std::function<std::string(const std::string &)> converter;
+	std::string result;
+};
+
+extern "C" inline std::int32_t ioremap_elliptics_cpp_cas(void *userdata, const void *current, std::uint64_t size,
+							 std::int32_t exists, const void **out,
+							 std::uint64_t *out_size) noexcept {
+	auto *st = static_cast<cas_state *>(userdata);
+	try {
+		std::string cur = exists != 0 && current != nullptr
+					  ? std::string(static_cast<const char *>(current), static_cast<std::size_t>(size))
+					  : std::string();
+		st->result = st->converter(cur);
+		*out = st->result.data();
+		*out_size = st->result.size();
+		return ELL_OK;
+	} catch (const error &e) {
+		return e.status() < 0 ? e.status() : ELL_EINVAL;
+	} catch (...) {
+		return ELL_EINVAL; // nothing may unwind into the library
+	}
+}
+
+inline ell_range to_c(const range &r) {
+	ell_range c{};
+	std::memcpy(c.start, r.start.raw(), ELL_ID_SIZE);
+	std::memcpy(c.end, r.end.raw(), ELL_ID_SIZE);
+	c.group_id = r.group_id;
+	c.limit_start = r.limit_start;
+	c.limit_num = r.limit_num;
+	c.offset = r.offset;
+	c.size = r.size;
+	return c;
+}
+
+} // namespace detail
 
 // The library's version ("0.1.0") and its ABI version as built.
 inline std::string version() {
@@ -313,11 +408,181 @@ public:
 		});
 	}
 
+	// Writes with options: an offset, append, a lifetime, compare-and-swap
+	// (by checksum or timestamp), or a step of a chunked upload.
+	async_result write_data(const key &k, std::string_view data, const write_options &o) const {
+		ell_key c = k.to_c();
+		ell_write_options wo{};
+		wo.offset = o.offset;
+		wo.flags = (o.append ? ELL_WRITE_APPEND : 0u) | (o.prepare ? ELL_WRITE_PREPARE : 0u) |
+			   (o.plain ? ELL_WRITE_PLAIN : 0u) | (o.commit ? ELL_WRITE_COMMIT : 0u) |
+			   (o.cas_timestamp ? ELL_WRITE_CAS_TIMESTAMP : 0u);
+		if (o.cas) {
+			wo.has_cas = 1;
+			std::memcpy(wo.cas, o.cas->raw(), ELL_ID_SIZE);
+		}
+		wo.total_size = o.total_size;
+		wo.ttl_ms = o.ttl.count();
+		ell_session_t h = handle();
+		return async_result::start([&](const ell_completion *done, ell_async_t *out, ell_error *err) {
+			return ell_session_write(h, &c, data.data(), data.size(), &wo, done, out, err);
+		});
+	}
+
+	// Writes data at offset only if the SHA-512 of the stored value is
+	// old_csum (or the key is absent); else the call fails with -77.
+	async_result write_cas(const key &k, std::string_view data, const id &old_csum, std::uint64_t offset = 0) const {
+		write_options o;
+		o.offset = offset;
+		o.cas = old_csum;
+		return write_data(k, data, o);
+	}
+
+	// A read-modify-write that loses no concurrent update: reads the newest
+	// copy, writes converter(current) ("" for an absent key) at offset if
+	// the value did not change meanwhile, retrying up to count times. The
+	// converter runs on a library thread; an elliptics::error it throws ends
+	// the call with its code (other exceptions: -22).
+	async_result write_cas(const key &k, std::function<std::string(const std::string &)> converter,
+			       std::uint64_t offset = 0, int count = 10) const {
+		auto st = std::make_shared<detail::cas_state>();
+		st->converter = std::move(converter);
+		ell_key c = k.to_c();
+		ell_session_t h = handle();
+		async_result r = async_result::start([&](const ell_completion *done, ell_async_t *out, ell_error *err) {
+			return ell_session_write_cas(h, &c, &detail::ioremap_elliptics_cpp_cas, st.get(), offset, count,
+						     done, out, err);
+		});
+		r.add_listener([st](ell_async_t) {}); // the converter lives until the call completed
+		return r;
+	}
+
+	// The steps of a chunked upload: the value is invisible until the commit.
+	async_result write_prepare(const key &k, std::string_view data, std::uint64_t offset, std::uint64_t psize) const {
+		write_options o;
+		o.prepare = true;
+		o.offset = offset;
+		o.total_size = psize;
+		return write_data(k, data, o);
+	}
+	async_result write_plain(const key &k, std::string_view data, std::uint64_t offset) const {
+		write_options o;
+		o.plain = true;
+		o.offset = offset;
+		return write_data(k, data, o);
+	}
+	async_result write_commit(const key &k, std::string_view data, std::uint64_t offset, std::uint64_t csize) const {
+		write_options o;
+		o.commit = true;
+		o.offset = offset;
+		o.total_size = csize;
+		return write_data(k, data, o);
+	}
+
+	// The records of r, sorted by ID, with their data.
+	async_result read_data_range(const range &r) const {
+		ell_range c = detail::to_c(r);
+		ell_session_t h = handle();
+		return async_result::start([&](const ell_completion *done, ell_async_t *out, ell_error *err) {
+			return ell_session_read_range(h, &c, done, out, err);
+		});
+	}
+	// One entry whose count() is the number of records of r.
+	async_result count_data_range(const range &r) const {
+		ell_range c = detail::to_c(r);
+		ell_session_t h = handle();
+		return async_result::start([&](const ell_completion *done, ell_async_t *out, ell_error *err) {
+			return ell_session_count_range(h, &c, done, out, err);
+		});
+	}
+	// Removes the records of r: one entry whose count() is how many.
+	async_result remove_data_range(const range &r) const {
+		ell_range c = detail::to_c(r);
+		ell_session_t h = handle();
+		return async_result::start([&](const ell_completion *done, ell_async_t *out, ell_error *err) {
+			return ell_session_remove_range(h, &c, done, out, err);
+		});
+	}
+
+	// Starts a server-side iterator: iterate the result for its entries as
+	// the node sends them (iterator_id(), data(), ...); reading ahead is
+	// bounded by o.window, so a reader that stops holds the node back.
+	async_result start_iterator(const iterator_options &o) const {
+		ell_iterator_options c{};
+		c.address = o.address.empty() ? nullptr : o.address.c_str();
+		c.backend_id = o.backend_id;
+		c.group_id = o.group_id;
+		std::memcpy(c.id, o.point.raw(), ELL_ID_SIZE);
+		std::vector<ell_iterator_range> ranges(o.ranges.size());
+		for (std::size_t i = 0; i < ranges.size(); ++i) {
+			std::memcpy(ranges[i].start, o.ranges[i].first.raw(), ELL_ID_SIZE);
+			std::memcpy(ranges[i].end, o.ranges[i].second.raw(), ELL_ID_SIZE);
+		}
+		c.ranges = ranges.data();
+		c.range_count = ranges.size();
+		c.time_begin_tsec = o.time_begin.tsec;
+		c.time_begin_tnsec = o.time_begin.tnsec;
+		c.time_end_tsec = o.time_end.tsec;
+		c.time_end_tnsec = o.time_end.tnsec;
+		c.flags = o.flags;
+		c.copy_groups = o.copy_groups.data();
+		c.copy_group_count = o.copy_groups.size();
+		c.window = o.window;
+		ell_session_t h = handle();
+		return async_result::start([&](const ell_completion *done, ell_async_t *out, ell_error *err) {
+			return ell_session_start_iterator(h, &c, done, out, err);
+		});
+	}
+
+	// A copy iterator: the node writes every record to groups itself; one
+	// entry per record and destination group.
+	async_result start_copy_iterator(iterator_options o, std::vector<std::uint32_t> groups) const {
+		o.copy_groups = std::move(groups);
+		return start_iterator(o);
+	}
+
+	// Pause, continue or cancel the iterator iterator_id on the node at
+	// address: one entry with its progress; not_found_error when the node
+	// does not know it.
+	async_result pause_iterator(const std::string &address, std::uint64_t iterator_id) const {
+		return iterator_control(address, iterator_id, ELL_ITERATOR_PAUSE);
+	}
+	async_result continue_iterator(const std::string &address, std::uint64_t iterator_id) const {
+		return iterator_control(address, iterator_id, ELL_ITERATOR_CONTINUE);
+	}
+	async_result cancel_iterator(const std::string &address, std::uint64_t iterator_id) const {
+		return iterator_control(address, iterator_id, ELL_ITERATOR_CANCEL);
+	}
+
+	// Asks the nodes holding keys in the session's first group to copy them
+	// to groups (flags: iterator_flags::move, overwrite); one entry per key
+	// and group; fails if any copy failed (-77: the destination kept newer
+	// data).
+	async_result server_send(const std::vector<key> &keys, const std::vector<std::uint32_t> &groups,
+				 std::uint64_t flags = 0) const {
+		std::vector<ell_key> c;
+		c.reserve(keys.size());
+		for (const key &k : keys)
+			c.push_back(k.to_c());
+		ell_session_t h = handle();
+		return async_result::start([&](const ell_completion *done, ell_async_t *out, ell_error *err) {
+			return ell_session_server_send(h, c.data(), c.size(), groups.data(), groups.size(), flags, done,
+						       out, err);
+		});
+	}
+
 	[[nodiscard]] ell_session_t native_handle() const { return handle(); }
 
 private:
 	session(std::shared_ptr<detail::node_handle> n, detail::session_handle h) noexcept
 		: node_(std::move(n)), handle_(std::move(h)) {}
+
+	async_result iterator_control(const std::string &address, std::uint64_t iterator_id, std::int32_t action) const {
+		ell_session_t h = handle();
+		return async_result::start([&](const ell_completion *done, ell_async_t *out, ell_error *err) {
+			return ell_session_iterator_control(h, address.c_str(), iterator_id, action, done, out, err);
+		});
+	}
 
 	ell_session_t handle() const {
 		if (!handle_)
