@@ -44,6 +44,21 @@ type conn struct {
 
 	infoMu sync.RWMutex
 	info   proto.NodeInfo // from the handshake, refreshed by pushes and re-handshakes
+	// infoEnc is info encoded (for member lists with descriptions), made
+	// for version infoEncVer.
+	infoEnc    []byte
+	infoEncVer uint64
+	// listDigest is the MemberDigest of the last whole member list learnt
+	// from the node (ConnectOnDemand), sent with the next pull.
+	listDigest atomic.Uint64
+	// pushSeq counts the pushes from the node applied (ConnectOnDemand).
+	pushSeq atomic.Uint64
+	// frames counts reads that returned bytes (not whole frames: a large
+	// reply read slowly is still a sign of life); maintain compares it
+	// between ticks to skip pinging a node it just heard from (heardAt is
+	// its last count).
+	frames  atomic.Uint64
+	heardAt uint64
 
 	probing atomic.Bool // a liveness probe is in flight
 	asking  atomic.Bool // a member list request is in flight (ConnectOnDemand)
@@ -272,6 +287,21 @@ func (c *conn) do(ctx context.Context, deadline time.Time, h proto.Header, parts
 		return r, nil
 	case <-done:
 		c.forget(h.Trans)
+		// A reply that came while we were not scheduled still counts (a
+		// busy process can run a waiter after its deadline with both
+		// ready, and select picks either).
+		select {
+		case r := <-cl.ch:
+			callPool.Put(cl)
+			if r.expired {
+				return reply{}, status.Errorf(status.Timeout, "no reply from %s in time", c.addr)
+			}
+			if r.h.Status != status.OK {
+				return r, proto.DecodeError(r.h.Status, r.payload)
+			}
+			return r, nil
+		default:
+		}
 		return reply{}, ctxErr(ctx, c.addr)
 	}
 }
@@ -345,8 +375,19 @@ func (c *conn) forget(trans uint64) {
 	c.mu.Unlock()
 }
 
+// countingReader reads c.nc and counts the reads that got bytes.
+type countingReader struct{ c *conn }
+
+func (r countingReader) Read(p []byte) (int, error) {
+	n, err := r.c.nc.Read(p)
+	if n > 0 {
+		r.c.frames.Add(1)
+	}
+	return n, err
+}
+
 func (c *conn) readLoop() {
-	r := proto.NewReader(bufio.NewReaderSize(c.nc, wire.ReadBufferSize(c.nc)), c.node.cfg.MaxPayload)
+	r := proto.NewReader(bufio.NewReaderSize(countingReader{c}, wire.ReadBufferSize(c.nc)), c.node.cfg.MaxPayload)
 	for {
 		h, payload, err := r.Next()
 		if err != nil {

@@ -17,6 +17,30 @@
 // by the first connected node whose handshake lists a backend of that group
 // (kept up to date by the backend status replies of the admin calls).
 //
+// Membership (a Node inside a server, or any long-lived client): the route
+// table is built from the descriptions of the nodes the Node reaches, plus,
+// with Config.ConnectOnDemand, those the reached nodes vouch for. Changes
+// arrive by ROUTES_CHANGED pushes and by a pull every RefreshInterval from
+// a random reached node; a pull sends the digest of the list last got from
+// that node and gets an empty reply when nothing changed, else the list
+// without descriptions, and then asks for the descriptions of only the
+// members it does not hold at their version (RouteList, RouteListDigest,
+// RouteListOnly). Tables change incrementally (route.Table.Update: the
+// nodes that changed are merged into the rings in one pass), and changes
+// learnt from pushes and pulls are applied a little later in batches
+// (rebuildSoon), so a node of a forming thousand-node cluster does not
+// rebuild its table on every push. Failure detection is bounded per
+// PingInterval: a node we heard from since the last interval (any bytes:
+// replies, pushes, even a reply to a ping that had timed out) is not
+// pinged and no longer suspected; at most ProbesPerInterval of the quiet
+// ones are pinged, in turn; a node that missed a ping (a suspect) is pinged
+// every interval until it is heard from or has missed SuspectAfter in a
+// row and is dropped. A ping missed while this node itself runs late (its
+// probe or its ping ticker woke well after time: an overloaded host) is
+// not held against the peer (Lifeguard's local health, from the SWIM
+// literature). A connection that breaks (a killed process) drops its node
+// at once.
+//
 // Admin calls address one node by "host:port": BackendStatus, EnableBackend,
 // DisableBackend, MakeReadOnly, MakeWritable, StartDefrag, StopDefrag.
 package client

@@ -33,9 +33,18 @@ type Config struct {
 	Name   string
 	Logger *zap.Logger
 
-	// PingInterval is how often every connected node is pinged (1s), and
-	// lost nodes redialed.
+	// PingInterval is how often connected nodes are probed (1s), and lost
+	// nodes redialed. A node we heard from since the last interval (any
+	// reply or push) is not pinged; of the others, at most
+	// ProbesPerInterval are, in turn, so every node is probed at least
+	// every ceil(nodes/ProbesPerInterval) intervals.
 	PingInterval time.Duration
+	// ProbesPerInterval bounds the pings of one interval to nodes not
+	// suspected yet (16): a seed that pinged its thousand peers every
+	// second missed replies under that load and evicted live nodes.
+	// Suspects (a missed ping) are pinged every interval until they answer
+	// or are dropped, so this only delays the first miss.
+	ProbesPerInterval int
 	// PingTimeout bounds one ping (1s).
 	PingTimeout time.Duration
 	// SuspectAfter is how many pings in a row a node may miss before it is
@@ -99,6 +108,9 @@ func (c *Config) setDefaults() {
 	if c.PingTimeout <= 0 {
 		c.PingTimeout = time.Second
 	}
+	if c.ProbesPerInterval <= 0 {
+		c.ProbesPerInterval = 16
+	}
 	if c.SuspectAfter <= 0 {
 		c.SuspectAfter = 3
 	}
@@ -147,19 +159,27 @@ type Node struct {
 	indirect map[string]proto.NodeInfo // nodes known through others, by identity (guarded by mu)
 	// indirectFrom (ConnectOnDemand) holds the nodes each connected node
 	// vouches for, by its identity; only live sources count (guarded by mu).
-	indirectFrom map[string]map[string]proto.NodeInfo
+	indirectFrom map[string]map[string]*proto.NodeInfo
 	selfAlias    map[string]bool // addresses that turned out to be ourselves (guarded by mu)
 
 	selfOnce sync.Once
 	self     string
 
 	routes    atomic.Pointer[routing]
+	members   atomic.Pointer[memberCache] // the member list of routes, for ROUTE_LIST
 	rebuildMu sync.Mutex
 	// rebuildReq counts calls of rebuild; rebuildDone (guarded by
 	// rebuildMu) is the count the current table reflects.
 	rebuildReq  atomic.Uint64
 	rebuildDone uint64
-	stop        chan struct{}
+	probeNext   int          // where the next ping round starts among remotes (maintain only)
+	tickLag     atomic.Int64 // how late the last ping tick ran (ns): local health
+	// rebuildPending: a rebuildSoon is scheduled; lastRebuild is how long
+	// the last rebuild took (ns), lastRebuildAt when it ended (Unix ns).
+	rebuildPending atomic.Bool
+	lastRebuild    atomic.Int64
+	lastRebuildAt  atomic.Int64
+	stop           chan struct{}
 }
 
 // NewNode returns a node with no connections; add some with AddRemotes.

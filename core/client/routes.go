@@ -1,12 +1,15 @@
 package client
 
 import (
+	"bytes"
 	"context"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"slices"
 	"strings"
 	"time"
+	"unsafe"
 
 	"go.uber.org/zap"
 
@@ -23,9 +26,20 @@ import (
 type routing struct {
 	table *route.Table
 	conns map[string]*conn // node identity -> connection
+	// descs names the description each node of the table was built from
+	// (its first backend; descriptions are never modified, updates replace
+	// them), so the next rebuild finds the unchanged nodes by one lookup.
+	descs map[string]*proto.BackendInfo
 }
 
-var emptyRouting = &routing{table: mustTable(), conns: map[string]*conn{}}
+var emptyRouting = &routing{table: mustTable(), conns: map[string]*conn{}, descs: map[string]*proto.BackendInfo{}}
+
+func descOf(bs []proto.BackendInfo) *proto.BackendInfo {
+	if len(bs) == 0 {
+		return nil
+	}
+	return &bs[0]
+}
 
 func mustTable() *route.Table {
 	t, err := route.New(nil)
@@ -115,23 +129,19 @@ func (n *Node) rebuild() {
 		return
 	}
 	n.rebuildDone = n.rebuildReq.Load()
+	began := time.Now()
 	n.mu.RLock()
 	remotes := slices.Clone(n.remotes)
 	closed := n.closed
 	n.mu.RUnlock()
 
-	type nodeView struct {
-		addr string
-		c    *conn
-		rank int // 0 ourselves, 1 reached directly, 2 known through another node
-		bs   []proto.BackendInfo
-	}
-	var views []nodeView
+	prev := n.routes.Load()
+	views := make([]nodeView, 0, len(prev.descs)+1)
 	if n.cfg.Join != nil && !closed {
 		info := n.cfg.Join()
 		views = append(views, nodeView{addr: identity(&info, ""), bs: info.Backends})
 	}
-	seen := map[string]bool{}
+	seen := make(map[string]bool, len(prev.descs)+1)
 	for _, v := range views {
 		seen[v.addr] = true
 	}
@@ -164,15 +174,16 @@ func (n *Node) rebuild() {
 			srcs = append(srcs, src)
 		}
 		slices.Sort(srcs)
-		for _, src := range srcs {
-			live := false
-			for _, v := range views[:direct] {
-				if v.addr == src && v.c != nil {
-					live = true
-					break
-				}
+		// A set, not a scan of views per source: a seed has a source per
+		// node, and the scan made its rebuilds O(nodes^2).
+		live := make(map[string]bool, direct)
+		for _, v := range views[:direct] {
+			if v.c != nil {
+				live[v.addr] = true
 			}
-			if !live {
+		}
+		for _, src := range srcs {
+			if !live[src] {
 				continue
 			}
 			for addr, info := range n.indirectFrom[src] {
@@ -184,15 +195,137 @@ func (n *Node) rebuild() {
 		}
 	}
 	n.mu.RUnlock()
-	// Ourselves first, then nodes we reach, then the rest: the earlier
-	// wins a conflict of ring points.
+	// The connections rarely change between two rebuilds: keep the map.
+	conns, same := prev.conns, true
+	direct := 0
+	for _, v := range views {
+		if v.c != nil {
+			direct++
+			same = same && prev.conns[v.addr] == v.c
+		}
+	}
+	connsChanged := !same || direct != len(prev.conns)
+	if connsChanged {
+		conns = make(map[string]*conn, direct)
+		for _, v := range views {
+			if v.c != nil {
+				conns[v.addr] = v.c
+			}
+		}
+	}
+	old := n.routes.Load()
+	t, changed, descs := n.nextTable(old, views, seen)
+	if !changed {
+		t = old.table
+	}
+	if changed {
+		t = t.WithVersion(old.table.Version() + 1)
+	}
+	changed = changed || connsChanged
+	n.routes.Store(&routing{table: t, conns: conns, descs: descs})
+	n.lastRebuild.Store(int64(time.Since(began)))
+	n.lastRebuildAt.Store(time.Now().UnixNano())
+	if changed && n.cfg.OnChange != nil {
+		n.cfg.OnChange()
+	}
+}
+
+// rebuildSoon asks for a rebuild a little later, for changes learnt from
+// pushes and pulls: while a cluster forms, pushes arrive several times a
+// second from every node we reach, and a table rebuilt for each would cost
+// a thousand-node cluster more CPU than everything else. Rebuilds are
+// spaced by twenty times the duration of the last one (at most 500 ms), so
+// a node spends at most about 5% of its time on its table; a change after
+// a quiet spell (one node joining a formed cluster) is applied after 5 ms.
+func (n *Node) rebuildSoon() {
+	if !n.rebuildPending.CompareAndSwap(false, true) {
+		return // the scheduled rebuild will see this change too
+	}
+	gap := min(20*time.Duration(n.lastRebuild.Load()), 500*time.Millisecond)
+	d := max(time.Until(time.Unix(0, n.lastRebuildAt.Load()).Add(gap)), 5*time.Millisecond)
+	time.AfterFunc(d, func() {
+		n.rebuildPending.Store(false)
+		n.rebuild()
+	})
+}
+
+// nodeView is one node as a rebuild sees it.
+type nodeView struct {
+	addr string
+	c    *conn
+	rank int // 0 ourselves, 1 reached directly, 2 known through another node
+	bs   []proto.BackendInfo
+}
+
+// nextTable returns the table for views and whether it differs from old;
+// on a conflict of ring points, ourselves win, then nodes we reach, then
+// the rest, in address order. seen holds the addresses of views.
+//
+// Most rebuilds change a few nodes of a large table (a push names the nodes
+// that joined since the previous one): those are applied with one
+// route.Table.Update, O(points), instead of sorting every point again,
+// O(points log points), which at a thousand nodes made a node spend 5 ms
+// per push on its table. Nodes whose description did not change are found
+// in O(1) each, since the table shares their points. A large change, or a
+// conflict, builds the table from scratch.
+func (n *Node) nextTable(prev *routing, views []nodeView, seen map[string]bool) (*route.Table, bool, map[string]*proto.BackendInfo) {
+	old := prev.table
+	if old.Len() > 0 {
+		changes := map[string][]route.Backend{}
+		var newDescs map[string]*proto.BackendInfo
+		found := 0
+		for _, v := range views {
+			d := descOf(v.bs)
+			pd, ok := prev.descs[v.addr]
+			if ok {
+				found++
+				if pd == d {
+					continue
+				}
+			}
+			same := sameBackends(old.NodeBackends(v.addr), v.bs)
+			if ok && same {
+				// Another description with the same backends (ours: Join
+				// makes a new one each call): the table holds; keep the
+				// map rather than copy it.
+				continue
+			}
+			if newDescs == nil {
+				newDescs = maps.Clone(prev.descs)
+			}
+			newDescs[v.addr] = d
+			if !same {
+				changes[v.addr] = toRoute(v.addr, v.bs)
+			}
+		}
+		if found < len(prev.descs) {
+			if newDescs == nil {
+				newDescs = maps.Clone(prev.descs)
+			}
+			for addr := range prev.descs {
+				if !seen[addr] {
+					changes[addr] = nil
+					delete(newDescs, addr)
+				}
+			}
+		}
+		if newDescs == nil {
+			newDescs = prev.descs
+		}
+		if len(changes) == 0 {
+			return old, false, newDescs
+		}
+		if t, err := old.Update(changes); err == nil {
+			return t, t != old, newDescs
+		}
+		// A conflict: the full build below decides who stays out.
+	}
 	slices.SortFunc(views, func(a, b nodeView) int {
 		if a.rank != b.rank {
 			return a.rank - b.rank
 		}
 		return strings.Compare(a.addr, b.addr)
 	})
-	conns := make(map[string]*conn, len(views))
 	// The common case, no conflict, builds the table in one pass; the
 	// node descriptions are never modified (updates replace them), so the
 	// table shares their points.
@@ -201,13 +334,7 @@ func (n *Node) rebuild() {
 		all = append(all, toRoute(v.addr, v.bs)...)
 	}
 	t, err := route.NewShared(all)
-	if err == nil {
-		for _, v := range views {
-			if v.c != nil {
-				conns[v.addr] = v.c
-			}
-		}
-	} else {
+	if err != nil {
 		// Add the nodes one by one, leaving out those that conflict.
 		t = emptyRouting.table
 		for _, v := range views {
@@ -217,18 +344,54 @@ func (n *Node) rebuild() {
 				continue
 			}
 			t = nt
-			if v.c != nil {
-				conns[v.addr] = v.c
-			}
 		}
 	}
-	old := n.routes.Load()
-	t = t.WithVersion(old.table.Version() + 1)
-	changed := !t.Equal(old.table) || len(conns) != len(old.conns)
-	n.routes.Store(&routing{table: t, conns: conns})
-	if changed && n.cfg.OnChange != nil {
-		n.cfg.OnChange()
+	// Nodes left out by a conflict are not recorded: the next rebuild
+	// tries them again (their rival may have left).
+	descs := make(map[string]*proto.BackendInfo, len(views))
+	for _, v := range views {
+		if sameBackends(t.NodeBackends(v.addr), v.bs) {
+			descs[v.addr] = descOf(v.bs)
+		}
 	}
+	return t, !t.Equal(old), descs
+}
+
+// sameBackends reports whether the table's backends of a node (tbs) are
+// those of its description (bs).
+func sameBackends(tbs []route.Backend, bs []proto.BackendInfo) bool {
+	k := 0
+	for _, b := range bs {
+		if len(b.Points) == 0 {
+			continue // never in a table
+		}
+		k++
+		var tb *route.Backend
+		for i := range tbs {
+			if tbs[i].ID == b.ID {
+				tb = &tbs[i]
+				break
+			}
+		}
+		if tb == nil || tb.Group != b.Group || tb.ReadOnly != b.ReadOnly || len(tb.Points) != len(b.Points) {
+			return false
+		}
+		if unsafe.SliceData(tb.Points) != unsafe.SliceData(b.Points) && !sameSet(tb.Points, b.Points) {
+			return false
+		}
+	}
+	return k == len(tbs)
+}
+
+// sameSet compares sorted table points with a description's points, which
+// may be in any order.
+func sameSet(sorted, pts []id.ID) bool {
+	if slices.Equal(sorted, pts) {
+		return true
+	}
+	c := slices.Clone(pts)
+	slices.SortFunc(c, func(a, b id.ID) int { return bytes.Compare(a[:], b[:]) })
+	return slices.Equal(sorted, c)
 }
 
 // Members lists the nodes of the route table with the versions of their
@@ -436,6 +599,11 @@ func (n *Node) learn(c *conn, members []proto.Member, withNodes, partial bool) {
 // routes through c, without connecting to them. A whole list (a pull)
 // replaces what c vouched for; a partial one (a push of what changed) adds
 // to it. A member listed without its description is asked for.
+//
+// Pushes are handled on their own goroutine, so one can be applied while a
+// whole list asked for earlier is on its way: callers pass such a list as
+// partial (c.pushSeq moved), or it would drop the members the push added
+// until the next pull.
 func (n *Node) learnFrom(c *conn, members []proto.Member, partial bool) {
 	src := c.identity()
 	self := n.Self()
@@ -445,7 +613,7 @@ func (n *Node) learnFrom(c *conn, members []proto.Member, partial bool) {
 	old := n.indirectFrom[src]
 	m := old
 	if !partial || m == nil {
-		m = make(map[string]proto.NodeInfo, len(members))
+		m = make(map[string]*proto.NodeInfo, len(members))
 	}
 	for _, mem := range members {
 		addr := fixHost(mem.Addr, c.addr)
@@ -468,27 +636,35 @@ func (n *Node) learnFrom(c *conn, members []proto.Member, partial bool) {
 			}
 			continue
 		}
-		if info, ok := old[addr]; !ok || info.Version != mem.Node.Version {
-			changed = true
+		if info, ok := old[addr]; ok && info.Version >= mem.Node.Version {
+			// The same description (kept: the route table shares its
+			// points, and finds it unchanged by identity), or a newer one
+			// a push brought while this list was on its way.
+			m[addr] = info
+			continue
 		}
-		m[addr] = *mem.Node
+		changed = true
+		m[addr] = mem.Node
 	}
 	if !partial && len(m) != len(old) {
 		changed = true
 	}
 	if n.indirectFrom == nil {
-		n.indirectFrom = map[string]map[string]proto.NodeInfo{}
+		n.indirectFrom = map[string]map[string]*proto.NodeInfo{}
 	}
 	n.indirectFrom[src] = m
 	n.mu.Unlock()
-	if changed {
-		n.rebuild()
+	if partial {
+		c.pushSeq.Add(1)
 	}
-	if ask && c.asking.CompareAndSwap(false, true) {
-		go func() {
-			defer c.asking.Store(false)
-			n.askMembers(c, true)
-		}()
+	if changed {
+		n.rebuildSoon()
+	}
+	if ask && partial {
+		// A push named a node without its description: fetch it. (A
+		// whole list lacking one is left to the next pull, which will not
+		// find it unchanged: pullFrom keeps its digest only when complete.)
+		go n.pullFrom(c)
 	}
 }
 
@@ -546,32 +722,76 @@ func (n *Node) maintain() {
 	defer ping.Stop()
 	refresh := time.NewTicker(n.cfg.RefreshInterval)
 	defer refresh.Stop()
+	var lastTick time.Time
 	for {
 		select {
 		case <-n.stop:
 			return
-		case <-ping.C:
+		case now := <-ping.C:
+			// How late this tick runs: the ticker drops ticks a slow
+			// receiver misses, so a gap over the interval is lateness.
+			if !lastTick.IsZero() {
+				n.tickLag.Store(int64(max(now.Sub(lastTick)-n.cfg.PingInterval, time.Since(now))))
+			}
+			lastTick = now
 			n.mu.RLock()
 			remotes := slices.Clone(n.remotes)
 			n.mu.RUnlock()
-			for _, r := range remotes {
-				if n.isSelfAlias(r.addr) || r.dialing.Load() {
-					continue // ourselves, or a dial already under way
-				}
-				if c := r.live(); c != nil {
-					go n.probe(c)
-				} else {
-					go func() {
-						ctx, cancel := context.WithTimeout(context.Background(), n.cfg.DialTimeout+n.cfg.WaitTimeout)
-						defer cancel()
-						_, _ = r.get(ctx, n, false)
-					}()
-				}
-			}
+			n.pingRound(remotes)
 		case <-refresh.C:
 			go n.pull()
 		}
 	}
+}
+
+// pingRound is one PingInterval of failure detection: lost remotes are
+// redialed; suspects (a ping missed) are pinged again; of the others, those
+// not heard from since the last round are pinged, at most
+// ProbesPerInterval of them, taking turns (a round starts where the last
+// one stopped). Load on a node with many peers stays bounded, and a node
+// that talks to us (pushes, replies) is never pinged.
+func (n *Node) pingRound(remotes []*remote) {
+	if len(remotes) == 0 {
+		return
+	}
+	budget := n.cfg.ProbesPerInterval
+	start := n.probeNext % len(remotes)
+	next := start
+	for k := range len(remotes) {
+		i := (start + k) % len(remotes)
+		r := remotes[i]
+		if n.isSelfAlias(r.addr) || r.dialing.Load() {
+			continue // ourselves, or a dial already under way
+		}
+		c := r.live()
+		if c == nil {
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), n.cfg.DialTimeout+n.cfg.WaitTimeout)
+				defer cancel()
+				_, _ = r.get(ctx, n, false)
+			}()
+			continue
+		}
+		heard := c.frames.Load()
+		quiet := heard == c.heardAt
+		c.heardAt = heard
+		switch {
+		case !quiet:
+			// It spoke since the last round (even a reply to a ping that
+			// had timed out): alive, and no longer suspected. A busy node
+			// answers late rather than not at all, and dropping it (a seed
+			// that vouches for a thousand nodes) costs far more than
+			// waiting.
+			c.misses.Store(0)
+		case c.misses.Load() > 0:
+			go n.probe(c) // a suspect: every round until it answers or is dropped
+		case budget > 0:
+			budget--
+			next = i + 1
+			go n.probe(c)
+		}
+	}
+	n.probeNext = next
 }
 
 // probe pings one connection and fails it after too many misses.
@@ -582,9 +802,22 @@ func (n *Node) probe(c *conn) {
 	defer c.probing.Store(false)
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.PingTimeout)
 	defer cancel()
+	before, start := c.frames.Load(), time.Now()
 	_, err := c.roundTrip(ctx, proto.NewHeader(proto.CmdBackendStatus, 0, id.ID{}, 0))
-	if err == nil {
+	if err == nil || c.alive() && c.frames.Load() != before {
+		// An answer, or other frames from the node while we waited: it is
+		// alive, only slow to answer this ping (a busy seed).
 		c.misses.Store(0)
+		return
+	}
+	// Local health (as in Lifeguard, the SWIM refinement): when this node
+	// itself runs late (the probe woke well after its timeout, or the ping
+	// ticker did), a missing reply says more about us than about the peer,
+	// so it is not held against the peer. A thousand nodes on two CPUs
+	// evicted each other this way.
+	if late := time.Since(start) - n.cfg.PingTimeout; late > n.cfg.PingTimeout/2 || n.tickLag.Load() > int64(n.cfg.PingInterval/2) {
+		n.log.Debug("ping missed while this node runs late: not counted", zap.String("node", c.addr),
+			zap.Duration("late", late), zap.Duration("tick_lag", time.Duration(n.tickLag.Load())))
 		return
 	}
 	if c.misses.Add(1) >= int32(n.cfg.SuspectAfter) {
@@ -605,10 +838,97 @@ func (n *Node) pull() {
 	for _, c := range rt.conns {
 		cs = append(cs, c)
 	}
+	c := cs[rand.IntN(len(cs))]
+	if n.cfg.ConnectOnDemand {
+		n.pullFrom(c)
+		return
+	}
 	n.mu.RLock()
-	withNodes := len(n.indirect) > 0 || n.cfg.ConnectOnDemand
+	withNodes := len(n.indirect) > 0
 	n.mu.RUnlock()
-	n.askMembers(cs[rand.IntN(len(cs))], withNodes)
+	n.askMembers(c, withNodes)
+}
+
+// pullFrom refreshes what c vouches for (ConnectOnDemand) in up to two
+// small round trips instead of one large one: the member list without
+// descriptions, which c leaves empty if its digest is the one we got last
+// time (the common case once a cluster is formed); then the descriptions
+// of only the members we do not hold at their listed version.
+func (n *Node) pullFrom(c *conn) {
+	if !c.asking.CompareAndSwap(false, true) {
+		return // a pull from c is under way
+	}
+	defer c.asking.Store(false)
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.WaitTimeout)
+	defer cancel()
+	h := proto.NewHeader(proto.CmdRouteList, 0, id.ID{}, 0)
+	seq := c.pushSeq.Load()
+	req := AppendRouteListRequest(nil, RouteListRequest{HasDigest: true, Digest: c.listDigest.Load()})
+	rep, err := c.roundTrip(ctx, h, req)
+	if err != nil {
+		return
+	}
+	ms, _, err := proto.DecodeMembers(rep.payload)
+	if err != nil || len(ms) == 0 {
+		return // unchanged (or a bad list, logged by the next full ask)
+	}
+	digest := MemberDigest(ms)
+	src, self := c.identity(), n.Self()
+	rt := n.routes.Load()
+	var need []string
+	var needIdx []int
+	n.mu.RLock()
+	held := n.indirectFrom[src]
+	for i := range ms {
+		m := &ms[i]
+		addr := fixHost(m.Addr, c.addr)
+		if addr == self || n.selfAlias[addr] || rt.conns[addr] != nil {
+			continue // learnFrom looks at these itself
+		}
+		if info, ok := held[addr]; ok && info.Version == m.Version {
+			m.Node = info
+			continue
+		}
+		need = append(need, m.Addr)
+		needIdx = append(needIdx, i)
+	}
+	n.mu.RUnlock()
+	if len(need) > 0 {
+		req = AppendRouteListRequest(nil, RouteListRequest{WithNodes: true, Only: need})
+		rep, err := c.roundTrip(ctx, h, req)
+		if err != nil {
+			return
+		}
+		got, _, err := proto.DecodeMembers(rep.payload)
+		if err != nil {
+			n.log.Warn("bad route list", zap.String("node", c.addr), zap.Error(err))
+			return
+		}
+		byAddr := make(map[string]*proto.NodeInfo, len(got))
+		for i := range got {
+			byAddr[got[i].Addr] = got[i].Node
+		}
+		for _, i := range needIdx {
+			if info := byAddr[ms[i].Addr]; info != nil {
+				ms[i].Node, ms[i].Version = info, info.Version
+			}
+		}
+	}
+	// A member c dropped between the two requests stays undescribed:
+	// learnFrom keeps what we held of it, and the next pull asks again.
+	complete := true
+	for _, i := range needIdx {
+		complete = complete && ms[i].Node != nil
+	}
+	// Applied as partial, the list removed nothing: the next pull must
+	// not find it unchanged.
+	partial := c.pushSeq.Load() != seq
+	n.learnFrom(c, ms, partial)
+	if complete && !partial {
+		c.listDigest.Store(digest)
+	} else {
+		c.listDigest.Store(0)
+	}
 }
 
 // discover asks a freshly connected node for its member list with
@@ -623,6 +943,7 @@ func (n *Node) askMembers(c *conn, withNodes bool) {
 	if withNodes {
 		req = []byte{proto.RouteListWithNodes}
 	}
+	seq := c.pushSeq.Load()
 	rep, err := c.roundTrip(ctx, proto.NewHeader(proto.CmdRouteList, 0, id.ID{}, 0), req)
 	if err != nil {
 		return
@@ -632,7 +953,11 @@ func (n *Node) askMembers(c *conn, withNodes bool) {
 		n.log.Warn("bad route list", zap.String("node", c.addr), zap.Error(err))
 		return
 	}
-	n.learn(c, ms, withNodes, false)
+	partial := c.pushSeq.Load() != seq
+	n.learn(c, ms, withNodes, partial)
+	if withNodes && n.cfg.ConnectOnDemand && !partial {
+		c.listDigest.Store(MemberDigest(ms))
+	}
 }
 
 // WaitRoutes blocks until the route table satisfies ok or ctx ends.

@@ -182,7 +182,7 @@ func build(version uint64, bs []Backend) (*Table, error) {
 				es = append(es, entry{binary.BigEndian.Uint64(b.Points[pi][:8]), ref{int32(bi), int32(pi)}})
 			}
 		}
-		slices.SortFunc(es, t.compareEntries)
+		sortEntries(t, es)
 		r := ring{group: g, prefix: make([]uint64, len(es)), refs: make([]ref, len(es))}
 		for i, e := range es {
 			r.prefix[i], r.refs[i] = e.prefix, e.ref
@@ -261,7 +261,7 @@ func (t *Table) replace(lo, hi int, nbs []Backend) (*Table, error) {
 
 	for _, g := range groups {
 		add := fresh[g]
-		slices.SortFunc(add, nt.compareEntries)
+		sortEntries(nt, add)
 		var old ring
 		if r := t.ring(g); r != nil {
 			old = *r

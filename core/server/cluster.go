@@ -15,16 +15,21 @@ import (
 )
 
 // A node's view of the cluster lives in its peers client.Node: one outgoing
-// connection to every other node, the route table built from their
-// handshakes plus the node itself, failure detection by pings, and member
-// lists pulled and pushed. This file ties it to the server:
+// connection to every other node (or, with Peer.ConnectOnDemand, to the
+// nodes it needs), the route table built from their handshakes plus the
+// node itself, failure detection by a bounded number of pings per interval,
+// and member lists pulled (by digest: only what changed) and pushed. This
+// file ties it to the server:
 //
 //   - joining: Start connects to Options.Remotes; a node that connects to us
 //     with its description in the handshake is connected back, so it is in
 //     our table within one round trip, and our push tells everyone else;
 //   - forwarding: a data request for a key another node owns is sent there
 //     and the reply relayed (Stats.Forwards);
-//   - ROUTE_LIST answers with our member list; ROUTES_CHANGED is pushed to
+//   - ROUTE_LIST answers with our member list (cached per route table; a
+//     request may carry the digest of the list the asker holds, answered
+//     with an empty list when current, or name the members it wants
+//     described: client.RouteList); ROUTES_CHANGED is pushed to
 //     every connection we serve (peers and clients) when our backends or
 //     our table change.
 
@@ -110,13 +115,20 @@ func (s *Server) requestPush() {
 // and the members that are new or changed since the previous push, not the
 // whole list: receivers only ever add and refresh from a push, so the rest
 // would be decoded for nothing (a forming cluster of N nodes would move
-// O(N^3) members a second), and a push missed is made up by the periodic
-// pull of the whole list. With ConnectOnDemand the members carry their
-// descriptions, since receivers route to them without connecting.
+// O(N^3) members a second). A connection whose push was dropped (a full
+// queue) gets the whole list in the next push; departures, which pushes do
+// not carry, reach the others by their periodic pulls. With
+// ConnectOnDemand the members carry their descriptions, since receivers
+// route to them without connecting.
 func (s *Server) pushLoop() {
 	defer s.loops.Done()
 	pushed := map[string]uint64{} // member -> version last pushed
 	var pushedSelf uint64
+	// missed holds the connections whose last push was dropped (a full
+	// queue): the next push gives them the whole list, not a delta they
+	// could not apply. Waiting for their next pull instead left a tenth of
+	// a forming thousand-node cluster a RefreshInterval behind.
+	missed := map[*conn]bool{}
 	withNodes := s.opts.Peer.ConnectOnDemand
 	for {
 		select {
@@ -134,11 +146,15 @@ func (s *Server) pushLoop() {
 			}
 		}
 		pushed = now
-		if len(rc.Members) == 0 && rc.Node.Version == pushedSelf {
+		delta := len(rc.Members) > 0 || rc.Node.Version != pushedSelf
+		pushedSelf = rc.Node.Version
+		if !delta && len(missed) == 0 {
 			continue // only departures, which pushes do not carry
 		}
-		pushedSelf = rc.Node.Version
-		payload := rc.Append(nil)
+		var payload, full []byte
+		if delta {
+			payload = rc.Append(nil)
+		}
 		s.mu.Lock()
 		conns := make([]*conn, 0, len(s.conns))
 		for c := range s.conns {
@@ -148,8 +164,23 @@ func (s *Server) pushLoop() {
 		}
 		s.mu.Unlock()
 		h := proto.Header{Major: proto.VersionMajor, Minor: proto.VersionMinor, Cmd: proto.CmdRoutesChanged, Backend: -1}
+		retry := make(map[*conn]bool, len(missed))
 		for _, c := range conns {
-			c.trySend(h, payload)
+			p := payload
+			if missed[c] {
+				if full == nil {
+					whole := proto.RoutesChanged{Node: rc.Node, Members: all}
+					full = whole.Append(nil)
+				}
+				p = full
+			}
+			if p != nil && !c.trySend(h, p) {
+				retry[c] = true
+			}
+		}
+		missed = retry // closed connections drop out here
+		if len(missed) > 0 {
+			s.requestPush()
 		}
 		select {
 		case <-s.bgCtx.Done():
@@ -167,8 +198,13 @@ func (s *Server) joined(info *proto.NodeInfo, remote net.Addr) {
 }
 
 func (s *Server) handleRouteList(_ context.Context, req *Request, _ Replier) ([][]byte, error) {
-	withNodes := len(req.Payload) > 0 && req.Payload[0]&proto.RouteListWithNodes != 0
-	return [][]byte{proto.AppendMembers(nil, s.cluster.peers.Members(withNodes))}, nil
+	// The list is cached per route table; a digest or a list of addresses
+	// in the request asks for only what changed (client.RouteList).
+	rep, err := s.cluster.peers.RouteList(req.Payload)
+	if err != nil {
+		return nil, err
+	}
+	return [][]byte{rep}, nil
 }
 
 // route decides where a data request is served: the local backend that

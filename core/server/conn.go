@@ -217,10 +217,10 @@ func (c *conn) send(h proto.Header, parts ...[]byte) bool {
 }
 
 // trySend is send that never waits: it drops the frame when the writer's
-// queue is full or the writer is gone. For pushes, which a later push or
-// pull makes up for.
-func (c *conn) trySend(h proto.Header, parts ...[]byte) {
-	_ = c.w.TrySend(h, parts)
+// queue is full or the writer is gone, and reports whether it sent it. For
+// pushes, which a later push makes up for.
+func (c *conn) trySend(h proto.Header, parts ...[]byte) bool {
+	return c.w.TrySend(h, parts) == nil
 }
 
 type replier struct {

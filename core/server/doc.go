@@ -24,6 +24,13 @@
 // connection; a malformed payload in a well-formed frame gets an error reply
 // and the connection goes on.
 //
+// Nodes form a cluster through their peers client.Node (see cluster.go and
+// the client package's doc): joining through Options.Remotes, member lists
+// pulled and pushed, failure detection with a bounded number of pings per
+// interval. ROUTE_LIST replies are cached per route table and a request may
+// ask for only what changed since a digest, so a seed answering a thousand
+// nodes' pulls encodes its list once per change, not once per pull.
+//
 // Backends can be enabled, disabled, made read-only or writable and
 // defragmented at run time (BACKEND_CONTROL, Server.ControlBackend; see
 // control.go): a data request holds its backend open until its handler

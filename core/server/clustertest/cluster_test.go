@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"runtime/pprof"
 	"strconv"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/elliptics/elliptics/core/client"
 	"github.com/elliptics/elliptics/core/route"
@@ -31,7 +32,8 @@ func clusterSize(t *testing.T) int {
 }
 
 // TestCluster starts n nodes over 3 groups, every one joining through the
-// seed, and checks that every route table converges, that a key sent
+// seed, and checks that every route table converges, that one more node
+// joining the formed cluster reaches every table, that a key sent
 // through any node lands on its owner in every group (forwarding), and that
 // a client sees the whole table and reads the key back.
 func TestCluster(t *testing.T) {
@@ -52,28 +54,26 @@ func testCluster(t *testing.T, onDemand bool) {
 
 	if os.Getenv("ELLIPTICS_CLUSTER_TRACE") != "" {
 		last := time.Now()
-		dumped := false
 		Trace = func(c *Cluster) {
-			if time.Since(last) < 500*time.Millisecond {
+			if time.Since(last) < 250*time.Millisecond {
 				return
 			}
 			last = time.Now()
-			if time.Since(start) > 4*time.Second && !dumped {
-				dumped = true
-				f, _ := os.Create("/tmp/gr.txt")
-				pprof.Lookup("goroutine").WriteTo(f, 1)
-				f.Close()
-			}
-			sum, peers := 0, 0
+			sum, minLen := 0, len(c.Nodes)
 			for _, s := range c.Nodes {
-				sum += s.Table().Len()
-				peers += len(s.Peers().Members(false))
+				l := s.Table().Len()
+				sum += l
+				minLen = min(minLen, l)
 			}
-			t.Logf("%v: %d converged, mean table %d, mean members %d", time.Since(start).Round(time.Millisecond), c.Converged(), sum/len(c.Nodes), peers/len(c.Nodes))
+			t.Logf("%v: %d converged, seed table %d, mean table %d, smallest %d", time.Since(start).Round(time.Millisecond),
+				c.Converged(), c.Nodes[0].Table().Len(), sum/len(c.Nodes), minLen)
 		}
 		defer func() { Trace = nil }()
 	}
 	opts := Options{Nodes: n}
+	if os.Getenv("ELLIPTICS_CLUSTER_LOG") != "" {
+		opts.Logger = zap.Must(zap.NewDevelopment(zap.IncreaseLevel(zap.WarnLevel)))
+	}
 	opts.Peer.ConnectOnDemand = onDemand
 	c, err := Start(opts)
 	if err != nil {
@@ -88,6 +88,17 @@ func testCluster(t *testing.T, onDemand bool) {
 	}
 	t.Logf("%d nodes (on demand: %v): started in %v, converged %v after the last start (%d goroutines); route table of node 0: %d bytes",
 		n, onDemand, started, time.Since(start)-started, runtime.NumGoroutine(), TableBytes(c.Nodes[0].Table()))
+
+	// One more node joins the formed cluster: every node must learn it.
+	joinStart := time.Now()
+	if _, err := c.Add(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitConverged(ctx); err != nil {
+		t.Fatalf("after one more node joined: %v", err)
+	}
+	t.Logf("node %d joined: known to all %d nodes after %v", n, n+1, time.Since(joinStart))
+	n++
 
 	// Keys sent through a proxy client reach their owners through whichever
 	// node the client talks to.

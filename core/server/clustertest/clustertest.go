@@ -9,9 +9,12 @@ package clustertest
 import (
 	"context"
 	"fmt"
+	"runtime/pprof"
 	"sync"
 	"time"
 	"unsafe"
+
+	"go.uber.org/zap"
 
 	"github.com/elliptics/elliptics/core/backend/mem"
 	"github.com/elliptics/elliptics/core/client"
@@ -30,6 +33,8 @@ type Options struct {
 	Peer client.Config
 	// Net is the network; nil makes a new one.
 	Net *memnet.Network
+	// Logger, if set, logs every node (named by its address).
+	Logger *zap.Logger
 }
 
 // Cluster is a running cluster.
@@ -76,6 +81,9 @@ func (c *Cluster) Add() (*server.Server, error) {
 		// Shutdown of a thousand nodes must not wait on stragglers.
 		ShutdownTimeout: 2 * time.Second,
 	}
+	if c.opts.Logger != nil {
+		o.Logger = c.opts.Logger.Named(addr)
+	}
 	if i > 0 {
 		o.Remotes = []string{c.Addrs[0]}
 	}
@@ -83,8 +91,13 @@ func (c *Cluster) Add() (*server.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Start(); err != nil {
-		return nil, err
+	// Goroutines started by the node carry its address as a pprof label
+	// ("node"), so a CPU profile of a whole cluster splits by node
+	// (go tool pprof -tagfocus node=node0:1025).
+	var err2 error
+	pprof.Do(context.Background(), pprof.Labels("node", addr), func(context.Context) { err2 = s.Start() })
+	if err2 != nil {
+		return nil, err2
 	}
 	c.Nodes = append(c.Nodes, s)
 	c.Addrs = append(c.Addrs, addr)

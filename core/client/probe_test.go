@@ -1,0 +1,101 @@
+package client
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/elliptics/elliptics/core/proto"
+	"github.com/elliptics/elliptics/core/route"
+	"github.com/elliptics/elliptics/core/status"
+	"github.com/elliptics/elliptics/core/transport/memnet"
+)
+
+// fakeNode answers handshakes and then pings after delay, or never (delay
+// < 0): a node that hangs, or one too busy to answer in time.
+func fakeNode(t *testing.T, nw *memnet.Network, addr string, delay time.Duration) {
+	ln, err := nw.Listen(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	pts, err := route.RandomPoints(4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := proto.NodeInfo{Major: proto.VersionMajor, Minor: proto.VersionMinor, Version: 1, Addresses: []string{addr},
+		Backends: []proto.BackendInfo{{ID: 0, Group: 1, Points: pts}}}
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go serveFake(nc, &info, delay)
+		}
+	}()
+}
+
+func serveFake(nc net.Conn, info *proto.NodeInfo, delay time.Duration) {
+	defer nc.Close()
+	var mu sync.Mutex
+	send := func(h proto.Header, payload []byte) {
+		b := make([]byte, proto.HeaderSize, proto.HeaderSize+len(payload))
+		r := h.Reply(status.OK, uint64(len(payload)), false)
+		r.Encode(b)
+		mu.Lock()
+		_, _ = nc.Write(append(b, payload...))
+		mu.Unlock()
+	}
+	r := proto.NewReader(bufio.NewReader(nc), proto.DefaultMaxPayload)
+	for {
+		h, _, err := r.Next()
+		if err != nil {
+			return
+		}
+		switch {
+		case h.Cmd == proto.CmdHandshake:
+			send(h, info.Append(nil))
+		case delay < 0:
+			// hung: reads, never answers
+		default:
+			time.AfterFunc(delay, func() { send(h, nil) })
+		}
+	}
+}
+
+// A node that stops answering is dropped after SuspectAfter missed pings,
+// even with a probe budget smaller than the number of peers; one that
+// answers every ping late, but answers, is not: its late replies are signs
+// of life.
+func TestProbeDropsHungNodeKeepsSlowOne(t *testing.T) {
+	nw := memnet.New()
+	fakeNode(t, nw, "hung:1", -1)
+	fakeNode(t, nw, "slow:1", 150*time.Millisecond)
+	for _, a := range []string{"a:1", "b:1", "c:1"} {
+		fakeNode(t, nw, a, 0)
+	}
+	n := NewNode(Config{Dial: nw.Dial, PingInterval: 50 * time.Millisecond, PingTimeout: 50 * time.Millisecond,
+		SuspectAfter: 3, ProbesPerInterval: 1})
+	defer n.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := n.AddRemotes(ctx, "hung:1", "slow:1", "a:1", "b:1", "c:1"); err != nil {
+		t.Fatal(err)
+	}
+	// Five peers, one probe of a quiet peer per interval: the hung node is
+	// first probed within five intervals, then dropped three later.
+	if err := n.WaitRoutes(ctx, func(tb *route.Table) bool { return tb.Len() == 4 }); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := n.Table().Backend("hung:1", 0); ok {
+		t.Fatalf("the hung node is still routed to: %v", n.Table().Addresses())
+	}
+	time.Sleep(time.Second) // twenty intervals: the slow node is probed and answers late, again and again
+	if _, ok := n.Table().Backend("slow:1", 0); !ok {
+		t.Fatalf("the slow node was dropped: %v", n.Table().Addresses())
+	}
+}
