@@ -92,15 +92,16 @@ bench: build
 	$(GO) run ./bench/kvbench -out bench/out
 	$(MAKE) -C bench/storage bench
 
-soak:
+soak: build
 	$(MAKE) fuzz FUZZTIME=$(SOAKTIME)
+	ELLIPTICS_BIG=1 $(GO) test -count=1 -timeout 30m -v -run 'TestBigObjectStreams$$' ./tests/e2e/
 
 # Whole clusters in one process on an in-memory network (issue 4): 100 nodes
 # in full mesh, then 100 and 1,000 nodes connecting on demand; convergence
 # times and route table sizes are logged (bench/RESULTS.md).
 SCALE_NODES ?= 1000
 scale:
-	$(GO) test -count=1 -v -timeout 30m -run 'TestCluster$$' ./core/server/clustertest/
+	$(GO) test -count=1 -v -timeout 30m -run 'TestCluster$$|TestClusterOnDemand$$' ./core/server/clustertest/
 	ELLIPTICS_CLUSTER_NODES=$(SCALE_NODES) $(GO) test -count=1 -v -timeout 30m -run 'TestClusterOnDemand$$' ./core/server/clustertest/
 
 clean:

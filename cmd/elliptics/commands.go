@@ -69,6 +69,20 @@ func init() {
 			setup: readCommand,
 		},
 		{
+			name:    "upload",
+			args:    []string{"KEY", "FILE|-"},
+			summary: "stream a big FILE into KEY in chunks (prepare, writes, commit), with a progress bar",
+			about:   uploadAbout,
+			setup:   uploadCommand,
+		},
+		{
+			name:    "download",
+			args:    []string{"KEY", "FILE|-"},
+			summary: "stream KEY into FILE in ranged reads, with a progress bar",
+			about:   downloadAbout,
+			setup:   downloadCommand,
+		},
+		{
 			name:    "lookup",
 			args:    []string{"KEY"},
 			summary: "show where KEY is stored: group, address, size, timestamp, flags, path",

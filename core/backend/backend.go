@@ -16,7 +16,9 @@
 // Columns may carry an expiry (WriteRequest.Expire) and may be uncommitted
 // uploads (Prepare/Plain/Commit); both are invisible to Read, Lookup and
 // Iterate. Compose gives every backend the same write semantics for
-// offsets, appends, uploads and expiry; Condition is the compare-and-swap
+// offsets, appends and expiry, and PlanUpload the same checks for the steps
+// of a chunked upload, which backends write in place (a chunk costs its own
+// bytes, not a rewrite of the value); Condition is the compare-and-swap
 // check the node runs before a conditional write.
 //
 // Errors are the sentinels of package status: status.ErrNotFound for a

@@ -121,7 +121,8 @@ type WriteOptions struct {
 	// negative is status.ErrInvalid). Once it ends the value is invisible
 	// to every read, lookup and iteration. An offset write, append or plain
 	// chunk without a TTL keeps the value's current one; on a Prepare alone
-	// it is the deadline of the upload (default server.PrepareTimeout).
+	// it is the deadline of the upload (default: the node's upload_timeout,
+	// 24h). WriteFrom streams a whole upload from an io.Reader.
 	TTL time.Duration
 	// CAS, when set, makes the write conditional: it succeeds only if the
 	// SHA-512 of the stored value equals *CAS, or the key is absent;

@@ -61,6 +61,9 @@ const (
 	DefaultPingTimeout     = time.Second
 	DefaultSuspectAfter    = 3
 	DefaultRefreshInterval = 5 * time.Second
+	// DefaultUploadTimeout is how long a chunked upload may stay
+	// uncommitted (server.PrepareTimeout).
+	DefaultUploadTimeout = server.PrepareTimeout
 )
 
 // Defaults of a [[backend]] table.
@@ -136,6 +139,11 @@ type Node struct {
 	// RefreshInterval is how often the node pulls the member list of a
 	// random other node, healing missed route pushes. Default "5s".
 	RefreshInterval Duration `toml:"refresh_interval"`
+	// UploadTimeout is how long a chunked upload (prepare, plain writes,
+	// commit) may stay uncommitted when its prepare has no TTL; then it
+	// expires, later chunks and its commit get NotFound, and its space is
+	// reclaimed. Default "24h".
+	UploadTimeout Duration `toml:"upload_timeout"`
 }
 
 // Backend is one [[backend]] table.
@@ -215,6 +223,7 @@ func defaultNode() Node {
 		PingTimeout:     Duration{DefaultPingTimeout},
 		SuspectAfter:    DefaultSuspectAfter,
 		RefreshInterval: Duration{DefaultRefreshInterval},
+		UploadTimeout:   Duration{DefaultUploadTimeout},
 	}
 }
 
@@ -392,7 +401,7 @@ var (
 		key   string
 		intOK bool
 	}{{"request_timeout", false}, {"shutdown_timeout", false}, {"max_payload", true},
-		{"ping_interval", false}, {"ping_timeout", false}, {"refresh_interval", false}}
+		{"ping_interval", false}, {"ping_timeout", false}, {"refresh_interval", false}, {"upload_timeout", false}}
 )
 
 // Validate checks every field and reports every problem found, each naming
@@ -445,6 +454,9 @@ func (c *Config) Validate() error {
 	}
 	if n.RefreshInterval.Duration <= 0 {
 		p.add("node.refresh_interval", "must be > 0, got %v", n.RefreshInterval)
+	}
+	if n.UploadTimeout.Duration <= 0 {
+		p.add("node.upload_timeout", "must be > 0, got %v", n.UploadTimeout)
 	}
 
 	if len(c.Backends) == 0 {
@@ -616,6 +628,7 @@ func (c *Config) ServerOptions(logger *zap.Logger) (server.Options, error) {
 		RequestTimeout:  n.RequestTimeout.Duration,
 		ShutdownTimeout: n.ShutdownTimeout.Duration,
 		MaxInflight:     n.MaxInflight,
+		UploadTimeout:   n.UploadTimeout.Duration,
 		Logger:          logger,
 		Remotes:         slices.Clone(n.Remotes),
 		Peer: client.Config{

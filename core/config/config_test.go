@@ -65,7 +65,7 @@ func TestExampleFileIsDefault(t *testing.T) {
 	require.NoError(t, err)
 	for _, key := range []string{"listen", "remotes", "log_level", "log_format", "request_timeout",
 		"shutdown_timeout", "max_payload", "max_inflight", "data_dir",
-		"ping_interval", "ping_timeout", "suspect_after", "refresh_interval",
+		"ping_interval", "ping_timeout", "suspect_after", "refresh_interval", "upload_timeout",
 		"id", "group", "type", "dir", "read_only", "enable", "sync", "sync_interval", "blob_size",
 		"records_in_blob", "compress", "points"} {
 		require.Contains(t, string(data), "\n"+key+" = ", key)
@@ -88,6 +88,7 @@ func TestLoadFixtures(t *testing.T) {
 			PingTimeout:     Duration{2 * time.Second},
 			SuspectAfter:    5,
 			RefreshInterval: Duration{time.Minute},
+			UploadTimeout:   Duration{2 * time.Hour},
 		},
 		Backends: []Backend{
 			withPoints(withDir(withDisabled(withReadOnly(testbackend(3, 2, "mem"))), "/mnt/disk1"), 64),
@@ -203,6 +204,7 @@ func TestParseErrors(t *testing.T) {
 		{"suspect after negative", "[node]\nsuspect_after = -2\n", "node.suspect_after: must be > 0, got -2"},
 		{"suspect after string", "[node]\nsuspect_after = \"3\"\n", "node.suspect_after: got a TOML string, want an integer"},
 		{"refresh interval zero", "[node]\nrefresh_interval = \"0s\"\n", "node.refresh_interval: must be > 0, got 0s"},
+		{"upload timeout zero", "[node]\nupload_timeout = \"0s\"\n", "node.upload_timeout: must be > 0, got 0s"},
 		{"refresh interval boolean", "[node]\nrefresh_interval = false\n", `node.refresh_interval: invalid duration "false"`},
 		{"backend points zero", "[[backend]]\npoints = 0\n", "backend[0].points: must be between 1 and 4096, got 0"},
 		{"backend points negative", "[[backend]]\npoints = -1\n", "backend[0].points: must be between 1 and 4096, got -1"},

@@ -17,7 +17,7 @@ func (s *Server) registerCore() {
 	s.Handle(proto.CmdBackendStatus, s.handleBackendStatus, HandlerOptions{})
 	s.Handle(proto.CmdBackendControl, s.handleBackendControl, HandlerOptions{})
 	s.Handle(proto.CmdWrite, s.handleWrite, data)
-	s.Handle(proto.CmdRead, handleRead, data)
+	s.Handle(proto.CmdRead, s.handleRead, data)
 	s.Handle(proto.CmdLookup, s.handleLookup, data)
 	s.Handle(proto.CmdRemove, handleRemove, data)
 	// Range, iterator and send requests span many keys (not ordered) and
@@ -60,11 +60,12 @@ func decodeAttr(req *Request) (proto.IOAttr, []byte, error) {
 	return a, rest, nil
 }
 
-// PrepareTimeout is how long a chunked upload may stay uncommitted when its
-// prepare carries no TTL: then the record expires, becomes reclaimable, and
-// later plain writes and the commit get NotFound (the original's recovery
-// removed uncommitted records after --prepare-timeout, one day by default).
-// A prepare with a TTL sets the upload's own deadline instead.
+// PrepareTimeout is the default of Options.UploadTimeout: how long a
+// chunked upload may stay uncommitted when its prepare carries no TTL; then
+// the record expires, becomes reclaimable, and later plain writes and the
+// commit get NotFound (the original's recovery removed uncommitted records
+// after --prepare-timeout, one day by default). A prepare with a TTL sets
+// the upload's own deadline instead.
 const PrepareTimeout = 24 * time.Hour
 
 func (s *Server) handleWrite(ctx context.Context, req *Request, _ Replier) ([][]byte, error) {
@@ -112,7 +113,7 @@ func (s *Server) handleWrite(ctx context.Context, req *Request, _ Replier) ([][]
 	case a.TTL > 0:
 		wr.Expire = now.Add(a.TTL)
 	case wr.Prepare && !wr.Commit:
-		wr.Expire = now.Add(PrepareTimeout)
+		wr.Expire = now.Add(s.opts.UploadTimeout)
 	}
 	// The check and the write run as one step because the data handlers
 	// are ordered per key: no other WRITE or REMOVE of this key runs in
@@ -139,7 +140,11 @@ func (s *Server) handleWrite(ctx context.Context, req *Request, _ Replier) ([][]
 	return [][]byte{info.Append(nil)}, nil
 }
 
-func handleRead(ctx context.Context, req *Request, _ Replier) ([][]byte, error) {
+// handleRead serves a READ. A reply carries at most what fits in a frame:
+// the backend is asked for one byte more than that, so a read of a bigger
+// object (or range) never loads more than a frame, and is refused with
+// TooLarge: big objects are read in ranges.
+func (s *Server) handleRead(ctx context.Context, req *Request, _ Replier) ([][]byte, error) {
 	a, _, err := decodeAttr(req)
 	if err != nil {
 		return nil, err
@@ -152,7 +157,16 @@ func handleRead(ctx context.Context, req *Request, _ Replier) ([][]byte, error) 
 		info, err = req.Store.Lookup(ctx, key, backend.LookupOptions{})
 		meta = info.Meta
 	} else {
-		data, meta, err = req.Store.Read(ctx, key, a.Offset, a.Size)
+		room := s.readRoom(a.Column)
+		size := a.Size
+		if size == 0 || size > room {
+			size = room + 1
+		}
+		data, meta, err = req.Store.Read(ctx, key, a.Offset, size)
+		if err == nil && uint64(len(data)) > room {
+			return nil, status.Errorf(status.TooLarge, "read at offset %d of an object of %d bytes: over the %d bytes a reply can carry; read it in ranges",
+				a.Offset, meta.Size, room)
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -193,4 +207,14 @@ func handleRemove(ctx context.Context, req *Request, _ Replier) ([][]byte, error
 	opts := backend.RemoveOptions{Column: a.Column,
 		OnlyColumn: (a.Column != "" || a.Flags.Has(proto.IOColumnOnly)) && !a.Flags.Has(proto.IOWholeObject)}
 	return nil, req.Store.Remove(ctx, req.Header.ID, opts)
+}
+
+// readRoom is the most data bytes a READ reply can carry: the frame
+// payload limit less the reply's io attr.
+func (s *Server) readRoom(column string) uint64 {
+	over := uint64(proto.IOAttrSize + len(column))
+	if s.opts.MaxPayload <= over {
+		return 0
+	}
+	return s.opts.MaxPayload - over
 }

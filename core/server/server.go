@@ -63,7 +63,12 @@ type Options struct {
 	ShutdownTimeout time.Duration
 	// MaxInflight limits concurrent requests per connection (default 1024).
 	MaxInflight int
-	Logger      *zap.Logger
+	// UploadTimeout is how long a chunked upload may stay uncommitted when
+	// its prepare carries no TTL (default PrepareTimeout, 24h): then it
+	// expires, later chunks and the commit get NotFound, and its space is
+	// reclaimed (blob: by defragmentation).
+	UploadTimeout time.Duration
+	Logger        *zap.Logger
 	// Remotes are nodes of the cluster to join ("host:port"); the node
 	// learns the rest from them.
 	Remotes []string
@@ -87,6 +92,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.MaxInflight == 0 {
 		o.MaxInflight = DefaultMaxInflight
+	}
+	if o.UploadTimeout == 0 {
+		o.UploadTimeout = PrepareTimeout
 	}
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
@@ -120,7 +128,7 @@ func (o *Options) Validate() error {
 		}
 		ids[b.ID] = true
 	}
-	if o.MaxInflight < 0 || o.RequestTimeout < 0 || o.ShutdownTimeout < 0 {
+	if o.MaxInflight < 0 || o.RequestTimeout < 0 || o.ShutdownTimeout < 0 || o.UploadTimeout < 0 {
 		return errors.New("server: negative limit")
 	}
 	return nil

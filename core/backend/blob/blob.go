@@ -2,6 +2,7 @@ package blob
 
 import (
 	"context"
+	"crypto/sha512"
 	"errors"
 	"fmt"
 	"io"
@@ -130,6 +131,7 @@ type Backend struct {
 	dirty     atomic.Bool // changes since the last snapshot
 
 	commit   committer
+	ups      uploads // uploads in progress (upload.go)
 	readOnly atomic.Bool
 	roMu     sync.Mutex
 	roReason string
@@ -326,11 +328,21 @@ func (b *Backend) readHeader(f *dataFile, off uint64) (header, error) {
 	if err != nil {
 		return header{}, status.Errorf(status.Corrupt, "blob %s: record at %d: %v", f.path, off, err)
 	}
+	if hdr.reserved() {
+		if err := b.overlay(f, off, &hdr); err != nil {
+			return header{}, err
+		}
+	}
 	return hdr, nil
 }
 
 // readData reads and verifies the data of a record and decompresses it.
 func (b *Backend) readData(fd found) ([]byte, error) {
+	if fd.hdr.reserved() {
+		data := make([]byte, fd.hdr.dataSize)
+		err := b.eachPiece(fd, func(pos uint64, p []byte) error { copy(data[pos:], p); return nil })
+		return data, err
+	}
 	stored := make([]byte, fd.hdr.diskSize)
 	if _, err := fd.file.f.ReadAt(stored, int64(fd.loc.off+fd.hdr.dataOffset())); err != nil {
 		if errors.Is(err, io.EOF) {
@@ -392,10 +404,15 @@ func (b *Backend) Write(ctx context.Context, req *backend.WriteRequest) (backend
 	if err != nil {
 		return backend.Meta{}, err
 	}
+	if req.Phased() && (req.Prepare || !exists || old.hdr.reserved()) {
+		return b.writePhased(req, h, old, exists)
+	}
 	var prev backend.Previous
 	if exists && !old.hdr.expired(time.Now()) {
 		prev = backend.Previous{Exists: true, Pending: old.hdr.uncommitted(), Expire: old.hdr.expireTime()}
-		if req.NeedsPrevious() {
+		// An upload in progress is no base for a write (Compose starts
+		// afresh), and its blocks have no checksums yet.
+		if req.NeedsPrevious() && !(prev.Pending && old.hdr.reserved()) {
 			if prev.Data, err = b.readData(old); err != nil {
 				return backend.Meta{}, err
 			}
@@ -447,6 +464,9 @@ func (b *Backend) Write(ctx context.Context, req *backend.WriteRequest) (backend
 	b.liveBytes.Add(int64(hdr.dataSize))
 	b.idxMu.Unlock()
 	b.dirty.Store(true)
+	if exists && old.hdr.reserved() {
+		b.ups.forget(old.loc)
+	}
 	return metaOf(&hdr), nil
 }
 
@@ -545,15 +565,15 @@ func (b *Backend) Read(ctx context.Context, key backend.Key, offset, size uint64
 	if offset > total {
 		return nil, meta, status.Errorf(status.Invalid, "offset %d past the end (%d bytes)", offset, total)
 	}
-	data, err := b.readData(fd)
-	if err != nil {
-		return nil, meta, err
-	}
 	end := total
 	if size != 0 && offset+size < end && offset+size > offset {
 		end = offset + size
 	}
-	return data[offset:end:end], meta, nil
+	data, err := b.readRange(fd, offset, end)
+	if err != nil {
+		return nil, meta, err
+	}
+	return data, meta, nil
 }
 
 // Lookup implements backend.Backend. The header checksum is always
@@ -573,11 +593,11 @@ func (b *Backend) Lookup(ctx context.Context, key backend.Key, opts backend.Look
 	}
 	info := backend.Info{Meta: metaOf(&fd.hdr), Path: fmt.Sprintf("%s:%d", fd.file.path, fd.loc.off)}
 	if opts.Checksum {
-		data, err := b.readData(fd)
-		if err != nil {
+		d := sha512.New()
+		if err := b.eachPiece(fd, func(_ uint64, p []byte) error { d.Write(p); return nil }); err != nil {
 			return backend.Info{}, err
 		}
-		info.Checksum = id.Transform(data)
+		d.Sum(info.Checksum[:0])
 	}
 	return info, nil
 }
@@ -633,6 +653,9 @@ func (b *Backend) Remove(ctx context.Context, oid id.ID, opts backend.RemoveOpti
 	}
 	b.idxMu.Lock()
 	for _, fd := range gone {
+		if fd.hdr.reserved() {
+			b.ups.forget(fd.loc)
+		}
 		b.idx.remove(keyHash(oid, fd.hdr.column), fd.loc)
 		fd.file.live.Add(-int64(fd.hdr.size()))
 		b.liveBytes.Add(-int64(fd.hdr.dataSize))

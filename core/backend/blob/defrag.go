@@ -202,6 +202,10 @@ type expiry struct {
 	oid      id.ID
 	column   string
 	dataSize uint64
+	// pending: an upload past its deadline, which a commit that started
+	// before the deadline may still have committed by the swap.
+	pending bool
+	file    *dataFile
 }
 
 // hasExpired reports whether a file holds a live record whose lifetime is
@@ -256,7 +260,7 @@ func (b *Backend) compactFile(ctx context.Context, f *dataFile) (uint64, []strin
 	var expired []expiry
 	var pos, records uint64
 	var hb [headerSize + maxColumnLen]byte
-	buf := make([]byte, 0, 64<<10)
+	buf := make([]byte, 0, readPiece)
 	for off := uint64(0); off < size; {
 		if ctx.Err() != nil {
 			return abandon(ctx.Err())
@@ -269,6 +273,11 @@ func (b *Backend) compactFile(ctx context.Context, f *dataFile) (uint64, []strin
 		if err != nil {
 			return abandon(status.Errorf(status.Corrupt, "blob %s: defrag: record at %d: %v; file left as is", f.path, off, err))
 		}
+		if hdr.reserved() {
+			if err := b.overlay(f, off, &hdr); err != nil {
+				return abandon(err)
+			}
+		}
 		rs := hdr.size()
 		here := location{file: f.slot, off: off}
 		h := keyHash(hdr.id, hdr.column)
@@ -279,19 +288,28 @@ func (b *Backend) compactFile(ctx context.Context, f *dataFile) (uint64, []strin
 			b.idxMu.RUnlock()
 		}
 		if live && hdr.expired(now) {
-			expired = append(expired, expiry{h: h, at: here, oid: hdr.id, column: hdr.column, dataSize: hdr.dataSize})
+			expired = append(expired, expiry{h: h, at: here, oid: hdr.id, column: hdr.column, dataSize: hdr.dataSize,
+				pending: hdr.reserved() && hdr.uncommitted(), file: f})
 			live = false
 		}
+		if live && hdr.reserved() && hdr.uncommitted() {
+			// An upload in progress is written in place: a copy would miss
+			// the chunks still to come. The file waits for a later run.
+			b.log.Info("defragmentation skips a file with an upload in progress", zap.String("file", f.path))
+			_, _, err := abandon(nil)
+			return 0, nil, err
+		}
 		if live {
-			buf = buf[:rs]
-			if rs > uint64(cap(buf)) {
-				buf = make([]byte, rs)
-			}
-			if _, err := f.f.ReadAt(buf, int64(off)); err != nil {
-				return abandon(ioError(fmt.Sprintf("blob %s: defrag: read", f.path), err))
-			}
-			if _, err := out.WriteAt(buf, int64(pos)); err != nil {
-				return abandon(ioError(fmt.Sprintf("blob %s: defrag: write %s", b.dir, path), err))
+			// In pieces: a record may be GiBs.
+			for done := uint64(0); done < rs; {
+				p := buf[:min(uint64(cap(buf)), rs-done)]
+				if _, err := f.f.ReadAt(p, int64(off+done)); err != nil {
+					return abandon(ioError(fmt.Sprintf("blob %s: defrag: read", f.path), err))
+				}
+				if _, err := out.WriteAt(p, int64(pos+done)); err != nil {
+					return abandon(ioError(fmt.Sprintf("blob %s: defrag: write %s", b.dir, path), err))
+				}
+				done += uint64(len(p))
 			}
 			moves = append(moves, move{h: h, old: here, new: location{file: f.slot, off: pos}, size: rs})
 			pos += rs
@@ -305,6 +323,19 @@ func (b *Backend) compactFile(ctx context.Context, f *dataFile) (uint64, []strin
 
 	// Swap: from here on the new generation is the file.
 	b.swapMu.Lock()
+	for _, e := range expired {
+		if !e.pending {
+			continue
+		}
+		// Commits hold swapMu shared, so none is running now: one that
+		// began before the deadline has finished, and its trailer says so.
+		hdr, err := b.readHeader(e.file, e.at.off)
+		if err != nil || hdr.visible(time.Now()) || !hdr.uncommitted() {
+			b.swapMu.Unlock()
+			_, _, aerr := abandon(err)
+			return 0, nil, aerr
+		}
+	}
 	var live int64
 	b.idxMu.Lock()
 	for _, m := range moves {

@@ -49,6 +49,11 @@ const (
 	// recordUncommitted marks a prepared upload not yet committed: kept
 	// (and replayed) but invisible to reads, lookups and iteration.
 	recordUncommitted uint16 = 1 << 3
+	// recordReserved marks a chunked-upload record (upload.go): its data
+	// area was reserved at prepare and is written in place, chunk by chunk;
+	// block checksums and a commit trailer follow the data area. Always
+	// set together with recordUncommitted; a valid trailer commits it.
+	recordReserved uint16 = 1 << 4
 )
 
 // header is the decoded fixed part of a record plus its column name.
@@ -63,7 +68,17 @@ type header struct {
 	diskSize  uint64
 	dataCsum  uint64
 	expire    int64
+
+	// Of a reserved record (recordReserved), filled in by readHeader from
+	// the trailer: the reservation (the header's data size; dataSize is
+	// then the committed size), the trailer's state and the checksum of
+	// the block table.
+	reservedSize uint64
+	trailer      uint8
+	tableSum     uint64
 }
+
+func (h *header) reserved() bool { return h.flags&recordReserved != 0 }
 
 // size is the full on-disk size of the record including padding.
 func (h *header) size() uint64 {
@@ -169,7 +184,12 @@ func decodeHeader(b []byte) (header, error) {
 	if h.diskSize > MaxFileSize || h.dataSize > 1<<50 {
 		return h, fmt.Errorf("record header: sizes %d/%d out of range: %w", h.dataSize, h.diskSize, errTorn)
 	}
-	if h.flags&recordCompressed == 0 && h.dataSize != h.diskSize {
+	if h.reserved() {
+		if h.flags&(recordCompressed|recordRemoved) != 0 || h.diskSize != reservedDisk(h.dataSize) {
+			return h, fmt.Errorf("record header: reserved record of %d bytes with disk size %d: %w", h.dataSize, h.diskSize, errTorn)
+		}
+		h.reservedSize = h.dataSize
+	} else if h.flags&recordCompressed == 0 && h.dataSize != h.diskSize {
 		return h, fmt.Errorf("record header: data size %d != disk size %d: %w", h.dataSize, h.diskSize, errTorn)
 	}
 	return h, nil

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 
-	"github.com/cespare/xxhash/v2"
 	"go.uber.org/zap"
 
 	"github.com/elliptics/elliptics/core/vfs"
@@ -178,7 +177,7 @@ func (b *Backend) replayFile(f *dataFile, from uint64, last bool) (int, error) {
 	pos := from
 	n := 0
 	var hb [headerSize + maxColumnLen]byte
-	var data []byte
+	buf := make([]byte, readPiece)
 	for pos < end {
 		bad := func(why string) (int, error) {
 			if last {
@@ -213,15 +212,21 @@ func (b *Backend) replayFile(f *dataFile, from uint64, last bool) (int, error) {
 			}
 			break
 		}
-		data = slices.Grow(data[:0], int(hdr.diskSize))[:hdr.diskSize]
-		if _, err := f.f.ReadAt(data, int64(pos+hdr.dataOffset())); err != nil {
+		good, err := checkStored(f, pos, &hdr, buf)
+		if err != nil {
 			return n, fmt.Errorf("blob %s: read at %d: %w", f.path, pos, err)
 		}
-		if xxhash.Sum64(data) != hdr.dataCsum {
+		if !good {
 			if _, err := bad("data checksum mismatch"); err != nil {
 				return n, err
 			}
 			break
+		}
+		if hdr.reserved() {
+			// The committed size, for the statistics.
+			if err := b.overlay(f, pos, &hdr); err != nil {
+				return n, err
+			}
 		}
 		if err := b.apply(&hdr, f, location{file: f.slot, off: pos}); err != nil {
 			return n, err

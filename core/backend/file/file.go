@@ -473,12 +473,23 @@ func (b *Backend) Write(ctx context.Context, req *backend.WriteRequest) (backend
 	// The current state, verified: the whole value when the write builds
 	// on it, else the header (what Stats count, whether an upload is in
 	// progress, the expiry to keep).
+	if req.Phased() {
+		return b.writePhased(req, ts, dir, path)
+	}
 	var (
 		prev    backend.Previous
 		existed bool
 		oldSize uint64
 	)
+	pending := false
 	if req.NeedsPrevious() {
+		// An upload in progress is no base (Compose starts afresh) and has
+		// no data checksum yet: its header is enough.
+		if h, _, _, err := b.readHeader(path); err == nil && h.Flags&flagUncommitted != 0 {
+			pending, existed, oldSize = true, true, h.Size
+		}
+	}
+	if req.NeedsPrevious() && !pending {
 		h, old, err := b.readColumn(req.Key, path)
 		switch {
 		case err == nil:
@@ -490,7 +501,7 @@ func (b *Backend) Write(ctx context.Context, req *backend.WriteRequest) (backend
 		default:
 			return backend.Meta{}, err
 		}
-	} else {
+	} else if !pending {
 		var err error
 		if existed, oldSize, err = b.account(path); err != nil {
 			return backend.Meta{}, err
@@ -611,29 +622,94 @@ func writeAll(f vfs.File, p []byte) error {
 	return err
 }
 
-// Read implements backend.Backend. The whole value is read and verified,
-// then the range is cut from it.
+// Read implements backend.Backend. The whole value is read (in pieces)
+// and its checksum verified, but only the range is kept in memory.
 func (b *Backend) Read(ctx context.Context, k backend.Key, offset, size uint64) ([]byte, backend.Meta, error) {
 	if err := b.check(ctx); err != nil {
 		return nil, backend.Meta{}, err
 	}
-	h, data, err := b.readColumn(k, filepath.Join(objectDir(b.dir, k.ID), columnFileName(k.Column)))
+	var out []byte
+	var start, end uint64
+	h, err := b.streamColumn(k, filepath.Join(objectDir(b.dir, k.ID), columnFileName(k.Column)),
+		func(h *header) error {
+			if offset > h.Size {
+				return status.Errorf(status.Invalid, "offset %d past the end (%d bytes)", offset, h.Size)
+			}
+			start, end = offset, h.Size
+			if size != 0 && offset+size < end && offset+size > offset {
+				end = offset + size
+			}
+			out = make([]byte, end-start)
+			return nil
+		},
+		func(pos uint64, p []byte) {
+			if pe := pos + uint64(len(p)); pe > start && pos < end {
+				lo, hi := max(pos, start), min(pe, end)
+				copy(out[lo-start:], p[lo-pos:hi-pos])
+			}
+		})
 	if err != nil {
-		return nil, backend.Meta{}, err
+		return nil, h.Meta(), err
 	}
-	if !h.visible(time.Now()) {
-		return nil, backend.Meta{}, notFound(k)
+	return out, h.Meta(), nil
+}
+
+// readPiece is the size of the pieces a column file is read in.
+const readPiece = 1 << 20
+
+// streamColumn reads a visible column in pieces: it calls begin with the
+// verified header (an error from it ends the read), then piece with the
+// data in order, and returns an error if the data checksum does not match
+// (the caller then discards what it built).
+func (b *Backend) streamColumn(k backend.Key, path string, begin func(*header) error, piece func(pos uint64, p []byte)) (header, error) {
+	f, err := vfs.Open(b.fs, path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return header{}, notFound(k)
+		}
+		return header{}, ioError("open", err)
 	}
-	meta := h.Meta()
-	total := uint64(len(data))
-	if offset > total {
-		return nil, meta, status.Errorf(status.Invalid, "offset %d past the end (%d bytes)", offset, total)
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return header{}, ioError("stat", err)
 	}
-	end := total
-	if size != 0 && offset+size < end && offset+size > offset {
-		end = offset + size
+	var hb [maxHeaderSize]byte
+	n, err := io.ReadFull(f, hb[:])
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return header{}, ioError("read "+path, err)
 	}
-	return data[offset:end:end], meta, nil
+	h, column, _, err := decodeHeader(hb[:n])
+	switch {
+	case err != nil:
+		return header{}, corrupt(path, "%v", err)
+	case column != k.Column:
+		return header{}, corrupt(path, "holds column %q, want %q", column, k.Column)
+	case !h.visible(time.Now()):
+		return header{}, notFound(k)
+	case uint64(st.Size()) != uint64(h.Len)+h.Size:
+		return header{}, corrupt(path, "file of %d bytes, header says %d (truncated or extended)", st.Size(), uint64(h.Len)+h.Size)
+	}
+	if err := begin(&h); err != nil {
+		return h, err
+	}
+	d := xxhash.New()
+	buf := make([]byte, min(h.Size, readPiece))
+	for pos := uint64(0); pos < h.Size; pos += uint64(len(buf)) {
+		p := buf[:min(uint64(len(buf)), h.Size-pos)]
+		if _, err := f.ReadAt(p, int64(h.Len)+int64(pos)); err != nil {
+			if errors.Is(err, io.EOF) {
+				return h, corrupt(path, "file shrank while read")
+			}
+			return h, ioError("read "+path, err)
+		}
+		_, _ = d.Write(p)
+		piece(pos, p)
+	}
+	if sum := d.Sum64(); sum != h.DataSum {
+		return h, corrupt(path, "data checksum %016x, stored %016x", sum, h.DataSum)
+	}
+	return h, nil
 }
 
 // Lookup implements backend.Backend. Path is the column file.
@@ -643,18 +719,15 @@ func (b *Backend) Lookup(ctx context.Context, k backend.Key, opts backend.Lookup
 	}
 	path := filepath.Join(objectDir(b.dir, k.ID), columnFileName(k.Column))
 	if opts.Checksum {
-		h, data, err := b.readColumn(k, path)
+		d := sha512.New()
+		h, err := b.streamColumn(k, path, func(*header) error { return nil },
+			func(_ uint64, p []byte) { d.Write(p) })
 		if err != nil {
 			return backend.Info{}, err
 		}
-		if !h.visible(time.Now()) {
-			return backend.Info{}, notFound(k)
-		}
-		return backend.Info{
-			Meta:     h.Meta(),
-			Checksum: sha512.Sum512(data),
-			Path:     path,
-		}, nil
+		info := backend.Info{Meta: h.Meta(), Path: path}
+		d.Sum(info.Checksum[:0])
+		return info, nil
 	}
 	h, column, fsize, err := b.readHeader(path)
 	switch {

@@ -25,6 +25,10 @@ type column struct {
 	data    []byte
 	meta    backend.Meta
 	pending bool // an uncommitted upload: invisible until committed
+	// reserved is the size a pending upload prepared; data grows towards
+	// it as chunks arrive (a gap reads as zeros), so a prepare allocates
+	// nothing and a chunk copies only itself.
+	reserved uint64
 }
 
 // visible reports whether reads, lookups and iterations see c at now.
@@ -82,6 +86,9 @@ func (b *Backend) Write(ctx context.Context, req *backend.WriteRequest) (backend
 	var prev backend.Previous
 	if old != nil && !backend.Expired(old.meta.Expire, time.Now()) {
 		prev = backend.Previous{Exists: true, Pending: old.pending, Data: old.data, Expire: old.meta.Expire}
+	}
+	if req.Phased() {
+		return b.writePhased(s, req, ts, old, prev)
 	}
 	out, err := backend.Compose(prev, req, MaxValueSize)
 	if err != nil {
@@ -270,4 +277,60 @@ func (b *Backend) Close() error {
 		s.mu.Unlock()
 	}
 	return nil
+}
+
+// writePhased is Write for a step of a chunked upload: the chunk is copied
+// into the column's buffer in place. The caller holds the shard's lock.
+func (b *Backend) writePhased(s *shard, req *backend.WriteRequest, ts time.Time, old *column, prev backend.Previous) (backend.Meta, error) {
+	var reserved uint64
+	if old != nil {
+		reserved = old.reserved
+	}
+	u, err := backend.PlanUpload(prev, reserved, req, MaxValueSize)
+	if err != nil {
+		return backend.Meta{}, err
+	}
+	c := old
+	if req.Prepare {
+		c = &column{pending: true, reserved: u.Reserve}
+		obj := s.objects[req.ID]
+		if obj == nil {
+			obj = make(map[string]*column, 1)
+			s.objects[req.ID] = obj
+		}
+		if old == nil {
+			b.records.Add(1)
+		} else {
+			b.bytes.Add(-int64(len(old.data)))
+		}
+		obj[req.Column] = c
+	}
+	if u.End > uint64(len(c.data)) {
+		grow := u.End - uint64(len(c.data))
+		if u.End > uint64(cap(c.data)) {
+			// Amortized: at least double, at most the reservation.
+			nc := min(max(u.End, 2*uint64(cap(c.data))), c.reserved)
+			nd := make([]byte, len(c.data), nc)
+			copy(nd, c.data)
+			c.data = nd
+		}
+		c.data = c.data[:u.End] // bytes past len were never written: zeros
+		b.bytes.Add(int64(grow))
+	}
+	copy(c.data[req.Offset:], req.Data)
+	c.meta = backend.Meta{Size: c.reserved, Timestamp: ts, UserFlags: req.UserFlags, Expire: u.Expire}
+	if u.Commit {
+		b.bytes.Add(int64(u.Size) - int64(len(c.data)))
+		if u.Size > uint64(len(c.data)) {
+			if u.Size > uint64(cap(c.data)) {
+				nd := make([]byte, u.Size)
+				copy(nd, c.data)
+				c.data = nd
+			}
+		}
+		c.data = c.data[:u.Size:u.Size]
+		c.meta.Size = u.Size
+		c.pending, c.reserved = false, 0
+	}
+	return c.meta, nil
 }

@@ -1,0 +1,29 @@
+package blob
+
+import (
+	"errors"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/elliptics/elliptics/core/vfs"
+)
+
+// allocate makes [off, off+n) of f part of the file without writing it:
+// fallocate(2), which reserves the blocks (so the chunks written later do
+// not run out of space) and reads as zeros, where the file system has it,
+// else a sparse extension (ftruncate). Either way nothing is written, so a
+// reservation of GiBs costs no I/O.
+func allocate(f vfs.File, off, n int64) error {
+	if fd, ok := f.(fdFile); ok && n > 0 {
+		err := unix.Fallocate(int(fd.Fd()), 0, off, n)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, unix.ENOSPC):
+			return errNoSpaceReserve
+		case !errors.Is(err, unix.EOPNOTSUPP) && !errors.Is(err, unix.ENOSYS):
+			return err
+		}
+	}
+	return f.Truncate(off + n)
+}
