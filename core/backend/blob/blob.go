@@ -449,24 +449,7 @@ func (b *Backend) Write(ctx context.Context, req *backend.WriteRequest) (backend
 		return backend.Meta{}, err
 	}
 
-	b.idxMu.Lock()
-	if exists {
-		b.idx.replace(h, old.loc, loc)
-		old.file.live.Add(-int64(old.hdr.size()))
-		b.liveBytes.Add(-int64(old.hdr.dataSize))
-	} else {
-		b.idx.insert(h, loc)
-		if req.Column != "" {
-			b.addColumn(req.ID, req.Column)
-		}
-	}
-	f.live.Add(int64(hdr.size()))
-	b.liveBytes.Add(int64(hdr.dataSize))
-	b.idxMu.Unlock()
-	b.dirty.Store(true)
-	if exists && old.hdr.reserved() {
-		b.ups.forget(old.loc)
-	}
+	b.publish(req, h, old, exists, loc, f, &hdr)
 	return metaOf(&hdr), nil
 }
 
@@ -828,5 +811,29 @@ func (b *Backend) snapshotLogged() {
 	defer b.snapMu.Unlock()
 	if err := b.storeSnapshot(b.takeSnapshot()); err != nil {
 		b.log.Warn("index snapshot failed; the next start replays more of the log", zap.Error(err))
+	}
+}
+
+// publish points the index at a record just written (replacing old when the
+// key existed) and moves the live-byte accounting from the old record to the
+// new one. An upload the new record replaces is forgotten.
+func (b *Backend) publish(req *backend.WriteRequest, h uint64, old found, exists bool, loc location, f *dataFile, hdr *header) {
+	b.idxMu.Lock()
+	if exists {
+		b.idx.replace(h, old.loc, loc)
+		old.file.live.Add(-int64(old.hdr.size()))
+		b.liveBytes.Add(-int64(old.hdr.dataSize))
+	} else {
+		b.idx.insert(h, loc)
+		if req.Column != "" {
+			b.addColumn(req.ID, req.Column)
+		}
+	}
+	f.live.Add(int64(hdr.size()))
+	b.liveBytes.Add(int64(hdr.dataSize))
+	b.idxMu.Unlock()
+	b.dirty.Store(true)
+	if exists && old.hdr.reserved() {
+		b.ups.forget(old.loc)
 	}
 }

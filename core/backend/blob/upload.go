@@ -290,24 +290,7 @@ func (b *Backend) writePhased(req *backend.WriteRequest, h uint64, old found, ex
 		if err != nil {
 			return backend.Meta{}, err
 		}
-		b.idxMu.Lock()
-		if exists {
-			b.idx.replace(h, old.loc, loc)
-			old.file.live.Add(-int64(old.hdr.size()))
-			b.liveBytes.Add(-int64(old.hdr.dataSize))
-		} else {
-			b.idx.insert(h, loc)
-			if req.Column != "" {
-				b.addColumn(req.ID, req.Column)
-			}
-		}
-		f.live.Add(int64(hdr.size()))
-		b.liveBytes.Add(int64(hdr.dataSize))
-		b.idxMu.Unlock()
-		b.dirty.Store(true)
-		if exists {
-			b.ups.forget(old.loc)
-		}
+		b.publish(req, h, old, exists, loc, f, &hdr)
 		fd = found{loc: loc, file: f, hdr: hdr}
 	}
 	meta := backend.Meta{Size: fd.hdr.reservedSize, Timestamp: ts.UTC(), UserFlags: req.UserFlags, Expire: u.Expire}
