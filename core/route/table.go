@@ -249,57 +249,19 @@ func (t *Table) replace(lo, hi int, nbs []Backend) (*Table, error) {
 			fresh[b.Group] = append(fresh[b.Group], entry{binary.BigEndian.Uint64(b.Points[pi][:8]), ref{int32(lo + k), int32(pi)}})
 		}
 	}
-	groups := make([]uint32, 0, len(t.rings)+len(fresh))
-	for i := range t.rings {
-		groups = append(groups, t.rings[i].group)
+	remap := make([]int32, len(t.backends))
+	for i := range remap {
+		switch {
+		case i < lo:
+			remap[i] = int32(i)
+		case i < hi:
+			remap[i] = -1 // replaced
+		default:
+			remap[i] = int32(i) + delta
+		}
 	}
-	for g := range fresh {
-		groups = append(groups, g)
-	}
-	slices.Sort(groups)
-	groups = slices.Compact(groups)
-
-	for _, g := range groups {
-		add := fresh[g]
-		sortEntries(nt, add)
-		var old ring
-		if r := t.ring(g); r != nil {
-			old = *r
-		}
-		r := ring{group: g, prefix: make([]uint64, 0, len(old.refs)+len(add)), refs: make([]ref, 0, len(old.refs)+len(add))}
-		i, j := 0, 0
-		for {
-			// Skip the points of the replaced backends.
-			for i < len(old.refs) && old.refs[i].b >= int32(lo) && old.refs[i].b < int32(hi) {
-				i++
-			}
-			if i == len(old.refs) && j == len(add) {
-				break
-			}
-			var e entry
-			if i < len(old.refs) {
-				e = entry{old.prefix[i], old.refs[i]}
-				if e.b >= int32(hi) {
-					e.b += delta
-				}
-			}
-			if i == len(old.refs) || j < len(add) && nt.compareEntries(add[j], e) < 0 {
-				e = add[j]
-				j++
-			} else {
-				i++
-			}
-			r.prefix = append(r.prefix, e.prefix)
-			r.refs = append(r.refs, e.ref)
-		}
-		if len(r.refs) == 0 {
-			continue // the group lost its last backend
-		}
-		if err := nt.checkRing(&r); err != nil {
-			return nil, err
-		}
-		nt.rings = append(nt.rings, r)
-		nt.npoints += len(r.refs)
+	if err := t.mergeRings(nt, remap, fresh); err != nil {
+		return nil, err
 	}
 	return nt, nil
 }

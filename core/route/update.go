@@ -120,17 +120,27 @@ func (t *Table) Update(changes map[string][]Backend) (*Table, error) {
 			byGroup[nb.b.Group] = append(byGroup[nb.b.Group], entry{binary.BigEndian.Uint64(nb.b.Points[pi][:8]), ref{nb.idx, int32(pi)}})
 		}
 	}
-	groups := make([]uint32, 0, len(t.rings)+len(byGroup))
+	if err := t.mergeRings(nt, remap, byGroup); err != nil {
+		return nil, err
+	}
+	return nt, nil
+}
+
+// mergeRings gives nt (whose backends are set) the rings of t, with every
+// point's backend renumbered by remap (-1: the backend is gone, so is the
+// point), merged with the new points of each group, add (unsorted).
+func (t *Table) mergeRings(nt *Table, remap []int32, add map[uint32][]entry) error {
+	groups := make([]uint32, 0, len(t.rings)+len(add))
 	for i := range t.rings {
 		groups = append(groups, t.rings[i].group)
 	}
-	for g := range byGroup {
+	for g := range add {
 		groups = append(groups, g)
 	}
 	slices.Sort(groups)
 	groups = slices.Compact(groups)
 	for _, g := range groups {
-		add := byGroup[g]
+		add := add[g]
 		sortEntries(nt, add)
 		var old ring
 		if r := t.ring(g); r != nil {
@@ -172,12 +182,12 @@ func (t *Table) Update(changes map[string][]Backend) (*Table, error) {
 			continue // the group lost its last backend
 		}
 		if err := nt.checkRing(&r); err != nil {
-			return nil, err
+			return err
 		}
 		nt.rings = append(nt.rings, r)
 		nt.npoints += len(r.refs)
 	}
-	return nt, nil
+	return nil
 }
 
 // sortEntries sorts ring entries by point: by their 64-bit prefixes, then
