@@ -2,21 +2,34 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"sync"
+	"sync/atomic"
+	"time"
 
+	"github.com/elliptics/elliptics/core/id"
+	"github.com/elliptics/elliptics/core/proto"
 	"github.com/elliptics/elliptics/core/status"
 )
 
-// bulkInFlight bounds the keys of one bulk call in flight at once: enough to
-// keep every node of a cluster busy, few enough that a call of a million keys
-// does not open a million requests.
+// bulkInFlight bounds the requests of one bulk call (per group) in flight at
+// once: enough to keep every node of a cluster busy, few enough that a call
+// of a million keys does not open a million requests.
 const bulkInFlight = 64
 
-// BulkWrite writes datas[i] under keys[i] for every i, many keys at once.
-// each, if not nil, is called once per key as its write completes, one call
-// at a time, with the key's index, result and error (the checker's verdict).
-// BulkWrite returns an error if any key failed, naming how many.
+// bulkKeysPerRequest bounds the keys of one BULK_READ or BULK_WRITE request
+// (requests are also split so none exceeds the node's payload limit).
+const bulkKeysPerRequest = 1024
+
+// BulkWrite writes datas[i] under keys[i] for every i, in every group of
+// the session: one BULK_WRITE request per node that owns some of the keys
+// (split when it would exceed the node's payload limit), a WRITE per key to
+// a node that does not know BULK_WRITE. each, if not nil, is called once
+// per key once every group has answered for it, one call at a time, with
+// the key's index, result and error (the checker's verdict). BulkWrite
+// returns an error if any key failed, naming how many.
 func (s *Session) BulkWrite(ctx context.Context, keys []Key, datas [][]byte, each func(i int, r Result, err error)) error {
 	if len(keys) != len(datas) {
 		return fmt.Errorf("bulk write: %d keys but %d values", len(keys), len(datas))
@@ -26,8 +39,7 @@ func (s *Session) BulkWrite(ctx context.Context, keys []Key, datas [][]byte, eac
 		failed   int
 		firstErr error
 	)
-	bulk(len(keys), func(i int) {
-		r, err := s.Write(ctx, keys[i], datas[i])
+	report := func(i int, r Result, err error) {
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil {
@@ -39,32 +51,329 @@ func (s *Session) BulkWrite(ctx context.Context, keys []Key, datas [][]byte, eac
 		if each != nil {
 			each(i, r, err)
 		}
-	})
+	}
+	b := s.newBulk(len(keys))
+	groups := s.groups
+	entries := make([][]Entry, len(keys))
+	left := make([]atomic.Int32, len(keys))
+	var todo []int
+	for i, k := range keys {
+		err := b.resolve(i, k, func() (proto.IOAttr, error) {
+			o := WriteOptions{}
+			return o.attr(s, k.Column, len(datas[i]))
+		}, datas[i])
+		if err != nil {
+			report(i, Result{}, err)
+			continue
+		}
+		if len(groups) == 0 {
+			r, err := verdict(nil, s.checker, s.filter)
+			report(i, r, err)
+			continue
+		}
+		entries[i] = make([]Entry, len(groups))
+		left[i].Store(int32(len(groups)))
+		todo = append(todo, i)
+	}
+	var wg sync.WaitGroup
+	for gi, g := range groups {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b.group(ctx, g, proto.CmdBulkWrite, todo, func(i int, e Entry) {
+				entries[i][gi] = e
+				if left[i].Add(-1) == 0 {
+					r, err := verdict(entries[i], s.checker, s.filter)
+					report(i, r, err)
+				}
+			})
+		}()
+	}
+	wg.Wait()
 	if failed > 0 {
 		return fmt.Errorf("bulk write: %d of %d keys failed, first: %w", failed, len(keys), firstErr)
 	}
 	return ctx.Err()
 }
 
-// BulkRead reads every key, many at once, each from the first group that
-// has it. each is called once per key as its read completes, one call at a
-// time; a missing key gets an error matching status.NotFound (and the entry
-// of the last group tried, with that status). BulkRead
-// itself fails only if ctx ends first.
+// BulkRead reads every key, each from the first group that has it: one
+// BULK_READ request per node that owns some of the keys in the first group
+// (split so no request exceeds the node's payload limit), then the keys
+// missing there from the next group, and so on; a READ per key to a node
+// that does not know BULK_READ. each is called once per key as its result
+// arrives, one call at a time; a missing key gets an error matching
+// status.NotFound (and the entry of the last group tried, with that
+// status). BulkRead itself fails only if ctx ends first.
 func (s *Session) BulkRead(ctx context.Context, keys []Key, each func(i int, e Entry, err error)) error {
 	var mu sync.Mutex
-	bulk(len(keys), func(i int) {
-		e, tried, err := s.ReadAll(ctx, keys[i], 0, 0)
-		if err != nil && len(tried) > 0 {
-			// The last group tried says where the key was looked for.
-			e = tried[len(tried)-1]
-			e.Status, e.Err, e.Data = status.FromError(err), err, nil
-		}
+	report := func(i int, e Entry, err error) {
 		mu.Lock()
 		defer mu.Unlock()
 		each(i, e, err)
-	})
+	}
+	b := s.newBulk(len(keys))
+	var pending []int
+	for i, k := range keys {
+		err := b.resolve(i, k, func() (proto.IOAttr, error) {
+			a := proto.IOAttr{Flags: s.ioflags, Column: k.Column}
+			return a, a.Validate()
+		}, nil)
+		if err != nil {
+			report(i, Entry{ID: b.oids[i], Column: k.Column, Status: status.FromError(err), Err: err}, err)
+			continue
+		}
+		pending = append(pending, i)
+	}
+	tried := make([][]Entry, len(keys))
+	var tmu sync.Mutex
+	for _, g := range s.groups {
+		if len(pending) == 0 || ctx.Err() != nil {
+			break
+		}
+		var next []int
+		b.group(ctx, g, proto.CmdBulkRead, pending, func(i int, e Entry) {
+			if e.OK() {
+				report(i, e, nil)
+				return
+			}
+			tmu.Lock()
+			tried[i] = append(tried[i], e)
+			next = append(next, i)
+			tmu.Unlock()
+		})
+		slices.Sort(next)
+		pending = next
+	}
+	for _, i := range pending {
+		t := tried[i]
+		var e Entry
+		var err error
+		switch {
+		case len(t) == 0 && ctx.Err() != nil:
+			err = ctxErr(ctx, "")
+			e = Entry{ID: b.oids[i], Column: keys[i].Column}
+			setErr(&e, err)
+		case len(t) == 0:
+			err = readVerdict(nil)
+			e = Entry{ID: b.oids[i], Column: keys[i].Column}
+			setErr(&e, err)
+		default:
+			// The last group tried says where the key was looked for.
+			err = readVerdict(t)
+			e = t[len(t)-1]
+			e.Status, e.Err, e.Data = status.FromError(err), err, nil
+		}
+		report(i, e, err)
+	}
 	return ctx.Err()
+}
+
+// bulkCall is one bulk call's keys: their IDs, columns and the payload a
+// single command of each would carry.
+type bulkCall struct {
+	s        *Session
+	oids     []id.ID
+	columns  []string
+	payloads [][]byte
+}
+
+func (s *Session) newBulk(n int) *bulkCall {
+	return &bulkCall{s: s, oids: make([]id.ID, n), columns: make([]string, n), payloads: make([][]byte, n)}
+}
+
+// resolve prepares key i: its ID and its single-command payload (the io
+// attr attr returns, then data).
+func (b *bulkCall) resolve(i int, k Key, attr func() (proto.IOAttr, error), data []byte) error {
+	oid, err := b.s.resolve(k)
+	if err != nil {
+		return err
+	}
+	b.oids[i], b.columns[i] = oid, k.Column
+	a, err := attr()
+	if err != nil {
+		return err
+	}
+	p := a.Append(make([]byte, 0, proto.IOAttrSize+len(a.Column)+len(data)))
+	b.payloads[i] = append(p, data...)
+	return nil
+}
+
+// bulkBatch is one request's worth of keys for one connection.
+type bulkBatch struct {
+	c      *conn
+	keys   []int
+	single bool // too big for a bulk request: sent as single commands
+}
+
+// group runs the bulk command cmd for keys idx in group g: keys grouped by
+// the connection to their owner, split into requests under the node's
+// payload limit, at most bulkInFlight requests at once. done is called once
+// per key with its entry, from any goroutine.
+func (b *bulkCall) group(ctx context.Context, g uint32, cmd proto.Cmd, idx []int, done func(i int, e Entry)) {
+	s := b.s
+	byConn := map[*conn][]int{}
+	var order []*conn
+	for _, i := range idx {
+		c, err := s.node.connForKey(ctx, time.Now().Add(s.timeout), b.oids[i], g)
+		if err != nil {
+			e := b.entry(i, g, "")
+			setErr(&e, err)
+			done(i, e)
+			continue
+		}
+		if byConn[c] == nil {
+			order = append(order, c)
+		}
+		byConn[c] = append(byConn[c], i)
+	}
+	var batches []bulkBatch
+	for _, c := range order {
+		limit := s.node.cfg.MaxPayload
+		if mp := c.nodeInfo().MaxPayload; mp != 0 && mp < limit {
+			limit = mp
+		}
+		cur := bulkBatch{c: c}
+		size := uint64(proto.BulkHeaderSize)
+		for _, i := range byConn[c] {
+			need := uint64(proto.BulkKeyOverhead + len(b.payloads[i]))
+			if proto.BulkHeaderSize+need > limit {
+				batches = append(batches, bulkBatch{c: c, keys: []int{i}, single: true})
+				continue
+			}
+			if size+need > limit || len(cur.keys) == bulkKeysPerRequest {
+				batches = append(batches, cur)
+				cur, size = bulkBatch{c: c}, proto.BulkHeaderSize
+			}
+			cur.keys = append(cur.keys, i)
+			size += need
+		}
+		if len(cur.keys) > 0 {
+			batches = append(batches, cur)
+		}
+	}
+	bulk(len(batches), func(j int) { b.send(ctx, g, cmd, batches[j], done) })
+}
+
+func (b *bulkCall) entry(i int, g uint32, addr string) Entry {
+	return Entry{Group: g, ID: b.oids[i], Column: b.columns[i], Address: addr}
+}
+
+// singleCmd is the single command a bulk command is made of.
+func singleCmd(cmd proto.Cmd) proto.Cmd {
+	if cmd == proto.CmdBulkWrite {
+		return proto.CmdWrite
+	}
+	return proto.CmdRead
+}
+
+// send sends one batch and reports every key of it: keys the node left out
+// of its reply (it was full) go again in a new request; a node that does not
+// know the bulk command gets one single command per key.
+func (b *bulkCall) send(ctx context.Context, g uint32, cmd proto.Cmd, bt bulkBatch, done func(i int, e Entry)) {
+	s := b.s
+	keys := bt.keys
+	if bt.single {
+		b.singles(ctx, g, cmd, bt.c, keys, done)
+		return
+	}
+	for len(keys) > 0 {
+		req := make([]proto.BulkKey, len(keys))
+		for j, i := range keys {
+			req[j] = proto.BulkKey{ID: b.oids[i], Payload: b.payloads[i]}
+		}
+		r, err := bt.c.do(ctx, time.Now().Add(s.timeout), s.header(cmd, b.oids[keys[0]], g), proto.AppendBulkRequest(nil, req))
+		if errors.Is(err, status.ErrUnsupported) {
+			b.singles(ctx, g, cmd, bt.c, keys, done) // an older node
+			return
+		}
+		var rs []proto.BulkResult
+		if err == nil {
+			rs, err = proto.DecodeBulkReply(r.payload)
+		}
+		if err == nil && len(rs) == 0 {
+			// No progress (a node whose replies cannot hold one result).
+			b.singles(ctx, g, cmd, bt.c, keys, done)
+			return
+		}
+		if err != nil {
+			for _, i := range keys {
+				e := b.entry(i, g, bt.c.addr)
+				setErr(&e, err)
+				done(i, e)
+			}
+			return
+		}
+		got := make([]bool, len(keys))
+		for _, res := range rs {
+			if int(res.Index) >= len(keys) || got[res.Index] {
+				continue // not ours; the key goes again
+			}
+			got[res.Index] = true
+			i := keys[res.Index]
+			if res.Status == status.TooLarge && cmd == proto.CmdBulkRead {
+				b.singles(ctx, g, cmd, bt.c, []int{i}, done) // too big for a bulk reply
+				continue
+			}
+			e := b.entry(i, g, bt.c.addr)
+			if res.Status != status.OK {
+				setErr(&e, proto.DecodeError(res.Status, res.Payload))
+			} else {
+				setErr(&e, decodeSingle(cmd, &e, res.Payload))
+			}
+			done(i, e)
+		}
+		var rest []int
+		for j, i := range keys {
+			if !got[j] {
+				rest = append(rest, i)
+			}
+		}
+		if len(rest) == len(keys) {
+			// Results, but none for a key of ours: do not ask forever.
+			err := status.Errorf(status.Protocol, "bulk reply from %s: no result for any key asked", bt.c.addr)
+			for _, i := range rest {
+				e := b.entry(i, g, bt.c.addr)
+				setErr(&e, err)
+				done(i, e)
+			}
+			return
+		}
+		keys = rest
+	}
+}
+
+// singles sends one single command per key to c.
+func (b *bulkCall) singles(ctx context.Context, g uint32, cmd proto.Cmd, c *conn, keys []int, done func(i int, e Entry)) {
+	s := b.s
+	single := singleCmd(cmd)
+	for _, i := range keys {
+		e := b.entry(i, g, c.addr)
+		r, err := c.do(ctx, time.Now().Add(s.timeout), s.header(single, b.oids[i], g), b.payloads[i])
+		if !setErr(&e, err) {
+			setErr(&e, decodeSingle(cmd, &e, r.payload))
+		}
+		done(i, e)
+	}
+}
+
+// decodeSingle fills e from the reply of one key's READ or WRITE.
+func decodeSingle(cmd proto.Cmd, e *Entry, payload []byte) error {
+	if cmd == proto.CmdBulkWrite {
+		li, err := proto.DecodeLookupInfo(payload)
+		if err != nil {
+			return err
+		}
+		fillLookup(e, &li)
+		return nil
+	}
+	ra, data, err := proto.DecodeIOAttr(payload)
+	if err != nil {
+		return err
+	}
+	e.Column, e.Offset, e.Size, e.TotalSize = ra.Column, ra.Offset, ra.Size, ra.TotalSize
+	e.Timestamp, e.UserFlags, e.RecordFlags = ra.Timestamp, ra.UserFlags, ra.RecordFlags
+	e.Expire, e.Data = ra.Expire, data
+	return nil
 }
 
 // bulk runs do(0..n-1) with at most bulkInFlight running at once, and

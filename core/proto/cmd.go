@@ -42,6 +42,15 @@ const (
 	// CmdSend copies (or moves) listed local records to other groups
 	// (server-send: SendRequest, SendReply).
 	CmdSend Cmd = 27
+	// CmdBulkRead reads many keys of one group on one node: BulkKey
+	// entries (each a READ payload), one final reply of BulkResults. Keys
+	// whose results would not fit the reply are left out; the requester
+	// sends them again.
+	CmdBulkRead Cmd = 17
+	// CmdBulkWrite writes many keys of one group on one node (not in the
+	// original, whose bulk_write was parallel WRITEs): BulkKey entries (each
+	// a WRITE payload), one final reply of BulkResults.
+	CmdBulkWrite Cmd = 29
 
 	// CmdExtensionBase is the first number free for extension commands.
 	CmdExtensionBase Cmd = 128
@@ -61,6 +70,8 @@ var cmdNames = map[Cmd]string{
 	CmdRemoveRange:    "REMOVE_RANGE",
 	CmdIterator:       "ITERATOR",
 	CmdSend:           "SEND",
+	CmdBulkRead:       "BULK_READ",
+	CmdBulkWrite:      "BULK_WRITE",
 }
 
 // String returns the command's name, or CMD_<n> for unnamed ones.

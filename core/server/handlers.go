@@ -27,6 +27,11 @@ func (s *Server) registerCore() {
 	s.Handle(proto.CmdRemoveRange, s.handleRange, HandlerOptions{})
 	s.Handle(proto.CmdIterator, newIterators(s).handle, HandlerOptions{})
 	s.Handle(proto.CmdSend, s.handleSend, HandlerOptions{})
+	// Bulk requests carry many keys of one group: each key goes through
+	// the per-key queue and the single READ/WRITE handler (bulk.go); a key
+	// another node owns is forwarded there as a single command.
+	s.Handle(proto.CmdBulkRead, s.handleBulk, HandlerOptions{})
+	s.Handle(proto.CmdBulkWrite, s.handleBulk, HandlerOptions{})
 }
 
 func (s *Server) handleHandshake(_ context.Context, req *Request, _ Replier) ([][]byte, error) {

@@ -1,0 +1,64 @@
+package client_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/elliptics/elliptics/core/client"
+	"github.com/elliptics/elliptics/core/status"
+)
+
+// TestBulkReadEdges: every key is reported once whatever happens: keys
+// missing in every group (NotFound, with the last group's entry), keys that
+// cannot be resolved, and all keys of a call whose context already ended.
+func TestBulkReadEdges(t *testing.T) {
+	_, addr := startNode(t, 1, 2)
+	s := connect(t, addr)
+	s.SetGroups(1, 2)
+	ctx := context.Background()
+	_, err := s.Write(ctx, client.NewKey("present"), []byte("v"))
+	require.NoError(t, err)
+
+	keys := []client.Key{client.NewKey("present"), client.NewKey("absent"),
+		client.NewKey("bad").WithColumn(string(make([]byte, 300)))}
+	errs := make([]error, len(keys))
+	entries := make([]client.Entry, len(keys))
+	calls := 0
+	require.NoError(t, s.BulkRead(ctx, keys, func(i int, e client.Entry, err error) {
+		calls++
+		errs[i], entries[i] = err, e
+	}))
+	require.Equal(t, len(keys), calls)
+	require.NoError(t, errs[0])
+	require.Equal(t, "v", string(entries[0].Data))
+	require.Equal(t, uint32(1), entries[0].Group)
+	require.ErrorIs(t, errs[1], status.ErrNotFound)
+	require.Equal(t, uint32(2), entries[1].Group, "the last group tried")
+	require.Equal(t, status.NotFound, entries[1].Status)
+	require.ErrorIs(t, errs[2], status.ErrTooLarge)
+
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	calls = 0
+	err = s.BulkRead(cctx, keys[:2], func(i int, e client.Entry, err error) {
+		calls++
+		require.Error(t, err)
+	})
+	require.ErrorIs(t, err, context.Canceled)
+	require.Equal(t, 2, calls)
+
+	// BulkWrite with an unresolvable key fails that key only.
+	var failed int
+	err = s.BulkWrite(ctx, keys[1:], [][]byte{[]byte("a"), []byte("b")}, func(i int, r client.Result, err error) {
+		if err != nil {
+			failed++
+			require.Equal(t, 1, i)
+			return
+		}
+		require.Equal(t, 2, r.Succeeded)
+	})
+	require.ErrorContains(t, err, "1 of 2 keys failed")
+	require.Equal(t, 1, failed)
+}
