@@ -61,6 +61,8 @@ const (
 	DefaultPingTimeout     = time.Second
 	DefaultSuspectAfter    = 3
 	DefaultRefreshInterval = 5 * time.Second
+	// DefaultProbesPerInterval bounds the quiet nodes pinged per interval.
+	DefaultProbesPerInterval = 16
 	// DefaultUploadTimeout is how long a chunked upload may stay
 	// uncommitted (server.PrepareTimeout).
 	DefaultUploadTimeout = server.PrepareTimeout
@@ -139,6 +141,15 @@ type Node struct {
 	// RefreshInterval is how often the node pulls the member list of a
 	// random other node, healing missed route pushes. Default "5s".
 	RefreshInterval Duration `toml:"refresh_interval"`
+	// ProbesPerInterval is how many of the nodes not heard from since the
+	// last interval are pinged per interval, in turn (suspects are pinged
+	// every interval), so pings stay bounded in a large cluster. Default 16.
+	ProbesPerInterval int `toml:"probes_per_interval"`
+	// ConnectOnDemand makes the node learn other nodes from the member lists
+	// of the nodes it reaches and connect to one only when a request goes
+	// there, instead of connecting to every node: for clusters of hundreds
+	// of nodes and more. Default false (a full mesh).
+	ConnectOnDemand bool `toml:"connect_on_demand"`
 	// UploadTimeout is how long a chunked upload (prepare, plain writes,
 	// commit) may stay uncommitted when its prepare has no TTL; then it
 	// expires, later chunks and its commit get NotFound, and its space is
@@ -224,6 +235,8 @@ func defaultNode() Node {
 		SuspectAfter:    DefaultSuspectAfter,
 		RefreshInterval: Duration{DefaultRefreshInterval},
 		UploadTimeout:   Duration{DefaultUploadTimeout},
+
+		ProbesPerInterval: DefaultProbesPerInterval,
 	}
 }
 
@@ -455,6 +468,9 @@ func (c *Config) Validate() error {
 	if n.RefreshInterval.Duration <= 0 {
 		p.add("node.refresh_interval", "must be > 0, got %v", n.RefreshInterval)
 	}
+	if n.ProbesPerInterval < 1 {
+		p.add("node.probes_per_interval", "must be >= 1, got %d", n.ProbesPerInterval)
+	}
 	if n.UploadTimeout.Duration <= 0 {
 		p.add("node.upload_timeout", "must be > 0, got %v", n.UploadTimeout)
 	}
@@ -636,6 +652,9 @@ func (c *Config) ServerOptions(logger *zap.Logger) (server.Options, error) {
 			PingTimeout:     n.PingTimeout.Duration,
 			SuspectAfter:    n.SuspectAfter,
 			RefreshInterval: n.RefreshInterval.Duration,
+
+			ProbesPerInterval: n.ProbesPerInterval,
+			ConnectOnDemand:   n.ConnectOnDemand,
 		},
 	}
 	fail := func(err error) (server.Options, error) {

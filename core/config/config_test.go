@@ -66,6 +66,7 @@ func TestExampleFileIsDefault(t *testing.T) {
 	for _, key := range []string{"listen", "remotes", "log_level", "log_format", "request_timeout",
 		"shutdown_timeout", "max_payload", "max_inflight", "data_dir",
 		"ping_interval", "ping_timeout", "suspect_after", "refresh_interval", "upload_timeout",
+		"probes_per_interval", "connect_on_demand",
 		"id", "group", "type", "dir", "read_only", "enable", "sync", "sync_interval", "blob_size",
 		"records_in_blob", "compress", "points"} {
 		require.Contains(t, string(data), "\n"+key+" = ", key)
@@ -89,6 +90,9 @@ func TestLoadFixtures(t *testing.T) {
 			SuspectAfter:    5,
 			RefreshInterval: Duration{time.Minute},
 			UploadTimeout:   Duration{2 * time.Hour},
+
+			ProbesPerInterval: 4,
+			ConnectOnDemand:   true,
 		},
 		Backends: []Backend{
 			withPoints(withDir(withDisabled(withReadOnly(testbackend(3, 2, "mem"))), "/mnt/disk1"), 64),
@@ -201,6 +205,7 @@ func TestParseErrors(t *testing.T) {
 		{"ping timeout negative", "[node]\nping_timeout = \"-1s\"\n", "node.ping_timeout: must be > 0, got -1s"},
 		{"ping timeout garbage", "[node]\nping_timeout = \"fast\"\n", `node.ping_timeout: invalid duration "fast"`},
 		{"suspect after zero", "[node]\nsuspect_after = 0\n", "node.suspect_after: must be > 0, got 0"},
+		{"probes per interval zero", "[node]\nprobes_per_interval = 0\n", "node.probes_per_interval: must be >= 1, got 0"},
 		{"suspect after negative", "[node]\nsuspect_after = -2\n", "node.suspect_after: must be > 0, got -2"},
 		{"suspect after string", "[node]\nsuspect_after = \"3\"\n", "node.suspect_after: got a TOML string, want an integer"},
 		{"refresh interval zero", "[node]\nrefresh_interval = \"0s\"\n", "node.refresh_interval: must be > 0, got 0s"},
@@ -379,7 +384,11 @@ func TestServerOptions(t *testing.T) {
 	require.Equal(t, time.Second, opts.ShutdownTimeout)
 	require.Equal(t, 7, opts.MaxInflight)
 	require.Equal(t, client.Config{PingInterval: time.Second, PingTimeout: time.Second, SuspectAfter: 3,
-		RefreshInterval: 5 * time.Second}, opts.Peer, "peer settings at their defaults")
+		RefreshInterval: 5 * time.Second, ProbesPerInterval: 16}, opts.Peer, "peer settings at their defaults")
+	c.Node.ConnectOnDemand = true
+	opts, err = c.ServerOptions(nil)
+	require.NoError(t, err)
+	require.True(t, opts.Peer.ConnectOnDemand)
 	require.Len(t, opts.Backends, 2)
 	require.Equal(t, int32(5), opts.Backends[1].ID)
 	require.Equal(t, uint32(4294967295), opts.Backends[1].Group)
