@@ -7,6 +7,7 @@ import "C"
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"sync/atomic"
@@ -174,18 +175,9 @@ func start(h C.ell_session_t, done *C.ell_ccompletion, out *C.ell_async_t, err *
 // before anyone else can see it; setup may be nil.
 func startWith(h C.ell_session_t, done *C.ell_ccompletion, out *C.ell_async_t, err *C.ell_error, setup func(*op),
 	body run) C.int32_t {
-	ss, ok := getSession(h)
+	ss, comp, rc, ok := prepare(h, done, err)
 	if !ok {
-		return badHandle(err, "session", h)
-	}
-	var comp completion
-	if done != nil {
-		comp = completion{callback: done.callback, userdata: done.userdata, queue: uint64(done.queue), tag: uint64(done.tag)}
-		if comp.queue != 0 {
-			if _, ok := getAs[*queue](handles, comp.queue); !ok {
-				return invalid(err, "invalid queue handle %d in ell_completion", comp.queue)
-			}
-		}
+		return rc
 	}
 	s, filter := ss.snapshot()
 	o := newOp(freeEntry, futexParker{})
@@ -197,9 +189,42 @@ func startWith(h C.ell_session_t, done *C.ell_ccompletion, out *C.ell_async_t, e
 	ctx := ss.node.ctx
 	runOp(func() {
 		code, msg := complete(ctx, s, filter, o, body)
-		if !o.finish(int32(code), msg) {
-			return // the handle was freed: its completion is dropped
+		completeOp(o, hnd, comp, code, msg, false)
+	})
+	return C.ELL_OK
+}
+
+// prepare checks the session handle and copies the completion.
+func prepare(h C.ell_session_t, done *C.ell_ccompletion, err *C.ell_error) (*session, completion, C.int32_t, bool) {
+	ss, ok := getSession(h)
+	if !ok {
+		return nil, completion{}, badHandle(err, "session", h), false
+	}
+	var comp completion
+	if done != nil {
+		comp = completion{callback: done.callback, userdata: done.userdata, queue: uint64(done.queue), tag: uint64(done.tag)}
+		if comp.queue != 0 {
+			if _, ok := getAs[*queue](handles, comp.queue); !ok {
+				return nil, completion{}, invalid(err, "invalid queue handle %d in ell_completion", comp.queue), false
+			}
 		}
+	}
+	return ss, comp, C.ELL_OK, true
+}
+
+// completeOp completes an operation and then runs its completion: the C
+// callback and the queue post. offload runs the callback on a worker
+// goroutine instead of this one (which is then a connection's reader: a
+// caller's callback may block, or wait for another operation whose reply
+// that reader has to read).
+func completeOp(o *op, hnd uint64, comp completion, code C.int32_t, msg string, offload bool) {
+	if !o.finish(int32(code), msg) {
+		return // the handle was freed: its completion is dropped
+	}
+	if comp.callback == nil && comp.queue == 0 {
+		return
+	}
+	post := func() {
 		if comp.callback != nil {
 			C.ell_call_callback(comp.callback, C.ell_async_t(hnd), comp.userdata)
 		}
@@ -208,8 +233,88 @@ func startWith(h C.ell_session_t, done *C.ell_ccompletion, out *C.ell_async_t, e
 				q.push(posted{tag: comp.tag, handle: hnd})
 			}
 		}
-	})
+	}
+	if offload && comp.callback != nil {
+		runOp(post)
+		return
+	}
+	post()
+}
+
+// asyncRun is the body of an operation that completes by itself: it
+// starts the work on the calling thread (sending the requests from it) and
+// calls fin exactly once, from whichever goroutine ends the work (usually
+// a connection's reader). It must not block.
+type asyncRun func(ctx context.Context, s *client.Session, filter C.int32_t, em *emitter, fin func(error))
+
+// startAsync is start for an asyncRun: no goroutine runs the operation,
+// so the C thread that waits for it is woken once, by the goroutine that
+// read the reply, instead of once more by a goroutine running the call.
+//
+// An operation with a completion (a callback or a queue: a caller that
+// goes on with other work, such as an event loop with many calls in
+// flight) still runs on a worker goroutine, which then sends its request:
+// that caller's thread is the bottleneck, and a send on it (a socket write,
+// on loopback the receiver's network stack too) costs it more than the
+// hand-off.
+func startAsync(h C.ell_session_t, done *C.ell_ccompletion, out *C.ell_async_t, err *C.ell_error, body asyncRun) C.int32_t {
+	ss, comp, rc, ok := prepare(h, done, err)
+	if !ok {
+		return rc
+	}
+	if comp.callback != nil || comp.queue != 0 {
+		return startWith(h, done, out, err, nil, func(ctx context.Context, s *client.Session, filter C.int32_t, em *emitter) error {
+			ch := make(chan error, 1)
+			body(ctx, s, filter, em, func(e error) {
+				select {
+				case ch <- e:
+				default: // a second call (a panic after fin): the first counts
+				}
+			})
+			return <-ch
+		})
+	}
+	s, filter := ss.snapshot()
+	o := newOp(freeEntry, futexParker{})
+	hnd := handles.add(o)
+	*out = C.ell_async_t(hnd)
+	em := &emitter{o: o, s: s}
+	var finished atomic.Bool
+	fin := func(e error) {
+		if !finished.CompareAndSwap(false, true) {
+			return
+		}
+		code, msg := C.int32_t(C.ELL_OK), ""
+		var ie internalError
+		switch {
+		case errors.As(e, &ie):
+			code, msg = C.ELL_EIO, ie.Error()
+		case e != nil:
+			code, msg = errCode(e), e.Error()
+		case em.nomem.Load():
+			code, msg = C.ELL_ENOMEM, "out of memory: entries were dropped"
+		}
+		completeOp(o, hnd, comp, code, msg, true)
+	}
+	func() {
+		defer rescue(fin)
+		body(ss.node.ctx, s, filter, em, fin)
+	}()
 	return C.ELL_OK
+}
+
+// internalError is a panic caught in an operation.
+type internalError struct{ v any }
+
+func (e internalError) Error() string { return fmt.Sprintf("libelliptics internal error: %v", e.v) }
+
+// rescue is deferred by the code of an asyncRun, on any goroutine: a panic
+// completes the operation with ELL_EIO, since nothing above could recover
+// it.
+func rescue(fin func(error)) {
+	if r := recover(); r != nil {
+		fin(internalError{r})
+	}
 }
 
 // Operations run on worker goroutines that wait for the next one, rather
@@ -317,12 +422,14 @@ func ell_session_write_data(h C.ell_session_t, key *C.ell_ckey, data *C.ell_cvoi
 	if e != nil {
 		return fail(err, e)
 	}
-	return start(h, done, out, err, func(ctx context.Context, s *client.Session, _ C.int32_t, em *emitter) error {
-		res, e := s.WriteWith(ctx, k, b, client.WriteOptions{Offset: uint64(offset)})
-		for i := range res.Entries {
-			em.emit(&res.Entries[i], 0)
-		}
-		return e
+	return startAsync(h, done, out, err, func(ctx context.Context, s *client.Session, _ C.int32_t, em *emitter, fin func(error)) {
+		s.WriteAsync(ctx, k, b, client.WriteOptions{Offset: uint64(offset)}, func(res client.Result, e error) {
+			defer rescue(fin)
+			for i := range res.Entries {
+				em.emit(&res.Entries[i], 0)
+			}
+			fin(e)
+		})
 	})
 }
 
@@ -337,10 +444,12 @@ func ell_session_read_data(h C.ell_session_t, key *C.ell_ckey, offset C.uint64_t
 	if e != nil {
 		return fail(err, e)
 	}
-	return start(h, done, out, err, func(ctx context.Context, s *client.Session, filter C.int32_t, em *emitter) error {
-		r, tried, e := s.ReadAll(ctx, k, uint64(offset), uint64(size))
-		em.emitTried(filter, r, tried, e, 0)
-		return e
+	return startAsync(h, done, out, err, func(ctx context.Context, s *client.Session, filter C.int32_t, em *emitter, fin func(error)) {
+		s.ReadAsync(ctx, k, uint64(offset), uint64(size), func(r client.Entry, tried []client.Entry, e error) {
+			defer rescue(fin)
+			em.emitTried(filter, r, tried, e, 0)
+			fin(e)
+		})
 	})
 }
 
@@ -373,10 +482,12 @@ func ell_session_lookup(h C.ell_session_t, key *C.ell_ckey, done *C.ell_ccomplet
 	if e != nil {
 		return fail(err, e)
 	}
-	return start(h, done, out, err, func(ctx context.Context, s *client.Session, filter C.int32_t, em *emitter) error {
-		r, tried, e := s.LookupAll(ctx, k, client.LookupOptions{})
-		em.emitTried(filter, r, tried, e, 0)
-		return e
+	return startAsync(h, done, out, err, func(ctx context.Context, s *client.Session, filter C.int32_t, em *emitter, fin func(error)) {
+		s.LookupAsync(ctx, k, client.LookupOptions{}, func(r client.Entry, tried []client.Entry, e error) {
+			defer rescue(fin)
+			em.emitTried(filter, r, tried, e, 0)
+			fin(e)
+		})
 	})
 }
 
@@ -391,12 +502,14 @@ func ell_session_remove(h C.ell_session_t, key *C.ell_ckey, done *C.ell_ccomplet
 	if e != nil {
 		return fail(err, e)
 	}
-	return start(h, done, out, err, func(ctx context.Context, s *client.Session, _ C.int32_t, em *emitter) error {
-		res, e := s.Remove(ctx, k)
-		for i := range res.Entries {
-			em.emit(&res.Entries[i], 0)
-		}
-		return e
+	return startAsync(h, done, out, err, func(ctx context.Context, s *client.Session, _ C.int32_t, em *emitter, fin func(error)) {
+		s.RemoveAsync(ctx, k, func(res client.Result, e error) {
+			defer rescue(fin)
+			for i := range res.Entries {
+				em.emit(&res.Entries[i], 0)
+			}
+			fin(e)
+		})
 	})
 }
 

@@ -82,10 +82,12 @@ func ell_session_write(h C.ell_session_t, key *C.ell_ckey, data *C.ell_cvoid, si
 	if e != nil {
 		return fail(err, e)
 	}
-	return start(h, done, out, err, func(ctx context.Context, s *client.Session, _ C.int32_t, em *emitter) error {
-		res, e := s.WriteWith(ctx, k, b, wo)
-		em.emitResult(res)
-		return e
+	return startAsync(h, done, out, err, func(ctx context.Context, s *client.Session, _ C.int32_t, em *emitter, fin func(error)) {
+		s.WriteAsync(ctx, k, b, wo, func(res client.Result, e error) {
+			defer rescue(fin)
+			em.emitResult(res)
+			fin(e)
+		})
 	})
 }
 

@@ -28,6 +28,21 @@ type reply struct {
 type call struct {
 	ch       chan reply // receives the final reply (capacity 1)
 	deadline time.Time  // zero: none (the caller's context bounds the call)
+	// done, when set, gets the final reply instead of ch (calls started
+	// with start). It is called exactly once, by whoever takes the call out
+	// of conn.calls (the reader, the sweeper, fail, a canceled context or a
+	// failed send), without conn.mu held.
+	done func(reply)
+}
+
+// deliver hands the final reply to the call's owner. The caller has taken
+// the call out of conn.calls, so nobody else delivers.
+func (cl *call) deliver(r reply) {
+	if cl.done != nil {
+		cl.done(r)
+		return
+	}
+	cl.ch <- r
 }
 
 // calls are reused once their reply has been received; a call abandoned by
@@ -224,7 +239,7 @@ func (c *conn) fail(err error) {
 		}
 		c.mu.Unlock()
 		for trans, cl := range calls {
-			cl.ch <- reply{h: proto.Header{Trans: trans, Status: status.ConnectionLost}, payload: []byte(err.Error())}
+			cl.deliver(reply{h: proto.Header{Trans: trans, Status: status.ConnectionLost}, payload: []byte(err.Error())})
 		}
 		go c.node.rebuild()
 	})
@@ -278,13 +293,7 @@ func (c *conn) do(ctx context.Context, deadline time.Time, h proto.Header, parts
 	select {
 	case r := <-cl.ch:
 		callPool.Put(cl)
-		if r.expired {
-			return reply{}, status.Errorf(status.Timeout, "no reply from %s in time", c.addr)
-		}
-		if r.h.Status != status.OK {
-			return r, proto.DecodeError(r.h.Status, r.payload)
-		}
-		return r, nil
+		return c.result(r)
 	case <-done:
 		c.forget(h.Trans)
 		// A reply that came while we were not scheduled still counts (a
@@ -293,17 +302,108 @@ func (c *conn) do(ctx context.Context, deadline time.Time, h proto.Header, parts
 		select {
 		case r := <-cl.ch:
 			callPool.Put(cl)
-			if r.expired {
-				return reply{}, status.Errorf(status.Timeout, "no reply from %s in time", c.addr)
-			}
-			if r.h.Status != status.OK {
-				return r, proto.DecodeError(r.h.Status, r.payload)
-			}
-			return r, nil
+			return c.result(r)
 		default:
 		}
 		return reply{}, ctxErr(ctx, c.addr)
 	}
+}
+
+// result turns a final reply into do's results.
+func (c *conn) result(r reply) (reply, error) {
+	if r.expired {
+		return reply{}, status.Errorf(status.Timeout, "no reply from %s in time", c.addr)
+	}
+	if r.h.Status != status.OK {
+		return r, proto.DecodeError(r.h.Status, r.payload)
+	}
+	return r, nil
+}
+
+// start is do without waiting: it sends the request on the calling
+// goroutine and done gets the outcome exactly once, from the connection's
+// reader (the reply), its sweeper (the deadline), its failure (connection
+// lost), ctx's cancelation, or at once when the call cannot start. done
+// runs on one of those goroutines, without locks held, and must not block:
+// it holds up the connection's replies. The send does not block either:
+// when the writer's queue is full the request is sent from a goroutine.
+// parts must not change until done is called.
+func (c *conn) start(ctx context.Context, deadline time.Time, h proto.Header, parts [][]byte, done func(reply, error)) {
+	if ctx.Err() != nil {
+		done(reply{}, ctxErr(ctx, c.addr))
+		return
+	}
+	h.Trans = c.node.trans.Add(1)
+	trans := h.Trans
+	cl := &call{deadline: deadline}
+	var stop func() bool
+	cl.done = func(r reply) {
+		if stop != nil {
+			stop()
+		}
+		done(c.result(r))
+	}
+	c.mu.Lock()
+	if c.calls == nil {
+		c.mu.Unlock()
+		done(reply{}, fmt.Errorf("%s: %w", c.addr, c.deadErr()))
+		return
+	}
+	c.calls[trans] = cl
+	if !deadline.IsZero() && (c.armedAt.IsZero() || deadline.Before(c.armedAt)) {
+		c.armLocked(deadline)
+	}
+	if ctx.Done() != nil {
+		// Set under c.mu: whoever takes the call out of c.calls (which
+		// needs c.mu) sees it.
+		stop = context.AfterFunc(ctx, func() {
+			if c.take(trans) {
+				done(reply{}, ctxErr(ctx, c.addr))
+			}
+		})
+	}
+	c.mu.Unlock()
+
+	switch err := c.w.TrySend(h, parts); err {
+	case nil, wire.ErrClosed:
+		// A closed writer means the connection failed: the call gets its
+		// ConnectionLost reply from fail.
+	default: // wire.ErrFull: wait for room off this goroutine
+		go func() {
+			switch err := c.w.Send(h, parts, ctx.Done(), deadline); err {
+			case nil, wire.ErrClosed:
+			case wire.ErrDeadline:
+				if c.take(trans) {
+					if stop != nil {
+						stop()
+					}
+					done(reply{}, status.Errorf(status.Timeout, "no reply from %s in time", c.addr))
+				}
+			default:
+				if c.take(trans) {
+					if stop != nil {
+						stop()
+					}
+					done(reply{}, ctxErr(ctx, c.addr))
+				}
+			}
+		}()
+	}
+}
+
+// take removes a call from the calls in flight; false if it was gone
+// (completed, or the connection failed).
+func (c *conn) take(trans uint64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.calls == nil {
+		return false
+	}
+	if _, ok := c.calls[trans]; !ok {
+		return false
+	}
+	delete(c.calls, trans)
+	return true
 }
 
 // armLocked arms the sweeper for deadline (c.mu held).
@@ -349,7 +449,7 @@ func (c *conn) expire() {
 	}
 	c.mu.Unlock()
 	for _, cl := range expired {
-		cl.ch <- reply{expired: true}
+		cl.deliver(reply{expired: true})
 	}
 }
 
@@ -412,7 +512,7 @@ func (c *conn) readLoop() {
 		}
 		c.mu.Unlock()
 		if cl != nil {
-			cl.ch <- reply{h: h, payload: payload}
+			cl.deliver(reply{h: h, payload: payload})
 		}
 	}
 }

@@ -17,6 +17,16 @@
 // by the first connected node whose handshake lists a backend of that group
 // (kept up to date by the backend status replies of the admin calls).
 //
+// WriteAsync, ReadAsync, LookupAsync and RemoveAsync are the same calls
+// with a completion function instead of a return: when every group's owner
+// has an established connection they send on the calling goroutine and
+// complete from the connection's reader goroutine (a read asks its next
+// group from there), so a caller that sleeps outside the Go scheduler (the
+// C library's futex wait) is woken once per call; otherwise the blocking
+// form runs on a goroutine. Internally a call in flight completes either
+// into its channel (do) or through its function (start), exactly once, by
+// whoever takes it out of the connection's table.
+//
 // Membership (a Node inside a server, or any long-lived client): the route
 // table is built from the descriptions of the nodes the Node reaches, plus,
 // with Config.ConnectOnDemand, those the reached nodes vouch for. Changes

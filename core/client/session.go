@@ -178,19 +178,9 @@ func (s *Session) Write(ctx context.Context, k Key, data []byte) (Result, error)
 // WriteWith stores data with options (offset, append, lifetime,
 // compare-and-swap, chunked upload).
 func (s *Session) WriteWith(ctx context.Context, k Key, data []byte, o WriteOptions) (Result, error) {
-	oid, err := s.resolve(k)
+	oid, attr, err := s.writeAttr(k, data, o)
 	if err != nil {
 		return Result{}, err
-	}
-	a, err := o.attr(s, k.Column, len(data))
-	if err != nil {
-		return Result{}, err
-	}
-	attr := a.Append(nil)
-	if o.CAS != nil {
-		// The expected checksum travels between the column and the data
-		// (there is no 64-byte field in the io attr for it).
-		attr = append(attr, o.CAS[:]...)
 	}
 	entries := s.parallel(ctx, oid, k.Column, func(ctx context.Context, deadline time.Time, c *conn, h proto.Header, e *Entry) {
 		r, err := c.do(ctx, deadline, h, attr, data)
@@ -206,6 +196,47 @@ func (s *Session) WriteWith(ctx context.Context, k Key, data []byte, o WriteOpti
 	return verdict(entries, s.checker, s.filter)
 }
 
+// writeAttr resolves a write's key and encodes its io attr.
+func (s *Session) writeAttr(k Key, data []byte, o WriteOptions) (id.ID, []byte, error) {
+	oid, err := s.resolve(k)
+	if err != nil {
+		return id.ID{}, nil, err
+	}
+	a, err := o.attr(s, k.Column, len(data))
+	if err != nil {
+		return id.ID{}, nil, err
+	}
+	attr := a.Append(nil)
+	if o.CAS != nil {
+		// The expected checksum travels between the column and the data
+		// (there is no 64-byte field in the io attr for it).
+		attr = append(attr, o.CAS[:]...)
+	}
+	return oid, attr, nil
+}
+
+// decodeRead fills a read's entry from its reply.
+func decodeRead(e *Entry, payload []byte) error {
+	ra, data, err := proto.DecodeIOAttr(payload)
+	if err != nil {
+		return err
+	}
+	e.Column, e.Offset, e.Size, e.TotalSize = ra.Column, ra.Offset, ra.Size, ra.TotalSize
+	e.Timestamp, e.UserFlags, e.RecordFlags = ra.Timestamp, ra.UserFlags, ra.RecordFlags
+	e.Expire, e.Data = ra.Expire, data
+	return nil
+}
+
+// decodeLookup fills a lookup's entry from its reply.
+func decodeLookup(e *Entry, payload []byte) error {
+	li, err := proto.DecodeLookupInfo(payload)
+	if err != nil {
+		return err
+	}
+	fillLookup(e, &li)
+	return nil
+}
+
 // Read reads size bytes at offset (size 0 = to the end) from the first
 // group that has the key.
 func (s *Session) Read(ctx context.Context, k Key, offset, size uint64) (Entry, error) {
@@ -216,16 +247,7 @@ func (s *Session) Read(ctx context.Context, k Key, offset, size uint64) (Entry, 
 // ReadAll is Read that also returns the entries of the groups tried.
 func (s *Session) ReadAll(ctx context.Context, k Key, offset, size uint64) (Entry, []Entry, error) {
 	a := proto.IOAttr{Flags: s.ioflags, Column: k.Column, Offset: offset, Size: size}
-	return s.sequential(ctx, k, proto.CmdRead, a, func(e *Entry, payload []byte) error {
-		ra, data, err := proto.DecodeIOAttr(payload)
-		if err != nil {
-			return err
-		}
-		e.Column, e.Offset, e.Size, e.TotalSize = ra.Column, ra.Offset, ra.Size, ra.TotalSize
-		e.Timestamp, e.UserFlags, e.RecordFlags = ra.Timestamp, ra.UserFlags, ra.RecordFlags
-		e.Expire, e.Data = ra.Expire, data
-		return nil
-	})
+	return s.sequential(ctx, k, proto.CmdRead, a, decodeRead)
 }
 
 // LookupOptions modify a lookup.
@@ -252,14 +274,7 @@ func (s *Session) LookupAll(ctx context.Context, k Key, o LookupOptions) (Entry,
 	if o.Checksum {
 		a.Flags |= proto.IOChecksum
 	}
-	return s.sequential(ctx, k, proto.CmdLookup, a, func(e *Entry, payload []byte) error {
-		li, err := proto.DecodeLookupInfo(payload)
-		if err != nil {
-			return err
-		}
-		fillLookup(e, &li)
-		return nil
-	})
+	return s.sequential(ctx, k, proto.CmdLookup, a, decodeLookup)
 }
 
 // Remove deletes the object (or, for a key with a column, that column) from
