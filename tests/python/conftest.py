@@ -96,8 +96,25 @@ class Daemon:
             return f.read().decode(errors="replace")
 
     def signal(self, sig: int) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
+        """Sends sig; for SIGSTOP, returns once the process is stopped.
+
+        kill() only queues a signal: a request sent right after SIGSTOP can
+        still be served by a process that has not stopped yet.
+        """
+        if self.proc.poll() is not None:
+            return
+        self.proc.send_signal(sig)
+        if sig == signal.SIGSTOP:
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and self._state() not in ("T", "t"):
+                time.sleep(0.001)
+
+    def _state(self) -> str:
+        try:
+            with open("/proc/%d/stat" % self.proc.pid) as f:
+                return f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return ""
 
     def kill(self) -> None:
         """SIGKILL and reap (idempotent)."""
