@@ -51,6 +51,14 @@
 // literature). A connection that breaks (a killed process) drops its node
 // at once.
 //
+// Nodes with several addresses (multiaddr.go): a node lists every address
+// it listens on, the first naming it in route tables; address k of every
+// node is on the same network k (the original's route groups). A Node that
+// reached its first node at that node's address k dials every node it
+// learns of at its address k (falling back to the first), so a client on
+// one network only connects to every node on that network; Connections
+// shows the address each connection was dialed at.
+//
 // Admin calls address one node by "host:port": BackendStatus, EnableBackend,
 // DisableBackend, MakeReadOnly, MakeWritable, StartDefrag, StopDefrag.
 package client

@@ -161,6 +161,11 @@ type Node struct {
 	// vouches for, by its identity; only live sources count (guarded by mu).
 	indirectFrom map[string]map[string]*proto.NodeInfo
 	selfAlias    map[string]bool // addresses that turned out to be ourselves (guarded by mu)
+	// addrs holds the addresses of nodes with more than one, by identity,
+	// hosts fixed (guarded by mu); routeIdx is the index among them this
+	// Node dials at (multiaddr.go), -1 until its first connection.
+	addrs    map[string][]string
+	routeIdx atomic.Int32
 
 	selfOnce sync.Once
 	self     string
@@ -188,6 +193,7 @@ func NewNode(cfg Config) *Node {
 	cfg.setDefaults()
 	n := &Node{cfg: cfg, log: cfg.Logger, stop: make(chan struct{})}
 	n.routes.Store(emptyRouting)
+	n.routeIdx.Store(-1)
 	n.rebuild()
 	go n.maintain()
 	return n
@@ -306,6 +312,7 @@ func (r *remote) get(ctx context.Context, n *Node, force bool) (*conn, error) {
 		return nil, err
 	}
 	n.log.Debug("connected", zap.String("remote", r.addr), zap.Int("backends", len(c.backends())))
+	n.noteRouteIndex(c)
 	n.rebuild()
 	return c, nil
 }

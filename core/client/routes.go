@@ -508,7 +508,7 @@ func (n *Node) Forward(ctx context.Context, addr string, h proto.Header, parts .
 	c := rt.conns[addr]
 	if c == nil || !c.alive() {
 		var err error
-		if c, err = n.connTo(ctx, addr); err != nil {
+		if c, err = n.connTo(ctx, n.dialAddress(addr)); err != nil {
 			return nil, err
 		}
 	}
@@ -520,10 +520,18 @@ func (n *Node) Forward(ctx context.Context, addr string, h proto.Header, parts .
 }
 
 // AddRemoteAsync connects to addr in the background unless it is known (or
-// the node is a Proxy client, which talks only to its own remotes).
+// the node is a Proxy client, which talks only to its own remotes). A node
+// identity is dialed at the address of the Node's route index when the
+// node's addresses are known (LearnAddresses).
 func (n *Node) AddRemoteAsync(addr string) {
 	if n.cfg.Proxy || n.isClosed() || addr == "" || addr == n.Self() || n.known(addr) || n.isSelfAlias(addr) {
 		return
+	}
+	if d := n.dialAddress(addr); d != addr {
+		if n.known(d) || n.isSelfAlias(d) {
+			return
+		}
+		addr = d
 	}
 	r := n.remote(addr)
 	if r == nil {
@@ -571,6 +579,8 @@ func (n *Node) learn(c *conn, members []proto.Member, withNodes, partial bool) {
 	alias := n.selfAlias // copied on write
 	n.mu.RUnlock()
 	indirect := map[string]proto.NodeInfo{}
+	multi := n.routeIdx.Load() > 0
+	undescribed := false
 	for _, m := range members {
 		addr := fixHost(m.Addr, from)
 		if addr == self || alias[addr] {
@@ -584,8 +594,17 @@ func (n *Node) learn(c *conn, members []proto.Member, withNodes, partial bool) {
 		}
 		if m.Node != nil {
 			indirect[addr] = *m.Node
+			n.LearnAddresses(m.Node, from)
+		} else if multi && !withNodes && !n.known(addr) && n.dialAddress(addr) == addr {
+			// Dialed by its identity, it may be unreachable on our
+			// network: get its addresses first.
+			undescribed = true
+			continue
 		}
 		n.AddRemoteAsync(addr)
+	}
+	if undescribed {
+		go n.discover(c)
 	}
 	if withNodes {
 		n.mu.Lock()
@@ -625,6 +644,9 @@ func (n *Node) learnFrom(c *conn, members []proto.Member, partial bool) {
 				go dc.refresh(n)
 			}
 			continue
+		}
+		if mem.Node != nil && len(mem.Node.Addresses) > 1 {
+			n.learnAddressesLocked(mem.Node, c.addr)
 		}
 		if mem.Node == nil {
 			if info, ok := m[addr]; ok && info.Version >= mem.Version {

@@ -194,6 +194,9 @@ func (s *Server) pushLoop() {
 // back, so it can own keys in our table.
 func (s *Server) joined(info *proto.NodeInfo, remote net.Addr) {
 	addr := client.Identity(info, remote.String())
+	// Its addresses first: the connection back goes to the one on our
+	// route index (client.RouteIndex), the network we joined by.
+	s.cluster.peers.LearnAddresses(info, remote.String())
 	s.cluster.peers.AddRemoteAsync(addr)
 }
 
