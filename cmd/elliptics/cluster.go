@@ -315,7 +315,11 @@ type jsonNodeState struct {
 	Backends int      `json:"backends"`
 	Groups   []uint32 `json:"groups"`
 	Version  uint64   `json:"version"`
-	Error    string   `json:"error,omitempty"`
+	// Dialed is the address the client connected to the node at: its
+	// identity, or the address of the client's network on a node that
+	// listens on several (route groups).
+	Dialed string `json:"dialed,omitempty"`
+	Error  string `json:"error,omitempty"`
 }
 
 type jsonNodes struct {
@@ -329,11 +333,13 @@ func nodesAction(ctx context.Context, c *cli, _ []string) error {
 		return err
 	}
 	t := c.node.Table()
+	dialed := c.node.Connections()
 	rows := make([]jsonNodeState, 0, len(known))
 	for _, m := range known {
 		r := jsonNodeState{Address: m.addr, State: "unreachable", Groups: []uint32{}, Version: m.version}
 		if m.connected {
 			r.State = "connected"
+			r.Dialed = dialed[m.addr]
 			for _, b := range t.Backends() {
 				if b.Addr != m.addr {
 					continue
@@ -354,7 +360,7 @@ func nodesAction(ctx context.Context, c *cli, _ []string) error {
 		return c.encodeJSON(jsonNodes{OK: true, Nodes: rows})
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ADDRESS\tSTATE\tBACKENDS\tGROUPS\tVERSION")
+	fmt.Fprintln(tw, "ADDRESS\tSTATE\tBACKENDS\tGROUPS\tVERSION\tDIALED")
 	for _, r := range rows {
 		backends, groups := strconv.Itoa(r.Backends), joinGroups(r.Groups, ",")
 		if r.State != "connected" {
@@ -366,7 +372,11 @@ func nodesAction(ctx context.Context, c *cli, _ []string) error {
 		if r.Version != 0 {
 			version = strconv.FormatUint(r.Version, 10)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Address, r.State, backends, groups, version)
+		via := r.Dialed
+		if via == "" {
+			via = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Address, r.State, backends, groups, version, via)
 	}
 	tw.Flush()
 	return nil

@@ -164,12 +164,13 @@ func TestNodes(t *testing.T) {
 		require.Empty(t, o.stderr)
 		rows := table(t, o.stdout)
 		require.Len(t, rows, 3, o.stdout)
-		require.Equal(t, []string{"ADDRESS", "STATE", "BACKENDS", "GROUPS", "VERSION"}, rows[0])
+		require.Equal(t, []string{"ADDRESS", "STATE", "BACKENDS", "GROUPS", "VERSION", "DIALED"}, rows[0])
 		byAddr := map[string][]string{}
 		for _, r := range rows[1:] {
-			require.Len(t, r, 5, o.stdout)
+			require.Len(t, r, 6, o.stdout)
 			byAddr[r[0]] = r
 			require.NotEqual(t, "-", r[4], "version")
+			require.Equal(t, r[0], r[5], "a single-address node is dialed at its identity")
 		}
 		require.Equal(t, []string{A, "connected", "2", "1,2"}, byAddr[A][:4], o.stdout)
 		require.Equal(t, []string{B, "connected", "1", "1"}, byAddr[B][:4], o.stdout)
@@ -184,6 +185,7 @@ func TestNodes(t *testing.T) {
 	require.Len(t, res.Nodes, 2)
 	for _, n := range res.Nodes {
 		require.Equal(t, "connected", n.State)
+		require.Equal(t, n.Address, n.Dialed)
 		require.NotZero(t, n.Version)
 		require.Empty(t, n.Error)
 		if n.Address == A {
@@ -283,7 +285,7 @@ func TestNodesUnreachable(t *testing.T) {
 	require.Len(t, rows, 3, o.stdout)
 	byAddr := map[string][]string{rows[1][0]: rows[1], rows[2][0]: rows[2]}
 	require.Equal(t, []string{A, "connected", "1", "5"}, byAddr[A][:4], o.stdout)
-	require.Equal(t, []string{dead, "unreachable", "-", "-", "7"}, byAddr[dead], o.stdout)
+	require.Equal(t, []string{dead, "unreachable", "-", "-", "7", "-"}, byAddr[dead], o.stdout)
 
 	o = runCLI(t, nil, "--remote", A, "--json", "nodes")
 	require.Equal(t, exitOK, o.code, o.stderr)

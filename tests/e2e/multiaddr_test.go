@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -101,4 +102,18 @@ sync = "none"
 	}
 	// Still only the 127.0.0.2 connections: nothing went to a first address.
 	require.Equal(t, want, cn.Connections())
+
+	// The CLI shows where it dialed each node.
+	out, errOut, code := cli(t, nil, "--remote", nodes[1].a1, "--json", "nodes")
+	require.Equal(t, 0, code, errOut)
+	var listed struct {
+		Nodes []struct {
+			Address, Dialed string
+		}
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &listed), out)
+	require.Len(t, listed.Nodes, 3, out)
+	for _, n := range listed.Nodes {
+		require.Equal(t, want[n.Address], n.Dialed, out)
+	}
 }
