@@ -31,6 +31,18 @@ type emitter struct {
 	o     *op
 	s     *client.Session
 	nomem atomic.Bool
+
+	// batch: entries are kept in pend and written into C memory by flush,
+	// all in one block (bulk calls; one goroutine emits at a time).
+	batch bool
+	pend  []pending
+}
+
+// pending is an entry held for flush.
+type pending struct {
+	e         client.Entry
+	keyIndex  uint64
+	backendID int32
 }
 
 func (em *emitter) emit(e *client.Entry, keyIndex uint64) {
@@ -39,12 +51,31 @@ func (em *emitter) emit(e *client.Entry, keyIndex uint64) {
 
 // emitExt is emit with the entry's extension fields besides the expiry.
 func (em *emitter) emitExt(e *client.Entry, keyIndex uint64, x *extra) {
+	if em.batch && x == nil {
+		em.pend = append(em.pend, pending{e: *e, keyIndex: keyIndex, backendID: em.backendID(e)})
+		return
+	}
 	p := newEntry(e, keyIndex, em.backendID(e), x)
 	if p == nil {
 		em.nomem.Store(true)
 		return
 	}
 	em.o.add(p)
+}
+
+// flush writes the pending entries into one C block (see newSlab) and adds
+// them to the operation with one lock and one wake-up.
+func (em *emitter) flush() {
+	if len(em.pend) == 0 {
+		return
+	}
+	slab, ps := newSlab(em.pend)
+	em.pend = em.pend[:0]
+	if slab == nil {
+		em.nomem.Store(true)
+		return
+	}
+	em.o.addSlab(slab, ps)
 }
 
 // backendID finds the backend that answered, from the route table: the
@@ -100,15 +131,7 @@ type extra struct {
 // allocation per entry keeps the pointers C holds stable and makes freeing
 // trivial; nil when out of memory.
 func newEntry(e *client.Entry, keyIndex uint64, backendID int32, x *extra) unsafe.Pointer {
-	msg := ""
-	if !e.OK() {
-		if e.Err != nil {
-			msg = e.Err.Error()
-		} else {
-			msg = e.Status.String()
-		}
-	}
-	strs := [...]string{e.Address, msg, e.Path, e.Column}
+	strs := [...]string{e.Address, errorText(e), e.Path, e.Column}
 	size := C.sizeof_ell_entry + C.sizeof_ell_entry_ext + len(e.Data)
 	for _, s := range strs {
 		size += len(s) + 1
@@ -126,25 +149,10 @@ func newEntry(e *client.Entry, keyIndex uint64, backendID int32, x *extra) unsaf
 		off += len(s) + 1
 	}
 	ce := (*C.ell_entry)(block)
-	ce.status = codeOf(e.Status)
-	if e.Status != status.OK && ce.status == C.ELL_OK {
-		ce.status = C.ELL_EIO
-	}
-	ce.group_id = C.uint32_t(e.Group)
-	ce.backend_id = C.int32_t(backendID)
-	ce.record_flags = C.uint64_t(e.RecordFlags)
+	fillEntry(ce, e, keyIndex, backendID)
 	ce.address, ce.error, ce.path, ce.column = ptrs[0], ptrs[1], ptrs[2], ptrs[3]
-	putID(&ce.id[0], e.ID)
-	putID(&ce.checksum[0], e.Checksum)
-	ce.offset = C.uint64_t(e.Offset)
-	ce.size = C.uint64_t(e.Size)
-	ce.total_size = C.uint64_t(e.TotalSize)
-	sec, nsec := splitTime(e.Timestamp)
-	ce.tsec, ce.tnsec = C.uint64_t(sec), C.uint64_t(nsec)
-	ce.user_flags = C.uint64_t(e.UserFlags)
-	ce.key_index = C.uint64_t(keyIndex)
 	ext := (*C.ell_entry_ext)(unsafe.Add(block, C.sizeof_ell_entry))
-	sec, nsec = splitTime(e.Expire)
+	sec, nsec := splitTime(e.Expire)
 	ext.expire_tsec, ext.expire_tnsec = C.uint64_t(sec), C.uint64_t(nsec)
 	if x != nil {
 		ext.count = C.uint64_t(x.count)
@@ -158,6 +166,98 @@ func newEntry(e *client.Entry, keyIndex uint64, backendID int32, x *extra) unsaf
 		ce.data_size = C.uint64_t(len(e.Data))
 	}
 	return block
+}
+
+// errorText is the ell_entry error of e ("" when it succeeded).
+func errorText(e *client.Entry) string {
+	if e.OK() {
+		return ""
+	}
+	if e.Err != nil {
+		return e.Err.Error()
+	}
+	return e.Status.String()
+}
+
+// newSlab copies es into one C block: first every ell_entry with its
+// ell_entry_ext (n structs back to back, so entry i is at
+// block + i*(sizeof ell_entry + sizeof ell_entry_ext)), then the distinct
+// strings, each once (entries with the same address, or empty path, share
+// it), then the data of each entry in order. Returns the block and the
+// entries' addresses; nil when out of memory.
+func newSlab(es []pending) (unsafe.Pointer, []unsafe.Pointer) {
+	const stride = C.sizeof_ell_entry + C.sizeof_ell_entry_ext
+	msgs := make([]string, len(es))
+	offs := make(map[string]int, 4)
+	size := stride * len(es)
+	intern := func(s string) {
+		if _, ok := offs[s]; !ok {
+			offs[s] = size
+			size += len(s) + 1
+		}
+	}
+	intern("")
+	for i := range es {
+		e := &es[i].e
+		msgs[i] = errorText(e)
+		intern(e.Address)
+		intern(msgs[i])
+		intern(e.Path)
+		intern(e.Column)
+	}
+	dataOff := size
+	for i := range es {
+		size += len(es[i].e.Data)
+	}
+	block := C.calloc(1, C.size_t(size))
+	if block == nil {
+		return nil, nil
+	}
+	buf := unsafe.Slice((*byte)(block), size)
+	for s, off := range offs {
+		copy(buf[off:], s) // NUL from calloc follows
+	}
+	str := func(s string) *C.char { return (*C.char)(unsafe.Pointer(&buf[offs[s]])) }
+	ps := make([]unsafe.Pointer, len(es))
+	off := dataOff
+	for i := range es {
+		e := &es[i].e
+		p := unsafe.Add(block, i*stride)
+		ps[i] = p
+		ce := (*C.ell_entry)(p)
+		fillEntry(ce, e, es[i].keyIndex, es[i].backendID)
+		ce.address, ce.error, ce.path, ce.column = str(e.Address), str(msgs[i]), str(e.Path), str(e.Column)
+		ext := (*C.ell_entry_ext)(unsafe.Add(p, C.sizeof_ell_entry))
+		sec, nsec := splitTime(e.Expire)
+		ext.expire_tsec, ext.expire_tnsec = C.uint64_t(sec), C.uint64_t(nsec)
+		if n := len(e.Data); n > 0 {
+			copy(buf[off:], e.Data)
+			ce.data = (*C.uint8_t)(unsafe.Pointer(&buf[off]))
+			ce.data_size = C.uint64_t(n)
+			off += n
+		}
+	}
+	return block, ps
+}
+
+// fillEntry sets the numbers of ce from e.
+func fillEntry(ce *C.ell_entry, e *client.Entry, keyIndex uint64, backendID int32) {
+	ce.status = codeOf(e.Status)
+	if e.Status != status.OK && ce.status == C.ELL_OK {
+		ce.status = C.ELL_EIO
+	}
+	ce.group_id = C.uint32_t(e.Group)
+	ce.backend_id = C.int32_t(backendID)
+	ce.record_flags = C.uint64_t(e.RecordFlags)
+	putID(&ce.id[0], e.ID)
+	putID(&ce.checksum[0], e.Checksum)
+	ce.offset = C.uint64_t(e.Offset)
+	ce.size = C.uint64_t(e.Size)
+	ce.total_size = C.uint64_t(e.TotalSize)
+	sec, nsec := splitTime(e.Timestamp)
+	ce.tsec, ce.tnsec = C.uint64_t(sec), C.uint64_t(nsec)
+	ce.user_flags = C.uint64_t(e.UserFlags)
+	ce.key_index = C.uint64_t(keyIndex)
 }
 
 // run is the body of one asynchronous call, on its own session copy.
@@ -545,6 +645,8 @@ func ell_session_bulk_read(h C.ell_session_t, keys *C.ell_ckey, count C.size_t, 
 		return fail(err, e)
 	}
 	return start(h, done, out, err, func(ctx context.Context, s *client.Session, filter C.int32_t, em *emitter) error {
+		em.batch = true
+		defer em.flush()
 		found := 0
 		var firstErr error
 		_ = s.BulkRead(ctx, ks, func(i int, e client.Entry, err error) {
@@ -592,6 +694,8 @@ func ell_session_bulk_write(h C.ell_session_t, keys *C.ell_ckey, datas *C.ell_cv
 		}
 	}
 	return start(h, done, out, err, func(ctx context.Context, s *client.Session, _ C.int32_t, em *emitter) error {
+		em.batch = true
+		defer em.flush()
 		return s.BulkWrite(ctx, ks, bufs, func(i int, res client.Result, _ error) {
 			for j := range res.Entries {
 				em.emit(&res.Entries[j], uint64(i))

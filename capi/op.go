@@ -48,14 +48,17 @@ type op struct {
 	word    atomic.Int32 // opRunning, then opDone or opReleased: what wait sleeps on
 	waiters atomic.Int32 // threads in wait; finish and release skip the wake-up syscall without any
 
-	mu       sync.Mutex
-	changed  chan struct{} // nil until a next call waits
-	entries  []unsafe.Pointer
-	done     bool
-	end      time.Time
-	code     int32
-	msg      string
-	released bool // the handle was freed: entries go when the operation completes
+	mu      sync.Mutex
+	changed chan struct{} // nil until a next call waits
+	entries []unsafe.Pointer
+	slabs   []unsafe.Pointer // blocks of entries added by addSlab, freed as a whole
+	// slabEntries are the entries in slabs (not to be freed one by one).
+	slabEntries []unsafe.Pointer
+	done        bool
+	end         time.Time
+	code        int32
+	msg         string
+	released    bool // the handle was freed: entries go when the operation completes
 
 	flow *flow // flow control of a streaming operation (iterators); nil: none
 }
@@ -279,10 +282,46 @@ func (o *op) release() {
 }
 
 func (o *op) freeEntriesLocked() {
-	for _, p := range o.entries {
-		o.free(p)
+	switch {
+	case len(o.slabEntries) == len(o.entries): // nothing but slabs (or nothing)
+	case o.slabs == nil:
+		for _, p := range o.entries {
+			o.free(p)
+		}
+	default:
+		// Entries of slabs are freed with their slab, the others one by one.
+		inSlab := make(map[unsafe.Pointer]bool, len(o.entries))
+		for _, p := range o.slabEntries {
+			inSlab[p] = true
+		}
+		for _, p := range o.entries {
+			if !inSlab[p] {
+				o.free(p)
+			}
+		}
 	}
+	for _, b := range o.slabs {
+		o.free(b)
+	}
+	o.slabs, o.slabEntries = nil, nil
 	o.entries = nil
+}
+
+// addSlab appends the entries ps, which all lie in the block slab, with one
+// lock and one wake-up; slab is freed (with o.free) when the entries are.
+// False when the operation is done or released: slab is freed at once.
+func (o *op) addSlab(slab unsafe.Pointer, ps []unsafe.Pointer) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.released || o.done {
+		o.free(slab)
+		return false
+	}
+	o.entries = append(o.entries, ps...)
+	o.slabs = append(o.slabs, slab)
+	o.slabEntries = append(o.slabEntries, ps...)
+	o.wakeLocked()
+	return true
 }
 
 func (o *op) isReleased() bool {

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
+	"github.com/elliptics/elliptics/core/client"
 	"github.com/elliptics/elliptics/core/status"
 )
 
@@ -325,4 +326,48 @@ func TestOpFlow(t *testing.T) {
 	time.Sleep(5 * time.Millisecond)
 	o.release()
 	require.False(t, <-admitted)
+}
+
+func TestOpSlab(t *testing.T) {
+	var freed []unsafe.Pointer
+	var mu sync.Mutex
+	free := func(p unsafe.Pointer) { mu.Lock(); freed = append(freed, p); mu.Unlock() }
+	o := newOp(free, nil)
+	single := entryPtr()
+	require.True(t, o.add(single))
+	slab := entryPtr()
+	ps := []unsafe.Pointer{entryPtr(), entryPtr(), entryPtr()}
+	go func() {
+		time.Sleep(time.Millisecond)
+		o.addSlab(slab, ps)
+		o.finish(0, "")
+	}()
+	for i := 0; i < 4; i++ { // next sees the slab's entries as they come
+		p, res := o.next(i, -1)
+		require.Equal(t, waitOK, res)
+		require.NotNil(t, p)
+	}
+	_, res := o.next(4, -1)
+	require.Equal(t, waitEnd, res)
+	require.Equal(t, 4, o.count())
+	require.Equal(t, ps[2], o.entry(3))
+	o.release()
+	require.ElementsMatch(t, []unsafe.Pointer{single, slab}, freed, "the single entry and the slab, not the slab's entries")
+	require.False(t, o.addSlab(entryPtr(), nil))
+	require.Len(t, freed, 3, "a late slab is freed at once")
+}
+
+func TestNewSlab(t *testing.T) {
+	es := []pending{
+		{e: client.Entry{Address: "127.0.0.1:1025", Group: 1, Data: []byte("abc")}, keyIndex: 0},
+		{e: client.Entry{Address: "127.0.0.1:1025", Group: 1, Status: status.NotFound}, keyIndex: 1},
+		{e: client.Entry{Address: "127.0.0.1:1026", Group: 2, Data: []byte("de"), Path: "p"}, keyIndex: 2},
+	}
+	slab, ps := newSlab(es)
+	require.NotNil(t, slab)
+	defer freeEntry(slab)
+	require.Len(t, ps, 3)
+	require.Equal(t, slab, ps[0])
+	stride := uintptr(ps[1]) - uintptr(ps[0])
+	require.Equal(t, uintptr(ps[2])-uintptr(ps[1]), stride, "entries back to back")
 }

@@ -24,6 +24,9 @@ _SLICE_MS = 500
 _OK = ErrorInfo()
 
 _ETIMEDOUT = -110
+
+# The most entries a thread's scratch array (_lib.Scratch) grows to hold.
+_SCRATCH_MAX = 4096
 _ENOENT = -2
 
 
@@ -85,6 +88,8 @@ class ResultEntry:
         "expire",
         "count",
         "_iter",
+        "_row",  # these two: the state of an entry not filled in yet (_SlabEntry)
+        "_ctx",
     )
 
     def __init__(self) -> None:
@@ -218,6 +223,145 @@ class ResultEntry:
         )
 
 
+def _from_slab(ents: Any, lo: int, hi: int) -> Optional[List[ResultEntry]]:
+    """ResultEntry objects of entries lo..hi-1 of ents when the library wrote
+    them back to back in one block with their data back to back too (bulk
+    calls: capi/data.go newSlab); None otherwise (the caller converts them one
+    by one). Everything is copied out at once: the entries' numbers with one
+    unpack, each distinct string decoded once, all the data in one bytes
+    object; each entry's attributes are filled on first use (_SlabEntry)."""
+    k = hi - lo
+    ptrs = struct.unpack("%dQ" % k, ffi.buffer(ffi.cast("uintptr_t *", ents) + lo, 8 * k))
+    base = ptrs[0]
+    if not base or ptrs != tuple(range(base, base + k * _ENTRY_SIZE, _ENTRY_SIZE)):
+        return None
+    rows = list(_ENTRY.iter_unpack(ffi.buffer(ffi.cast("char *", base), k * _ENTRY_SIZE)))
+    dlo = dhi = total = 0
+    for row in rows:
+        d, n = row[18], row[19]
+        if d and n:
+            if not dlo or d < dlo:
+                dlo = d
+            if d + n > dhi:
+                dhi = d + n
+            total += n
+    if dhi - dlo != total:
+        return None  # data not back to back
+    blob = ffi.buffer(ffi.cast("char *", dlo), total)[:] if total else b""
+    strs = {p: ffi.string(ffi.cast("char *", p)).decode("utf-8", "replace") if p else "" for p in {row[i] for row in rows for i in (6, 9, 10)}}
+    addrs = {p: parse_entry_address(ffi.string(ffi.cast("char *", p)).decode("utf-8", "replace")) if p else None for p in {row[5] for row in rows}}
+    ctx = (strs, addrs, blob, dlo)
+    new, set_row, set_ctx = _SlabEntry.__new__, _set_row, _set_ctx
+    out = []
+    append = out.append
+    for row in rows:
+        r = new(_SlabEntry)
+        set_row(r, row)
+        set_ctx(r, ctx)
+        append(r)
+    return out
+
+
+class _SlabEntry(ResultEntry):
+    """A ResultEntry of a bulk call whose attributes are set from its row (the
+    unpacked ell_entry) on first use: reading an attribute not set yet
+    (__getattr__), setting one, or copying/pickling the entry fills them all
+    and turns the object into a plain ResultEntry (same layout)."""
+
+    __slots__ = ()
+
+    def _materialize(self) -> None:
+        row, ctx = _get_row(self), _get_ctx(self)
+        object.__setattr__(self, "__class__", ResultEntry)
+        _del_row(self)
+        _del_ctx(self)
+        _fill(self, row, ctx)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("_row", "_ctx"):
+            raise AttributeError(name)
+        self._materialize()
+        return getattr(self, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self._materialize()
+        setattr(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        self._materialize()
+        delattr(self, name)
+
+    def __reduce_ex__(self, proto: Any) -> Any:
+        self._materialize()
+        return self.__reduce_ex__(proto)
+
+    def __repr__(self) -> str:
+        self._materialize()
+        return repr(self)
+
+
+_get_row = ResultEntry.__dict__["_row"].__get__
+_set_row = ResultEntry.__dict__["_row"].__set__
+_del_row = ResultEntry.__dict__["_row"].__delete__
+_get_ctx = ResultEntry.__dict__["_ctx"].__get__
+_set_ctx = ResultEntry.__dict__["_ctx"].__set__
+_del_ctx = ResultEntry.__dict__["_ctx"].__delete__
+
+
+def _fill(self: ResultEntry, row: Any, ctx: Any) -> None:
+    (
+        status,
+        self.group_id,
+        self.backend_id,
+        _,
+        self.record_flags,
+        address,
+        error,
+        self._id_raw,
+        self.checksum,
+        path,
+        column,
+        self.offset,
+        self.size,
+        self.total_size,
+        tsec,
+        tnsec,
+        self.user_flags,
+        self.key_index,
+        data,
+        data_size,
+        expire_tsec,
+        expire_tnsec,
+        self.count,
+        iter_id,
+        iterated,
+        total_keys,
+        iter_state,
+        _,
+    ) = row
+    strs, addrs, blob, dlo = ctx
+    self.status = status
+    self.error = ErrorInfo(status, format_message(strs[error], status)) if status else _OK
+    self.address = addrs[address]
+    self._id = None
+    self.filepath = strs[path]
+    self.column = strs[column]
+    t = Time.__new__(Time)
+    t.tsec, t.tnsec = tsec, tnsec
+    self.timestamp = t
+    self.data = blob[data - dlo : data - dlo + data_size] if data and data_size else b""
+    if expire_tsec or expire_tnsec:
+        x = Time.__new__(Time)
+        x.tsec, x.tnsec = expire_tsec, expire_tnsec
+        self.expire = x
+    else:
+        self.expire = None
+    self._iter = (iter_id, iterated, total_keys, iter_state)
+
+
+_DEFAULT_FROM_C = ResultEntry._from_c
+
+
 class IoAttribute:
     """The io attributes of an entry, with the original's names (read-only):
     ``id``, ``offset``, ``size``, ``total_size``, ``timestamp``,
@@ -339,7 +483,7 @@ class AsyncResult:
     def __init__(self, handle: int, policy: int, aio: Any = None, owner: Any = None, entry: Any = None) -> None:
         self._handle = int(handle)
         # How entries are copied out: ResultEntry._from_c, or an iterator's.
-        self._from_c = entry or ResultEntry._from_c
+        self._from_c = entry or _DEFAULT_FROM_C
         # Kept alive until the handle is freed (a converter's state).
         self._pin: Any = None
         # The session (and so the node) stays alive while the call runs: a
@@ -425,10 +569,20 @@ class AsyncResult:
         if n > have:
             ents = sc.ents
             if n > sc.cap:  # more than the scratch array holds: all of them at once
-                ents = ffi.new("const ell_entry *[]", n)
+                if n <= _SCRATCH_MAX:
+                    # A bigger scratch array for this thread's next results
+                    # too (a bulk call's 100 entries in the first collect).
+                    sc.cap = max(n, min(2 * sc.cap, _SCRATCH_MAX))
+                    sc.ents = ffi.new("const ell_entry *[]", sc.cap)
+                    ents = sc.ents
+                else:
+                    ents = ffi.new("const ell_entry *[]", n)
                 lib.ell_async_collect(h, 0, info, ents, n, sc.err)
             from_c = self._from_c
-            self._entries.extend([from_c(ents[i]) for i in range(have, n)])
+            got = _from_slab(ents, have, n) if n - have > 1 and from_c is _DEFAULT_FROM_C else None
+            if got is None:
+                got = [from_c(ents[i]) for i in range(have, n)]
+            self._entries.extend(got)
         st = info.status
         if st:
             self._status = ErrorInfo(st, format_message(_lib.error_text(sc.err), st))

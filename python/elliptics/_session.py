@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import functools
+import itertools
 import struct
 import threading
 from asyncio import _get_running_loop
@@ -67,24 +69,30 @@ _KEY = struct.Struct("=QQi64s4xQQ")
 assert _KEY.size == ffi.sizeof("ell_key") and ffi.offsetof("ell_key", "column") == 88
 
 
+@functools.lru_cache(maxsize=64)
+def _keys_struct(n: int) -> struct.Struct:
+    """n ell_key back to back (the layout of _KEY, repeated)."""
+    return struct.Struct("=" + _KEY.format[1:] * n)
+
+
 def _key_array(keys: List[Any], keep: List[Any]) -> Any:
     """An ell_key[] of keys (at least one element); keep holds its buffers."""
     n = len(keys)
-    if not all(isinstance(k, str) for k in keys):
+    if not n or set(map(type, keys)) != {str}:
         arr = ffi.new("ell_key[]", max(1, n))
         for i, key in enumerate(keys):
             _fill_key(arr[i], key, keep)
         return arr
-    # Every name in one buffer, each key pointing into it.
+    # Every name in one buffer, each key pointing into it; all the keys
+    # packed with one call (no Python code per key).
     names = [k.encode("utf-8") for k in keys]
     joined = ffi.from_buffer(b"".join(names))
     keep.append(joined)
     base = int(ffi.cast("uintptr_t", joined))
-    raw = bytearray(_KEY.size * max(1, n))
-    pack, size, off = _KEY.pack_into, _KEY.size, 0
-    for i, name in enumerate(names):
-        pack(raw, i * size, base + off, len(name), 0, b"", 0, 0)
-        off += len(name)
+    lens = list(map(len, names))
+    ptrs = map(base.__add__, itertools.accumulate(lens, initial=0))
+    z = itertools.repeat(0)
+    raw = bytearray(_keys_struct(n).pack(*itertools.chain.from_iterable(zip(ptrs, lens, z, itertools.repeat(b""), z, z))))
     keep.append(raw)
     return ffi.from_buffer("ell_key[]", raw)
 

@@ -1,0 +1,49 @@
+"""Entries of bulk calls: copied out in one go, attributes filled on first use."""
+
+import copy
+import pickle
+import uuid
+
+import elliptics
+
+
+def _read(session, n=5):
+    prefix = uuid.uuid4().hex
+    datas = {"%s-%d" % (prefix, i): b"v%d" % i * (i + 1) for i in range(n)}
+    session.bulk_write(datas).get()
+    keys = list(datas)
+    return datas, keys, session.bulk_read(keys).get()
+
+
+def test_set_before_read_keeps_the_new_value(session):
+    datas, keys, got = _read(session)
+    e = got[0]
+    e.data = b"changed"
+    assert e.data == b"changed"
+    assert e.key_index in range(len(keys))
+    assert type(e) is elliptics.ResultEntry
+
+
+def test_copy_pickle_repr_of_unread_entries(session):
+    datas, keys, got = _read(session)
+    by_index = {}
+    c = copy.copy(got[0])
+    p = pickle.loads(pickle.dumps(got[1]))
+    assert "ResultEntry" in repr(got[2])
+    for e in got:
+        by_index[e.key_index] = e
+        assert isinstance(e, elliptics.ResultEntry)
+        assert e.status == 0 and e.error.code == 0
+        assert e.address is not None
+    assert c.data == datas[keys[c.key_index]]
+    assert p.data == datas[keys[p.key_index]]
+    for i, k in enumerate(keys):
+        assert by_index[i].data == datas[k]
+
+
+def test_entries_outlive_the_result(session):
+    datas, keys, got = _read(session, 50)
+    import gc
+
+    gc.collect()
+    assert sorted(e.data for e in got) == sorted(datas.values())
