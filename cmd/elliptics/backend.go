@@ -37,6 +37,8 @@ var backendActions = []struct {
 		summary: "start defragmenting the backend; --wait follows it to the end"},
 	{name: "stop-defrag", cmd: proto.ControlStopDefrag, done: "defragmentation stop requested",
 		summary: "ask a running defragmentation to stop"},
+	{name: "delay", cmd: proto.ControlDelay, done: "delay set",
+		summary: "wait DURATION before each data command: delay ADDR BACKEND DURATION (0 removes it)"},
 }
 
 func backendAbout() string {
@@ -51,12 +53,16 @@ func backendAbout() string {
 		fmt.Fprintf(tw, "  %s\t%s\n", name, a.summary)
 	}
 	tw.Flush()
+	b.WriteString("\ndelay also takes its node, backend and DURATION as arguments (delay ADDR BACKEND DURATION,\n" +
+		"or --backend N DURATION); the node waits DURATION (whole milliseconds; 0 removes it; never\n" +
+		"past its request timeout) before serving each read, write, lookup or remove of the backend.\n")
 	b.WriteString("\nEvery ACTION but list needs --backend N and acts on the node of --address, or else on the\n" +
 		"first --remote. Asking for the state already in effect (enabling an enabled backend, ...)\n" +
 		"fails with exit code 1, e.g. \"backend 0 is already enabled\". Examples:\n\n" +
 		"  elliptics --remote 10.0.0.1:1025 backend list\n" +
 		"  elliptics --remote 10.0.0.1:1025 backend disable --backend 2\n" +
-		"  elliptics backend defrag --address 10.0.0.1:1025 --backend 2 --wait")
+		"  elliptics backend defrag --address 10.0.0.1:1025 --backend 2 --wait\n" +
+		"  elliptics backend delay 10.0.0.1:1025 2 50ms")
 	return b.String()
 }
 
@@ -104,11 +110,18 @@ func backendCommand(fs *flag.FlagSet) action {
 			return usageErrorf("backend: unknown ACTION %q (want %s)", name, strings.Join(names, ", "))
 		}
 		act := backendActions[i]
+		more := args[1:]
 		if len(address) > 1 {
 			return usageErrorf("backend %s: give --address once", act.name)
 		}
 		if *wait && (act.list || act.cmd != proto.ControlStartDefrag) {
 			return usageErrorf("backend %s: --wait only applies to defrag", act.name)
+		}
+		if act.cmd == proto.ControlDelay && !act.list {
+			return c.backendDelay(ctx, more, []string(address), id)
+		}
+		if len(more) > 0 {
+			return usageErrorf("backend %s: unexpected argument %q", act.name, more[0])
 		}
 		if act.list {
 			addrs := []string(address)
@@ -135,6 +148,61 @@ func backendCommand(fs *flag.FlagSet) action {
 		}
 		return c.backendControl(ctx, addr, id.v, act.name, act.cmd, act.done, *wait)
 	}
+}
+
+// backendDelay runs 'backend delay': ADDR BACKEND DURATION, or DURATION
+// with --backend (and --address or the first --remote).
+func (c *cli) backendDelay(ctx context.Context, args, address []string, id optInt32) error {
+	var addr, dur string
+	switch len(args) {
+	case 3:
+		if id.set || len(address) > 0 {
+			return usageErrorf("backend delay: give ADDR and BACKEND either as arguments or as --address and --backend")
+		}
+		addr, dur = args[0], args[2]
+		if err := id.Set(args[1]); err != nil {
+			return usageErrorf("backend delay: bad BACKEND %q: %v", args[1], err)
+		}
+	case 1:
+		dur = args[0]
+		if !id.set {
+			return usageErrorf("backend delay: missing --backend ID (or give ADDR BACKEND DURATION)")
+		}
+		switch len(address) {
+		case 0:
+			addrs, err := c.remotes()
+			if err != nil {
+				return err
+			}
+			addr = addrs[0]
+		default:
+			addr = address[0]
+		}
+	default:
+		return usageErrorf("backend delay: want ADDR BACKEND DURATION (or --backend N DURATION)")
+	}
+	d, err := time.ParseDuration(dur)
+	if err != nil || d < 0 || d > proto.MaxBackendDelay {
+		return usageErrorf("backend delay: bad DURATION %q (want e.g. 50ms, 1s, 0 to remove)", dur)
+	}
+	s := c.adminSession()
+	list, err := s.SetDelay(ctx, addr, id.v, d)
+	if err == nil && len(list) == 0 {
+		err = status.Errorf(status.Protocol, "empty status list in the reply")
+	}
+	if err != nil {
+		err = adminError(fmt.Sprintf("backend delay --backend %d", id.v), addr, err)
+		if c.g.json {
+			_ = c.printControlJSON(addr, nil, err)
+		}
+		return err
+	}
+	st := list[0]
+	if c.g.json {
+		return c.printControlJSON(addr, &st, nil)
+	}
+	fmt.Fprintf(c.stdout, "backend %d (group %d) on %s: delay %s\n", st.ID, st.Group, addr, st.Delay)
+	return nil
 }
 
 // adminSession returns a session on a node with no remotes yet; the admin
@@ -238,7 +306,7 @@ func joinCLIErrors(errs []error) error {
 
 func (c *cli) printBackends(list []proto.BackendStatus) {
 	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tGROUP\tSTATE\tRO\tRECORDS\tBYTES\tDEFRAG\tLAST ERROR")
+	fmt.Fprintln(tw, "ID\tGROUP\tSTATE\tRO\tRECORDS\tBYTES\tDELAY\tDEFRAG\tLAST ERROR")
 	for _, b := range list {
 		ro := "no"
 		if b.ReadOnly {
@@ -252,8 +320,12 @@ func (c *cli) printBackends(list []proto.BackendStatus) {
 		if lastErr == "" {
 			lastErr = "-"
 		}
-		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", b.ID, b.Group, b.State, ro, records, bytes,
-			defragText(b), oneLine(lastErr))
+		delay := "-"
+		if b.Delay > 0 {
+			delay = b.Delay.String()
+		}
+		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", b.ID, b.Group, b.State, ro, records, bytes,
+			delay, defragText(b), oneLine(lastErr))
 	}
 	tw.Flush()
 }
@@ -377,6 +449,7 @@ type jsonBackend struct {
 	ReadOnly  bool       `json:"read_only"`
 	Records   uint64     `json:"records"`
 	Bytes     uint64     `json:"bytes"`
+	DelayMS   uint64     `json:"delay_ms"`
 	Defrag    jsonDefrag `json:"defrag"`
 	LastError string     `json:"last_error"`
 }
@@ -415,7 +488,7 @@ type jsonControl struct {
 func backendJSON(b proto.BackendStatus) jsonBackend {
 	d := b.Defrag
 	jb := jsonBackend{ID: b.ID, Group: b.Group, State: b.State.String(), ReadOnly: b.ReadOnly,
-		Records: b.Records, Bytes: b.Bytes, LastError: b.LastError,
+		Records: b.Records, Bytes: b.Bytes, DelayMS: uint64(b.Delay / time.Millisecond), LastError: b.LastError,
 		Defrag: jsonDefrag{State: b.DefragState.String(), FilesDone: d.FilesDone, FilesTotal: d.FilesTotal,
 			BytesDone: d.BytesDone, BytesTotal: d.BytesTotal, Reclaimed: d.Reclaimed, Error: d.Err}}
 	if !d.StartedAt.IsZero() {

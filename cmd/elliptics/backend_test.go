@@ -101,10 +101,10 @@ func TestBackendList(t *testing.T) {
 	runSteps(t, []step{
 		{name: "write", stdin: []byte("hello"), args: []string{r, "--groups", "1", "write", "k", "-"}},
 		{name: "list", args: []string{r, "backend", "list"}, lines: 5, emptyErr: true,
-			outHas: []string{"node " + addr + "\n", "ID  GROUP  STATE    RO  RECORDS  BYTES  DEFRAG  LAST ERROR"},
+			outHas: []string{"node " + addr + "\n", "ID  GROUP  STATE    RO  RECORDS  BYTES  DELAY  DEFRAG  LAST ERROR"},
 			checkAfter: func(t *testing.T, o outcome) {
-				require.Equal(t, []string{"0", "1", "enabled", "no", "1", "5", "-", "-"}, tableRow(t, o.stdout, "0"))
-				require.Equal(t, []string{"1", "2", "enabled", "no", "0", "0", "-", "-"}, tableRow(t, o.stdout, "1"))
+				require.Equal(t, []string{"0", "1", "enabled", "no", "1", "5", "-", "-", "-"}, tableRow(t, o.stdout, "0"))
+				require.Equal(t, []string{"1", "2", "enabled", "no", "0", "0", "-", "-", "-"}, tableRow(t, o.stdout, "1"))
 			}},
 		{name: "status is list", args: []string{r, "backend", "status", "--backend", "1"}, lines: 3,
 			checkAfter: func(t *testing.T, o outcome) {
@@ -132,7 +132,7 @@ func TestBackendList(t *testing.T) {
 			var raw map[string]any
 			require.NoError(t, json.Unmarshal([]byte(o.stdout), &raw))
 			jb := raw["nodes"].([]any)[0].(map[string]any)["backends"].([]any)[0].(map[string]any)
-			for _, f := range []string{"id", "group", "state", "read_only", "records", "bytes", "defrag", "last_error"} {
+			for _, f := range []string{"id", "group", "state", "read_only", "records", "bytes", "delay_ms", "defrag", "last_error"} {
 				require.Contains(t, jb, f)
 			}
 		}},
@@ -220,5 +220,57 @@ func TestBackendControlCLI(t *testing.T) {
 		{name: "--wait elsewhere", args: []string{r, "backend", "enable", "--backend", "0", "--wait"}, code: exitUsage,
 			errHas: []string{"--wait only applies to defrag"}},
 		{name: "help", args: []string{"backend", "-h"}, outHas: []string{"list (status)", "stop-defrag", "--backend ID", "--wait"}},
+	})
+}
+
+func TestBackendDelayCLI(t *testing.T) {
+	t.Parallel()
+	addr := startAdminNode(t)
+	r := "--remote=" + addr
+	delayOf := func(id, want string) func(t *testing.T, o outcome) {
+		return func(t *testing.T, _ outcome) {
+			o := runCLI(t, nil, r, "backend", "list")
+			require.Equal(t, want, tableRow(t, o.stdout, id)[6])
+		}
+	}
+	runSteps(t, []step{
+		{name: "write", stdin: []byte("v"), args: []string{r, "--groups", "1", "write", "k", "-"}},
+		{name: "delay ADDR BACKEND DURATION", args: []string{"backend", "delay", addr, "0", "50ms"}, emptyErr: true,
+			stdout: ptr("backend 0 (group 1) on " + addr + ": delay 50ms\n"), checkAfter: delayOf("0", "50ms")},
+		{name: "reads wait", args: []string{r, "--groups", "1", "read", "k"}, checkAfter: func(t *testing.T, _ outcome) {
+			start := time.Now()
+			runCLI(t, nil, r, "--groups", "1", "read", "k")
+			require.GreaterOrEqual(t, time.Since(start), 50*time.Millisecond)
+		}},
+		{name: "read --by-latency", args: []string{r, "--groups", "1,2", "read", "--by-latency", "k"}, stdout: ptr("v")},
+		{name: "delay with flags", args: []string{r, "backend", "delay", "--backend", "1", "1.5s"},
+			stdout: ptr("backend 1 (group 2) on " + addr + ": delay 1.5s\n"), checkAfter: delayOf("1", "1.5s")},
+		{name: "json", args: []string{"--json", "backend", "delay", addr, "1", "20ms"}, checkAfter: func(t *testing.T, o outcome) {
+			var res jsonControl
+			require.NoError(t, json.Unmarshal([]byte(o.stdout), &res), o.stdout)
+			require.True(t, res.OK)
+			require.Equal(t, uint64(20), res.Backend.DelayMS)
+		}},
+		{name: "zero removes it", args: []string{"backend", "delay", addr, "0", "0"},
+			stdout: ptr("backend 0 (group 1) on " + addr + ": delay 0s\n"), checkAfter: delayOf("0", "-")},
+		{name: "unknown backend", args: []string{"backend", "delay", addr, "9", "1ms"}, code: exitFailed,
+			errHas: []string{"node has no backend 9"}},
+		{name: "bad duration", args: []string{"backend", "delay", addr, "0", "soon"}, code: exitUsage,
+			errHas: []string{`bad DURATION "soon"`}},
+		{name: "negative duration", args: []string{"backend", "delay", addr, "0", "--", "-1s"}, code: exitUsage,
+			errHas: []string{"bad DURATION"}},
+		{name: "bad backend", args: []string{"backend", "delay", addr, "x", "1s"}, code: exitUsage,
+			errHas: []string{`bad BACKEND "x"`}},
+		{name: "arguments and flags", args: []string{"backend", "delay", "--backend", "0", addr, "0", "1s"}, code: exitUsage,
+			errHas: []string{"either as arguments or as --address and --backend"}},
+		{name: "missing --backend", args: []string{r, "backend", "delay", "1s"}, code: exitUsage,
+			errHas: []string{"missing --backend"}},
+		{name: "two arguments", args: []string{"backend", "delay", addr, "1s"}, code: exitUsage,
+			errHas: []string{"want ADDR BACKEND DURATION"}},
+		{name: "too many arguments", args: []string{"backend", "delay", addr, "0", "1s", "x"}, code: exitUsage,
+			errHas: []string{`unexpected argument "x"`}},
+		{name: "arguments elsewhere", args: []string{r, "backend", "enable", "--backend", "0", "x"}, code: exitUsage,
+			errHas: []string{`backend enable: unexpected argument "x"`}},
+		{name: "help", args: []string{"backend", "-h"}, outHas: []string{"delay ADDR BACKEND DURATION"}},
 	})
 }

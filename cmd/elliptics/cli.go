@@ -290,8 +290,8 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	if len(pos) < len(cmd.args) {
 		return c.fail(usageErrorf("%s: missing %s (usage: elliptics %s)", cmd.name, cmd.args[len(pos)], cmd.synopsis()))
 	}
-	if len(pos) > len(cmd.args) {
-		return c.fail(usageErrorf("%s: unexpected argument %q (usage: elliptics %s)", cmd.name, pos[len(cmd.args)], cmd.synopsis()))
+	if len(pos) > len(cmd.args)+cmd.maxMore {
+		return c.fail(usageErrorf("%s: unexpected argument %q (usage: elliptics %s)", cmd.name, pos[len(cmd.args)+cmd.maxMore], cmd.synopsis()))
 	}
 	if c.g.timeout <= 0 {
 		return c.fail(usageErrorf("--timeout must be positive, not %v", c.g.timeout))

@@ -21,6 +21,8 @@ type action func(ctx context.Context, c *cli, args []string) error
 type command struct {
 	name    string
 	args    []string // positional arguments, all required
+	more    string   // synopsis of optional arguments after args ("" = none)
+	maxMore int      // how many optional arguments may follow args
 	summary string   // one line for the command list
 	about   string   // paragraph for 'elliptics COMMAND -h'
 	// setup registers the command's flags on fs and returns the action
@@ -35,6 +37,9 @@ func (cmd *command) synopsis() string {
 	}
 	if len(cmd.args) > 0 {
 		s += " " + strings.Join(cmd.args, " ")
+	}
+	if cmd.more != "" {
+		s += " " + cmd.more
 	}
 	return s
 }
@@ -133,7 +138,9 @@ func init() {
 		{
 			name:    "backend",
 			args:    []string{"ACTION"},
-			summary: "list the backends of nodes, or enable|disable|ro|rw|defrag|stop-defrag one",
+			more:    "[ADDR BACKEND DURATION]",
+			maxMore: 3,
+			summary: "list the backends of nodes, or enable|disable|ro|rw|defrag|stop-defrag|delay one",
 			about:   backendAbout(),
 			setup:   backendCommand,
 		},
@@ -249,6 +256,8 @@ func readCommand(fs *flag.FlagSet) action {
 	size := fs.Uint64("size", 0, "read at most `N` bytes (0: to the end)")
 	out := fs.String("o", "", "write the data to `FILE` instead of standard output")
 	verbose := fs.Bool("verbose", false, "print a summary (group, address, sizes, timestamp) on standard error")
+	byLatency := fs.Bool("by-latency", false,
+		"try first the group whose node answered fastest so far (connection round trips), not session order")
 	return func(ctx context.Context, c *cli, args []string) error {
 		key, err := c.key(args[0])
 		if err != nil {
@@ -257,6 +266,9 @@ func readCommand(fs *flag.FlagSet) action {
 		s, err := c.session(ctx)
 		if err != nil {
 			return err
+		}
+		if *byLatency {
+			s.SetReadOrder(client.ReadByLatency)
 		}
 		e, tried, err := s.ReadAll(ctx, key, *offset, *size)
 		if err != nil {

@@ -2,9 +2,11 @@ package client
 
 import (
 	"context"
+	"time"
 
 	"github.com/elliptics/elliptics/core/id"
 	"github.com/elliptics/elliptics/core/proto"
+	"github.com/elliptics/elliptics/core/status"
 )
 
 // Administration of one node's backends (BACKEND_STATUS, BACKEND_CONTROL).
@@ -58,6 +60,19 @@ func (s *Session) MakeWritable(ctx context.Context, addr string, backendID int32
 // addr; follow it with BackendStatus.
 func (s *Session) StartDefrag(ctx context.Context, addr string, backendID int32) ([]proto.BackendStatus, error) {
 	return s.BackendControl(ctx, addr, backendID, proto.ControlStartDefrag)
+}
+
+// SetDelay makes the node at addr wait d before serving each data command
+// of backend backendID (the original's set_delay, to test latency-aware
+// reads); 0 removes the delay. The delay travels in whole milliseconds,
+// at most proto.MaxBackendDelay, and never holds a request past the node's
+// request timeout.
+func (s *Session) SetDelay(ctx context.Context, addr string, backendID int32, d time.Duration) ([]proto.BackendStatus, error) {
+	if d < 0 {
+		return nil, status.Errorf(status.Invalid, "backend delay: negative duration %s", d)
+	}
+	req := proto.BackendControl{BackendID: backendID, Command: proto.ControlDelay, Delay: d}
+	return s.admin(ctx, addr, proto.CmdBackendControl, req.Append(nil))
 }
 
 // StopDefrag asks the running defragmentation of backend backendID of the

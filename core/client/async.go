@@ -171,6 +171,7 @@ func (s *Session) sequentialAsync(ctx context.Context, k Key, cmd proto.Cmd, a p
 	}
 	q := &seqCall{s: *s, ctx: ctx, oid: oid, column: k.Column, cmd: cmd, parts: [][]byte{a.Append(nil)},
 		decode: decode, done: done, tried: make([]Entry, 0, len(s.groups))}
+	q.s.groups = s.readGroups(oid) // read order; never modified
 	q.next()
 }
 

@@ -28,6 +28,7 @@ type reply struct {
 type call struct {
 	ch       chan reply // receives the final reply (capacity 1)
 	deadline time.Time  // zero: none (the caller's context bounds the call)
+	sent     time.Time  // when the call was registered (latency sample)
 	// done, when set, gets the final reply instead of ch (calls started
 	// with start). It is called exactly once, by whoever takes the call out
 	// of conn.calls (the reader, the sweeper, fail, a canceled context or a
@@ -74,6 +75,11 @@ type conn struct {
 	// its last count).
 	frames  atomic.Uint64
 	heardAt uint64
+
+	// lat is the smoothed round trip of the node's replies (EWMA over
+	// every final reply, pings included), in nanoseconds; 0 = no reply
+	// yet. Written by the reader only.
+	lat atomic.Int64
 
 	probing atomic.Bool // a liveness probe is in flight
 	asking  atomic.Bool // a member list request is in flight (ConnectOnDemand)
@@ -266,7 +272,7 @@ func (c *conn) do(ctx context.Context, deadline time.Time, h proto.Header, parts
 	}
 	h.Trans = c.node.trans.Add(1)
 	cl := callPool.Get().(*call)
-	cl.deadline = deadline
+	cl.deadline, cl.sent = deadline, time.Now()
 	c.mu.Lock()
 	if c.calls == nil {
 		c.mu.Unlock()
@@ -335,7 +341,7 @@ func (c *conn) start(ctx context.Context, deadline time.Time, h proto.Header, pa
 	}
 	h.Trans = c.node.trans.Add(1)
 	trans := h.Trans
-	cl := &call{deadline: deadline}
+	cl := &call{deadline: deadline, sent: time.Now()}
 	var stop func() bool
 	cl.done = func(r reply) {
 		if stop != nil {
@@ -512,10 +518,28 @@ func (c *conn) readLoop() {
 		}
 		c.mu.Unlock()
 		if cl != nil {
+			c.observe(time.Since(cl.sent))
 			cl.deliver(reply{h: h, payload: payload})
 		}
 	}
 }
+
+// latencyWeight is the inverse weight of a new sample in a connection's
+// smoothed latency: each final reply moves it 1/latencyWeight of the way.
+const latencyWeight = 8
+
+// observe folds the round trip of a final reply into the smoothed latency.
+// Only the reader calls it.
+func (c *conn) observe(d time.Duration) {
+	v := max(int64(d), 1)
+	if old := c.lat.Load(); old != 0 {
+		v = max(old+(v-old)/latencyWeight, 1)
+	}
+	c.lat.Store(v)
+}
+
+// latency returns the smoothed reply latency; 0 if no reply came yet.
+func (c *conn) latency() time.Duration { return time.Duration(c.lat.Load()) }
 
 // close shuts the connection; calls in flight fail.
 func (c *conn) close() {

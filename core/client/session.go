@@ -1,7 +1,9 @@
 package client
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -26,6 +28,30 @@ type Session struct {
 	ioflags   proto.IOFlags
 	cflags    proto.Flags
 	traceID   uint64
+	readOrder ReadOrder
+}
+
+// ReadOrder is the order in which reads and lookups (ReadAll, ReadAsync,
+// LookupAll, ...) try the session's groups.
+type ReadOrder int
+
+const (
+	// ReadInGroupOrder tries the groups in session order (the default, as
+	// the original).
+	ReadInGroupOrder ReadOrder = iota
+	// ReadByLatency tries first the group whose owner connection has the
+	// lowest smoothed reply latency (an EWMA of the round trips of its
+	// replies, pings included). Groups whose owner has no established
+	// connection or no reply yet come last; ties keep session order.
+	ReadByLatency
+)
+
+// String names the order ("group", "latency").
+func (o ReadOrder) String() string {
+	if o == ReadByLatency {
+		return "latency"
+	}
+	return "group"
 }
 
 // NewSession returns a session on n with the groups its nodes serve, the
@@ -49,6 +75,48 @@ func (s *Session) SetGroups(groups ...uint32) { s.groups = append([]uint32(nil),
 
 // Groups returns the session's groups.
 func (s *Session) Groups() []uint32 { return append([]uint32(nil), s.groups...) }
+
+// SetReadOrder sets the order in which reads and lookups try the groups.
+func (s *Session) SetReadOrder(o ReadOrder) { s.readOrder = o }
+
+// ReadOrder returns the session's read order.
+func (s *Session) ReadOrder() ReadOrder { return s.readOrder }
+
+// readGroups returns the groups a read of oid tries, in order: the session
+// groups, sorted by their owner connection's latency with ReadByLatency.
+// The result may be s.groups itself: callers must not change it.
+func (s *Session) readGroups(oid id.ID) []uint32 {
+	if s.readOrder != ReadByLatency || len(s.groups) < 2 {
+		return s.groups
+	}
+	type groupLatency struct {
+		g   uint32
+		lat time.Duration
+	}
+	gl := make([]groupLatency, len(s.groups))
+	for i, g := range s.groups {
+		gl[i].g = g
+		if c := s.node.liveConn(oid, g); c != nil {
+			gl[i].lat = c.latency()
+		}
+	}
+	slices.SortStableFunc(gl, func(a, b groupLatency) int {
+		switch {
+		case a.lat == b.lat:
+			return 0
+		case a.lat == 0: // unknown last
+			return 1
+		case b.lat == 0:
+			return -1
+		}
+		return cmp.Compare(a.lat, b.lat)
+	})
+	out := make([]uint32, len(gl))
+	for i := range gl {
+		out[i] = gl[i].g
+	}
+	return out
+}
 
 // SetTimeout sets how long a call waits for each reply; 0 restores the
 // node's wait timeout.
@@ -372,8 +440,8 @@ func (s *Session) one(ctx context.Context, deadline time.Time, oid id.ID, column
 	do(ctx, deadline, c, s.header(cmd, oid, g), e)
 }
 
-// sequential tries the session groups in order until one succeeds, each
-// with the session timeout.
+// sequential tries the session groups in read order (readGroups) until one
+// succeeds, each with the session timeout.
 func (s *Session) sequential(ctx context.Context, k Key, cmd proto.Cmd, a proto.IOAttr,
 	decode func(e *Entry, payload []byte) error) (Entry, []Entry, error) {
 	oid, err := s.resolve(k)
@@ -384,8 +452,9 @@ func (s *Session) sequential(ctx context.Context, k Key, cmd proto.Cmd, a proto.
 		return Entry{}, nil, err
 	}
 	attr := a.Append(nil)
-	tried := make([]Entry, 0, len(s.groups))
-	for _, g := range s.groups {
+	groups := s.readGroups(oid)
+	tried := make([]Entry, 0, len(groups))
+	for _, g := range groups {
 		tried = append(tried, Entry{Group: g, ID: oid, Column: k.Column})
 		e := &tried[len(tried)-1]
 		deadline := time.Now().Add(s.timeout)

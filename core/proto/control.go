@@ -2,6 +2,7 @@ package proto
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/elliptics/elliptics/core/status"
@@ -19,7 +20,7 @@ const (
 	ControlSetIDs      ControlCommand = 3 // reserved (replace ring IDs): Unsupported
 	ControlReadOnly    ControlCommand = 4 // refuse writes and removes
 	ControlWritable    ControlCommand = 5 // accept writes again
-	ControlDelay       ControlCommand = 6 // reserved (artificial delay): Unsupported
+	ControlDelay       ControlCommand = 6 // delay every data command of the backend (BackendControl.Delay)
 	ControlStopDefrag  ControlCommand = 7 // stop a running defragmentation
 )
 
@@ -97,10 +98,32 @@ const BackendControlSize = 16
 //	off size field
 //	  0    4 backend id (i32)
 //	  4    4 command (u32)
-//	  8    8 reserved, zero
+//	  8    4 delay in milliseconds (u32; ControlDelay only, else zero)
+//	 12    4 reserved, zero
+//
+// The delay takes the first half of what used to be 8 reserved bytes, so a
+// payload written before it (zeros there) stays valid and means no delay.
 type BackendControl struct {
 	BackendID int32
 	Command   ControlCommand
+	// Delay is the artificial delay ControlDelay sets (0 removes it);
+	// carried in whole milliseconds, at most MaxBackendDelay.
+	Delay time.Duration
+}
+
+// MaxBackendDelay is the longest artificial delay BACKEND_CONTROL carries.
+const MaxBackendDelay = time.Duration(math.MaxUint32) * time.Millisecond
+
+// delayToWire converts a delay to whole milliseconds, clamped to the u32
+// range.
+func delayToWire(d time.Duration) uint32 {
+	switch {
+	case d <= 0:
+		return 0
+	case d >= MaxBackendDelay:
+		return math.MaxUint32
+	}
+	return uint32(d / time.Millisecond)
 }
 
 // Append appends the encoding of c to dst.
@@ -108,7 +131,8 @@ func (c *BackendControl) Append(dst []byte) []byte {
 	e := enc{b: dst}
 	e.u32(uint32(c.BackendID))
 	e.u32(uint32(c.Command))
-	e.u64(0)
+	e.u32(delayToWire(c.Delay))
+	e.u32(0)
 	return e.b
 }
 
@@ -118,7 +142,8 @@ func DecodeBackendControl(b []byte) (BackendControl, error) {
 	var c BackendControl
 	c.BackendID = int32(d.u32())
 	c.Command = ControlCommand(d.u32())
-	d.u64()
+	c.Delay = time.Duration(d.u32()) * time.Millisecond
+	d.u32()
 	return c, d.done()
 }
 
@@ -148,7 +173,8 @@ type DefragProgress struct {
 //	  8    4 state (u32, BackendState)
 //	 12    4 defrag state (u32, DefragState)
 //	 16    1 read_only (u8, 0/1)
-//	 17    7 reserved, zero
+//	 17    3 reserved, zero
+//	 20    4 artificial delay in milliseconds (u32; 0 = none)
 //	 24    8 records
 //	 32    8 bytes
 //	 40    8 defrag files done
@@ -169,6 +195,9 @@ type BackendStatus struct {
 	Defrag      DefragProgress
 	Records     uint64 // live records (backend Stats)
 	Bytes       uint64 // live data bytes (backend Stats)
+	// Delay is the artificial delay before each data command (ControlDelay,
+	// whole milliseconds); 0 = none.
+	Delay time.Duration
 	// LastError says why the backend failed to open or is read-only on its
 	// own; "" if nothing went wrong.
 	LastError string
@@ -184,9 +213,9 @@ func (s *BackendStatus) appendTo(e *enc) {
 		ro = 1
 	}
 	e.u8(ro)
-	e.u8(0) // 7 reserved bytes
+	e.u8(0) // 3 reserved bytes
 	e.u16(0)
-	e.u32(0)
+	e.u32(delayToWire(s.Delay))
 	e.u64(s.Records)
 	e.u64(s.Bytes)
 	p := &s.Defrag
@@ -212,7 +241,8 @@ func decodeBackendStatus(d *dec) BackendStatus {
 	s.State = BackendState(d.u32())
 	s.DefragState = DefragState(d.u32())
 	s.ReadOnly = d.u8() != 0
-	d.bytes(7)
+	d.bytes(3)
+	s.Delay = time.Duration(d.u32()) * time.Millisecond
 	s.Records = d.u64()
 	s.Bytes = d.u64()
 	p := &s.Defrag

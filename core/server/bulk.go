@@ -151,6 +151,9 @@ func (s *Server) bulkOne(ctx context.Context, req *Request, cmd proto.Cmd, fn Ha
 	}
 	defer b.release()
 	h.Backend = b.ID
+	if err := b.wait(ctx); err != nil {
+		return nil, err
+	}
 	sub := &Request{Header: h, Payload: k.Payload, Backend: b, Store: st, Remote: req.Remote, conn: req.conn}
 	return fn(ctx, sub, nil)
 }

@@ -189,6 +189,9 @@ func (t *task) run() {
 		}
 		defer req.Backend.release()
 		h.Backend = req.Backend.ID // replies name the backend that served
+		if err = req.Backend.wait(ctx); err != nil {
+			return
+		}
 	}
 	t.rep = replier{c: c, h: h}
 	parts, err = e.fn(ctx, req, &t.rep)

@@ -93,9 +93,42 @@ func (b *Backend) fields(more ...zap.Field) []zap.Field {
 	return append([]zap.Field{zap.Int32("backend", b.ID), zap.Uint32("group", b.Group)}, more...)
 }
 
+// Delay returns the artificial delay the node waits before serving each data
+// command of the backend (ControlDelay); 0 means none.
+func (b *Backend) Delay() time.Duration { return time.Duration(b.delay.Load()) }
+
+// SetDelay sets the artificial delay before each data command (the
+// original's set_delay, for tests of latency-aware clients); d <= 0
+// removes it. The delay is kept in whole milliseconds, as the wire carries
+// it.
+func (b *Backend) SetDelay(d time.Duration) {
+	d = min(max(d, 0), proto.MaxBackendDelay).Truncate(time.Millisecond)
+	b.delay.Store(int64(d))
+}
+
+// wait sleeps for the backend's artificial delay before a data command. It
+// ends early, with status.Timeout, when ctx does (the request timeout or
+// the connection closing), so a delay never holds a request past its
+// deadline.
+func (b *Backend) wait(ctx context.Context) error {
+	d := b.Delay()
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return status.Errorf(status.Timeout, "backend %d (group %d): the request ended during the artificial delay of %s",
+			b.ID, b.Group, d)
+	}
+}
+
 // Status describes the backend as BACKEND_STATUS reports it.
 func (b *Backend) Status() proto.BackendStatus {
-	bs := proto.BackendStatus{ID: b.ID, Group: b.Group, ReadOnly: b.ReadOnly()}
+	bs := proto.BackendStatus{ID: b.ID, Group: b.Group, ReadOnly: b.ReadOnly(), Delay: b.Delay()}
 	b.mu.Lock()
 	bs.State, bs.LastError = b.state, b.lastErr
 	var st backend.Backend
@@ -149,7 +182,15 @@ func (s *Server) BackendStatus() []proto.BackendStatus {
 // state asked for is already in effect, status.Overloaded while the
 // opposite transition runs, status.Unsupported for commands the node or
 // the backend type cannot do, and the error of Open for a failed enable.
+// ControlDelay through it removes the delay; Control sets one.
 func (s *Server) ControlBackend(ctx context.Context, id int32, cmd proto.ControlCommand) (proto.BackendStatus, error) {
+	return s.Control(ctx, proto.BackendControl{BackendID: id, Command: cmd})
+}
+
+// Control runs a BACKEND_CONTROL request (ControlBackend with the
+// command's arguments: the delay of ControlDelay).
+func (s *Server) Control(ctx context.Context, c proto.BackendControl) (proto.BackendStatus, error) {
+	id, cmd := c.BackendID, c.Command
 	b := s.byID[id]
 	if b == nil {
 		return proto.BackendStatus{}, status.Errorf(status.NoRoute, "node has no backend %d", id)
@@ -166,7 +207,10 @@ func (s *Server) ControlBackend(ctx context.Context, id int32, cmd proto.Control
 		err = s.makeWritable(b)
 	case proto.ControlStartDefrag, proto.ControlStopDefrag:
 		err = s.defrag(b, cmd == proto.ControlStartDefrag)
-	case proto.ControlSetIDs, proto.ControlDelay:
+	case proto.ControlDelay:
+		b.SetDelay(c.Delay)
+		s.log.Info("backend delay set", b.fields(zap.Duration("delay", b.Delay()))...)
+	case proto.ControlSetIDs:
 		err = status.Errorf(status.Unsupported, "backend control %s is not supported yet", cmd)
 	default:
 		err = status.Errorf(status.Unsupported, "unknown backend control command %d", uint32(cmd))
@@ -388,7 +432,7 @@ func (s *Server) handleBackendControl(ctx context.Context, req *Request, _ Repli
 	if err != nil {
 		return nil, err
 	}
-	st, err := s.ControlBackend(ctx, c.BackendID, c.Command)
+	st, err := s.Control(ctx, c)
 	if err != nil {
 		return nil, err
 	}

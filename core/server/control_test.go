@@ -148,7 +148,7 @@ func TestBackendControlCommands(t *testing.T) {
 		{name: "stop defrag on mem", cmd: proto.ControlStopDefrag, want: status.Unsupported,
 			msg: "backend type does not support defragmentation"},
 		{name: "set ids", cmd: proto.ControlSetIDs, want: status.Unsupported, msg: "set_ids is not supported"},
-		{name: "delay", cmd: proto.ControlDelay, want: status.Unsupported, msg: "delay is not supported"},
+		{name: "delay without one (an old payload) clears it", cmd: proto.ControlDelay, state: proto.StateEnabled},
 		{name: "unknown command", cmd: 99, want: status.Unsupported, msg: "unknown backend control command 99"},
 		{name: "unknown backend", backend: 9, cmd: proto.ControlEnable, want: status.NoRoute, msg: "node has no backend 9"},
 	} {
@@ -541,4 +541,67 @@ func TestControlConcurrent(t *testing.T) {
 	wg.Wait()
 	st := s.byID[0].State()
 	require.Contains(t, []proto.BackendState{proto.StateEnabled, proto.StateDisabled}, st)
+}
+
+// ControlDelay sets an artificial delay before every data command of the
+// backend (the original's set_delay); BACKEND_STATUS reports it.
+func TestBackendDelay(t *testing.T) {
+	s := startServer(t, func(opts *Options) { opts.RequestTimeout = 300 * time.Millisecond }, nil)
+	c := dialRaw(t, s)
+	require.Equal(t, status.OK, first(c.write(1, "k", 1, "v")))
+	trans := uint64(10)
+	for _, tc := range []struct {
+		name    string
+		backend int32
+		payload []byte        // raw request payload; nil = encode delay
+		delay   time.Duration // asked for
+		want    time.Duration // reported by the status and waited by a read
+		read    status.Code   // a read of group 1 afterwards
+	}{
+		{name: "set", delay: 50 * time.Millisecond, want: 50 * time.Millisecond},
+		{name: "sub-millisecond part dropped", delay: 20*time.Millisecond + 700*time.Microsecond, want: 20 * time.Millisecond},
+		{name: "zero removes it", delay: 0, want: 0},
+		{name: "set again", delay: 40 * time.Millisecond, want: 40 * time.Millisecond},
+		{name: "old 16-byte payload without a delay removes it",
+			payload: []byte{0, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, want: 0},
+		{name: "over the request timeout: the read times out", delay: time.Hour, want: time.Hour, read: status.Timeout},
+		{name: "other backend: group 1 stays delayed", backend: 1, delay: 10 * time.Millisecond,
+			want: 10 * time.Millisecond, read: status.Timeout},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			trans++
+			payload := tc.payload
+			if payload == nil {
+				payload = (&proto.BackendControl{BackendID: tc.backend, Command: proto.ControlDelay, Delay: tc.delay}).Append(nil)
+			}
+			c.send(proto.NewHeader(proto.CmdBackendControl, trans, id.Zero, 0), payload)
+			st, list, msg := c.statusReply(trans)
+			require.Equal(t, status.OK, st, msg)
+			require.Len(t, list, 1)
+			require.Equal(t, tc.backend, list[0].ID)
+			require.Equal(t, tc.want, list[0].Delay)
+			require.Equal(t, tc.want, s.BackendStatus()[tc.backend].Delay)
+
+			trans++
+			start := time.Now()
+			st, msg = c.read(trans, "k", 1)
+			took := time.Since(start)
+			require.Equal(t, tc.read, st, msg)
+			wait := s.byID[0].Delay()
+			if tc.read == status.Timeout {
+				require.Contains(t, msg, "artificial delay")
+				require.Less(t, took, 5*time.Second, "bounded by the request timeout")
+				return
+			}
+			require.Equal(t, "v", msg)
+			require.GreaterOrEqual(t, took, wait)
+		})
+	}
+
+	// Writes wait too, and are bounded the same way.
+	st, msg := c.write(100, "k", 1, "w")
+	require.Equal(t, status.Timeout, st, msg)
+	_, err := s.Control(context.Background(), proto.BackendControl{BackendID: 0, Command: proto.ControlDelay})
+	require.NoError(t, err)
+	require.Equal(t, status.OK, first(c.write(101, "k", 1, "w")))
 }

@@ -183,6 +183,7 @@ type Backend struct {
 	Group    uint32
 	Points   []id.ID
 	readOnly atomic.Bool
+	delay    atomic.Int64 // artificial delay before each data command (ns)
 	open     func() (backend.Backend, error)
 
 	mu      sync.Mutex // guards the fields below
