@@ -514,23 +514,7 @@ func ell_session_write_data(h C.ell_session_t, key *C.ell_ckey, data *C.ell_cvoi
 	if rc, ok := prologue(out, err, "ell_session_write_data"); !ok {
 		return rc
 	}
-	k, e := oneKey(key)
-	if e != nil {
-		return fail(err, e)
-	}
-	b, e := goData(unsafe.Pointer(data), size)
-	if e != nil {
-		return fail(err, e)
-	}
-	return startAsync(h, done, out, err, func(ctx context.Context, s *client.Session, _ C.int32_t, em *emitter, fin func(error)) {
-		s.WriteAsync(ctx, k, b, client.WriteOptions{Offset: uint64(offset)}, func(res client.Result, e error) {
-			defer rescue(fin)
-			for i := range res.Entries {
-				em.emit(&res.Entries[i], 0)
-			}
-			fin(e)
-		})
-	})
+	return startWrite(h, key, data, size, client.WriteOptions{Offset: uint64(offset)}, done, out, err)
 }
 
 //export ell_session_read_data

@@ -70,11 +70,19 @@ func ell_session_write(h C.ell_session_t, key *C.ell_ckey, data *C.ell_cvoid, si
 	if rc, ok := prologue(out, err, "ell_session_write"); !ok {
 		return rc
 	}
-	k, e := oneKey(key)
+	wo, e := goWriteOptions(opts)
 	if e != nil {
 		return fail(err, e)
 	}
-	wo, e := goWriteOptions(opts)
+	return startWrite(h, key, data, size, wo, done, out, err)
+}
+
+// startWrite is the body of ell_session_write_data and ell_session_write:
+// copy the key and data, then write through the callback path (the caller's
+// thread sends when connections exist).
+func startWrite(h C.ell_session_t, key *C.ell_ckey, data *C.ell_cvoid, size C.uint64_t, wo client.WriteOptions,
+	done *C.ell_ccompletion, out *C.ell_async_t, err *C.ell_error) C.int32_t {
+	k, e := oneKey(key)
 	if e != nil {
 		return fail(err, e)
 	}

@@ -359,21 +359,9 @@ func (b *bulkCall) singles(ctx context.Context, g uint32, cmd proto.Cmd, c *conn
 // decodeSingle fills e from the reply of one key's READ or WRITE.
 func decodeSingle(cmd proto.Cmd, e *Entry, payload []byte) error {
 	if cmd == proto.CmdBulkWrite {
-		li, err := proto.DecodeLookupInfo(payload)
-		if err != nil {
-			return err
-		}
-		fillLookup(e, &li)
-		return nil
+		return decodeLookup(e, payload)
 	}
-	ra, data, err := proto.DecodeIOAttr(payload)
-	if err != nil {
-		return err
-	}
-	e.Column, e.Offset, e.Size, e.TotalSize = ra.Column, ra.Offset, ra.Size, ra.TotalSize
-	e.Timestamp, e.UserFlags, e.RecordFlags = ra.Timestamp, ra.UserFlags, ra.RecordFlags
-	e.Expire, e.Data = ra.Expire, data
-	return nil
+	return decodeRead(e, payload)
 }
 
 // bulk runs do(0..n-1) with at most bulkInFlight running at once, and

@@ -34,11 +34,7 @@ func (s *Session) ReadLatest(ctx context.Context, k Key, offset, size uint64) (E
 		if setErr(e, err) {
 			return
 		}
-		li, err := proto.DecodeLookupInfo(r.payload)
-		if setErr(e, err) {
-			return
-		}
-		fillLookup(e, &li)
+		setErr(e, decodeLookup(e, r.payload))
 	}, proto.CmdLookup)
 	tried := slices.Clone(looks)
 

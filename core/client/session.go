@@ -255,11 +255,7 @@ func (s *Session) WriteWith(ctx context.Context, k Key, data []byte, o WriteOpti
 		if setErr(e, err) {
 			return
 		}
-		li, err := proto.DecodeLookupInfo(r.payload)
-		if setErr(e, err) {
-			return
-		}
-		fillLookup(e, &li)
+		setErr(e, decodeLookup(e, r.payload))
 	}, proto.CmdWrite)
 	return verdict(entries, s.checker, s.filter)
 }

@@ -52,7 +52,35 @@ def _s(p: Any) -> str:
     return ffi.string(p).decode("utf-8", "replace")
 
 
-class ResultEntry:
+class _Reply:
+    """The original binding's reply flags, the same for every entry here, and
+    ``successful()``: shared by :class:`ResultEntry` and
+    :class:`IteratorResultEntry`."""
+
+    __slots__ = ()
+    status: int
+
+    @property
+    def is_valid(self) -> bool:
+        """True: every entry of this binding carries a reply (original name)."""
+        return True
+
+    @property
+    def is_ack(self) -> bool:
+        """False: this binding has no separate ack entries (original name)."""
+        return False
+
+    @property
+    def is_final(self) -> bool:
+        """True: every entry is the final reply of its command (original name)."""
+        return True
+
+    def successful(self) -> bool:
+        """True when the entry has no error."""
+        return self.status == 0
+
+
+class ResultEntry(_Reply):
     """The outcome of one command in one group (or of one key of a bulk call).
 
     Everything is copied out of the library: entries stay valid after the
@@ -185,21 +213,6 @@ class ResultEntry:
         return self.address
 
     @property
-    def is_valid(self) -> bool:
-        """True: every entry of this binding carries a reply (original name)."""
-        return True
-
-    @property
-    def is_ack(self) -> bool:
-        """False: this binding has no separate ack entries (original name)."""
-        return False
-
-    @property
-    def is_final(self) -> bool:
-        """True: every entry is the final reply of its command (original name)."""
-        return True
-
-    @property
     def flags(self) -> int:
         """Alias of :attr:`record_flags`."""
         return self.record_flags
@@ -209,10 +222,6 @@ class ResultEntry:
         """The entry's io attributes as the original named them (``num`` is
         the count of a range count or remove)."""
         return IoAttribute(self)
-
-    def successful(self) -> bool:
-        """True when the entry has no error."""
-        return self.status == 0
 
     def __repr__(self) -> str:
         return "<ResultEntry group %d status %d address %s size %d>" % (
@@ -426,7 +435,7 @@ class IteratorResponse:
         )
 
 
-class IteratorResultEntry:
+class IteratorResultEntry(_Reply):
     """An entry of an iterator (``start_iterator``, ``start_copy_iterator``)
     or of an iterator control call (``pause_iterator``, ...): ``id`` is the
     iterator's id on its node (``address``), ``response`` the record
@@ -450,20 +459,6 @@ class IteratorResultEntry:
     @classmethod
     def _from_c(cls, e: Any) -> "IteratorResultEntry":
         return cls(ResultEntry._from_c(e))
-
-    @property
-    def is_valid(self) -> bool:
-        """True (original name)."""
-        return True
-
-    @property
-    def is_final(self) -> bool:
-        """True (original name)."""
-        return True
-
-    def successful(self) -> bool:
-        """True when the entry has no error."""
-        return self.status == 0
 
     def __repr__(self) -> str:
         return "<IteratorResultEntry iterator %d %r>" % (self.id, self.response)

@@ -449,7 +449,7 @@ func (b *Backend) Write(ctx context.Context, req *backend.WriteRequest) (backend
 		return backend.Meta{}, err
 	}
 
-	b.publish(req, h, old, exists, loc, f, &hdr)
+	b.publish(h, old, exists, loc, f, &hdr)
 	return metaOf(&hdr), nil
 }
 
@@ -817,23 +817,31 @@ func (b *Backend) snapshotLogged() {
 // publish points the index at a record just written (replacing old when the
 // key existed) and moves the live-byte accounting from the old record to the
 // new one. An upload the new record replaces is forgotten.
-func (b *Backend) publish(req *backend.WriteRequest, h uint64, old found, exists bool, loc location, f *dataFile, hdr *header) {
+func (b *Backend) publish(h uint64, old found, exists bool, loc location, f *dataFile, hdr *header) {
 	b.idxMu.Lock()
+	b.indexLocked(h, old, exists, loc, f, hdr)
+	b.idxMu.Unlock()
+	b.dirty.Store(true)
+	if exists && old.hdr.reserved() {
+		b.ups.forget(old.loc)
+	}
+}
+
+// indexLocked points the index at the record hdr at loc in f, replacing old
+// when the key existed, and moves the live-byte accounting from the old
+// record to the new one. b.idxMu is held, or the backend is replaying its
+// log before anyone else can see it.
+func (b *Backend) indexLocked(h uint64, old found, exists bool, loc location, f *dataFile, hdr *header) {
 	if exists {
 		b.idx.replace(h, old.loc, loc)
 		old.file.live.Add(-int64(old.hdr.size()))
 		b.liveBytes.Add(-int64(old.hdr.dataSize))
 	} else {
 		b.idx.insert(h, loc)
-		if req.Column != "" {
-			b.addColumn(req.ID, req.Column)
+		if hdr.column != "" {
+			b.addColumn(hdr.id, hdr.column)
 		}
 	}
 	f.live.Add(int64(hdr.size()))
 	b.liveBytes.Add(int64(hdr.dataSize))
-	b.idxMu.Unlock()
-	b.dirty.Store(true)
-	if exists && old.hdr.reserved() {
-		b.ups.forget(old.loc)
-	}
 }

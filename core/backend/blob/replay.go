@@ -276,17 +276,6 @@ func (b *Backend) apply(hdr *header, f *dataFile, l location) error {
 	if err != nil {
 		b.log.Warn("replay: cannot check an earlier record", zap.Error(err))
 	}
-	if ok {
-		b.idx.replace(h, fd.loc, l)
-		fd.file.live.Add(-int64(fd.hdr.size()))
-		b.liveBytes.Add(-int64(fd.hdr.dataSize))
-	} else {
-		b.idx.insert(h, l)
-		if hdr.column != "" {
-			b.addColumn(hdr.id, hdr.column)
-		}
-	}
-	f.live.Add(int64(hdr.size()))
-	b.liveBytes.Add(int64(hdr.dataSize))
+	b.indexLocked(h, fd, ok, l, f, hdr)
 	return nil
 }

@@ -290,7 +290,7 @@ func (b *Backend) writePhased(req *backend.WriteRequest, h uint64, old found, ex
 		if err != nil {
 			return backend.Meta{}, err
 		}
-		b.publish(req, h, old, exists, loc, f, &hdr)
+		b.publish(h, old, exists, loc, f, &hdr)
 		fd = found{loc: loc, file: f, hdr: hdr}
 	}
 	meta := backend.Meta{Size: fd.hdr.reservedSize, Timestamp: ts.UTC(), UserFlags: req.UserFlags, Expire: u.Expire}
