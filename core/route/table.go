@@ -349,6 +349,28 @@ func (t *Table) Owner(key id.ID, group uint32) (Backend, bool) {
 	return t.backends[r.refs[t.ownerIndex(r, &key)].b], true
 }
 
+// OwnerExcluding returns the backend that would own key in group if the
+// backend backendID of the node at addr were not in the table: the owner
+// before that backend joined. Recovery uses it to find where a key lived
+// while it moves to its new owner. It is false when no other backend of the
+// group is known.
+func (t *Table) OwnerExcluding(key id.ID, group uint32, addr string, backendID int32) (Backend, bool) {
+	r := t.ring(group)
+	if r == nil {
+		return Backend{}, false
+	}
+	i := t.ownerIndex(r, &key)
+	for range len(r.refs) {
+		if b := &t.backends[r.refs[i].b]; b.Addr != addr || b.ID != backendID {
+			return *b, true
+		}
+		if i--; i < 0 {
+			i = len(r.refs) - 1 // wrap around
+		}
+	}
+	return Backend{}, false
+}
+
 // Groups returns the groups that have at least one backend, ascending.
 func (t *Table) Groups() []uint32 {
 	out := make([]uint32, len(t.rings))
@@ -466,6 +488,53 @@ func (t *Table) Ranges(addr string) []Range {
 		}
 	}
 	return out
+}
+
+// Part is the piece of an ID range owned by one backend, both ends
+// inclusive.
+type Part struct {
+	Owner      Backend
+	Start, End id.ID
+}
+
+// Split cuts [start, end] (both inclusive) of group's ring into the pieces
+// each backend owns, in ID order, adjacent pieces of one backend merged.
+// It is nil when the group has no backend or end < start.
+func (t *Table) Split(start, end id.ID, group uint32) []Part {
+	r := t.ring(group)
+	if r == nil || comparePoints(end, start) < 0 {
+		return nil
+	}
+	n := len(r.refs)
+	first := *t.point(r.refs[0])
+	i := t.ownerIndex(r, &start)
+	var out []Part
+	for cur := start; ; {
+		// The arc holding cur ends before the next point, or at id.Max
+		// for the last point, or before the first point for the part of
+		// the last point's arc that wrapped around to id.Zero.
+		arcEnd, nexti := id.Max, 0
+		switch {
+		case comparePoints(cur, first) < 0:
+			arcEnd = prev(first)
+		case i+1 < n:
+			arcEnd, nexti = prev(*t.point(r.refs[i+1])), i+1
+		}
+		hi := arcEnd
+		if comparePoints(end, hi) < 0 {
+			hi = end
+		}
+		b := t.backends[r.refs[i].b]
+		if k := len(out) - 1; k >= 0 && out[k].Owner.Addr == b.Addr && out[k].Owner.ID == b.ID {
+			out[k].End = hi
+		} else {
+			out = append(out, Part{Owner: b, Start: cur, End: hi})
+		}
+		if hi == end {
+			return out
+		}
+		cur, i = next(hi), nexti
+	}
 }
 
 // next returns x+1 (x must not be id.Max).

@@ -532,3 +532,82 @@ func TestUpperBound(t *testing.T) {
 		require.Equal(t, want, upperBound(p, v), "%v %d", p, v)
 	}
 }
+
+// OwnerExcluding must agree with Owner of the table built without the
+// excluded backend: the owner a key had before that backend joined.
+func TestOwnerExcluding(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 9))
+	bs := randomBackends(rng, 6, 2, 8, true)
+	tab, err := New(bs)
+	require.NoError(t, err)
+	for i, ex := range bs {
+		rest := append(slices.Clone(bs[:i]), bs[i+1:]...)
+		without, err := New(rest)
+		require.NoError(t, err)
+		var keys []id.ID
+		for _, p := range ex.Points {
+			keys = append(keys, p, prev(p), next(p))
+		}
+		for range 200 {
+			keys = append(keys, randomID(rng, true))
+		}
+		keys = append(keys, id.Zero, id.Max)
+		for _, k := range keys {
+			for g := uint32(1); g <= 3; g++ {
+				want, wok := without.Owner(k, g)
+				got, gok := tab.OwnerExcluding(k, g, ex.Addr, ex.ID)
+				require.Equal(t, wok, gok, "key %s group %d without %s", k, g, ex.Name())
+				require.Equal(t, want.Name(), got.Name(), "key %s group %d without %s", k, g, ex.Name())
+			}
+		}
+	}
+	// The only backend of a group has no replacement.
+	one, err := New([]Backend{{Addr: "127.0.0.1:1", ID: 0, Group: 5, Points: []id.ID{id.Zero}}})
+	require.NoError(t, err)
+	_, ok := one.OwnerExcluding(id.Max, 5, "127.0.0.1:1", 0)
+	require.False(t, ok)
+}
+
+// Split's pieces tile the range in order, and every ID at a piece's edges
+// belongs to the piece's owner.
+func TestSplit(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	bs := randomBackends(rng, 5, 2, 6, true)
+	tab, err := New(bs)
+	require.NoError(t, err)
+	var ends []id.ID
+	for _, b := range bs {
+		for _, p := range b.Points {
+			ends = append(ends, p, prev(p), next(p))
+		}
+	}
+	for range 50 {
+		ends = append(ends, randomID(rng, true))
+	}
+	ends = append(ends, id.Zero, id.Max)
+	for range 300 {
+		a, b := ends[rng.IntN(len(ends))], ends[rng.IntN(len(ends))]
+		if b.Less(a) {
+			a, b = b, a
+		}
+		for g := uint32(1); g <= 2; g++ {
+			parts := tab.Split(a, b, g)
+			require.NotEmpty(t, parts)
+			require.Equal(t, a, parts[0].Start)
+			require.Equal(t, b, parts[len(parts)-1].End)
+			for i, p := range parts {
+				require.False(t, p.End.Less(p.Start))
+				if i > 0 {
+					require.Equal(t, next(parts[i-1].End), p.Start)
+					require.NotEqual(t, parts[i-1].Owner.Name(), p.Owner.Name())
+				}
+				for _, k := range []id.ID{p.Start, p.End} {
+					o, _ := tab.Owner(k, g)
+					require.Equal(t, o.Name(), p.Owner.Name(), "key %s group %d", k, g)
+				}
+			}
+		}
+	}
+	require.Nil(t, tab.Split(id.Max, id.Zero, 1))
+	require.Nil(t, tab.Split(id.Zero, id.Max, 9))
+}
