@@ -51,6 +51,19 @@ func (a ID) String() string { return hex.EncodeToString(a[:]) }
 // Short returns the first 6 bytes in hex, the form used in logs.
 func (a ID) Short() string { return hex.EncodeToString(a[:6]) }
 
+// MarshalText encodes the ID as 128 hex digits (JSON, TOML).
+func (a ID) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
+
+// UnmarshalText decodes hex as Parse does.
+func (a *ID) UnmarshalText(b []byte) error {
+	x, err := Parse(string(b))
+	if err != nil {
+		return err
+	}
+	*a = x
+	return nil
+}
+
 // Parse decodes a hex ID. Shorter input is accepted and zero-padded on the
 // right, as the original's `-I id` tools did, so "ab" names the ID ab00..00.
 func Parse(s string) (ID, error) {

@@ -51,6 +51,10 @@ const (
 	// original, whose bulk_write was parallel WRITEs): BulkKey entries (each
 	// a WRITE payload), one final reply of BulkResults.
 	CmdBulkWrite Cmd = 29
+	// CmdRecovery starts, lists, pauses, resumes and stops the node's
+	// recovery jobs (not in the original, whose recovery was an offline
+	// tool): a JSON RecoveryRequest, a JSON reply listing the jobs.
+	CmdRecovery Cmd = 30
 
 	// CmdExtensionBase is the first number free for extension commands.
 	CmdExtensionBase Cmd = 128
@@ -72,6 +76,7 @@ var cmdNames = map[Cmd]string{
 	CmdSend:           "SEND",
 	CmdBulkRead:       "BULK_READ",
 	CmdBulkWrite:      "BULK_WRITE",
+	CmdRecovery:       "RECOVERY",
 }
 
 // String returns the command's name, or CMD_<n> for unnamed ones.

@@ -52,6 +52,7 @@ func FuzzPayloads(f *testing.F) {
 	f.Add((&BackendControl{BackendID: 3, Command: ControlStopDefrag}).Append(nil))
 	f.Add(AppendBackendStatusList(nil, []BackendStatus{{ID: 1, Group: 2, State: StateEnabled, ReadOnly: true,
 		Defrag: DefragProgress{FilesDone: 1, StartedAt: time.Unix(5, 6), Err: "e"}, LastError: "x"}}))
+	f.Add((&RecoveryRequest{Action: "start", Kind: "dc", Backend: -1, DryRun: true}).Append(nil))
 	f.Fuzz(func(t *testing.T, b []byte) { decodeAll(b) })
 }
 
@@ -81,6 +82,11 @@ func decodeAll(b []byte) {
 	}
 	if r, err := DecodeRoutesChanged(b); err == nil {
 		_ = r.Append(nil)
+	}
+	if r, err := DecodeRecoveryRequest(b); err == nil {
+		if r2, err := DecodeRecoveryRequest(r.Append(nil)); err != nil || r2 != r {
+			panic(fmt.Sprintf("recovery request does not round-trip: %v", err))
+		}
 	}
 	if n, err := DecodeNodeInfo(b); err == nil {
 		if _, err := DecodeNodeInfo(n.Append(nil)); err != nil {

@@ -48,7 +48,7 @@ func (s *Server) startCluster() {
 	cfg.Name = "ellipticsd " + s.address()
 	cfg.Logger = s.log.Named("peers")
 	cfg.Join = s.nodeInfo
-	cfg.OnChange = s.requestPush
+	cfg.OnChange = s.routesChanged
 	if cfg.WaitTimeout == 0 {
 		cfg.WaitTimeout = s.opts.RequestTimeout
 	}

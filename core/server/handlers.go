@@ -17,9 +17,10 @@ func (s *Server) registerCore() {
 	s.Handle(proto.CmdBackendStatus, s.handleBackendStatus, HandlerOptions{})
 	s.Handle(proto.CmdBackendControl, s.handleBackendControl, HandlerOptions{})
 	s.Handle(proto.CmdWrite, s.handleWrite, data)
-	s.Handle(proto.CmdRead, s.handleRead, data)
-	s.Handle(proto.CmdLookup, s.handleLookup, data)
-	s.Handle(proto.CmdRemove, handleRemove, data)
+	s.Handle(proto.CmdRead, s.withHandoff(s.handleRead), data)
+	s.Handle(proto.CmdLookup, s.withHandoff(s.handleLookup), data)
+	s.Handle(proto.CmdRemove, s.removeWithHandoff, data)
+	s.Handle(proto.CmdRecovery, s.handleRecovery, HandlerOptions{})
 	// Range, iterator and send requests span many keys (not ordered) and
 	// resolve their backend themselves (localBackend): they are never
 	// forwarded, because forwarding relays only a final reply.

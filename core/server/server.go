@@ -78,6 +78,8 @@ type Options struct {
 	// Peer tunes the node's connections to other nodes (ping interval,
 	// suspicion, timeouts); zero fields take the client defaults.
 	Peer client.Config
+	// Recovery tunes data moves after route changes (see recovery.go).
+	Recovery RecoveryOptions
 }
 
 func (o *Options) setDefaults() {
@@ -105,6 +107,7 @@ func (o *Options) setDefaults() {
 	if o.Peer.Dial == nil {
 		o.Peer.Dial = o.Transport.Dial
 	}
+	o.Recovery.setDefaults()
 }
 
 // Validate checks the options.
@@ -128,7 +131,8 @@ func (o *Options) Validate() error {
 		}
 		ids[b.ID] = true
 	}
-	if o.MaxInflight < 0 || o.RequestTimeout < 0 || o.ShutdownTimeout < 0 || o.UploadTimeout < 0 {
+	if o.MaxInflight < 0 || o.RequestTimeout < 0 || o.ShutdownTimeout < 0 || o.UploadTimeout < 0 ||
+		o.Recovery.MergeDelay < 0 || o.Recovery.Limits.BytesPerSec < 0 || o.Recovery.Limits.ObjectsPerSec < 0 {
 		return errors.New("server: negative limit")
 	}
 	return nil
@@ -226,6 +230,7 @@ type Server struct {
 	bgCancel context.CancelFunc
 
 	cluster clusterState
+	rec     recoveryState
 	addr    atomic.Pointer[string] // first listen address, set by Start
 	// wildcard: the first listen address is on every interface (":1025",
 	// "0.0.0.0:1025"); replies then name the address a request came in on.
@@ -313,6 +318,7 @@ func (s *Server) Start() error {
 	go s.reapWorkers()
 	s.mu.Unlock()
 	s.startCluster()
+	s.startRecovery()
 	s.mu.Lock()
 	s.log.Info("node listening", zap.Strings("addresses", s.addrStrings()), zap.Int("backends", len(s.backends)))
 	return nil
@@ -413,6 +419,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Unlock()
 	for _, c := range conns {
 		c.stopReading()
+	}
+	// Recovery jobs stop at their next record and keep their state for
+	// the next start; they use backends and peers, closed below.
+	if s.rec.mgr != nil {
+		s.rec.mgr.Close()
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, s.opts.ShutdownTimeout)

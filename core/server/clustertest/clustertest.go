@@ -35,6 +35,8 @@ type Options struct {
 	Net *memnet.Network
 	// Logger, if set, logs every node (named by its address).
 	Logger *zap.Logger
+	// Recovery tunes every node's recovery (see server.Options.Recovery).
+	Recovery server.RecoveryOptions
 }
 
 // Cluster is a running cluster.
@@ -78,6 +80,7 @@ func (c *Cluster) Add() (*server.Server, error) {
 		Backends:  []server.BackendSpec{{ID: 0, Group: uint32(i%c.opts.Groups + 1), Backend: mem.New()}},
 		Transport: c.Net,
 		Peer:      c.opts.Peer,
+		Recovery:  c.opts.Recovery,
 		// Shutdown of a thousand nodes must not wait on stragglers.
 		ShutdownTimeout: 2 * time.Second,
 	}

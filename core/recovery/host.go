@@ -1,0 +1,40 @@
+package recovery
+
+import (
+	"context"
+
+	"github.com/elliptics/elliptics/core/backend"
+	"github.com/elliptics/elliptics/core/id"
+	"github.com/elliptics/elliptics/core/route"
+)
+
+// Host is the node recovery runs on.
+type Host interface {
+	// Self is the node's own address in its route table.
+	Self() string
+	// Table is the node's current route table.
+	Table() *route.Table
+	// Local opens a backend of this node for the length of a pass.
+	Local(backendID int32) (Local, error)
+	// Copy writes a record to its owner in group g (on any node), keeping a
+	// newer copy there: then it returns status.ErrMismatch.
+	Copy(ctx context.Context, key backend.Key, g uint32, data []byte, meta backend.Meta) error
+	// Lookup returns the metadata the owner of key in group g holds.
+	Lookup(ctx context.Context, key backend.Key, g uint32) (backend.Meta, error)
+	// Scan visits the live records (metadata, no data) of a backend of any
+	// node whose IDs are in [start, end], in ID order.
+	Scan(ctx context.Context, owner route.Backend, start, end id.ID, fn func(backend.Record) error) error
+	// Send asks the backend owner to copy keys to their owners in group
+	// dst, keeping newer copies there. The result has one error per key:
+	// nil when written, status.ErrMismatch when the destination kept a
+	// newer copy. The error is for the request as a whole.
+	Send(ctx context.Context, owner route.Backend, keys []backend.Key, dst uint32) ([]error, error)
+}
+
+// Local is an open backend of the node.
+type Local struct {
+	ID      int32
+	Group   uint32
+	Store   backend.Backend
+	Release func()
+}

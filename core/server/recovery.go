@@ -1,0 +1,460 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/elliptics/elliptics/core/backend"
+	"github.com/elliptics/elliptics/core/client"
+	"github.com/elliptics/elliptics/core/id"
+	"github.com/elliptics/elliptics/core/proto"
+	"github.com/elliptics/elliptics/core/recovery"
+	"github.com/elliptics/elliptics/core/route"
+	"github.com/elliptics/elliptics/core/status"
+)
+
+// Recovery on the node (see package recovery for the jobs themselves):
+//
+//   - automatic merge: after the route table settles (RecoveryOptions.
+//     MergeDelay without a change), every backend whose owned ranges
+//     changed since its last merge walks its records and moves those its
+//     group's ring now gives to another backend;
+//   - automatic dc: a backend that is empty when the node starts (a new
+//     node, or a wiped data directory) fills its ranges from the other
+//     groups once the table knows some;
+//   - handoff reads: for RecoveryOptions.HandoffWindow after a route
+//     change, a READ or LOOKUP that misses on the owner tries the backend
+//     that owned the key before the owner joined, so a read does not
+//     return "not found" for an object still on its way;
+//   - RECOVERY: operators start, list, pause, resume and stop jobs.
+
+// RecoveryOptions tune the node's recovery.
+type RecoveryOptions struct {
+	// Dir keeps job state so jobs resume after a restart ("" = not kept).
+	Dir string
+	// Limits bound every job of the node together (0 = unlimited).
+	Limits recovery.Limits
+	// Manual turns off the automatic jobs (merge after route changes, dc
+	// of empty backends); operators still start jobs with RECOVERY.
+	Manual bool
+	// MergeDelay is how long the table must stay unchanged before an
+	// automatic merge starts (default 2s): a forming cluster changes many
+	// times a second.
+	MergeDelay time.Duration
+	// HandoffWindow is how long after a route change a read that misses
+	// on a key's owner also asks the key's previous owner (default 10m; a
+	// negative value turns it off).
+	HandoffWindow time.Duration
+}
+
+const (
+	defaultMergeDelay    = 2 * time.Second
+	defaultHandoffWindow = 10 * time.Minute
+)
+
+func (o *RecoveryOptions) setDefaults() {
+	if o.MergeDelay == 0 {
+		o.MergeDelay = defaultMergeDelay
+	}
+	if o.HandoffWindow == 0 {
+		o.HandoffWindow = defaultHandoffWindow
+	}
+}
+
+// recoveryState is the server's part of recovery.
+type recoveryState struct {
+	mgr        *recovery.Manager
+	changed    chan struct{} // a route change, for the automatic loop
+	lastChange time.Time
+	mu         sync.Mutex
+	// merged is each backend's owned ranges (a hash) at its last
+	// automatic merge: an unchanged ownership needs none.
+	merged map[int32]uint64
+}
+
+// Recovery returns the node's recovery jobs.
+func (s *Server) Recovery() *recovery.Manager { return s.rec.mgr }
+
+func (s *Server) startRecovery() {
+	s.rec.changed = make(chan struct{}, 1)
+	s.rec.merged = map[int32]uint64{}
+	s.rec.mgr = recovery.New(recoveryHost{s}, recovery.Options{Dir: s.opts.Recovery.Dir,
+		Limits: s.opts.Recovery.Limits, Logger: s.log.Named("recovery")})
+	if err := s.rec.mgr.Resume(); err != nil {
+		s.log.Warn("recovery: some jobs could not be resumed", zap.Error(err))
+	}
+	if !s.opts.Recovery.Manual {
+		s.loops.Add(1)
+		go s.recoveryLoop()
+	}
+}
+
+// routesChanged is called after every change of the route table.
+func (s *Server) routesChanged() {
+	s.requestPush()
+	s.rec.mu.Lock()
+	s.rec.lastChange = time.Now()
+	s.rec.mu.Unlock()
+	if s.rec.changed != nil {
+		select {
+		case s.rec.changed <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// inHandoff reports whether reads that miss should ask previous owners.
+func (s *Server) inHandoff() bool {
+	if s.opts.Recovery.HandoffWindow < 0 {
+		return false
+	}
+	s.rec.mu.Lock()
+	defer s.rec.mu.Unlock()
+	return !s.rec.lastChange.IsZero() && time.Since(s.rec.lastChange) < s.opts.Recovery.HandoffWindow
+}
+
+// recoveryLoop starts the automatic jobs once the table settles after a
+// change, and retries what could not start (a job still running).
+func (s *Server) recoveryLoop() {
+	defer s.loops.Done()
+	delay := s.opts.Recovery.MergeDelay
+	fillEmpty := map[int32]bool{}
+	for _, b := range s.backends {
+		if st := b.Store(); st != nil && st.Stats().Records == 0 {
+			fillEmpty[b.ID] = true
+		}
+	}
+	timer := time.NewTimer(delay)
+	defer timer.Stop()
+	for {
+		select {
+		case <-s.bgCtx.Done():
+			return
+		case <-s.rec.changed:
+			if !timer.Stop() {
+				select {
+				case <-timer.C:
+				default:
+				}
+			}
+			timer.Reset(delay)
+			continue
+		case <-timer.C:
+		}
+		pending := s.autoRecover(fillEmpty)
+		if pending {
+			timer.Reset(delay)
+		}
+	}
+}
+
+// autoRecover starts the automatic jobs that are due; it reports whether
+// some must be tried again later.
+func (s *Server) autoRecover(fillEmpty map[int32]bool) (pending bool) {
+	t := s.Table()
+	self := s.cluster.peers.Self()
+	owned := map[int32]uint64{}
+	for _, r := range t.Ranges(self) {
+		h, ok := owned[r.Backend]
+		if !ok {
+			h = 14695981039346656037
+		}
+		f := fnv.New64a()
+		f.Write(r.Start[:])
+		f.Write(r.End[:])
+		owned[r.Backend] = h ^ f.Sum64()*1099511628211
+	}
+	for _, b := range s.backends {
+		if b.State() != proto.StateEnabled {
+			continue
+		}
+		sig, inTable := owned[b.ID]
+		if !inTable {
+			continue // not announced yet
+		}
+		if fillEmpty[b.ID] {
+			if !hasOtherGroups(t, b.Group) {
+				pending = true // wait to learn the other groups
+			} else if _, err := s.rec.mgr.Start(recovery.Spec{Kind: recovery.DC, Backend: b.ID, Auto: true}); err == nil || errors.Is(err, status.ErrAlready) {
+				delete(fillEmpty, b.ID)
+			} else {
+				s.log.Warn("recovery: cannot start dc of an empty backend", zap.Int32("backend", b.ID), zap.Error(err))
+			}
+		}
+		s.rec.mu.Lock()
+		last, seen := s.rec.merged[b.ID]
+		s.rec.mu.Unlock()
+		// A first pass after start: the backend may hold keys from before
+		// a restart that others own now.
+		if seen && last == sig {
+			continue
+		}
+		_, err := s.rec.mgr.Start(recovery.Spec{Kind: recovery.Merge, Backend: b.ID, Auto: true})
+		switch {
+		case err == nil:
+			s.rec.mu.Lock()
+			s.rec.merged[b.ID] = sig
+			s.rec.mu.Unlock()
+		case errors.Is(err, status.ErrAlready):
+			pending = true // the running pass may miss the new ownership
+		default:
+			s.log.Warn("recovery: cannot start merge", zap.Int32("backend", b.ID), zap.Error(err))
+		}
+	}
+	return pending
+}
+
+func hasOtherGroups(t *route.Table, g uint32) bool {
+	for _, x := range t.Groups() {
+		if x != g {
+			return true
+		}
+	}
+	return false
+}
+
+// handleRecovery serves RECOVERY.
+func (s *Server) handleRecovery(_ context.Context, req *Request, _ Replier) ([][]byte, error) {
+	rr, err := proto.DecodeRecoveryRequest(req.Payload)
+	if err != nil {
+		return nil, err
+	}
+	var jobs []recovery.Status
+	switch rr.Action {
+	case "status":
+		jobs = s.rec.mgr.Jobs()
+	case "pause", "resume", "stop":
+		st, err := s.rec.mgr.Control(rr.Job, recovery.Action(rr.Action))
+		if err != nil {
+			return nil, err
+		}
+		jobs = []recovery.Status{st}
+	case "start":
+		var errs []error
+		for _, b := range s.backends {
+			if rr.Group != 0 && b.Group != rr.Group || rr.Backend >= 0 && b.ID != rr.Backend {
+				continue
+			}
+			st, err := s.rec.mgr.Start(recovery.Spec{Kind: recovery.Kind(rr.Kind), Backend: b.ID, DryRun: rr.DryRun,
+				Limits: recovery.Limits{BytesPerSec: rr.BytesPerSec, ObjectsPerSec: rr.ObjectsPerSec}})
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			jobs = append(jobs, st)
+		}
+		if len(jobs) == 0 {
+			if len(errs) == 0 {
+				return nil, status.Errorf(status.NotFound, "recovery: node has no backend matching group %d backend %d", rr.Group, rr.Backend)
+			}
+			return nil, errs[0]
+		}
+	}
+	b, err := json.Marshal(RecoveryReply{Jobs: jobs})
+	if err != nil {
+		return nil, fmt.Errorf("recovery: encode reply: %w", err)
+	}
+	return [][]byte{b}, nil
+}
+
+// RecoveryReply is the JSON reply of RECOVERY.
+type RecoveryReply struct {
+	Jobs []recovery.Status `json:"jobs"`
+}
+
+// handoff sends a data request that its owner served to the backend that
+// owned the key before the owner joined, during a handoff window. tried is
+// false when there is no such backend (or no window, or the request was
+// already addressed to a backend).
+func (s *Server) handoff(ctx context.Context, req *Request) (parts [][]byte, tried bool, err error) {
+	h := &req.Header
+	if req.Backend == nil || h.Flags.Has(proto.FlagDirectBackend) || !s.inHandoff() {
+		return nil, false, nil
+	}
+	self := s.cluster.peers.Self()
+	prev, ok := s.Table().OwnerExcluding(h.ID, h.Group, self, req.Backend.ID)
+	if !ok {
+		return nil, false, nil
+	}
+	fh := *h
+	// NoLock: this request holds the key's queue here while the previous
+	// owner serves it; were it queued there behind a request of that node
+	// forwarded here (a stale table), the two queues would wait for each
+	// other.
+	fh.Flags = (h.Flags | proto.FlagDirectBackend | proto.FlagNoLock) &^ (proto.FlagReply | proto.FlagMore)
+	fh.Backend = prev.ID
+	fh.Status = status.OK
+	if prev.Addr == self {
+		b := s.byID[prev.ID]
+		if b == nil || b == req.Backend {
+			return nil, false, nil
+		}
+		st, err := b.acquire()
+		if err != nil {
+			return nil, true, err
+		}
+		defer b.release()
+		sub := &Request{Header: fh, Payload: req.Payload, Remote: req.Remote, Backend: b, Store: st, conn: req.conn}
+		parts, err := s.handlers[h.Cmd].fn(ctx, sub, nil)
+		return parts, true, err
+	}
+	rep, err := s.cluster.peers.Forward(ctx, prev.Addr, fh, req.Payload)
+	if err != nil {
+		return nil, true, err
+	}
+	return [][]byte{rep}, true, nil
+}
+
+// withHandoff wraps a READ or LOOKUP handler: a miss on the owner during a
+// handoff window is retried on the key's previous owner.
+func (s *Server) withHandoff(fn Handler) Handler {
+	return func(ctx context.Context, req *Request, r Replier) ([][]byte, error) {
+		parts, err := fn(ctx, req, r)
+		if errors.Is(err, status.ErrNotFound) {
+			if prev, tried, herr := s.handoff(ctx, req); tried && herr == nil {
+				return prev, nil
+			}
+		}
+		return parts, err
+	}
+}
+
+// removeWithHandoff serves REMOVE; during a handoff window it also removes
+// the key at its previous owner, whose copy would otherwise come back with
+// the merge.
+func (s *Server) removeWithHandoff(ctx context.Context, req *Request, r Replier) ([][]byte, error) {
+	parts, err := handleRemove(ctx, req, r)
+	if err != nil && !errors.Is(err, status.ErrNotFound) {
+		return parts, err
+	}
+	if _, tried, herr := s.handoff(ctx, req); tried && herr == nil && err != nil {
+		return nil, nil // not here yet, removed where it was
+	}
+	return parts, err
+}
+
+// recoveryHost is the node as package recovery sees it.
+type recoveryHost struct{ s *Server }
+
+func (h recoveryHost) Self() string        { return h.s.cluster.peers.Self() }
+func (h recoveryHost) Table() *route.Table { return h.s.Table() }
+
+func (h recoveryHost) Local(backendID int32) (recovery.Local, error) {
+	b := h.s.byID[backendID]
+	if b == nil {
+		return recovery.Local{}, status.Errorf(status.NotFound, "node has no backend %d", backendID)
+	}
+	st, err := b.acquire()
+	if err != nil {
+		return recovery.Local{}, err
+	}
+	return recovery.Local{ID: b.ID, Group: b.Group, Store: st, Release: b.release}, nil
+}
+
+func (h recoveryHost) Copy(ctx context.Context, key backend.Key, g uint32, data []byte, meta backend.Meta) error {
+	return h.s.writeCopy(ctx, key, g, data, meta, false)
+}
+
+func (h recoveryHost) session(g uint32) *client.Session {
+	sess := client.NewSession(h.s.cluster.peers)
+	sess.SetGroups(g)
+	sess.SetTimeout(h.s.opts.RequestTimeout)
+	return sess
+}
+
+func (h recoveryHost) Lookup(ctx context.Context, key backend.Key, g uint32) (backend.Meta, error) {
+	owner, ok := h.s.Table().Owner(key.ID, g)
+	if !ok {
+		return backend.Meta{}, status.Errorf(status.NoRoute, "no known node serves group %d", g)
+	}
+	if owner.Addr == h.Self() {
+		loc, err := h.Local(owner.ID)
+		if err != nil {
+			return backend.Meta{}, err
+		}
+		defer loc.Release()
+		info, err := loc.Store.Lookup(ctx, key, backend.LookupOptions{})
+		return info.Meta, err
+	}
+	e, err := h.session(g).Lookup(ctx, client.RawKey(key.ID).WithColumn(key.Column))
+	if err != nil {
+		return backend.Meta{}, err
+	}
+	return backend.Meta{Size: e.TotalSize, Timestamp: e.Timestamp, UserFlags: e.UserFlags, Expire: e.Expire}, nil
+}
+
+func (h recoveryHost) Scan(ctx context.Context, owner route.Backend, start, end id.ID, fn func(backend.Record) error) error {
+	if owner.Addr == h.Self() {
+		loc, err := h.Local(owner.ID)
+		if err != nil {
+			return err
+		}
+		defer loc.Release()
+		return loc.Store.Iterate(ctx, backend.IterateOptions{Start: start, End: end}, fn)
+	}
+	it, err := h.session(owner.Group).StartIterator(ctx, client.IteratorOptions{Address: owner.Addr, Backend: owner.ID,
+		Group: owner.Group, Ranges: []proto.IteratorRange{{Start: start, End: end}}})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for e := range it.Entries() {
+		if e.Err != nil {
+			continue
+		}
+		rec := backend.Record{Key: backend.Key{ID: e.ID, Column: e.Column},
+			Meta: backend.Meta{Size: e.TotalSize, Timestamp: e.Timestamp, UserFlags: e.UserFlags, Expire: e.Expire}}
+		if err := fn(rec); err != nil {
+			return err
+		}
+	}
+	return it.Err()
+}
+
+func (h recoveryHost) Send(ctx context.Context, owner route.Backend, keys []backend.Key, dst uint32) ([]error, error) {
+	out := make([]error, len(keys))
+	if owner.Addr == h.Self() {
+		b := h.s.byID[owner.ID]
+		if b == nil {
+			return nil, status.Errorf(status.NotFound, "node has no backend %d", owner.ID)
+		}
+		st, err := b.acquire()
+		if err != nil {
+			return nil, err
+		}
+		defer b.release()
+		for i, k := range keys {
+			if r := h.s.copyRecord(ctx, b, st, k, []uint32{dst}, 0); len(r) == 1 && r[0].Status != status.OK {
+				out[i] = r[0].Status.Err()
+			}
+		}
+		return out, nil
+	}
+	ck := make([]client.Key, len(keys))
+	for i, k := range keys {
+		ck[i] = client.RawKey(k.ID).WithColumn(k.Column)
+	}
+	res, err := h.session(owner.Group).ServerSend(ctx, ck, []uint32{dst}, 0)
+	if len(res) == 0 && err != nil {
+		return nil, err
+	}
+	byKey := make(map[backend.Key]error, len(res))
+	for _, r := range res {
+		byKey[backend.Key{ID: r.ID, Column: r.Key.Column}] = r.Err
+	}
+	for i, k := range keys {
+		if e, ok := byKey[k]; ok {
+			out[i] = e
+		} else {
+			out[i] = status.Errorf(status.IOError, "no result for the key")
+		}
+	}
+	return out, nil
+}
