@@ -69,11 +69,11 @@ type Move struct {
 
 // Status is a job's progress, as persisted and as reported to operators.
 type Status struct {
-	ID       uint64    `json:"id"`
-	Spec     Spec      `json:"spec"`
-	Group    uint32    `json:"group"`
+	ID    uint64 `json:"id"`
+	Spec  Spec   `json:"spec"`
+	Group uint32 `json:"group"`
 	// Sources are the groups a dc job copies from, fixed when it starts.
-	Sources []uint32 `json:"sources,omitempty"`
+	Sources  []uint32  `json:"sources,omitempty"`
 	State    State     `json:"state"`
 	Started  time.Time `json:"started"`
 	Updated  time.Time `json:"updated"`
