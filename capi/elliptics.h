@@ -336,7 +336,10 @@ typedef struct ell_file_options {
  * the session's groups, reading the file chunk by chunk (memory stays at
  * about one chunk whatever the size). The file is opened before the call
  * returns: a file that cannot be read is the call's own error (ELL_ENOENT,
- * ELL_EPERM), and local_offset + size past the file's end is ELL_EINVAL.
+ * ELL_EPERM), and local_offset + size past the file's end is ELL_EINVAL. A
+ * file that is not a regular one (a device, a pipe) needs a size and
+ * local_offset 0, and is read as it comes (opening a pipe waits for its
+ * writer).
  * With offset 0 it is a chunked upload (prepare, plain chunks, commit: the
  * object is replaced, and invisible until the commit); with a non-zero
  * offset the chunks are plain writes at offset, offset + chunk, ... into

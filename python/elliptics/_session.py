@@ -601,8 +601,7 @@ class Session:
         path = path_bytes(filename)
         check_source(path, int(local_offset), int(size))
         o, st = file_options(offset, local_offset, size, chunk_size, ttl_ms(ttl), progress)
-        k, keep = self._key(key)
-        return self._start(lib.ell_session_write_file, k, path, o, pin=st)
+        return self._start_file(lib.ell_session_write_file, key, path, o, st)
 
     def read_file(
         self,
@@ -635,8 +634,18 @@ class Session:
         path = path_bytes(filename)
         check_target(path)
         o, st = file_options(offset, 0, size, chunk_size, 0, progress)
-        k, keep = self._key(key)
-        return self._start(lib.ell_session_read_file, k, path, o, pin=st)
+        return self._start_file(lib.ell_session_read_file, key, path, o, st)
+
+    def _start_file(self, func: Any, key: Key, path: bytes, o: Any, st: Any) -> AsyncResult:
+        """Starts a file transfer; the progress state st (or None) is
+        released if the call raises before the library took it."""
+        try:
+            k, keep = self._key(key)
+            return self._start(func, k, path, o, pin=st)
+        except BaseException:
+            if st is not None:
+                st.release(True)
+            raise
 
     # ---- ID ranges ------------------------------------------------------
 
