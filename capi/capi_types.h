@@ -28,6 +28,7 @@ typedef const ell_entry_ext ell_centry_ext;      /* const ell_entry_ext * */
 typedef const ell_write_options ell_cwrite_options; /* const ell_write_options * */
 typedef const ell_range ell_crange;              /* const ell_range * */
 typedef const ell_iterator_options ell_citerator_options; /* const ell_iterator_options * */
+typedef const ell_file_options ell_cfile_options; /* const ell_file_options * */
 
 /* Where a compare-and-swap converter puts its result (C memory, so that
  * the converter writes no pointer into Go memory). */
@@ -45,6 +46,11 @@ static inline void ell_call_callback(ell_callback f, ell_async_t a, void *userda
 static inline int32_t ell_call_converter(ell_cas_converter f, void *userdata, const void *current, uint64_t size,
 					 int32_t exists, ell_conv_out *out) {
 	return f(userdata, current, size, exists, &out->data, &out->size);
+}
+
+/* Calls a file transfer's progress callback for the Go side, as above. */
+static inline int32_t ell_call_progress(ell_progress f, void *userdata, uint64_t done, uint64_t total) {
+	return f(userdata, done, total);
 }
 
 #endif

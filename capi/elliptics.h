@@ -311,6 +311,59 @@ int32_t ell_session_write_cas(ell_session_t s, const ell_key *key, ell_cas_conve
 			      uint64_t offset, int32_t count, const ell_completion *done, ell_async_t *out,
 			      ell_error *err);
 
+/* ---- files: streamed transfers ------------------------------------------- */
+
+/* The progress of a file transfer, called on a library thread after every
+ * chunk with the bytes moved so far and the bytes of the whole transfer.
+ * It returns ELL_OK to go on; any other code stops the transfer, which then
+ * fails with that code (a transfer whose last chunk was already done still
+ * succeeds). It must return quickly and must not wait on another operation. */
+typedef int32_t (*ell_progress)(void *userdata, uint64_t done, uint64_t total);
+
+/* What a file transfer moves. All zero: the whole file or object, in
+ * chunks of 4 MiB. */
+typedef struct ell_file_options {
+	uint64_t offset;       /* the object's byte where the transfer starts (see the calls) */
+	uint64_t local_offset; /* ell_session_write_file: the file's first byte to send; read: must be 0 */
+	uint64_t size;         /* bytes to move; 0: to the end of the file (write) or of the object (read) */
+	uint64_t chunk_size;   /* bytes per request, about the memory used; 0: 4 MiB; at most 1 GiB */
+	int64_t ttl_ms;        /* ell_session_write_file: the value's lifetime; 0: none; < 0: ELL_EINVAL */
+	ell_progress progress; /* may be NULL */
+	void *userdata;        /* handed to progress untouched */
+} ell_file_options;
+
+/* Writes size bytes of the file at path, from local_offset, to the key in
+ * the session's groups, reading the file chunk by chunk (memory stays at
+ * about one chunk whatever the size). The file is opened before the call
+ * returns: a file that cannot be read is the call's own error (ELL_ENOENT,
+ * ELL_EPERM), and local_offset + size past the file's end is ELL_EINVAL. A
+ * file that is not a regular one (a device, a pipe) needs a size and
+ * local_offset 0, and is read as it comes (opening a pipe waits for its
+ * writer).
+ * With offset 0 it is a chunked upload (prepare, plain chunks, commit: the
+ * object is replaced, and invisible until the commit); with a non-zero
+ * offset the chunks are plain writes at offset, offset + chunk, ... into
+ * the object as it is (as ell_session_write_data at that offset): each is
+ * visible once written, and a failure leaves those before it in place.
+ * Groups that fail a chunk get no more. Entries: those of the last request
+ * (the commit), one per group; opts NULL means all zero. */
+int32_t ell_session_write_file(ell_session_t s, const ell_key *key, const char *path, const ell_file_options *opts,
+			       const ell_completion *done, ell_async_t *out, ell_error *err);
+/* Reads the object from offset, size bytes (0: to its end), into the file at
+ * path in ranged reads of a chunk each, from the first group that has the
+ * key (then only from that group); memory stays at about one chunk. The
+ * file is opened (created with mode 0644 if missing) before the call
+ * returns, so a path that cannot be written is the call's own error; it is
+ * truncated only once the first chunk was read: a missing key leaves an
+ * existing file as it was, and a file the call created is removed. On
+ * success the file holds exactly the bytes read; a failure midway leaves
+ * the bytes read so far. An object that changes while it is read (size or
+ * timestamp) fails the call with ELL_EBADFD; offset past the object's end
+ * is ELL_EINVAL. One entry: the first chunk's reply, with offset the first
+ * byte read and size the bytes written to the file (no data). */
+int32_t ell_session_read_file(ell_session_t s, const ell_key *key, const char *path, const ell_file_options *opts,
+			      const ell_completion *done, ell_async_t *out, ell_error *err);
+
 /* ---- ID ranges --------------------------------------------------------------- */
 
 /* Records by ID in one group: every record (object column) whose ID is in

@@ -64,6 +64,9 @@ def make_ffibuilder(library_dirs=None) -> FFI:
     cdef += (
         'extern "Python" int32_t _ell_py_cas_converter(void *, const void *, uint64_t, int32_t, '
         "const void **, uint64_t *);\n"
+        # The progress callback of Session.write_file / read_file
+        # (elliptics._files).
+        'extern "Python" int32_t _ell_py_progress(void *, uint64_t, uint64_t);\n'
     )
     ffi.cdef(cdef)
     ffi.set_source(

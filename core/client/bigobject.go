@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"time"
 
 	"github.com/elliptics/elliptics/core/status"
@@ -23,8 +24,12 @@ type StreamOptions struct {
 	// about one chunk, whatever the object's size.
 	Chunk int
 	// Offset: ReadTo starts reading at this byte of the object (to resume a
-	// download). WriteFrom ignores it.
+	// download). WriteFrom writes at this byte of the object when it is not
+	// 0: see WriteFrom.
 	Offset uint64
+	// Size: ReadTo reads at most this many bytes (0: to the end of the
+	// object). WriteFrom takes its size as an argument and ignores it.
+	Size uint64
 	// TTL gives the committed object a lifetime (WriteFrom; 0 = none).
 	TTL time.Duration
 	// Progress, when set, is called after every chunk with the bytes done
@@ -48,9 +53,19 @@ func (o *StreamOptions) chunk() int {
 // upload_timeout. Groups that fail a chunk are dropped for the rest of the
 // upload; the session's checker judges each step. The result is the
 // commit's.
+//
+// With a non-zero Offset it cannot be an upload (an upload replaces the
+// whole object, and the bytes before Offset would be lost): the chunks are
+// then plain writes at Offset, Offset+Chunk, ..., each as Write at that
+// offset, into the object as it is. Each chunk is visible once written, so
+// a reader may see the range partly rewritten, and a failure leaves the
+// chunks before it in place. The result is the last chunk's.
 func (s *Session) WriteFrom(ctx context.Context, k Key, r io.Reader, size uint64, o StreamOptions) (Result, error) {
 	if o.TTL < 0 {
 		return Result{}, status.Errorf(status.Invalid, "write: negative ttl %s (0 = no lifetime)", o.TTL)
+	}
+	if o.Offset > 0 {
+		return s.writeAtFrom(ctx, k, r, size, o)
 	}
 	buf := make([]byte, min(uint64(o.chunk()), size))
 	up := s.Clone()
@@ -101,18 +116,79 @@ func (s *Session) WriteFrom(ctx context.Context, k Key, r io.Reader, size uint64
 	}
 }
 
+// writeAtFrom is WriteFrom at a non-zero offset: plain offset writes of a
+// chunk each, to the groups that took the previous chunk.
+func (s *Session) writeAtFrom(ctx context.Context, k Key, r io.Reader, size uint64, o StreamOptions) (Result, error) {
+	if o.Offset > math.MaxUint64-size {
+		return Result{}, status.Errorf(status.Invalid, "write: offset %d + size %d overflows", o.Offset, size)
+	}
+	buf := make([]byte, min(uint64(o.chunk()), size))
+	up := s.Clone()
+	var res Result
+	for off := uint64(0); ; {
+		n := min(uint64(len(buf)), size-off)
+		if _, err := io.ReadFull(r, buf[:n]); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return res, fmt.Errorf("write at %d: read the input at byte %d of %d: %w", o.Offset, off, size, err)
+		}
+		wo := WriteOptions{Offset: o.Offset + off}
+		if off+n == size {
+			wo.TTL = o.TTL
+		}
+		var err error
+		res, err = up.WriteWith(ctx, k, buf[:n], wo)
+		if err != nil {
+			return res, fmt.Errorf("write at %d: chunk at byte %d of %d: %w", o.Offset, off, size, err)
+		}
+		var ok []uint32
+		for _, e := range res.Entries {
+			if e.OK() {
+				ok = append(ok, e.Group)
+			}
+		}
+		if len(ok) > 0 && len(ok) < len(up.groups) {
+			up.SetGroups(ok...)
+		}
+		off += n
+		if o.Progress != nil {
+			o.Progress(off, size)
+		}
+		if off == size {
+			return res, nil
+		}
+	}
+}
+
 // ReadTo streams the object under key into w in ranged reads of Chunk
 // bytes, from the first group that has it (and only that group after the
-// first chunk), starting at Offset. Memory stays at about one chunk. It
-// returns the first chunk's entry (Data cleared, Size the bytes written)
-// and fails with status.ErrMismatch if the object changes meanwhile.
+// first chunk), starting at Offset, up to Size bytes (0: to the end).
+// Memory stays at about one chunk. It returns the first chunk's entry
+// (Data cleared, Offset the first byte read, Size the bytes written) and
+// fails with status.ErrMismatch if the object changes meanwhile.
 func (s *Session) ReadTo(ctx context.Context, k Key, w io.Writer, o StreamOptions) (Entry, error) {
 	chunk := uint64(o.chunk())
-	first, err := s.Read(ctx, k, o.Offset, chunk)
+	if o.Size > 0 && o.Offset > math.MaxUint64-o.Size {
+		return Entry{}, status.Errorf(status.Invalid, "read: offset %d + size %d overflows", o.Offset, o.Size)
+	}
+	want := chunk
+	if o.Size > 0 {
+		want = min(chunk, o.Size)
+	}
+	first, err := s.Read(ctx, k, o.Offset, want)
 	if err != nil {
 		return first, err
 	}
 	total := first.TotalSize
+	if o.Offset > total {
+		return first, status.Errorf(status.Invalid, "download: offset %d is past the end of the object (%d bytes)", o.Offset, total)
+	}
+	// end is where reading stops: the object's end, or Offset+Size before it.
+	end := total
+	if o.Size > 0 && o.Offset+o.Size < total {
+		end = o.Offset + o.Size
+	}
 	pin := s.Clone()
 	pin.SetGroups(first.Group)
 	e := first
@@ -126,15 +202,15 @@ func (s *Session) ReadTo(ctx context.Context, k Key, w io.Writer, o StreamOption
 		pos += uint64(len(e.Data))
 		done += uint64(len(e.Data))
 		if o.Progress != nil {
-			o.Progress(done, total-o.Offset)
+			o.Progress(done, end-o.Offset)
 		}
-		if pos >= total {
+		if pos >= end {
 			break
 		}
 		if len(e.Data) == 0 {
 			return first, status.Errorf(status.Protocol, "download: empty reply at byte %d of %d", pos, total)
 		}
-		if e, err = pin.Read(ctx, k, pos, chunk); err != nil {
+		if e, err = pin.Read(ctx, k, pos, min(chunk, end-pos)); err != nil {
 			return first, fmt.Errorf("download: chunk at byte %d of %d: %w", pos, total, err)
 		}
 		if e.TotalSize != total || !e.Timestamp.Equal(first.Timestamp) {

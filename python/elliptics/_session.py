@@ -14,6 +14,7 @@ from . import _aio, _lib
 from ._dataops import CasState, IteratorRange, Range, csum_bytes, time_pair, ttl_ms
 from ._enums import checkers, command_flags, exceptions_policy, filters, io_flags, iterator_flags, iterator_types
 from ._errors import InvalidError, format_message, make_error
+from ._files import PathLike, Progress, check_source, check_target, file_options, path_bytes
 from ._lib import ffi, lib
 from ._node import Node
 from ._result import AsyncResult, IteratorResultEntry
@@ -422,10 +423,10 @@ class Session:
         rc = func(h, *args, comp, sc.out, sc.err)
         if rc != 0:
             text = _lib.error_text(sc.err) or ffi.string(lib.ell_strerror(rc)).decode("utf-8", "replace")
-            if self._policy & exceptions_policy.throw_at_start:
-                raise make_error(rc, text)
             if pin is not None:
                 pin.release(True)  # never called
+            if self._policy & exceptions_policy.throw_at_start:
+                raise make_error(rc, text)
             return AsyncResult._failed(rc, text, self._policy)
         r = AsyncResult(sc.out[0], self._policy, lq, self, entry)
         if pin is not None:
@@ -560,6 +561,91 @@ class Session:
         :class:`CompareAndSwapError`. ``session.ioflags |= io_flags.cas_timestamp``
         does the same for every write."""
         return self._write(key, data, offset=offset, flags=_WRITE_CAS_TIMESTAMP)
+
+    # ---- files ----------------------------------------------------------
+
+    def write_file(
+        self,
+        key: Key,
+        filename: PathLike,
+        offset: int = 0,
+        local_offset: int = 0,
+        size: int = 0,
+        *,
+        chunk_size: int = 0,
+        progress: Optional[Progress] = None,
+        ttl: TTL = None,
+    ) -> AsyncResult:
+        """Writes ``size`` bytes of the local file ``filename`` from byte
+        ``local_offset`` (size 0: to the end of the file) to key in every
+        session group; the entries are those of the last request, one per
+        group, as :meth:`write_data`'s.
+
+        The library reads the file itself, ``chunk_size`` bytes (default
+        4 MiB) per request, so memory stays at about one chunk whatever the
+        file's size. With ``offset`` 0 the transfer is a chunked upload
+        (:meth:`write_prepare`, :meth:`write_plain`, :meth:`write_commit`):
+        it replaces the object, which stays invisible until the last chunk.
+        A non-zero ``offset`` writes into the object as it is, each chunk as
+        :meth:`write_data` at its offset: every chunk is visible once
+        written, and a failure leaves the chunks before it in place.
+
+        Keyword-only: ``progress(done, total)`` is called on a library
+        thread after every chunk with the bytes sent so far; an exception
+        in it stops the transfer (the result fails with its elliptics code,
+        else -125). ``ttl`` gives the value a lifetime, as in write_data.
+
+        A file that cannot be read raises its OSError (FileNotFoundError,
+        PermissionError) at once, and a slice past its end ValueError.
+        """
+        path = path_bytes(filename)
+        check_source(path, int(local_offset), int(size))
+        o, st = file_options(offset, local_offset, size, chunk_size, ttl_ms(ttl), progress)
+        return self._start_file(lib.ell_session_write_file, key, path, o, st)
+
+    def read_file(
+        self,
+        key: Key,
+        filename: PathLike,
+        offset: int = 0,
+        size: int = 0,
+        *,
+        chunk_size: int = 0,
+        progress: Optional[Progress] = None,
+    ) -> AsyncResult:
+        """Reads ``size`` bytes of the object from ``offset`` (size 0: to
+        its end) into the local file ``filename``, created if missing (mode
+        0644). One entry, as :meth:`read_data`'s but without data: its
+        ``offset`` is the first byte read, ``size`` the bytes written to the
+        file, ``total_size`` the object's size.
+
+        The library writes the file itself in ranged reads of
+        ``chunk_size`` bytes (default 4 MiB) from the first group that has
+        the key, so memory stays at about one chunk. The file is truncated
+        only once the first chunk arrived: a missing key
+        (:class:`NotFoundError`) leaves an existing file as it was and
+        removes one the call created; a failure midway leaves the bytes read
+        so far. An object that changes while it is read fails with
+        :class:`CompareAndSwapError` (-77). ``progress`` as in
+        :meth:`write_file`.
+
+        A directory that does not exist raises FileNotFoundError at once.
+        """
+        path = path_bytes(filename)
+        check_target(path)
+        o, st = file_options(offset, 0, size, chunk_size, 0, progress)
+        return self._start_file(lib.ell_session_read_file, key, path, o, st)
+
+    def _start_file(self, func: Any, key: Key, path: bytes, o: Any, st: Any) -> AsyncResult:
+        """Starts a file transfer; the progress state st (or None) is
+        released if the call raises before the library took it."""
+        try:
+            k, keep = self._key(key)
+            return self._start(func, k, path, o, pin=st)
+        except BaseException:
+            if st is not None:
+                st.release(True)
+            raise
 
     # ---- ID ranges ------------------------------------------------------
 

@@ -1431,6 +1431,161 @@ static void test_server_send(ell_session_t g1, const uint8_t prefix[8])
 	ell_session_free(g2);
 }
 
+/* A progress callback: counts its calls and keeps the last figures;
+ * stop_at (when non-zero) makes it stop the transfer with ELL_ECANCELED
+ * once done reaches it. */
+struct progress_log {
+	int calls;
+	uint64_t done, total, stop_at;
+};
+
+static int32_t on_progress(void *userdata, uint64_t done, uint64_t total)
+{
+	struct progress_log *p = userdata;
+	p->calls++;
+	p->done = done;
+	p->total = total;
+	return p->stop_at && done >= p->stop_at ? ELL_ECANCELED : ELL_OK;
+}
+
+/* file_sync runs a file call (write_file when write, else read_file) to
+ * completion and returns its status; *entry_size gets the entry's size. */
+static int32_t file_sync(ell_session_t s, int write, const ell_key *k, const char *path, const ell_file_options *o,
+			 uint64_t *entry_size, ell_error *e)
+{
+	ell_async_t a = 0;
+	int32_t rc = write ? ell_session_write_file(s, k, path, o, NULL, &a, e)
+			   : ell_session_read_file(s, k, path, o, NULL, &a, e);
+	if (rc != ELL_OK)
+		return rc;
+	rc = finish(a, e);
+	const ell_entry *en = ell_async_entry(a, 0);
+	if (entry_size)
+		*entry_size = en ? en->size : (uint64_t)-1;
+	ell_async_free(a);
+	return rc;
+}
+
+/* read_whole reads a local file into a malloc'd buffer; its size in *len. */
+static uint8_t *read_whole(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	*len = 0;
+	if (!f)
+		return NULL;
+	size_t cap = 1 << 20;
+	uint8_t *b = malloc(cap);
+	size_t n;
+	while (b && (n = fread(b + *len, 1, cap - *len, f)) > 0) {
+		*len += n;
+		if (*len == cap)
+			b = realloc(b, cap *= 2);
+	}
+	fclose(f);
+	return b;
+}
+
+/* Streams a 3 MiB file into a key and back with ell_session_write_file /
+ * read_file in 1 MiB chunks: slices of the file, ranges of the object, a
+ * write at a remote offset, a missing key, a missing file, a progress
+ * callback that stops the transfer. */
+static void test_files(ell_session_t s)
+{
+	ell_error e;
+	ell_async_t a = 0;
+	char src[64], dst[64];
+	snprintf(src, sizeof(src), "/tmp/capi-test-%ld-src", (long)getpid());
+	snprintf(dst, sizeof(dst), "/tmp/capi-test-%ld-dst", (long)getpid());
+	const size_t size = (3 << 20) + 123;
+	uint8_t *data = malloc(size);
+	srand(7);
+	for (size_t i = 0; i < size; i++)
+		data[i] = (uint8_t)rand();
+	FILE *f = fopen(src, "wb");
+	CHECK(f && fwrite(data, 1, size, f) == size, "write %s", src);
+	if (f)
+		fclose(f);
+
+	ell_key k = name_key("file-key");
+	struct progress_log pl = {0};
+	ell_file_options o;
+	memset(&o, 0, sizeof(o));
+	o.chunk_size = 1 << 20;
+	o.progress = on_progress;
+	o.userdata = &pl;
+	uint64_t got = 0;
+	CHECK_RC(file_sync(s, 1, &k, src, &o, NULL, &e), ELL_OK, e);
+	CHECK(pl.calls == 4 && pl.done == size && pl.total == size, "write progress: %d calls, %llu of %llu", pl.calls,
+	      (unsigned long long)pl.done, (unsigned long long)pl.total);
+	memset(&pl, 0, sizeof(pl));
+	CHECK_RC(file_sync(s, 0, &k, dst, &o, &got, &e), ELL_OK, e);
+	CHECK(got == size, "entry size %llu", (unsigned long long)got);
+	CHECK(pl.calls == 4 && pl.done == size, "read progress: %d calls, %llu", pl.calls, (unsigned long long)pl.done);
+	size_t n = 0;
+	uint8_t *back = read_whole(dst, &n);
+	CHECK(back && n == size && memcmp(back, data, size) == 0, "round trip: %zu bytes", n);
+	free(back);
+
+	/* A slice of the file; then a range of the object (default options). */
+	memset(&o, 0, sizeof(o));
+	o.local_offset = 1000;
+	o.size = 2 << 20;
+	CHECK_RC(file_sync(s, 1, &k, src, &o, NULL, &e), ELL_OK, e);
+	memset(&o, 0, sizeof(o));
+	o.offset = 5;
+	o.size = 100;
+	CHECK_RC(file_sync(s, 0, &k, dst, &o, &got, &e), ELL_OK, e);
+	back = read_whole(dst, &n);
+	CHECK(back && n == 100 && got == 100 && memcmp(back, data + 1005, 100) == 0, "range of a slice: %zu bytes", n);
+	free(back);
+
+	/* A remote offset writes into the object as it is. */
+	memset(&o, 0, sizeof(o));
+	o.offset = 10;
+	o.size = 20;
+	CHECK_RC(file_sync(s, 1, &k, src, &o, NULL, &e), ELL_OK, e);
+	memset(&o, 0, sizeof(o));
+	o.size = 40;
+	CHECK_RC(file_sync(s, 0, &k, dst, &o, NULL, &e), ELL_OK, e);
+	back = read_whole(dst, &n);
+	CHECK(back && n == 40 && memcmp(back, data + 1000, 10) == 0 && memcmp(back + 10, data, 20) == 0 &&
+		      memcmp(back + 30, data + 1030, 10) == 0,
+	      "offset write: %zu bytes", n);
+	free(back);
+
+	/* A missing key leaves the file as it was; a missing file is the call's error. */
+	ell_key missing = name_key("file-missing");
+	CHECK_RC(file_sync(s, 0, &missing, dst, NULL, NULL, &e), ELL_ENOENT, e);
+	back = read_whole(dst, &n);
+	CHECK(back && n == 40, "a missing key leaves the file: %zu bytes", n);
+	free(back);
+	char fresh[80];
+	snprintf(fresh, sizeof(fresh), "%s-fresh", dst);
+	CHECK_RC(file_sync(s, 0, &missing, fresh, NULL, NULL, &e), ELL_ENOENT, e);
+	CHECK(access(fresh, F_OK) != 0, "a file made for a missing key is removed");
+	CHECK_RC(ell_session_write_file(s, &k, "/nonexistent/file", NULL, NULL, &a, &e), ELL_ENOENT, e);
+	CHECK(a == 0 && strstr(e.message, "/nonexistent/file") != NULL, "message: %s", e.message);
+	CHECK_RC(ell_session_read_file(s, &k, "/nonexistent/dir/file", NULL, NULL, &a, &e), ELL_ENOENT, e);
+	CHECK_RC(ell_session_write_file(s, &k, NULL, NULL, NULL, &a, &e), ELL_EINVAL, e);
+	memset(&o, 0, sizeof(o));
+	o.local_offset = size + 1;
+	CHECK_RC(ell_session_write_file(s, &k, src, &o, NULL, &a, &e), ELL_EINVAL, e);
+
+	/* A progress callback that says stop. */
+	memset(&o, 0, sizeof(o));
+	memset(&pl, 0, sizeof(pl));
+	pl.stop_at = 1;
+	o.chunk_size = 1 << 20;
+	o.progress = on_progress;
+	o.userdata = &pl;
+	CHECK_RC(file_sync(s, 0, &k, dst, &o, NULL, &e), ELL_ECANCELED, e);
+	CHECK(pl.calls == 1, "stopped after one chunk: %d calls", pl.calls);
+
+	unlink(src);
+	unlink(dst);
+	free(data);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 4) {
@@ -1472,6 +1627,7 @@ int main(int argc, char **argv)
 	test_large(s);
 	test_write_options(s);
 	test_write_cas(s);
+	test_files(s);
 	test_ranges(s);
 	test_routes(n, s);
 	test_timeouts_and_close();

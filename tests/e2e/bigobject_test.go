@@ -221,3 +221,49 @@ func TestUploadSurvivesKill(t *testing.T) {
 	_, err = s.WriteWith(ctx, client.NewKey("abandoned"), nil, client.WriteOptions{Commit: true, TotalSize: chunk})
 	require.ErrorIs(t, err, status.ErrNotFound, "an upload past upload_timeout is gone")
 }
+
+// TestStreamOffsets covers the parts of WriteFrom and ReadTo that the
+// bindings' write_file / read_file use besides whole objects: ReadTo from
+// Offset for Size bytes, and WriteFrom at a non-zero Offset, which writes
+// into the object as it is instead of replacing it.
+func TestStreamOffsets(t *testing.T) {
+	dir := t.TempDir()
+	d := startDaemon(t, dir, "--config", bigConfig(t, dir, ""))
+	ctx := context.Background()
+	s := session(t, d.Addr)
+	s.SetGroups(1)
+	key := client.NewKey("offsets")
+	data := make([]byte, 3<<20+17)
+	rand.NewChaCha8([32]byte{5}).Read(data)
+	o := client.StreamOptions{Chunk: 1 << 20}
+	_, err := s.WriteFrom(ctx, key, strings.NewReader(string(data)), uint64(len(data)), o)
+	require.NoError(t, err)
+
+	read := func(off, size uint64) ([]byte, client.Entry) {
+		var got strings.Builder
+		e, err := s.ReadTo(ctx, key, &got, client.StreamOptions{Chunk: 1 << 20, Offset: off, Size: size})
+		require.NoError(t, err, "offset %d size %d", off, size)
+		return []byte(got.String()), e
+	}
+	got, e := read(1<<20-3, 1<<20+6)
+	require.Equal(t, data[1<<20-3:2<<20+3], got)
+	require.Equal(t, uint64(1<<20+6), e.Size)
+	require.Equal(t, uint64(len(data)), e.TotalSize)
+	got, _ = read(uint64(len(data))-5, 100) // past the end: stops there
+	require.Equal(t, data[len(data)-5:], got)
+	_, err = s.ReadTo(ctx, key, io.Discard, client.StreamOptions{Offset: uint64(len(data)) + 1})
+	require.ErrorIs(t, err, status.ErrInvalid)
+
+	// 2 MiB + 1 at offset 1000, in 1 MiB chunks: the bytes around stay.
+	patch := make([]byte, 2<<20+1)
+	rand.NewChaCha8([32]byte{6}).Read(patch)
+	var progress []uint64
+	o.Offset = 1000
+	o.Progress = func(done, _ uint64) { progress = append(progress, done) }
+	_, err = s.WriteFrom(ctx, key, strings.NewReader(string(patch)), uint64(len(patch)), o)
+	require.NoError(t, err)
+	require.Equal(t, []uint64{1 << 20, 2 << 20, 2<<20 + 1}, progress)
+	want := append(append(append([]byte{}, data[:1000]...), patch...), data[1000+len(patch):]...)
+	got, _ = read(0, 0)
+	require.Equal(t, want, got)
+}

@@ -72,6 +72,16 @@ struct write_options {
 	std::chrono::milliseconds ttl{0}; // lifetime of the value; 0: none
 };
 
+// How write_file and read_file move a file (ell_file_options).
+struct file_options {
+	std::uint64_t chunk_size = 0;     // bytes per request, about the memory used (0: 4 MiB)
+	std::chrono::milliseconds ttl{0}; // write_file: lifetime of the value; 0: none
+	// Called on a library thread after every chunk with the bytes moved so
+	// far and in all; an exception stops the transfer (an elliptics::error
+	// with its code, anything else with -125).
+	std::function<void(std::uint64_t done, std::uint64_t total)> progress;
+};
+
 // An ID range for read_data_range, count_data_range and remove_data_range:
 // the records whose ID is in [start, end) in group_id (0: the session's
 // first group), in ID order, skipping limit_start, at most limit_num (0: no
@@ -134,6 +144,21 @@ extern "C" inline std::int32_t ioremap_elliptics_cpp_cas(void *userdata, const v
 		return e.status() < 0 ? e.status() : ELL_EINVAL;
 	} catch (...) {
 		return ELL_EINVAL; // nothing may unwind into the library
+	}
+}
+
+// The progress callback of a file transfer; the state lives until the
+// call completed (the library may call it until then).
+extern "C" inline std::int32_t ioremap_elliptics_cpp_progress(void *userdata, std::uint64_t done,
+							      std::uint64_t total) noexcept {
+	auto *fn = static_cast<std::function<void(std::uint64_t, std::uint64_t)> *>(userdata);
+	try {
+		(*fn)(done, total);
+		return ELL_OK;
+	} catch (const error &e) {
+		return e.status() < 0 ? e.status() : ELL_ECANCELED;
+	} catch (...) {
+		return ELL_ECANCELED; // nothing may unwind into the library
 	}
 }
 
@@ -457,6 +482,37 @@ public:
 		return r;
 	}
 
+	// Writes size bytes of the local file from local_offset (size 0: to
+	// the end of the file) to the key, as the original (note the order:
+	// local_offset before offset). The library reads the file a chunk at a
+	// time, so memory stays at about one chunk. offset 0 is a chunked upload
+	// that replaces the object (invisible until its last chunk); a non-zero
+	// offset writes into the object as it is, chunk by chunk, as
+	// write_data at that offset. Entries: the last request's, one per
+	// group. A file that cannot be read throws at once.
+	async_result write_file(const key &k, const std::string &file, std::uint64_t local_offset = 0,
+				std::uint64_t offset = 0, std::uint64_t size = 0, const file_options &o = {}) const {
+		ell_file_options fo{};
+		fo.offset = offset;
+		fo.local_offset = local_offset;
+		fo.size = size;
+		return transfer_file(true, k, file, fo, o);
+	}
+
+	// Reads size bytes of the object from offset (0: to its end) into the
+	// local file, created if missing, in ranged reads of a chunk each. The
+	// file is truncated only once the first chunk arrived (a missing key
+	// leaves it as it was). One entry: offset, size (the bytes written to
+	// the file) and total_size, no data. A path that cannot be written
+	// throws at once.
+	async_result read_file(const key &k, const std::string &file, std::uint64_t offset = 0, std::uint64_t size = 0,
+			       const file_options &o = {}) const {
+		ell_file_options fo{};
+		fo.offset = offset;
+		fo.size = size;
+		return transfer_file(false, k, file, fo, o);
+	}
+
 	// The steps of a chunked upload: the value is invisible until the commit.
 	async_result write_prepare(const key &k, std::string_view data, std::uint64_t offset, std::uint64_t psize) const {
 		write_options o;
@@ -582,6 +638,28 @@ private:
 		return async_result::start([&](const ell_completion *done, ell_async_t *out, ell_error *err) {
 			return ell_session_iterator_control(h, address.c_str(), iterator_id, action, done, out, err);
 		});
+	}
+
+	// write_file (write) or read_file with the offsets in fo already set.
+	async_result transfer_file(bool write, const key &k, const std::string &file, ell_file_options fo,
+				   const file_options &o) const {
+		fo.chunk_size = o.chunk_size;
+		fo.ttl_ms = o.ttl.count();
+		std::shared_ptr<std::function<void(std::uint64_t, std::uint64_t)>> progress;
+		if (o.progress) {
+			progress = std::make_shared<std::function<void(std::uint64_t, std::uint64_t)>>(o.progress);
+			fo.progress = &detail::ioremap_elliptics_cpp_progress;
+			fo.userdata = progress.get();
+		}
+		ell_key c = k.to_c();
+		ell_session_t h = handle();
+		async_result r = async_result::start([&](const ell_completion *done, ell_async_t *out, ell_error *err) {
+			return write ? ell_session_write_file(h, &c, file.c_str(), &fo, done, out, err)
+				     : ell_session_read_file(h, &c, file.c_str(), &fo, done, out, err);
+		});
+		if (progress)
+			r.add_listener([progress](ell_async_t) {}); // the callback lives until the call completed
+		return r;
 	}
 
 	ell_session_t handle() const {
