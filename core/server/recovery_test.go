@@ -135,3 +135,55 @@ func TestJoinMovesData(t *testing.T) {
 		require.Equal(t, fmt.Sprintf("value-%d", i), string(e.Data))
 	}
 }
+
+// A node whose disk was wiped fills itself from the other groups, taking
+// the newest version of each object.
+func TestWipedNodeFills(t *testing.T) {
+	ctx := context.Background()
+	c, err := clustertest.Start(clustertest.Options{Nodes: 3, Groups: 3, Recovery: fastRecovery})
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.WaitConverged(ctx))
+	cl, err := c.Client(ctx, client.Config{})
+	require.NoError(t, err)
+	defer cl.Close()
+	sess := client.NewSession(cl)
+	sess.SetGroups(1, 2, 3)
+	const n = 200
+	key := func(i int) client.Key { return client.NewKey(fmt.Sprintf("key-%d", i)) }
+	for i := range n {
+		_, err := sess.Write(ctx, key(i), []byte(fmt.Sprintf("old-%d", i)))
+		require.NoError(t, err)
+	}
+	// Group 3 holds newer versions of some objects.
+	g3 := sess.Clone()
+	g3.SetGroups(3)
+	for i := 0; i < n; i += 10 {
+		_, err := g3.Write(ctx, key(i), []byte(fmt.Sprintf("new-%d", i)))
+		require.NoError(t, err)
+	}
+	// Node 0 serves group 1: wipe it.
+	s, err := c.Replace(ctx, 0)
+	require.NoError(t, err)
+	require.NoError(t, c.WaitConverged(ctx))
+	require.Eventually(t, func() bool {
+		for _, st := range s.Recovery().Jobs() {
+			if st.Spec.Kind == recovery.DC && st.State == recovery.Done {
+				return true
+			}
+		}
+		return false
+	}, 20*time.Second, 20*time.Millisecond)
+	require.Equal(t, uint64(n), s.Backends()[0].Store().Stats().Records)
+	g1 := sess.Clone()
+	g1.SetGroups(1)
+	for i := range n {
+		e, err := g1.Read(ctx, key(i), 0, 0)
+		require.NoError(t, err, "key %d", i)
+		want := fmt.Sprintf("old-%d", i)
+		if i%10 == 0 {
+			want = fmt.Sprintf("new-%d", i)
+		}
+		require.Equal(t, want, string(e.Data), "key %d", i)
+	}
+}

@@ -73,7 +73,31 @@ func Start(opts Options) (*Cluster, error) {
 // Add starts one more node, joining through the seed (the first node
 // starts alone).
 func (c *Cluster) Add() (*server.Server, error) {
-	i := len(c.Nodes)
+	s, err := c.start(len(c.Nodes))
+	if err != nil {
+		return nil, err
+	}
+	c.Nodes = append(c.Nodes, s)
+	c.Addrs = append(c.Addrs, Addr(len(c.Addrs)))
+	return s, nil
+}
+
+// Replace shuts node i down and starts a new node in its place: same
+// address and group, an empty backend and new ring points, as a machine
+// whose disk was wiped.
+func (c *Cluster) Replace(ctx context.Context, i int) (*server.Server, error) {
+	if err := c.Nodes[i].Shutdown(ctx); err != nil {
+		return nil, err
+	}
+	s, err := c.start(i)
+	if err != nil {
+		return nil, err
+	}
+	c.Nodes[i] = s
+	return s, nil
+}
+
+func (c *Cluster) start(i int) (*server.Server, error) {
 	addr := Addr(i)
 	o := server.Options{
 		Listen:    []string{addr},
@@ -88,7 +112,7 @@ func (c *Cluster) Add() (*server.Server, error) {
 		o.Logger = c.opts.Logger.Named(addr)
 	}
 	if i > 0 {
-		o.Remotes = []string{c.Addrs[0]}
+		o.Remotes = []string{Addr(0)}
 	}
 	s, err := server.New(o)
 	if err != nil {
@@ -102,8 +126,6 @@ func (c *Cluster) Add() (*server.Server, error) {
 	if err2 != nil {
 		return nil, err2
 	}
-	c.Nodes = append(c.Nodes, s)
-	c.Addrs = append(c.Addrs, addr)
 	return s, nil
 }
 
