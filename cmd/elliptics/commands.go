@@ -145,6 +145,15 @@ func init() {
 			setup:   backendCommand,
 		},
 		{
+			name:    "recovery",
+			args:    []string{"ACTION"},
+			more:    "[ADDR JOB]",
+			maxMore: 2,
+			summary: "start merge|dc recovery on the nodes, show its status, or pause|resume|stop a job",
+			about:   recoveryAbout,
+			setup:   recoveryCommand,
+		},
+		{
 			name:    "id",
 			args:    []string{"KEY"},
 			summary: "print the ID of KEY in the --namespace, without connecting",

@@ -108,6 +108,11 @@ type Status struct {
 	Active time.Duration `json:"active"`
 }
 
+// Reply is the JSON reply of a node's RECOVERY command.
+type Reply struct {
+	Jobs []Status `json:"jobs"`
+}
+
 // Cursor is a job's position.
 type Cursor struct {
 	Pass int   `json:"pass"`

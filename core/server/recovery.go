@@ -257,16 +257,11 @@ func (s *Server) handleRecovery(_ context.Context, req *Request, _ Replier) ([][
 			return nil, errs[0]
 		}
 	}
-	b, err := json.Marshal(RecoveryReply{Jobs: jobs})
+	b, err := json.Marshal(recovery.Reply{Jobs: jobs})
 	if err != nil {
 		return nil, fmt.Errorf("recovery: encode reply: %w", err)
 	}
 	return [][]byte{b}, nil
-}
-
-// RecoveryReply is the JSON reply of RECOVERY.
-type RecoveryReply struct {
-	Jobs []recovery.Status `json:"jobs"`
 }
 
 // handoff sends a data request that its owner served to the backend that

@@ -1,0 +1,69 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/elliptics/elliptics/core/id"
+	"github.com/elliptics/elliptics/core/proto"
+	"github.com/elliptics/elliptics/core/recovery"
+	"github.com/elliptics/elliptics/core/status"
+)
+
+// Recovery jobs of one node (RECOVERY). Like the backend admin calls,
+// these address a node by "host:port" and ignore the session's groups.
+
+// RecoveryOptions describe a recovery run started by an operator.
+type RecoveryOptions struct {
+	// Group and Backend select the node's backends (0 and -1: all).
+	Group   uint32
+	Backend int32
+	// DryRun reports the plan without moving data.
+	DryRun bool
+	// Limits slow this run down beyond the node's own limits.
+	Limits recovery.Limits
+}
+
+// StartRecovery starts a merge or dc job on each selected backend of the
+// node at addr and returns the jobs started.
+func (s *Session) StartRecovery(ctx context.Context, addr string, kind recovery.Kind, o RecoveryOptions) ([]recovery.Status, error) {
+	req := proto.RecoveryRequest{Action: "start", Kind: string(kind), Group: o.Group, Backend: o.Backend, DryRun: o.DryRun,
+		BytesPerSec: o.Limits.BytesPerSec, ObjectsPerSec: o.Limits.ObjectsPerSec}
+	return s.recovery(ctx, addr, &req)
+}
+
+// RecoveryStatus lists the recovery jobs of the node at addr, newest first.
+func (s *Session) RecoveryStatus(ctx context.Context, addr string) ([]recovery.Status, error) {
+	return s.recovery(ctx, addr, &proto.RecoveryRequest{Action: "status", Backend: -1})
+}
+
+// ControlRecovery pauses, resumes or stops job jobID of the node at addr
+// and returns its status afterwards.
+func (s *Session) ControlRecovery(ctx context.Context, addr string, jobID uint64, a recovery.Action) (recovery.Status, error) {
+	jobs, err := s.recovery(ctx, addr, &proto.RecoveryRequest{Action: string(a), Job: jobID, Backend: -1})
+	if err != nil {
+		return recovery.Status{}, err
+	}
+	if len(jobs) != 1 {
+		return recovery.Status{}, status.Errorf(status.Protocol, "recovery %s: %d jobs in the reply, want 1", a, len(jobs))
+	}
+	return jobs[0], nil
+}
+
+func (s *Session) recovery(ctx context.Context, addr string, req *proto.RecoveryRequest) ([]recovery.Status, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	c, err := s.node.connTo(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	r, err := c.roundTrip(ctx, s.header(proto.CmdRecovery, id.ID{}, 0), req.Append(nil))
+	if err != nil {
+		return nil, err
+	}
+	var rep recovery.Reply
+	if err := json.Unmarshal(r.payload, &rep); err != nil {
+		return nil, status.Errorf(status.Protocol, "recovery reply from %s: %v", addr, err)
+	}
+	return rep.Jobs, nil
+}
