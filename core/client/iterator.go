@@ -241,6 +241,9 @@ func (it *Iterator) ID() uint64 { return it.id }
 // Address returns the node the iterator runs on.
 func (it *Iterator) Address() string { return it.addr }
 
+// Backend returns the backend the iterator runs on, on its node.
+func (it *Iterator) Backend() int32 { return it.backend }
+
 // Entries returns the channel of entries; it is closed when the iterator
 // ends (then see Err and State).
 func (it *Iterator) Entries() <-chan IteratorEntry { return it.entries }
