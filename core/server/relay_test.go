@@ -10,11 +10,13 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/elliptics/elliptics/core/backend"
 	"github.com/elliptics/elliptics/core/backend/mem"
 	"github.com/elliptics/elliptics/core/client"
 	"github.com/elliptics/elliptics/core/id"
 	"github.com/elliptics/elliptics/core/proto"
 	"github.com/elliptics/elliptics/core/status"
+	"github.com/elliptics/elliptics/core/transport/memnet"
 )
 
 // relayCluster starts three nodes of group 1 (slow backends, so a test can
@@ -244,4 +246,71 @@ func TestRelayRaw(t *testing.T) {
 		require.Equal(t, tc.want, rh.Status, "%s: %s", tc.name, p)
 		require.Contains(t, string(p), tc.msg, tc.name)
 	}
+}
+
+// TestRelayBackpressure: a relayed iterator whose requester reads nothing
+// stalls on the far node once the bounded buffers on the way are full (two
+// writer queues of 256 frames, the relay's and the client's 64 KiB read
+// buffers, 4 KiB per memnet direction), instead of the relaying node
+// draining the far stream into memory; reading again gets every record.
+func TestRelayBackpressure(t *testing.T) {
+	nw := memnet.New()
+	nw.BufSize = 4 << 10
+	var nodes []*Server
+	for i := range 2 {
+		opts := Options{Listen: []string{fmt.Sprintf("node%d:1025", i)}, Transport: nw,
+			Backends: []BackendSpec{{ID: 0, Group: 1, Backend: mem.New()}}}
+		if i > 0 {
+			opts.Remotes = []string{nodes[0].Addrs()[0].String()}
+		}
+		srv, err := New(opts)
+		require.NoError(t, err)
+		require.NoError(t, srv.Start())
+		t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+		nodes = append(nodes, srv)
+	}
+	far, farAddr := nodes[1], nodes[1].Addrs()[0].String()
+	const records = 4000
+	ctx := context.Background()
+	for i := range records {
+		k, _ := id.FromKey("", fmt.Sprintf("bp-%d", i))
+		_, err := far.byID[0].store.Write(ctx, &backend.WriteRequest{Key: backend.Key{ID: k}, Data: []byte("v"),
+			Timestamp: time.Now()})
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool { return nodes[0].Table().Len() == 2 }, 10*time.Second, 10*time.Millisecond)
+
+	n := client.NewNode(client.Config{Proxy: true, Dial: nw.Dial})
+	t.Cleanup(func() { n.Close() })
+	require.NoError(t, n.AddRemotes(ctx, nodes[0].Addrs()[0].String()))
+	s := client.NewSession(n)
+	s.SetGroups(1)
+	it, err := s.StartIterator(ctx, client.IteratorOptions{Address: farAddr, Backend: 0, Buffer: 1})
+	require.NoError(t, err)
+	defer it.Close()
+
+	// Continue on a running iterator changes nothing and reports progress.
+	progress := func() uint64 {
+		e, err := s.IteratorControl(ctx, farAddr, it.ID(), proto.IterContinue)
+		require.NoError(t, err)
+		return e.Iterated
+	}
+	last := progress()
+	require.Eventually(t, func() bool {
+		time.Sleep(50 * time.Millisecond)
+		now := progress()
+		stalled := now == last
+		last = now
+		return stalled
+	}, 10*time.Second, time.Millisecond, "the far iterator stalls")
+	require.Less(t, last, uint64(records/2), "the relay buffered what the client did not read")
+	t.Logf("stalled after %d of %d records", last, records)
+
+	got := 0
+	for range it.Entries() {
+		got++
+	}
+	require.NoError(t, it.Err())
+	require.Equal(t, records, got)
+	require.Greater(t, nodes[0].Relays(), uint64(0))
 }
