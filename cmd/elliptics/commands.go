@@ -117,6 +117,13 @@ func init() {
 			setup:   iterateCommand,
 		},
 		{
+			name:    "iterator",
+			args:    []string{"ACTION", "ADDR", "ITERATOR_ID"},
+			summary: "pause, continue or cancel the iterator ITERATOR_ID running on the node at ADDR",
+			about:   iteratorAbout,
+			setup:   noFlags(iteratorAction),
+		},
+		{
 			name:    "ping",
 			summary: "check that a node of every group answers",
 			about: "Pings a node of every group of the session. Prints one line per group and exits 0\n" +

@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,8 +36,59 @@ object per line with --json. The backend is --address A --backend B, or the owne
 With --copy-to G1,G2 the node copies each record to those groups itself (server-send) and
 a line per record and group gives the result; newer data at a destination is kept (the
 line says "compare-and-swap mismatch") unless --overwrite; --move removes each record
-once it is copied everywhere. A summary (iterator id, state, records visited) goes to
-standard error. Exits 1 if any record failed.`
+once it is copied everywhere.
+
+When the iterator starts, a line on standard error names it ("iterator 7 started on
+ADDR backend 0"): 'elliptics iterator pause|continue|cancel ADDR 7' controls it from
+another shell. A summary (iterator id, state, records visited) goes to standard error
+at the end. Exits 1 if any record failed.`
+
+const iteratorAbout = `Pauses, continues or cancels the iterator ITERATOR_ID running on the node at ADDR (as
+'iterate' names them when it starts; any client's iterator) and prints its state and
+progress after the action: "iterator 7 on ADDR: paused, 120 of 1000 records visited", or
+with --json {"iterator":7,"address":ADDR,"state":"paused","iterated":120,"total":1000}.
+A paused iterator finishes the record in hand, then waits; its requester keeps getting
+keep-alives. Cancel ends it: its requester sees state canceled. A node the client does
+not reach itself (--proxy, NAT) is reached through a --remote node, which relays.
+Exits 3 if the node runs no iterator ITERATOR_ID (never started, finished or canceled).`
+
+// iteratorAction serves 'iterator pause|continue|cancel ADDR ITERATOR_ID'.
+func iteratorAction(ctx context.Context, c *cli, args []string) error {
+	actions := map[string]proto.IteratorAction{"pause": proto.IterPause, "continue": proto.IterContinue,
+		"cancel": proto.IterCancel}
+	act, ok := actions[args[0]]
+	if !ok {
+		return usageErrorf("iterator: unknown action %q (want pause, continue or cancel)", args[0])
+	}
+	addr := args[1]
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return usageErrorf("iterator: ADDR %q: want host:port", addr)
+	}
+	iterID, err := strconv.ParseUint(args[2], 10, 64)
+	if err != nil || iterID == 0 {
+		return usageErrorf("iterator: ITERATOR_ID %q: want a positive number, as iterate prints it", args[2])
+	}
+	if _, err := c.connect(ctx); err != nil {
+		return err
+	}
+	s := client.NewSession(c.node)
+	s.SetTimeout(c.g.timeout)
+	e, err := s.IteratorControl(ctx, addr, iterID, act)
+	if err != nil {
+		return &opError{msg: "iterator " + args[0] + ": " + err.Error(), err: err}
+	}
+	if c.g.json {
+		return c.encodeJSON(struct {
+			ID       uint64 `json:"iterator"`
+			Address  string `json:"address"`
+			State    string `json:"state"`
+			Iterated uint64 `json:"iterated"`
+			Total    uint64 `json:"total"`
+		}{iterID, addr, e.State.String(), e.Iterated, e.Total})
+	}
+	fmt.Fprintf(c.stdout, "iterator %d on %s: %s, %d of %d records visited\n", iterID, addr, e.State, e.Iterated, e.Total)
+	return nil
+}
 
 func rangeCommand(fs *flag.FlagSet) action {
 	limitStart := fs.Uint64("limit-start", 0, "skip the first `N` records of the range")
@@ -215,6 +268,9 @@ func iterateCommand(fs *flag.FlagSet) action {
 			return &opError{msg: err.Error(), err: err}
 		}
 		defer it.Close()
+		// Named at once, so an operator can pause or cancel it from
+		// another shell while records stream to stdout.
+		fmt.Fprintf(c.stderr, "iterator %d started on %s backend %d\n", it.ID(), it.Address(), it.Backend())
 		failed := 0
 		var firstErr error
 		for e := range it.Entries() {

@@ -59,6 +59,16 @@
 // one network only connects to every node on that network; Connections
 // shows the address each connection was dialed at.
 //
+// Requests for a named node (relay.go): a part of an ID range (one
+// backend), an iterator and its control by id, a SEND. They go straight to
+// the node when the Node holds a live connection to it; a Proxy client, or
+// a client that does not reach the node (NAT: in the route table, not
+// connected), sends them to a connected node with proto.FlagRelay and the
+// target's address, and that node relays them, every reply of a stream
+// included (the same fallback as connForKey, for requests forwarding by key
+// cannot carry). An address the table does not know is dialed, and relayed
+// only if that fails.
+//
 // Admin calls address one node by "host:port": BackendStatus, EnableBackend,
 // DisableBackend, MakeReadOnly, MakeWritable, StartDefrag, StopDefrag.
 package client

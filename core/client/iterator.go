@@ -67,6 +67,8 @@ type IteratorEntry struct {
 	Data        []byte // with IteratorOptions.Data
 	// Iterated and Total are the iterator's progress when it sent the entry.
 	Iterated, Total uint64
+	// State is the iterator's state when it sent the entry.
+	State proto.IteratorState
 }
 
 // Iterator is a running server-side iterator. Read Entries until it is
@@ -121,14 +123,24 @@ func (s *Session) StartIterator(ctx context.Context, o IteratorOptions) (*Iterat
 	if idle <= 0 {
 		idle = 30 * time.Second
 	}
-	st, err := s.node.openStream(ctx, addr, idle)
+	// The node running the iterator may be out of reach (a Proxy client,
+	// NAT): then the stream goes to a node that relays it, every entry
+	// included, and closing the stream cancels the iterator there too.
+	dctx, cancel := context.WithTimeout(ctx, s.timeout)
+	hp, err := s.node.hopTo(dctx, addr)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("start iterator on %s backend %d: %w", addr, backend, err)
+	}
+	st, err := s.node.openStream(ctx, hp.c.addr, idle)
 	if err != nil {
 		return nil, fmt.Errorf("start iterator on %s backend %d: %w", addr, backend, err)
 	}
 	h := s.header(proto.CmdIterator, o.Point, g)
 	h.Flags |= proto.FlagDirectBackend
 	h.Backend = backend
-	if err := st.send(h, ir.Append(nil)); err != nil {
+	h, payload := hp.wrap(h, ir.Append(nil))
+	if err := st.send(h, payload); err != nil {
 		st.close()
 		return nil, fmt.Errorf("start iterator on %s backend %d: %w", addr, backend, err)
 	}
@@ -210,7 +222,7 @@ func (it *Iterator) run() {
 		a := &pe.Attr
 		e := IteratorEntry{IterID: pe.IterID, Address: it.addr, Group: pe.Group, Status: pe.Status, ID: pe.Key,
 			Column: a.Column, TotalSize: a.TotalSize, Timestamp: a.Timestamp, UserFlags: a.UserFlags,
-			RecordFlags: a.RecordFlags, Expire: a.Expire, Data: pe.Data, Iterated: pe.Iterated, Total: pe.Total}
+			RecordFlags: a.RecordFlags, Expire: a.Expire, Data: pe.Data, Iterated: pe.Iterated, Total: pe.Total, State: pe.State}
 		if pe.Status != status.OK {
 			e.Err = pe.Status.Err()
 		}
@@ -228,6 +240,9 @@ func (it *Iterator) ID() uint64 { return it.id }
 
 // Address returns the node the iterator runs on.
 func (it *Iterator) Address() string { return it.addr }
+
+// Backend returns the backend the iterator runs on, on its node.
+func (it *Iterator) Backend() int32 { return it.backend }
 
 // Entries returns the channel of entries; it is closed when the iterator
 // ends (then see Err and State).
@@ -284,12 +299,13 @@ func (s *Session) IteratorControl(ctx context.Context, addr string, iterID uint6
 	deadline := time.Now().Add(s.timeout)
 	dctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
-	c, err := s.node.connTo(dctx, addr)
+	hp, err := s.node.hopTo(dctx, addr)
 	if err != nil {
 		return IteratorEntry{}, fmt.Errorf("%s iterator %d: %w", name, iterID, err)
 	}
 	ir := proto.IteratorRequest{ID: iterID, Action: action}
-	rep, err := c.do(ctx, deadline, s.header(proto.CmdIterator, id.ID{}, 0), ir.Append(nil))
+	h, payload := hp.wrap(s.header(proto.CmdIterator, id.ID{}, 0), ir.Append(nil))
+	rep, err := hp.c.do(ctx, deadline, h, payload)
 	if err != nil {
 		return IteratorEntry{}, fmt.Errorf("%s iterator %d on %s: %w", name, iterID, addr, err)
 	}
@@ -297,7 +313,8 @@ func (s *Session) IteratorControl(ctx context.Context, addr string, iterID uint6
 	if err != nil {
 		return IteratorEntry{}, fmt.Errorf("%s iterator %d on %s: %w", name, iterID, addr, err)
 	}
-	return IteratorEntry{IterID: pe.IterID, Address: addr, Group: pe.Group, Iterated: pe.Iterated, Total: pe.Total}, nil
+	return IteratorEntry{IterID: pe.IterID, Address: addr, Group: pe.Group, Iterated: pe.Iterated, Total: pe.Total,
+		State: pe.State}, nil
 }
 
 // SendResult is the outcome of copying one key to one group (ServerSend).
@@ -405,14 +422,15 @@ func (s *Session) sendOne(ctx context.Context, addr string, backend int32, src u
 	deadline := time.Now().Add(s.timeout)
 	dctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
-	c, err := s.node.connTo(dctx, addr)
+	hp, err := s.node.hopTo(dctx, addr)
 	if err != nil {
 		return nil, err
 	}
 	h := s.header(proto.CmdSend, first, src)
 	h.Flags |= proto.FlagDirectBackend
 	h.Backend = backend
-	rep, err := c.do(ctx, deadline, h, req.Append(nil))
+	h, payload := hp.wrap(h, req.Append(nil))
+	rep, err := hp.c.do(ctx, deadline, h, payload)
 	if err != nil {
 		return nil, fmt.Errorf("send to %s backend %d: %w", addr, backend, err)
 	}

@@ -377,6 +377,12 @@ type joined struct {
 func (j *joined) Error() string { return j.msg }
 func (j *joined) Unwrap() error { return j.first }
 
+// IsSelf reports whether addr names the server this Node belongs to (its
+// identity, or an address that turned out to reach it).
+func (n *Node) IsSelf(addr string) bool {
+	return addr != "" && (addr == n.Self() || n.isSelfAlias(addr))
+}
+
 func (n *Node) isSelfAlias(addr string) bool {
 	n.mu.RLock()
 	defer n.mu.RUnlock()

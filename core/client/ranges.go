@@ -161,33 +161,42 @@ func (s *Session) walkRange(ctx context.Context, r Range, cmd proto.Cmd, flags p
 	return total, nil
 }
 
-// rangeCall sends a single-reply range request on the node's connection.
+// rangeCall sends a single-reply range request on the shared connection
+// to the part's node, or to a node that relays it there.
 func (s *Session) rangeCall(ctx context.Context, p rangePart, h proto.Header, payload []byte) (proto.RangeResult, error) {
 	deadline := time.Now().Add(s.timeout)
 	dctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
-	c, err := s.node.connTo(dctx, p.addr)
+	hp, err := s.node.hopTo(dctx, p.addr)
 	if err != nil {
 		return proto.RangeResult{}, err
 	}
-	rep, err := c.do(ctx, deadline, h, payload)
+	h, payload = hp.wrap(h, payload)
+	rep, err := hp.c.do(ctx, deadline, h, payload)
 	if err != nil {
 		return proto.RangeResult{}, err
 	}
 	return proto.DecodeRangeResult(rep.payload)
 }
 
-// rangeStream sends a READ_RANGE on a stream to the part's node and hands
-// each entry to each.
+// rangeStream sends a READ_RANGE on a stream to the part's node (or to a
+// node that relays it there, entries included) and hands each entry to
+// each. Streams are kept per node dialed, for the next parts.
 func (s *Session) rangeStream(ctx context.Context, streams map[string]*stream, p rangePart, h proto.Header,
 	payload []byte, g uint32, each func(e Entry)) (proto.RangeResult, error) {
-	st := streams[p.addr]
+	dctx, cancel := context.WithTimeout(ctx, s.timeout)
+	hp, err := s.node.hopTo(dctx, p.addr)
+	cancel()
+	if err != nil {
+		return proto.RangeResult{}, err
+	}
+	h, payload = hp.wrap(h, payload)
+	st := streams[hp.c.addr]
 	if st == nil {
-		var err error
-		if st, err = s.node.openStream(ctx, p.addr, s.timeout); err != nil {
+		if st, err = s.node.openStream(ctx, hp.c.addr, s.timeout); err != nil {
 			return proto.RangeResult{}, err
 		}
-		streams[p.addr] = st
+		streams[hp.c.addr] = st
 	}
 	if err := st.send(h, payload); err != nil {
 		return proto.RangeResult{}, err

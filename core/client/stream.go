@@ -100,3 +100,35 @@ func (st *stream) close() {
 	st.stop()
 	_ = st.nc.Close()
 }
+
+// Relay sends a request to the node at addr on a stream of its own and
+// hands the payload of each intermediate reply to each, in order, before
+// reading the next: a slow each slows the node down (TCP back-pressure)
+// instead of piling replies up here. It returns the final reply's payload;
+// a final reply with an error status is returned as that error. idle
+// bounds the wait for each reply, ctx the whole request: ending ctx closes
+// the stream, and the node cancels what runs for it. Servers relay
+// requests of clients that cannot reach addr (proto.FlagRelay) with it.
+func (n *Node) Relay(ctx context.Context, addr string, h proto.Header, payload []byte, idle time.Duration,
+	each func(body []byte) error) ([]byte, error) {
+	st, err := n.openStream(ctx, n.dialAddress(addr), idle)
+	if err != nil {
+		return nil, err
+	}
+	defer st.close()
+	if err := st.send(h, payload); err != nil {
+		return nil, err
+	}
+	for {
+		rh, body, err := st.recv()
+		if err != nil {
+			return nil, err
+		}
+		if rh.IsFinal() {
+			return body, nil
+		}
+		if err := each(body); err != nil {
+			return nil, err
+		}
+	}
+}

@@ -12,6 +12,11 @@ const (
 	FlagDirectBackend Flags = 1 << 7 // use Header.Backend instead of choosing by group
 	FlagTrace         Flags = 1 << 8 // log this request at every hop
 	FlagReply         Flags = 1 << 9 // frame is a reply
+	// FlagRelay: the payload starts with a relay target (AppendRelay); the
+	// receiving node sends the request, without the target, to the node at
+	// that address and relays every reply back, intermediate ones included.
+	// A client that cannot reach a node (proxy clients, NAT) reaches it so.
+	FlagRelay Flags = 1 << 10
 )
 
 // Has reports whether every bit of f2 is set in f.

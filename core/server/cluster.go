@@ -38,6 +38,7 @@ type clusterState struct {
 	peers    *client.Node
 	version  atomic.Uint64 // of our own description; bumped on backend changes
 	forwards atomic.Uint64
+	relays   atomic.Uint64
 	pushReq  chan struct{}
 }
 

@@ -143,6 +143,21 @@ type task struct {
 }
 
 func (c *conn) dispatch(h proto.Header, payload []byte) {
+	if h.Flags.Has(proto.FlagRelay) {
+		target, inner, err := proto.DecodeRelay(payload)
+		if err != nil {
+			c.finish(&h, nil, err)
+			return
+		}
+		if !c.s.isSelf(target) {
+			// Not ordered here: the target orders what it serves.
+			c.s.workers.run(&task{c: c, e: handlerEntry{fn: c.s.handleRelay}, h: h, payload: payload})
+			return
+		}
+		// A relay to this node: served as if sent here directly.
+		h.Flags &^= proto.FlagRelay
+		payload = inner
+	}
 	e, ok := c.s.handlers[h.Cmd]
 	if !ok {
 		err := status.Errorf(status.Unsupported, "command %s not supported by this node", h.Cmd)

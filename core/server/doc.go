@@ -31,6 +31,11 @@
 // ask for only what changed since a digest, so a seed answering a thousand
 // nodes' pulls encodes its list once per change, not once per pull.
 //
+// A request with proto.FlagRelay names another node in front of its
+// payload: the node sends it there and streams every reply back under the
+// requester's transaction (relay.go), so clients that reach one node (a
+// proxy client, NAT) run ID ranges and iterators anywhere.
+//
 // Backends can be enabled, disabled, made read-only or writable and
 // defragmented at run time (BACKEND_CONTROL, Server.ControlBackend; see
 // control.go): a data request holds its backend open until its handler

@@ -108,6 +108,12 @@ func (its *iterators) handle(ctx context.Context, req *Request, r Replier) ([][]
 			return nil, err
 		}
 		x.mu.Lock()
+		if x.state == proto.IterCanceled && ir.Action != proto.IterCancel {
+			// Canceled, still winding down: it will not run again, and a
+			// pause must not make it look alive.
+			x.mu.Unlock()
+			return nil, status.Errorf(status.NotFound, "iterator %d was canceled", ir.ID)
+		}
 		switch ir.Action {
 		case proto.IterPause:
 			// Pausing a paused iterator, or continuing a running one, is

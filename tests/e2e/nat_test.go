@@ -257,6 +257,43 @@ sync = "none"
 		require.Equal(t, uint64(keys), bl.Nodes[0].Backends[0].Records, "records on n%d: %s", i+1, o)
 	}
 
+	// ID ranges and iterators on n2 and n3 stream through n1, which
+	// relays every entry (FlagRelay): counts and reads with limits, an
+	// iterator, iterator control by id, a removal.
+	natRange := func(g int, extra ...string) (string, string, int) {
+		args := append(cliArgs("--groups", strconv.Itoa(g)), append([]string{"range"}, extra...)...)
+		return natCLI(t, cl, nil, args...)
+	}
+	for g := 1; g <= 3; g++ {
+		o, e, code := natRange(g, "count", "0", "max")
+		require.Equal(t, 0, code, "range count in group %d\nstdout:\n%s\nstderr:\n%s", g, o, e)
+		require.Equal(t, fmt.Sprintf("%d\n", keys), o, "range count in group %d", g)
+		o, e, code = natRange(g, "read", "0", "max", "--limit-start", "5", "--limit-num", "10", "--data")
+		require.Equal(t, 0, code, "range read in group %d\nstderr:\n%s", g, e)
+		lines := strings.Split(strings.TrimSpace(o), "\n")
+		require.Len(t, lines, 10, "range read in group %d: %s", g, o)
+		for _, l := range lines {
+			require.Contains(t, l, `"nat-value-`, "range read in group %d: data relayed: %s", g, l)
+		}
+	}
+	n3 := nodeAddr(2)
+	o, e, code = natCLI(t, cl, nil, cliArgs("iterate", "--address", n3, "--backend", "0", "--data")...)
+	require.Equal(t, 0, code, "iterate n3 from the client\nstdout:\n%s\nstderr:\n%s", o, e)
+	require.Equal(t, keys, strings.Count(o, "\n"), "iterate n3: one line per record: %s", o)
+	require.Contains(t, e, "iterator ", "iterate names its iterator: %s", e)
+	require.Contains(t, e, " started on "+n3+" backend 0", "iterate names its node: %s", e)
+	require.Contains(t, e, fmt.Sprintf("finished, %d of %d", keys, keys), "iterate summary: %s", e)
+	o, e, code = natCLI(t, cl, nil, cliArgs("iterator", "pause", n3, "987654")...)
+	require.Equal(t, 3, code, "pausing an unknown iterator on n3: not found\nstdout:\n%s\nstderr:\n%s", o, e)
+	require.Contains(t, e, "relay ITERATOR to "+n3, "the control went to n3 through n1: %s", e)
+	require.Contains(t, e, "iterator 987654 not found", "n3's answer: %s", e)
+	o, e, code = natRange(3, "remove", "0", "max", "--limit-num", "4")
+	require.Equal(t, 0, code, "range remove in group 3\nstdout:\n%s\nstderr:\n%s", o, e)
+	require.Equal(t, "4\n", o, "range remove in group 3")
+	o, e, code = natRange(3, "count", "0", "max")
+	require.Equal(t, 0, code, "range count in group 3 after the removal\nstderr:\n%s", e)
+	require.Equal(t, fmt.Sprintf("%d\n", keys-4), o, "range count in group 3 after the removal")
+
 	// A real NAT does not answer with "network unreachable": packets to
 	// the nodes' private addresses vanish. Give the client a default
 	// route through n1 and let n1 route IP, while n2 and n3 have no route
@@ -281,8 +318,14 @@ sync = "none"
 		require.Less(t, took, quietTimeout, "write %s waited for a dial that cannot succeed", k)
 		for g := 1; g <= 3; g++ {
 			start := time.Now()
-			o, e, code := natCLI(t, cl, nil, append(quiet, "--groups", strconv.Itoa(g), "read", k)...)
+			o, e, code := natCLI(t, cl, nil, append(quiet, "--groups", strconv.Itoa(g), "range", "count", "0", "max")...)
 			took := time.Since(start)
+			require.Equal(t, 0, code, "range count in group %d when dials to n2/n3 hang\nstderr:\n%s", g, e)
+			require.NotEqual(t, "0\n", o, "range count in group %d", g)
+			require.Less(t, took, quietTimeout, "range count in group %d waited for a dial that cannot succeed", g)
+			start = time.Now()
+			o, e, code = natCLI(t, cl, nil, append(quiet, "--groups", strconv.Itoa(g), "read", k)...)
+			took = time.Since(start)
 			require.Equal(t, 0, code, "read %s from group %d when dials to n2/n3 hang\nstderr:\n%s", k, g, e)
 			require.Equal(t, v, []byte(o), "read %s from group %d: exact bytes", k, g)
 			require.Less(t, took, quietTimeout, "read %s from group %d waited for a dial that cannot succeed", k, g)

@@ -68,6 +68,31 @@ func TestRangeRequests(t *testing.T) {
 	require.Equal(t, 0, code)
 	require.Equal(t, 13, strings.Count(out, "\n"))
 
+	// A --proxy client talks to nodes[0] only: the part of the range on
+	// the other node of group 1, and an iterator there, are relayed.
+	proxy := []string{"--proxy", "--remote", nodes[0].addr, "--groups", "1"}
+	out, errOut, code := cli(t, nil, append(proxy, "range", "count", "0", "max")...)
+	require.Equal(t, 0, code, errOut)
+	require.Equal(t, "16\n", out)
+	out, errOut, code = cli(t, nil, append(proxy, "range", "read", "0", "max", "--limit-start", "3", "--limit-num", "14", "--data")...)
+	require.Equal(t, 0, code, errOut)
+	require.Equal(t, 13, strings.Count(out, "\n"))
+	require.Equal(t, 13, strings.Count(out, `"value-`), "data relayed: %s", out)
+	var far string
+	for a := range addrs {
+		if a != nodes[0].addr {
+			far = a
+		}
+	}
+	require.NotEmpty(t, far, "group 1 has a part on another node")
+	out, errOut, code = cli(t, nil, append(proxy, "iterate", "--address", far, "--backend", "0")...)
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, errOut, "started on "+far+" backend 0")
+	require.NotZero(t, strings.Count(out, "\n"))
+	_, errOut, code = cli(t, nil, append(proxy, "iterator", "cancel", far, "424242")...)
+	require.Equal(t, 3, code, "unknown iterator on the far node: %s", errOut)
+	require.Contains(t, errOut, "relay ITERATOR to "+far)
+
 	_, err = s.ReadRange(ctx, client.Range{Start: id.Max, End: id.Zero})
 	require.ErrorIs(t, err, status.ErrInvalid, "start after end")
 
