@@ -274,4 +274,3 @@ func humanBytes(n uint64) string {
 	}
 	return fmt.Sprintf("%.1f %s", f, units[i])
 }
-
