@@ -41,6 +41,7 @@ import (
 	filebackend "github.com/elliptics/elliptics/core/backend/file"
 	"github.com/elliptics/elliptics/core/backend/mem"
 	"github.com/elliptics/elliptics/core/client"
+	"github.com/elliptics/elliptics/core/recovery"
 	"github.com/elliptics/elliptics/core/route"
 	"github.com/elliptics/elliptics/core/server"
 )
@@ -66,6 +67,14 @@ const (
 	// DefaultUploadTimeout is how long a chunked upload may stay
 	// uncommitted (server.PrepareTimeout).
 	DefaultUploadTimeout = server.PrepareTimeout
+)
+
+// Defaults of the [recovery] table.
+const (
+	DefaultRecoveryAuto          = true
+	DefaultRecoveryRate          = Size(64 * MiB)
+	DefaultRecoveryMergeDelay    = 2 * time.Second
+	DefaultRecoveryHandoffWindow = 10 * time.Minute
 )
 
 // Defaults of a [[backend]] table.
@@ -103,6 +112,35 @@ type Config struct {
 	// Backends are the [[backend]] tables. A file without any gets the
 	// single backend of Default (id 0, group 1, type "mem").
 	Backends []Backend `toml:"backend"`
+	// Recovery is the [recovery] table.
+	Recovery Recovery `toml:"recovery"`
+}
+
+// Recovery is the [recovery] table: how the node moves data after route
+// changes and fills replicas (see docs/operations.md).
+type Recovery struct {
+	// Auto makes the node move the records it no longer owns to their new
+	// owners after a route change, and fill a backend that starts empty
+	// from the other groups. Default true; with false, only operators
+	// start recovery ('elliptics recovery merge|dc').
+	Auto bool `toml:"auto"`
+	// Rate bounds the bytes per second all recovery jobs of the node move
+	// together; 0 = unlimited. Default "64MiB".
+	Rate Size `toml:"rate"`
+	// ObjectsRate bounds the objects per second; 0 = unlimited. Default 0.
+	ObjectsRate int64 `toml:"objects_rate"`
+	// MergeDelay is how long the route table must stay unchanged before an
+	// automatic merge starts. Default "2s".
+	MergeDelay Duration `toml:"merge_delay"`
+	// HandoffWindow is how long after a route change a read that misses
+	// on a key's owner also asks the key's previous owner, so objects on
+	// their way are still found; "0s" turns it off. Default "10m".
+	HandoffWindow Duration `toml:"handoff_window"`
+}
+
+func defaultRecovery() Recovery {
+	return Recovery{Auto: DefaultRecoveryAuto, Rate: DefaultRecoveryRate,
+		MergeDelay: Duration{DefaultRecoveryMergeDelay}, HandoffWindow: Duration{DefaultRecoveryHandoffWindow}}
 }
 
 // Node is the [node] table.
@@ -208,6 +246,7 @@ func Default() Config {
 	return Config{
 		Node:     defaultNode(),
 		Backends: []Backend{DefaultBackend(0)},
+		Recovery: defaultRecovery(),
 	}
 }
 
@@ -271,6 +310,7 @@ func Parse(data []byte) (Config, error) {
 type file struct {
 	Node     Node          `toml:"node"`
 	Backends []fileBackend `toml:"backend"`
+	Recovery Recovery      `toml:"recovery"`
 }
 
 type fileBackend struct {
@@ -290,12 +330,12 @@ type fileBackend struct {
 
 func decode(data []byte) (Config, error) {
 	// Decoding into defaults leaves the keys the file omits at their default.
-	f := file{Node: defaultNode()}
+	f := file{Node: defaultNode(), Recovery: defaultRecovery()}
 	dec := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
 		return Config{}, decodeError(data, err)
 	}
-	c := Config{Node: f.Node}
+	c := Config{Node: f.Node, Recovery: f.Recovery}
 	if c.Node.Listen == nil {
 		c.Node.Listen = []string{}
 	}
@@ -473,6 +513,16 @@ func (c *Config) Validate() error {
 	}
 	if n.UploadTimeout.Duration <= 0 {
 		p.add("node.upload_timeout", "must be > 0, got %v", n.UploadTimeout)
+	}
+
+	if c.Recovery.ObjectsRate < 0 {
+		p.add("recovery.objects_rate", "must be >= 0, got %d", c.Recovery.ObjectsRate)
+	}
+	if c.Recovery.MergeDelay.Duration <= 0 {
+		p.add("recovery.merge_delay", "must be > 0, got %v", c.Recovery.MergeDelay)
+	}
+	if c.Recovery.HandoffWindow.Duration < 0 {
+		p.add("recovery.handoff_window", "must be >= 0, got %v", c.Recovery.HandoffWindow)
 	}
 
 	if len(c.Backends) == 0 {
@@ -656,6 +706,16 @@ func (c *Config) ServerOptions(logger *zap.Logger) (server.Options, error) {
 			ProbesPerInterval: n.ProbesPerInterval,
 			ConnectOnDemand:   n.ConnectOnDemand,
 		},
+		Recovery: server.RecoveryOptions{
+			Dir:           filepath.Join(n.DataDir, "recovery"),
+			Limits:        recovery.Limits{BytesPerSec: int64(c.Recovery.Rate), ObjectsPerSec: c.Recovery.ObjectsRate},
+			Manual:        !c.Recovery.Auto,
+			MergeDelay:    c.Recovery.MergeDelay.Duration,
+			HandoffWindow: c.Recovery.HandoffWindow.Duration,
+		},
+	}
+	if opts.Recovery.HandoffWindow == 0 {
+		opts.Recovery.HandoffWindow = -1 // "0s" in the file: off
 	}
 	fail := func(err error) (server.Options, error) {
 		for _, s := range opts.Backends {
