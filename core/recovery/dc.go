@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/elliptics/elliptics/core/backend"
 	"github.com/elliptics/elliptics/core/route"
@@ -12,11 +15,14 @@ import (
 )
 
 // dc fills the backend's ranges from the other groups: one pass per source
-// group, scanning the range there (metadata only) and having the holder
-// send whatever this backend lacks or holds an older version of.
+// group, scanning the range there (metadata only), then reading whatever
+// this backend lacks or holds an older version of and writing it here,
+// never over a newer copy. The backend pulls rather than have the source
+// push (SEND), so a source whose route table does not know this backend
+// yet (it just restarted with new ring points) cannot misplace the copy.
 func (m *Manager) dc(ctx context.Context, j *Job) error {
 	j.mu.Lock()
-	spec, cur, sources := j.st.Spec, j.st.Cursor, j.st.Sources
+	spec, sources := j.st.Spec, j.st.Sources
 	j.mu.Unlock()
 	loc, err := m.host.Local(spec.Backend)
 	if err != nil {
@@ -44,30 +50,69 @@ func (m *Manager) dc(ctx context.Context, j *Job) error {
 		j.progress(func(st *Status) { st.Spec.Ranges, st.Sources = spec.Ranges, sources })
 	}
 	d := &dcPass{m: m, j: j, loc: loc, here: backendName(self, loc.ID), dry: spec.DryRun}
-	for pass, g := range sources {
-		if pass < cur.Pass {
-			continue
-		}
-		for _, r := range spec.Ranges {
-			start := r.Start
-			if pass == cur.Pass && cur.Any {
-				if r.End.Less(cur.Last) {
-					continue // done before the restart
+	return m.passes(ctx, j, func(ctx context.Context, cur Cursor) error {
+		for pass, g := range sources {
+			if pass < cur.Pass {
+				continue
+			}
+			for _, r := range spec.Ranges {
+				start := r.Start
+				if pass == cur.Pass && cur.Any {
+					if r.End.Less(cur.Last) {
+						continue // done before the restart
+					}
+					if start.Less(cur.Last) {
+						start = cur.Last
+					}
 				}
-				if start.Less(cur.Last) {
-					start = cur.Last
+				for _, p := range m.host.Table().Split(start, r.End, g) {
+					if err := d.part(ctx, pass, p); err != nil {
+						return fmt.Errorf("from group %d (%s): %w", g, p.Owner.Name(), err)
+					}
 				}
 			}
-			for _, p := range m.host.Table().Split(start, r.End, g) {
-				if err := d.part(ctx, pass, p); err != nil {
-					return fmt.Errorf("from group %d (%s): %w", g, p.Owner.Name(), err)
-				}
-			}
+			j.progress(func(st *Status) { st.Cursor = Cursor{Pass: pass + 1} })
 		}
-		j.progress(func(st *Status) { st.Cursor = Cursor{Pass: pass + 1} })
-	}
-	return nil
+		return nil
+	})
 }
+
+// passes runs pass from the job's cursor and again from the start while
+// records failed (a node unreachable, a table behind), backing off, at
+// most maxPasses times; then the job fails naming how many records were
+// left behind.
+func (m *Manager) passes(ctx context.Context, j *Job, pass func(ctx context.Context, cur Cursor) error) error {
+	backoff := time.Second
+	for attempt := 1; ; attempt++ {
+		j.mu.Lock()
+		cur, before := j.st.Cursor, j.st.Errors
+		j.mu.Unlock()
+		if err := pass(ctx, cur); err != nil {
+			return err
+		}
+		j.mu.Lock()
+		failed := j.st.Errors - before
+		j.mu.Unlock()
+		if failed == 0 {
+			return nil
+		}
+		if attempt == maxPasses {
+			return fmt.Errorf("%d records failed in the last of %d passes", failed, maxPasses)
+		}
+		m.log.Info("recovery pass left records behind; again", zap.Uint64("job", j.st.ID), // the id never changes
+			zap.Uint64("failed", failed), zap.Duration("in", backoff))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 30*time.Second)
+		j.progress(func(st *Status) { st.Cursor = Cursor{} })
+	}
+}
+
+// maxPasses bounds how often a job walks its records again after failures.
+const maxPasses = 5
 
 // dcPass is the state of a dc job's scan of one part.
 type dcPass struct {
@@ -76,8 +121,7 @@ type dcPass struct {
 	loc   Local
 	here  string
 	dry   bool
-	batch []backend.Key
-	sizes []uint64
+	batch []backend.Record
 }
 
 // part scans one source backend's piece of a range.
@@ -86,25 +130,20 @@ func (d *dcPass) part(ctx context.Context, pass int, p route.Part) error {
 		if len(d.batch) == 0 {
 			return nil
 		}
-		err := d.send(ctx, p.Owner)
-		d.batch, d.sizes = d.batch[:0], d.sizes[:0]
+		err := d.fetch(ctx, p.Owner.Group)
+		d.batch = d.batch[:0]
 		return err
 	}
 	err := d.m.host.Scan(ctx, p.Owner, p.Start, p.End, func(rec backend.Record) error {
 		if err := d.j.gate(ctx); err != nil {
 			return err
 		}
-		info, err := d.loc.Store.Lookup(ctx, rec.Key, backend.LookupOptions{})
-		switch {
-		case errors.Is(err, status.ErrNotFound), err == nil && info.Timestamp.Before(rec.Timestamp):
+		if d.needs(ctx, rec) {
 			if d.dry {
 				d.j.planned(p.Owner.Name(), d.here, rec.Size)
 			} else {
-				d.batch = append(d.batch, rec.Key)
-				d.sizes = append(d.sizes, rec.Size)
+				d.batch = append(d.batch, rec)
 			}
-		case err != nil:
-			d.j.recordError(fmt.Errorf("lookup %s/%q here: %w", rec.ID.Short(), rec.Column, err))
 		}
 		if len(d.batch) >= d.m.opts.Batch {
 			if err := flush(); err != nil {
@@ -128,36 +167,60 @@ func (d *dcPass) part(ctx context.Context, pass int, p route.Part) error {
 	return err
 }
 
-// send has the source send the batch here, within the rate limits.
-func (d *dcPass) send(ctx context.Context, src route.Backend) error {
-	var bytes uint64
-	for _, n := range d.sizes {
-		if err := d.m.wait(ctx, d.j, n); err != nil {
+// needs reports whether this backend lacks rec or holds an older version.
+func (d *dcPass) needs(ctx context.Context, rec backend.Record) bool {
+	info, err := d.loc.Store.Lookup(ctx, rec.Key, backend.LookupOptions{})
+	switch {
+	case errors.Is(err, status.ErrNotFound):
+		return true
+	case err != nil:
+		d.j.recordError(fmt.Errorf("lookup %s/%q here: %w", rec.ID.Short(), rec.Column, err))
+		return false
+	}
+	return info.Timestamp.Before(rec.Timestamp)
+}
+
+// fetch reads the batch from group g and writes it here, within the rate
+// limits, never over a newer copy.
+func (d *dcPass) fetch(ctx context.Context, g uint32) error {
+	keys := make([]backend.Key, len(d.batch))
+	for i, rec := range d.batch {
+		if err := d.m.wait(ctx, d.j, rec.Size); err != nil {
 			return err
 		}
-		bytes += n
+		keys[i] = rec.Key
 	}
-	res, err := d.m.host.Send(ctx, src, slices.Clone(d.batch), d.loc.Group)
-	if err != nil {
-		return fmt.Errorf("send %d records: %w", len(d.batch), err)
-	}
-	d.j.progress(func(st *Status) {
-		for i, e := range res {
+	return d.m.host.Fetch(ctx, keys, g, func(i int, data []byte, meta backend.Meta, err error) {
+		if err == nil {
+			err = d.store(ctx, keys[i], data, meta)
+		}
+		d.j.progress(func(st *Status) {
 			switch {
-			case e == nil:
+			case err == nil:
 				st.Moved++
-				if i < len(d.sizes) {
-					st.Bytes += d.sizes[i]
-				}
-			case errors.Is(e, status.ErrMismatch):
+				st.Bytes += uint64(len(data))
+			case errors.Is(err, status.ErrMismatch):
 				st.Kept++
-			case errors.Is(e, status.ErrNotFound):
+			case errors.Is(err, status.ErrNotFound):
 				// Removed or expired at the source since the scan.
 			default:
 				st.Errors++
-				st.LastError = fmt.Sprintf("send %s/%q from %s: %v", d.batch[i].ID.Short(), d.batch[i].Column, src.Name(), e)
+				st.LastError = fmt.Sprintf("copy %s/%q from group %d: %v", keys[i].ID.Short(), keys[i].Column, g, err)
 			}
-		}
+		})
 	})
-	return nil
+}
+
+// store writes a fetched record here unless a copy as new or newer is
+// already here (status.ErrMismatch).
+func (d *dcPass) store(ctx context.Context, key backend.Key, data []byte, meta backend.Meta) error {
+	return d.m.host.WithKey(ctx, key.ID, func() error {
+		cond := backend.Condition{NotOlder: true, Timestamp: meta.Timestamp}
+		if err := cond.Check(ctx, d.loc.Store, key); err != nil {
+			return err
+		}
+		_, err := d.loc.Store.Write(ctx, &backend.WriteRequest{Key: key, Data: data, Timestamp: meta.Timestamp,
+			UserFlags: meta.UserFlags, Expire: meta.Expire})
+		return err
+	})
 }

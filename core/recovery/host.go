@@ -24,11 +24,13 @@ type Host interface {
 	// Scan visits the live records (metadata, no data) of a backend of any
 	// node whose IDs are in [start, end], in ID order.
 	Scan(ctx context.Context, owner route.Backend, start, end id.ID, fn func(backend.Record) error) error
-	// Send asks the backend owner to copy keys to their owners in group
-	// dst, keeping newer copies there. The result has one error per key:
-	// nil when written, status.ErrMismatch when the destination kept a
-	// newer copy. The error is for the request as a whole.
-	Send(ctx context.Context, owner route.Backend, keys []backend.Key, dst uint32) ([]error, error)
+	// WithKey runs fn in the node's per-key order: no client write or
+	// remove of the key runs at the same time, so a check and the write
+	// that depends on it are one step.
+	WithKey(ctx context.Context, key id.ID, fn func() error) error
+	// Fetch reads keys (data and metadata) from their owners in group g.
+	// each is called once per key, one call at a time, with its index.
+	Fetch(ctx context.Context, keys []backend.Key, g uint32, each func(i int, data []byte, meta backend.Meta, err error)) error
 }
 
 // Local is an open backend of the node.

@@ -73,9 +73,12 @@ func New(host Host, opts Options) *Manager {
 		limiter: newThrottle(opts.Limits), jobs: map[uint64]*Job{}, last: uint64(time.Now().UnixMilli())}
 }
 
-// Resume loads the jobs kept in Options.Dir: running ones start again at
-// their cursor, paused ones wait for a resume, finished ones are listed.
-func (m *Manager) Resume() error {
+// Load reads the jobs kept in Options.Dir. Finished ones are listed;
+// running ones wait for Resume, which the node calls once its route table
+// has settled: a job resumed with a table that knows only the node itself
+// would find every record "owned here" and move nothing. Paused ones wait
+// for an operator.
+func (m *Manager) Load() error {
 	if m.opts.Dir == "" {
 		return nil
 	}
@@ -98,15 +101,30 @@ func (m *Manager) Resume() error {
 		}
 		m.mu.Lock()
 		m.last = max(m.last, st.ID)
-		j := m.newJobLocked(st)
+		m.newJobLocked(st)
 		m.mu.Unlock()
-		if st.State == Running {
-			m.log.Info("resuming recovery job", zap.Uint64("job", st.ID), zap.String("kind", string(st.Spec.Kind)),
-				zap.Int32("backend", st.Spec.Backend), zap.Uint64("scanned", st.Scanned))
-			m.run(j)
-		}
 	}
 	return errors.Join(errs...)
+}
+
+// Resume starts the loaded jobs that were running when the node stopped.
+func (m *Manager) Resume() {
+	m.mu.Lock()
+	var todo []*Job
+	for _, j := range m.jobs {
+		j.mu.Lock()
+		if j.st.State == Running && j.cancel == nil {
+			todo = append(todo, j)
+		}
+		j.mu.Unlock()
+	}
+	m.mu.Unlock()
+	for _, j := range todo {
+		st := j.Status()
+		m.log.Info("resuming recovery job", zap.Uint64("job", st.ID), zap.String("kind", string(st.Spec.Kind)),
+			zap.Int32("backend", st.Spec.Backend), zap.Uint64("scanned", st.Scanned))
+		m.run(j)
+	}
 }
 
 func (m *Manager) newJobLocked(st Status) *Job {

@@ -14,7 +14,7 @@ import (
 // group's ring gives to another backend.
 func (m *Manager) merge(ctx context.Context, j *Job) error {
 	j.mu.Lock()
-	spec, cur := j.st.Spec, j.st.Cursor
+	spec := j.st.Spec
 	j.mu.Unlock()
 	loc, err := m.host.Local(spec.Backend)
 	if err != nil {
@@ -23,19 +23,27 @@ func (m *Manager) merge(ctx context.Context, j *Job) error {
 	defer loc.Release()
 	self := m.host.Self()
 	here := backendName(self, loc.ID)
-	opts := backend.IterateOptions{}
-	if cur.Any {
-		// The cursor's record may have been cut short: do it again (every
-		// step is idempotent).
-		opts.Start = cur.Last
-	}
+	return m.passes(ctx, j, func(ctx context.Context, cur Cursor) error {
+		opts := backend.IterateOptions{}
+		if cur.Any {
+			// The cursor's record may have been cut short: do it again
+			// (every step is idempotent).
+			opts.Start = cur.Last
+		}
+		return m.mergeFrom(ctx, j, loc, here, spec.DryRun, opts)
+	})
+}
+
+// mergeFrom is one pass of a merge, from opts.Start.
+func (m *Manager) mergeFrom(ctx context.Context, j *Job, loc Local, here string, dry bool, opts backend.IterateOptions) error {
+	self := m.host.Self()
 	return loc.Store.Iterate(ctx, opts, func(rec backend.Record) error {
 		if err := j.gate(ctx); err != nil {
 			return err
 		}
 		owner, ok := m.host.Table().Owner(rec.ID, loc.Group)
 		if ok && (owner.Addr != self || owner.ID != loc.ID) {
-			if spec.DryRun {
+			if dry {
 				j.planned(here, owner.Name(), rec.Size)
 			} else if err := m.moveOne(ctx, j, loc, rec, owner); err != nil {
 				if ctx.Err() != nil {
@@ -80,12 +88,19 @@ func (m *Manager) moveOne(ctx context.Context, j *Job, loc Local, rec backend.Re
 	}
 	// A write that reached this backend after the read (by a node whose
 	// table was behind) is not lost: only the copy sent is removed.
-	now, err := loc.Store.Lookup(ctx, rec.Key, backend.LookupOptions{})
-	if err == nil && now.Timestamp.Equal(meta.Timestamp) && now.Size == meta.Size {
-		err = loc.Store.Remove(ctx, rec.ID, backend.RemoveOptions{Column: rec.Column, OnlyColumn: true})
-		if err != nil && !errors.Is(err, status.ErrNotFound) {
-			return fmt.Errorf("remove after copy: %w", err)
+	err = m.host.WithKey(ctx, rec.ID, func() error {
+		now, err := loc.Store.Lookup(ctx, rec.Key, backend.LookupOptions{})
+		if err != nil || !now.Timestamp.Equal(meta.Timestamp) || now.Size != meta.Size {
+			return nil
 		}
+		err = loc.Store.Remove(ctx, rec.ID, backend.RemoveOptions{Column: rec.Column, OnlyColumn: true})
+		if errors.Is(err, status.ErrNotFound) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("remove after copy: %w", err)
 	}
 	j.progress(func(st *Status) {
 		if kept {

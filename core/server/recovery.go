@@ -87,13 +87,11 @@ func (s *Server) startRecovery() {
 	s.rec.merged = map[int32]uint64{}
 	s.rec.mgr = recovery.New(recoveryHost{s}, recovery.Options{Dir: s.opts.Recovery.Dir,
 		Limits: s.opts.Recovery.Limits, Logger: s.log.Named("recovery")})
-	if err := s.rec.mgr.Resume(); err != nil {
-		s.log.Warn("recovery: some jobs could not be resumed", zap.Error(err))
+	if err := s.rec.mgr.Load(); err != nil {
+		s.log.Warn("recovery: some jobs could not be loaded", zap.Error(err))
 	}
-	if !s.opts.Recovery.Manual {
-		s.loops.Add(1)
-		go s.recoveryLoop()
-	}
+	s.loops.Add(1)
+	go s.recoveryLoop()
 }
 
 // routesChanged is called after every change of the route table.
@@ -120,7 +118,8 @@ func (s *Server) inHandoff() bool {
 	return !s.rec.lastChange.IsZero() && time.Since(s.rec.lastChange) < s.opts.Recovery.HandoffWindow
 }
 
-// recoveryLoop starts the automatic jobs once the table settles after a
+// recoveryLoop resumes the jobs of the previous run once the table has
+// settled, then starts the automatic jobs each time it settles after a
 // change, and retries what could not start (a job still running).
 func (s *Server) recoveryLoop() {
 	defer s.loops.Done()
@@ -147,6 +146,10 @@ func (s *Server) recoveryLoop() {
 			timer.Reset(delay)
 			continue
 		case <-timer.C:
+		}
+		s.rec.mgr.Resume()
+		if s.opts.Recovery.Manual {
+			continue
 		}
 		pending := s.autoRecover(fillEmpty)
 		if pending {
@@ -312,12 +315,19 @@ func (s *Server) handoff(ctx context.Context, req *Request) (parts [][]byte, tri
 func (s *Server) withHandoff(fn Handler) Handler {
 	return func(ctx context.Context, req *Request, r Replier) ([][]byte, error) {
 		parts, err := fn(ctx, req, r)
-		if errors.Is(err, status.ErrNotFound) {
-			if prev, tried, herr := s.handoff(ctx, req); tried && herr == nil {
-				return prev, nil
-			}
+		if !errors.Is(err, status.ErrNotFound) {
+			return parts, err
 		}
-		return parts, err
+		prev, tried, herr := s.handoff(ctx, req)
+		switch {
+		case !tried || errors.Is(herr, status.ErrNotFound):
+			return parts, err
+		case herr != nil:
+			// The previous owner may hold the object but cannot be asked:
+			// "not found" would be a lie.
+			return nil, fmt.Errorf("not on its owner; its previous owner cannot be asked: %w", herr)
+		}
+		return prev, nil
 	}
 }
 
@@ -413,43 +423,24 @@ func (h recoveryHost) Scan(ctx context.Context, owner route.Backend, start, end 
 	return it.Err()
 }
 
-func (h recoveryHost) Send(ctx context.Context, owner route.Backend, keys []backend.Key, dst uint32) ([]error, error) {
-	out := make([]error, len(keys))
-	if owner.Addr == h.Self() {
-		b := h.s.byID[owner.ID]
-		if b == nil {
-			return nil, status.Errorf(status.NotFound, "node has no backend %d", owner.ID)
-		}
-		st, err := b.acquire()
-		if err != nil {
-			return nil, err
-		}
-		defer b.release()
-		for i, k := range keys {
-			if r := h.s.copyRecord(ctx, b, st, k, []uint32{dst}, 0); len(r) == 1 && r[0].Status != status.OK {
-				out[i] = r[0].Status.Err()
-			}
-		}
-		return out, nil
+func (h recoveryHost) WithKey(ctx context.Context, key id.ID, fn func() error) error {
+	done := make(chan error, 1)
+	h.s.keys.run(key, func() { done <- fn() })
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
 	}
+}
+
+func (h recoveryHost) Fetch(ctx context.Context, keys []backend.Key, g uint32,
+	each func(i int, data []byte, meta backend.Meta, err error)) error {
 	ck := make([]client.Key, len(keys))
 	for i, k := range keys {
 		ck[i] = client.RawKey(k.ID).WithColumn(k.Column)
 	}
-	res, err := h.session(owner.Group).ServerSend(ctx, ck, []uint32{dst}, 0)
-	if len(res) == 0 && err != nil {
-		return nil, err
-	}
-	byKey := make(map[backend.Key]error, len(res))
-	for _, r := range res {
-		byKey[backend.Key{ID: r.ID, Column: r.Key.Column}] = r.Err
-	}
-	for i, k := range keys {
-		if e, ok := byKey[k]; ok {
-			out[i] = e
-		} else {
-			out[i] = status.Errorf(status.IOError, "no result for the key")
-		}
-	}
-	return out, nil
+	return h.session(g).BulkRead(ctx, ck, func(i int, e client.Entry, err error) {
+		each(i, e.Data, backend.Meta{Size: e.TotalSize, Timestamp: e.Timestamp, UserFlags: e.UserFlags, Expire: e.Expire}, err)
+	})
 }

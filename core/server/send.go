@@ -121,13 +121,17 @@ func (s *Server) writeCopy(ctx context.Context, key backend.Key, g uint32, data 
 	if b.ReadOnly() {
 		return status.Errorf(status.ReadOnly, "backend %d (group %d) is read-only", b.ID, b.Group)
 	}
-	if !overwrite {
-		cond := backend.Condition{NotOlder: true, Timestamp: meta.Timestamp}
-		if err := cond.Check(ctx, dst, key); err != nil {
-			return err
+	// In the key's queue, so no client write lands between the check and
+	// the write (and is then overwritten by this older copy).
+	return recoveryHost{s}.WithKey(ctx, key.ID, func() error {
+		if !overwrite {
+			cond := backend.Condition{NotOlder: true, Timestamp: meta.Timestamp}
+			if err := cond.Check(ctx, dst, key); err != nil {
+				return err
+			}
 		}
-	}
-	_, err = dst.Write(ctx, &backend.WriteRequest{Key: key, Data: data, Timestamp: meta.Timestamp,
-		UserFlags: meta.UserFlags, Expire: meta.Expire})
-	return err
+		_, err := dst.Write(ctx, &backend.WriteRequest{Key: key, Data: data, Timestamp: meta.Timestamp,
+			UserFlags: meta.UserFlags, Expire: meta.Expire})
+		return err
+	})
 }

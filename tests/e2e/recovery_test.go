@@ -1,0 +1,254 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/elliptics/elliptics/core/client"
+	"github.com/elliptics/elliptics/core/recovery"
+	"github.com/elliptics/elliptics/core/status"
+)
+
+// recoveryNode configures a node with one blob backend of group g and a
+// [recovery] table (extra lines), joining remote unless it is "".
+func recoveryNode(t *testing.T, g int, remote, recoveryTable string) *clusterNode {
+	t.Helper()
+	n := &clusterNode{dir: t.TempDir(), addr: freeAddr(t), group: g}
+	n.conf = filepath.Join(n.dir, "node.toml")
+	remotes := ""
+	if remote != "" {
+		remotes = fmt.Sprintf("remotes = [%q]", remote)
+	}
+	require.NoError(t, os.WriteFile(n.conf, []byte(fmt.Sprintf(`[node]
+listen = [%q]
+%s
+data_dir = %q
+log_level = "info"
+ping_interval = "200ms"
+ping_timeout = "500ms"
+
+[recovery]
+merge_delay = "300ms"
+%s
+
+[[backend]]
+group = %d
+type = "blob"
+sync = "none"
+`, n.addr, remotes, filepath.Join(n.dir, "data"), recoveryTable, g)), 0o644))
+	return n
+}
+
+// jobsOf returns the recovery jobs of kind on the node at addr.
+func jobsOf(t *testing.T, s *client.Session, addr string, kind recovery.Kind) []recovery.Status {
+	t.Helper()
+	jobs, err := s.RecoveryStatus(context.Background(), addr)
+	require.NoError(t, err)
+	var out []recovery.Status
+	for _, j := range jobs {
+		if j.Spec.Kind == kind {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+// placed counts the records of backend 0 of the node at addr, and fails
+// if the route table gives one of them to another node.
+func placed(s *client.Session, addr string, g uint32) (int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	it, err := s.StartIterator(ctx, client.IteratorOptions{Address: addr, Backend: 0, Group: g})
+	if err != nil {
+		return 0, err
+	}
+	defer it.Close()
+	tab := s.Node().Table()
+	n := 0
+	for e := range it.Entries() {
+		if owner, ok := tab.Owner(e.ID, g); !ok || owner.Addr != addr {
+			return n, fmt.Errorf("record %s lives on %s, owned by %s", e.ID.Short(), addr, owner.Addr)
+		}
+		n++
+	}
+	return n, it.Err()
+}
+
+func iterateCount(t *testing.T, s *client.Session, addr string, g uint32) int {
+	t.Helper()
+	n, err := placed(s, addr, g)
+	require.NoError(t, err)
+	return n
+}
+
+// TestRecoveryJoinKillResume: objects of a 2-node group move to a third
+// node when it joins, reads never miss meanwhile; a node SIGKILLed in the
+// middle of its move resumes the job after a restart; at the end every
+// object is readable and lives on its owner only.
+func TestRecoveryJoinKillResume(t *testing.T) {
+	// 100 objects a second per node: the move takes seconds, long enough to
+	// kill a node in the middle of it.
+	const table = "objects_rate = 100"
+	n0 := recoveryNode(t, 1, "", table)
+	n1 := recoveryNode(t, 1, n0.addr, table)
+	n2 := recoveryNode(t, 1, n0.addr, table)
+	startAll(t, []*clusterNode{n0, n1})
+	s := session(t, n0.addr, n1.addr)
+	s.SetGroups(1)
+	waitTable(t, s, 2)
+	ctx := context.Background()
+	const n = 900
+	key := func(i int) client.Key { return client.NewKey(fmt.Sprintf("obj-%d", i)) }
+	val := func(i int) string { return fmt.Sprintf("value of object %d", i) }
+	for i := range n {
+		_, err := s.Write(ctx, key(i), []byte(val(i)))
+		require.NoError(t, err)
+	}
+
+	var stop atomic.Bool
+	var misses atomic.Int64
+	var missed sync.Map
+	var wg sync.WaitGroup
+	reader := func(from int) {
+		defer wg.Done()
+		for i := from; !stop.Load(); i = (i + 13) % n {
+			_, err := s.Read(ctx, key(i), 0, 0)
+			if errors.Is(err, status.ErrNotFound) {
+				misses.Add(1)
+				missed.Store(i, err.Error())
+			}
+		}
+	}
+	wg.Add(2)
+	go reader(0)
+	go reader(5)
+
+	n2.start(t)
+	waitTable(t, s, 3)
+	// Kill n0 while its merge runs.
+	var job recovery.Status
+	require.Eventually(t, func() bool {
+		jobs := jobsOf(t, s, n0.addr, recovery.Merge)
+		if len(jobs) == 0 || jobs[0].State != recovery.Running || jobs[0].Moved < 20 {
+			return false
+		}
+		job = jobs[0]
+		return true
+	}, 30*time.Second, 50*time.Millisecond, "n0 never ran a merge that moved objects")
+	stop.Store(true)
+	wg.Wait()
+	require.Zero(t, misses.Load(), "reads that missed during the move: %v", syncMapKeys(&missed))
+	n0.d.kill()
+	n0.start(t)
+	waitTable(t, s, 3)
+
+	// The job resumes (same id, past where it was) and finishes.
+	require.Eventually(t, func() bool {
+		for _, j := range jobsOf(t, s, n0.addr, recovery.Merge) {
+			if j.ID == job.ID && j.State == recovery.Done {
+				require.GreaterOrEqual(t, j.Scanned, job.Scanned)
+				return true
+			}
+		}
+		return false
+	}, 60*time.Second, 100*time.Millisecond, "n0's job %d did not resume and finish", job.ID)
+	// Then (maybe after another pass, started when the restarted node
+	// learned the others) every object is on its owner only.
+	var lastErr error
+	require.Eventually(t, func() bool {
+		total := 0
+		for _, addr := range []string{n0.addr, n1.addr, n2.addr} {
+			c, err := placed(s, addr, 1)
+			if err != nil {
+				lastErr = err
+				return false
+			}
+			total += c
+		}
+		lastErr = fmt.Errorf("%d objects over the three nodes, want %d", total, n)
+		return total == n
+	}, 60*time.Second, 200*time.Millisecond, "placement: %v", &lastErr)
+	require.NotZero(t, iterateCount(t, s, n2.addr, 1), "the new node got nothing")
+	for i := range n {
+		e, err := s.Read(ctx, key(i), 0, 0)
+		require.NoError(t, err, "object %d", i)
+		require.Equal(t, val(i), string(e.Data))
+	}
+
+	// The CLI shows the jobs, and a dry run finds nothing left to move.
+	out, errOut, code := cli(t, nil, "--remote", n0.addr, "recovery", "status")
+	require.Zero(t, code, errOut)
+	require.Contains(t, out, "merge (auto)")
+	require.Contains(t, out, "done")
+	out, errOut, code = cli(t, nil, "--remote", n0.addr, "recovery", "merge", "--dry-run")
+	require.Zero(t, code, errOut)
+	require.NotContains(t, out, "plan of job", "a dry run after the move still plans moves")
+	require.Equal(t, 3, strings.Count(out, "started merge job"))
+}
+
+func syncMapKeys(m *sync.Map) []any {
+	var out []any
+	m.Range(func(k, v any) bool { out = append(out, k, v); return len(out) < 20 })
+	return out
+}
+
+// TestRecoveryWipedNode: a node of group 2 loses its data directory and
+// starts again: it fills itself from groups 1 and 3, newest versions
+// winning.
+func TestRecoveryWipedNode(t *testing.T) {
+	n1 := recoveryNode(t, 1, "", "")
+	n2 := recoveryNode(t, 2, n1.addr, "")
+	n3 := recoveryNode(t, 3, n1.addr, "")
+	startAll(t, []*clusterNode{n1, n2, n3})
+	s := session(t, n1.addr)
+	s.SetGroups(1, 2, 3)
+	waitTable(t, s, 3)
+	ctx := context.Background()
+	const n = 300
+	key := func(i int) client.Key { return client.NewKey(fmt.Sprintf("obj-%d", i)) }
+	for i := range n {
+		_, err := s.Write(ctx, key(i), []byte(fmt.Sprintf("v1-%d", i)))
+		require.NoError(t, err)
+	}
+	g3 := s.Clone()
+	g3.SetGroups(3)
+	for i := 0; i < n; i += 7 {
+		_, err := g3.Write(ctx, key(i), []byte(fmt.Sprintf("v2-%d", i)))
+		require.NoError(t, err)
+	}
+	require.NoError(t, n2.d.stop())
+	require.NoError(t, os.RemoveAll(filepath.Join(n2.dir, "data")))
+	n2.start(t)
+	waitTable(t, s, 3)
+	require.Eventually(t, func() bool {
+		for _, j := range jobsOf(t, s, n2.addr, recovery.DC) {
+			if j.State == recovery.Done {
+				return true
+			}
+			require.NotEqual(t, recovery.Failed, j.State, "dc failed: %s", j.Err)
+		}
+		return false
+	}, 60*time.Second, 100*time.Millisecond, "n2 did not fill itself")
+	require.Equal(t, n, iterateCount(t, s, n2.addr, 2))
+	g2 := s.Clone()
+	g2.SetGroups(2)
+	for i := range n {
+		e, err := g2.Read(ctx, key(i), 0, 0)
+		require.NoError(t, err, "object %d", i)
+		want := fmt.Sprintf("v1-%d", i)
+		if i%7 == 0 {
+			want = fmt.Sprintf("v2-%d", i)
+		}
+		require.Equal(t, want, string(e.Data), "object %d", i)
+	}
+}
