@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/elliptics/elliptics/core/proto"
+	"github.com/elliptics/elliptics/core/status"
 )
 
 // ReadLatest reads size bytes at offset (size 0 = to the end) from the group
@@ -56,6 +57,13 @@ func (s *Session) ReadLatest(ctx context.Context, k Key, offset, size uint64) (E
 		e, rs, err := one.ReadAll(ctx, k, offset, size)
 		tried = append(tried, rs...)
 		if err == nil {
+			var stale []uint32
+			for _, lk := range looks {
+				if lk.Status == status.NotFound || lk.OK() && lk.Timestamp.Before(e.Timestamp) {
+					stale = append(stale, lk.Group)
+				}
+			}
+			s.repair(oid, e, stale)
 			return e, tried, nil
 		}
 		if len(rs) == 0 {

@@ -151,6 +151,10 @@ type Node struct {
 	log   *zap.Logger
 	trans atomic.Uint64
 
+	// Read repair (repair.go).
+	repairSlots                           chan struct{}
+	repaired, repairFailed, repairSkipped atomic.Uint64
+
 	mu      sync.RWMutex
 	remotes []*remote          // in the order added
 	byAddr  map[string]*remote // the same, by dial address
@@ -191,7 +195,7 @@ type Node struct {
 // It keeps its connections alive in the background until Close.
 func NewNode(cfg Config) *Node {
 	cfg.setDefaults()
-	n := &Node{cfg: cfg, log: cfg.Logger, stop: make(chan struct{})}
+	n := &Node{cfg: cfg, log: cfg.Logger, stop: make(chan struct{}), repairSlots: make(chan struct{}, maxRepairs)}
 	n.routes.Store(emptyRouting)
 	n.routeIdx.Store(-1)
 	n.rebuild()

@@ -29,6 +29,8 @@ type Session struct {
 	cflags    proto.Flags
 	traceID   uint64
 	readOrder ReadOrder
+	// noReadRepair turns read repair (repair.go) off.
+	noReadRepair bool
 }
 
 // ReadOrder is the order in which reads and lookups (ReadAll, ReadAsync,
@@ -438,6 +440,17 @@ func (s *Session) one(ctx context.Context, deadline time.Time, oid id.ID, column
 
 // sequential tries the session groups in read order (readGroups) until one
 // succeeds, each with the session timeout.
+// missingIn returns the groups of the entries that said "not found".
+func missingIn(tried []Entry) []uint32 {
+	var gs []uint32
+	for _, t := range tried {
+		if t.Status == status.NotFound {
+			gs = append(gs, t.Group)
+		}
+	}
+	return gs
+}
+
 func (s *Session) sequential(ctx context.Context, k Key, cmd proto.Cmd, a proto.IOAttr,
 	decode func(e *Entry, payload []byte) error) (Entry, []Entry, error) {
 	oid, err := s.resolve(k)
@@ -462,6 +475,9 @@ func (s *Session) sequential(ctx context.Context, k Key, cmd proto.Cmd, a proto.
 			}
 		}
 		if e.OK() {
+			if cmd == proto.CmdRead && !a.Flags.Has(proto.IONoData) {
+				s.repair(oid, *e, missingIn(tried))
+			}
 			return *e, tried, nil
 		}
 		if ctx.Err() != nil {

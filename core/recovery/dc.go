@@ -49,7 +49,7 @@ func (m *Manager) dc(ctx context.Context, j *Job) error {
 		slices.SortFunc(spec.Ranges, func(a, b IDRange) int { return a.Start.Compare(b.Start) })
 		j.progress(func(st *Status) { st.Spec.Ranges, st.Sources = spec.Ranges, sources })
 	}
-	d := &dcPass{m: m, j: j, loc: loc, here: backendName(self, loc.ID), dry: spec.DryRun}
+	d := &dcPass{m: m, j: j, loc: loc, here: backendName(self, loc.ID), dry: spec.DryRun, before: spec.Before}
 	return m.passes(ctx, j, func(ctx context.Context, cur Cursor) error {
 		for pass, g := range sources {
 			if pass < cur.Pass {
@@ -120,8 +120,9 @@ type dcPass struct {
 	j     *Job
 	loc   Local
 	here  string
-	dry   bool
-	batch []backend.Record
+	dry    bool
+	before time.Time
+	batch  []backend.Record
 }
 
 // part scans one source backend's piece of a range.
@@ -134,7 +135,7 @@ func (d *dcPass) part(ctx context.Context, pass int, p route.Part) error {
 		d.batch = d.batch[:0]
 		return err
 	}
-	err := d.m.host.Scan(ctx, p.Owner, p.Start, p.End, func(rec backend.Record) error {
+	err := d.m.host.Scan(ctx, p.Owner, p.Start, p.End, d.before, func(rec backend.Record) error {
 		if err := d.j.gate(ctx); err != nil {
 			return err
 		}

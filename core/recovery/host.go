@@ -2,6 +2,7 @@ package recovery
 
 import (
 	"context"
+	"time"
 
 	"github.com/elliptics/elliptics/core/backend"
 	"github.com/elliptics/elliptics/core/id"
@@ -22,8 +23,9 @@ type Host interface {
 	// Lookup returns the metadata the owner of key in group g holds.
 	Lookup(ctx context.Context, key backend.Key, g uint32) (backend.Meta, error)
 	// Scan visits the live records (metadata, no data) of a backend of any
-	// node whose IDs are in [start, end], in ID order.
-	Scan(ctx context.Context, owner route.Backend, start, end id.ID, fn func(backend.Record) error) error
+	// node whose IDs are in [start, end], in ID order; with before set,
+	// only those written before it.
+	Scan(ctx context.Context, owner route.Backend, start, end id.ID, before time.Time, fn func(backend.Record) error) error
 	// WithKey runs fn in the node's per-key order: no client write or
 	// remove of the key runs at the same time, so a check and the write
 	// that depends on it are one step.

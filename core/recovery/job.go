@@ -45,6 +45,11 @@ type Spec struct {
 	// Ranges limit a dc job (both ends inclusive); none means every range
 	// the backend owns when the job starts.
 	Ranges []IDRange `json:"ranges,omitempty"`
+	// Before (dc) copies only records written before this time (zero:
+	// all). A backend that starts empty fills only what was written
+	// before it started: later writes reach it directly, and a write a
+	// client chose to give to other groups only stays there.
+	Before time.Time `json:"before,omitzero"`
 	// DryRun walks the records and reports the plan without moving any.
 	DryRun bool `json:"dry_run,omitempty"`
 	// Limits of this job, on top of the node's.

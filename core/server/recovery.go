@@ -72,6 +72,7 @@ func (o *RecoveryOptions) setDefaults() {
 type recoveryState struct {
 	mgr        *recovery.Manager
 	changed    chan struct{} // a route change, for the automatic loop
+	started    time.Time     // when the node started
 	lastChange time.Time
 	mu         sync.Mutex
 	// merged is each backend's owned ranges (a hash) at its last
@@ -84,6 +85,7 @@ func (s *Server) Recovery() *recovery.Manager { return s.rec.mgr }
 
 func (s *Server) startRecovery() {
 	s.rec.changed = make(chan struct{}, 1)
+	s.rec.started = time.Now()
 	s.rec.merged = map[int32]uint64{}
 	s.rec.mgr = recovery.New(recoveryHost{s}, recovery.Options{Dir: s.opts.Recovery.Dir,
 		Limits: s.opts.Recovery.Limits, Logger: s.log.Named("recovery")})
@@ -185,7 +187,8 @@ func (s *Server) autoRecover(fillEmpty map[int32]bool) (pending bool) {
 		if fillEmpty[b.ID] {
 			if !hasOtherGroups(t, b.Group) {
 				pending = true // wait to learn the other groups
-			} else if _, err := s.rec.mgr.Start(recovery.Spec{Kind: recovery.DC, Backend: b.ID, Auto: true}); err == nil || errors.Is(err, status.ErrAlready) {
+			} else if _, err := s.rec.mgr.Start(recovery.Spec{Kind: recovery.DC, Backend: b.ID, Auto: true,
+				Before: s.rec.started}); err == nil || errors.Is(err, status.ErrAlready) {
 				delete(fillEmpty, b.ID)
 			} else {
 				s.log.Warn("recovery: cannot start dc of an empty backend", zap.Int32("backend", b.ID), zap.Error(err))
@@ -395,17 +398,27 @@ func (h recoveryHost) Lookup(ctx context.Context, key backend.Key, g uint32) (ba
 	return backend.Meta{Size: e.TotalSize, Timestamp: e.Timestamp, UserFlags: e.UserFlags, Expire: e.Expire}, nil
 }
 
-func (h recoveryHost) Scan(ctx context.Context, owner route.Backend, start, end id.ID, fn func(backend.Record) error) error {
+func (h recoveryHost) Scan(ctx context.Context, owner route.Backend, start, end id.ID, before time.Time,
+	fn func(backend.Record) error) error {
 	if owner.Addr == h.Self() {
 		loc, err := h.Local(owner.ID)
 		if err != nil {
 			return err
 		}
 		defer loc.Release()
-		return loc.Store.Iterate(ctx, backend.IterateOptions{Start: start, End: end}, fn)
+		return loc.Store.Iterate(ctx, backend.IterateOptions{Start: start, End: end}, func(rec backend.Record) error {
+			if !before.IsZero() && !rec.Timestamp.Before(before) {
+				return nil
+			}
+			return fn(rec)
+		})
 	}
-	it, err := h.session(owner.Group).StartIterator(ctx, client.IteratorOptions{Address: owner.Addr, Backend: owner.ID,
-		Group: owner.Group, Ranges: []proto.IteratorRange{{Start: start, End: end}}})
+	o := client.IteratorOptions{Address: owner.Addr, Backend: owner.ID, Group: owner.Group,
+		Ranges: []proto.IteratorRange{{Start: start, End: end}}}
+	if !before.IsZero() {
+		o.TimeEnd = before.Add(-time.Nanosecond) // the iterator's bounds are inclusive
+	}
+	it, err := h.session(owner.Group).StartIterator(ctx, o)
 	if err != nil {
 		return err
 	}

@@ -187,3 +187,70 @@ func TestWipedNodeFills(t *testing.T) {
 		require.Equal(t, want, string(e.Data), "key %d", i)
 	}
 }
+
+// A read that finds the object only in a later group rewrites the earlier
+// groups; ReadLatest also rewrites the groups with an older version.
+func TestReadRepair(t *testing.T) {
+	ctx := context.Background()
+	// No automatic recovery: the dc of the empty backends at start would
+	// fill the groups too.
+	c, err := clustertest.Start(clustertest.Options{Nodes: 3, Groups: 3, Recovery: server.RecoveryOptions{Manual: true}})
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.WaitConverged(ctx))
+	cl, err := c.Client(ctx, client.Config{})
+	require.NoError(t, err)
+	defer cl.Close()
+	sess := client.NewSession(cl)
+	only := func(g ...uint32) *client.Session {
+		x := sess.Clone()
+		x.SetGroups(g...)
+		return x
+	}
+	has := func(g uint32, k client.Key, want string) func() bool {
+		return func() bool {
+			e, err := only(g).Read(ctx, k, 0, 0)
+			return err == nil && string(e.Data) == want
+		}
+	}
+
+	// Group 2 only; a read with groups [1 2] repairs group 1.
+	k := client.NewKey("repair-me")
+	_, err = only(2).Write(ctx, k, []byte("payload"))
+	require.NoError(t, err)
+	e, err := only(1, 2).Read(ctx, k, 0, 0)
+	require.NoError(t, err)
+	require.Equal(t, uint32(2), e.Group)
+	require.Eventually(t, has(1, k, "payload"), 5*time.Second, 10*time.Millisecond)
+	e1, err := only(1).Lookup(ctx, k)
+	require.NoError(t, err)
+	require.True(t, e1.Timestamp.Equal(e.Timestamp), "the repair keeps the timestamp")
+	done, _, _ := cl.ReadRepairs()
+	require.Equal(t, uint64(1), done)
+
+	// A ranged read, or a session with repair off, repairs nothing.
+	k2 := client.NewKey("partial")
+	_, err = only(3).Write(ctx, k2, []byte("0123456789"))
+	require.NoError(t, err)
+	_, err = only(1, 3).Read(ctx, k2, 2, 3)
+	require.NoError(t, err)
+	off := only(1, 3)
+	off.SetReadRepair(false)
+	_, err = off.Read(ctx, k2, 0, 0)
+	require.NoError(t, err)
+	time.Sleep(100 * time.Millisecond)
+	_, err = only(1).Read(ctx, k2, 0, 0)
+	require.ErrorIs(t, err, status.ErrNotFound)
+
+	// ReadLatest brings the older replicas up to the newest.
+	k3 := client.NewKey("latest")
+	_, err = only(1, 2, 3).Write(ctx, k3, []byte("v1"))
+	require.NoError(t, err)
+	_, err = only(3).Write(ctx, k3, []byte("v2"))
+	require.NoError(t, err)
+	e, _, err = only(1, 2, 3).ReadLatest(ctx, k3, 0, 0)
+	require.NoError(t, err)
+	require.Equal(t, "v2", string(e.Data))
+	require.Eventually(t, has(1, k3, "v2"), 5*time.Second, 10*time.Millisecond)
+	require.Eventually(t, has(2, k3, "v2"), 5*time.Second, 10*time.Millisecond)
+}
