@@ -73,6 +73,7 @@ const (
 const (
 	DefaultRecoveryAuto          = true
 	DefaultRecoveryRate          = Size(64 * MiB)
+	DefaultRecoveryConcurrency   = 2
 	DefaultRecoveryMergeDelay    = 2 * time.Second
 	DefaultRecoveryHandoffWindow = 10 * time.Minute
 )
@@ -129,6 +130,9 @@ type Recovery struct {
 	Rate Size `toml:"rate"`
 	// ObjectsRate bounds the objects per second; 0 = unlimited. Default 0.
 	ObjectsRate int64 `toml:"objects_rate"`
+	// Concurrency is how many recovery jobs (one per backend and kind) run
+	// at once on the node; the others wait. Default 2.
+	Concurrency int `toml:"concurrency"`
 	// MergeDelay is how long the route table must stay unchanged before an
 	// automatic merge starts. Default "2s".
 	MergeDelay Duration `toml:"merge_delay"`
@@ -139,7 +143,7 @@ type Recovery struct {
 }
 
 func defaultRecovery() Recovery {
-	return Recovery{Auto: DefaultRecoveryAuto, Rate: DefaultRecoveryRate,
+	return Recovery{Auto: DefaultRecoveryAuto, Rate: DefaultRecoveryRate, Concurrency: DefaultRecoveryConcurrency,
 		MergeDelay: Duration{DefaultRecoveryMergeDelay}, HandoffWindow: Duration{DefaultRecoveryHandoffWindow}}
 }
 
@@ -518,6 +522,9 @@ func (c *Config) Validate() error {
 	if c.Recovery.ObjectsRate < 0 {
 		p.add("recovery.objects_rate", "must be >= 0, got %d", c.Recovery.ObjectsRate)
 	}
+	if c.Recovery.Concurrency < 1 {
+		p.add("recovery.concurrency", "must be >= 1, got %d", c.Recovery.Concurrency)
+	}
 	if c.Recovery.MergeDelay.Duration <= 0 {
 		p.add("recovery.merge_delay", "must be > 0, got %v", c.Recovery.MergeDelay)
 	}
@@ -709,6 +716,7 @@ func (c *Config) ServerOptions(logger *zap.Logger) (server.Options, error) {
 		Recovery: server.RecoveryOptions{
 			Dir:           filepath.Join(n.DataDir, "recovery"),
 			Limits:        recovery.Limits{BytesPerSec: int64(c.Recovery.Rate), ObjectsPerSec: c.Recovery.ObjectsRate},
+			Concurrency:   c.Recovery.Concurrency,
 			Manual:        !c.Recovery.Auto,
 			MergeDelay:    c.Recovery.MergeDelay.Duration,
 			HandoffWindow: c.Recovery.HandoffWindow.Duration,

@@ -116,10 +116,10 @@ const maxPasses = 5
 
 // dcPass is the state of a dc job's scan of one part.
 type dcPass struct {
-	m     *Manager
-	j     *Job
-	loc   Local
-	here  string
+	m      *Manager
+	j      *Job
+	loc    Local
+	here   string
 	dry    bool
 	before time.Time
 	batch  []backend.Record

@@ -129,14 +129,17 @@ type Cursor struct {
 type Job struct {
 	m *Manager
 
-	mu      sync.Mutex
-	st      Status
-	since   time.Time     // start of the current run (for rates)
-	wake    chan struct{} // closed and replaced on every state change
-	cancel  context.CancelFunc
-	saved   time.Time
-	plan    map[[2]string]*Move
-	limiter *throttle
+	mu     sync.Mutex
+	st     Status
+	since  time.Time          // start of the current run (for rates)
+	wake   chan struct{}      // closed and replaced on every state change
+	cancel context.CancelFunc // of the running goroutine; nil when not running
+	done   chan struct{}      // closed when the running goroutine ends
+	// interrupted: canceled by Manager.Interrupt, to go on later.
+	interrupted bool
+	saved       time.Time
+	plan        map[[2]string]*Move
+	limiter     *throttle
 }
 
 // Status returns a copy of the job's progress with rates filled in.

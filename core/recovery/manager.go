@@ -28,8 +28,11 @@ type Options struct {
 	// (default 256).
 	Batch int
 	// Keep is how many finished jobs are remembered (default 32).
-	Keep   int
-	Logger *zap.Logger
+	Keep int
+	// Concurrency is how many jobs run at once on the node (default 2);
+	// the others wait their turn.
+	Concurrency int
+	Logger      *zap.Logger
 }
 
 // checkpointEvery bounds how often a running job writes its state: a job
@@ -48,6 +51,7 @@ type Manager struct {
 	wg     sync.WaitGroup
 
 	limiter *throttle
+	slots   chan struct{} // one per running job (Options.Concurrency)
 
 	mu   sync.Mutex
 	jobs map[uint64]*Job
@@ -65,12 +69,15 @@ func New(host Host, opts Options) *Manager {
 	if opts.Keep <= 0 {
 		opts.Keep = 32
 	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 2
+	}
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Manager{host: host, opts: opts, log: opts.Logger, ctx: ctx, cancel: cancel,
-		limiter: newThrottle(opts.Limits), jobs: map[uint64]*Job{}, last: uint64(time.Now().UnixMilli())}
+		limiter: newThrottle(opts.Limits), slots: make(chan struct{}, opts.Concurrency), jobs: map[uint64]*Job{}, last: uint64(time.Now().UnixMilli())}
 }
 
 // Load reads the jobs kept in Options.Dir. Finished ones are listed;
@@ -121,6 +128,11 @@ func (m *Manager) Resume() {
 	m.mu.Unlock()
 	for _, j := range todo {
 		st := j.Status()
+		loc, err := m.host.Local(st.Spec.Backend)
+		if err != nil {
+			continue // the backend is disabled: wait until it serves again
+		}
+		loc.Release()
 		m.log.Info("resuming recovery job", zap.Uint64("job", st.ID), zap.String("kind", string(st.Spec.Kind)),
 			zap.Int32("backend", st.Spec.Backend), zap.Uint64("scanned", st.Scanned))
 		m.run(j)
@@ -188,8 +200,9 @@ func (m *Manager) Start(spec Spec) (Status, error) {
 // closes (then it stays Running on disk and resumes next time).
 func (m *Manager) run(j *Job) {
 	ctx, cancel := context.WithCancel(m.ctx)
+	done := make(chan struct{})
 	j.mu.Lock()
-	j.cancel = cancel
+	j.cancel, j.done, j.interrupted = cancel, done, false
 	if j.since.IsZero() && j.st.State == Running {
 		j.since = time.Now()
 	}
@@ -197,23 +210,29 @@ func (m *Manager) run(j *Job) {
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
+		defer close(done)
 		defer cancel()
 		var err error
-		switch j.st.Spec.Kind {
-		case Merge:
-			err = m.merge(ctx, j)
-		case DC:
-			err = m.dc(ctx, j)
-		}
-		if m.ctx.Err() != nil {
-			// Closing: keep the job's state for the next start.
-			j.mu.Lock()
-			m.saveLocked(j, true)
-			j.mu.Unlock()
-			return
+		select {
+		case m.slots <- struct{}{}:
+			defer func() { <-m.slots }()
+			switch j.st.Spec.Kind {
+			case Merge:
+				err = m.merge(ctx, j)
+			case DC:
+				err = m.dc(ctx, j)
+			}
+		case <-ctx.Done():
 		}
 		j.mu.Lock()
 		defer j.mu.Unlock()
+		if m.ctx.Err() != nil || j.interrupted {
+			// The node is closing or the backend going away: keep the
+			// job's state, to go on with it later.
+			j.cancel = nil
+			m.saveLocked(j, true)
+			return
+		}
 		switch {
 		case j.st.State.Finished():
 		case err != nil:
@@ -228,6 +247,27 @@ func (m *Manager) run(j *Job) {
 				zap.Uint64("moved", j.st.Moved), zap.Uint64("bytes", j.st.Bytes), zap.Uint64("errors", j.st.Errors))
 		}
 	}()
+}
+
+// Interrupt stops the running jobs of a backend (it is being disabled)
+// and waits for them to let go of it. They keep their state and go on at
+// the next Resume once the backend serves again.
+func (m *Manager) Interrupt(backendID int32) {
+	m.mu.Lock()
+	var wait []chan struct{}
+	for _, j := range m.jobs {
+		j.mu.Lock()
+		if j.st.Spec.Backend == backendID && j.cancel != nil && !j.st.State.Finished() {
+			j.interrupted = true
+			j.cancel()
+			wait = append(wait, j.done)
+		}
+		j.mu.Unlock()
+	}
+	m.mu.Unlock()
+	for _, d := range wait {
+		<-d
+	}
 }
 
 // Action is an operator's command to a job.

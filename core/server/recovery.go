@@ -41,6 +41,8 @@ type RecoveryOptions struct {
 	Dir string
 	// Limits bound every job of the node together (0 = unlimited).
 	Limits recovery.Limits
+	// Concurrency is how many jobs run at once (default 2).
+	Concurrency int
 	// Manual turns off the automatic jobs (merge after route changes, dc
 	// of empty backends); operators still start jobs with RECOVERY.
 	Manual bool
@@ -88,7 +90,7 @@ func (s *Server) startRecovery() {
 	s.rec.started = time.Now()
 	s.rec.merged = map[int32]uint64{}
 	s.rec.mgr = recovery.New(recoveryHost{s}, recovery.Options{Dir: s.opts.Recovery.Dir,
-		Limits: s.opts.Recovery.Limits, Logger: s.log.Named("recovery")})
+		Limits: s.opts.Recovery.Limits, Concurrency: s.opts.Recovery.Concurrency, Logger: s.log.Named("recovery")})
 	if err := s.rec.mgr.Load(); err != nil {
 		s.log.Warn("recovery: some jobs could not be loaded", zap.Error(err))
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/elliptics/elliptics/core/backend"
 	"github.com/elliptics/elliptics/core/client"
+	"github.com/elliptics/elliptics/core/proto"
 	"github.com/elliptics/elliptics/core/recovery"
 	"github.com/elliptics/elliptics/core/server"
 	"github.com/elliptics/elliptics/core/server/clustertest"
@@ -253,4 +254,103 @@ func TestReadRepair(t *testing.T) {
 	require.Equal(t, "v2", string(e.Data))
 	require.Eventually(t, has(1, k3, "v2"), 5*time.Second, 10*time.Millisecond)
 	require.Eventually(t, has(2, k3, "v2"), 5*time.Second, 10*time.Millisecond)
+}
+
+// An operator pauses, resumes and stops jobs; disabling a backend lets go
+// of its running job, which goes on once the backend serves again.
+func TestRecoveryControl(t *testing.T) {
+	ctx := context.Background()
+	// Slow jobs (50 records a second), started by hand.
+	c, err := clustertest.Start(clustertest.Options{Nodes: 2, Groups: 1, Recovery: server.RecoveryOptions{
+		Manual: true, MergeDelay: 50 * time.Millisecond, Limits: recovery.Limits{ObjectsPerSec: 50}}})
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.WaitConverged(ctx))
+	cl, err := c.Client(ctx, client.Config{})
+	require.NoError(t, err)
+	defer cl.Close()
+	sess := client.NewSession(cl)
+	sess.SetGroups(1)
+	for i := range 200 {
+		_, err := sess.Write(ctx, client.NewKey(fmt.Sprintf("k%d", i)), []byte("v"))
+		require.NoError(t, err)
+	}
+	_, err = c.Add()
+	require.NoError(t, err)
+	require.NoError(t, c.WaitConverged(ctx))
+	s := c.Nodes[0]
+	addr := c.Addrs[0]
+
+	// A dry run plans and moves nothing.
+	jobs, err := sess.StartRecovery(ctx, addr, recovery.Merge, client.RecoveryOptions{Backend: -1, DryRun: true})
+	require.NoError(t, err)
+	require.Len(t, jobs, 1)
+	before := s.Backends()[0].Store().Stats().Records
+	var plan recovery.Status
+	require.Eventually(t, func() bool {
+		st, err := sess.RecoveryStatus(ctx, addr)
+		require.NoError(t, err)
+		plan = st[0]
+		return plan.State == recovery.Done
+	}, 20*time.Second, 20*time.Millisecond)
+	require.Len(t, plan.Plan, 1)
+	require.Equal(t, c.Addrs[2]+"/0", plan.Plan[0].To)
+	require.NotZero(t, plan.Plan[0].Objects)
+	require.Equal(t, before, s.Backends()[0].Store().Stats().Records, "a dry run moved records")
+
+	// A second job of the same kind on the same backend is refused.
+	jobs, err = sess.StartRecovery(ctx, addr, recovery.Merge, client.RecoveryOptions{Backend: 0})
+	require.NoError(t, err)
+	job := jobs[0].ID
+	_, err = sess.StartRecovery(ctx, addr, recovery.Merge, client.RecoveryOptions{Backend: 0})
+	require.ErrorIs(t, err, status.ErrAlready)
+
+	// Pause: progress stops.
+	st, err := sess.ControlRecovery(ctx, addr, job, recovery.Pause)
+	require.NoError(t, err)
+	require.Equal(t, recovery.Paused, st.State)
+	time.Sleep(100 * time.Millisecond)
+	a, _ := sess.ControlRecovery(ctx, addr, job, recovery.Pause)
+	time.Sleep(200 * time.Millisecond)
+	b, _ := sess.ControlRecovery(ctx, addr, job, recovery.Pause)
+	require.Equal(t, a.Scanned, b.Scanned, "a paused job went on")
+
+	// Disable while it runs: the job lets go of the backend and stays
+	// running; after the enable it finishes.
+	_, err = sess.ControlRecovery(ctx, addr, job, recovery.Resume)
+	require.NoError(t, err)
+	_, err = s.ControlBackend(ctx, 0, proto.ControlDisable)
+	require.NoError(t, err)
+	st, err = sess.ControlRecovery(ctx, addr, job, recovery.Pause)
+	require.NoError(t, err)
+	require.Equal(t, recovery.Paused, st.State, "the job ended with its backend: %s", st.Err)
+	_, err = s.ControlBackend(ctx, 0, proto.ControlEnable)
+	require.NoError(t, err)
+	_, err = sess.ControlRecovery(ctx, addr, job, recovery.Resume)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		st, err := sess.RecoveryStatus(ctx, addr)
+		require.NoError(t, err)
+		for _, j := range st {
+			if j.ID == job {
+				require.NotEqual(t, recovery.Failed, j.State, j.Err)
+				return j.State == recovery.Done
+			}
+		}
+		return false
+	}, 20*time.Second, 20*time.Millisecond)
+
+	// Stop ends a job for good; controlling a finished or unknown job is
+	// an error.
+	jobs, err = sess.StartRecovery(ctx, c.Addrs[1], recovery.Merge, client.RecoveryOptions{Backend: -1})
+	require.NoError(t, err)
+	st, err = sess.ControlRecovery(ctx, c.Addrs[1], jobs[0].ID, recovery.Stop)
+	require.NoError(t, err)
+	require.Equal(t, recovery.Stopped, st.State)
+	_, err = sess.ControlRecovery(ctx, c.Addrs[1], jobs[0].ID, recovery.Resume)
+	require.ErrorIs(t, err, status.ErrInvalid)
+	_, err = sess.ControlRecovery(ctx, c.Addrs[1], 12345, recovery.Pause)
+	require.ErrorIs(t, err, status.ErrNotFound)
+	_, err = sess.StartRecovery(ctx, c.Addrs[1], recovery.Merge, client.RecoveryOptions{Backend: 7})
+	require.ErrorIs(t, err, status.ErrNotFound)
 }
