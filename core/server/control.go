@@ -308,12 +308,10 @@ func (s *Server) disable(b *Backend) error {
 	}
 	b.state = proto.StateDeactivating
 	b.mu.Unlock()
-	if s.rec.mgr != nil {
-		// Recovery jobs hold the backend for as long as they run: let them
-		// go now (they go on when it serves again) rather than wait out
-		// the request timeout below.
-		s.rec.mgr.Interrupt(b.ID)
-	}
+	// Recovery jobs hold the backend for as long as they run: let them go
+	// now (they go on when it serves again) rather than wait out the
+	// request timeout below.
+	s.rec.mgr.Interrupt(b.ID)
 	b.mu.Lock()
 	var drained chan struct{}
 	inflight := b.refs

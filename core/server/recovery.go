@@ -85,12 +85,19 @@ type recoveryState struct {
 // Recovery returns the node's recovery jobs.
 func (s *Server) Recovery() *recovery.Manager { return s.rec.mgr }
 
-func (s *Server) startRecovery() {
+// initRecovery runs in New, so route changes and RECOVERY requests that
+// come as soon as the node listens find it ready.
+func (s *Server) initRecovery() {
 	s.rec.changed = make(chan struct{}, 1)
-	s.rec.started = time.Now()
 	s.rec.merged = map[int32]uint64{}
 	s.rec.mgr = recovery.New(recoveryHost{s}, recovery.Options{Dir: s.opts.Recovery.Dir,
 		Limits: s.opts.Recovery.Limits, Concurrency: s.opts.Recovery.Concurrency, Logger: s.log.Named("recovery")})
+}
+
+// startRecovery loads the jobs of the previous run and starts the loop
+// that resumes them and starts the automatic ones.
+func (s *Server) startRecovery() {
+	s.rec.started = time.Now()
 	if err := s.rec.mgr.Load(); err != nil {
 		s.log.Warn("recovery: some jobs could not be loaded", zap.Error(err))
 	}
@@ -104,11 +111,9 @@ func (s *Server) routesChanged() {
 	s.rec.mu.Lock()
 	s.rec.lastChange = time.Now()
 	s.rec.mu.Unlock()
-	if s.rec.changed != nil {
-		select {
-		case s.rec.changed <- struct{}{}:
-		default:
-		}
+	select {
+	case s.rec.changed <- struct{}{}:
+	default:
 	}
 }
 

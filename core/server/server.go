@@ -272,6 +272,7 @@ func New(opts Options) (*Server, error) {
 		s.byGroup[spec.Group] = append(s.byGroup[spec.Group], b)
 		s.byID[spec.ID] = b
 	}
+	s.initRecovery()
 	s.registerCore()
 	return s, nil
 }
@@ -422,9 +423,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	// Recovery jobs stop at their next record and keep their state for
 	// the next start; they use backends and peers, closed below.
-	if s.rec.mgr != nil {
-		s.rec.mgr.Close()
-	}
+	s.rec.mgr.Close()
 
 	ctx, cancel := context.WithTimeout(ctx, s.opts.ShutdownTimeout)
 	defer cancel()
