@@ -358,6 +358,19 @@ func (b *Backend) commitUpload(fd found, size uint64, ts time.Time, userFlags ui
 		}
 		binary.LittleEndian.PutUint64(table[8*i:], sum)
 	}
+	if err := b.writeCommit(fd, table, size, ts, userFlags, expire); err != nil {
+		return err
+	}
+	b.idxMu.Lock()
+	b.liveBytes.Add(int64(size) - int64(fd.hdr.reservedSize))
+	b.idxMu.Unlock()
+	return nil
+}
+
+// writeCommit writes the block table of a reserved record, syncs, then
+// writes the committed trailer and syncs again, so a valid trailer never
+// covers data or a table that did not reach the disk.
+func (b *Backend) writeCommit(fd found, table []byte, size uint64, ts time.Time, userFlags uint64, expire time.Time) error {
 	if _, err := fd.file.f.WriteAt(table, int64(fd.loc.off+fd.hdr.tableOffset())); err != nil {
 		return ioError(fmt.Sprintf("blob %s: commit: write block table", fd.file.path), err)
 	}
@@ -366,7 +379,7 @@ func (b *Backend) commitUpload(fd found, size uint64, ts time.Time, userFlags ui
 			return nil
 		}
 		if err := fd.file.f.Datasync(); err != nil {
-			return ioError(fmt.Sprintf("blob %s: commit: fsync", fd.file.path), err)
+			return syncFailed{ioError(fmt.Sprintf("blob %s: commit: fsync", fd.file.path), err)}
 		}
 		return nil
 	}
@@ -378,14 +391,15 @@ func (b *Backend) commitUpload(fd found, size uint64, ts time.Time, userFlags ui
 	if _, err := fd.file.f.WriteAt(t.encode(), int64(fd.loc.off+fd.hdr.trailerOffset())); err != nil {
 		return ioError(fmt.Sprintf("blob %s: commit: write trailer", fd.file.path), err)
 	}
-	if err := sync(); err != nil {
-		return err
-	}
-	b.idxMu.Lock()
-	b.liveBytes.Add(int64(size) - int64(fd.hdr.reservedSize))
-	b.idxMu.Unlock()
-	return nil
+	return sync()
 }
+
+// syncFailed marks the error of a failed fsync: after one, nothing written
+// to the file since the last good sync is known to be on the disk, and a
+// later sync of the same file may report success regardless.
+type syncFailed struct{ error }
+
+func (e syncFailed) Unwrap() error { return e.error }
 
 // readTable reads and verifies the block table of a committed reserved
 // record.
