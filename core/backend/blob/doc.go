@@ -11,6 +11,11 @@
 //	      ─ index update (idxMu)
 //	Read  ─ index candidates ─ header check ─ data read ─ checksum ─ snappy
 //
+// An offset write or append to a big value takes another way (rewrite.go):
+// it builds the new value in a reserved record, streaming the old one
+// through a block buffer, commits it as an upload's commit does, and only
+// then points the index at it.
+//
 // Every record carries a header checksum and a data checksum (xxhash64), so
 // a read never returns bytes that differ from those written: it returns
 // status.ErrCorrupt instead. A write is acknowledged after its bytes are in
