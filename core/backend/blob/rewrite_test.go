@@ -136,13 +136,18 @@ func TestRewriteMatchesSmallPath(t *testing.T) {
 					}
 				}
 				check(bs[0])
+				sb, ss := bs[0].Stats(), bs[1].Stats()
+				require.Equal(t, ss.Records, sb.Records)
+				require.Equal(t, ss.Bytes, sb.Bytes)
 				require.NoError(t, bs[0].Close())
 				b := openTest(t, dirs[0], opts[0])
 				check(b)
+				require.Equal(t, sb.Bytes, b.Stats().Bytes)
 				require.NoError(t, b.Close())
 				require.NoError(t, os.Remove(filepath.Join(dirs[0], snapshotName)))
 				b = openTest(t, dirs[0], opts[0])
 				check(b)
+				require.Equal(t, sb.Bytes, b.Stats().Bytes, "after a full scan")
 				require.NoError(t, b.Close())
 				require.NoError(t, bs[1].Close())
 			})
@@ -385,4 +390,45 @@ func TestRewriteDuringDefragScan(t *testing.T) {
 	_, _, err = b.compactFile(ctx, f)
 	require.NoError(t, err)
 	require.Equal(t, want, mustRead(t, b, k(1)))
+}
+
+// A process killed in the middle of a rewrite (its record filled, not
+// committed) restarts with the old value, from a snapshot or a full scan.
+func TestRewriteCrashMidway(t *testing.T) {
+	for _, fullScan := range []bool{false, true} {
+		t.Run(fmt.Sprintf("full-scan=%v", fullScan), func(t *testing.T) {
+			dir := t.TempDir()
+			opts := Options{Sync: SyncAlways}
+			b := openTest(t, dir, opts)
+			old := bigVal(5, bigBase)
+			write(t, b, k(1), old)
+			require.NoError(t, b.Close())
+			b = openTest(t, dir, opts)
+
+			filled, resume := make(chan struct{}), make(chan struct{})
+			testHookRewriteFilled = func() { close(filled); <-resume }
+			t.Cleanup(func() { testHookRewriteFilled = nil })
+			done := make(chan error, 1)
+			go func() {
+				_, err := b.Write(ctx, &backend.WriteRequest{Key: k(1), Offset: 10, Data: []byte("never")})
+				done <- err
+			}()
+			<-filled
+			testHookRewriteFilled = nil
+			crash(b)
+			if fullScan {
+				require.NoError(t, os.Remove(filepath.Join(dir, snapshotName)))
+			}
+			b2 := openTest(t, dir, opts)
+			defer b2.Close()
+			require.Equal(t, old, mustRead(t, b2, k(1)))
+			require.Equal(t, uint64(1), b2.Stats().Records)
+			require.Equal(t, uint64(bigBase), b2.Stats().Bytes)
+
+			// The killed backend's rewrite finds its files closed.
+			close(resume)
+			require.Error(t, <-done)
+			require.Equal(t, old, mustRead(t, b2, k(1)))
+		})
+	}
 }
