@@ -118,7 +118,9 @@ func (b *Backend) rewrite(req *backend.WriteRequest, h uint64, old found, exists
 	hdr := header{id: req.ID, column: req.Column, flags: recordUncommitted | recordReserved | recordRewrite,
 		timestamp: ts.UnixNano(), userFlags: req.UserFlags, dataSize: p.size, diskSize: reservedDisk(p.size),
 		expire: unixExpire(p.expire), reservedSize: p.size}
-	loc, f, err := b.reserveRecord(&hdr)
+	// The header needs no sync of its own: nothing refers to the record
+	// before the commit, whose syncs of the record's file cover it.
+	loc, f, err := b.reserveRecord(&hdr, false)
 	if err != nil {
 		return backend.Meta{}, err
 	}

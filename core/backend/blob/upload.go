@@ -198,8 +198,11 @@ func (u *uploads) sums(l location) *uploadState {
 type fdFile interface{ Fd() uintptr }
 
 // reserveRecord appends the header of a reserved record and allocates the
-// rest of it without writing it. The caller holds swapMu shared.
-func (b *Backend) reserveRecord(hdr *header) (location, *dataFile, error) {
+// rest of it without writing it. With durable (and SyncAlways) it returns
+// once the header is synced; a caller that syncs the record's file itself
+// before anything depends on the header passes false. The caller holds
+// swapMu shared.
+func (b *Backend) reserveRecord(hdr *header, durable bool) (location, *dataFile, error) {
 	size := hdr.size()
 	if size > MaxFileSize {
 		return location{}, nil, status.Errorf(status.TooLarge, "record of %d bytes over the largest file", size)
@@ -249,7 +252,7 @@ func (b *Backend) reserveRecord(hdr *header) (location, *dataFile, error) {
 	wseq := b.writeSeq
 	b.appended.Store(wseq)
 	b.appendMu.Unlock()
-	if b.opts.Sync == SyncAlways {
+	if durable && b.opts.Sync == SyncAlways {
 		if err := b.commit.wait(wseq); err != nil {
 			err = ioError(fmt.Sprintf("blob %s: fsync", f.path), err)
 			b.fail(err)
@@ -286,7 +289,7 @@ func (b *Backend) writePhased(req *backend.WriteRequest, h uint64, old found, ex
 			timestamp: ts.UnixNano(), userFlags: req.UserFlags, dataSize: u.Reserve, diskSize: reservedDisk(u.Reserve)}
 		hdr.expire = unixExpire(u.Expire)
 		hdr.reservedSize = u.Reserve
-		loc, f, err := b.reserveRecord(&hdr)
+		loc, f, err := b.reserveRecord(&hdr, true)
 		if err != nil {
 			return backend.Meta{}, err
 		}
