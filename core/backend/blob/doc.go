@@ -41,7 +41,10 @@
 // Lock order: stripe → swapMu → appendMu → idxMu. swapMu is held shared by
 // every read and write for the whole operation, and exclusively only for the
 // short moments when defragmentation swaps a file or a snapshot is taken, so
-// file handles and locations stay valid while an operation uses them.
+// file handles and locations stay valid while an operation uses them. Those
+// two first wait for running rewrites of big values (lockSwap), which hold
+// swapMu shared for as long as their copy takes: a pending Lock would stall
+// every new reader and writer behind it.
 // roMu (read-only state) comes before swapMu and is never taken under
 // appendMu: a write failure is reported after appendMu is released. The
 // append queue's and the committer's own mutexes are leaves, held for a few
