@@ -37,7 +37,9 @@ type Composed struct {
 // Compose computes the value a write leaves, from the column's current
 // state, so that every backend gives offset writes, appends, chunked uploads
 // and expiry the same meaning. limit is the largest value the backend
-// stores (a larger result is status.ErrTooLarge).
+// stores (a larger result is status.ErrTooLarge). Compose builds the value
+// in memory; the blob and file backends stream big offset writes and
+// appends instead, with the same rules (their rewrite.go).
 func Compose(prev Previous, req *WriteRequest, limit uint64) (Composed, error) {
 	if req.Phased() {
 		return composePhased(prev, req, limit)

@@ -58,6 +58,11 @@ type Options struct {
 	// changes since the last one (default 5 minutes); snapshots are also
 	// written at every rotation, after defragmenting a file, and on Close.
 	SnapshotInterval time.Duration
+	// RewriteThreshold: an offset write or append whose new value holds at
+	// least this many bytes that are not in the request (the old value's,
+	// or zeros of a gap) is built file to file with bounded memory
+	// (rewrite.go) instead of in memory. Default DefaultRewriteThreshold.
+	RewriteThreshold uint64
 	Logger           *zap.Logger
 }
 
@@ -76,6 +81,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.SnapshotInterval <= 0 {
 		o.SnapshotInterval = 5 * time.Minute
+	}
+	if o.RewriteThreshold == 0 {
+		o.RewriteThreshold = DefaultRewriteThreshold
 	}
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
@@ -107,6 +115,9 @@ type Backend struct {
 
 	stripes [stripes]sync.Mutex // per-object order inside the backend
 	swapMu  sync.RWMutex
+	// rewriting counts rewrites of big values in progress (rewrite.go),
+	// each holding swapMu shared for as long as its copy takes.
+	rewriting atomic.Int64
 
 	appendQ       appendQueue
 	appendMu      sync.Mutex
@@ -406,6 +417,9 @@ func (b *Backend) Write(ctx context.Context, req *backend.WriteRequest) (backend
 	}
 	if req.Phased() && (req.Prepare || !exists || old.hdr.reserved()) {
 		return b.writePhased(req, h, old, exists)
+	}
+	if plan, ok := b.planRewrite(req, old, exists); ok {
+		return b.rewrite(req, h, old, exists, plan)
 	}
 	var prev backend.Previous
 	if exists && !old.hdr.expired(time.Now()) {

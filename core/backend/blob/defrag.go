@@ -237,6 +237,7 @@ func (b *Backend) hasExpired(f *dataFile, now time.Time) (bool, error) {
 func (b *Backend) compactFile(ctx context.Context, f *dataFile) (uint64, []string, error) {
 	size := f.size.Load()
 	now := time.Now()
+	rewrites := f.rewrites.Load()
 	if f.live.Load() == int64(size) {
 		// Nothing dead and no tombstones, unless lifetimes ran out.
 		if exp, err := b.hasExpired(f, now); err != nil || !exp {
@@ -322,7 +323,18 @@ func (b *Backend) compactFile(ctx context.Context, f *dataFile) (uint64, []strin
 	}
 
 	// Swap: from here on the new generation is the file.
-	b.swapMu.Lock()
+	if testHookDefragSwap != nil {
+		testHookDefragSwap()
+	}
+	b.lockSwap()
+	if f.rewrites.Load() != rewrites {
+		// A rewrite published a record the scan took for dead (rewrites
+		// hold swapMu shared, so none is running now).
+		b.swapMu.Unlock()
+		b.log.Info("defragmentation skips a file a rewrite wrote to meanwhile", zap.String("file", f.path))
+		_, _, err := abandon(nil)
+		return 0, nil, err
+	}
 	for _, e := range expired {
 		if !e.pending {
 			continue

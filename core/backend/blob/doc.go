@@ -11,6 +11,11 @@
 //	      ─ index update (idxMu)
 //	Read  ─ index candidates ─ header check ─ data read ─ checksum ─ snappy
 //
+// An offset write or append to a big value takes another way (rewrite.go):
+// it builds the new value in a reserved record, streaming the old one
+// through a block buffer, commits it as an upload's commit does, and only
+// then points the index at it.
+//
 // Every record carries a header checksum and a data checksum (xxhash64), so
 // a read never returns bytes that differ from those written: it returns
 // status.ErrCorrupt instead. A write is acknowledged after its bytes are in
@@ -36,7 +41,10 @@
 // Lock order: stripe → swapMu → appendMu → idxMu. swapMu is held shared by
 // every read and write for the whole operation, and exclusively only for the
 // short moments when defragmentation swaps a file or a snapshot is taken, so
-// file handles and locations stay valid while an operation uses them.
+// file handles and locations stay valid while an operation uses them. Those
+// two first wait for running rewrites of big values (lockSwap), which hold
+// swapMu shared for as long as their copy takes: a pending Lock would stall
+// every new reader and writer behind it.
 // roMu (read-only state) comes before swapMu and is never taken under
 // appendMu: a write failure is reported after appendMu is released. The
 // append queue's and the committer's own mutexes are leaves, held for a few

@@ -25,6 +25,11 @@ type dataFile struct {
 	size    atomic.Uint64 // bytes written (the append position)
 	records atomic.Uint64 // records written
 	live    atomic.Int64  // bytes of live records (the rest is reclaimable)
+	// rewrites counts big-value rewrites published into the file
+	// (rewrite.go). Their records enter the index only when done, so a
+	// defragmentation that scanned the file meanwhile took them for dead;
+	// it compares the count at its swap and leaves the file for later.
+	rewrites atomic.Uint64
 }
 
 func dataFileName(number uint64, gen uint32) string {

@@ -18,7 +18,7 @@ import (
 //	  4    1 version (2; version 1 records are read with no expiry)
 //	  5    1 column name length
 //	  6    2 flags (recordRemoved, recordAllColumns, recordCompressed,
-//	         recordUncommitted)
+//	         recordUncommitted, recordReserved, recordRewrite)
 //	  8    8 sequence number, increasing through the log
 //	 16   64 object ID
 //	 80    8 timestamp, Unix nanoseconds
@@ -54,6 +54,11 @@ const (
 	// block checksums and a commit trailer follow the data area. Always
 	// set together with recordUncommitted; a valid trailer commits it.
 	recordReserved uint16 = 1 << 4
+	// recordRewrite marks a reserved record that rewrites a big value
+	// (rewrite.go): unlike an upload it does not replace the key's record
+	// until its trailer commits it, so replay leaves an uncommitted one out
+	// of the index and the value it was to replace stays readable.
+	recordRewrite uint16 = 1 << 5
 )
 
 // header is the decoded fixed part of a record plus its column name.
@@ -189,6 +194,8 @@ func decodeHeader(b []byte) (header, error) {
 			return h, fmt.Errorf("record header: reserved record of %d bytes with disk size %d: %w", h.dataSize, h.diskSize, errTorn)
 		}
 		h.reservedSize = h.dataSize
+	} else if h.flags&recordRewrite != 0 {
+		return h, fmt.Errorf("record header: rewrite flag on a record that is not reserved: %w", errTorn)
 	} else if h.flags&recordCompressed == 0 && h.dataSize != h.diskSize {
 		return h, fmt.Errorf("record header: data size %d != disk size %d: %w", h.dataSize, h.diskSize, errTorn)
 	}

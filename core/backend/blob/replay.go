@@ -228,7 +228,11 @@ func (b *Backend) replayFile(f *dataFile, from uint64, last bool) (int, error) {
 				return n, err
 			}
 		}
-		if err := b.apply(&hdr, f, location{file: f.slot, off: pos}); err != nil {
+		if hdr.flags&recordRewrite != 0 && hdr.uncommitted() {
+			// A rewrite cut short (or failed): the value it was to replace
+			// is still the key's; the record is dead bytes for defrag.
+			b.seq = max(b.seq, hdr.seq)
+		} else if err := b.apply(&hdr, f, location{file: f.slot, off: pos}); err != nil {
 			return n, err
 		}
 		pos += size

@@ -51,7 +51,7 @@ type snapshot struct {
 
 // takeSnapshot copies the state under the locks that freeze it.
 func (b *Backend) takeSnapshot() *snapshot {
-	b.swapMu.Lock()
+	b.lockSwap()
 	defer b.swapMu.Unlock()
 	return b.takeSnapshotLocked()
 }

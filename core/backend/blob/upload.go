@@ -198,8 +198,11 @@ func (u *uploads) sums(l location) *uploadState {
 type fdFile interface{ Fd() uintptr }
 
 // reserveRecord appends the header of a reserved record and allocates the
-// rest of it without writing it. The caller holds swapMu shared.
-func (b *Backend) reserveRecord(hdr *header) (location, *dataFile, error) {
+// rest of it without writing it. With durable (and SyncAlways) it returns
+// once the header is synced; a caller that syncs the record's file itself
+// before anything depends on the header passes false. The caller holds
+// swapMu shared.
+func (b *Backend) reserveRecord(hdr *header, durable bool) (location, *dataFile, error) {
 	size := hdr.size()
 	if size > MaxFileSize {
 		return location{}, nil, status.Errorf(status.TooLarge, "record of %d bytes over the largest file", size)
@@ -249,7 +252,7 @@ func (b *Backend) reserveRecord(hdr *header) (location, *dataFile, error) {
 	wseq := b.writeSeq
 	b.appended.Store(wseq)
 	b.appendMu.Unlock()
-	if b.opts.Sync == SyncAlways {
+	if durable && b.opts.Sync == SyncAlways {
 		if err := b.commit.wait(wseq); err != nil {
 			err = ioError(fmt.Sprintf("blob %s: fsync", f.path), err)
 			b.fail(err)
@@ -286,7 +289,7 @@ func (b *Backend) writePhased(req *backend.WriteRequest, h uint64, old found, ex
 			timestamp: ts.UnixNano(), userFlags: req.UserFlags, dataSize: u.Reserve, diskSize: reservedDisk(u.Reserve)}
 		hdr.expire = unixExpire(u.Expire)
 		hdr.reservedSize = u.Reserve
-		loc, f, err := b.reserveRecord(&hdr)
+		loc, f, err := b.reserveRecord(&hdr, true)
 		if err != nil {
 			return backend.Meta{}, err
 		}
@@ -358,6 +361,19 @@ func (b *Backend) commitUpload(fd found, size uint64, ts time.Time, userFlags ui
 		}
 		binary.LittleEndian.PutUint64(table[8*i:], sum)
 	}
+	if err := b.writeCommit(fd, table, size, ts, userFlags, expire); err != nil {
+		return err
+	}
+	b.idxMu.Lock()
+	b.liveBytes.Add(int64(size) - int64(fd.hdr.reservedSize))
+	b.idxMu.Unlock()
+	return nil
+}
+
+// writeCommit writes the block table of a reserved record, syncs, then
+// writes the committed trailer and syncs again, so a valid trailer never
+// covers data or a table that did not reach the disk.
+func (b *Backend) writeCommit(fd found, table []byte, size uint64, ts time.Time, userFlags uint64, expire time.Time) error {
 	if _, err := fd.file.f.WriteAt(table, int64(fd.loc.off+fd.hdr.tableOffset())); err != nil {
 		return ioError(fmt.Sprintf("blob %s: commit: write block table", fd.file.path), err)
 	}
@@ -366,7 +382,7 @@ func (b *Backend) commitUpload(fd found, size uint64, ts time.Time, userFlags ui
 			return nil
 		}
 		if err := fd.file.f.Datasync(); err != nil {
-			return ioError(fmt.Sprintf("blob %s: commit: fsync", fd.file.path), err)
+			return syncFailed{ioError(fmt.Sprintf("blob %s: commit: fsync", fd.file.path), err)}
 		}
 		return nil
 	}
@@ -378,14 +394,15 @@ func (b *Backend) commitUpload(fd found, size uint64, ts time.Time, userFlags ui
 	if _, err := fd.file.f.WriteAt(t.encode(), int64(fd.loc.off+fd.hdr.trailerOffset())); err != nil {
 		return ioError(fmt.Sprintf("blob %s: commit: write trailer", fd.file.path), err)
 	}
-	if err := sync(); err != nil {
-		return err
-	}
-	b.idxMu.Lock()
-	b.liveBytes.Add(int64(size) - int64(fd.hdr.reservedSize))
-	b.idxMu.Unlock()
-	return nil
+	return sync()
 }
+
+// syncFailed marks the error of a failed fsync: after one, nothing written
+// to the file since the last good sync is known to be on the disk, and a
+// later sync of the same file may report success regardless.
+type syncFailed struct{ error }
+
+func (e syncFailed) Unwrap() error { return e.error }
 
 // readTable reads and verifies the block table of a committed reserved
 // record.

@@ -96,6 +96,11 @@ type Options struct {
 	// Logger receives errors such as entering read-only mode; nil logs
 	// nothing.
 	Logger *zap.Logger
+	// RewriteThreshold: an offset write or append whose new value holds at
+	// least this many bytes not in the request is streamed from the old
+	// file into the new one (rewrite.go) instead of built in memory.
+	// Default DefaultRewriteThreshold.
+	RewriteThreshold uint64
 }
 
 // lockStripes bounds the per-object locks; writers of different objects
@@ -110,6 +115,8 @@ type Backend struct {
 	fs   vfs.FS
 	sync bool
 	log  *zap.Logger
+	// rewriteAt is Options.RewriteThreshold.
+	rewriteAt uint64
 
 	// locks serialise writes and removes of the same object, so the
 	// statistics stay exact even if callers do not order them.
@@ -148,6 +155,11 @@ func Open(dir string, opts Options) (*Backend, error) {
 		fs:   opts.FS,
 		sync: opts.Sync == SyncAlways,
 		log:  opts.Logger,
+
+		rewriteAt: opts.RewriteThreshold,
+	}
+	if b.rewriteAt == 0 {
+		b.rewriteAt = DefaultRewriteThreshold
 	}
 	if b.fs == nil {
 		b.fs = vfs.Default
@@ -490,6 +502,9 @@ func (b *Backend) Write(ctx context.Context, req *backend.WriteRequest) (backend
 		}
 	}
 	if req.NeedsPrevious() && !pending {
+		if m, ok, err := b.rewrite(req, ts, dir, path); ok || err != nil {
+			return m, err
+		}
 		h, old, err := b.readColumn(req.Key, path)
 		switch {
 		case err == nil:
@@ -575,15 +590,22 @@ func (b *Backend) ensureDir(oid id.ID, dir string) error {
 // their durability is in doubt). On any error before the rename the
 // temporary file is removed and path is untouched.
 func (b *Backend) replace(dir, path string, hdr, data []byte) (renamed bool, err error) {
+	return b.replaceWith(dir, path, func(f vfs.File) error {
+		if err := writeAll(f, hdr); err != nil {
+			return err
+		}
+		return writeAll(f, data)
+	})
+}
+
+// replaceWith is replace with the new file's contents written by fill.
+func (b *Backend) replaceWith(dir, path string, fill func(vfs.File) error) (renamed bool, err error) {
 	tmp := filepath.Join(dir, tempPrefix+filepath.Base(path)+"."+strconv.FormatUint(b.tmpSeq.Add(1), 10))
 	f, err := b.fs.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return false, ioError("create", err)
 	}
-	err = writeAll(f, hdr)
-	if err == nil {
-		err = writeAll(f, data)
-	}
+	err = fill(f)
 	if err == nil && b.sync {
 		err = f.Sync()
 	}
