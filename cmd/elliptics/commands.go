@@ -161,6 +161,13 @@ func init() {
 			setup:   recoveryCommand,
 		},
 		{
+			name:    "node",
+			args:    []string{"ACTION", "ADDR"},
+			summary: "remove ADDR: declare a stopped node gone for good, so its ranges are filled from other groups",
+			about:   nodeAbout,
+			setup:   nodeCommand,
+		},
+		{
 			name:    "id",
 			args:    []string{"KEY"},
 			summary: "print the ID of KEY in the --namespace, without connecting",

@@ -274,3 +274,46 @@ func humanBytes(n uint64) string {
 	}
 	return fmt.Sprintf("%.1f %s", f, units[i])
 }
+
+const nodeAbout = `Acts on a node of the cluster as a whole. ACTION is:
+
+  remove ADDR   declare the node at ADDR gone for good: every node that took over
+                part of its ranges fills them from the other groups now, instead of
+                after its recovery.leave_after. The node must be stopped first (a
+                node still in a route table is refused). Follow the fill with
+                'elliptics recovery status --follow'.`
+
+func nodeCommand(fs *flag.FlagSet) action {
+	return func(ctx context.Context, c *cli, args []string) error {
+		if args[0] != "remove" {
+			return usageErrorf("node: unknown ACTION %q (want remove)", args[0])
+		}
+		gone := args[1]
+		ms, err := c.members(ctx)
+		if err != nil {
+			return err
+		}
+		s := c.adminSession()
+		var failed []string
+		told := 0
+		for addr := range ms {
+			if addr == gone {
+				continue
+			}
+			if err := s.ForgetNode(ctx, addr, gone); err != nil {
+				failed = append(failed, fmt.Sprintf("%s: %s", addr, oneLine(err.Error())))
+				continue
+			}
+			told++
+		}
+		slices.Sort(failed)
+		for _, f := range failed {
+			fmt.Fprintf(c.stderr, "node remove %s: %s\n", gone, f)
+		}
+		if len(failed) > 0 {
+			return &opError{msg: fmt.Sprintf("node remove %s: %d of %d nodes refused", gone, len(failed), len(failed)+told)}
+		}
+		fmt.Fprintf(c.stdout, "%s declared gone on %d nodes; they fill its ranges from the other groups\n", gone, told)
+		return nil
+	}
+}

@@ -67,3 +67,13 @@ func (s *Session) recovery(ctx context.Context, addr string, req *proto.Recovery
 	}
 	return rep.Jobs, nil
 }
+
+// ForgetNode tells the node at addr that the node at gone is gone for good
+// (the original had no such call; its recovery was run by hand): the
+// ranges it held that addr's backends took over are filled from the other
+// groups now instead of after the node's leave_after. A node still in
+// addr's route table is refused (status.ErrInvalid).
+func (s *Session) ForgetNode(ctx context.Context, addr, gone string) error {
+	_, err := s.recovery(ctx, addr, &proto.RecoveryRequest{Action: "forget", Address: gone, Backend: -1})
+	return err
+}

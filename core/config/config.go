@@ -76,6 +76,7 @@ const (
 	DefaultRecoveryConcurrency   = 2
 	DefaultRecoveryMergeDelay    = 2 * time.Second
 	DefaultRecoveryHandoffWindow = 10 * time.Minute
+	DefaultRecoveryLeaveAfter    = server.DefaultLeaveAfter
 )
 
 // Defaults of a [[backend]] table.
@@ -136,6 +137,11 @@ type Recovery struct {
 	// MergeDelay is how long the route table must stay unchanged before an
 	// automatic merge starts. Default "2s".
 	MergeDelay Duration `toml:"merge_delay"`
+	// LeaveAfter is how long a backend may be missing from the route
+	// table (its node dead or cut off) before the backends that took over
+	// its ranges fill them from the other groups. 'elliptics node remove
+	// ADDR' does it at once. Default "10m".
+	LeaveAfter Duration `toml:"leave_after"`
 	// HandoffWindow is how long after a route change a read that misses
 	// on a key's owner also asks the key's previous owner, so objects on
 	// their way are still found; "0s" turns it off. Default "10m".
@@ -144,7 +150,8 @@ type Recovery struct {
 
 func defaultRecovery() Recovery {
 	return Recovery{Auto: DefaultRecoveryAuto, Rate: DefaultRecoveryRate, Concurrency: DefaultRecoveryConcurrency,
-		MergeDelay: Duration{DefaultRecoveryMergeDelay}, HandoffWindow: Duration{DefaultRecoveryHandoffWindow}}
+		MergeDelay: Duration{DefaultRecoveryMergeDelay}, HandoffWindow: Duration{DefaultRecoveryHandoffWindow},
+		LeaveAfter: Duration{DefaultRecoveryLeaveAfter}}
 }
 
 // Node is the [node] table.
@@ -528,6 +535,9 @@ func (c *Config) Validate() error {
 	if c.Recovery.MergeDelay.Duration <= 0 {
 		p.add("recovery.merge_delay", "must be > 0, got %v", c.Recovery.MergeDelay)
 	}
+	if c.Recovery.LeaveAfter.Duration <= 0 {
+		p.add("recovery.leave_after", "must be > 0, got %v", c.Recovery.LeaveAfter)
+	}
 	if c.Recovery.HandoffWindow.Duration < 0 {
 		p.add("recovery.handoff_window", "must be >= 0, got %v", c.Recovery.HandoffWindow)
 	}
@@ -720,6 +730,7 @@ func (c *Config) ServerOptions(logger *zap.Logger) (server.Options, error) {
 			Manual:        !c.Recovery.Auto,
 			MergeDelay:    c.Recovery.MergeDelay.Duration,
 			HandoffWindow: c.Recovery.HandoffWindow.Duration,
+			LeaveAfter:    c.Recovery.LeaveAfter.Duration,
 		},
 	}
 	if opts.Recovery.HandoffWindow == 0 {

@@ -69,7 +69,7 @@ func TestExampleFileIsDefault(t *testing.T) {
 		"probes_per_interval", "connect_on_demand",
 		"id", "group", "type", "dir", "read_only", "enable", "sync", "sync_interval", "blob_size",
 		"records_in_blob", "compress", "points",
-		"auto", "rate", "objects_rate", "concurrency", "merge_delay", "handoff_window"} {
+		"auto", "rate", "objects_rate", "concurrency", "merge_delay", "leave_after", "handoff_window"} {
 		require.Contains(t, string(data), "\n"+key+" = ", key)
 	}
 }
@@ -99,7 +99,8 @@ func TestLoadFixtures(t *testing.T) {
 			withPoints(withDir(withDisabled(withReadOnly(testbackend(3, 2, "mem"))), "/mnt/disk1"), 64),
 			testbackend(7, 5, "blob"),
 		},
-		Recovery: Recovery{Auto: false, Rate: 10 * MiB, ObjectsRate: 500, Concurrency: 3, MergeDelay: Duration{5 * time.Second}},
+		Recovery: Recovery{Auto: false, Rate: 10 * MiB, ObjectsRate: 500, Concurrency: 3, MergeDelay: Duration{5 * time.Second},
+			LeaveAfter: Duration{time.Hour}},
 	}
 	partial := Default()
 	partial.Node.Listen = []string{"0.0.0.0:1025"}

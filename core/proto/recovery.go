@@ -11,7 +11,7 @@ import (
 // people and scripts, so a self-describing form costs nothing that
 // matters. Unknown fields are ignored.
 type RecoveryRequest struct {
-	// Action is start, status, pause, resume or stop.
+	// Action is start, status, pause, resume, stop or forget.
 	Action string `json:"action"`
 	// Kind (start) is merge or dc.
 	Kind string `json:"kind,omitempty"`
@@ -27,6 +27,9 @@ type RecoveryRequest struct {
 	ObjectsPerSec int64 `json:"objects_per_sec,omitempty"`
 	// Job (pause, resume, stop) is the job's id.
 	Job uint64 `json:"job,omitempty"`
+	// Address (forget) is a node gone for good, whose ranges the nodes
+	// that took them over fill from the other groups now.
+	Address string `json:"address,omitempty"`
 }
 
 // Append encodes the request.
@@ -47,12 +50,16 @@ func DecodeRecoveryRequest(b []byte) (RecoveryRequest, error) {
 			return r, status.Errorf(status.Invalid, "recovery request: kind %q: want merge or dc", r.Kind)
 		}
 	case "status":
+	case "forget":
+		if r.Address == "" {
+			return r, status.Errorf(status.Invalid, "recovery request: forget needs the address of the node gone")
+		}
 	case "pause", "resume", "stop":
 		if r.Job == 0 {
 			return r, status.Errorf(status.Invalid, "recovery request: %s needs a job id", r.Action)
 		}
 	default:
-		return r, status.Errorf(status.Invalid, "recovery request: action %q: want start, status, pause, resume or stop", r.Action)
+		return r, status.Errorf(status.Invalid, "recovery request: action %q: want start, status, pause, resume, stop or forget", r.Action)
 	}
 	if r.BytesPerSec < 0 || r.ObjectsPerSec < 0 {
 		return r, status.Errorf(status.Invalid, "recovery request: negative rate")

@@ -50,6 +50,10 @@ type RecoveryOptions struct {
 	// automatic merge starts (default 2s): a forming cluster changes many
 	// times a second.
 	MergeDelay time.Duration
+	// LeaveAfter is how long a backend may be out of the route table
+	// before the backends that took over its arcs fill them from the other
+	// groups (default DefaultLeaveAfter).
+	LeaveAfter time.Duration
 	// HandoffWindow is how long after a route change a read that misses
 	// on a key's owner also asks the key's previous owner (default 10m; a
 	// negative value turns it off).
@@ -64,6 +68,9 @@ const (
 func (o *RecoveryOptions) setDefaults() {
 	if o.MergeDelay == 0 {
 		o.MergeDelay = defaultMergeDelay
+	}
+	if o.LeaveAfter == 0 {
+		o.LeaveAfter = DefaultLeaveAfter
 	}
 	if o.HandoffWindow == 0 {
 		o.HandoffWindow = defaultHandoffWindow
@@ -80,6 +87,9 @@ type recoveryState struct {
 	// merged is each backend's owned ranges (a hash) at its last
 	// automatic merge: an unchanged ownership needs none.
 	merged map[int32]uint64
+	// prevTable and departed track the backends that left (leave.go).
+	prevTable *route.Table
+	departed  map[string]*departure
 }
 
 // Recovery returns the node's recovery jobs.
@@ -90,6 +100,7 @@ func (s *Server) Recovery() *recovery.Manager { return s.rec.mgr }
 func (s *Server) initRecovery() {
 	s.rec.changed = make(chan struct{}, 1)
 	s.rec.merged = map[int32]uint64{}
+	s.rec.departed = map[string]*departure{}
 	s.rec.mgr = recovery.New(recoveryHost{s}, recovery.Options{Dir: s.opts.Recovery.Dir,
 		Limits: s.opts.Recovery.Limits, Concurrency: s.opts.Recovery.Concurrency, Logger: s.log.Named("recovery")})
 }
@@ -106,11 +117,18 @@ func (s *Server) startRecovery() {
 }
 
 // routesChanged is called after every change of the route table.
+// It may run inside client.NewNode, before s.cluster.peers is set: the
+// table is read by the recovery loop, not here.
 func (s *Server) routesChanged() {
 	s.requestPush()
 	s.rec.mu.Lock()
 	s.rec.lastChange = time.Now()
 	s.rec.mu.Unlock()
+	s.kickRecovery()
+}
+
+// kickRecovery wakes the automatic recovery loop.
+func (s *Server) kickRecovery() {
 	select {
 	case s.rec.changed <- struct{}{}:
 	default:
@@ -146,6 +164,7 @@ func (s *Server) recoveryLoop() {
 		case <-s.bgCtx.Done():
 			return
 		case <-s.rec.changed:
+			s.noteDepartures(s.Table())
 			if !timer.Stop() {
 				select {
 				case <-timer.C:
@@ -161,6 +180,7 @@ func (s *Server) recoveryLoop() {
 			continue
 		}
 		pending := s.autoRecover(fillEmpty)
+		pending = s.fillDeparted() || pending
 		if pending {
 			timer.Reset(delay)
 		}
@@ -242,6 +262,11 @@ func (s *Server) handleRecovery(_ context.Context, req *Request, _ Replier) ([][
 	var jobs []recovery.Status
 	switch rr.Action {
 	case "status":
+		jobs = s.rec.mgr.Jobs()
+	case "forget":
+		if _, err := s.forgetNode(rr.Address); err != nil {
+			return nil, err
+		}
 		jobs = s.rec.mgr.Jobs()
 	case "pause", "resume", "stop":
 		st, err := s.rec.mgr.Control(rr.Job, recovery.Action(rr.Action))

@@ -353,3 +353,52 @@ func TestRecoveryControl(t *testing.T) {
 	_, err = sess.StartRecovery(ctx, c.Addrs[1], recovery.Merge, client.RecoveryOptions{Backend: 7})
 	require.ErrorIs(t, err, status.ErrNotFound)
 }
+
+// A node gone for good (declared, or missing longer than LeaveAfter):
+// the backend that took over its ranges fills them from the other groups.
+func TestLeaveFillsFromOtherGroups(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		leaveAfter time.Duration
+		forget     bool
+	}{
+		{"node remove", time.Hour, true},
+		{"leave_after", 300 * time.Millisecond, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			// Nodes 0 and 3 serve group 1, nodes 1 and 2 groups 2 and 3.
+			c, err := clustertest.Start(clustertest.Options{Nodes: 4, Groups: 3, Recovery: server.RecoveryOptions{
+				MergeDelay: 100 * time.Millisecond, LeaveAfter: tc.leaveAfter}})
+			require.NoError(t, err)
+			defer c.Close()
+			require.NoError(t, c.WaitConverged(ctx))
+			cl, err := c.Client(ctx, client.Config{})
+			require.NoError(t, err)
+			defer cl.Close()
+			sess := client.NewSession(cl)
+			sess.SetGroups(1, 2, 3)
+			const n = 200
+			for i := range n {
+				_, err := sess.Write(ctx, client.NewKey(fmt.Sprintf("k%d", i)), []byte("v"))
+				require.NoError(t, err)
+			}
+			records := func() uint64 { return c.Nodes[0].Backends()[0].Store().Stats().Records }
+			require.Less(t, records(), uint64(n), "node 0 already holds every object")
+
+			if tc.forget {
+				err := sess.ForgetNode(ctx, c.Addrs[0], c.Addrs[3])
+				require.ErrorIs(t, err, status.ErrInvalid, "removing a live node")
+			}
+			require.NoError(t, c.Nodes[3].Shutdown(ctx))
+			require.Eventually(t, func() bool { return c.Nodes[0].Table().Len() == 3 }, 10*time.Second, 10*time.Millisecond)
+			if tc.forget {
+				time.Sleep(300 * time.Millisecond) // well past MergeDelay: nothing may happen yet
+				require.Less(t, records(), uint64(n), "filled before the node was declared gone")
+				require.NoError(t, sess.ForgetNode(ctx, c.Addrs[0], c.Addrs[3]))
+			}
+			require.Eventually(t, func() bool { return records() == n }, 20*time.Second, 20*time.Millisecond,
+				"node 0 holds %d of %d objects", records(), n)
+		})
+	}
+}

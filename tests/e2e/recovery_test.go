@@ -252,3 +252,46 @@ func TestRecoveryWipedNode(t *testing.T) {
 		require.Equal(t, want, string(e.Data), "object %d", i)
 	}
 }
+
+// TestRecoveryNodeRemove: a node of group 1 dies for good; 'elliptics node
+// remove' makes the other node of group 1 fill the dead node's ranges
+// from groups 2 and 3.
+func TestRecoveryNodeRemove(t *testing.T) {
+	a := recoveryNode(t, 1, "", "")
+	b := recoveryNode(t, 1, a.addr, "")
+	g2 := recoveryNode(t, 2, a.addr, "")
+	g3 := recoveryNode(t, 3, a.addr, "")
+	startAll(t, []*clusterNode{a, b, g2, g3})
+	s := session(t, a.addr)
+	s.SetGroups(1, 2, 3)
+	waitTable(t, s, 4)
+	ctx := context.Background()
+	const n = 300
+	for i := range n {
+		_, err := s.Write(ctx, client.NewKey(fmt.Sprintf("obj-%d", i)), []byte("v"))
+		require.NoError(t, err)
+	}
+	before := iterateCount(t, s, a.addr, 1)
+	require.Less(t, before, n)
+
+	_, errOut, code := cli(t, nil, "--remote", a.addr, "node", "remove", b.addr)
+	require.Equal(t, 1, code, "removing a live node must fail")
+	require.Contains(t, errOut, "stop it before removing it")
+
+	b.d.kill()
+	waitTable(t, s, 3)
+	// The other nodes notice the death within a few pings.
+	var out string
+	require.Eventually(t, func() bool {
+		out, errOut, code = cli(t, nil, "--remote", a.addr, "node", "remove", b.addr)
+		return code == 0
+	}, 20*time.Second, 200*time.Millisecond, "node remove: %s", &errOut)
+	require.Contains(t, out, "declared gone on 3 nodes")
+	require.Eventually(t, func() bool {
+		c, err := placed(s, a.addr, 1)
+		return err == nil && c == n
+	}, 60*time.Second, 200*time.Millisecond, "the remaining node of group 1 did not fill itself")
+	out, errOut, code = cli(t, nil, "--remote", a.addr, "--json", "recovery", "status", "--address", a.addr)
+	require.Zero(t, code, errOut)
+	require.Contains(t, out, `"kind": "dc"`)
+}
