@@ -105,6 +105,7 @@ bench: build capi
 soak: build
 	$(MAKE) fuzz FUZZTIME=$(SOAKTIME)
 	ELLIPTICS_BIG=1 $(GO) test -count=1 -timeout 30m -v -run 'TestBigObjectStreams$$' ./tests/e2e/
+	ELLIPTICS_SOAK=1 $(GO) test -count=1 -timeout 30m -v -run 'TestFaultSoak$$' ./tests/e2e/
 
 # Whole clusters in one process on an in-memory network (issue 4): 100 nodes
 # in full mesh, then 100 and 1,000 nodes connecting on demand; convergence

@@ -77,37 +77,49 @@ func (m *Manager) dc(ctx context.Context, j *Job) error {
 	})
 }
 
-// passes runs pass from the job's cursor and again from the start while
-// records failed (a node unreachable, a table behind), backing off, at
-// most maxPasses times; then the job fails naming how many records were
-// left behind.
+// passes runs pass from the job's cursor until it ends cleanly, at most
+// maxPasses times, backing off between tries: a pass that failed (a node
+// unreachable, the table behind) goes on from its cursor; one that left
+// records behind walks again from the start. Then the job fails, naming
+// what was left.
 func (m *Manager) passes(ctx context.Context, j *Job, pass func(ctx context.Context, cur Cursor) error) error {
 	backoff := time.Second
 	for attempt := 1; ; attempt++ {
 		j.mu.Lock()
 		cur, before := j.st.Cursor, j.st.Errors
 		j.mu.Unlock()
-		if err := pass(ctx, cur); err != nil {
-			return err
+		err := pass(ctx, cur)
+		if err != nil && (ctx.Err() != nil || j.gate(ctx) != nil) {
+			return err // stopped, paused then stopped, or closing
 		}
 		j.mu.Lock()
 		failed := j.st.Errors - before
 		j.mu.Unlock()
-		if failed == 0 {
+		if err == nil && failed == 0 {
 			return nil
 		}
 		if attempt == maxPasses {
+			if err != nil {
+				return err
+			}
 			return fmt.Errorf("%d records failed in the last of %d passes", failed, maxPasses)
 		}
-		m.log.Info("recovery pass left records behind; again", zap.Uint64("job", j.st.ID), // the id never changes
-			zap.Uint64("failed", failed), zap.Duration("in", backoff))
+		why := zap.Uint64("failed_records", failed)
+		if err != nil {
+			why = zap.Error(err)
+			j.recordError(err)
+		}
+		m.log.Info("recovery pass did not finish cleanly; again", zap.Uint64("job", j.st.ID), // the id never changes
+			why, zap.Duration("in", backoff))
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 30*time.Second)
-		j.progress(func(st *Status) { st.Cursor = Cursor{} })
+		if err == nil {
+			j.progress(func(st *Status) { st.Cursor = Cursor{} })
+		}
 	}
 }
 

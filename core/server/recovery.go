@@ -87,9 +87,10 @@ type recoveryState struct {
 	// merged is each backend's owned ranges (a hash) at its last
 	// automatic merge: an unchanged ownership needs none.
 	merged map[int32]uint64
-	// prevTable and departed track the backends that left (leave.go).
-	prevTable *route.Table
-	departed  map[string]*departure
+	// cover is each backend's filled ranges (coverage.go), used only by
+	// the recovery loop; fillNow (under mu) fills gains without waiting.
+	cover   map[int32]*coverage
+	fillNow bool
 }
 
 // Recovery returns the node's recovery jobs.
@@ -100,7 +101,7 @@ func (s *Server) Recovery() *recovery.Manager { return s.rec.mgr }
 func (s *Server) initRecovery() {
 	s.rec.changed = make(chan struct{}, 1)
 	s.rec.merged = map[int32]uint64{}
-	s.rec.departed = map[string]*departure{}
+	s.rec.cover = map[int32]*coverage{}
 	s.rec.mgr = recovery.New(recoveryHost{s}, recovery.Options{Dir: s.opts.Recovery.Dir,
 		Limits: s.opts.Recovery.Limits, Concurrency: s.opts.Recovery.Concurrency, Logger: s.log.Named("recovery")})
 }
@@ -164,7 +165,6 @@ func (s *Server) recoveryLoop() {
 		case <-s.bgCtx.Done():
 			return
 		case <-s.rec.changed:
-			s.noteDepartures(s.Table())
 			if !timer.Stop() {
 				select {
 				case <-timer.C:
@@ -180,7 +180,6 @@ func (s *Server) recoveryLoop() {
 			continue
 		}
 		pending := s.autoRecover(fillEmpty)
-		pending = s.fillDeparted() || pending
 		if pending {
 			timer.Reset(delay)
 		}
@@ -192,16 +191,25 @@ func (s *Server) recoveryLoop() {
 func (s *Server) autoRecover(fillEmpty map[int32]bool) (pending bool) {
 	t := s.Table()
 	self := s.cluster.peers.Self()
+	s.rec.mu.Lock()
+	fillNow := s.rec.fillNow
+	s.rec.fillNow = false
+	s.rec.mu.Unlock()
+	// Each backend's owned ranges, and a hash of them: an unchanged
+	// ownership needs no merge.
 	owned := map[int32]uint64{}
+	ownedRanges := map[int32][]recovery.IDRange{}
 	for _, r := range t.Ranges(self) {
-		h, ok := owned[r.Backend]
-		if !ok {
-			h = 14695981039346656037
-		}
+		ownedRanges[r.Backend] = append(ownedRanges[r.Backend], recovery.IDRange{Start: r.Start, End: r.End})
+	}
+	for id, rs := range ownedRanges {
+		ownedRanges[id] = recovery.Normalize(rs)
 		f := fnv.New64a()
-		f.Write(r.Start[:])
-		f.Write(r.End[:])
-		owned[r.Backend] = h ^ f.Sum64()*1099511628211
+		for _, r := range ownedRanges[id] {
+			f.Write(r.Start[:])
+			f.Write(r.End[:])
+		}
+		owned[id] = f.Sum64()
 	}
 	for _, b := range s.backends {
 		if b.State() != proto.StateEnabled {
@@ -211,15 +219,8 @@ func (s *Server) autoRecover(fillEmpty map[int32]bool) (pending bool) {
 		if !inTable {
 			continue // not announced yet
 		}
-		if fillEmpty[b.ID] {
-			if !hasOtherGroups(t, b.Group) {
-				pending = true // wait to learn the other groups
-			} else if _, err := s.rec.mgr.Start(recovery.Spec{Kind: recovery.DC, Backend: b.ID, Auto: true,
-				Before: s.rec.started}); err == nil || errors.Is(err, status.ErrAlready) {
-				delete(fillEmpty, b.ID)
-			} else {
-				s.log.Warn("recovery: cannot start dc of an empty backend", zap.Int32("backend", b.ID), zap.Error(err))
-			}
+		if s.fillGains(t, b, ownedRanges[b.ID], fillEmpty[b.ID], fillNow) {
+			pending = true
 		}
 		s.rec.mu.Lock()
 		last, seen := s.rec.merged[b.ID]
@@ -264,7 +265,7 @@ func (s *Server) handleRecovery(_ context.Context, req *Request, _ Replier) ([][
 	case "status":
 		jobs = s.rec.mgr.Jobs()
 	case "forget":
-		if _, err := s.forgetNode(rr.Address); err != nil {
+		if err := s.forgetNode(rr.Address); err != nil {
 			return nil, err
 		}
 		jobs = s.rec.mgr.Jobs()
