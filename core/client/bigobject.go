@@ -32,6 +32,11 @@ type StreamOptions struct {
 	Size uint64
 	// TTL gives the committed object a lifetime (WriteFrom; 0 = none).
 	TTL time.Duration
+	// CASTimestamp (WriteFrom) refuses the upload where the stored object
+	// is newer than the session's timestamp: the prepare and the commit
+	// fail with status.ErrMismatch there (recovery copies never replace
+	// newer data).
+	CASTimestamp bool
 	// Progress, when set, is called after every chunk with the bytes done
 	// so far (counting from Offset for ReadTo) and the total.
 	Progress func(done, total uint64)
@@ -78,7 +83,7 @@ func (s *Session) WriteFrom(ctx context.Context, k Key, r io.Reader, size uint64
 			}
 			return res, fmt.Errorf("upload: read the input at byte %d of %d: %w", off, size, err)
 		}
-		wo := WriteOptions{Offset: off}
+		wo := WriteOptions{Offset: off, CASTimestamp: o.CASTimestamp}
 		switch {
 		case off == 0:
 			wo.Prepare, wo.TotalSize = true, size

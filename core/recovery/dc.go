@@ -196,31 +196,51 @@ func (d *dcPass) needs(ctx context.Context, rec backend.Record) bool {
 // fetch reads the batch from group g and writes it here, within the rate
 // limits, never over a newer copy.
 func (d *dcPass) fetch(ctx context.Context, g uint32) error {
-	keys := make([]backend.Key, len(d.batch))
-	for i, rec := range d.batch {
+	var keys []backend.Key
+	var sizes []uint64
+	for _, rec := range d.batch {
 		if err := d.m.wait(ctx, d.j, rec.Size); err != nil {
 			return err
 		}
-		keys[i] = rec.Key
+		if rec.Size > BigObject {
+			// Never whole in memory (nor in one frame): in chunks.
+			err := d.m.host.Pull(ctx, rec.Key, g, rec.Meta, d.loc.Store)
+			d.done(rec.Key, g, rec.Size, err)
+			continue
+		}
+		keys = append(keys, rec.Key)
+		sizes = append(sizes, rec.Size)
+	}
+	if len(keys) == 0 {
+		return nil
 	}
 	return d.m.host.Fetch(ctx, keys, g, func(i int, data []byte, meta backend.Meta, err error) {
 		if err == nil {
 			err = d.store(ctx, keys[i], data, meta)
 		}
-		d.j.progress(func(st *Status) {
-			switch {
-			case err == nil:
-				st.Moved++
-				st.Bytes += uint64(len(data))
-			case errors.Is(err, status.ErrMismatch):
-				st.Kept++
-			case errors.Is(err, status.ErrNotFound):
-				// Removed or expired at the source since the scan.
-			default:
-				st.Errors++
-				st.LastError = fmt.Sprintf("copy %s/%q from group %d: %v", keys[i].ID.Short(), keys[i].Column, g, err)
-			}
-		})
+		d.done(keys[i], g, uint64(len(data)), err)
+	})
+}
+
+// BigObject is the size above which recovery copies a record in chunks
+// (a chunked upload), never whole in memory.
+const BigObject = 8 << 20
+
+// done counts one record's copy.
+func (d *dcPass) done(key backend.Key, g uint32, size uint64, err error) {
+	d.j.progress(func(st *Status) {
+		switch {
+		case err == nil:
+			st.Moved++
+			st.Bytes += size
+		case errors.Is(err, status.ErrMismatch):
+			st.Kept++
+		case errors.Is(err, status.ErrNotFound):
+			// Removed or expired at the source since the scan.
+		default:
+			st.Errors++
+			st.LastError = fmt.Sprintf("copy %s/%q from group %d: %v", key.ID.Short(), key.Column, g, err)
+		}
 	})
 }
 

@@ -17,9 +17,13 @@ type Host interface {
 	Table() *route.Table
 	// Local opens a backend of this node for the length of a pass.
 	Local(backendID int32) (Local, error)
-	// Copy writes a record to its owner in group g (on any node), keeping a
-	// newer copy there: then it returns status.ErrMismatch.
-	Copy(ctx context.Context, key backend.Key, g uint32, data []byte, meta backend.Meta) error
+	// Copy copies a record of src to its owner in group g (on any node),
+	// keeping a newer copy there (then status.ErrMismatch), and returns
+	// the metadata of what it sent. Big records go in chunks.
+	Copy(ctx context.Context, src backend.Backend, key backend.Key, g uint32) (backend.Meta, error)
+	// Pull copies a big record (meta as scanned) from its owner in group
+	// g into dst, in chunks, keeping a newer copy in dst.
+	Pull(ctx context.Context, key backend.Key, g uint32, meta backend.Meta, dst backend.Backend) error
 	// Lookup returns the metadata the owner of key in group g holds.
 	Lookup(ctx context.Context, key backend.Key, g uint32) (backend.Meta, error)
 	// Scan visits the live records (metadata, no data) of a backend of any

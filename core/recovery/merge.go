@@ -66,14 +66,10 @@ func (m *Manager) moveOne(ctx context.Context, j *Job, loc Local, rec backend.Re
 	if err := m.wait(ctx, j, rec.Size); err != nil {
 		return err
 	}
-	data, meta, err := loc.Store.Read(ctx, rec.Key, 0, 0)
-	if errors.Is(err, status.ErrNotFound) {
+	meta, err := m.host.Copy(ctx, loc.Store, rec.Key, loc.Group)
+	if errors.Is(err, status.ErrNotFound) && meta.Timestamp.IsZero() {
 		return nil // removed or expired since the scan saw it
 	}
-	if err != nil {
-		return fmt.Errorf("read: %w", err)
-	}
-	err = m.host.Copy(ctx, rec.Key, loc.Group, data, meta)
 	kept := errors.Is(err, status.ErrMismatch)
 	if err != nil && !kept {
 		return fmt.Errorf("copy: %w", err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"sync"
 	"time"
 
@@ -399,8 +400,57 @@ func (h recoveryHost) Local(backendID int32) (recovery.Local, error) {
 	return recovery.Local{ID: b.ID, Group: b.Group, Store: st, Release: b.release}, nil
 }
 
-func (h recoveryHost) Copy(ctx context.Context, key backend.Key, g uint32, data []byte, meta backend.Meta) error {
-	return h.s.writeCopy(ctx, key, g, data, meta, false)
+func (h recoveryHost) Copy(ctx context.Context, src backend.Backend, key backend.Key, g uint32) (backend.Meta, error) {
+	info, err := src.Lookup(ctx, key, backend.LookupOptions{})
+	if err != nil {
+		return backend.Meta{}, err
+	}
+	meta := info.Meta
+	if meta.Size <= recovery.BigObject {
+		data, meta, err := src.Read(ctx, key, 0, 0)
+		if err != nil {
+			return meta, err
+		}
+		return meta, h.s.writeCopy(ctx, key, g, data, meta, false)
+	}
+	var ttl time.Duration
+	if !meta.Expire.IsZero() {
+		if ttl = time.Until(meta.Expire); ttl <= 0 {
+			return meta, status.Errorf(status.NotFound, "record expired before it was sent")
+		}
+	}
+	r := &storeReader{ctx: ctx, st: src, key: key, size: meta.Size}
+	owner, known := h.s.Table().Owner(key.ID, g)
+	if known && owner.Addr != h.Self() {
+		sess := h.session(g)
+		sess.SetTimestamp(meta.Timestamp)
+		sess.SetUserFlags(meta.UserFlags)
+		_, err := sess.WriteFrom(ctx, client.RawKey(key.ID).WithColumn(key.Column), r, meta.Size,
+			client.StreamOptions{Chunk: copyChunk, TTL: ttl, CASTimestamp: true})
+		return meta, err
+	}
+	hd := proto.Header{Group: g, Backend: -1}
+	if known {
+		hd.Backend = owner.ID
+	}
+	b, dst, err := h.s.backendFor(&hd)
+	if err != nil {
+		return meta, err
+	}
+	defer b.release()
+	return meta, h.s.uploadLocal(ctx, dst, key, r, meta)
+}
+
+// Pull copies a big record from its owner in group g into dst, in chunks.
+func (h recoveryHost) Pull(ctx context.Context, key backend.Key, g uint32, meta backend.Meta, dst backend.Backend) error {
+	pr, pw := io.Pipe()
+	go func() {
+		_, err := h.session(g).ReadTo(ctx, client.RawKey(key.ID).WithColumn(key.Column), pw, client.StreamOptions{Chunk: copyChunk})
+		pw.CloseWithError(err)
+	}()
+	err := h.s.uploadLocal(ctx, dst, key, pr, meta)
+	pr.CloseWithError(err) // stops the reader if the upload failed first
+	return err
 }
 
 func (h recoveryHost) session(g uint32) *client.Session {

@@ -1,7 +1,9 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha512"
 	"errors"
 	"fmt"
 	"sync"
@@ -100,7 +102,9 @@ func TestJoinMovesData(t *testing.T) {
 		_, err := sess.Write(ctx, key(i), []byte(fmt.Sprintf("value-%d", i)))
 		require.NoError(t, err)
 	}
-	require.Equal(t, n, placement(t, c))
+	// Objects bigger than recovery.BigObject move in chunks.
+	bigs := writeBigs(t, sess, 4)
+	require.Equal(t, n+len(bigs), placement(t, c))
 
 	// Readers run through the move and must never get "not found".
 	var stop atomic.Bool
@@ -126,7 +130,7 @@ func TestJoinMovesData(t *testing.T) {
 	require.NoError(t, c.WaitConverged(ctx))
 	waitJobs(t, c, recovery.Merge, 3)
 	// Jobs started by earlier route changes may still be followed by more.
-	require.Eventually(t, func() bool { return placement(t, c) == n }, 20*time.Second, 50*time.Millisecond)
+	require.Eventually(t, func() bool { return placement(t, c) == n+len(bigs) }, 20*time.Second, 50*time.Millisecond)
 	stop.Store(true)
 	wg.Wait()
 	require.Zero(t, misses.Load(), "reads that missed during the move (of %d)", reads.Load())
@@ -135,6 +139,35 @@ func TestJoinMovesData(t *testing.T) {
 		e, err := sess.Read(ctx, key(i), 0, 0)
 		require.NoError(t, err, "key %d", i)
 		require.Equal(t, fmt.Sprintf("value-%d", i), string(e.Data))
+	}
+	checkBigs(t, sess, bigs)
+}
+
+// writeBigs uploads n objects bigger than recovery.BigObject and returns
+// their SHA-512s by key name.
+func writeBigs(t *testing.T, sess *client.Session, n int) map[string][64]byte {
+	t.Helper()
+	out := map[string][64]byte{}
+	for i := range n {
+		data := make([]byte, recovery.BigObject+1<<20+i)
+		for j := range data {
+			data[j] = byte(j*7 + i)
+		}
+		name := fmt.Sprintf("big-%d", i)
+		_, err := sess.WriteFrom(context.Background(), client.NewKey(name), bytes.NewReader(data), uint64(len(data)), client.StreamOptions{})
+		require.NoError(t, err)
+		out[name] = sha512.Sum512(data)
+	}
+	return out
+}
+
+func checkBigs(t *testing.T, sess *client.Session, bigs map[string][64]byte) {
+	t.Helper()
+	for name, sum := range bigs {
+		h := sha512.New()
+		_, err := sess.ReadTo(context.Background(), client.NewKey(name), h, client.StreamOptions{})
+		require.NoError(t, err, name)
+		require.Equal(t, sum[:], h.Sum(nil), name)
 	}
 }
 
@@ -157,6 +190,7 @@ func TestWipedNodeFills(t *testing.T) {
 		_, err := sess.Write(ctx, key(i), []byte(fmt.Sprintf("old-%d", i)))
 		require.NoError(t, err)
 	}
+	bigs := writeBigs(t, sess, 2)
 	// Group 3 holds newer versions of some objects.
 	g3 := sess.Clone()
 	g3.SetGroups(3)
@@ -176,9 +210,10 @@ func TestWipedNodeFills(t *testing.T) {
 		}
 		return false
 	}, 20*time.Second, 20*time.Millisecond)
-	require.Equal(t, uint64(n), s.Backends()[0].Store().Stats().Records)
+	require.Equal(t, uint64(n+len(bigs)), s.Backends()[0].Store().Stats().Records)
 	g1 := sess.Clone()
 	g1.SetGroups(1)
+	checkBigs(t, g1, bigs)
 	for i := range n {
 		e, err := g1.Read(ctx, key(i), 0, 0)
 		require.NoError(t, err, "key %d", i)
