@@ -33,33 +33,11 @@ type rangePart struct {
 	start, end id.ID // both inclusive
 }
 
-// nextID returns x+1; x must not be id.Max.
-func nextID(x id.ID) id.ID {
-	for i := len(x) - 1; i >= 0; i-- {
-		x[i]++
-		if x[i] != 0 {
-			break
-		}
-	}
-	return x
-}
-
-// prevID returns x-1; x must not be id.Zero.
-func prevID(x id.ID) id.ID {
-	for i := len(x) - 1; i >= 0; i-- {
-		x[i]--
-		if x[i] != 0xff {
-			break
-		}
-	}
-	return x
-}
-
 // rangeParts splits [start, end) of group g by owner, in ID order, from
 // the route table.
 func (s *Session) rangeParts(start, end id.ID, g uint32) ([]rangePart, error) {
 	t := s.node.Table()
-	last := prevID(end)
+	last := end.Prev()
 	var parts []rangePart
 	owned := false
 	for _, addr := range t.Addresses() {
@@ -134,7 +112,7 @@ func (s *Session) walkRange(ctx context.Context, r Range, cmd proto.Cmd, flags p
 	skip, num := r.LimitStart, r.LimitNum
 	var total uint64
 	for _, p := range parts {
-		req := proto.RangeRequest{Start: p.start, End: nextID(p.end), Flags: flags, Offset: r.Offset, Size: r.Size,
+		req := proto.RangeRequest{Start: p.start, End: p.end.Next(), Flags: flags, Offset: r.Offset, Size: r.Size,
 			LimitStart: skip, LimitNum: num}
 		h := s.header(cmd, p.start, g)
 		h.Flags |= proto.FlagDirectBackend

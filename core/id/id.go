@@ -51,6 +51,28 @@ func (a ID) String() string { return hex.EncodeToString(a[:]) }
 // Short returns the first 6 bytes in hex, the form used in logs.
 func (a ID) Short() string { return hex.EncodeToString(a[:6]) }
 
+// Next returns x+1, wrapping id.Max around to Zero.
+func (a ID) Next() ID {
+	for i := len(a) - 1; i >= 0; i-- {
+		a[i]++
+		if a[i] != 0 {
+			break
+		}
+	}
+	return a
+}
+
+// Prev returns x-1, wrapping Zero around to id.Max.
+func (a ID) Prev() ID {
+	for i := len(a) - 1; i >= 0; i-- {
+		a[i]--
+		if a[i] != 0xff {
+			break
+		}
+	}
+	return a
+}
+
 // MarshalText encodes the ID as 128 hex digits (JSON, TOML).
 func (a ID) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
 

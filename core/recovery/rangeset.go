@@ -18,7 +18,7 @@ func Normalize(rs []IDRange) []IDRange {
 		if r.End.Less(r.Start) {
 			continue
 		}
-		if n > 0 && (out[n-1].End == id.Max || r.Start == id.Zero || !out[n-1].End.Less(prevID(r.Start))) {
+		if n > 0 && (out[n-1].End == id.Max || r.Start == id.Zero || !out[n-1].End.Less(r.Start.Prev())) {
 			if out[n-1].End.Less(r.End) {
 				out[n-1].End = r.End
 			}
@@ -69,37 +69,17 @@ func Subtract(a, b []IDRange) []IDRange {
 		whole := true
 		for ; k < len(b) && !cur.End.Less(b[k].Start); k++ {
 			if cur.Start.Less(b[k].Start) {
-				out = append(out, IDRange{Start: cur.Start, End: prevID(b[k].Start)})
+				out = append(out, IDRange{Start: cur.Start, End: b[k].Start.Prev()})
 			}
 			if !b[k].End.Less(cur.End) || b[k].End == id.Max {
 				whole = false
 				break
 			}
-			cur.Start = nextID(b[k].End)
+			cur.Start = b[k].End.Next()
 		}
 		if whole {
 			out = append(out, cur)
 		}
 	}
 	return out
-}
-
-func nextID(x id.ID) id.ID {
-	for i := len(x) - 1; i >= 0; i-- {
-		x[i]++
-		if x[i] != 0 {
-			break
-		}
-	}
-	return x
-}
-
-func prevID(x id.ID) id.ID {
-	for i := len(x) - 1; i >= 0; i-- {
-		x[i]--
-		if x[i] != 0xff {
-			break
-		}
-	}
-	return x
 }

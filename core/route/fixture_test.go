@@ -60,9 +60,9 @@ func parseFixtureID(s string) (id.ID, error) {
 	}
 	switch delta {
 	case -1:
-		x = prev(x)
+		x = x.Prev()
 	case +1:
-		x = next(x)
+		x = x.Next()
 	}
 	return x, nil
 }

@@ -466,7 +466,7 @@ func (t *Table) Ranges(addr string) []Range {
 		add := func(b int32, start, end id.ID) {
 			if len(out) > first {
 				last := &out[len(out)-1]
-				if last.Backend == b && last.End != id.Max && next(last.End) == start {
+				if last.Backend == b && last.End != id.Max && last.End.Next() == start {
 					last.End = end
 					return
 				}
@@ -474,7 +474,7 @@ func (t *Table) Ranges(addr string) []Range {
 			out = append(out, Range{Group: r.group, Backend: b, Start: start, End: end})
 		}
 		if p0 := *t.point(r.refs[0]); p0 != id.Zero && mine(r.refs[n-1]) {
-			add(t.backends[r.refs[n-1].b].ID, id.Zero, prev(p0))
+			add(t.backends[r.refs[n-1].b].ID, id.Zero, p0.Prev())
 		}
 		for i, rf := range r.refs {
 			if !mine(rf) {
@@ -482,7 +482,7 @@ func (t *Table) Ranges(addr string) []Range {
 			}
 			end := id.Max
 			if i+1 < n {
-				end = prev(*t.point(r.refs[i+1]))
+				end = t.point(r.refs[i+1]).Prev()
 			}
 			add(t.backends[rf.b].ID, *t.point(rf), end)
 		}
@@ -516,9 +516,9 @@ func (t *Table) Split(start, end id.ID, group uint32) []Part {
 		arcEnd, nexti := id.Max, 0
 		switch {
 		case comparePoints(cur, first) < 0:
-			arcEnd = prev(first)
+			arcEnd = first.Prev()
 		case i+1 < n:
-			arcEnd, nexti = prev(*t.point(r.refs[i+1])), i+1
+			arcEnd, nexti = t.point(r.refs[i+1]).Prev(), i+1
 		}
 		hi := arcEnd
 		if comparePoints(end, hi) < 0 {
@@ -533,30 +533,8 @@ func (t *Table) Split(start, end id.ID, group uint32) []Part {
 		if hi == end {
 			return out
 		}
-		cur, i = next(hi), nexti
+		cur, i = hi.Next(), nexti
 	}
-}
-
-// next returns x+1 (x must not be id.Max).
-func next(x id.ID) id.ID {
-	for i := len(x) - 1; i >= 0; i-- {
-		x[i]++
-		if x[i] != 0 {
-			break
-		}
-	}
-	return x
-}
-
-// prev returns x-1 (x must not be id.Zero).
-func prev(x id.ID) id.ID {
-	for i := len(x) - 1; i >= 0; i-- {
-		x[i]--
-		if x[i] != 0xff {
-			break
-		}
-	}
-	return x
 }
 
 // ringSize is 2^512, the number of IDs on the ring.

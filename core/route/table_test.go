@@ -104,7 +104,7 @@ func checkCoverage(t *testing.T, tab *Table) {
 		require.Equal(t, id.Max, rs[len(rs)-1].End, "group %d: ring does not end at max", g)
 		for i, r := range rs {
 			if i > 0 {
-				require.Equal(t, next(rs[i-1].End), r.Start, "group %d: gap or overlap before %s", g, r.Start.Short())
+				require.Equal(t, rs[i-1].End.Next(), r.Start, "group %d: gap or overlap before %s", g, r.Start.Short())
 				require.False(t, owner[rs[i-1]] == owner[r], "group %d: adjacent ranges of one backend not merged", g)
 			}
 			for _, k := range []id.ID{r.Start, r.End} {
@@ -143,7 +143,7 @@ func TestOwnerRandom(t *testing.T) {
 			var keys []id.ID
 			for _, b := range bs {
 				for _, p := range b.Points {
-					keys = append(keys, p, prev(p), next(p))
+					keys = append(keys, p, p.Prev(), p.Next())
 				}
 			}
 			for range 500 {
@@ -546,7 +546,7 @@ func TestOwnerExcluding(t *testing.T) {
 		require.NoError(t, err)
 		var keys []id.ID
 		for _, p := range ex.Points {
-			keys = append(keys, p, prev(p), next(p))
+			keys = append(keys, p, p.Prev(), p.Next())
 		}
 		for range 200 {
 			keys = append(keys, randomID(rng, true))
@@ -578,7 +578,7 @@ func TestSplit(t *testing.T) {
 	var ends []id.ID
 	for _, b := range bs {
 		for _, p := range b.Points {
-			ends = append(ends, p, prev(p), next(p))
+			ends = append(ends, p, p.Prev(), p.Next())
 		}
 	}
 	for range 50 {
@@ -598,7 +598,7 @@ func TestSplit(t *testing.T) {
 			for i, p := range parts {
 				require.False(t, p.End.Less(p.Start))
 				if i > 0 {
-					require.Equal(t, next(parts[i-1].End), p.Start)
+					require.Equal(t, parts[i-1].End.Next(), p.Start)
 					require.NotEqual(t, parts[i-1].Owner.Name(), p.Owner.Name())
 				}
 				for _, k := range []id.ID{p.Start, p.End} {

@@ -105,7 +105,8 @@ func (s *Server) saveCoverage(id int32, cv *coverage) {
 // verified. A backend that started empty is filled at once, but only with
 // what was written before the node started (later writes reach it
 // directly). It reports whether it must look again later.
-func (s *Server) fillGains(t *route.Table, b *Backend, owned []recovery.IDRange, emptyAtStart, now bool) (pending bool) {
+// It runs with s.rec.coverMu held.
+func (s *Server) fillGainsLocked(t *route.Table, b *Backend, owned []recovery.IDRange, emptyAtStart, now bool) (pending bool) {
 	cv := s.coverageOf(b, owned, emptyAtStart)
 	empty := cv.empty
 	old := cv.verified
@@ -168,6 +169,32 @@ func (s *Server) fillGains(t *route.Table, b *Backend, owned []recovery.IDRange,
 // emptyWait is how long a backend that started empty waits to learn other
 // groups to fill from before it concludes there are none.
 const emptyWait = time.Minute
+
+// noteOwnership drops from each backend's verified ranges those it no
+// longer owns, at every route change: a neighbour that joins and leaves
+// again between two runs of the recovery loop must still leave a gain
+// behind, since writes may have gone to it meanwhile.
+func (s *Server) noteOwnership() {
+	owned := map[int32][]recovery.IDRange{}
+	for _, r := range s.Table().Ranges(s.cluster.peers.Self()) {
+		owned[r.Backend] = append(owned[r.Backend], recovery.IDRange{Start: r.Start, End: r.End})
+	}
+	s.rec.coverMu.Lock()
+	defer s.rec.coverMu.Unlock()
+	for id, cv := range s.rec.cover {
+		rs, ok := owned[id]
+		if !ok {
+			continue // not in the table (disabled, not announced yet)
+		}
+		rs = recovery.Normalize(rs)
+		// A fill running now verifies only what stays owned throughout.
+		cv.fill = recovery.Intersect(cv.fill, rs)
+		if v := recovery.Intersect(cv.verified, rs); !slices.Equal(v, cv.verified) {
+			cv.verified = v
+			s.saveCoverage(id, cv)
+		}
+	}
+}
 
 func (s *Server) jobStatus(id uint64) (recovery.Status, bool) {
 	for _, st := range s.rec.mgr.Jobs() {

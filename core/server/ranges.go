@@ -5,7 +5,6 @@ import (
 	"errors"
 
 	"github.com/elliptics/elliptics/core/backend"
-	"github.com/elliptics/elliptics/core/id"
 	"github.com/elliptics/elliptics/core/proto"
 	"github.com/elliptics/elliptics/core/status"
 )
@@ -37,17 +36,6 @@ func (s *Server) localBackend(h *proto.Header) (*Backend, backend.Backend, error
 // errLimit ends an iteration once a range request's limit is reached.
 var errLimit = errors.New("range limit reached")
 
-// prevID returns x-1; x must not be id.Zero.
-func prevID(x id.ID) id.ID {
-	for i := len(x) - 1; i >= 0; i-- {
-		x[i]--
-		if x[i] != 0xff {
-			break
-		}
-	}
-	return x
-}
-
 // handleRange serves READ_RANGE (read, or count with IONoData) and
 // REMOVE_RANGE over [start, end) of one backend, in (ID, column) order.
 // Removal runs outside the per-key queue (the range spans many keys), like
@@ -75,7 +63,7 @@ func (s *Server) handleRange(ctx context.Context, req *Request, r Replier) ([][]
 		return [][]byte{res.Append(nil)}, nil // an empty range: nothing to do
 	}
 	countOnly := !remove && rr.Flags.Has(proto.IONoData)
-	err = st.Iterate(ctx, backend.IterateOptions{Start: rr.Start, End: prevID(rr.End)}, func(rec backend.Record) error {
+	err = st.Iterate(ctx, backend.IterateOptions{Start: rr.Start, End: rr.End.Prev()}, func(rec backend.Record) error {
 		if res.Skipped < rr.LimitStart {
 			res.Skipped++
 			return nil

@@ -8,6 +8,7 @@ import (
 	"hash/fnv"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -88,10 +89,13 @@ type recoveryState struct {
 	// merged is each backend's owned ranges (a hash) at its last
 	// automatic merge: an unchanged ownership needs none.
 	merged map[int32]uint64
-	// cover is each backend's filled ranges (coverage.go), used only by
-	// the recovery loop; fillNow (under mu) fills gains without waiting.
+	// cover is each backend's filled ranges (coverage.go), under coverMu;
+	// fillNow (under mu) fills gains without waiting.
+	coverMu sync.Mutex
 	cover   map[int32]*coverage
 	fillNow bool
+	// ready: the cluster machinery is up, the table may be read.
+	ready atomic.Bool
 }
 
 // Recovery returns the node's recovery jobs.
@@ -111,6 +115,7 @@ func (s *Server) initRecovery() {
 // that resumes them and starts the automatic ones.
 func (s *Server) startRecovery() {
 	s.rec.started = time.Now()
+	s.rec.ready.Store(true)
 	if err := s.rec.mgr.Load(); err != nil {
 		s.log.Warn("recovery: some jobs could not be loaded", zap.Error(err))
 	}
@@ -123,6 +128,9 @@ func (s *Server) startRecovery() {
 // table is read by the recovery loop, not here.
 func (s *Server) routesChanged() {
 	s.requestPush()
+	if s.rec.ready.Load() {
+		s.noteOwnership()
+	}
 	s.rec.mu.Lock()
 	s.rec.lastChange = time.Now()
 	s.rec.mu.Unlock()
@@ -212,6 +220,8 @@ func (s *Server) autoRecover(fillEmpty map[int32]bool) (pending bool) {
 		}
 		owned[id] = f.Sum64()
 	}
+	s.rec.coverMu.Lock()
+	defer s.rec.coverMu.Unlock()
 	for _, b := range s.backends {
 		if b.State() != proto.StateEnabled {
 			continue
@@ -220,7 +230,7 @@ func (s *Server) autoRecover(fillEmpty map[int32]bool) (pending bool) {
 		if !inTable {
 			continue // not announced yet
 		}
-		if s.fillGains(t, b, ownedRanges[b.ID], fillEmpty[b.ID], fillNow) {
+		if s.fillGainsLocked(t, b, ownedRanges[b.ID], fillEmpty[b.ID], fillNow) {
 			pending = true
 		}
 		s.rec.mu.Lock()

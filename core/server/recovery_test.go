@@ -25,6 +25,21 @@ import (
 
 var fastRecovery = server.RecoveryOptions{MergeDelay: 100 * time.Millisecond}
 
+// startCluster starts a cluster, waits for its tables to converge and
+// returns it with a client and a session on it; all stop with the test.
+func startCluster(t *testing.T, o clustertest.Options) (*clustertest.Cluster, *client.Node, *client.Session) {
+	t.Helper()
+	ctx := context.Background()
+	c, err := clustertest.Start(o)
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	require.NoError(t, c.WaitConverged(ctx))
+	cl, err := c.Client(ctx, client.Config{})
+	require.NoError(t, err)
+	t.Cleanup(func() { cl.Close() })
+	return c, cl, client.NewSession(cl)
+}
+
 // waitJobs waits until every node has finished its recovery jobs and has
 // had at least min of them.
 func waitJobs(t *testing.T, c *clustertest.Cluster, kind recovery.Kind, min int) {
@@ -87,14 +102,7 @@ func placement(t *testing.T, c *clustertest.Cluster) int {
 // owner, none is lost, and reads made during the move never miss.
 func TestJoinMovesData(t *testing.T) {
 	ctx := context.Background()
-	c, err := clustertest.Start(clustertest.Options{Nodes: 2, Groups: 1, Recovery: fastRecovery})
-	require.NoError(t, err)
-	defer c.Close()
-	require.NoError(t, c.WaitConverged(ctx))
-	cl, err := c.Client(ctx, client.Config{})
-	require.NoError(t, err)
-	defer cl.Close()
-	sess := client.NewSession(cl)
+	c, _, sess := startCluster(t, clustertest.Options{Nodes: 2, Groups: 1, Recovery: fastRecovery})
 	sess.SetGroups(1)
 	const n = 300
 	key := func(i int) client.Key { return client.NewKey(fmt.Sprintf("key-%d", i)) }
@@ -125,7 +133,7 @@ func TestJoinMovesData(t *testing.T) {
 			}
 		}()
 	}
-	_, err = c.Add()
+	_, err := c.Add()
 	require.NoError(t, err)
 	require.NoError(t, c.WaitConverged(ctx))
 	waitJobs(t, c, recovery.Merge, 3)
@@ -175,14 +183,7 @@ func checkBigs(t *testing.T, sess *client.Session, bigs map[string][64]byte) {
 // the newest version of each object.
 func TestWipedNodeFills(t *testing.T) {
 	ctx := context.Background()
-	c, err := clustertest.Start(clustertest.Options{Nodes: 3, Groups: 3, Recovery: fastRecovery})
-	require.NoError(t, err)
-	defer c.Close()
-	require.NoError(t, c.WaitConverged(ctx))
-	cl, err := c.Client(ctx, client.Config{})
-	require.NoError(t, err)
-	defer cl.Close()
-	sess := client.NewSession(cl)
+	c, _, sess := startCluster(t, clustertest.Options{Nodes: 3, Groups: 3, Recovery: fastRecovery})
 	sess.SetGroups(1, 2, 3)
 	const n = 200
 	key := func(i int) client.Key { return client.NewKey(fmt.Sprintf("key-%d", i)) }
@@ -231,14 +232,7 @@ func TestReadRepair(t *testing.T) {
 	ctx := context.Background()
 	// No automatic recovery: the dc of the empty backends at start would
 	// fill the groups too.
-	c, err := clustertest.Start(clustertest.Options{Nodes: 3, Groups: 3, Recovery: server.RecoveryOptions{Manual: true}})
-	require.NoError(t, err)
-	defer c.Close()
-	require.NoError(t, c.WaitConverged(ctx))
-	cl, err := c.Client(ctx, client.Config{})
-	require.NoError(t, err)
-	defer cl.Close()
-	sess := client.NewSession(cl)
+	_, cl, sess := startCluster(t, clustertest.Options{Nodes: 3, Groups: 3, Recovery: server.RecoveryOptions{Manual: true}})
 	only := func(g ...uint32) *client.Session {
 		x := sess.Clone()
 		x.SetGroups(g...)
@@ -253,7 +247,7 @@ func TestReadRepair(t *testing.T) {
 
 	// Group 2 only; a read with groups [1 2] repairs group 1.
 	k := client.NewKey("repair-me")
-	_, err = only(2).Write(ctx, k, []byte("payload"))
+	_, err := only(2).Write(ctx, k, []byte("payload"))
 	require.NoError(t, err)
 	e, err := only(1, 2).Read(ctx, k, 0, 0)
 	require.NoError(t, err)
@@ -296,21 +290,14 @@ func TestReadRepair(t *testing.T) {
 func TestRecoveryControl(t *testing.T) {
 	ctx := context.Background()
 	// Slow jobs (50 records a second), started by hand.
-	c, err := clustertest.Start(clustertest.Options{Nodes: 2, Groups: 1, Recovery: server.RecoveryOptions{
+	c, _, sess := startCluster(t, clustertest.Options{Nodes: 2, Groups: 1, Recovery: server.RecoveryOptions{
 		Manual: true, MergeDelay: 50 * time.Millisecond, Limits: recovery.Limits{ObjectsPerSec: 50}}})
-	require.NoError(t, err)
-	defer c.Close()
-	require.NoError(t, c.WaitConverged(ctx))
-	cl, err := c.Client(ctx, client.Config{})
-	require.NoError(t, err)
-	defer cl.Close()
-	sess := client.NewSession(cl)
 	sess.SetGroups(1)
 	for i := range 200 {
 		_, err := sess.Write(ctx, client.NewKey(fmt.Sprintf("k%d", i)), []byte("v"))
 		require.NoError(t, err)
 	}
-	_, err = c.Add()
+	_, err := c.Add()
 	require.NoError(t, err)
 	require.NoError(t, c.WaitConverged(ctx))
 	s := c.Nodes[0]
@@ -404,15 +391,8 @@ func TestLeaveFillsFromOtherGroups(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			// Nodes 0 and 3 serve group 1, nodes 1 and 2 groups 2 and 3.
-			c, err := clustertest.Start(clustertest.Options{Nodes: 4, Groups: 3, Recovery: server.RecoveryOptions{
+			c, _, sess := startCluster(t, clustertest.Options{Nodes: 4, Groups: 3, Recovery: server.RecoveryOptions{
 				MergeDelay: 100 * time.Millisecond, LeaveAfter: tc.leaveAfter}})
-			require.NoError(t, err)
-			defer c.Close()
-			require.NoError(t, c.WaitConverged(ctx))
-			cl, err := c.Client(ctx, client.Config{})
-			require.NoError(t, err)
-			defer cl.Close()
-			sess := client.NewSession(cl)
 			sess.SetGroups(1, 2, 3)
 			const n = 200
 			for i := range n {
