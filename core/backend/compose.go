@@ -131,7 +131,8 @@ type Condition struct {
 	// Checksum, when set, must equal the SHA-512 of the stored value.
 	Checksum *id.ID
 	// NotOlder refuses the write if the stored timestamp is newer than
-	// Timestamp.
+	// Timestamp, or a tombstone says the column was removed at or after
+	// it.
 	NotOlder  bool
 	Timestamp time.Time
 }
@@ -144,6 +145,12 @@ type Condition struct {
 func (c Condition) Check(ctx context.Context, b Backend, k Key) error {
 	if c.Checksum == nil && !c.NotOlder {
 		return nil
+	}
+	if c.NotOlder {
+		// An older copy must not bring back what was removed after it.
+		if err := notRemoved(ctx, b, k, c.Timestamp); err != nil {
+			return err
+		}
 	}
 	info, err := b.Lookup(ctx, k, LookupOptions{Checksum: c.Checksum != nil})
 	if errors.Is(err, status.ErrNotFound) {
@@ -159,6 +166,20 @@ func (c Condition) Check(ctx context.Context, b Backend, k Key) error {
 	if c.NotOlder && info.Timestamp.After(c.Timestamp) {
 		return status.Errorf(status.Mismatch, "compare-and-swap: stored timestamp %s is newer than %s",
 			info.Timestamp.Format(time.RFC3339Nano), c.Timestamp.Format(time.RFC3339Nano))
+	}
+	return nil
+}
+
+// notRemoved fails (status.ErrMismatch) when a tombstone says the column
+// was removed at or after ts: a remove wins a tie.
+func notRemoved(ctx context.Context, b Backend, k Key, ts time.Time) error {
+	at, err := RemovedAt(ctx, b, k)
+	if err != nil {
+		return fmt.Errorf("compare-and-swap: look up tombstones: %w", err)
+	}
+	if !at.IsZero() && !at.Before(ts) {
+		return status.Errorf(status.Mismatch, "compare-and-swap: removed at %s, not before %s",
+			at.Format(time.RFC3339Nano), ts.Format(time.RFC3339Nano))
 	}
 	return nil
 }

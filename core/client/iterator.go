@@ -31,6 +31,9 @@ type IteratorOptions struct {
 	// Data sends each record's data; NoMeta leaves timestamps, user flags
 	// and expiry out (zero).
 	Data, NoMeta bool
+	// Tombstones also visits the tombstones of removed objects and columns
+	// (reserved column names, see backend.ParseTombstone): for recovery.
+	Tombstones bool
 
 	// CopyTo makes it a copy iterator (server-send): the node writes each
 	// record to these groups itself and the entries are per-group results
@@ -104,7 +107,7 @@ func (s *Session) StartIterator(ctx context.Context, o IteratorOptions) (*Iterat
 	for _, f := range []struct {
 		on   bool
 		flag proto.IteratorFlags
-	}{{o.Data, proto.IterData}, {o.NoMeta, proto.IterNoMeta}, {o.Move, proto.IterMove}, {o.Overwrite, proto.IterOverwrite}} {
+	}{{o.Data, proto.IterData}, {o.NoMeta, proto.IterNoMeta}, {o.Move, proto.IterMove}, {o.Overwrite, proto.IterOverwrite}, {o.Tombstones, proto.IterTombstones}} {
 		if f.on {
 			ir.Flags |= f.flag
 		}

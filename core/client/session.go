@@ -213,6 +213,11 @@ type WriteOptions struct {
 	// TotalSize is the reservation of a Prepare and the final size of a
 	// Commit.
 	TotalSize uint64
+	// Tombstone (between nodes: recovery) writes no data but applies a
+	// remove made at the session timestamp: the key's column, or with
+	// WholeObject every column, goes where it is not newer, and the
+	// tombstone is recorded (proto.IOTombstone).
+	Tombstone, WholeObject bool
 }
 
 // attr builds the io attr of a write, checking the options.
@@ -232,7 +237,8 @@ func (o *WriteOptions) attr(s *Session, column string, size int) (proto.IOAttr, 
 		on   bool
 		flag proto.IOFlags
 	}{{o.Append, proto.IOAppend}, {o.Prepare, proto.IOPrepare}, {o.Plain, proto.IOPlainWrite},
-		{o.Commit, proto.IOCommit}, {o.CAS != nil, proto.IOCompareAndSwap}, {o.CASTimestamp, proto.IOCASTimestamp}} {
+		{o.Commit, proto.IOCommit}, {o.CAS != nil, proto.IOCompareAndSwap}, {o.CASTimestamp, proto.IOCASTimestamp},
+		{o.Tombstone, proto.IOTombstone}, {o.WholeObject, proto.IOWholeObject}} {
 		if f.on {
 			a.Flags |= f.flag
 		}

@@ -77,6 +77,7 @@ const (
 	DefaultRecoveryMergeDelay    = 2 * time.Second
 	DefaultRecoveryHandoffWindow = 10 * time.Minute
 	DefaultRecoveryLeaveAfter    = server.DefaultLeaveAfter
+	DefaultRecoveryTombstoneTTL  = server.DefaultTombstoneTTL
 )
 
 // Defaults of a [[backend]] table.
@@ -142,6 +143,11 @@ type Recovery struct {
 	// its ranges fill them from the other groups. 'elliptics node remove
 	// ADDR' does it at once. Default "10m".
 	LeaveAfter Duration `toml:"leave_after"`
+	// TombstoneTTL is how long a remove is remembered (a tombstone per
+	// removed object or column), so that an older copy arriving later
+	// (recovery, read repair) cannot bring the object back; "0s" keeps
+	// none. Default "24h".
+	TombstoneTTL Duration `toml:"tombstone_ttl"`
 	// HandoffWindow is how long after a route change a read that misses
 	// on a key's owner also asks the key's previous owner, so objects on
 	// their way are still found; "0s" turns it off. Default "10m".
@@ -151,7 +157,7 @@ type Recovery struct {
 func defaultRecovery() Recovery {
 	return Recovery{Auto: DefaultRecoveryAuto, Rate: DefaultRecoveryRate, Concurrency: DefaultRecoveryConcurrency,
 		MergeDelay: Duration{DefaultRecoveryMergeDelay}, HandoffWindow: Duration{DefaultRecoveryHandoffWindow},
-		LeaveAfter: Duration{DefaultRecoveryLeaveAfter}}
+		LeaveAfter: Duration{DefaultRecoveryLeaveAfter}, TombstoneTTL: Duration{DefaultRecoveryTombstoneTTL}}
 }
 
 // Node is the [node] table.
@@ -538,6 +544,9 @@ func (c *Config) Validate() error {
 	if c.Recovery.LeaveAfter.Duration <= 0 {
 		p.add("recovery.leave_after", "must be > 0, got %v", c.Recovery.LeaveAfter)
 	}
+	if c.Recovery.TombstoneTTL.Duration < 0 {
+		p.add("recovery.tombstone_ttl", "must be >= 0, got %v", c.Recovery.TombstoneTTL)
+	}
 	if c.Recovery.HandoffWindow.Duration < 0 {
 		p.add("recovery.handoff_window", "must be >= 0, got %v", c.Recovery.HandoffWindow)
 	}
@@ -735,6 +744,9 @@ func (c *Config) ServerOptions(logger *zap.Logger) (server.Options, error) {
 	}
 	if opts.Recovery.HandoffWindow == 0 {
 		opts.Recovery.HandoffWindow = -1 // "0s" in the file: off
+	}
+	if opts.Recovery.TombstoneTTL = c.Recovery.TombstoneTTL.Duration; opts.Recovery.TombstoneTTL == 0 {
+		opts.Recovery.TombstoneTTL = -1 // likewise
 	}
 	fail := func(err error) (server.Options, error) {
 		for _, s := range opts.Backends {

@@ -69,7 +69,7 @@ func TestExampleFileIsDefault(t *testing.T) {
 		"probes_per_interval", "connect_on_demand",
 		"id", "group", "type", "dir", "read_only", "enable", "sync", "sync_interval", "blob_size",
 		"records_in_blob", "compress", "points",
-		"auto", "rate", "objects_rate", "concurrency", "merge_delay", "leave_after", "handoff_window"} {
+		"auto", "rate", "objects_rate", "concurrency", "merge_delay", "leave_after", "tombstone_ttl", "handoff_window"} {
 		require.Contains(t, string(data), "\n"+key+" = ", key)
 	}
 }
@@ -100,7 +100,7 @@ func TestLoadFixtures(t *testing.T) {
 			testbackend(7, 5, "blob"),
 		},
 		Recovery: Recovery{Auto: false, Rate: 10 * MiB, ObjectsRate: 500, Concurrency: 3, MergeDelay: Duration{5 * time.Second},
-			LeaveAfter: Duration{time.Hour}},
+			LeaveAfter: Duration{time.Hour}, TombstoneTTL: Duration{48 * time.Hour}},
 	}
 	partial := Default()
 	partial.Node.Listen = []string{"0.0.0.0:1025"}

@@ -48,6 +48,11 @@ const (
 	// IOColumnOnly on REMOVE with an empty column removes only the default
 	// column instead of the whole object.
 	IOColumnOnly IOFlags = 1 << 21
+	// IOTombstone on WRITE (between nodes: recovery moving a remove) applies
+	// a remove that happened at the request's timestamp: the column (or,
+	// with IOWholeObject, every column) is removed where it is not newer,
+	// and the tombstone recorded. The request carries no data.
+	IOTombstone IOFlags = 1 << 22
 )
 
 // Has reports whether every bit of f2 is set in f.

@@ -157,6 +157,10 @@ const (
 	IterNoMeta    IteratorFlags = 1 << 3 // zero timestamps and user flags (index-only scan)
 	IterMove      IteratorFlags = 1 << 4 // copy: remove the source record after a successful copy
 	IterOverwrite IteratorFlags = 1 << 5 // copy: overwrite even newer data at the destination
+	// IterTombstones also visits the tombstones of removed objects and
+	// columns (their reserved column names, see backend.TombstoneColumn):
+	// recovery uses it to carry removes to other groups.
+	IterTombstones IteratorFlags = 1 << 6
 )
 
 // Has reports whether every bit of f2 is set in f.

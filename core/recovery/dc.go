@@ -152,9 +152,14 @@ func (d *dcPass) part(ctx context.Context, pass int, p route.Part) error {
 			return err
 		}
 		if d.needs(ctx, rec) {
-			if d.dry {
+			switch _, _, tomb := backend.ParseTombstone(rec.Column); {
+			case d.dry:
 				d.j.planned(p.Owner.Name(), d.here, rec.Size)
-			} else {
+			case tomb:
+				// A remove newer than what is here: apply it.
+				err := d.m.host.ApplyTombstone(ctx, d.loc.Store, rec)
+				d.done(rec.Key, p.Owner.Group, 0, err)
+			default:
 				d.batch = append(d.batch, rec)
 			}
 		}

@@ -27,9 +27,14 @@ type Host interface {
 	// Lookup returns the metadata the owner of key in group g holds.
 	Lookup(ctx context.Context, key backend.Key, g uint32) (backend.Meta, error)
 	// Scan visits the live records (metadata, no data) of a backend of any
-	// node whose IDs are in [start, end], in ID order; with before set,
-	// only those written before it.
+	// node whose IDs are in [start, end], in ID order, tombstones included
+	// (backend.ParseTombstone); with before set, only those written before
+	// it.
 	Scan(ctx context.Context, owner route.Backend, start, end id.ID, before time.Time, fn func(backend.Record) error) error
+	// ApplyTombstone applies a tombstone record (from another group) to a
+	// local backend, in the key's order: older columns go, the tombstone
+	// stays.
+	ApplyTombstone(ctx context.Context, dst backend.Backend, rec backend.Record) error
 	// WithKey runs fn in the node's per-key order: no client write or
 	// remove of the key runs at the same time, so a check and the write
 	// that depends on it are one step.

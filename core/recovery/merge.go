@@ -74,13 +74,17 @@ func (m *Manager) moveOne(ctx context.Context, j *Job, loc Local, rec backend.Re
 	if err != nil && !kept {
 		return fmt.Errorf("copy: %w", err)
 	}
-	got, err := m.host.Lookup(ctx, rec.Key, loc.Group)
-	if err != nil {
-		return fmt.Errorf("verify: %w", err)
-	}
-	if got.Timestamp.Before(meta.Timestamp) {
-		return status.Errorf(status.Mismatch, "verify: the owner holds an older copy (%s) than the one sent (%s)",
-			got.Timestamp, meta.Timestamp)
+	if _, _, tomb := backend.ParseTombstone(rec.Column); !tomb {
+		// (A tombstone's copy is applied, not stored as sent: nothing to
+		// look up.)
+		got, err := m.host.Lookup(ctx, rec.Key, loc.Group)
+		if err != nil {
+			return fmt.Errorf("verify: %w", err)
+		}
+		if got.Timestamp.Before(meta.Timestamp) {
+			return status.Errorf(status.Mismatch, "verify: the owner holds an older copy (%s) than the one sent (%s)",
+				got.Timestamp, meta.Timestamp)
+		}
 	}
 	// A write that reached this backend after the read (by a node whose
 	// table was behind) is not lost: only the copy sent is removed.

@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/elliptics/elliptics/core/backend"
@@ -63,6 +65,9 @@ func decodeAttr(req *Request) (proto.IOAttr, []byte, error) {
 	if err := a.Validate(); err != nil {
 		return a, nil, err
 	}
+	if backend.Reserved(a.Column) {
+		return a, nil, status.Errorf(status.Invalid, "column names starting with a NUL byte are reserved for the node")
+	}
 	return a, rest, nil
 }
 
@@ -99,6 +104,19 @@ func (s *Server) handleWrite(ctx context.Context, req *Request, _ Replier) ([][]
 	ts := a.Timestamp
 	if ts.IsZero() {
 		ts = now
+	}
+	if a.Flags.Has(proto.IOTombstone) {
+		if len(data) != 0 || a.Timestamp.IsZero() {
+			return nil, status.Errorf(status.Invalid, "write: a tombstone carries a timestamp and no data")
+		}
+		err := backend.ApplyTombstone(ctx, req.Store, req.Header.ID, a.Column, a.Flags.Has(proto.IOWholeObject), ts,
+			now.Add(s.opts.Recovery.TombstoneTTL))
+		if err != nil {
+			return nil, err
+		}
+		li := proto.LookupInfo{IOAttr: proto.IOAttr{Column: a.Column, Timestamp: ts, RecordFlags: proto.RecordRemoved},
+			Address: s.replyAddress(req)}
+		return [][]byte{li.Append(nil)}, nil
 	}
 	if a.Flags.Has(proto.IOCASTimestamp) {
 		cond.NotOlder, cond.Timestamp = true, ts
@@ -202,7 +220,12 @@ func (s *Server) handleLookup(ctx context.Context, req *Request, _ Replier) ([][
 	return [][]byte{li.Append(nil)}, nil
 }
 
-func handleRemove(ctx context.Context, req *Request, _ Replier) ([][]byte, error) {
+// handleRemove serves REMOVE: the object (or column) goes, and a tombstone
+// stays for Recovery.TombstoneTTL so that older copies (recovery, read
+// repair, a replica that missed the remove) cannot bring it back. A
+// missing object gets its tombstone too (its copies elsewhere may come
+// here later) and the reply is still NotFound.
+func (s *Server) handleRemove(ctx context.Context, req *Request, _ Replier) ([][]byte, error) {
 	a, _, err := decodeAttr(req)
 	if err != nil {
 		return nil, err
@@ -212,7 +235,46 @@ func handleRemove(ctx context.Context, req *Request, _ Replier) ([][]byte, error
 	}
 	opts := backend.RemoveOptions{Column: a.Column,
 		OnlyColumn: (a.Column != "" || a.Flags.Has(proto.IOColumnOnly)) && !a.Flags.Has(proto.IOWholeObject)}
-	return nil, req.Store.Remove(ctx, req.Header.ID, opts)
+	// Tombstones are columns of the object too: "found" means a user
+	// column was there.
+	found, err := hasUserColumn(ctx, req.Store, req.Header.ID, a.Column, opts.OnlyColumn)
+	if err != nil {
+		return nil, err
+	}
+	err = req.Store.Remove(ctx, req.Header.ID, opts)
+	if err != nil && !errors.Is(err, status.ErrNotFound) {
+		return nil, err
+	}
+	if !found {
+		err = status.Errorf(status.NotFound, "key %s column %q", req.Header.ID.Short(), a.Column)
+	}
+	if s.opts.Recovery.TombstoneTTL > 0 {
+		now := time.Now().UTC()
+		if terr := backend.WriteTombstone(ctx, req.Store, req.Header.ID, a.Column, !opts.OnlyColumn, now,
+			now.Add(s.opts.Recovery.TombstoneTTL)); terr != nil {
+			return nil, fmt.Errorf("remove: record the tombstone: %w", terr)
+		}
+	}
+	return nil, err
+}
+
+// hasUserColumn reports whether the column (or, for a whole object, any
+// column but the node's own) exists.
+func hasUserColumn(ctx context.Context, st backend.Backend, oid id.ID, column string, only bool) (bool, error) {
+	if only {
+		_, err := st.Lookup(ctx, backend.Key{ID: oid, Column: column}, backend.LookupOptions{})
+		if errors.Is(err, status.ErrNotFound) {
+			return false, nil
+		}
+		return err == nil, err
+	}
+	recs, err := backend.Columns(ctx, st, oid)
+	for _, r := range recs {
+		if !backend.Reserved(r.Column) {
+			return true, err
+		}
+	}
+	return false, err
 }
 
 // readRoom is the most data bytes a READ reply can carry: the frame

@@ -204,7 +204,11 @@ func (its *iterators) start(req *Request, r Replier, ir *proto.IteratorRequest) 
 		lastSent = time.Now()
 		return r.Send(e.AppendHead(nil))
 	}
+	tombstones := ir.Flags.Has(proto.IterTombstones)
 	visit := func(rec backend.Record) error {
+		if backend.Reserved(rec.Column) && !tombstones {
+			return nil // node-internal records: tombstones
+		}
 		x.iterated.Add(1)
 		if err := x.waitRunning(ctx, s, keepAlive); err != nil {
 			return err

@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
+	"time"
 
 	"github.com/elliptics/elliptics/core/backend"
 	"github.com/elliptics/elliptics/core/proto"
@@ -64,6 +66,9 @@ func (s *Server) handleRange(ctx context.Context, req *Request, r Replier) ([][]
 	}
 	countOnly := !remove && rr.Flags.Has(proto.IONoData)
 	err = st.Iterate(ctx, backend.IterateOptions{Start: rr.Start, End: rr.End.Prev()}, func(rec backend.Record) error {
+		if backend.Reserved(rec.Column) {
+			return nil // node-internal records: tombstones
+		}
 		if res.Skipped < rr.LimitStart {
 			res.Skipped++
 			return nil
@@ -79,6 +84,12 @@ func (s *Server) handleRange(ctx context.Context, req *Request, r Replier) ([][]
 			}
 			if err != nil {
 				return err
+			}
+			if ttl := s.opts.Recovery.TombstoneTTL; ttl > 0 {
+				now := time.Now().UTC()
+				if err := backend.WriteTombstone(ctx, st, rec.ID, rec.Column, false, now, now.Add(ttl)); err != nil {
+					return fmt.Errorf("record the tombstone of %s/%q: %w", rec.ID.Short(), rec.Column, err)
+				}
 			}
 		case countOnly:
 		default:

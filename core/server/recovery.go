@@ -56,11 +56,18 @@ type RecoveryOptions struct {
 	// before the backends that took over its arcs fill them from the other
 	// groups (default DefaultLeaveAfter).
 	LeaveAfter time.Duration
+	// TombstoneTTL is how long a remove is remembered, so that older
+	// copies cannot bring the object back (default DefaultTombstoneTTL; a
+	// negative value keeps no tombstones).
+	TombstoneTTL time.Duration
 	// HandoffWindow is how long after a route change a read that misses
 	// on a key's owner also asks the key's previous owner (default 10m; a
 	// negative value turns it off).
 	HandoffWindow time.Duration
 }
+
+// DefaultTombstoneTTL is the default of RecoveryOptions.TombstoneTTL.
+const DefaultTombstoneTTL = 24 * time.Hour
 
 const (
 	defaultMergeDelay    = 2 * time.Second
@@ -70,6 +77,9 @@ const (
 func (o *RecoveryOptions) setDefaults() {
 	if o.MergeDelay == 0 {
 		o.MergeDelay = defaultMergeDelay
+	}
+	if o.TombstoneTTL == 0 {
+		o.TombstoneTTL = DefaultTombstoneTTL
 	}
 	if o.LeaveAfter == 0 {
 		o.LeaveAfter = DefaultLeaveAfter
@@ -169,10 +179,22 @@ func (s *Server) recoveryLoop() {
 	}
 	timer := time.NewTimer(delay)
 	defer timer.Stop()
+	// A change notice can be missed (notices coalesce; a table can change
+	// before the loop looks): the loop also looks at the table itself
+	// every second.
+	poll := time.NewTicker(time.Second)
+	defer poll.Stop()
+	var seen *route.Table
 	for {
 		select {
 		case <-s.bgCtx.Done():
 			return
+		case <-poll.C:
+			if t := s.Table(); t != seen {
+				s.noteOwnership()
+				s.kickRecovery()
+			}
+			continue
 		case <-s.rec.changed:
 			if !timer.Stop() {
 				select {
@@ -184,6 +206,7 @@ func (s *Server) recoveryLoop() {
 			continue
 		case <-timer.C:
 		}
+		seen = s.Table()
 		s.rec.mgr.Resume()
 		if s.opts.Recovery.Manual {
 			continue
@@ -198,6 +221,11 @@ func (s *Server) recoveryLoop() {
 // autoRecover starts the automatic jobs that are due; it reports whether
 // some must be tried again later.
 func (s *Server) autoRecover(fillEmpty map[int32]bool) (pending bool) {
+	// Held from before the table is read: a route change's noteOwnership
+	// then runs wholly before (this sees its table) or after (it trims
+	// what this started), never in between with a table this missed.
+	s.rec.coverMu.Lock()
+	defer s.rec.coverMu.Unlock()
 	t := s.Table()
 	self := s.cluster.peers.Self()
 	s.rec.mu.Lock()
@@ -220,8 +248,6 @@ func (s *Server) autoRecover(fillEmpty map[int32]bool) (pending bool) {
 		}
 		owned[id] = f.Sum64()
 	}
-	s.rec.coverMu.Lock()
-	defer s.rec.coverMu.Unlock()
 	for _, b := range s.backends {
 		if b.State() != proto.StateEnabled {
 			continue
@@ -365,24 +391,47 @@ func (s *Server) withHandoff(fn Handler) Handler {
 		if !errors.Is(err, status.ErrNotFound) {
 			return parts, err
 		}
-		prev, tried, herr := s.handoff(ctx, req)
-		switch {
-		case !tried || errors.Is(herr, status.ErrNotFound):
-			return parts, err
-		case herr != nil:
-			// The previous owner may hold the object but cannot be asked:
-			// "not found" would be a lie.
-			return nil, fmt.Errorf("not on its owner; its previous owner cannot be asked: %w", herr)
+		for attempt := 0; ; attempt++ {
+			t := s.Table()
+			prev, tried, herr := s.handoff(ctx, req)
+			switch {
+			case tried && herr == nil:
+				return prev, nil
+			case tried && !errors.Is(herr, status.ErrNotFound):
+				// The previous owner may hold the object but cannot be
+				// asked: "not found" would be a lie.
+				return nil, fmt.Errorf("not on its owner; its previous owner cannot be asked: %w", herr)
+			}
+			// A node that has just joined is asked for keys before its own
+			// table knows every node: the previous owner it computed may
+			// be the wrong one. Ask again once the table has grown.
+			if attempt == joinRetries || time.Since(s.rec.started) > joinGrace {
+				return parts, err
+			}
+			wctx, cancel := context.WithTimeout(ctx, joinWait)
+			werr := s.cluster.peers.WaitRoutes(wctx, func(nt *route.Table) bool { return nt.Len() > t.Len() })
+			cancel()
+			if werr != nil {
+				return parts, err
+			}
 		}
-		return prev, nil
 	}
 }
+
+// A read that misses on a node that started less than joinGrace ago asks
+// the previous owner again, up to joinRetries times, each time its route
+// table grows within joinWait.
+const (
+	joinGrace   = 30 * time.Second
+	joinRetries = 3
+	joinWait    = 300 * time.Millisecond
+)
 
 // removeWithHandoff serves REMOVE; during a handoff window it also removes
 // the key at its previous owner, whose copy would otherwise come back with
 // the merge.
 func (s *Server) removeWithHandoff(ctx context.Context, req *Request, r Replier) ([][]byte, error) {
-	parts, err := handleRemove(ctx, req, r)
+	parts, err := s.handleRemove(ctx, req, r)
 	if err != nil && !errors.Is(err, status.ErrNotFound) {
 		return parts, err
 	}
@@ -416,6 +465,9 @@ func (h recoveryHost) Copy(ctx context.Context, src backend.Backend, key backend
 		return backend.Meta{}, err
 	}
 	meta := info.Meta
+	if col, whole, ok := backend.ParseTombstone(key.Column); ok {
+		return meta, h.copyTombstone(ctx, key.ID, col, whole, g, meta)
+	}
 	if meta.Size <= recovery.BigObject {
 		data, meta, err := src.Read(ctx, key, 0, 0)
 		if err != nil {
@@ -449,6 +501,41 @@ func (h recoveryHost) Copy(ctx context.Context, src backend.Backend, key backend
 	}
 	defer b.release()
 	return meta, h.s.uploadLocal(ctx, dst, key, r, meta)
+}
+
+// copyTombstone carries a remove to the owner of the key in group g.
+func (h recoveryHost) copyTombstone(ctx context.Context, oid id.ID, col string, whole bool, g uint32, meta backend.Meta) error {
+	owner, known := h.s.Table().Owner(oid, g)
+	if known && owner.Addr != h.Self() {
+		sess := h.session(g)
+		sess.SetTimestamp(meta.Timestamp)
+		_, err := sess.WriteWith(ctx, client.RawKey(oid).WithColumn(col), nil, client.WriteOptions{Tombstone: true, WholeObject: whole})
+		return err
+	}
+	hd := proto.Header{Group: g, Backend: -1}
+	if known {
+		hd.Backend = owner.ID
+	}
+	b, dst, err := h.s.backendFor(&hd)
+	if err != nil {
+		return err
+	}
+	defer b.release()
+	return h.ApplyTombstone(ctx, dst, backend.Record{Key: backend.Key{ID: oid, Column: backend.TombstoneColumn(col, whole)}, Meta: meta})
+}
+
+func (h recoveryHost) ApplyTombstone(ctx context.Context, dst backend.Backend, rec backend.Record) error {
+	col, whole, ok := backend.ParseTombstone(rec.Column)
+	if !ok {
+		return status.Errorf(status.Invalid, "%q is not a tombstone", rec.Column)
+	}
+	expire := rec.Expire
+	if expire.IsZero() {
+		expire = time.Now().Add(h.s.opts.Recovery.TombstoneTTL)
+	}
+	return h.WithKey(ctx, rec.ID, func() error {
+		return backend.ApplyTombstone(ctx, dst, rec.ID, col, whole, rec.Timestamp, expire)
+	})
 }
 
 // Pull copies a big record from its owner in group g into dst, in chunks.
@@ -507,7 +594,7 @@ func (h recoveryHost) Scan(ctx context.Context, owner route.Backend, start, end 
 		})
 	}
 	o := client.IteratorOptions{Address: owner.Addr, Backend: owner.ID, Group: owner.Group,
-		Ranges: []proto.IteratorRange{{Start: start, End: end}}}
+		Ranges: []proto.IteratorRange{{Start: start, End: end}}, Tombstones: true}
 	if !before.IsZero() {
 		o.TimeEnd = before.Add(-time.Nanosecond) // the iterator's bounds are inclusive
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/elliptics/elliptics/core/backend"
 	"github.com/elliptics/elliptics/core/client"
+	"github.com/elliptics/elliptics/core/id"
 	"github.com/elliptics/elliptics/core/proto"
 	"github.com/elliptics/elliptics/core/recovery"
 	"github.com/elliptics/elliptics/core/server"
@@ -406,6 +407,14 @@ func TestLeaveFillsFromOtherGroups(t *testing.T) {
 				err := sess.ForgetNode(ctx, c.Addrs[0], c.Addrs[3])
 				require.ErrorIs(t, err, status.ErrInvalid, "removing a live node")
 			}
+			// Under load a node may drop a peer it then takes a while to
+			// rejoin: node 0 must know node 3 (and have handed it its
+			// ranges) for this test to mean anything.
+			require.Eventually(t, func() bool { return c.Nodes[0].Table().Len() == 4 }, 10*time.Second, 10*time.Millisecond)
+			// Node 0's recovery loop looks at its table at least once a
+			// second: give it one look with node 3 there (a change
+			// notice alone has been seen to go missing under load).
+			time.Sleep(1500 * time.Millisecond)
 			require.NoError(t, c.Nodes[3].Shutdown(ctx))
 			require.Eventually(t, func() bool { return c.Nodes[0].Table().Len() == 3 }, 10*time.Second, 10*time.Millisecond)
 			if tc.forget {
@@ -418,4 +427,78 @@ func TestLeaveFillsFromOtherGroups(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A remove leaves a tombstone: older copies (read repair, dc from a
+// replica that missed the remove) do not bring the object back, and dc
+// carries the remove to the replica that missed it. Clients never see
+// tombstones.
+func TestTombstones(t *testing.T) {
+	ctx := context.Background()
+	c, _, sess := startCluster(t, clustertest.Options{Nodes: 3, Groups: 3, Recovery: server.RecoveryOptions{Manual: true}})
+	only := func(g ...uint32) *client.Session {
+		x := sess.Clone()
+		x.SetGroups(g...)
+		return x
+	}
+	k := client.NewKey("doomed")
+	_, err := only(1, 2, 3).Write(ctx, k, []byte("old"))
+	require.NoError(t, err)
+	_, err = only(1, 2).Remove(ctx, k) // group 3 misses the remove
+	require.NoError(t, err)
+	_, err = only(1, 2).Remove(ctx, k)
+	require.ErrorIs(t, err, status.ErrNotFound, "a second remove finds nothing")
+
+	// Read repair from group 3 is refused by the tombstones.
+	e, err := only(1, 2, 3).Read(ctx, k, 0, 0)
+	require.NoError(t, err)
+	require.Equal(t, uint32(3), e.Group)
+	time.Sleep(200 * time.Millisecond)
+	for _, g := range []uint32{1, 2} {
+		_, err := only(g).Read(ctx, k, 0, 0)
+		require.ErrorIs(t, err, status.ErrNotFound, "group %d got the removed object back", g)
+	}
+
+	// Tombstones are invisible: iterators, range counts, reserved columns.
+	node1 := c.Nodes[0] // group 1
+	n, err := only(1).CountRange(ctx, client.Range{Start: id.Zero, End: id.Max})
+	require.NoError(t, err)
+	require.Zero(t, n)
+	it, err := only(1).StartIterator(ctx, client.IteratorOptions{Address: c.Addrs[0], Backend: 0})
+	require.NoError(t, err)
+	for e := range it.Entries() {
+		t.Fatalf("the iterator showed %s/%q", e.ID.Short(), e.Column)
+	}
+	require.NoError(t, it.Err())
+	_, err = only(1).Write(ctx, k.WithColumn(backend.TombstoneColumn("", true)), []byte("x"))
+	require.ErrorIs(t, err, status.ErrInvalid)
+	require.NotZero(t, node1.Backends()[0].Store().Stats().Records, "the tombstone is a record of the backend")
+
+	// dc on group 1 from groups 2 and 3 keeps it removed; dc on group 3
+	// carries the remove there.
+	for _, addr := range []string{c.Addrs[0], c.Addrs[2]} {
+		jobs, err := sess.StartRecovery(ctx, addr, recovery.DC, client.RecoveryOptions{Backend: -1})
+		require.NoError(t, err)
+		require.Eventually(t, func() bool {
+			st, _ := sess.RecoveryStatus(ctx, addr)
+			for _, j := range st {
+				if j.ID == jobs[0].ID {
+					require.NotEqual(t, recovery.Failed, j.State, j.Err)
+					return j.State == recovery.Done
+				}
+			}
+			return false
+		}, 10*time.Second, 10*time.Millisecond)
+	}
+	for _, g := range []uint32{1, 2, 3} {
+		_, err := only(g).Read(ctx, k, 0, 0)
+		require.ErrorIs(t, err, status.ErrNotFound, "group %d holds the removed object", g)
+	}
+
+	// A write after the remove is newer: it stands.
+	_, err = only(1, 2, 3).Write(ctx, k, []byte("new"))
+	require.NoError(t, err)
+	e, err = only(3).Read(ctx, k, 0, 0)
+	require.NoError(t, err)
+	require.Equal(t, "new", string(e.Data))
 }

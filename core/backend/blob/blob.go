@@ -599,6 +599,17 @@ func (b *Backend) Lookup(ctx context.Context, key backend.Key, opts backend.Look
 	return info, nil
 }
 
+// Columns implements backend.ColumnLister: the default column and the
+// named ones the index knows of the object.
+func (b *Backend) Columns(ctx context.Context, oid id.ID) ([]string, error) {
+	if err := b.check(ctx); err != nil {
+		return nil, err
+	}
+	b.idxMu.RLock()
+	defer b.idxMu.RUnlock()
+	return append([]string{""}, b.columns[oid]...), nil
+}
+
 // Remove implements backend.Backend: it appends a tombstone.
 func (b *Backend) Remove(ctx context.Context, oid id.ID, opts backend.RemoveOptions) error {
 	if err := b.check(ctx); err != nil {

@@ -165,6 +165,21 @@ func (b *Backend) Read(ctx context.Context, k backend.Key, offset, size uint64) 
 	return c.data[offset:end:end], c.meta, nil
 }
 
+// Columns implements backend.ColumnLister.
+func (b *Backend) Columns(ctx context.Context, oid id.ID) ([]string, error) {
+	if err := b.check(ctx); err != nil {
+		return nil, err
+	}
+	s := b.shard(oid)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []string
+	for name := range s.objects[oid] {
+		out = append(out, name)
+	}
+	return out, nil
+}
+
 // Lookup implements backend.Backend.
 func (b *Backend) Lookup(ctx context.Context, k backend.Key, opts backend.LookupOptions) (backend.Info, error) {
 	if err := b.check(ctx); err != nil {
