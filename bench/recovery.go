@@ -44,8 +44,9 @@ type RecoveryBench struct {
 	// ReadFraction of the user ops are reads, the others writes.
 	ReadFraction float64
 	// Baseline is how long the user load is measured before the join,
-	// after Warmup.
-	Baseline, Warmup time.Duration
+	// after Warmup; After how long it is measured once the move is over
+	// (besides Settle), with the third node in place.
+	Baseline, Warmup, After time.Duration
 	// MergeDelay is the nodes' recovery.merge_delay.
 	MergeDelay time.Duration
 	// Settle: the move is over when every merge job started after the
@@ -84,6 +85,7 @@ type RecoveryResult struct {
 	Limits          RecoveryLimits
 	Objects         int
 	Baseline, Move  PhaseStats
+	After           PhaseStats    // from the end of the last merge job on
 	JoinToDone      time.Duration // from starting the third node to the end of the last merge job
 	MoveDuration    time.Duration // from the start of the first merge job after the join to the end of the last
 	Moved, Kept     uint64        // records moved off the old nodes (and found already there)
@@ -98,12 +100,15 @@ type RecoveryResult struct {
 	LastErrors      []string // of the merge jobs
 }
 
-// MoveRate returns the objects moved per second of the move.
+// MoveRate returns the records handled (moved or kept) per second of the
+// move: a kept record (its new owner already held a copy as new, written
+// by the user load) costs the merge, and its rate limit, as much as a
+// moved one.
 func (r *RecoveryResult) MoveRate() float64 {
 	if r.MoveDuration <= 0 {
 		return 0
 	}
-	return float64(r.Moved) / r.MoveDuration.Seconds()
+	return float64(r.Moved+r.Kept) / r.MoveDuration.Seconds()
 }
 
 // LoadAvg returns the first three fields of /proc/loadavg ("" when unknown).
@@ -281,7 +286,7 @@ func (b *RecoveryBench) Run(ctx context.Context) (res RecoveryResult, err error)
 
 	// Merges of the cluster's forming (a node that starts runs one) must
 	// be over before the baseline.
-	if _, err := b.waitMerges(ctx, admin, addrsOf(nodes), nil, nil); err != nil {
+	if _, err := b.waitMerges(ctx, admin, addrsOf(nodes), nil, nil, nil); err != nil {
 		return res, fmt.Errorf("before the baseline: %w", err)
 	}
 	before := map[string]map[uint64]bool{}
@@ -301,14 +306,13 @@ func (b *RecoveryBench) Run(ctx context.Context) (res RecoveryResult, err error)
 	if !sleepCtx(ctx, b.Warmup) {
 		return res, ctx.Err()
 	}
-	load.setPhase(1)
-	phaseStart := time.Now()
+	load.setPhase(phaseBaseline)
 	if !sleepCtx(ctx, b.Baseline) {
 		return res, ctx.Err()
 	}
 	joinAt := time.Now()
-	res.Baseline.Elapsed = joinAt.Sub(phaseStart)
-	load.setPhase(2)
+	load.join.Store(joinAt.UnixNano())
+	load.setPhase(phaseMove)
 	b.logf("baseline done; starting the third node")
 
 	n3, err := b.startRecNode(ctx, filepath.Join(work, "node2"), nodes[0].addr)
@@ -316,13 +320,24 @@ func (b *RecoveryBench) Run(ctx context.Context) (res RecoveryResult, err error)
 		return res, fmt.Errorf("start the third node: %w", err)
 	}
 	nodes = append(nodes, n3)
-	mv, err := b.waitMerges(ctx, admin, addrsOf(nodes), before, addrsOf(nodes[:2]))
-	end := time.Now()
-	load.setPhase(3)
+	// The user ops count as "during the move" until the merge jobs are
+	// seen over, not until the end of Settle, which would mix ops of the
+	// quiet cluster in; a job that appears later switches back.
+	mv, err := b.waitMerges(ctx, admin, addrsOf(nodes), before, addrsOf(nodes[:2]), func(busy bool) {
+		if busy {
+			load.setPhase(phaseMove)
+		} else {
+			load.setPhase(phaseAfter)
+		}
+	})
+	if err == nil && !sleepCtx(ctx, b.After) {
+		err = ctx.Err()
+	}
+	load.setPhase(phaseIdle)
 	load.stop()
-	res.Move.Elapsed = end.Sub(joinAt)
-	res.Baseline.Hist, res.Baseline.Errors, res.Baseline.FirstErr = load.stats(1)
-	res.Move.Hist, res.Move.Errors, res.Move.FirstErr = load.stats(2)
+	res.Baseline = load.stats(phaseBaseline)
+	res.Move = load.stats(phaseMove)
+	res.After = load.stats(phaseAfter)
 	if err != nil {
 		return res, fmt.Errorf("the move: %w", err)
 	}
@@ -331,7 +346,7 @@ func (b *RecoveryBench) Run(ctx context.Context) (res RecoveryResult, err error)
 		res.MoveDuration = mv.last.Sub(mv.first)
 		res.JoinToDone = mv.last.Sub(joinAt)
 	}
-	b.logf("move done: %d objects in %v", res.Moved, res.MoveDuration.Round(time.Millisecond))
+	b.logf("move done: %d objects (%d bytes, %d kept, %d errors) in %v", res.Moved, res.MovedBytes, res.Kept, res.JobErrors, res.MoveDuration.Round(time.Millisecond))
 
 	// The check: every object readable with its data, and where each
 	// record lives.
@@ -510,7 +525,7 @@ type moveStats struct {
 // for Settle, and until each node of needNew has at least one such job.
 // It returns the jobs' totals.
 func (b *RecoveryBench) waitMerges(ctx context.Context, s *client.Session, addrs []string,
-	before map[string]map[uint64]bool, needNew []string) (moveStats, error) {
+	before map[string]map[uint64]bool, needNew []string, busy func(bool)) (moveStats, error) {
 	ctx, cancel := context.WithTimeout(ctx, b.MoveTimeout)
 	defer cancel()
 	tick := time.NewTicker(100 * time.Millisecond)
@@ -580,6 +595,9 @@ func (b *RecoveryBench) waitMerges(ctx context.Context, s *client.Session, addrs
 		if st.running > 0 || missing > 0 {
 			lastChange = time.Now()
 		}
+		if busy != nil {
+			busy(st.running > 0 || missing > 0)
+		}
 		if time.Since(lastProgress) >= 5*time.Second {
 			lastProgress = time.Now()
 			b.logf("move: %d merge jobs (%d running), %d objects moved", len(st.jobs), st.running, st.moved)
@@ -596,25 +614,53 @@ func (b *RecoveryBench) waitMerges(ctx context.Context, s *client.Session, addrs
 	}
 }
 
+// Phases of the user load: ops are recorded in the histogram of the phase
+// current when they started; idle ones are not recorded.
+const (
+	phaseIdle int32 = iota
+	phaseBaseline
+	phaseMove
+	phaseAfter
+	phases
+)
+
 // userLoad is the closed-loop user traffic: Clients goroutines reading
-// and writing random preloaded objects. Each op is recorded in the
-// histogram of the phase current when it started (1 baseline, 2 move;
-// others are not recorded).
+// and writing random preloaded objects.
 type userLoad struct {
 	phase   atomic.Int32
+	join    atomic.Int64 // when the third node was started (Unix ns), for error times
 	done    chan struct{}
 	wg      sync.WaitGroup
 	once    sync.Once
 	workers []*loadWorker
+
+	mu      sync.Mutex
+	since   time.Time // when the current phase began
+	elapsed [phases]time.Duration
 }
 
 type loadWorker struct {
-	hist     [3]Histogram
-	errs     [3]uint64
-	firstErr [3]error
+	hist     [phases]Histogram
+	errs     [phases]uint64
+	firstErr [phases]error
 }
 
-func (l *userLoad) setPhase(p int32) { l.phase.Store(p) }
+// setPhase switches the phase, adding the time spent in the current one
+// to its total.
+func (l *userLoad) setPhase(p int32) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	old := l.phase.Load()
+	if old == p {
+		return
+	}
+	if !l.since.IsZero() {
+		l.elapsed[old] += now.Sub(l.since)
+	}
+	l.since = now
+	l.phase.Store(p)
+}
 
 func (l *userLoad) stop() {
 	l.once.Do(func() { close(l.done) })
@@ -622,15 +668,18 @@ func (l *userLoad) stop() {
 }
 
 // stats merges the workers' figures of phase p; call it after stop.
-func (l *userLoad) stats(p int) (h Histogram, errs uint64, first error) {
+func (l *userLoad) stats(p int32) PhaseStats {
+	l.mu.Lock()
+	st := PhaseStats{Elapsed: l.elapsed[p]}
+	l.mu.Unlock()
 	for _, w := range l.workers {
-		h.Merge(&w.hist[p])
-		errs += w.errs[p]
-		if first == nil {
-			first = w.firstErr[p]
+		st.Hist.Merge(&w.hist[p])
+		st.Errors += w.errs[p]
+		if st.FirstErr == nil {
+			st.FirstErr = w.firstErr[p]
 		}
 	}
-	return h, errs, first
+	return st
 }
 
 func (b *RecoveryBench) startLoad(cn *client.Node, base []byte) *userLoad {
@@ -658,22 +707,30 @@ func (b *RecoveryBench) startLoad(cn *client.Node, base []byte) *userLoad {
 				val = recoveryValue(base, k, val)
 				start := time.Now()
 				var err error
+				op := "write"
 				if r.Float64() < b.ReadFraction {
+					op = "read"
 					var e client.Entry
 					e, err = s.Read(ctx, recoveryKey(k), 0, 0)
 					if err == nil && !bytes.Equal(e.Data, val) {
-						err = fmt.Errorf("read object %d: %d bytes, not the ones written", k, len(e.Data))
+						err = fmt.Errorf("%d bytes, not the ones written", len(e.Data))
 					}
 				} else {
 					_, err = s.Write(ctx, recoveryKey(k), val)
 				}
 				d := time.Since(start)
-				if p != 1 && p != 2 {
+				if p == phaseIdle {
 					continue
 				}
 				if err != nil {
 					if w.errs[p] == 0 {
-						w.firstErr[p] = fmt.Errorf("object %d: %w", k, err)
+						// When, relative to the start of the third node,
+						// tells a race of the join from one of the move.
+						at := "before the join"
+						if j := l.join.Load(); j != 0 {
+							at = fmt.Sprintf("%+.3fs after the third node started", start.Sub(time.Unix(0, j)).Seconds())
+						}
+						w.firstErr[p] = fmt.Errorf("%s of object %d (%s): %w", op, k, at, err)
 					}
 					w.errs[p]++
 					continue
@@ -688,21 +745,26 @@ func (b *RecoveryBench) startLoad(cn *client.Node, base []byte) *userLoad {
 // RecoveryTable formats results as a markdown table.
 func RecoveryTable(rs []RecoveryResult) string {
 	var sb strings.Builder
-	sb.WriteString("| configuration | move s | join→done s | objects moved | moved/s | baseline ops/s | baseline p50 / p99 / p999 µs | move ops/s | move p50 / p99 / p999 µs | p99 move/base | errors | records old/old/new | load before → after |\n")
-	sb.WriteString("|---|---:|---:|---:|---:|---:|---|---:|---|---:|---:|---|---|\n")
-	q := func(h *Histogram) string {
-		return fmt.Sprintf("%s / %s / %s", Micros(h.Quantile(0.5)), Micros(h.Quantile(0.99)), Micros(h.Quantile(0.999)))
-	}
+	sb.WriteString("| configuration | move s | moved + kept | records/s | user ops/s before / during / after | p50 µs before / during / after | p99 µs before / during / after | p999 µs before / during / after | p99 during/before | failed ops | records old/old/new | load before → after |\n")
+	sb.WriteString("|---|---:|---:|---:|---|---|---|---|---:|---:|---|---|\n")
 	for i := range rs {
 		r := &rs[i]
+		ps := []*PhaseStats{&r.Baseline, &r.Move, &r.After}
+		q := func(x float64) string {
+			out := make([]string, len(ps))
+			for i, p := range ps {
+				out[i] = Micros(p.Hist.Quantile(x))
+			}
+			return strings.Join(out, " / ")
+		}
 		ratio := 0.0
 		if p := r.Baseline.Hist.Quantile(0.99); p > 0 {
 			ratio = float64(r.Move.Hist.Quantile(0.99)) / float64(p)
 		}
-		fmt.Fprintf(&sb, "| %s | %.1f | %.1f | %d | %.0f | %.0f | %s | %.0f | %s | %.2f | %d+%d | %d/%d/%d | %s → %s |\n",
-			r.Limits.Name, r.MoveDuration.Seconds(), r.JoinToDone.Seconds(), r.Moved, r.MoveRate(),
-			r.Baseline.OpsPerSec(), q(&r.Baseline.Hist), r.Move.OpsPerSec(), q(&r.Move.Hist), ratio,
-			r.Baseline.Errors, r.Move.Errors, r.NodeRecords[0], r.NodeRecords[1], r.NodeRecords[2],
+		fmt.Fprintf(&sb, "| %s | %.1f | %d + %d | %.0f | %.0f / %.0f / %.0f | %s | %s | %s | %.2f | %d/%d/%d | %d/%d/%d | %s → %s |\n",
+			r.Limits.Name, r.MoveDuration.Seconds(), r.Moved, r.Kept, r.MoveRate(),
+			r.Baseline.OpsPerSec(), r.Move.OpsPerSec(), r.After.OpsPerSec(), q(0.5), q(0.99), q(0.999), ratio,
+			r.Baseline.Errors, r.Move.Errors, r.After.Errors, r.NodeRecords[0], r.NodeRecords[1], r.NodeRecords[2],
 			r.LoadBefore, r.LoadAfter)
 	}
 	return sb.String()

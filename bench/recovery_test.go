@@ -24,7 +24,7 @@ func TestRecoveryBenchSmall(t *testing.T) {
 	defer cleanup()
 	b := RecoveryBench{
 		Bin: bin, Objects: 2000, ValueSize: 1024, Clients: 4, ReadFraction: 0.9,
-		Baseline: 500 * time.Millisecond, Warmup: 200 * time.Millisecond,
+		Baseline: 500 * time.Millisecond, Warmup: 200 * time.Millisecond, After: 200 * time.Millisecond,
 		MergeDelay: 300 * time.Millisecond, Settle: time.Second, MoveTimeout: time.Minute, Points: 64,
 		// Limited, so the limit's configuration path is exercised too; the
 		// move still takes well under a second.
@@ -43,5 +43,6 @@ func TestRecoveryBenchSmall(t *testing.T) {
 	require.NotZero(t, res.Move.Hist.Count(), "no user op during the move")
 	require.Zero(t, res.Baseline.Errors, "user ops failed in the baseline; first: %v", res.Baseline.FirstErr)
 	require.Zero(t, res.Move.Errors, "user ops failed during the move; first: %v", res.Move.FirstErr)
+	require.Zero(t, res.After.Errors, "user ops failed after the move; first: %v", res.After.FirstErr)
 	require.Positive(t, res.MoveDuration)
 }

@@ -13,6 +13,13 @@
 //	go run ./bench/recovery [-objects 200000] [-rounds 1] [-out bench/out] [-bin DIR]
 //	go run ./bench/recovery -short          # 20,000 objects, a few seconds per phase
 //
+// The user load is measured in three phases: before the join (-baseline),
+// during the move (from the start of the third node until every merge job
+// is seen over) and after it (-settle, then -after more). Records moved
+// and kept (the new owner already had the object, rewritten there by the
+// user load) both count in the move's rate: both cost the merge a copy
+// and a lookup, and both take tokens of the rate limit.
+//
 // It prints a markdown table, writes it to <-out>/recovery.md when -out is
 // set, and appends a dated section (machine, command, table) to -results
 // (e.g. bench/RESULTS.md) when that is set.
@@ -55,6 +62,7 @@ func run() error {
 	flag.Float64Var(&b.ReadFraction, "reads", 0.9, "fraction of user ops that are reads (the others are writes)")
 	flag.DurationVar(&b.Baseline, "baseline", 10*time.Second, "measured user load before the third node joins")
 	flag.DurationVar(&b.Warmup, "warmup", time.Second, "unmeasured user load before the baseline")
+	flag.DurationVar(&b.After, "after", 3*time.Second, "measured user load after the move, besides -settle")
 	flag.DurationVar(&b.MergeDelay, "merge-delay", 500*time.Millisecond, "recovery.merge_delay of the nodes")
 	flag.DurationVar(&b.Settle, "settle", 3*time.Second, "the move is over when no merge job ran or appeared for this long")
 	flag.DurationVar(&b.MoveTimeout, "move-timeout", 5*time.Minute, "longest wait for the move")
@@ -80,6 +88,9 @@ func run() error {
 		}
 		if !set["settle"] {
 			b.Settle = time.Second
+		}
+		if !set["after"] {
+			b.After = time.Second
 		}
 	}
 	if rounds < 1 {
@@ -131,9 +142,12 @@ func run() error {
 			if rr.Unreadable > 0 {
 				return fmt.Errorf("round %d, %s: %d objects not readable after the move; first: %v", r+1, l.Name, rr.Unreadable, rr.FirstUnreadable)
 			}
-			for _, p := range []*bench.PhaseStats{&rr.Baseline, &rr.Move} {
-				if p.Errors > 0 {
-					b.Log("%s: %d user ops failed; first: %v", l.Name, p.Errors, p.FirstErr)
+			for _, p := range []struct {
+				name string
+				st   *bench.PhaseStats
+			}{{"before the join", &rr.Baseline}, {"during the move", &rr.Move}, {"after the move", &rr.After}} {
+				if p.st.Errors > 0 {
+					b.Log("%s: %d user ops failed %s; first: %v", l.Name, p.st.Errors, p.name, p.st.FirstErr)
 				}
 			}
 			if len(rr.LastErrors) > 0 {
