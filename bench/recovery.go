@@ -745,7 +745,7 @@ func (b *RecoveryBench) startLoad(cn *client.Node, base []byte) *userLoad {
 // RecoveryTable formats results as a markdown table.
 func RecoveryTable(rs []RecoveryResult) string {
 	var sb strings.Builder
-	sb.WriteString("| configuration | move s | moved + kept | records/s | user ops/s before / during / after | p50 µs before / during / after | p99 µs before / during / after | p999 µs before / during / after | p99 during/before | failed ops | records old/old/new | load before → after |\n")
+	sb.WriteString("| configuration | move s | moved + kept | records/s | user ops/s before / during / after | p50 µs before / during / after | p99 µs before / during / after | p999 µs before / during / after | p99 during / before, / after | failed ops | records old/old/new | load before → after |\n")
 	sb.WriteString("|---|---:|---:|---:|---|---|---|---|---:|---:|---|---|\n")
 	for i := range rs {
 		r := &rs[i]
@@ -757,13 +757,18 @@ func RecoveryTable(rs []RecoveryResult) string {
 			}
 			return strings.Join(out, " / ")
 		}
-		ratio := 0.0
-		if p := r.Baseline.Hist.Quantile(0.99); p > 0 {
-			ratio = float64(r.Move.Hist.Quantile(0.99)) / float64(p)
+		// During / after compares the move with the same three-node
+		// cluster without it; during / before includes the cost of the
+		// third node itself (three processes on the machine, more hops).
+		ratio := func(p *PhaseStats) float64 {
+			if d := p.Hist.Quantile(0.99); d > 0 {
+				return float64(r.Move.Hist.Quantile(0.99)) / float64(d)
+			}
+			return 0
 		}
-		fmt.Fprintf(&sb, "| %s | %.1f | %d + %d | %.0f | %.0f / %.0f / %.0f | %s | %s | %s | %.2f | %d/%d/%d | %d/%d/%d | %s → %s |\n",
+		fmt.Fprintf(&sb, "| %s | %.1f | %d + %d | %.0f | %.0f / %.0f / %.0f | %s | %s | %s | %.2f, %.2f | %d/%d/%d | %d/%d/%d | %s → %s |\n",
 			r.Limits.Name, r.MoveDuration.Seconds(), r.Moved, r.Kept, r.MoveRate(),
-			r.Baseline.OpsPerSec(), r.Move.OpsPerSec(), r.After.OpsPerSec(), q(0.5), q(0.99), q(0.999), ratio,
+			r.Baseline.OpsPerSec(), r.Move.OpsPerSec(), r.After.OpsPerSec(), q(0.5), q(0.99), q(0.999), ratio(&r.Baseline), ratio(&r.After),
 			r.Baseline.Errors, r.Move.Errors, r.After.Errors, r.NodeRecords[0], r.NodeRecords[1], r.NodeRecords[2],
 			r.LoadBefore, r.LoadAfter)
 	}
