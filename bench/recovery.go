@@ -68,8 +68,9 @@ type PhaseStats struct {
 	Elapsed time.Duration
 	Hist    Histogram
 	Errors  uint64
-	// FirstErr is the first failed op of the phase.
-	FirstErr error
+	// FirstErr and LastErr are the first and the last failed op of the
+	// phase (of one worker each: the first worker with a failure).
+	FirstErr, LastErr error
 }
 
 // OpsPerSec returns the completed ops per second of the phase.
@@ -640,9 +641,9 @@ type userLoad struct {
 }
 
 type loadWorker struct {
-	hist     [phases]Histogram
-	errs     [phases]uint64
-	firstErr [phases]error
+	hist              [phases]Histogram
+	errs              [phases]uint64
+	firstErr, lastErr [phases]error
 }
 
 // setPhase switches the phase, adding the time spent in the current one
@@ -676,7 +677,7 @@ func (l *userLoad) stats(p int32) PhaseStats {
 		st.Hist.Merge(&w.hist[p])
 		st.Errors += w.errs[p]
 		if st.FirstErr == nil {
-			st.FirstErr = w.firstErr[p]
+			st.FirstErr, st.LastErr = w.firstErr[p], w.lastErr[p]
 		}
 	}
 	return st
@@ -723,14 +724,15 @@ func (b *RecoveryBench) startLoad(cn *client.Node, base []byte) *userLoad {
 					continue
 				}
 				if err != nil {
+					// When, relative to the start of the third node,
+					// tells a race of the join from one of the move.
+					at := "before the join"
+					if j := l.join.Load(); j != 0 {
+						at = fmt.Sprintf("%+.3fs after the third node started", start.Sub(time.Unix(0, j)).Seconds())
+					}
+					w.lastErr[p] = fmt.Errorf("%s of object %d (%s): %w", op, k, at, err)
 					if w.errs[p] == 0 {
-						// When, relative to the start of the third node,
-						// tells a race of the join from one of the move.
-						at := "before the join"
-						if j := l.join.Load(); j != 0 {
-							at = fmt.Sprintf("%+.3fs after the third node started", start.Sub(time.Unix(0, j)).Seconds())
-						}
-						w.firstErr[p] = fmt.Errorf("%s of object %d (%s): %w", op, k, at, err)
+						w.firstErr[p] = w.lastErr[p]
 					}
 					w.errs[p]++
 					continue
