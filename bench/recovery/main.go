@@ -147,7 +147,7 @@ func run() error {
 				st   *bench.PhaseStats
 			}{{"before the join", &rr.Baseline}, {"during the move", &rr.Move}, {"after the move", &rr.After}} {
 				if p.st.Errors > 0 {
-					b.Log("%s: %d user ops failed %s; first: %v", l.Name, p.st.Errors, p.name, p.st.FirstErr)
+					b.Log("%s: %d user ops failed %s; first: %v; last (of the same client): %v", l.Name, p.st.Errors, p.name, p.st.FirstErr, p.st.LastErr)
 				}
 			}
 			if len(rr.LastErrors) > 0 {
