@@ -174,7 +174,7 @@ func run() error {
 		if err != nil {
 			return fmt.Errorf("results file: %w", err)
 		}
-		_, werr := fmt.Fprintf(f, "\n### Recovery: user latency during a move (%s UTC)\n\n%s%s", started.Format("2006-01-02 15:04"), head, table)
+		_, werr := fmt.Fprintf(f, "\n## Throttled recovery: user latency during a move, %s UTC\n\n%s%s", started.Format("2006-01-02 15:04"), head, table)
 		if cerr := f.Close(); werr == nil {
 			werr = cerr
 		}
