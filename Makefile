@@ -1,7 +1,7 @@
 # Elliptics: build, run and test everything from a fresh clone.
 #   make run    build and start a local node on 127.0.0.1:1025 (no config needed)
 #   make test   install what is missing, build, run every test
-#   make bench  benchmarks (not part of make test): kvbench, Python vs Go, storage
+#   make bench  benchmarks (not part of make test): kvbench, Python vs Go, recovery, storage
 #   make soak   long fuzzing and soak runs (not part of make test)
 #   make scale  100- and 1,000-node clusters in one process (not part of make test)
 
@@ -100,6 +100,7 @@ bench: build capi
 	$(GO) run ./bench/kvbench -out bench/out
 	$(PYTHON) -m pip install -q --no-build-isolation --force-reinstall --no-deps .
 	$(GO) run ./bench/pybench -bin $(BIN) -python $(PYTHON) -out bench/out
+	$(GO) run ./bench/recovery -bin $(BIN) -out bench/out
 	$(MAKE) -C bench/storage bench
 
 soak: build
