@@ -391,41 +391,18 @@ func (s *Server) withHandoff(fn Handler) Handler {
 		if !errors.Is(err, status.ErrNotFound) {
 			return parts, err
 		}
-		for attempt := 0; ; attempt++ {
-			t := s.Table()
-			prev, tried, herr := s.handoff(ctx, req)
-			switch {
-			case tried && herr == nil:
-				return prev, nil
-			case tried && !errors.Is(herr, status.ErrNotFound):
-				// The previous owner may hold the object but cannot be
-				// asked: "not found" would be a lie.
-				return nil, fmt.Errorf("not on its owner; its previous owner cannot be asked: %w", herr)
-			}
-			// A node that has just joined is asked for keys before its own
-			// table knows every node: the previous owner it computed may
-			// be the wrong one. Ask again once the table has grown.
-			if attempt == joinRetries || time.Since(s.rec.started) > joinGrace {
-				return parts, err
-			}
-			wctx, cancel := context.WithTimeout(ctx, joinWait)
-			werr := s.cluster.peers.WaitRoutes(wctx, func(nt *route.Table) bool { return nt.Len() > t.Len() })
-			cancel()
-			if werr != nil {
-				return parts, err
-			}
+		prev, tried, herr := s.handoff(ctx, req)
+		switch {
+		case !tried || errors.Is(herr, status.ErrNotFound):
+			return parts, err
+		case herr != nil:
+			// The previous owner may hold the object but cannot be asked:
+			// "not found" would be a lie.
+			return nil, fmt.Errorf("not on its owner; its previous owner cannot be asked: %w", herr)
 		}
+		return prev, nil
 	}
 }
-
-// A read that misses on a node that started less than joinGrace ago asks
-// the previous owner again, up to joinRetries times, each time its route
-// table grows within joinWait.
-const (
-	joinGrace   = 30 * time.Second
-	joinRetries = 3
-	joinWait    = 300 * time.Millisecond
-)
 
 // removeWithHandoff serves REMOVE; during a handoff window it also removes
 // the key at its previous owner, whose copy would otherwise come back with
