@@ -155,25 +155,34 @@ func openSource(path string, fo *fileOpts) (*os.File, io.Reader, uint64, error) 
 	return f, io.LimitReader(f, int64(min(size, math.MaxInt64))), size, nil
 }
 
+// fileArgs checks and converts the arguments the file calls share; ok is
+// false when rc is the call's error.
+func fileArgs(key *C.ell_ckey, path *C.ell_cchar, opts *C.ell_cfile_options, out *C.ell_async_t, err *C.ell_error,
+	what string) (k client.Key, p string, fo *fileOpts, rc C.int32_t, ok bool) {
+	if rc, ok := prologue(out, err, what); !ok {
+		return k, p, nil, rc, false
+	}
+	k, e := oneKey(key)
+	if e == nil {
+		p, e = goPath(path, what)
+	}
+	if e == nil {
+		fo, e = goFileOpts(opts, what)
+	}
+	if e != nil {
+		return k, p, nil, fail(err, e), false
+	}
+	return k, p, fo, C.ELL_OK, true
+}
+
 //export ell_session_write_file
 func ell_session_write_file(h C.ell_session_t, key *C.ell_ckey, path *C.ell_cchar, opts *C.ell_cfile_options,
 	done *C.ell_ccompletion, out *C.ell_async_t, err *C.ell_error) (rc C.int32_t) {
 	defer guard(err, &rc)
 	const what = "ell_session_write_file"
-	if rc, ok := prologue(out, err, what); !ok {
+	k, p, fo, rc, ok := fileArgs(key, path, opts, out, err, what)
+	if !ok {
 		return rc
-	}
-	k, e := oneKey(key)
-	if e != nil {
-		return fail(err, e)
-	}
-	p, e := goPath(path, what)
-	if e != nil {
-		return fail(err, e)
-	}
-	fo, e := goFileOpts(opts, what)
-	if e != nil {
-		return fail(err, e)
 	}
 	// Opened here, not in the operation: a file that cannot be read is the
 	// call's own error, before anything is sent.
@@ -223,20 +232,9 @@ func ell_session_read_file(h C.ell_session_t, key *C.ell_ckey, path *C.ell_cchar
 	done *C.ell_ccompletion, out *C.ell_async_t, err *C.ell_error) (rc C.int32_t) {
 	defer guard(err, &rc)
 	const what = "ell_session_read_file"
-	if rc, ok := prologue(out, err, what); !ok {
+	k, p, fo, rc, ok := fileArgs(key, path, opts, out, err, what)
+	if !ok {
 		return rc
-	}
-	k, e := oneKey(key)
-	if e != nil {
-		return fail(err, e)
-	}
-	p, e := goPath(path, what)
-	if e != nil {
-		return fail(err, e)
-	}
-	fo, e := goFileOpts(opts, what)
-	if e != nil {
-		return fail(err, e)
 	}
 	if fo.localOffset != 0 {
 		return invalid(err, "%s: local_offset must be 0 (the file is written from its start)", what)
