@@ -78,6 +78,7 @@ const (
 	DefaultRecoveryHandoffWindow = 10 * time.Minute
 	DefaultRecoveryLeaveAfter    = server.DefaultLeaveAfter
 	DefaultRecoveryTombstoneTTL  = server.DefaultTombstoneTTL
+	DefaultRecoveryAntiEntropy   = 6 * time.Hour
 )
 
 // Defaults of a [[backend]] table.
@@ -143,6 +144,11 @@ type Recovery struct {
 	// its ranges fill them from the other groups. 'elliptics node remove
 	// ADDR' does it at once. Default "10m".
 	LeaveAfter Duration `toml:"leave_after"`
+	// AntiEntropy is how often each backend compares all its ranges with
+	// the other groups (metadata only) and copies what is missing or older
+	// here, and applies newer removes; "0s" turns it off. Must be shorter
+	// than tombstone_ttl. Default "6h".
+	AntiEntropy Duration `toml:"anti_entropy"`
 	// TombstoneTTL is how long a remove is remembered (a tombstone per
 	// removed object or column), so that an older copy arriving later
 	// (recovery, read repair) cannot bring the object back; "0s" keeps
@@ -157,7 +163,8 @@ type Recovery struct {
 func defaultRecovery() Recovery {
 	return Recovery{Auto: DefaultRecoveryAuto, Rate: DefaultRecoveryRate, Concurrency: DefaultRecoveryConcurrency,
 		MergeDelay: Duration{DefaultRecoveryMergeDelay}, HandoffWindow: Duration{DefaultRecoveryHandoffWindow},
-		LeaveAfter: Duration{DefaultRecoveryLeaveAfter}, TombstoneTTL: Duration{DefaultRecoveryTombstoneTTL}}
+		LeaveAfter: Duration{DefaultRecoveryLeaveAfter}, TombstoneTTL: Duration{DefaultRecoveryTombstoneTTL},
+		AntiEntropy: Duration{DefaultRecoveryAntiEntropy}}
 }
 
 // Node is the [node] table.
@@ -544,6 +551,12 @@ func (c *Config) Validate() error {
 	if c.Recovery.LeaveAfter.Duration <= 0 {
 		p.add("recovery.leave_after", "must be > 0, got %v", c.Recovery.LeaveAfter)
 	}
+	if ae := c.Recovery.AntiEntropy.Duration; ae < 0 {
+		p.add("recovery.anti_entropy", "must be >= 0, got %v", c.Recovery.AntiEntropy)
+	} else if ae > 0 && ae >= c.Recovery.TombstoneTTL.Duration {
+		p.add("recovery.anti_entropy", "%v must be shorter than recovery.tombstone_ttl (%v): removes older than that are forgotten, and a comparison would bring their objects back",
+			c.Recovery.AntiEntropy, c.Recovery.TombstoneTTL)
+	}
 	if c.Recovery.TombstoneTTL.Duration < 0 {
 		p.add("recovery.tombstone_ttl", "must be >= 0, got %v", c.Recovery.TombstoneTTL)
 	}
@@ -740,6 +753,7 @@ func (c *Config) ServerOptions(logger *zap.Logger) (server.Options, error) {
 			MergeDelay:    c.Recovery.MergeDelay.Duration,
 			HandoffWindow: c.Recovery.HandoffWindow.Duration,
 			LeaveAfter:    c.Recovery.LeaveAfter.Duration,
+			AntiEntropy:   c.Recovery.AntiEntropy.Duration,
 		},
 	}
 	if opts.Recovery.HandoffWindow == 0 {

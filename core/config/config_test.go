@@ -69,7 +69,7 @@ func TestExampleFileIsDefault(t *testing.T) {
 		"probes_per_interval", "connect_on_demand",
 		"id", "group", "type", "dir", "read_only", "enable", "sync", "sync_interval", "blob_size",
 		"records_in_blob", "compress", "points",
-		"auto", "rate", "objects_rate", "concurrency", "merge_delay", "leave_after", "tombstone_ttl", "handoff_window"} {
+		"auto", "rate", "objects_rate", "concurrency", "merge_delay", "leave_after", "tombstone_ttl", "anti_entropy", "handoff_window"} {
 		require.Contains(t, string(data), "\n"+key+" = ", key)
 	}
 }
@@ -100,7 +100,8 @@ func TestLoadFixtures(t *testing.T) {
 			testbackend(7, 5, "blob"),
 		},
 		Recovery: Recovery{Auto: false, Rate: 10 * MiB, ObjectsRate: 500, Concurrency: 3, MergeDelay: Duration{5 * time.Second},
-			LeaveAfter: Duration{time.Hour}, TombstoneTTL: Duration{48 * time.Hour}},
+			LeaveAfter: Duration{time.Hour}, TombstoneTTL: Duration{48 * time.Hour},
+			AntiEntropy: Duration{12 * time.Hour}},
 	}
 	partial := Default()
 	partial.Node.Listen = []string{"0.0.0.0:1025"}
@@ -698,4 +699,15 @@ group = 2
 	after, err := os.ReadFile(filepath.Join(root, "backend-0", route.IDsFileName))
 	require.NoError(t, err)
 	require.Equal(t, ids, after, "the ids file is never rewritten")
+}
+
+// Anti-entropy must run more often than removes are forgotten.
+func TestAntiEntropyNeedsTombstones(t *testing.T) {
+	_, err := Parse([]byte("[recovery]\nanti_entropy = \"48h\"\ntombstone_ttl = \"24h\"\n"))
+	require.ErrorContains(t, err, "recovery.anti_entropy")
+	_, err = Parse([]byte("[recovery]\nanti_entropy = \"1h\"\ntombstone_ttl = \"0s\"\n"))
+	require.ErrorContains(t, err, "shorter than recovery.tombstone_ttl")
+	c, err := Parse([]byte("[recovery]\nanti_entropy = \"0s\"\ntombstone_ttl = \"0s\"\n"))
+	require.NoError(t, err)
+	require.Zero(t, c.Recovery.AntiEntropy.Duration)
 }

@@ -43,6 +43,9 @@ type coverage struct {
 	// retryAt delays the next fill after a failed one, by backoff.
 	retryAt time.Time
 	backoff time.Duration
+	// synced is when the last anti-entropy pass over every owned range
+	// started (or the coverage was loaded).
+	synced time.Time
 }
 
 func (s *Server) coverageFile(backendID int32) string {
@@ -60,7 +63,7 @@ func (s *Server) coverageOf(b *Backend, owned []recovery.IDRange, emptyAtStart b
 	if cv := s.rec.cover[b.ID]; cv != nil {
 		return cv
 	}
-	cv := &coverage{empty: emptyAtStart}
+	cv := &coverage{empty: emptyAtStart, synced: time.Now()}
 	s.rec.cover[b.ID] = cv
 	if emptyAtStart {
 		return cv
@@ -138,7 +141,7 @@ func (s *Server) fillGainsLocked(t *route.Table, b *Backend, owned []recovery.ID
 	}
 	if len(gained) == 0 {
 		cv.since = time.Time{}
-		return false
+		return s.antiEntropyLocked(b, cv, owned)
 	}
 	if cv.since.IsZero() {
 		cv.since = time.Now()
@@ -163,6 +166,33 @@ func (s *Server) fillGainsLocked(t *route.Table, b *Backend, owned []recovery.ID
 	s.log.Info("filling gained ranges from the other groups", zap.Int32("backend", b.ID), zap.Int("ranges", len(gained)),
 		zap.Duration("gained_for", time.Since(cv.since)), zap.Bool("empty_at_start", empty), zap.Uint64("job", st.ID))
 	cv.fillJob, cv.fill, cv.empty = st.ID, gained, false
+	return true
+}
+
+// antiEntropyLocked starts, every RecoveryOptions.AntiEntropy, a dc of
+// every range the backend owns: it compares them with the other groups
+// (metadata only) and copies only what is missing or older here, and
+// applies newer removes (tombstones). It catches what no gain shows: a
+// neighbour that joined and left before this node saw it, a write that
+// reached some groups only. It reports whether the loop must look again.
+func (s *Server) antiEntropyLocked(b *Backend, cv *coverage, owned []recovery.IDRange) bool {
+	every := s.opts.Recovery.AntiEntropy
+	if every <= 0 || cv.fillJob != 0 || !hasOtherGroups(s.Table(), b.Group) {
+		return false
+	}
+	if time.Since(cv.synced) < every {
+		return false
+	}
+	st, err := s.rec.mgr.Start(recovery.Spec{Kind: recovery.DC, Backend: b.ID, Ranges: owned, Auto: true})
+	if err != nil {
+		if !errors.Is(err, status.ErrAlready) {
+			s.log.Warn("recovery: cannot start anti-entropy", zap.Int32("backend", b.ID), zap.Error(err))
+		}
+		return true
+	}
+	s.log.Info("anti-entropy: comparing the backend's ranges with the other groups", zap.Int32("backend", b.ID),
+		zap.Uint64("job", st.ID))
+	cv.synced, cv.fillJob, cv.fill = time.Now(), st.ID, owned
 	return true
 }
 

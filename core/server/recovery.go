@@ -56,6 +56,12 @@ type RecoveryOptions struct {
 	// before the backends that took over its arcs fill them from the other
 	// groups (default DefaultLeaveAfter).
 	LeaveAfter time.Duration
+	// AntiEntropy is how often each backend compares all its ranges with
+	// the other groups and copies what differs (a dc of everything it
+	// owns; 0 = never). It should be well under TombstoneTTL: a remove
+	// older than that is forgotten and a comparison brings the object
+	// back from a group that missed it.
+	AntiEntropy time.Duration
 	// TombstoneTTL is how long a remove is remembered, so that older
 	// copies cannot bring the object back (default DefaultTombstoneTTL; a
 	// negative value keeps no tombstones).
@@ -185,6 +191,7 @@ func (s *Server) recoveryLoop() {
 	poll := time.NewTicker(time.Second)
 	defer poll.Stop()
 	var seen *route.Table
+	var lastLook time.Time
 	for {
 		select {
 		case <-s.bgCtx.Done():
@@ -193,6 +200,8 @@ func (s *Server) recoveryLoop() {
 			if t := s.Table(); t != seen {
 				s.noteOwnership()
 				s.kickRecovery()
+			} else if ae := s.opts.Recovery.AntiEntropy; ae > 0 && time.Since(lastLook) >= min(ae/4, time.Minute) {
+				s.kickRecovery() // anti-entropy may be due
 			}
 			continue
 		case <-s.rec.changed:
@@ -206,7 +215,7 @@ func (s *Server) recoveryLoop() {
 			continue
 		case <-timer.C:
 		}
-		seen = s.Table()
+		seen, lastLook = s.Table(), time.Now()
 		s.rec.mgr.Resume()
 		if s.opts.Recovery.Manual {
 			continue

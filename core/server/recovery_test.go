@@ -502,3 +502,29 @@ func TestTombstones(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "new", string(e.Data))
 }
+
+// Anti-entropy copies what a group lacks even when no route change shows
+// it (a write that reached one group only), and carries removes.
+func TestAntiEntropy(t *testing.T) {
+	ctx := context.Background()
+	_, _, sess := startCluster(t, clustertest.Options{Nodes: 2, Groups: 2, Recovery: server.RecoveryOptions{
+		MergeDelay: 50 * time.Millisecond, AntiEntropy: 300 * time.Millisecond}})
+	only := func(g ...uint32) *client.Session {
+		x := sess.Clone()
+		x.SetGroups(g...)
+		return x
+	}
+	_, err := only(2).Write(ctx, client.NewKey("lonely"), []byte("v"))
+	require.NoError(t, err)
+	_, err = only(1, 2).Write(ctx, client.NewKey("doomed"), []byte("v"))
+	require.NoError(t, err)
+	_, err = only(2).Remove(ctx, client.NewKey("doomed"))
+	require.NoError(t, err)
+	g1 := only(1)
+	g1.SetReadRepair(false)
+	require.Eventually(t, func() bool {
+		_, err1 := g1.Read(ctx, client.NewKey("lonely"), 0, 0)
+		_, err2 := g1.Read(ctx, client.NewKey("doomed"), 0, 0)
+		return err1 == nil && errors.Is(err2, status.ErrNotFound)
+	}, 10*time.Second, 20*time.Millisecond)
+}
