@@ -77,10 +77,9 @@ func jobsString(c *clustertest.Cluster) string {
 	return out
 }
 
-// placement checks that every record of every node lives on its owner and
-// returns how many records there are.
-func placement(t *testing.T, c *clustertest.Cluster) int {
-	t.Helper()
+// placement counts the records of every node, and fails if one does not
+// live on its owner.
+func placement(c *clustertest.Cluster) (int, error) {
 	n := 0
 	for i, s := range c.Nodes {
 		tab := s.Table()
@@ -93,10 +92,25 @@ func placement(t *testing.T, c *clustertest.Cluster) int {
 				n++
 				return nil
 			})
-			require.NoError(t, err)
+			if err != nil {
+				return n, err
+			}
 		}
 	}
-	return n
+	return n, nil
+}
+
+// placed waits until want records live on their owners only.
+func placed(t *testing.T, c *clustertest.Cluster, want int) {
+	t.Helper()
+	var n int
+	var err error
+	require.Eventually(t, func() bool {
+		n, err = placement(c)
+		return err == nil && n == want
+	}, 20*time.Second, 50*time.Millisecond)
+	require.NoError(t, err)
+	require.Equal(t, want, n)
 }
 
 // A node joining a group takes over its arcs: every object moves to its
@@ -113,7 +127,7 @@ func TestJoinMovesData(t *testing.T) {
 	}
 	// Objects bigger than recovery.BigObject move in chunks.
 	bigs := writeBigs(t, sess, 4)
-	require.Equal(t, n+len(bigs), placement(t, c))
+	placed(t, c, n+len(bigs))
 
 	// Readers run through the move and must never get "not found".
 	var stop atomic.Bool
@@ -139,7 +153,7 @@ func TestJoinMovesData(t *testing.T) {
 	require.NoError(t, c.WaitConverged(ctx))
 	waitJobs(t, c, recovery.Merge, 3)
 	// Jobs started by earlier route changes may still be followed by more.
-	require.Eventually(t, func() bool { return placement(t, c) == n+len(bigs) }, 20*time.Second, 50*time.Millisecond)
+	placed(t, c, n+len(bigs))
 	stop.Store(true)
 	wg.Wait()
 	require.Zero(t, misses.Load(), "reads that missed during the move (of %d)", reads.Load())
@@ -204,6 +218,8 @@ func TestWipedNodeFills(t *testing.T) {
 	s, err := c.Replace(ctx, 0)
 	require.NoError(t, err)
 	require.NoError(t, c.WaitConverged(ctx))
+	// The client reconnects to the new node 0 by itself.
+	require.Eventually(t, func() bool { return sess.Node().Table().Len() == 3 }, 10*time.Second, 10*time.Millisecond)
 	require.Eventually(t, func() bool {
 		for _, st := range s.Recovery().Jobs() {
 			if st.Spec.Kind == recovery.DC && st.State == recovery.Done {
