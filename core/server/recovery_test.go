@@ -544,3 +544,53 @@ func TestAntiEntropy(t *testing.T) {
 		return err1 == nil && errors.Is(err2, status.ErrNotFound)
 	}, 10*time.Second, 20*time.Millisecond)
 }
+
+// With Concurrency 1 a node runs one job at a time: the second waits for
+// the first.
+func TestRecoveryConcurrency(t *testing.T) {
+	ctx := context.Background()
+	c, _, sess := startCluster(t, clustertest.Options{Nodes: 2, Groups: 2, Recovery: server.RecoveryOptions{
+		Manual: true, Concurrency: 1, Limits: recovery.Limits{ObjectsPerSec: 100}}})
+	only2 := sess.Clone()
+	only2.SetGroups(2)
+	only1 := sess.Clone()
+	only1.SetGroups(1)
+	for i := range 150 {
+		_, err := only2.Write(ctx, client.NewKey(fmt.Sprintf("k%d", i)), []byte("v"))
+		require.NoError(t, err)
+		_, err = only1.Write(ctx, client.NewKey(fmt.Sprintf("g1-%d", i)), []byte("v"))
+		require.NoError(t, err)
+	}
+	// Node 0 serves group 1: its dc copies 150 records at 100 a second;
+	// its merge would scan its records at once (nothing to move).
+	addr := c.Addrs[0]
+	first, err := sess.StartRecovery(ctx, addr, recovery.DC, client.RecoveryOptions{Backend: 0})
+	require.NoError(t, err)
+	second, err := sess.StartRecovery(ctx, addr, recovery.Merge, client.RecoveryOptions{Backend: 0})
+	require.NoError(t, err)
+	status := func(id uint64) recovery.Status {
+		jobs, err := sess.RecoveryStatus(ctx, addr)
+		require.NoError(t, err)
+		for _, j := range jobs {
+			if j.ID == id {
+				return j
+			}
+		}
+		t.Fatalf("no job %d", id)
+		return recovery.Status{}
+	}
+	// The dc scans quickly, then copies at 100 records a second: about
+	// 1.5 s during which the merge must not start.
+	require.Eventually(t, func() bool { return status(first[0].ID).Scanned > 0 }, 10*time.Second, 5*time.Millisecond)
+	for range 5 {
+		if st := status(first[0].ID); st.State != recovery.Running {
+			break
+		}
+		require.Zero(t, status(second[0].ID).Scanned, "the second job ran beside the first")
+		time.Sleep(100 * time.Millisecond)
+	}
+	require.Eventually(t, func() bool {
+		return status(first[0].ID).State == recovery.Done && status(second[0].ID).State == recovery.Done
+	}, 20*time.Second, 20*time.Millisecond)
+	require.Equal(t, uint64(150), status(first[0].ID).Moved)
+}
