@@ -40,9 +40,6 @@ type clusterState struct {
 	forwards atomic.Uint64
 	relays   atomic.Uint64
 	pushReq  chan struct{}
-	// announced: the node lists its backends (see announce); a node with
-	// no remotes (the first of a cluster) does at once.
-	announced atomic.Bool
 }
 
 func (s *Server) startCluster() {
@@ -55,9 +52,6 @@ func (s *Server) startCluster() {
 	cfg.OnChange = s.routesChanged
 	if cfg.WaitTimeout == 0 {
 		cfg.WaitTimeout = s.opts.RequestTimeout
-	}
-	if len(s.opts.Remotes) == 0 {
-		s.cluster.announced.Store(true)
 	}
 	s.cluster.peers = client.NewNode(cfg)
 	s.loops.Add(1)
@@ -78,7 +72,6 @@ func (s *Server) join() {
 		err := s.cluster.peers.AddRemotes(ctx, s.opts.Remotes...)
 		cancel()
 		if err == nil {
-			s.announce()
 			s.log.Info("joined the cluster", zap.Strings("remotes", s.opts.Remotes))
 			return
 		}
@@ -92,31 +85,6 @@ func (s *Server) join() {
 		delay = min(2*delay, 5*time.Second)
 	}
 }
-
-// announce lists the node's backends in its description once its route
-// table has learned the cluster (it stayed the same for announceQuiet, or
-// announceMax passed): until then other nodes and clients see the node
-// but give it no keys. A node that owned keys before it knew every other
-// node would answer "not found" for keys whose previous owner it could not
-// name yet (the handoff of reads during a move needs it).
-func (s *Server) announce() {
-	ctx, cancel := context.WithTimeout(s.bgCtx, announceMax)
-	defer cancel()
-	prev, since := s.Table(), time.Now()
-	_ = s.cluster.peers.WaitRoutes(ctx, func(t *route.Table) bool {
-		if !t.Equal(prev) {
-			prev, since = t, time.Now()
-		}
-		return time.Since(since) >= announceQuiet
-	})
-	s.cluster.announced.Store(true)
-	s.bumpVersion()
-}
-
-const (
-	announceQuiet = 300 * time.Millisecond
-	announceMax   = 5 * time.Second
-)
 
 // Table returns the node's route table (itself included).
 func (s *Server) Table() *route.Table { return s.cluster.peers.Table() }

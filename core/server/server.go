@@ -502,7 +502,7 @@ func (s *Server) nodeInfo() proto.NodeInfo {
 	info.Addresses = s.addrStrings()
 	s.mu.Unlock()
 	for _, b := range s.backends {
-		if b.State() != proto.StateEnabled || !s.cluster.announced.Load() {
+		if b.State() != proto.StateEnabled {
 			continue
 		}
 		info.Backends = append(info.Backends, proto.BackendInfo{ID: b.ID, Group: b.Group, ReadOnly: b.ReadOnly(), Points: b.Points})
