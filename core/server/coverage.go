@@ -205,12 +205,18 @@ const emptyWait = time.Minute
 // again between two runs of the recovery loop must still leave a gain
 // behind, since writes may have gone to it meanwhile.
 func (s *Server) noteOwnership() {
+	s.rec.coverMu.Lock()
+	defer s.rec.coverMu.Unlock()
+	if len(s.rec.cover) == 0 {
+		// Nothing loaded yet (the first settle has not come): skip the
+		// walk of the table, which a forming cluster of a thousand nodes
+		// would pay thousands of times on every node.
+		return
+	}
 	owned := map[int32][]recovery.IDRange{}
 	for _, r := range s.Table().Ranges(s.cluster.peers.Self()) {
 		owned[r.Backend] = append(owned[r.Backend], recovery.IDRange{Start: r.Start, End: r.End})
 	}
-	s.rec.coverMu.Lock()
-	defer s.rec.coverMu.Unlock()
 	for id, cv := range s.rec.cover {
 		rs, ok := owned[id]
 		if !ok {
