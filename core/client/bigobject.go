@@ -72,61 +72,42 @@ func (s *Session) WriteFrom(ctx context.Context, k Key, r io.Reader, size uint64
 	if o.Offset > 0 {
 		return s.writeAtFrom(ctx, k, r, size, o)
 	}
-	buf := make([]byte, min(uint64(o.chunk()), size))
-	up := s.Clone()
-	var res Result
-	for off := uint64(0); ; {
-		n := min(uint64(len(buf)), size-off)
-		if _, err := io.ReadFull(r, buf[:n]); err != nil {
-			if errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF
-			}
-			return res, fmt.Errorf("upload: read the input at byte %d of %d: %w", off, size, err)
-		}
+	return s.writeChunks(ctx, k, r, size, o, "upload", func(off, n uint64) WriteOptions {
 		wo := WriteOptions{Offset: off, CASTimestamp: o.CASTimestamp}
 		switch {
+		case off+n == size:
+			wo.Commit, wo.TotalSize, wo.TTL = true, size, o.TTL
+			wo.Prepare = off == 0
 		case off == 0:
 			wo.Prepare, wo.TotalSize = true, size
 		default:
 			wo.Plain = true
 		}
-		last := off+n == size
-		if last {
-			wo.Commit, wo.TotalSize, wo.TTL = true, size, o.TTL
-			wo.Plain = false
-			up.SetTimeout(max(s.timeout, commitTimeout))
-		}
-		var err error
-		res, err = up.WriteWith(ctx, k, buf[:n], wo)
-		if err != nil {
-			return res, fmt.Errorf("upload: chunk at byte %d of %d: %w", off, size, err)
-		}
-		// Later chunks go only to the groups that have the upload.
-		var ok []uint32
-		for _, e := range res.Entries {
-			if e.OK() {
-				ok = append(ok, e.Group)
-			}
-		}
-		if len(ok) > 0 && len(ok) < len(up.groups) {
-			up.SetGroups(ok...)
-		}
-		off += n
-		if o.Progress != nil {
-			o.Progress(off, size)
-		}
-		if last {
-			return res, nil
-		}
-	}
+		return wo
+	})
 }
 
 // writeAtFrom is WriteFrom at a non-zero offset: plain offset writes of a
-// chunk each, to the groups that took the previous chunk.
+// chunk each.
 func (s *Session) writeAtFrom(ctx context.Context, k Key, r io.Reader, size uint64, o StreamOptions) (Result, error) {
 	if o.Offset > math.MaxUint64-size {
 		return Result{}, status.Errorf(status.Invalid, "write: offset %d + size %d overflows", o.Offset, size)
 	}
+	return s.writeChunks(ctx, k, r, size, o, fmt.Sprintf("write at %d", o.Offset), func(off, n uint64) WriteOptions {
+		wo := WriteOptions{Offset: o.Offset + off}
+		if off+n == size {
+			wo.TTL = o.TTL
+		}
+		return wo
+	})
+}
+
+// writeChunks reads size bytes of r a chunk at a time and writes each with
+// the options opts gives it (by its offset in the input and length), the
+// later chunks only to the groups that took the earlier ones. The result
+// is the last chunk's.
+func (s *Session) writeChunks(ctx context.Context, k Key, r io.Reader, size uint64, o StreamOptions, what string,
+	opts func(off, n uint64) WriteOptions) (Result, error) {
 	buf := make([]byte, min(uint64(o.chunk()), size))
 	up := s.Clone()
 	var res Result
@@ -136,16 +117,18 @@ func (s *Session) writeAtFrom(ctx context.Context, k Key, r io.Reader, size uint
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
-			return res, fmt.Errorf("write at %d: read the input at byte %d of %d: %w", o.Offset, off, size, err)
+			return res, fmt.Errorf("%s: read the input at byte %d of %d: %w", what, off, size, err)
 		}
-		wo := WriteOptions{Offset: o.Offset + off}
-		if off+n == size {
-			wo.TTL = o.TTL
+		wo := opts(off, n)
+		if wo.Commit {
+			// The node may read back blocks it did not see whole to
+			// checksum them.
+			up.SetTimeout(max(s.timeout, commitTimeout))
 		}
 		var err error
 		res, err = up.WriteWith(ctx, k, buf[:n], wo)
 		if err != nil {
-			return res, fmt.Errorf("write at %d: chunk at byte %d of %d: %w", o.Offset, off, size, err)
+			return res, fmt.Errorf("%s: chunk at byte %d of %d: %w", what, off, size, err)
 		}
 		var ok []uint32
 		for _, e := range res.Entries {
