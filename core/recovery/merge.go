@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/elliptics/elliptics/core/backend"
-	"github.com/elliptics/elliptics/core/route"
 	"github.com/elliptics/elliptics/core/status"
 )
 
@@ -45,7 +44,7 @@ func (m *Manager) mergeFrom(ctx context.Context, j *Job, loc Local, here string,
 		if ok && (owner.Addr != self || owner.ID != loc.ID) {
 			if dry {
 				j.planned(here, owner.Name(), rec.Size)
-			} else if err := m.moveOne(ctx, j, loc, rec, owner); err != nil {
+			} else if err := m.moveOne(ctx, j, loc, rec); err != nil {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
@@ -62,13 +61,15 @@ func (m *Manager) mergeFrom(ctx context.Context, j *Job, loc Local, here string,
 
 // moveOne copies a record to its owner, checks the owner has it (as new
 // or newer) and removes it here unless it changed meanwhile.
-func (m *Manager) moveOne(ctx context.Context, j *Job, loc Local, rec backend.Record, owner route.Backend) error {
+func (m *Manager) moveOne(ctx context.Context, j *Job, loc Local, rec backend.Record) error {
 	if err := m.wait(ctx, j, rec.Size); err != nil {
 		return err
 	}
 	meta, err := m.host.Copy(ctx, loc.Store, rec.Key, loc.Group)
 	if errors.Is(err, status.ErrNotFound) && meta.Timestamp.IsZero() {
-		return nil // removed or expired since the scan saw it
+		// Copy found nothing to send (zero meta): removed or expired here
+		// since the scan saw it.
+		return nil
 	}
 	kept := errors.Is(err, status.ErrMismatch)
 	if err != nil && !kept {

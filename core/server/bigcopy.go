@@ -71,7 +71,7 @@ func (u *uploader) Write(p []byte) (int, error) {
 	case wr.Prepare:
 		wr.Expire = time.Now().Add(u.s.opts.UploadTimeout)
 	}
-	err := recoveryHost{u.s}.WithKey(u.ctx, u.key.ID, func() error {
+	err := u.s.withKey(u.ctx, u.key.ID, func() error {
 		if wr.Prepare || wr.Commit {
 			cond := backend.Condition{NotOlder: true, Timestamp: u.meta.Timestamp}
 			if err := cond.Check(u.ctx, u.dst, u.key); err != nil {

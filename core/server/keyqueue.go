@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"sync"
 
 	"github.com/elliptics/elliptics/core/id"
@@ -50,6 +51,21 @@ func newKeyQueue() *keyQueue {
 
 // run schedules fn after every job already queued for key.
 func (q *keyQueue) run(key id.ID, fn func()) { q.add(key, funcJob(fn)) }
+
+// withKey runs fn in key's order, among the requests on that key, and
+// waits for it: node-internal writes (recovery copies) that check before
+// they write must not let a client's write slip in between. If ctx ends
+// first, fn still runs later and its error is dropped.
+func (s *Server) withKey(ctx context.Context, key id.ID, fn func() error) error {
+	done := make(chan error, 1)
+	s.keys.run(key, func() { done <- fn() })
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
 
 // add schedules j after every job already queued for key.
 func (q *keyQueue) add(key id.ID, j job) {

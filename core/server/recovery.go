@@ -603,14 +603,7 @@ func (h recoveryHost) Scan(ctx context.Context, owner route.Backend, start, end 
 }
 
 func (h recoveryHost) WithKey(ctx context.Context, key id.ID, fn func() error) error {
-	done := make(chan error, 1)
-	h.s.keys.run(key, func() { done <- fn() })
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return h.s.withKey(ctx, key, fn)
 }
 
 func (h recoveryHost) Fetch(ctx context.Context, keys []backend.Key, g uint32,

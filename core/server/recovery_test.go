@@ -594,3 +594,56 @@ func TestRecoveryConcurrency(t *testing.T) {
 	}, 20*time.Second, 20*time.Millisecond)
 	require.Equal(t, uint64(150), status(first[0].ID).Moved)
 }
+
+// Before any merge, a read of a key the new node now owns is served from
+// the key's previous owner (the handoff window), and a remove there
+// reaches the previous owner too; without the window the read misses.
+func TestHandoff(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		window time.Duration
+	}{{"window", time.Hour}, {"no window", -1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			c, _, sess := startCluster(t, clustertest.Options{Nodes: 2, Groups: 1, Recovery: server.RecoveryOptions{
+				Manual: true, HandoffWindow: tc.window}})
+			sess.SetGroups(1)
+			const n = 100
+			key := func(i int) client.Key { return client.NewKey(fmt.Sprintf("k%d", i)) }
+			for i := range n {
+				_, err := sess.Write(ctx, key(i), []byte("v"))
+				require.NoError(t, err)
+			}
+			_, err := c.Add()
+			require.NoError(t, err)
+			require.NoError(t, c.WaitConverged(ctx))
+			require.Eventually(t, func() bool { return sess.Node().Table().Len() == 3 }, 10*time.Second, 10*time.Millisecond)
+			var moved []int // keys the new node owns, still on their old holders
+			for i := range n {
+				oid, err := sess.ID(key(i))
+				require.NoError(t, err)
+				if o, _ := sess.Node().Table().Owner(oid, 1); o.Addr == c.Addrs[2] {
+					moved = append(moved, i)
+				}
+			}
+			require.NotEmpty(t, moved)
+			misses := 0
+			for _, i := range moved {
+				if _, err := sess.Read(ctx, key(i), 0, 0); errors.Is(err, status.ErrNotFound) {
+					misses++
+				}
+			}
+			if tc.window < 0 {
+				require.Equal(t, len(moved), misses, "reads found keys the new node does not hold")
+				return
+			}
+			require.Zero(t, misses, "reads of keys still on their previous owner")
+			// A remove reaches the previous owner: the key is gone, even
+			// through the window.
+			_, err = sess.Remove(ctx, key(moved[0]))
+			require.NoError(t, err)
+			_, err = sess.Read(ctx, key(moved[0]), 0, 0)
+			require.ErrorIs(t, err, status.ErrNotFound)
+		})
+	}
+}

@@ -123,7 +123,7 @@ func (s *Server) writeCopy(ctx context.Context, key backend.Key, g uint32, data 
 	}
 	// In the key's queue, so no client write lands between the check and
 	// the write (and is then overwritten by this older copy).
-	return recoveryHost{s}.WithKey(ctx, key.ID, func() error {
+	return s.withKey(ctx, key.ID, func() error {
 		if !overwrite {
 			cond := backend.Condition{NotOlder: true, Timestamp: meta.Timestamp}
 			if err := cond.Check(ctx, dst, key); err != nil {
