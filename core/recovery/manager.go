@@ -51,7 +51,7 @@ type Manager struct {
 	wg     sync.WaitGroup
 
 	limiter *throttle
-	slots   chan struct{} // one per running job (Options.Concurrency)
+	slots   *slots // one per running job (Options.Concurrency)
 
 	mu   sync.Mutex
 	jobs map[uint64]*Job
@@ -77,7 +77,7 @@ func New(host Host, opts Options) *Manager {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Manager{host: host, opts: opts, log: opts.Logger, ctx: ctx, cancel: cancel,
-		limiter: newThrottle(opts.Limits), slots: make(chan struct{}, opts.Concurrency), jobs: map[uint64]*Job{}, last: uint64(time.Now().UnixMilli())}
+		limiter: newThrottle(opts.Limits), slots: newSlots(opts.Concurrency), jobs: map[uint64]*Job{}, last: uint64(time.Now().UnixMilli())}
 }
 
 // Load reads the jobs kept in Options.Dir. Finished ones are listed;
@@ -207,22 +207,23 @@ func (m *Manager) run(j *Job) {
 		j.since = time.Now()
 	}
 	j.mu.Unlock()
+	// Queue for a slot now, not in the goroutine, so jobs run in the
+	// order they were started.
+	slot := m.slots.ask()
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
 		defer close(done)
 		defer cancel()
 		var err error
-		select {
-		case m.slots <- struct{}{}:
-			defer func() { <-m.slots }()
+		if m.slots.wait(ctx, slot) {
 			switch j.st.Spec.Kind {
 			case Merge:
 				err = m.merge(ctx, j)
 			case DC:
 				err = m.dc(ctx, j)
 			}
-		case <-ctx.Done():
+			m.slots.release()
 		}
 		j.mu.Lock()
 		defer j.mu.Unlock()
