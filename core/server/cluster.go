@@ -40,11 +40,19 @@ type clusterState struct {
 	forwards atomic.Uint64
 	relays   atomic.Uint64
 	pushReq  chan struct{}
+	// joined is closed once the node has learned the whole member list
+	// of the remote it joined through (at once without remotes): until
+	// then its table may not name the previous owners of the keys it now
+	// owns.
+	joined chan struct{}
+	// slowLists delays ROUTE_LIST replies (tests widen the join race).
+	slowLists atomic.Int64
 }
 
 func (s *Server) startCluster() {
 	s.cluster.version.Store(uint64(time.Now().UnixNano()))
 	s.cluster.pushReq = make(chan struct{}, 1)
+	s.cluster.joined = make(chan struct{})
 	cfg := s.opts.Peer
 	cfg.Name = "ellipticsd " + s.address()
 	cfg.Logger = s.log.Named("peers")
@@ -59,6 +67,8 @@ func (s *Server) startCluster() {
 	if len(s.opts.Remotes) > 0 {
 		s.loops.Add(1)
 		go s.join()
+	} else {
+		close(s.cluster.joined)
 	}
 }
 
@@ -72,9 +82,18 @@ func (s *Server) join() {
 		err := s.cluster.peers.AddRemotes(ctx, s.opts.Remotes...)
 		cancel()
 		if err == nil {
+			// AddRemotes learned the member list; a ConnectOnDemand node
+			// applies it in a deferred rebuild, done here before reads
+			// trust the table.
+			s.cluster.peers.Rebuild()
+			s.markJoined()
 			s.log.Info("joined the cluster", zap.Strings("remotes", s.opts.Remotes))
 			return
 		}
+		// No remote answers: no cluster knows us yet to route here (the
+		// first node of a cluster whose peers start later), so nothing
+		// waits for a member list.
+		s.markJoined()
 		s.log.Warn("no remote reachable yet, retrying", zap.Strings("remotes", s.opts.Remotes), zap.Error(err),
 			zap.Duration("retry_in", delay))
 		select {
@@ -83,6 +102,14 @@ func (s *Server) join() {
 		case <-time.After(delay):
 		}
 		delay = min(2*delay, 5*time.Second)
+	}
+}
+
+func (s *Server) markJoined() {
+	select {
+	case <-s.cluster.joined:
+	default:
+		close(s.cluster.joined)
 	}
 }
 
@@ -201,7 +228,13 @@ func (s *Server) joined(info *proto.NodeInfo, remote net.Addr) {
 	s.cluster.peers.AddRemoteAsync(addr)
 }
 
-func (s *Server) handleRouteList(_ context.Context, req *Request, _ Replier) ([][]byte, error) {
+func (s *Server) handleRouteList(ctx context.Context, req *Request, _ Replier) ([][]byte, error) {
+	if d := s.cluster.slowLists.Load(); d > 0 {
+		select {
+		case <-time.After(time.Duration(d)):
+		case <-ctx.Done():
+		}
+	}
 	// The list is cached per route table; a digest or a list of addresses
 	// in the request asks for only what changed (client.RouteList).
 	rep, err := s.cluster.peers.RouteList(req.Payload)

@@ -355,7 +355,26 @@ func (s *Server) handleRecovery(_ context.Context, req *Request, _ Replier) ([][
 // already addressed to a backend).
 func (s *Server) handoff(ctx context.Context, req *Request) (parts [][]byte, tried bool, err error) {
 	h := &req.Header
-	if req.Backend == nil || h.Flags.Has(proto.FlagDirectBackend) || !s.inHandoff() {
+	if req.Backend == nil || h.Flags.Has(proto.FlagDirectBackend) {
+		return nil, false, nil
+	}
+	select {
+	case <-s.cluster.joined:
+	default:
+		// Clients may route here as soon as the node we joined through
+		// tells them of us, before our table names anyone else: wait for
+		// the member list rather than answer "not found" from a table of
+		// one (the join race of docs/recovery.md).
+		t := time.NewTimer(joinWait)
+		defer t.Stop()
+		select {
+		case <-s.cluster.joined:
+		case <-t.C:
+		case <-ctx.Done():
+			return nil, true, fmt.Errorf("still joining the cluster, previous owners unknown: %w", ctx.Err())
+		}
+	}
+	if !s.inHandoff() {
 		return nil, false, nil
 	}
 	self := s.cluster.peers.Self()
@@ -391,6 +410,10 @@ func (s *Server) handoff(ctx context.Context, req *Request) (parts [][]byte, tri
 	}
 	return [][]byte{rep}, true, nil
 }
+
+// joinWait bounds how long a miss waits for the join's member list: the
+// race it covers lasts a round trip or two.
+const joinWait = 2 * time.Second
 
 // withHandoff wraps a READ or LOOKUP handler: a miss on the owner during a
 // handoff window is retried on the key's previous owner.

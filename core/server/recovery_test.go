@@ -647,3 +647,65 @@ func TestHandoff(t *testing.T) {
 		})
 	}
 }
+
+// A joining node that clients route to before it has the member list (its
+// discovery is slow here) waits for the list on a miss instead of
+// answering "not found" from a table that names only itself and its seed.
+func TestJoinRace(t *testing.T) {
+	ctx := context.Background()
+	c, _, sess := startCluster(t, clustertest.Options{Nodes: 2, Groups: 1, Recovery: server.RecoveryOptions{Manual: true}})
+	sess.SetGroups(1)
+	const n = 200
+	key := func(i int) client.Key { return client.NewKey(fmt.Sprintf("key-%d", i)) }
+	for i := range n {
+		_, err := sess.Write(ctx, key(i), []byte("v"))
+		require.NoError(t, err)
+	}
+	for _, s := range c.Nodes {
+		server.SlowRouteLists(s, 500*time.Millisecond)
+	}
+	var stop atomic.Bool
+	var misses, reads atomic.Int64
+	var wg sync.WaitGroup
+	t.Cleanup(func() { stop.Store(true); wg.Wait() }) // before the cluster closes
+	for r := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := r; !stop.Load(); i = (i + 3) % n {
+				_, err := sess.Read(ctx, key(i), 0, 0)
+				reads.Add(1)
+				if err != nil && !stop.Load() {
+					misses.Add(1)
+					t.Logf("read %d: %v", i, err)
+				}
+			}
+		}()
+	}
+	newcomer, err := c.Add()
+	require.NoError(t, err)
+	// Until the slow list arrives, clients (told by the seed's push) send
+	// the newcomer the keys it now owns; none of them is there yet.
+	owned := func() int {
+		k := 0
+		for i := range n {
+			oid, err := sess.ID(key(i))
+			require.NoError(t, err)
+			if o, ok := sess.Node().Table().Owner(oid, 1); ok && o.Addr == c.Addrs[2] {
+				k++
+			}
+		}
+		return k
+	}
+	t0 := time.Now()
+	if !assert.Eventually(t, func() bool { return owned() > 0 }, 5*time.Second, 5*time.Millisecond) {
+		t.Fatalf("client table %v; newcomer's %v; node0's %v", sess.Node().Table(), newcomer.Table(), c.Nodes[0].Table())
+	}
+	t.Logf("client routes to the newcomer after %v; newcomer's table: %d backends", time.Since(t0), newcomer.Table().Len())
+	require.Eventually(t, func() bool { return newcomer.Table().Len() == 3 }, 10*time.Second, 10*time.Millisecond)
+	time.Sleep(100 * time.Millisecond)
+	stop.Store(true)
+	wg.Wait()
+	require.NotZero(t, reads.Load())
+	require.Zero(t, misses.Load(), "reads that failed while the newcomer joined (of %d)", reads.Load())
+}
