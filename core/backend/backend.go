@@ -210,3 +210,11 @@ type DefragStatus struct {
 type ReadOnlySetter interface {
 	SetReadOnly(ro bool)
 }
+
+// Digester is a backend that reports range hashes (package digest): for
+// each bucket of the ID space, the sum of the hashes of its records. ok is
+// false while the sums are not known (being built after a start): callers
+// compare records instead.
+type Digester interface {
+	Digests(ctx context.Context, first, last int) (sums []uint64, ok bool, err error)
+}

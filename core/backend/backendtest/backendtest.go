@@ -94,6 +94,7 @@ var tests = []test{
 	{name: "IterateCanceled", fn: testIterateCanceled},
 	{name: "IterateCallsBack", fn: testIterateCallsBack},
 	{name: "Stats", fn: testStats},
+	{name: "Digests", fn: testDigests},
 	{name: "ConcurrentDistinctKeys", fn: testConcurrentDistinctKeys},
 	{name: "ConcurrentOverwriteAtomic", fn: testConcurrentOverwriteAtomic},
 	{name: "WriteCopiesData", fn: testWriteCopiesData},

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/elliptics/elliptics/core/backend"
+	"github.com/elliptics/elliptics/core/backend/digest"
 	"github.com/elliptics/elliptics/core/id"
 	"github.com/elliptics/elliptics/core/status"
 	"github.com/elliptics/elliptics/core/vfs"
@@ -155,6 +156,8 @@ type Backend struct {
 	snapMu    sync.Mutex // one snapshot writer at a time
 	snapReq   chan struct{}
 	lastSnapN atomic.Int64 // objects in the last snapshot, for stats
+	// digests are the range hashes (digest.go), changed under idxMu.
+	digests *digest.Table
 }
 
 var (
@@ -178,6 +181,7 @@ func Open(dir string, opts Options) (*Backend, error) {
 		files:   newFileTable(),
 		stop:    make(chan struct{}),
 		snapReq: make(chan struct{}, 1),
+		digests: digest.NewTable(),
 	}
 	b.commit.init(b)
 	if err := b.fs.MkdirAll(dir, 0o755); err != nil {
@@ -191,8 +195,9 @@ func Open(dir string, opts Options) (*Backend, error) {
 	}
 	b.log.Info("blob backend opened", zap.Int("objects", b.idx.live), zap.Int("files", len(b.files.bySlot)),
 		zap.Int("replayed_records", replayed), zap.Duration("took", time.Since(start)))
-	b.bg.Add(1)
+	b.bg.Add(2)
 	go b.background()
+	go b.rebuildDigests()
 	if replayed > 0 {
 		b.requestSnapshot()
 	}
@@ -665,6 +670,7 @@ func (b *Backend) Remove(ctx context.Context, oid id.ID, opts backend.RemoveOpti
 			b.ups.forget(fd.loc)
 		}
 		b.idx.remove(keyHash(oid, fd.hdr.column), fd.loc)
+		b.digests.Sub(oid, recordHash(&fd.hdr))
 		fd.file.live.Add(-int64(fd.hdr.size()))
 		b.liveBytes.Add(-int64(fd.hdr.dataSize))
 		if fd.hdr.column != "" {
@@ -857,6 +863,11 @@ func (b *Backend) publish(h uint64, old found, exists bool, loc location, f *dat
 // record to the new one. b.idxMu is held, or the backend is replaying its
 // log before anyone else can see it.
 func (b *Backend) indexLocked(h uint64, old found, exists bool, loc location, f *dataFile, hdr *header) {
+	var was uint64
+	if exists {
+		was = recordHash(&old.hdr)
+	}
+	b.digests.Replace(hdr.id, was, recordHash(hdr))
 	if exists {
 		b.idx.replace(h, old.loc, loc)
 		old.file.live.Add(-int64(old.hdr.size()))

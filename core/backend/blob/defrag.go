@@ -202,6 +202,7 @@ type expiry struct {
 	oid      id.ID
 	column   string
 	dataSize uint64
+	digest   uint64 // its share of the range hashes
 	// pending: an upload past its deadline, which a commit that started
 	// before the deadline may still have committed by the swap.
 	pending bool
@@ -289,7 +290,7 @@ func (b *Backend) compactFile(ctx context.Context, f *dataFile) (uint64, []strin
 			b.idxMu.RUnlock()
 		}
 		if live && hdr.expired(now) {
-			expired = append(expired, expiry{h: h, at: here, oid: hdr.id, column: hdr.column, dataSize: hdr.dataSize,
+			expired = append(expired, expiry{h: h, at: here, oid: hdr.id, column: hdr.column, dataSize: hdr.dataSize, digest: recordHash(&hdr),
 				pending: hdr.reserved() && hdr.uncommitted(), file: f})
 			live = false
 		}
@@ -357,6 +358,7 @@ func (b *Backend) compactFile(ctx context.Context, f *dataFile) (uint64, []strin
 	}
 	for _, e := range expired {
 		if b.idx.remove(e.h, e.at) {
+			b.digests.Sub(e.oid, e.digest)
 			b.liveBytes.Add(-int64(e.dataSize))
 			if e.column != "" {
 				b.dropColumn(e.oid, e.column)
