@@ -72,7 +72,7 @@ func (s *Session) RemoveAsync(ctx context.Context, k Key, done func(Result, erro
 		done(Result{}, err)
 		return
 	}
-	a := proto.IOAttr{Flags: s.ioflags, Column: k.Column}
+	a := proto.IOAttr{Flags: s.ioflags, Column: k.Column, Timestamp: s.stamp()}
 	if err := a.Validate(); err != nil {
 		done(Result{}, err)
 		return

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 
 	"github.com/elliptics/elliptics/core/id"
@@ -76,4 +77,40 @@ func (s *Session) recovery(ctx context.Context, addr string, req *proto.Recovery
 func (s *Session) ForgetNode(ctx context.Context, addr, gone string) error {
 	_, err := s.recovery(ctx, addr, &proto.RecoveryRequest{Action: "forget", Address: gone, Backend: -1})
 	return err
+}
+
+// RangeDigests returns the range hashes (package digest) of buckets
+// first..last of backend backendID of the node at addr; ok is false when
+// the backend keeps none or has not built them yet.
+func (s *Session) RangeDigests(ctx context.Context, addr string, backendID int32, first, last int) (sums []uint64, ok bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	c, err := s.node.connTo(ctx, addr)
+	if err != nil {
+		return nil, false, err
+	}
+	req := &proto.RecoveryRequest{Action: "digests", Backend: backendID, First: first, Last: last}
+	r, err := c.roundTrip(ctx, s.header(proto.CmdRecovery, id.ID{}, 0), req.Append(nil))
+	if err != nil {
+		return nil, false, err
+	}
+	var rep recovery.Reply
+	if err := json.Unmarshal(r.payload, &rep); err != nil {
+		return nil, false, status.Errorf(status.Protocol, "recovery digests reply: %v", err)
+	}
+	d := rep.Digests
+	switch {
+	case d == nil:
+		return nil, false, status.Errorf(status.Protocol, "recovery digests reply without digests")
+	case !d.Ready:
+		return nil, false, nil
+	case d.First != first || len(d.Sums) != 8*(last-first+1):
+		return nil, false, status.Errorf(status.Protocol, "recovery digests reply: %d bytes from bucket %d, want %d from %d",
+			len(d.Sums), d.First, 8*(last-first+1), first)
+	}
+	sums = make([]uint64, last-first+1)
+	for i := range sums {
+		sums[i] = binary.LittleEndian.Uint64(d.Sums[8*i:])
+	}
+	return sums, true, nil
 }

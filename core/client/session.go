@@ -156,9 +156,19 @@ func (s *Session) SetUserFlags(f uint64) { s.userFlags = f }
 // UserFlags returns the session's user flags.
 func (s *Session) UserFlags() uint64 { return s.userFlags }
 
-// SetTimestamp sets the timestamp stored with writes; zero means the
-// server's clock at the time of the write.
+// SetTimestamp sets the timestamp stored with writes and removes; zero
+// means this process's clock at the time of the call. Either way every
+// group gets the same timestamp, so replicas of one write are one version
+// (recovery compares them by timestamp and range hashes).
 func (s *Session) SetTimestamp(t time.Time) { s.timestamp = t }
+
+// stamp is the timestamp of a write or remove sent now.
+func (s *Session) stamp() time.Time {
+	if s.timestamp.IsZero() {
+		return time.Now().UTC()
+	}
+	return s.timestamp
+}
 
 // Timestamp returns the session's write timestamp.
 func (s *Session) Timestamp() time.Time { return s.timestamp }
@@ -223,7 +233,7 @@ type WriteOptions struct {
 // attr builds the io attr of a write, checking the options.
 func (o *WriteOptions) attr(s *Session, column string, size int) (proto.IOAttr, error) {
 	a := proto.IOAttr{Flags: s.ioflags, Column: column, Offset: o.Offset, Size: uint64(size),
-		Timestamp: s.timestamp, UserFlags: s.userFlags, TTL: o.TTL, TotalSize: o.TotalSize}
+		Timestamp: s.stamp(), UserFlags: s.userFlags, TTL: o.TTL, TotalSize: o.TotalSize}
 	if o.TTL < 0 {
 		return a, status.Errorf(status.Invalid, "write: negative ttl %s (0 = no lifetime)", o.TTL)
 	}
@@ -356,7 +366,7 @@ func (s *Session) Remove(ctx context.Context, k Key) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	a := proto.IOAttr{Flags: s.ioflags, Column: k.Column}
+	a := proto.IOAttr{Flags: s.ioflags, Column: k.Column, Timestamp: s.stamp()}
 	if err := a.Validate(); err != nil {
 		return Result{}, err
 	}

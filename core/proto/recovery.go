@@ -11,7 +11,7 @@ import (
 // people and scripts, so a self-describing form costs nothing that
 // matters. Unknown fields are ignored.
 type RecoveryRequest struct {
-	// Action is start, status, pause, resume, stop or forget.
+	// Action is start, status, pause, resume, stop, forget or digests.
 	Action string `json:"action"`
 	// Kind (start) is merge or dc.
 	Kind string `json:"kind,omitempty"`
@@ -30,7 +30,15 @@ type RecoveryRequest struct {
 	// Address (forget) is a node gone for good, whose ranges the nodes
 	// that took them over fill from the other groups now.
 	Address string `json:"address,omitempty"`
+	// First and Last (digests) are the buckets (package digest) whose
+	// range hashes Backend reports.
+	First int `json:"first,omitempty"`
+	Last  int `json:"last,omitempty"`
 }
+
+// MaxDigestBuckets bounds the buckets of one digests request (all of them:
+// 512 KiB of sums).
+const MaxDigestBuckets = 1 << 16
 
 // Append encodes the request.
 func (r *RecoveryRequest) Append(b []byte) []byte {
@@ -54,12 +62,17 @@ func DecodeRecoveryRequest(b []byte) (RecoveryRequest, error) {
 		if r.Address == "" {
 			return r, status.Errorf(status.Invalid, "recovery request: forget needs the address of the node gone")
 		}
+	case "digests":
+		if r.Backend < 0 || r.First < 0 || r.Last < r.First || r.Last >= MaxDigestBuckets {
+			return r, status.Errorf(status.Invalid, "recovery request: digests of backend %d buckets %d..%d: want one backend and 0 <= first <= last < %d",
+				r.Backend, r.First, r.Last, MaxDigestBuckets)
+		}
 	case "pause", "resume", "stop":
 		if r.Job == 0 {
 			return r, status.Errorf(status.Invalid, "recovery request: %s needs a job id", r.Action)
 		}
 	default:
-		return r, status.Errorf(status.Invalid, "recovery request: action %q: want start, status, pause, resume, stop or forget", r.Action)
+		return r, status.Errorf(status.Invalid, "recovery request: action %q: want start, status, pause, resume, stop, forget or digests", r.Action)
 	}
 	if r.BytesPerSec < 0 || r.ObjectsPerSec < 0 {
 		return r, status.Errorf(status.Invalid, "recovery request: negative rate")

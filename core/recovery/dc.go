@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/elliptics/elliptics/core/backend"
+	"github.com/elliptics/elliptics/core/backend/digest"
 	"github.com/elliptics/elliptics/core/route"
 	"github.com/elliptics/elliptics/core/status"
 )
@@ -50,6 +51,10 @@ func (m *Manager) dc(ctx context.Context, j *Job) error {
 		j.progress(func(st *Status) { st.Spec.Ranges, st.Sources = spec.Ranges, sources })
 	}
 	d := &dcPass{m: m, j: j, loc: loc, here: backendName(self, loc.ID), dry: spec.DryRun, before: spec.Before}
+	if spec.Before.IsZero() {
+		// Range hashes cover every record, not only the older ones.
+		d.digests, _ = loc.Store.(backend.Digester)
+	}
 	return m.passes(ctx, j, func(ctx context.Context, cur Cursor) error {
 		for pass, g := range sources {
 			if pass < cur.Pass {
@@ -66,7 +71,7 @@ func (m *Manager) dc(ctx context.Context, j *Job) error {
 					}
 				}
 				for _, p := range m.host.Table().Split(start, r.End, g) {
-					if err := d.part(ctx, pass, p); err != nil {
+					if err := d.part(ctx, pass, p, d.differing(ctx, p)); err != nil {
 						return fmt.Errorf("from group %d (%s): %w", g, p.Owner.Name(), err)
 					}
 				}
@@ -135,10 +140,69 @@ type dcPass struct {
 	dry    bool
 	before time.Time
 	batch  []backend.Record
+	// digests are this backend's range hashes (nil: it keeps none, or the
+	// job copies only older records).
+	digests backend.Digester
 }
 
-// part scans one source backend's piece of a range.
-func (d *dcPass) part(ctx context.Context, pass int, p route.Part) error {
+// maxScanRanges bounds the ranges of one scan (an iterator request).
+const maxScanRanges = 1024
+
+// differing narrows part p of a range to what range hashes cannot show to
+// be equal here and at p's owner: the buckets whose sums differ, and the
+// pieces of buckets p covers only in part (hashes cover whole buckets).
+// Without hashes on either side, or with many buckets differing (a
+// wiped backend), it is the whole part.
+func (d *dcPass) differing(ctx context.Context, p route.Part) []IDRange {
+	whole := []IDRange{{Start: p.Start, End: p.End}}
+	if d.digests == nil {
+		return whole
+	}
+	first, last := digest.Bucket(p.Start), digest.Bucket(p.End)
+	lo, hi := first, last // the buckets p covers whole
+	if s, _ := digest.Range(first); s != p.Start {
+		lo++
+	}
+	if _, e := digest.Range(last); e != p.End {
+		hi--
+	}
+	if lo > hi {
+		return whole
+	}
+	here, ok, err := d.digests.Digests(ctx, lo, hi)
+	if err != nil || !ok {
+		return whole
+	}
+	there, ok, err := d.m.host.Digests(ctx, p.Owner, lo, hi)
+	if err != nil || !ok || len(there) != len(here) {
+		return whole
+	}
+	var out []IDRange
+	if lo > first {
+		_, e := digest.Range(first)
+		out = append(out, IDRange{Start: p.Start, End: e})
+	}
+	differ := 0
+	for i := range here {
+		if here[i] != there[i] {
+			s, e := digest.Range(lo + i)
+			out = append(out, IDRange{Start: s, End: e})
+			differ++
+		}
+	}
+	if hi < last {
+		s, _ := digest.Range(last)
+		out = append(out, IDRange{Start: s, End: p.End})
+	}
+	if differ > (hi-lo+1)/4 || len(out) > maxScanRanges {
+		return whole
+	}
+	d.j.progress(func(st *Status) { st.Equal += uint64(hi - lo + 1 - differ) })
+	return Normalize(out)
+}
+
+// part scans ranges (sorted, inside part p) of one source backend.
+func (d *dcPass) part(ctx context.Context, pass int, p route.Part, ranges []IDRange) error {
 	flush := func() error {
 		if len(d.batch) == 0 {
 			return nil
@@ -147,7 +211,22 @@ func (d *dcPass) part(ctx context.Context, pass int, p route.Part) error {
 		d.batch = d.batch[:0]
 		return err
 	}
-	err := d.m.host.Scan(ctx, p.Owner, p.Start, p.End, d.before, func(rec backend.Record) error {
+	var err error
+	if len(ranges) > 0 {
+		err = d.m.host.Scan(ctx, p.Owner, ranges, d.before, d.visit(ctx, pass, p, flush))
+	}
+	if err == nil {
+		err = flush()
+	}
+	if err == nil {
+		d.j.progress(func(st *Status) { st.Cursor = Cursor{Pass: pass, Last: p.End, Any: true} })
+	}
+	return err
+}
+
+// visit handles one record a dc scan found at the source.
+func (d *dcPass) visit(ctx context.Context, pass int, p route.Part, flush func() error) func(backend.Record) error {
+	return func(rec backend.Record) error {
 		if err := d.j.gate(ctx); err != nil {
 			return err
 		}
@@ -175,14 +254,7 @@ func (d *dcPass) part(ctx context.Context, pass int, p route.Part) error {
 			}
 		})
 		return nil
-	})
-	if err == nil {
-		err = flush()
 	}
-	if err == nil {
-		d.j.progress(func(st *Status) { st.Cursor = Cursor{Pass: pass, Last: p.End, Any: true} })
-	}
-	return err
 }
 
 // needs reports whether this backend lacks rec or holds an older version.

@@ -27,10 +27,14 @@ type Host interface {
 	// Lookup returns the metadata the owner of key in group g holds.
 	Lookup(ctx context.Context, key backend.Key, g uint32) (backend.Meta, error)
 	// Scan visits the live records (metadata, no data) of a backend of any
-	// node whose IDs are in [start, end], in ID order, tombstones included
-	// (backend.ParseTombstone); with before set, only those written before
-	// it.
-	Scan(ctx context.Context, owner route.Backend, start, end id.ID, before time.Time, fn func(backend.Record) error) error
+	// node whose IDs are in one of ranges (sorted, disjoint), in ID order,
+	// tombstones included (backend.ParseTombstone); with before set, only
+	// those written before it.
+	Scan(ctx context.Context, owner route.Backend, ranges []IDRange, before time.Time, fn func(backend.Record) error) error
+	// Digests returns the range hashes (package digest) of buckets
+	// first..last of a backend of any node; ok is false when it keeps none
+	// or is still building them.
+	Digests(ctx context.Context, owner route.Backend, first, last int) (sums []uint64, ok bool, err error)
 	// ApplyTombstone applies a tombstone record (from another group) to a
 	// local backend, in the key's order: older columns go, the tombstone
 	// stays.

@@ -94,6 +94,9 @@ type Status struct {
 	Bytes  uint64 `json:"bytes"`
 	Kept   uint64 `json:"kept"`
 	Errors uint64 `json:"errors"`
+	// Equal counts the buckets of the ID space (package digest) a dc found
+	// equal here and at the source by their range hashes, and skipped.
+	Equal uint64 `json:"equal_buckets,omitempty"`
 	// LastError is the most recent per-record error; Err why the job
 	// failed.
 	LastError string `json:"last_error,omitempty"`
@@ -116,6 +119,17 @@ type Status struct {
 // Reply is the JSON reply of a node's RECOVERY command.
 type Reply struct {
 	Jobs []Status `json:"jobs"`
+	// Digests answers a digests request.
+	Digests *Digests `json:"digests,omitempty"`
+}
+
+// Digests are a backend's range hashes of buckets First.. (package
+// digest), little-endian uint64s; Ready is false while the backend builds
+// them (or keeps none), and Sums is then empty.
+type Digests struct {
+	First int    `json:"first"`
+	Ready bool   `json:"ready"`
+	Sums  []byte `json:"sums,omitempty"`
 }
 
 // Cursor is a job's position.

@@ -249,8 +249,14 @@ func (s *Server) handleRemove(ctx context.Context, req *Request, _ Replier) ([][
 		err = status.Errorf(status.NotFound, "key %s column %q", req.Header.ID.Short(), a.Column)
 	}
 	if s.opts.Recovery.TombstoneTTL > 0 {
+		// The remover's timestamp, the same in every group (older
+		// clients send none).
 		now := time.Now().UTC()
-		if terr := backend.WriteTombstone(ctx, req.Store, req.Header.ID, a.Column, !opts.OnlyColumn, now,
+		ts := a.Timestamp
+		if ts.IsZero() {
+			ts = now
+		}
+		if terr := backend.WriteTombstone(ctx, req.Store, req.Header.ID, a.Column, !opts.OnlyColumn, ts,
 			now.Add(s.opts.Recovery.TombstoneTTL)); terr != nil {
 			return nil, fmt.Errorf("remove: record the tombstone: %w", terr)
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/elliptics/elliptics/core/backend"
 	"github.com/elliptics/elliptics/core/id"
 	"github.com/elliptics/elliptics/core/proto"
+	"github.com/elliptics/elliptics/core/recovery"
 	"github.com/elliptics/elliptics/core/status"
 )
 
@@ -171,9 +172,9 @@ func (its *iterators) start(req *Request, r Replier, ir *proto.IteratorRequest) 
 	x := its.add(cancel)
 	defer its.remove(x)
 
-	ranges := ir.Ranges
+	ranges := normalizeRanges(ir.Ranges)
 	if len(ranges) == 0 {
-		ranges = []proto.IteratorRange{{Start: id.Zero, End: id.Max}}
+		ranges = []recovery.IDRange{{Start: id.Zero, End: id.Max}}
 	}
 	// The first reply names the iterator, so the requester can pause or
 	// cancel it before any record arrives.
@@ -181,20 +182,10 @@ func (its *iterators) start(req *Request, r Replier, ir *proto.IteratorRequest) 
 	if err := r.Send(first.AppendHead(nil)); err != nil {
 		return nil, err
 	}
-	if len(ir.Ranges) == 0 {
-		x.total.Store(st.Stats().Records)
-	} else {
-		var n uint64
-		for _, rg := range ranges {
-			if err := st.Iterate(ctx, backend.IterateOptions{Start: rg.Start, End: rg.End}, func(backend.Record) error {
-				n++
-				return nil
-			}); err != nil {
-				return its.end(ctx, x, b, err)
-			}
-		}
-		x.total.Store(n)
-	}
+	// The total is an estimate from the share of the ID space the ranges
+	// cover (IDs are hashes, spread evenly): counting would read every
+	// record once more.
+	x.total.Store(estimateRecords(st.Stats().Records, ranges))
 
 	tsBegin, tsEnd := ir.TimeBegin, ir.TimeEnd
 	tsFilter := ir.Flags.Has(proto.IterTSRange) && !(tsBegin.IsZero() && tsEnd.IsZero())
@@ -255,10 +246,8 @@ func (its *iterators) start(req *Request, r Replier, ir *proto.IteratorRequest) 
 		}
 		return r.Send(e.AppendHead(nil), e.Data)
 	}
-	for _, rg := range ranges {
-		if err := st.Iterate(ctx, backend.IterateOptions{Start: rg.Start, End: rg.End}, visit); err != nil {
-			return its.end(ctx, x, b, err)
-		}
+	if err := iterateRanges(ctx, st, ranges, visit); err != nil {
+		return its.end(ctx, x, b, err)
 	}
 	return its.end(ctx, x, b, nil)
 }

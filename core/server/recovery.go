@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -301,13 +302,26 @@ func hasOtherGroups(t *route.Table, g uint32) bool {
 }
 
 // handleRecovery serves RECOVERY.
-func (s *Server) handleRecovery(_ context.Context, req *Request, _ Replier) ([][]byte, error) {
+func (s *Server) handleRecovery(ctx context.Context, req *Request, _ Replier) ([][]byte, error) {
 	rr, err := proto.DecodeRecoveryRequest(req.Payload)
 	if err != nil {
 		return nil, err
 	}
 	var jobs []recovery.Status
+	var digests *recovery.Digests
 	switch rr.Action {
+	case "digests":
+		sums, ok, err := recoveryHost{s}.localDigests(ctx, rr.Backend, rr.First, rr.Last)
+		if err != nil {
+			return nil, err
+		}
+		digests = &recovery.Digests{First: rr.First, Ready: ok}
+		if ok {
+			digests.Sums = make([]byte, 0, 8*len(sums))
+			for _, v := range sums {
+				digests.Sums = binary.LittleEndian.AppendUint64(digests.Sums, v)
+			}
+		}
 	case "status":
 		jobs = s.rec.mgr.Jobs()
 	case "forget":
@@ -342,7 +356,7 @@ func (s *Server) handleRecovery(_ context.Context, req *Request, _ Replier) ([][
 			return nil, errs[0]
 		}
 	}
-	b, err := json.Marshal(recovery.Reply{Jobs: jobs})
+	b, err := json.Marshal(recovery.Reply{Jobs: jobs, Digests: digests})
 	if err != nil {
 		return nil, fmt.Errorf("recovery: encode reply: %w", err)
 	}
@@ -587,23 +601,28 @@ func (h recoveryHost) Lookup(ctx context.Context, key backend.Key, g uint32) (ba
 	return backend.Meta{Size: e.TotalSize, Timestamp: e.Timestamp, UserFlags: e.UserFlags, Expire: e.Expire}, nil
 }
 
-func (h recoveryHost) Scan(ctx context.Context, owner route.Backend, start, end id.ID, before time.Time,
+func (h recoveryHost) Scan(ctx context.Context, owner route.Backend, ranges []recovery.IDRange, before time.Time,
 	fn func(backend.Record) error) error {
+	if len(ranges) == 0 {
+		return nil
+	}
 	if owner.Addr == h.Self() {
 		loc, err := h.Local(owner.ID)
 		if err != nil {
 			return err
 		}
 		defer loc.Release()
-		return loc.Store.Iterate(ctx, backend.IterateOptions{Start: start, End: end}, func(rec backend.Record) error {
+		return iterateRanges(ctx, loc.Store, ranges, func(rec backend.Record) error {
 			if !before.IsZero() && !rec.Timestamp.Before(before) {
 				return nil
 			}
 			return fn(rec)
 		})
 	}
-	o := client.IteratorOptions{Address: owner.Addr, Backend: owner.ID, Group: owner.Group,
-		Ranges: []proto.IteratorRange{{Start: start, End: end}}, Tombstones: true}
+	o := client.IteratorOptions{Address: owner.Addr, Backend: owner.ID, Group: owner.Group, Tombstones: true}
+	for _, r := range ranges {
+		o.Ranges = append(o.Ranges, proto.IteratorRange{Start: r.Start, End: r.End})
+	}
 	if !before.IsZero() {
 		o.TimeEnd = before.Add(-time.Nanosecond) // the iterator's bounds are inclusive
 	}
@@ -623,6 +642,28 @@ func (h recoveryHost) Scan(ctx context.Context, owner route.Backend, start, end 
 		}
 	}
 	return it.Err()
+}
+
+// localDigests returns the range hashes of a backend of this node; ok is
+// false when it keeps none or they are not built yet.
+func (h recoveryHost) localDigests(ctx context.Context, backendID int32, first, last int) ([]uint64, bool, error) {
+	loc, err := h.Local(backendID)
+	if err != nil {
+		return nil, false, err
+	}
+	defer loc.Release()
+	d, ok := loc.Store.(backend.Digester)
+	if !ok {
+		return nil, false, nil
+	}
+	return d.Digests(ctx, first, last)
+}
+
+func (h recoveryHost) Digests(ctx context.Context, owner route.Backend, first, last int) ([]uint64, bool, error) {
+	if owner.Addr == h.Self() {
+		return h.localDigests(ctx, owner.ID, first, last)
+	}
+	return h.session(owner.Group).RangeDigests(ctx, owner.Addr, owner.ID, first, last)
 }
 
 func (h recoveryHost) WithKey(ctx context.Context, key id.ID, fn func() error) error {

@@ -72,6 +72,7 @@ func jobsString(c *clustertest.Cluster) string {
 		for _, st := range s.Recovery().Jobs() {
 			out += fmt.Sprintf("\n%s: %d %s b%d %s scanned %d moved %d kept %d errors %d %s %s", c.Addrs[i], st.ID, st.Spec.Kind,
 				st.Spec.Backend, st.State, st.Scanned, st.Moved, st.Kept, st.Errors, st.LastError, st.Err)
+			out += fmt.Sprintf(" equal %d ranges %d", st.Equal, len(st.Spec.Ranges))
 		}
 	}
 	return out
@@ -708,4 +709,39 @@ func TestJoinRace(t *testing.T) {
 	wg.Wait()
 	require.NotZero(t, reads.Load())
 	require.Zero(t, misses.Load(), "reads that failed while the newcomer joined (of %d)", reads.Load())
+}
+
+// Anti-entropy compares range hashes first: of many objects both groups
+// hold, it looks at the records of the few buckets that differ only.
+func TestAntiEntropyByRangeHashes(t *testing.T) {
+	ctx := context.Background()
+	c, _, sess := startCluster(t, clustertest.Options{Nodes: 2, Groups: 2, Recovery: server.RecoveryOptions{
+		MergeDelay: 50 * time.Millisecond, AntiEntropy: 300 * time.Millisecond}})
+	const n = 2000
+	for i := range n {
+		_, err := sess.Write(ctx, client.NewKey(fmt.Sprintf("both-%d", i)), []byte("v"))
+		require.NoError(t, err)
+	}
+	only2 := sess.Clone()
+	only2.SetGroups(2)
+	_, err := only2.Write(ctx, client.NewKey("lonely"), []byte("v"))
+	require.NoError(t, err)
+	g1 := sess.Clone()
+	g1.SetGroups(1)
+	g1.SetReadRepair(false)
+	require.Eventually(t, func() bool {
+		_, err := g1.Read(ctx, client.NewKey("lonely"), 0, 0)
+		return err == nil
+	}, 10*time.Second, 20*time.Millisecond)
+	// The group 1 job that copied it skipped the equal buckets unread.
+	var found bool
+	for _, st := range c.Nodes[0].Recovery().Jobs() {
+		if st.Spec.Kind != recovery.DC || st.Moved == 0 {
+			continue
+		}
+		found = true
+		assert.NotZero(t, st.Equal, "buckets found equal by their hashes")
+		assert.Less(t, st.Scanned, uint64(n/4), "records looked at, of %d in the group", n)
+	}
+	require.True(t, found, "no dc job copied the object: %s", jobsString(c))
 }

@@ -194,7 +194,9 @@ func TestDefragAndUploads(t *testing.T) {
 	opts := Options{Sync: SyncNone, BlobSize: 64 << 10}
 	b := openTest(t, dir, opts)
 	defer func() { b.Close() }()
-	soon := time.Now().Add(300 * time.Millisecond)
+	// Far enough that the first defragmentation, on a loaded machine,
+	// still finds the upload within its deadline.
+	soon := time.Now().Add(1500 * time.Millisecond)
 	upload(t, b, k(1), 3<<20, 1<<20, 0, true)  // committed
 	upload(t, b, k(2), 3<<20, 1<<20, 0, false) // in progress
 	_, err := b.Write(ctx, &backend.WriteRequest{Key: k(3), Prepare: true, TotalSize: 1 << 20, Expire: soon})
@@ -204,6 +206,7 @@ func TestDefragAndUploads(t *testing.T) {
 		write(t, b, k(i), make([]byte, 10<<10)) // dead bytes everywhere
 	}
 	defragAndWait(t, b)
+	require.True(t, time.Now().Before(soon), "the setup outlived the upload's deadline")
 	_, err = b.Write(ctx, &backend.WriteRequest{Key: k(2), Commit: true, TotalSize: 3 << 20})
 	require.NoError(t, err)
 	for _, i := range []int{1, 2} {
