@@ -50,6 +50,7 @@ func recoveryCommand(fs *flag.FlagSet) action {
 	var backendID optInt32
 	fs.Var(&backendID, "backend", "merge, dc: only backend `ID` of each node")
 	dry := fs.Bool("dry-run", false, "merge, dc: move nothing, print the plan")
+	verify := fs.Bool("verify", false, "dc: first check every local record against its checksum and replace corrupt ones from other groups")
 	rate := fs.String("rate", "", "merge, dc: at most `BYTES` per second per job (e.g. 20MiB)")
 	objects := fs.Int64("objects-rate", 0, "merge, dc: at most `N` objects per second per job")
 	wait := fs.Bool("wait", false, "merge, dc: follow the jobs until they finish")
@@ -92,7 +93,7 @@ func recoveryCommand(fs *flag.FlagSet) action {
 		if act == "status" {
 			return c.followJobs(ctx, s, addrs, nil, *follow)
 		}
-		o := client.RecoveryOptions{Backend: -1, DryRun: *dry, Limits: recovery.Limits{ObjectsPerSec: *objects}}
+		o := client.RecoveryOptions{Backend: -1, DryRun: *dry, Verify: *verify, Limits: recovery.Limits{ObjectsPerSec: *objects}}
 		if group.set {
 			o.Group = group.g
 		}
@@ -214,11 +215,11 @@ func (c *cli) printJobs(all []nodeJobs) error {
 		return enc.Encode(list)
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tJOB\tKIND\tBACKEND\tSTATE\tPROGRESS\tMOVED\tBYTES\tRATE\tETA\tERRORS")
+	fmt.Fprintln(tw, "NODE\tJOB\tKIND\tBACKEND\tSTATE\tPROGRESS\tMOVED\tBYTES\tRATE\tETA\tERRORS\tCORRUPT")
 	var plans []string
 	for _, n := range all {
 		if n.err != nil {
-			fmt.Fprintf(tw, "%s\t-\t-\t-\tunreachable\t%s\t\t\t\t\t\n", n.addr, oneLine(n.err.Error()))
+			fmt.Fprintf(tw, "%s\t-\t-\t-\tunreachable\t%s\t\t\t\t\t\t\n", n.addr, oneLine(n.err.Error()))
 			continue
 		}
 		for _, j := range n.jobs {
@@ -228,12 +229,15 @@ func (c *cli) printJobs(all []nodeJobs) error {
 			} else if j.Spec.Auto {
 				kind += " (auto)"
 			}
+			if j.Spec.Verify {
+				kind += " +verify"
+			}
 			eta := "-"
 			if j.ETA > 0 {
 				eta = (time.Duration(j.ETA) * time.Second).String()
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\t%s\t%d\t%s\t%.0f/s\t%s\t%d\n", n.addr, j.ID, kind, j.Spec.Backend, j.State,
-				progressBar(j.Scanned, j.Total), j.Moved, humanBytes(j.Bytes), j.Rate, eta, j.Errors)
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\t%s\t%d\t%s\t%.0f/s\t%s\t%d\t%d\n", n.addr, j.ID, kind, j.Spec.Backend, j.State,
+				progressBar(j.Scanned, j.Total), j.Moved, humanBytes(j.Bytes), j.Rate, eta, j.Errors, j.Corrupt)
 			if j.LastError != "" || j.Err != "" {
 				plans = append(plans, fmt.Sprintf("job %d on %s: %s", j.ID, n.addr, oneLine(j.Err+" "+j.LastError)))
 			}

@@ -21,6 +21,9 @@ type RecoveryOptions struct {
 	Backend int32
 	// DryRun reports the plan without moving data.
 	DryRun bool
+	// Verify (dc) checks the local records against their checksums first
+	// and replaces corrupt ones from other groups.
+	Verify bool
 	// Limits slow this run down beyond the node's own limits.
 	Limits recovery.Limits
 }
@@ -28,7 +31,7 @@ type RecoveryOptions struct {
 // StartRecovery starts a merge or dc job on each selected backend of the
 // node at addr and returns the jobs started.
 func (s *Session) StartRecovery(ctx context.Context, addr string, kind recovery.Kind, o RecoveryOptions) ([]recovery.Status, error) {
-	req := proto.RecoveryRequest{Action: "start", Kind: string(kind), Group: o.Group, Backend: o.Backend, DryRun: o.DryRun,
+	req := proto.RecoveryRequest{Action: "start", Kind: string(kind), Group: o.Group, Backend: o.Backend, DryRun: o.DryRun, Verify: o.Verify,
 		BytesPerSec: o.Limits.BytesPerSec, ObjectsPerSec: o.Limits.ObjectsPerSec}
 	return s.recovery(ctx, addr, &req)
 }

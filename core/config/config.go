@@ -79,6 +79,7 @@ const (
 	DefaultRecoveryLeaveAfter    = server.DefaultLeaveAfter
 	DefaultRecoveryTombstoneTTL  = server.DefaultTombstoneTTL
 	DefaultRecoveryAntiEntropy   = 6 * time.Hour
+	DefaultRecoveryScrub         = 7 * 24 * time.Hour
 )
 
 // Defaults of a [[backend]] table.
@@ -149,6 +150,11 @@ type Recovery struct {
 	// here, and applies newer removes; "0s" turns it off. Must be shorter
 	// than tombstone_ttl. Default "6h".
 	AntiEntropy Duration `toml:"anti_entropy"`
+	// Scrub is how often an anti-entropy pass also reads every local
+	// record and checks its data against its checksum, replacing corrupt
+	// ones with intact copies from other groups; "0s" turns it off.
+	// Default "168h" (a week).
+	Scrub Duration `toml:"scrub"`
 	// TombstoneTTL is how long a remove is remembered (a tombstone per
 	// removed object or column), so that an older copy arriving later
 	// (recovery, read repair) cannot bring the object back; "0s" keeps
@@ -164,7 +170,7 @@ func defaultRecovery() Recovery {
 	return Recovery{Auto: DefaultRecoveryAuto, Rate: DefaultRecoveryRate, Concurrency: DefaultRecoveryConcurrency,
 		MergeDelay: Duration{DefaultRecoveryMergeDelay}, HandoffWindow: Duration{DefaultRecoveryHandoffWindow},
 		LeaveAfter: Duration{DefaultRecoveryLeaveAfter}, TombstoneTTL: Duration{DefaultRecoveryTombstoneTTL},
-		AntiEntropy: Duration{DefaultRecoveryAntiEntropy}}
+		AntiEntropy: Duration{DefaultRecoveryAntiEntropy}, Scrub: Duration{DefaultRecoveryScrub}}
 }
 
 // Node is the [node] table.
@@ -557,6 +563,9 @@ func (c *Config) Validate() error {
 		p.add("recovery.anti_entropy", "%v must be shorter than recovery.tombstone_ttl (%v): removes older than that are forgotten, and a comparison would bring their objects back",
 			c.Recovery.AntiEntropy, c.Recovery.TombstoneTTL)
 	}
+	if c.Recovery.Scrub.Duration < 0 {
+		p.add("recovery.scrub", "must be >= 0, got %v", c.Recovery.Scrub)
+	}
 	if c.Recovery.TombstoneTTL.Duration < 0 {
 		p.add("recovery.tombstone_ttl", "must be >= 0, got %v", c.Recovery.TombstoneTTL)
 	}
@@ -754,6 +763,7 @@ func (c *Config) ServerOptions(logger *zap.Logger) (server.Options, error) {
 			HandoffWindow: c.Recovery.HandoffWindow.Duration,
 			LeaveAfter:    c.Recovery.LeaveAfter.Duration,
 			AntiEntropy:   c.Recovery.AntiEntropy.Duration,
+			Scrub:         c.Recovery.Scrub.Duration,
 		},
 	}
 	if opts.Recovery.HandoffWindow == 0 {

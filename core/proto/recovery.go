@@ -21,6 +21,9 @@ type RecoveryRequest struct {
 	Backend int32  `json:"backend"`
 	// DryRun (start) reports the plan without moving data.
 	DryRun bool `json:"dry_run,omitempty"`
+	// Verify (start, dc) checks the data of the local records against
+	// their checksums first, replacing corrupt ones from other groups.
+	Verify bool `json:"verify,omitempty"`
 	// BytesPerSec and ObjectsPerSec (start) limit the job on top of the
 	// node's limits (0: only the node's).
 	BytesPerSec   int64 `json:"bytes_per_sec,omitempty"`

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -55,8 +56,21 @@ func (m *Manager) dc(ctx context.Context, j *Job) error {
 		// Range hashes cover every record, not only the older ones.
 		d.digests, _ = loc.Store.(backend.Digester)
 	}
+	// With Verify, pass 0 checks the local records; the sources follow.
+	first := 0
+	if spec.Verify {
+		first = 1
+		d.corrupt = map[backend.Key]time.Time{}
+	}
 	return m.passes(ctx, j, func(ctx context.Context, cur Cursor) error {
-		for pass, g := range sources {
+		if spec.Verify && cur.Pass == 0 {
+			if err := d.verify(ctx, spec.Ranges, cur); err != nil {
+				return fmt.Errorf("verify: %w", err)
+			}
+			j.progress(func(st *Status) { st.Cursor = Cursor{Pass: 1} })
+		}
+		for i, g := range sources {
+			pass := first + i
 			if pass < cur.Pass {
 				continue
 			}
@@ -143,6 +157,95 @@ type dcPass struct {
 	// digests are this backend's range hashes (nil: it keeps none, or the
 	// job copies only older records).
 	digests backend.Digester
+	// corrupt holds the local records the verify pass found corrupt, with
+	// their timestamps, until an intact copy replaces them.
+	corruptMu sync.Mutex
+	corrupt   map[backend.Key]time.Time
+}
+
+// maxCorrupt bounds the corrupt records one job remembers; more wait for
+// the next scrub.
+const maxCorrupt = 100000
+
+// verify reads every local record of ranges and checks its data against
+// its checksum (backend.LookupOptions.Checksum streams it), within the
+// job's rate limits.
+func (d *dcPass) verify(ctx context.Context, ranges []IDRange, cur Cursor) error {
+	for _, r := range ranges {
+		start := r.Start
+		if cur.Pass == 0 && cur.Any {
+			if r.End.Less(cur.Last) {
+				continue
+			}
+			if start.Less(cur.Last) {
+				start = cur.Last
+			}
+		}
+		err := d.loc.Store.Iterate(ctx, backend.IterateOptions{Start: start, End: r.End}, func(rec backend.Record) error {
+			if err := d.j.gate(ctx); err != nil {
+				return err
+			}
+			if err := d.m.wait(ctx, d.j, rec.Size); err != nil {
+				return err
+			}
+			_, err := d.loc.Store.Lookup(ctx, rec.Key, backend.LookupOptions{Checksum: true})
+			switch {
+			case errors.Is(err, status.ErrCorrupt):
+				d.m.log.Warn("recovery: a record failed its checksum; it will be replaced by an intact copy from another group",
+					zap.Uint64("job", d.j.st.ID), zap.String("key", rec.ID.Short()), zap.String("column", rec.Column), zap.Error(err))
+				d.corruptMu.Lock()
+				if len(d.corrupt) < maxCorrupt {
+					d.corrupt[rec.Key] = rec.Timestamp
+				}
+				d.corruptMu.Unlock()
+				d.j.progress(func(st *Status) {
+					st.Corrupt++
+					st.LastError = fmt.Sprintf("verify %s/%q here: %v", rec.ID.Short(), rec.Column, err)
+				})
+			case err != nil && !errors.Is(err, status.ErrNotFound):
+				d.j.recordError(fmt.Errorf("verify %s/%q here: %w", rec.ID.Short(), rec.Column, err))
+			}
+			d.j.progress(func(st *Status) {
+				st.Scanned++
+				st.Cursor = Cursor{Pass: 0, Last: rec.ID, Any: true}
+			})
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// isCorrupt reports whether the verify pass found key corrupt here.
+func (d *dcPass) isCorrupt(key backend.Key) bool {
+	d.corruptMu.Lock()
+	defer d.corruptMu.Unlock()
+	_, ok := d.corrupt[key]
+	return ok
+}
+
+// dropCorrupt removes the local copy of key if it is the corrupt one the
+// verify pass found (not one written since), so an intact copy of any
+// age can take its place. The caller holds the key's order.
+func (d *dcPass) dropCorrupt(ctx context.Context, key backend.Key) error {
+	d.corruptMu.Lock()
+	ts, ok := d.corrupt[key]
+	delete(d.corrupt, key)
+	d.corruptMu.Unlock()
+	if !ok {
+		return nil
+	}
+	info, err := d.loc.Store.Lookup(ctx, key, backend.LookupOptions{})
+	if err != nil || !info.Timestamp.Equal(ts) {
+		return nil // gone or rewritten meanwhile
+	}
+	err = d.loc.Store.Remove(ctx, key.ID, backend.RemoveOptions{Column: key.Column, OnlyColumn: true})
+	if err != nil && !errors.Is(err, status.ErrNotFound) {
+		return fmt.Errorf("drop corrupt %s/%q: %w", key.ID.Short(), key.Column, err)
+	}
+	return nil
 }
 
 // maxScanRanges bounds the ranges of one scan (an iterator request).
@@ -198,6 +301,14 @@ func (d *dcPass) differing(ctx context.Context, p route.Part) []IDRange {
 		return whole
 	}
 	d.j.progress(func(st *Status) { st.Equal += uint64(hi - lo + 1 - differ) })
+	// A corrupt record hashes as the intact one: look at it anyway.
+	d.corruptMu.Lock()
+	for k := range d.corrupt {
+		if !k.ID.Less(p.Start) && !p.End.Less(k.ID) {
+			out = append(out, IDRange{Start: k.ID, End: k.ID})
+		}
+	}
+	d.corruptMu.Unlock()
 	return Normalize(out)
 }
 
@@ -259,6 +370,9 @@ func (d *dcPass) visit(ctx context.Context, pass int, p route.Part, flush func()
 
 // needs reports whether this backend lacks rec or holds an older version.
 func (d *dcPass) needs(ctx context.Context, rec backend.Record) bool {
+	if d.corrupt != nil && d.isCorrupt(rec.Key) {
+		return true
+	}
 	info, err := d.loc.Store.Lookup(ctx, rec.Key, backend.LookupOptions{})
 	switch {
 	case errors.Is(err, status.ErrNotFound):
@@ -281,7 +395,10 @@ func (d *dcPass) fetch(ctx context.Context, g uint32) error {
 		}
 		if rec.Size > BigObject {
 			// Never whole in memory (nor in one frame): in chunks.
-			err := d.m.host.Pull(ctx, rec.Key, g, rec.Meta, d.loc.Store)
+			err := d.m.host.WithKey(ctx, rec.ID, func() error { return d.dropCorrupt(ctx, rec.Key) })
+			if err == nil {
+				err = d.m.host.Pull(ctx, rec.Key, g, rec.Meta, d.loc.Store)
+			}
 			d.done(rec.Key, g, rec.Size, err)
 			continue
 		}
@@ -312,6 +429,10 @@ func (d *dcPass) done(key backend.Key, g uint32, size uint64, err error) {
 			st.Bytes += size
 		case errors.Is(err, status.ErrMismatch):
 			st.Kept++
+		case errors.Is(err, status.ErrCorrupt):
+			// Never copied; another group may hold it intact.
+			st.Corrupt++
+			st.LastError = fmt.Sprintf("copy %s/%q from group %d: %v", key.ID.Short(), key.Column, g, err)
 		case errors.Is(err, status.ErrNotFound):
 			// Removed or expired at the source since the scan.
 		default:
@@ -325,6 +446,9 @@ func (d *dcPass) done(key backend.Key, g uint32, size uint64, err error) {
 // already here (status.ErrMismatch).
 func (d *dcPass) store(ctx context.Context, key backend.Key, data []byte, meta backend.Meta) error {
 	return d.m.host.WithKey(ctx, key.ID, func() error {
+		if err := d.dropCorrupt(ctx, key); err != nil {
+			return err
+		}
 		cond := backend.Condition{NotOlder: true, Timestamp: meta.Timestamp}
 		if err := cond.Check(ctx, d.loc.Store, key); err != nil {
 			return err

@@ -56,6 +56,10 @@ type Spec struct {
 	Limits Limits `json:"limits"`
 	// Auto: started by the node itself (a route change, an empty backend).
 	Auto bool `json:"auto,omitempty"`
+	// Verify (dc) first reads every local record of the ranges and checks
+	// its data against its checksum (a scrub); a corrupt one is replaced
+	// by an intact copy from another group, even an older one.
+	Verify bool `json:"verify,omitempty"`
 }
 
 // IDRange is a range of IDs, both ends inclusive.
@@ -97,6 +101,9 @@ type Status struct {
 	// Equal counts the buckets of the ID space (package digest) a dc found
 	// equal here and at the source by their range hashes, and skipped.
 	Equal uint64 `json:"equal_buckets,omitempty"`
+	// Corrupt counts the records that failed their checksum: here (found
+	// by Verify) or at a source (never copied).
+	Corrupt uint64 `json:"corrupt,omitempty"`
 	// LastError is the most recent per-record error; Err why the job
 	// failed.
 	LastError string `json:"last_error,omitempty"`

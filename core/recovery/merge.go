@@ -45,10 +45,19 @@ func (m *Manager) mergeFrom(ctx context.Context, j *Job, loc Local, here string,
 			if dry {
 				j.planned(here, owner.Name(), rec.Size)
 			} else if err := m.moveOne(ctx, j, loc, rec); err != nil {
-				if ctx.Err() != nil {
+				switch {
+				case ctx.Err() != nil:
 					return ctx.Err()
+				case errors.Is(err, status.ErrCorrupt):
+					// Left here, never sent: the owner fills the key from
+					// another group's intact copy (dc).
+					j.progress(func(st *Status) {
+						st.Corrupt++
+						st.LastError = fmt.Sprintf("move %s/%q to %s: %v", rec.ID.Short(), rec.Column, owner.Name(), err)
+					})
+				default:
+					j.recordError(fmt.Errorf("move %s/%q to %s: %w", rec.ID.Short(), rec.Column, owner.Name(), err))
 				}
-				j.recordError(fmt.Errorf("move %s/%q to %s: %w", rec.ID.Short(), rec.Column, owner.Name(), err))
 			}
 		}
 		j.progress(func(st *Status) {

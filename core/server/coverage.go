@@ -46,6 +46,9 @@ type coverage struct {
 	// synced is when the last anti-entropy pass over every owned range
 	// started (or the coverage was loaded).
 	synced time.Time
+	// scrubbed is when the last pass that verified checksums started
+	// (or the coverage was loaded).
+	scrubbed time.Time
 }
 
 func (s *Server) coverageFile(backendID int32) string {
@@ -63,7 +66,7 @@ func (s *Server) coverageOf(b *Backend, owned []recovery.IDRange, emptyAtStart b
 	if cv := s.rec.cover[b.ID]; cv != nil {
 		return cv
 	}
-	cv := &coverage{empty: emptyAtStart, synced: time.Now()}
+	cv := &coverage{empty: emptyAtStart, synced: time.Now(), scrubbed: time.Now()}
 	s.rec.cover[b.ID] = cv
 	if emptyAtStart {
 		return cv
@@ -183,7 +186,8 @@ func (s *Server) antiEntropyLocked(b *Backend, cv *coverage, owned []recovery.ID
 	if time.Since(cv.synced) < every {
 		return false
 	}
-	st, err := s.rec.mgr.Start(recovery.Spec{Kind: recovery.DC, Backend: b.ID, Ranges: owned, Auto: true})
+	scrub := s.opts.Recovery.Scrub > 0 && time.Since(cv.scrubbed) >= s.opts.Recovery.Scrub
+	st, err := s.rec.mgr.Start(recovery.Spec{Kind: recovery.DC, Backend: b.ID, Ranges: owned, Auto: true, Verify: scrub})
 	if err != nil {
 		if !errors.Is(err, status.ErrAlready) {
 			s.log.Warn("recovery: cannot start anti-entropy", zap.Int32("backend", b.ID), zap.Error(err))
@@ -193,6 +197,9 @@ func (s *Server) antiEntropyLocked(b *Backend, cv *coverage, owned []recovery.ID
 	s.log.Info("anti-entropy: comparing the backend's ranges with the other groups", zap.Int32("backend", b.ID),
 		zap.Uint64("job", st.ID))
 	cv.synced, cv.fillJob, cv.fill = time.Now(), st.ID, owned
+	if scrub {
+		cv.scrubbed = cv.synced
+	}
 	return true
 }
 

@@ -63,6 +63,10 @@ type RecoveryOptions struct {
 	// older than that is forgotten and a comparison brings the object
 	// back from a group that missed it.
 	AntiEntropy time.Duration
+	// Scrub is how often an anti-entropy pass also verifies the data of
+	// every local record against its checksum (recovery.Spec.Verify;
+	// 0 = never).
+	Scrub time.Duration
 	// TombstoneTTL is how long a remove is remembered, so that older
 	// copies cannot bring the object back (default DefaultTombstoneTTL; a
 	// negative value keeps no tombstones).
@@ -341,7 +345,7 @@ func (s *Server) handleRecovery(ctx context.Context, req *Request, _ Replier) ([
 			if rr.Group != 0 && b.Group != rr.Group || rr.Backend >= 0 && b.ID != rr.Backend {
 				continue
 			}
-			st, err := s.rec.mgr.Start(recovery.Spec{Kind: recovery.Kind(rr.Kind), Backend: b.ID, DryRun: rr.DryRun,
+			st, err := s.rec.mgr.Start(recovery.Spec{Kind: recovery.Kind(rr.Kind), Backend: b.ID, DryRun: rr.DryRun, Verify: rr.Verify,
 				Limits: recovery.Limits{BytesPerSec: rr.BytesPerSec, ObjectsPerSec: rr.ObjectsPerSec}})
 			if err != nil {
 				errs = append(errs, err)

@@ -6,6 +6,8 @@ import (
 	"crypto/sha512"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/elliptics/elliptics/core/backend"
+	"github.com/elliptics/elliptics/core/backend/blob"
 	"github.com/elliptics/elliptics/core/client"
 	"github.com/elliptics/elliptics/core/id"
 	"github.com/elliptics/elliptics/core/proto"
@@ -744,4 +747,76 @@ func TestAntiEntropyByRangeHashes(t *testing.T) {
 		assert.Less(t, st.Scanned, uint64(n/4), "records looked at, of %d in the group", n)
 	}
 	require.True(t, found, "no dc job copied the object: %s", jobsString(c))
+}
+
+// Divergent replicas, one of them corrupt on disk: group 1 holds an old
+// version, groups 2 and 3 the newest, and group 2's copy has a flipped
+// byte. Anti-entropy with a scrub leaves every group the newest intact
+// version: the corrupt copy is never sent, and is itself replaced.
+func TestAntiEntropyRepairsCorruption(t *testing.T) {
+	ctx := context.Background()
+	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
+	c, _, sess := startCluster(t, clustertest.Options{Nodes: 3, Groups: 3,
+		Recovery: server.RecoveryOptions{MergeDelay: 50 * time.Millisecond, AntiEntropy: 300 * time.Millisecond, Scrub: 300 * time.Millisecond},
+		Backend: func(i int) (backend.Backend, error) {
+			return blob.Open(dirs[i], blob.Options{Sync: blob.SyncNone})
+		}})
+	in := func(g ...uint32) *client.Session {
+		x := sess.Clone()
+		x.SetGroups(g...)
+		x.SetReadRepair(false)
+		return x
+	}
+	newest := bytes.Repeat([]byte("newest-intact-"), 300)
+	key := client.NewKey("divergent")
+	old := in(1)
+	old.SetTimestamp(time.Now().Add(-time.Hour))
+	_, err := old.Write(ctx, key, []byte("old version"))
+	require.NoError(t, err)
+	_, err = in(2, 3).Write(ctx, key, newest)
+	require.NoError(t, err)
+	for i := range 50 { // bystanders, equal everywhere
+		_, err := sess.Write(ctx, client.NewKey(fmt.Sprint("same-", i)), []byte("same"))
+		require.NoError(t, err)
+	}
+
+	// Node 1 serves group 2: flip a byte of its copy on disk.
+	corruptOnDisk(t, dirs[1], newest)
+	_, err = in(2).Read(ctx, key, 0, 0)
+	require.ErrorIs(t, err, status.ErrCorrupt)
+
+	for _, g := range []uint32{1, 2, 3} {
+		require.Eventually(t, func() bool {
+			e, err := in(g).Read(ctx, key, 0, 0)
+			return err == nil && bytes.Equal(e.Data, newest)
+		}, 20*time.Second, 20*time.Millisecond, "group %d never got the newest intact version: %s", g, jobsString(c))
+	}
+	var corrupt uint64
+	for _, st := range c.Nodes[1].Recovery().Jobs() {
+		corrupt += st.Corrupt
+	}
+	require.NotZero(t, corrupt, "the scrub on group 2 found nothing: %s", jobsString(c))
+}
+
+// corruptOnDisk flips a byte of the first copy of value in the files
+// under dir.
+func corruptOnDisk(t *testing.T, dir string, value []byte) {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*"))
+	require.NoError(t, err)
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		if i := bytes.Index(data, value); i >= 0 {
+			fh, err := os.OpenFile(f, os.O_WRONLY, 0)
+			require.NoError(t, err)
+			_, err = fh.WriteAt([]byte{data[i+len(value)/2] ^ 0xff}, int64(i+len(value)/2))
+			require.NoError(t, err)
+			require.NoError(t, fh.Close())
+			return
+		}
+	}
+	t.Fatalf("value not found in %s", dir)
 }

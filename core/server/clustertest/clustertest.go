@@ -16,6 +16,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/elliptics/elliptics/core/backend"
 	"github.com/elliptics/elliptics/core/backend/mem"
 	"github.com/elliptics/elliptics/core/client"
 	"github.com/elliptics/elliptics/core/id"
@@ -37,6 +38,8 @@ type Options struct {
 	Logger *zap.Logger
 	// Recovery tunes every node's recovery (see server.Options.Recovery).
 	Recovery server.RecoveryOptions
+	// Backend opens node i's backend; nil gives each an in-memory one.
+	Backend func(i int) (backend.Backend, error)
 }
 
 // Cluster is a running cluster.
@@ -99,9 +102,16 @@ func (c *Cluster) Replace(ctx context.Context, i int) (*server.Server, error) {
 
 func (c *Cluster) start(i int) (*server.Server, error) {
 	addr := Addr(i)
+	var st backend.Backend = mem.New()
+	if c.opts.Backend != nil {
+		var err error
+		if st, err = c.opts.Backend(i); err != nil {
+			return nil, fmt.Errorf("node %d: backend: %w", i, err)
+		}
+	}
 	o := server.Options{
 		Listen:    []string{addr},
-		Backends:  []server.BackendSpec{{ID: 0, Group: uint32(i%c.opts.Groups + 1), Backend: mem.New()}},
+		Backends:  []server.BackendSpec{{ID: 0, Group: uint32(i%c.opts.Groups + 1), Backend: st}},
 		Transport: c.Net,
 		Peer:      c.opts.Peer,
 		Recovery:  c.opts.Recovery,
