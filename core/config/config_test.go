@@ -101,7 +101,7 @@ func TestLoadFixtures(t *testing.T) {
 		},
 		Recovery: Recovery{Auto: false, Rate: 10 * MiB, ObjectsRate: 500, Concurrency: 3, MergeDelay: Duration{5 * time.Second},
 			LeaveAfter: Duration{time.Hour}, TombstoneTTL: Duration{48 * time.Hour},
-			AntiEntropy: Duration{12 * time.Hour}},
+			AntiEntropy: Duration{12 * time.Hour}, Scrub: Duration{72 * time.Hour}},
 	}
 	partial := Default()
 	partial.Node.Listen = []string{"0.0.0.0:1025"}
