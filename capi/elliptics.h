@@ -468,6 +468,24 @@ int32_t ell_session_server_send(ell_session_t s, const ell_key *keys, size_t cou
 				size_t group_count, uint64_t flags, const ell_completion *done, ell_async_t *out,
 				ell_error *err);
 
+/* ---- administration (JSON) ---------------------------------------------- */
+
+/* A JSON document allocated by the library. Free it with ell_json_free. */
+typedef struct ell_json {
+	char *data; /* NUL-terminated */
+	size_t size; /* without the NUL */
+} ell_json;
+
+void ell_json_free(ell_json *j);
+
+/* Sends a RECOVERY request (a JSON object: docs/protocol.md, "RECOVERY":
+ * {"action": "status"}, {"action": "start", "kind": "dc", "verify": true},
+ * {"action": "pause", "job": N}, ...) to the node at address ("host:port")
+ * and returns its JSON reply ({"jobs": [...]}); synchronous, bounded by the
+ * session timeout. */
+int32_t ell_session_recovery(ell_session_t s, const char *address, const char *request, size_t len, ell_json *out,
+			     ell_error *err);
+
 /* ---- results ------------------------------------------------------------- */
 
 /* The outcome of one command in one group. Strings and data live until the

@@ -34,6 +34,9 @@ type IteratorOptions struct {
 	// Tombstones also visits the tombstones of removed objects and columns
 	// (reserved column names, see backend.ParseTombstone): for recovery.
 	Tombstones bool
+	// NoTotal skips the node's count of the records before it iterates
+	// (a pass over them): entries carry TotalKeys 0.
+	NoTotal bool
 
 	// CopyTo makes it a copy iterator (server-send): the node writes each
 	// record to these groups itself and the entries are per-group results
@@ -107,7 +110,7 @@ func (s *Session) StartIterator(ctx context.Context, o IteratorOptions) (*Iterat
 	for _, f := range []struct {
 		on   bool
 		flag proto.IteratorFlags
-	}{{o.Data, proto.IterData}, {o.NoMeta, proto.IterNoMeta}, {o.Move, proto.IterMove}, {o.Overwrite, proto.IterOverwrite}, {o.Tombstones, proto.IterTombstones}} {
+	}{{o.Data, proto.IterData}, {o.NoMeta, proto.IterNoMeta}, {o.Move, proto.IterMove}, {o.Overwrite, proto.IterOverwrite}, {o.Tombstones, proto.IterTombstones}, {o.NoTotal, proto.IterNoTotal}} {
 		if f.on {
 			ir.Flags |= f.flag
 		}

@@ -55,21 +55,29 @@ func (s *Session) ControlRecovery(ctx context.Context, addr string, jobID uint64
 }
 
 func (s *Session) recovery(ctx context.Context, addr string, req *proto.RecoveryRequest) ([]recovery.Status, error) {
+	rep, err := s.Recovery(ctx, addr, *req)
+	return rep.Jobs, err
+}
+
+// Recovery sends any RECOVERY request to the node at addr and returns its
+// reply (the other calls of this file are built on it; bindings pass
+// requests through).
+func (s *Session) Recovery(ctx context.Context, addr string, req proto.RecoveryRequest) (recovery.Reply, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	c, err := s.node.connTo(ctx, addr)
 	if err != nil {
-		return nil, err
+		return recovery.Reply{}, err
 	}
 	r, err := c.roundTrip(ctx, s.header(proto.CmdRecovery, id.ID{}, 0), req.Append(nil))
 	if err != nil {
-		return nil, err
+		return recovery.Reply{}, err
 	}
 	var rep recovery.Reply
 	if err := json.Unmarshal(r.payload, &rep); err != nil {
-		return nil, status.Errorf(status.Protocol, "recovery reply from %s: %v", addr, err)
+		return recovery.Reply{}, status.Errorf(status.Protocol, "recovery reply from %s: %v", addr, err)
 	}
-	return rep.Jobs, nil
+	return rep, nil
 }
 
 // ForgetNode tells the node at addr that the node at gone is gone for good
@@ -86,20 +94,9 @@ func (s *Session) ForgetNode(ctx context.Context, addr, gone string) error {
 // first..last of backend backendID of the node at addr; ok is false when
 // the backend keeps none or has not built them yet.
 func (s *Session) RangeDigests(ctx context.Context, addr string, backendID int32, first, last int) (sums []uint64, ok bool, err error) {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	c, err := s.node.connTo(ctx, addr)
+	rep, err := s.Recovery(ctx, addr, proto.RecoveryRequest{Action: "digests", Backend: backendID, First: first, Last: last})
 	if err != nil {
 		return nil, false, err
-	}
-	req := &proto.RecoveryRequest{Action: "digests", Backend: backendID, First: first, Last: last}
-	r, err := c.roundTrip(ctx, s.header(proto.CmdRecovery, id.ID{}, 0), req.Append(nil))
-	if err != nil {
-		return nil, false, err
-	}
-	var rep recovery.Reply
-	if err := json.Unmarshal(r.payload, &rep); err != nil {
-		return nil, false, status.Errorf(status.Protocol, "recovery digests reply: %v", err)
 	}
 	d := rep.Digests
 	switch {

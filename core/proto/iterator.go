@@ -161,6 +161,10 @@ const (
 	// columns (their reserved column names, see backend.TombstoneColumn):
 	// recovery uses it to carry removes to other groups.
 	IterTombstones IteratorFlags = 1 << 6
+	// IterNoTotal skips counting the records before iterating (progress
+	// entries then carry total_keys 0): the count is one more pass over
+	// the backend, which recovery's scans do not need.
+	IterNoTotal IteratorFlags = 1 << 7
 )
 
 // Has reports whether every bit of f2 is set in f.

@@ -182,10 +182,19 @@ func (its *iterators) start(req *Request, r Replier, ir *proto.IteratorRequest) 
 	if err := r.Send(first.AppendHead(nil)); err != nil {
 		return nil, err
 	}
-	// The total is an estimate from the share of the ID space the ranges
-	// cover (IDs are hashes, spread evenly): counting would read every
-	// record once more.
-	x.total.Store(estimateRecords(st.Stats().Records, ranges))
+	switch {
+	case len(ir.Ranges) == 0:
+		x.total.Store(st.Stats().Records)
+	case !ir.Flags.Has(proto.IterNoTotal):
+		var n uint64
+		if err := iterateRanges(ctx, st, ranges, func(backend.Record) error {
+			n++
+			return nil
+		}); err != nil {
+			return its.end(ctx, x, b, err)
+		}
+		x.total.Store(n)
+	}
 
 	tsBegin, tsEnd := ir.TimeBegin, ir.TimeEnd
 	tsFilter := ir.Flags.Has(proto.IterTSRange) && !(tsBegin.IsZero() && tsEnd.IsZero())

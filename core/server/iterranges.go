@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/binary"
-	"math"
 	"sort"
 
 	"github.com/elliptics/elliptics/core/backend"
@@ -40,16 +38,4 @@ func normalizeRanges(rs []proto.IteratorRange) []recovery.IDRange {
 		out[i] = recovery.IDRange{Start: r.Start, End: r.End}
 	}
 	return recovery.Normalize(out)
-}
-
-// estimateRecords is the share of records records whose IDs fall in
-// ranges, were IDs spread evenly over the ID space (they are hashes).
-func estimateRecords(records uint64, ranges []recovery.IDRange) uint64 {
-	var share float64
-	for _, r := range ranges {
-		lo := binary.BigEndian.Uint64(r.Start[:8])
-		hi := binary.BigEndian.Uint64(r.End[:8])
-		share += (float64(hi-lo) + 1) / (1 << 64)
-	}
-	return uint64(math.Round(min(share, 1) * float64(records)))
 }

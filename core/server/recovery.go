@@ -623,7 +623,7 @@ func (h recoveryHost) Scan(ctx context.Context, owner route.Backend, ranges []re
 			return fn(rec)
 		})
 	}
-	o := client.IteratorOptions{Address: owner.Addr, Backend: owner.ID, Group: owner.Group, Tombstones: true}
+	o := client.IteratorOptions{Address: owner.Addr, Backend: owner.ID, Group: owner.Group, Tombstones: true, NoTotal: true}
 	for _, r := range ranges {
 		o.Ranges = append(o.Ranges, proto.IteratorRange{Start: r.Start, End: r.End})
 	}

@@ -75,6 +75,7 @@ from ._route import Route, RouteList
 from ._result import AsyncResult, IoAttribute, IteratorResponse, IteratorResultEntry, ResultEntry
 from ._dataops import IteratorRange, Range
 from ._session import Session
+from ._admin import RecoveryJob
 
 __all__ = [
     "__version__",
@@ -137,6 +138,7 @@ __all__ = [
     "IteratorResultEntry",
     "Range",
     "IteratorRange",
+    "RecoveryJob",
 ]
 
 for _name in __all__:

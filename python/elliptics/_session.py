@@ -11,6 +11,7 @@ from asyncio import _get_running_loop
 from typing import Any, Callable, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _aio, _lib
+from ._admin import AddressLike, RecoveryJob, recovery_call, start_request
 from ._dataops import CasState, IteratorRange, Range, csum_bytes, time_pair, ttl_ms
 from ._enums import checkers, command_flags, exceptions_policy, filters, io_flags, iterator_flags, iterator_types
 from ._errors import InvalidError, format_message, make_error
@@ -402,6 +403,67 @@ class Session:
         if a is None:
             raise make_error(-6, "lookup_address: no address for group %d" % int(group_id))
         return a
+
+    # ---- recovery -------------------------------------------------------
+
+    def _recovery_nodes(self, address: Optional[AddressLike]) -> List[AddressLike]:
+        return [address] if address is not None else list(self.get_routes().addresses())
+
+    def start_recovery(
+        self,
+        kind: str,
+        address: Optional[AddressLike] = None,
+        group: Optional[int] = None,
+        backend: Optional[int] = None,
+        dry_run: bool = False,
+        verify: bool = False,
+        rate: int = 0,
+        objects_rate: int = 0,
+    ) -> List[RecoveryJob]:
+        """Starts a recovery job (``kind`` "merge" or "dc") on each selected backend of a node.
+
+        With ``address`` None, on every node of the route table. ``group`` and
+        ``backend`` select backends; ``dry_run`` only plans; ``verify`` (dc)
+        first checks local records against their checksums; ``rate`` (bytes/s)
+        and ``objects_rate`` limit the run beyond the node's own limits.
+        Returns the jobs started."""
+        req = start_request(kind, group, backend, dry_run, verify, rate, objects_rate)
+        jobs: List[RecoveryJob] = []
+        for a in self._recovery_nodes(address):
+            jobs.extend(recovery_call(self.handle, a, req))
+        return jobs
+
+    def recovery_status(self, address: Optional[AddressLike] = None) -> List[RecoveryJob]:
+        """The recovery jobs a node knows (every node's with ``address`` None), newest first."""
+        jobs: List[RecoveryJob] = []
+        for a in self._recovery_nodes(address):
+            jobs.extend(recovery_call(self.handle, a, {"action": "status", "backend": -1}))
+        return jobs
+
+    def _control_recovery(self, action: str, address: AddressLike, job_id: int) -> RecoveryJob:
+        jobs = recovery_call(self.handle, address, {"action": action, "job": int(job_id), "backend": -1})
+        if len(jobs) != 1:
+            raise make_error(-71, "%s_recovery: %d jobs in the reply, want 1" % (action, len(jobs)))
+        return jobs[0]
+
+    def pause_recovery(self, address: AddressLike, job_id: int) -> RecoveryJob:
+        """Pauses a running recovery job; returns its status."""
+        return self._control_recovery("pause", address, job_id)
+
+    def resume_recovery(self, address: AddressLike, job_id: int) -> RecoveryJob:
+        """Resumes a paused recovery job; returns its status."""
+        return self._control_recovery("resume", address, job_id)
+
+    def stop_recovery(self, address: AddressLike, job_id: int) -> RecoveryJob:
+        """Stops a recovery job for good; returns its status."""
+        return self._control_recovery("stop", address, job_id)
+
+    def forget_node(self, address: AddressLike, gone: AddressLike) -> None:
+        """Tells the node at ``address`` that node ``gone`` left for good (``elliptics node remove``).
+
+        The backends that took over its ranges fill them from the other groups
+        at once instead of after ``leave_after``."""
+        recovery_call(self.handle, address, {"action": "forget", "address": to_remote(gone), "backend": -1})
 
     # ---- data calls -----------------------------------------------------
 
