@@ -80,6 +80,8 @@ type Options struct {
 	Peer client.Config
 	// Recovery tunes data moves after route changes (see recovery.go).
 	Recovery RecoveryOptions
+	// Monitor configures statistics (monitor.go) and their HTTP endpoint.
+	Monitor MonitorOptions
 }
 
 func (o *Options) setDefaults() {
@@ -132,7 +134,8 @@ func (o *Options) Validate() error {
 		ids[b.ID] = true
 	}
 	if o.MaxInflight < 0 || o.RequestTimeout < 0 || o.ShutdownTimeout < 0 || o.UploadTimeout < 0 ||
-		o.Recovery.MergeDelay < 0 || o.Recovery.Limits.BytesPerSec < 0 || o.Recovery.Limits.ObjectsPerSec < 0 {
+		o.Recovery.MergeDelay < 0 || o.Recovery.Limits.BytesPerSec < 0 || o.Recovery.Limits.ObjectsPerSec < 0 ||
+		o.Monitor.TopLength < 0 || o.Monitor.TopPeriod < 0 {
 		return errors.New("server: negative limit")
 	}
 	return nil
@@ -231,6 +234,7 @@ type Server struct {
 
 	cluster clusterState
 	rec     recoveryState
+	mon     monitorState
 	addr    atomic.Pointer[string] // first listen address, set by Start
 	// wildcard: the first listen address is on every interface (":1025",
 	// "0.0.0.0:1025"); replies then name the address a request came in on.
@@ -272,6 +276,7 @@ func New(opts Options) (*Server, error) {
 		s.byGroup[spec.Group] = append(s.byGroup[spec.Group], b)
 		s.byID[spec.ID] = b
 	}
+	s.mon.init(opts.Monitor)
 	s.initRecovery()
 	s.registerCore()
 	return s, nil
