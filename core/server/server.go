@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -221,6 +222,8 @@ type Server struct {
 
 	mu        sync.Mutex
 	listeners []net.Listener
+	http      *http.Server // the monitor's, nil without Monitor.HTTPAddr
+	httpLn    net.Listener
 	conns     map[*conn]struct{}
 	closing   atomic.Bool
 	inflight  sync.WaitGroup
@@ -308,6 +311,13 @@ func (s *Server) Start() error {
 			return fmt.Errorf("server: listen on %s: %w", addr, err)
 		}
 		s.listeners = append(s.listeners, ln)
+	}
+	if err := s.startHTTP(); err != nil {
+		for _, l := range s.listeners {
+			l.Close()
+		}
+		s.listeners = nil
+		return err
 	}
 	s.started = true
 	first := s.listeners[0].Addr().String()
@@ -414,6 +424,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.closing.Swap(true) {
 		return nil
 	}
+	s.stopHTTP(ctx)
 	s.mu.Lock()
 	for _, ln := range s.listeners {
 		ln.Close()
