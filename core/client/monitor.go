@@ -41,7 +41,17 @@ func (s *Session) MonitorStat(ctx context.Context, addr string, categories uint6
 	if len(addrs) == 0 {
 		return nil, status.Errorf(status.NoRoute, "monitor stat: the route table lists no node")
 	}
+	return s.MonitorStatOf(ctx, addrs, categories)
+}
+
+// MonitorStatOf is MonitorStat of the nodes at addrs, asked at once.
+func (s *Session) MonitorStatOf(ctx context.Context, addrs []string, categories uint64) ([]MonitorStatResult, error) {
+	addrs = slices.Clone(addrs)
 	slices.Sort(addrs)
+	addrs = slices.Compact(addrs)
+	if len(addrs) == 0 {
+		return nil, status.Errorf(status.Invalid, "monitor stat: no address")
+	}
 	out := make([]MonitorStatResult, len(addrs))
 	var wg sync.WaitGroup
 	for i, a := range addrs {
