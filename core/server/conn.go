@@ -144,8 +144,11 @@ type task struct {
 	req     Request
 	rep     replier
 	// proxy: the request is relayed to another node (statistics count it
-	// as proxy, not storage); set too when run forwards it.
+	// as proxy, not storage).
 	proxy bool
+	// forwarded: run forwarded the request to the key's owner, and
+	// forward counted it.
+	forwarded bool
 }
 
 func (c *conn) dispatch(h proto.Header, payload []byte) {
@@ -203,7 +206,7 @@ func (t *task) run() {
 	if e.opts.Backend {
 		owner, remote := c.s.route(h)
 		if remote {
-			t.proxy = true
+			t.forwarded = true
 			parts, err = c.s.forward(ctx, owner, *h, t.payload)
 			return
 		}

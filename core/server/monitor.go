@@ -38,10 +38,15 @@ func (m *monitorState) init(o MonitorOptions) {
 	m.started = time.Now()
 }
 
-// served records a request that went through a handler (or a forward):
-// its latency, payload bytes both ways, and its status; a key-addressed
-// request served here counts toward the top keys.
+// served records a request that went through a handler: its latency,
+// payload bytes both ways, and its status; a key-addressed request served
+// here counts toward the top keys. A request forwarded to its owner was
+// counted by forward, which also counts the keys of bulk requests it
+// forwards one by one.
 func (m *monitorState) served(t *task, start time.Time, parts [][]byte, err error) {
+	if t.forwarded {
+		return
+	}
 	now := time.Now()
 	n := uint64(len(t.payload))
 	for _, p := range parts {

@@ -138,4 +138,15 @@ func TestMonitorStatCluster(t *testing.T) {
 	require.Nil(t, one[0].Stats.Procfs)
 	require.Nil(t, one[0].Stats.Top)
 	require.NotContains(t, string(one[0].Raw), `"backends"`)
+
+	// A node that cannot be reached has its error; the others still answer.
+	some, err := sess.MonitorStatOf(ctx, []string{c.Addrs[2], "node99:1025"}, stats.CategoryStats)
+	require.NoError(t, err)
+	require.Len(t, some, 2)
+	require.NoError(t, some[0].Err)
+	require.NotNil(t, some[0].Stats.Stats)
+	require.Equal(t, "node99:1025", some[1].Address)
+	require.Error(t, some[1].Err)
+	_, err = sess.MonitorStat(ctx, "node99:1025", stats.CategoryAll)
+	require.Error(t, err)
 }
