@@ -21,10 +21,12 @@ const (
 	httpIdleTimeout  = 60 * time.Second
 )
 
-// startHTTP serves the node's statistics on Options.Monitor.HTTPAddr
-// (stats.Handler: /metrics, the MONITOR_STAT JSON). It listens on TCP even
-// when the node's transport is another one: scrapers speak TCP.
-func (s *Server) startHTTP() error {
+// listenHTTP opens the listener of the node's statistics on
+// Options.Monitor.HTTPAddr (stats.Handler: /metrics, the MONITOR_STAT
+// JSON), so that a taken port fails Start; serveHTTP serves it once the
+// node is up. It listens on TCP even when the node's transport is another
+// one: scrapers speak TCP.
+func (s *Server) listenHTTP() error {
 	addr := s.opts.Monitor.HTTPAddr
 	if addr == "" {
 		return nil
@@ -42,6 +44,18 @@ func (s *Server) startHTTP() error {
 		ErrorLog:          zap.NewStdLog(s.log.Named("http")),
 	}
 	s.http, s.httpLn = srv, ln
+	return nil
+}
+
+// serveHTTP starts serving the listener of listenHTTP, if any. It runs
+// after the node's cluster state is set up, which the statistics read.
+func (s *Server) serveHTTP() {
+	s.mu.Lock()
+	srv, ln := s.http, s.httpLn
+	s.mu.Unlock()
+	if srv == nil {
+		return
+	}
 	s.loops.Add(1)
 	go func() {
 		defer s.loops.Done()
@@ -50,7 +64,6 @@ func (s *Server) startHTTP() error {
 		}
 	}()
 	s.log.Info("monitor listening", zap.String("address", ln.Addr().String()))
-	return nil
 }
 
 // HTTPAddr is the address the monitor's HTTP server listens on, nil if
@@ -69,11 +82,12 @@ func (s *Server) HTTPAddr() net.Addr {
 // closed.
 func (s *Server) stopHTTP(ctx context.Context) {
 	s.mu.Lock()
-	srv := s.http
+	srv, ln := s.http, s.httpLn
 	s.mu.Unlock()
 	if srv == nil {
 		return
 	}
+	_ = ln.Close() // in case Serve never ran; Shutdown closes it otherwise
 	ctx, cancel := context.WithTimeout(ctx, s.opts.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/elliptics/elliptics/core/backend/blob"
+	"github.com/elliptics/elliptics/core/backend/mem"
 	"github.com/elliptics/elliptics/core/client"
 	"github.com/elliptics/elliptics/core/server"
 	"github.com/elliptics/elliptics/core/stats"
@@ -173,4 +175,21 @@ func TestMetricsEndpoint(t *testing.T) {
 	code, body = get(t, base+"/list")
 	require.Equal(t, http.StatusOK, code)
 	require.Contains(t, body, `"recovery"`)
+}
+
+// A taken monitor port fails Start, which leaves nothing listening.
+func TestMetricsPortTaken(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	srv, err := server.New(server.Options{
+		Listen:   []string{"127.0.0.1:0"},
+		Backends: []server.BackendSpec{{ID: 0, Group: 1, Backend: mem.New()}},
+		Monitor:  server.MonitorOptions{HTTPAddr: ln.Addr().String()},
+	})
+	require.NoError(t, err)
+	err = srv.Start()
+	require.ErrorContains(t, err, "monitor")
+	require.Empty(t, srv.Addrs())
+	require.Nil(t, srv.HTTPAddr())
 }

@@ -312,7 +312,7 @@ func (s *Server) Start() error {
 		}
 		s.listeners = append(s.listeners, ln)
 	}
-	if err := s.startHTTP(); err != nil {
+	if err := s.listenHTTP(); err != nil {
 		for _, l := range s.listeners {
 			l.Close()
 		}
@@ -335,6 +335,7 @@ func (s *Server) Start() error {
 	s.mu.Unlock()
 	s.startCluster()
 	s.startRecovery()
+	s.serveHTTP()
 	s.mu.Lock()
 	s.log.Info("node listening", zap.Strings("addresses", s.addrStrings()), zap.Int("backends", len(s.backends)))
 	return nil
