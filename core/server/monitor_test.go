@@ -83,7 +83,10 @@ func TestMonitorStatCluster(t *testing.T) {
 		require.Equal(t, "enabled", r.Stats.MonitorStatus)
 		require.Len(t, r.Stats.Backends, 1)
 		require.NotNil(t, r.Stats.Procfs)
-		require.NotNil(t, r.Stats.IO)
+		require.GreaterOrEqual(t, r.Stats.IO.Peers, 2, "the other two nodes connect to each node")
+		require.GreaterOrEqual(t, r.Stats.IO.Clients, 1, "the test's client connects to every node")
+		require.Equal(t, 2, r.Stats.IO.Outgoing, "each node connects to the other two")
+		require.Equal(t, 3, r.Stats.Stats.RouteSize)
 		require.NotNil(t, r.Stats.Top)
 		require.True(t, json.Valid(r.Raw))
 	}
