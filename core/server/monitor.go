@@ -9,6 +9,7 @@ import (
 
 	"github.com/elliptics/elliptics/core/backend"
 	"github.com/elliptics/elliptics/core/proto"
+	"github.com/elliptics/elliptics/core/recovery"
 	"github.com/elliptics/elliptics/core/stats"
 )
 
@@ -121,7 +122,11 @@ func (s *Server) MonitorStat(categories uint64) *stats.Snapshot {
 		snap.Top = &top
 	}
 	if has(stats.CategoryRecovery) && s.rec.mgr != nil {
-		snap.Recovery = s.rec.mgr.Jobs()
+		jobs := s.rec.mgr.Jobs()
+		if jobs == nil {
+			jobs = []recovery.Status{}
+		}
+		snap.Recovery = &stats.RecoveryStats{Jobs: jobs}
 	}
 	return snap
 }

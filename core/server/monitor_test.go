@@ -88,6 +88,8 @@ func TestMonitorStatCluster(t *testing.T) {
 		require.Equal(t, 2, r.Stats.IO.Outgoing, "each node connects to the other two")
 		require.Equal(t, 3, r.Stats.Stats.RouteSize)
 		require.NotNil(t, r.Stats.Top)
+		require.NotNil(t, r.Stats.Recovery, "asked for: present even without jobs")
+		require.NotNil(t, r.Stats.Recovery.Jobs)
 		require.True(t, json.Valid(r.Raw))
 	}
 	require.Len(t, addrs, 3)

@@ -4,6 +4,8 @@ import (
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/elliptics/elliptics/core/recovery"
 )
 
 // Collector exposes a node's statistics as Prometheus metrics. It reads
@@ -150,7 +152,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	jobs := map[[2]string]int{}
 	var scanned, total, moved, bytes uint64
-	for _, j := range s.Recovery {
+	var jobList []recovery.Status
+	if s.Recovery != nil {
+		jobList = s.Recovery.Jobs
+	}
+	for _, j := range jobList {
 		jobs[[2]string{string(j.Spec.Kind), string(j.State)}]++
 		if !j.State.Finished() {
 			scanned, total, moved, bytes = scanned+j.Scanned, total+j.Total, moved+j.Moved, bytes+j.Bytes
@@ -159,7 +165,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for k, n := range jobs {
 		gauge(descRecJobs, float64(n), k[0], k[1])
 	}
-	if s.Categories&CategoryRecovery != 0 {
+	if s.Recovery != nil {
 		gauge(descRecScan, float64(scanned))
 		gauge(descRecTotal, float64(total))
 		gauge(descRecMoved, float64(moved))

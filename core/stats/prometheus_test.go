@@ -63,8 +63,9 @@ func TestCollector(t *testing.T) {
 	snap.IO = &IOStats{Peers: 2, Clients: 3}
 	snap.Stats = &NodeStats{UptimeS: 5, Forwards: 1}
 	snap.Procfs = &ProcStats{LoadAvg: []float64{1, 2, 3}}
-	snap.Recovery = []recovery.Status{{State: recovery.Running, Scanned: 10, Total: 20, Spec: recovery.Spec{Kind: recovery.Merge}},
-		{State: recovery.Done, Scanned: 5, Spec: recovery.Spec{Kind: recovery.Merge}}}
+	snap.Recovery = &RecoveryStats{Jobs: []recovery.Status{
+		{State: recovery.Running, Scanned: 10, Total: 20, Spec: recovery.Spec{Kind: recovery.Merge}},
+		{State: recovery.Done, Scanned: 5, Spec: recovery.Spec{Kind: recovery.Merge}}}}
 	fams := gather(t, snap)
 
 	for _, tc := range []struct {

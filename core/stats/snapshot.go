@@ -116,8 +116,14 @@ type Snapshot struct {
 	Stats    *NodeStats              `json:"stats,omitempty"`
 	Procfs   *ProcStats              `json:"procfs,omitempty"`
 	Top      *TopStats               `json:"top,omitempty"`
-	// Recovery lists the node's recovery jobs, newest first.
-	Recovery []recovery.Status `json:"recovery,omitempty"`
+	Recovery *RecoveryStats          `json:"recovery,omitempty"`
+}
+
+// RecoveryStats are the node's recovery jobs, as the RECOVERY reply lists
+// them.
+type RecoveryStats struct {
+	// Jobs are newest first; [] when there are none.
+	Jobs []recovery.Status `json:"jobs"`
 }
 
 // BackendStats are one backend's figures. Fields a backend type does not
