@@ -24,7 +24,8 @@ space of its fullest disk.
 
 Requests per second and latencies are since the node started, or, with
 --watch, over the last --interval. --watch refreshes the table in place until
-interrupted. --json prints the nodes' statistics as they sent them, of
+interrupted. --json prints the nodes' statistics as they sent them (a JSON
+list of {address, stats, error}; with --watch one list per refresh), of
 --categories (a comma-separated list of cache, io, commands, backend, stats,
 procfs, top, recovery, or all; the table needs commands, backend, stats and
 procfs). Examples:
