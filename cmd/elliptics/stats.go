@@ -58,8 +58,11 @@ func statsCommand(fs *flag.FlagSet) action {
 		if *interval <= 0 {
 			return usageErrorf("stats: --interval must be > 0")
 		}
+		// The nodes are asked through the client's connections, so that
+		// with --proxy the --remote nodes relay the requests for the others.
 		addrs := []string(address)
-		if len(addrs) == 0 {
+		switch {
+		case len(addrs) == 0:
 			ms, err := c.members(ctx)
 			if err != nil {
 				return err
@@ -67,8 +70,15 @@ func statsCommand(fs *flag.FlagSet) action {
 			for a := range ms {
 				addrs = append(addrs, a)
 			}
+		case c.g.proxy:
+			if _, err := c.connect(ctx); err != nil {
+				return err
+			}
+		default:
+			c.newNode() // --address nodes are dialed
 		}
-		s := c.adminSession()
+		s := client.NewSession(c.node)
+		s.SetTimeout(c.g.timeout)
 		var prev map[string]nodeLine
 		inPlace := c.isTerminal()
 		for {

@@ -54,6 +54,12 @@ func TestStats(t *testing.T) {
 	require.NotZero(t, res[0].Stats.Commands["WRITE"].Storage.Count)
 	require.Nil(t, res[0].Stats.Backends)
 
+	// Through a only: a relays the request for b.
+	o = runCLI(t, nil, "--proxy", "--remote", A, "stats")
+	require.Equal(t, exitOK, o.code, o.stderr)
+	require.Len(t, table(t, o.stdout), 3, o.stdout)
+	require.NotContains(t, o.stdout, "unreachable")
+
 	o = runCLI(t, nil, "--remote", A, "stats", "--categories", "nope")
 	require.Equal(t, exitUsage, o.code)
 

@@ -72,13 +72,15 @@ func (s *Session) monitorStat(ctx context.Context, addr string, categories uint6
 	res := MonitorStatResult{Address: addr}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	c, err := s.node.connTo(ctx, addr)
+	// A node the client does not reach (a Proxy client, NAT) is asked
+	// through one it does, which relays the request.
+	hp, err := s.node.hopTo(ctx, addr)
 	if err != nil {
 		res.Err = fmt.Errorf("monitor stat of %s: %w", addr, err)
 		return res
 	}
-	r, err := c.roundTrip(ctx, s.header(proto.CmdMonitorStat, id.ID{}, 0),
-		proto.MonitorStatRequest{Categories: categories}.Append(nil))
+	h, payload := hp.wrap(s.header(proto.CmdMonitorStat, id.ID{}, 0), proto.MonitorStatRequest{Categories: categories}.Append(nil))
+	r, err := hp.c.roundTrip(ctx, h, payload)
 	if err != nil {
 		res.Err = fmt.Errorf("monitor stat of %s: %w", addr, err)
 		return res

@@ -72,6 +72,18 @@ func TestMonitorStatCluster(t *testing.T) {
 		require.NoError(t, err)
 	}
 
+	// The proxy client reaches only the seed, which relays its requests
+	// for the others.
+	relays := c.Nodes[0].Relays()
+	prs, err := ps.MonitorStat(ctx, "", stats.CategoryStats)
+	require.NoError(t, err)
+	require.Len(t, prs, 3)
+	for _, r := range prs {
+		require.NoError(t, r.Err)
+		require.Equal(t, r.Address, r.Stats.Address)
+	}
+	require.Equal(t, relays+2, c.Nodes[0].Relays(), "the seed relayed the requests for the other two")
+
 	rs, err := sess.MonitorStat(ctx, "", stats.CategoryAll)
 	require.NoError(t, err)
 	require.Len(t, rs, 3, "one result per node")
@@ -103,8 +115,9 @@ func TestMonitorStatCluster(t *testing.T) {
 	require.Equal(t, uint64(misses), errs, "a miss is an error reply")
 
 	// The seed forwarded the proxied writes of keys it does not own (a
-	// node whose table lags may forward too): every forward of a node is
-	// counted as proxy there.
+	// node whose table lags may forward too) and relayed the proxy
+	// client's MONITOR_STATs: every forward and relay of a node is counted
+	// as proxy there.
 	for _, r := range rs {
 		i := slices.Index(c.Addrs, r.Address)
 		require.GreaterOrEqual(t, i, 0, r.Address)
@@ -114,7 +127,7 @@ func TestMonitorStatCluster(t *testing.T) {
 				proxy += cs.Proxy.Count
 			}
 		}
-		require.Equal(t, c.Nodes[i].Forwards(), proxy, "%s: every forward is counted", r.Address)
+		require.Equal(t, c.Nodes[i].Forwards()+c.Nodes[i].Relays(), proxy, "%s: every forward and relay is counted", r.Address)
 		if r.Address == c.Addrs[0] {
 			w := r.Stats.Commands["WRITE"]
 			require.NotNil(t, w.Proxy, "the seed forwarded writes")
