@@ -1,11 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -32,6 +34,7 @@ procfs). Examples:
 
   elliptics stats
   elliptics stats --watch --interval 5s
+  elliptics stats --top 10                # and the 10 most requested keys (IDs)
   elliptics --json stats --address 10.0.0.1:1025 --categories commands,top`
 
 // tableCategories are what the table shows.
@@ -43,8 +46,12 @@ func statsCommand(fs *flag.FlagSet) action {
 	cats := fs.String("categories", "", "with --json: categories `LIST` to ask for (default all)")
 	watch := fs.Bool("watch", false, "refresh every --interval until interrupted")
 	interval := fs.Duration("interval", 2*time.Second, "refresh period `DURATION` of --watch")
+	top := fs.Int("top", 0, "also list the `N` most requested keys of the cluster (by requests, then by bytes)")
 	return func(ctx context.Context, c *cli, _ []string) error {
 		mask := tableCategories
+		if *top > 0 {
+			mask |= stats.CategoryTop
+		}
 		if c.g.json {
 			mask = stats.CategoryAll
 		}
@@ -57,6 +64,9 @@ func statsCommand(fs *flag.FlagSet) action {
 		}
 		if *interval <= 0 {
 			return usageErrorf("stats: --interval must be > 0")
+		}
+		if *top < 0 {
+			return usageErrorf("stats: --top must not be negative")
 		}
 		// The nodes are asked through the client's connections, so that
 		// with --proxy the --remote nodes relay the requests for the others.
@@ -95,6 +105,9 @@ func statsCommand(fs *flag.FlagSet) action {
 					fmt.Fprint(c.stdout, "\033[H\033[2J") // home and clear: refresh in place
 				}
 				prev = c.printStatsTable(rs, prev)
+				if *top > 0 {
+					c.printTopKeys(rs, *top)
+				}
 			}
 			if !*watch {
 				if err != nil {
@@ -241,4 +254,57 @@ func latency(d time.Duration, n uint64) string {
 		return "-"
 	}
 	return "<" + d.String()
+}
+
+// printTopKeys lists the n keys requested most over the nodes' top-keys
+// windows, summed over the nodes (a key's replicas live on several).
+func (c *cli) printTopKeys(rs []client.MonitorStatResult, n int) {
+	type keyLine struct {
+		key             string
+		requests, bytes uint64
+		nodes           int
+	}
+	var byKey = map[string]*keyLine{}
+	for _, r := range rs {
+		if r.Err != nil || r.Stats.Top == nil {
+			continue
+		}
+		seen := map[string]bool{}
+		for _, list := range [][]stats.TopKey{r.Stats.Top.Requests, r.Stats.Top.Bytes} {
+			for _, k := range list {
+				if seen[k.Key] {
+					continue
+				}
+				seen[k.Key] = true
+				l := byKey[k.Key]
+				if l == nil {
+					l = &keyLine{key: k.Key}
+					byKey[k.Key] = l
+				}
+				l.requests += k.Requests
+				l.bytes += k.Bytes
+				l.nodes++
+			}
+		}
+	}
+	lines := make([]*keyLine, 0, len(byKey))
+	for _, l := range byKey {
+		lines = append(lines, l)
+	}
+	slices.SortFunc(lines, func(a, b *keyLine) int {
+		if a.requests != b.requests {
+			return cmp.Compare(b.requests, a.requests)
+		}
+		if a.bytes != b.bytes {
+			return cmp.Compare(b.bytes, a.bytes)
+		}
+		return strings.Compare(a.key, b.key)
+	})
+	fmt.Fprintln(c.stdout)
+	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "KEY\tREQUESTS\tBYTES\tNODES")
+	for _, l := range lines[:min(n, len(lines))] {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\n", l.key, l.requests, humanBytes(l.bytes), l.nodes)
+	}
+	tw.Flush()
 }

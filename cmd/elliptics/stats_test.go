@@ -40,6 +40,20 @@ func TestStats(t *testing.T) {
 	}
 	require.Equal(t, 2*n, objects, "two groups: each key stored twice\n%s", o.stdout)
 
+	// --top: the most requested keys of the cluster, each written to both
+	// groups.
+	o = runCLI(t, nil, "--remote", A, "stats", "--top", "3")
+	require.Equal(t, exitOK, o.code, o.stderr)
+	parts := strings.SplitN(o.stdout, "\n\n", 2)
+	require.Len(t, parts, 2, o.stdout)
+	keys := table(t, parts[1])
+	require.Equal(t, []string{"KEY", "REQUESTS", "BYTES", "NODES"}, keys[0])
+	require.Len(t, keys, 4, o.stdout)
+	for _, k := range keys[1:] {
+		require.Len(t, k[0], 128, "a full ID")
+		require.Equal(t, "2", k[1], "written in groups 1 and 2: %v", k)
+	}
+
 	// --json: the nodes' statistics as sent, of the categories asked.
 	o = runCLI(t, nil, "--json", "--remote", A, "stats", "--address", A, "--categories", "commands")
 	require.Equal(t, exitOK, o.code, o.stderr)
