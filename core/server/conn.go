@@ -149,6 +149,8 @@ type task struct {
 	// forwarded: run forwarded the request to the key's owner, and
 	// forward counted it.
 	forwarded bool
+	// sent counts the payload bytes of intermediate replies (statistics).
+	sent atomic.Uint64
 }
 
 func (c *conn) dispatch(h proto.Header, payload []byte) {
@@ -222,7 +224,7 @@ func (t *task) run() {
 			return
 		}
 	}
-	t.rep = replier{c: c, h: h}
+	t.rep = replier{c: c, h: h, sent: &t.sent}
 	parts, err = e.fn(ctx, req, &t.rep)
 	if h.Flags.Has(proto.FlagTrace) {
 		c.log.Info("trace", zap.Stringer("cmd", h.Cmd), zap.Uint64("trace_id", h.TraceID),
@@ -256,11 +258,17 @@ func (c *conn) trySend(h proto.Header, parts ...[]byte) bool {
 }
 
 type replier struct {
-	c *conn
-	h *proto.Header
+	c    *conn
+	h    *proto.Header
+	sent *atomic.Uint64 // the task's count of intermediate reply bytes
 }
 
 func (r replier) Send(parts ...[]byte) error {
+	var n int
+	for _, p := range parts {
+		n += len(p)
+	}
+	r.sent.Add(uint64(n))
 	if !r.c.send(r.h.Reply(status.OK, 0, true), parts...) {
 		return fmt.Errorf("send reply: %w", status.ErrConnectionLost)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/elliptics/elliptics/core/backend/blob"
 	"github.com/elliptics/elliptics/core/backend/mem"
 	"github.com/elliptics/elliptics/core/client"
+	"github.com/elliptics/elliptics/core/id"
 	"github.com/elliptics/elliptics/core/server"
 	"github.com/elliptics/elliptics/core/stats"
 )
@@ -143,6 +144,14 @@ func TestMetricsEndpoint(t *testing.T) {
 		"elliptics_backend_fs_avail_bytes", "elliptics_connections", "elliptics_uptime_seconds", "go_goroutines"} {
 		require.Contains(t, after, name)
 	}
+
+	// A stream's intermediate replies count in its bytes.
+	entries, err := sess.ReadRange(ctx, client.Range{Start: id.ID{}, End: id.Max})
+	require.NoError(t, err)
+	require.Len(t, entries, n)
+	rr := scrape(t, base)
+	require.GreaterOrEqual(t, counterOf(rr, "elliptics_request_bytes_total", map[string]string{"cmd": "READ_RANGE", "source": "storage"}),
+		float64(n*10), "the records' data came in intermediate replies")
 
 	// The same statistics as JSON, by category.
 	code, body := get(t, base+"/commands")

@@ -40,7 +40,7 @@ func (m *monitorState) init(o MonitorOptions) {
 }
 
 // served records a request that went through a handler: its latency,
-// payload bytes both ways, and its status; a key-addressed request served
+// payload bytes both ways (intermediate replies included), and its status; a key-addressed request served
 // here counts toward the top keys. A request forwarded to its owner was
 // counted by forward, which also counts the keys of bulk requests it
 // forwards one by one.
@@ -49,7 +49,7 @@ func (m *monitorState) served(t *task, start time.Time, parts [][]byte, err erro
 		return
 	}
 	now := time.Now()
-	n := uint64(len(t.payload))
+	n := uint64(len(t.payload)) + t.sent.Load()
 	for _, p := range parts {
 		n += uint64(len(p))
 	}

@@ -26,7 +26,13 @@ func TestServedDoesNotAllocate(t *testing.T) {
 	require.Equal(t, uint64(1002), cs[0].Storage.Count)
 	require.Equal(t, uint64(1002*1110), cs[0].Storage.Bytes)
 
+	// Intermediate replies of a stream count too.
+	tk.rep = replier{sent: &tk.sent}
+	tk.sent.Add(500)
+	m.served(tk, start, parts, nil)
+	require.Equal(t, uint64(1003*1110+500), m.cmds.Snapshot()[0].Storage.Bytes)
+
 	tk.forwarded = true // forward counted it already
 	m.served(tk, start, parts, nil)
-	require.Equal(t, uint64(1002), m.cmds.Snapshot()[0].Storage.Count)
+	require.Equal(t, uint64(1003), m.cmds.Snapshot()[0].Storage.Count)
 }
