@@ -139,7 +139,7 @@ func (s *Server) ioStats() *stats.IOStats {
 		conns = append(conns, c)
 	}
 	s.mu.Unlock()
-	io := &stats.IOStats{Connections: len(conns), States: make(map[string]stats.ConnState, len(conns))}
+	io := &stats.IOStats{Connections: len(conns), Accepted: make(map[string]stats.ConnState, len(conns))}
 	for _, c := range conns {
 		st := stats.ConnState{Peer: c.peer.Load(), SendQueue: c.w.Queued(), Inflight: len(c.sem)}
 		if st.Peer {
@@ -149,12 +149,15 @@ func (s *Server) ioStats() *stats.IOStats {
 		}
 		io.Inflight += int64(st.Inflight)
 		io.Queued += uint64(st.SendQueue)
-		io.States[c.nc.RemoteAddr().String()] = st
+		io.Accepted[c.nc.RemoteAddr().String()] = st
 	}
 	if s.cluster.peers != nil {
-		io.Outgoing = len(s.cluster.peers.Members(false))
-		if s.cluster.peers.Config().Join != nil {
-			io.Outgoing-- // Members lists the node itself first
+		out := s.cluster.peers.ConnStats()
+		io.Outgoing = len(out)
+		io.States = make(map[string]stats.PeerState, len(out))
+		for addr, cs := range out {
+			io.States[addr] = stats.PeerState{SendQueue: cs.SendQueue, Pending: cs.Pending, LatencyUS: cs.Latency.Microseconds()}
+			io.OutQueued += uint64(cs.SendQueue)
 		}
 	}
 	return io

@@ -98,6 +98,12 @@ func TestMonitorStatCluster(t *testing.T) {
 		require.GreaterOrEqual(t, r.Stats.IO.Peers, 2, "the other two nodes connect to each node")
 		require.GreaterOrEqual(t, r.Stats.IO.Clients, 1, "the test's client connects to every node")
 		require.Equal(t, 2, r.Stats.IO.Outgoing, "each node connects to the other two")
+		require.Len(t, r.Stats.IO.States, 2)
+		for a := range r.Stats.IO.States {
+			require.Contains(t, c.Addrs, a)
+			require.NotEqual(t, r.Address, a)
+		}
+		require.Len(t, r.Stats.IO.Accepted, r.Stats.IO.Connections)
 		require.Equal(t, 3, r.Stats.Stats.RouteSize)
 		require.NotNil(t, r.Stats.Top)
 		require.NotNil(t, r.Stats.Recovery, "asked for: present even without jobs")

@@ -53,7 +53,7 @@ var (
 	descConns    = prometheus.NewDesc("elliptics_connections", "Accepted connections, by kind (peer: another node; client).", []string{"kind"}, nil)
 	descOutgoing = prometheus.NewDesc("elliptics_peer_connections_out", "The node's own connections to other nodes.", nil, nil)
 	descInflight = prometheus.NewDesc("elliptics_inflight_requests", "Requests being served.", nil, nil)
-	descQueued   = prometheus.NewDesc("elliptics_send_queue_frames", "Reply frames waiting for their connection's writer.", nil, nil)
+	descQueued   = prometheus.NewDesc("elliptics_send_queue_frames", "Frames waiting for their connection's writer, by connection kind (accepted: replies; outgoing: the node's requests to other nodes).", []string{"conn"}, nil)
 
 	descUptime   = prometheus.NewDesc("elliptics_uptime_seconds", "Seconds since the node started.", nil, nil)
 	descForwards = prometheus.NewDesc("elliptics_forwards_total", "Requests forwarded to their owner.", nil, nil)
@@ -128,7 +128,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descConns, float64(io.Clients), "client")
 		gauge(descOutgoing, float64(io.Outgoing))
 		gauge(descInflight, float64(io.Inflight))
-		gauge(descQueued, float64(io.Queued))
+		gauge(descQueued, float64(io.Queued), "accepted")
+		gauge(descQueued, float64(io.OutQueued), "outgoing")
 	}
 	if st := s.Stats; st != nil {
 		gauge(descUptime, st.UptimeS)

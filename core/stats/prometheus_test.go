@@ -60,7 +60,7 @@ func TestCollector(t *testing.T) {
 			Defrag: &DefragInfo{State: "running"}, Disk: &DiskStats{TotalBytes: 100, FreeBytes: 40}},
 		"1": {BackendID: 1, Group: 2, State: "disabled", Objects: 99},
 	}
-	snap.IO = &IOStats{Peers: 2, Clients: 3}
+	snap.IO = &IOStats{Peers: 2, Clients: 3, Queued: 4, OutQueued: 5}
 	snap.Stats = &NodeStats{UptimeS: 5, Forwards: 1}
 	snap.Procfs = &ProcStats{LoadAvg: []float64{1, 2, 3}}
 	snap.Recovery = &RecoveryStats{Jobs: []recovery.Status{
@@ -92,6 +92,7 @@ func TestCollector(t *testing.T) {
 		{"elliptics_backend_defrag_running", map[string]string{"backend": "0"}, 1},
 		{"elliptics_backend_fs_avail_bytes", map[string]string{"backend": "0"}, 40},
 		{"elliptics_connections", map[string]string{"kind": "peer"}, 2},
+		{"elliptics_send_queue_frames", map[string]string{"conn": "outgoing"}, 5},
 		{"elliptics_load_average", map[string]string{"period": "15m"}, 3},
 		{"elliptics_recovery_jobs", map[string]string{"kind": "merge", "state": "running"}, 1},
 		{"elliptics_recovery_scanned_records", nil, 10},

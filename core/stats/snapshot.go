@@ -184,11 +184,26 @@ type IOStats struct {
 	// Outgoing are the node's own connections to the other nodes.
 	Outgoing int `json:"outgoing"`
 	// Inflight are requests being served; Queued are reply frames waiting
-	// for their connection's writer, all connections together.
-	Inflight int64  `json:"inflight"`
-	Queued   uint64 `json:"send_queue_size"`
-	// States are the accepted connections by remote address.
-	States map[string]ConnState `json:"states,omitempty"`
+	// for their connection's writer, all accepted connections together;
+	// OutQueued the frames waiting on the outgoing connections.
+	Inflight  int64  `json:"inflight"`
+	Queued    uint64 `json:"send_queue_size"`
+	OutQueued uint64 `json:"out_send_queue_size"`
+	// States are the outgoing connections by node address (as the
+	// original's io.states); Accepted the accepted ones by remote address.
+	States   map[string]PeerState `json:"states,omitempty"`
+	Accepted map[string]ConnState `json:"accepted,omitempty"`
+}
+
+// PeerState is the node's connection to another node.
+type PeerState struct {
+	SendQueue int `json:"send_queue_size"`
+	// Pending are the requests sent on it (forwards, pings, recovery)
+	// waiting for their reply.
+	Pending int `json:"pending"`
+	// LatencyUS is the smoothed reply latency in microseconds (0: none
+	// yet).
+	LatencyUS int64 `json:"latency_us"`
 }
 
 // ConnState is one accepted connection.
