@@ -2,11 +2,12 @@ package stats
 
 import (
 	"cmp"
-	"encoding/binary"
 	"encoding/hex"
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/cespare/xxhash/v2"
 
 	"github.com/elliptics/elliptics/core/id"
 )
@@ -38,9 +39,9 @@ type TopConfig struct {
 
 // Top tracks the most requested keys over a recent window, by number of
 // requests and by bytes moved, in bounded memory whatever the number of
-// keys: each ordering is a space-saving sketch (Metwally et al.) of
-// topSlack*Length keys per window, split over shards by key. The zero
-// value is not usable: see NewTop.
+// keys: each ordering is a space-saving sketch (Metwally et al.), split
+// over shards by key, of 2*topSlack*Length/topShards keys (at least 32)
+// per shard and window. The zero value is not usable: see NewTop.
 type Top struct {
 	length int
 	period time.Duration
@@ -89,15 +90,18 @@ func (t *Top) Record(key id.ID, bytes uint64, now time.Time) {
 	if t == nil {
 		return
 	}
-	// The first bytes of an ID are uniformly spread (SHA-512).
-	sh := &t.shards[int(key[0])%topShards]
+	// A hash of the whole ID picks the shard and names the key in the
+	// sketch: the keys a node serves share the leading bytes of its ring
+	// ranges, and IDs given raw (not SHA-512 of a name) may share any.
+	h := xxhash.Sum64(key[:])
+	sh := &t.shards[h%topShards]
 	epoch := now.UnixNano() / int64(t.period)
 	sh.mu.Lock()
 	if epoch != sh.epoch {
 		sh.rotate(epoch)
 	}
-	sh.cur[byRequests].add(&key, 1, bytes)
-	sh.cur[byBytes].add(&key, 1, bytes)
+	sh.cur[byRequests].add(h, &key, 1, bytes)
+	sh.cur[byBytes].add(h, &key, 1, bytes)
 	sh.mu.Unlock()
 }
 
@@ -198,9 +202,9 @@ func best(keys []TopKey, n int, by func(TopKey) uint64) []TopKey {
 type sketch struct {
 	byBytes bool
 	cap     int
-	// slot is each key's index in entries, by the key's first 8 bytes: IDs
-	// are SHA-512 sums, so the prefix is as good as the whole for a sketch
-	// of a few dozen keys, and eight times cheaper to hash.
+	// slot is each key's index in entries, by the key's 64-bit hash (a
+	// collision among a few dozen keys is as likely as never; it would
+	// merge two keys' counts).
 	slot    map[uint64]int32
 	entries []topEntry
 	heap    []int32 // indexes into entries, lightest first
@@ -208,6 +212,7 @@ type sketch struct {
 
 type topEntry struct {
 	key             id.ID
+	hash            uint64 // its name in slot
 	requests, bytes uint64
 	err             uint64
 	at              int32 // index in heap
@@ -242,10 +247,7 @@ func (s *sketch) weight(h int) uint64 {
 	return e.requests
 }
 
-func prefix(key *id.ID) uint64 { return binary.LittleEndian.Uint64(key[:8]) }
-
-func (s *sketch) add(key *id.ID, requests, bytes uint64) {
-	pk := prefix(key)
+func (s *sketch) add(pk uint64, key *id.ID, requests, bytes uint64) {
 	if i, ok := s.slot[pk]; ok {
 		e := &s.entries[i]
 		e.requests += requests
@@ -255,7 +257,7 @@ func (s *sketch) add(key *id.ID, requests, bytes uint64) {
 	}
 	if len(s.entries) < s.cap {
 		i := int32(len(s.entries))
-		s.entries = append(s.entries, topEntry{key: *key, requests: requests, bytes: bytes, at: int32(len(s.heap))})
+		s.entries = append(s.entries, topEntry{key: *key, hash: pk, requests: requests, bytes: bytes, at: int32(len(s.heap))})
 		s.heap = append(s.heap, i)
 		s.slot[pk] = i
 		s.up(len(s.heap) - 1)
@@ -265,12 +267,12 @@ func (s *sketch) add(key *id.ID, requests, bytes uint64) {
 	// place before, so it inherits the count as an over-estimate.
 	i := s.heap[0]
 	e := &s.entries[i]
-	delete(s.slot, prefix(&e.key))
+	delete(s.slot, e.hash)
 	e.err = e.requests
 	if s.byBytes {
 		e.err = e.bytes
 	}
-	e.key = *key
+	e.key, e.hash = *key, pk
 	e.requests += requests
 	e.bytes += bytes
 	s.slot[pk] = i

@@ -112,3 +112,32 @@ func BenchmarkTopRecord(b *testing.B) {
 		}
 	})
 }
+
+// Keys that share their leading bytes (a node's ring range, raw IDs) still
+// spread over the shards and stay apart.
+func TestTopSimilarKeys(t *testing.T) {
+	top := NewTop(TopConfig{Length: 10})
+	now := time.Unix(1000, 0)
+	var keys []id.ID
+	for i := range 100 {
+		var k id.ID
+		k[0], k[1] = 0x40, 0x41 // the same range
+		k[10] = byte(i)         // raw IDs padded with zeros
+		keys = append(keys, k)
+		for range i % 7 {
+			top.Record(k, 1, now)
+		}
+	}
+	used := 0
+	for i := range top.shards {
+		if len(top.shards[i].cur[byRequests].entries) > 0 {
+			used++
+		}
+	}
+	require.Greater(t, used, topShards/2, "keys spread over the shards")
+	s := top.Snapshot(now)
+	require.Len(t, s.Requests, 10)
+	for _, k := range s.Requests {
+		require.Equal(t, uint64(6), k.Requests, "the keys seen 6 times lead, each counted apart")
+	}
+}
