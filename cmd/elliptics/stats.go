@@ -35,6 +35,7 @@ procfs). Examples:
   elliptics stats
   elliptics stats --watch --interval 5s
   elliptics stats --top 10                # and the 10 most requested keys (IDs)
+  elliptics stats --commands              # and every command, since the nodes started
   elliptics --json stats --address 10.0.0.1:1025 --categories commands,top`
 
 // tableCategories are what the table shows.
@@ -47,6 +48,7 @@ func statsCommand(fs *flag.FlagSet) action {
 	watch := fs.Bool("watch", false, "refresh every --interval until interrupted")
 	interval := fs.Duration("interval", 2*time.Second, "refresh period `DURATION` of --watch")
 	top := fs.Int("top", 0, "also list the `N` most requested keys of the cluster (by requests, then by bytes)")
+	perCmd := fs.Bool("commands", false, "also list every command, summed over the nodes: requests, errors, bytes, latency")
 	return func(ctx context.Context, c *cli, _ []string) error {
 		mask := tableCategories
 		if *top > 0 {
@@ -105,6 +107,9 @@ func statsCommand(fs *flag.FlagSet) action {
 					fmt.Fprint(c.stdout, "\033[H\033[2J") // home and clear: refresh in place
 				}
 				prev = c.printStatsTable(rs, prev)
+				if *perCmd {
+					c.printCommands(rs)
+				}
 				if *top > 0 {
 					c.printTopKeys(rs, *top)
 				}
@@ -305,6 +310,60 @@ func (c *cli) printTopKeys(rs []client.MonitorStatResult, n int) {
 	fmt.Fprintln(tw, "KEY\tREQUESTS\tBYTES\tNODES")
 	for _, l := range lines[:min(n, len(lines))] {
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\n", l.key, l.requests, humanBytes(l.bytes), l.nodes)
+	}
+	tw.Flush()
+}
+
+// printCommands lists every command and source, summed over the nodes,
+// since the nodes started.
+func (c *cli) printCommands(rs []client.MonitorStatResult) {
+	type key struct {
+		cmd string
+		src stats.Source
+	}
+	sum := map[key]*stats.CommandFigures{}
+	for _, r := range rs {
+		if r.Err != nil {
+			continue
+		}
+		for name, cs := range r.Stats.Commands {
+			for _, src := range []stats.Source{stats.Storage, stats.Proxy} {
+				f := cs.Figures(src)
+				if f == nil {
+					continue
+				}
+				k := key{name, src}
+				acc := sum[k]
+				if acc == nil {
+					acc = &stats.CommandFigures{}
+					sum[k] = acc
+				}
+				acc.Count += f.Count
+				acc.Errors += f.Errors
+				acc.Bytes += f.Bytes
+				for i, n := range f.Buckets {
+					acc.Buckets[i] += n
+				}
+			}
+		}
+	}
+	keys := make([]key, 0, len(sum))
+	for k := range sum {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b key) int {
+		if c := strings.Compare(a.cmd, b.cmd); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.src, b.src)
+	})
+	fmt.Fprintln(c.stdout)
+	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "COMMAND\tSOURCE\tREQUESTS\tERRORS\tBYTES\tP50\tP99")
+	for _, k := range keys {
+		f := sum[k]
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\n", k.cmd, k.src, f.Count, f.Errors, humanBytes(f.Bytes),
+			latency(f.Quantile(0.5), f.Count), latency(f.Quantile(0.99), f.Count))
 	}
 	tw.Flush()
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -53,6 +54,21 @@ func TestStats(t *testing.T) {
 		require.Len(t, k[0], 128, "a full ID")
 		require.Equal(t, "2", k[1], "written in groups 1 and 2: %v", k)
 	}
+
+	// --commands: every command summed over the nodes.
+	o = runCLI(t, nil, "--remote", A, "stats", "--commands")
+	require.Equal(t, exitOK, o.code, o.stderr)
+	parts = strings.SplitN(o.stdout, "\n\n", 2)
+	require.Len(t, parts, 2, o.stdout)
+	var writes []string
+	for _, r := range table(t, parts[1]) {
+		if r[0] == "WRITE" && r[1] == "storage" {
+			writes = r
+		}
+	}
+	require.NotNil(t, writes, o.stdout)
+	require.Equal(t, strconv.Itoa(2*n), writes[2], "each write stored in two groups")
+	require.Equal(t, "0", writes[3])
 
 	// --json: the nodes' statistics as sent, of the categories asked.
 	o = runCLI(t, nil, "--json", "--remote", A, "stats", "--address", A, "--categories", "commands")
