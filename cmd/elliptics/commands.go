@@ -161,6 +161,12 @@ func init() {
 			setup:   recoveryCommand,
 		},
 		{
+			name:    "stats",
+			summary: "show the statistics of every node: requests/s, latency, errors, objects, load, memory, disk",
+			about:   statsAbout,
+			setup:   statsCommand,
+		},
+		{
 			name:    "node",
 			args:    []string{"ACTION", "ADDR"},
 			summary: "remove ADDR: declare a stopped node gone for good, so its ranges are filled from other groups",

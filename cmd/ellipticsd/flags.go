@@ -40,6 +40,7 @@ type flags struct {
 	group       int64
 	logLevel    string
 	dataDir     string
+	httpAddr    string
 	version     bool
 	printConfig bool
 	// set holds the names of the flags given, so that an override applies
@@ -54,6 +55,7 @@ func newFlagSet(f *flags) *flag.FlagSet {
 	fs.Int64Var(&f.group, "group", 0, "put the node's backend in replica group `N` (only with a single backend)")
 	fs.StringVar(&f.logLevel, "log-level", "", "log `level`: debug, info, warn or error (overrides node.log_level)")
 	fs.StringVar(&f.dataDir, "data-dir", "", "root `directory` of the backends' data (overrides node.data_dir)")
+	fs.StringVar(&f.httpAddr, "http", "", "serve /metrics and the statistics JSON on `host:port` (overrides monitor.http_addr; \"\" turns it off)")
 	fs.BoolVar(&f.version, "version", false, "print the version and exit")
 	fs.BoolVar(&f.printConfig, "print-config", false, "print the effective configuration as TOML and exit")
 	return fs
@@ -116,7 +118,7 @@ func loadConfig(f *flags) (config.Config, error) {
 
 // overrides reports whether any flag overrides a configuration key.
 func (f *flags) overrides() bool {
-	return f.set["listen"] || f.set["group"] || f.set["log-level"] || f.set["data-dir"]
+	return f.set["listen"] || f.set["group"] || f.set["log-level"] || f.set["data-dir"] || f.set["http"]
 }
 
 // applyFlags overrides the configuration with the flags given.
@@ -135,6 +137,9 @@ func applyFlags(cfg *config.Config, f *flags) error {
 	}
 	if f.set["data-dir"] {
 		cfg.Node.DataDir = f.dataDir
+	}
+	if f.set["http"] {
+		cfg.Monitor.HTTPAddr = f.httpAddr
 	}
 	return nil
 }

@@ -92,6 +92,7 @@ func serve(cfg config.Config, logger *zap.Logger, stdout io.Writer, sigs <-chan 
 	if err != nil {
 		return err
 	}
+	opts.Monitor.Version = version
 	srv, err := server.New(opts)
 	if err != nil {
 		closeBackends(opts)
@@ -106,6 +107,9 @@ func serve(cfg config.Config, logger *zap.Logger, stdout io.Writer, sigs <-chan 
 		addrs = append(addrs, a.String())
 	}
 	fmt.Fprintf(stdout, "ellipticsd listening on %s\n", strings.Join(addrs, ","))
+	if a := srv.HTTPAddr(); a != nil {
+		fmt.Fprintf(stdout, "ellipticsd monitor on http://%s/metrics\n", a)
+	}
 
 	sig := waitForStop(sigs, logger)
 	logger.Info("stopping", zap.String("signal", sig.String()),

@@ -90,6 +90,8 @@ func TestLoadConfig(t *testing.T) {
 		{"defaults", nil, config.Default()},
 		{"listen", []string{"--listen", "127.0.0.1:0", "--listen", "0.0.0.0:1,:2"},
 			withDefaults(func(c *config.Config) { c.Node.Listen = []string{"127.0.0.1:0", "0.0.0.0:1", ":2"} })},
+		{"http", []string{"--http", "127.0.0.1:0"},
+			withDefaults(func(c *config.Config) { c.Monitor.HTTPAddr = "127.0.0.1:0" })},
 		{"group", []string{"--group", "5"},
 			withDefaults(func(c *config.Config) { c.Backends[0].Group = 5 })},
 		{"log level and data dir", []string{"--log-level", "error", "--data-dir", "/srv/e"},

@@ -71,4 +71,6 @@
 //
 // Admin calls address one node by "host:port": BackendStatus, EnableBackend,
 // DisableBackend, MakeReadOnly, MakeWritable, StartDefrag, StopDefrag.
+// MonitorStat asks one node, or every node of the route table at once, for
+// its statistics (MONITOR_STAT, docs/monitoring.md); MonitorStatOf a list.
 package client

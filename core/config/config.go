@@ -44,6 +44,7 @@ import (
 	"github.com/elliptics/elliptics/core/recovery"
 	"github.com/elliptics/elliptics/core/route"
 	"github.com/elliptics/elliptics/core/server"
+	"github.com/elliptics/elliptics/core/stats"
 )
 
 // Defaults of the [node] table.
@@ -119,6 +120,39 @@ type Config struct {
 	Backends []Backend `toml:"backend"`
 	// Recovery is the [recovery] table.
 	Recovery Recovery `toml:"recovery"`
+	// Monitor is the [monitor] table.
+	Monitor Monitor `toml:"monitor"`
+}
+
+// Defaults of the [monitor] table.
+const (
+	DefaultMonitorTopLength = stats.DefaultTopLength
+	DefaultMonitorTopPeriod = stats.DefaultTopPeriod
+	// MaxMonitorTopLength bounds top_length: the top-keys sketches take
+	// memory in proportion.
+	MaxMonitorTopLength = 10000
+)
+
+// Monitor is the [monitor] table: the node's statistics (docs/monitoring.md).
+// They are always kept and answered over the protocol (MONITOR_STAT);
+// http_addr also serves them over HTTP.
+type Monitor struct {
+	// HTTPAddr is the "host:port" where the node serves /metrics
+	// (Prometheus) and its statistics as JSON; port 0 picks a free port.
+	// Default "" (no HTTP port). Anyone who reaches it reads the
+	// statistics, keys of the top list included: bind it to a private
+	// address.
+	HTTPAddr string `toml:"http_addr"`
+	// TopLength is how many keys the top-keys lists hold, 1..10000.
+	// Default 50.
+	TopLength int `toml:"top_length"`
+	// TopPeriod is the window of the top-keys lists: they cover the
+	// current period and the one before. Default "5m".
+	TopPeriod Duration `toml:"top_period"`
+}
+
+func defaultMonitor() Monitor {
+	return Monitor{TopLength: DefaultMonitorTopLength, TopPeriod: Duration{DefaultMonitorTopPeriod}}
 }
 
 // Recovery is the [recovery] table: how the node moves data after route
@@ -277,6 +311,7 @@ func Default() Config {
 		Node:     defaultNode(),
 		Backends: []Backend{DefaultBackend(0)},
 		Recovery: defaultRecovery(),
+		Monitor:  defaultMonitor(),
 	}
 }
 
@@ -341,6 +376,7 @@ type file struct {
 	Node     Node          `toml:"node"`
 	Backends []fileBackend `toml:"backend"`
 	Recovery Recovery      `toml:"recovery"`
+	Monitor  Monitor       `toml:"monitor"`
 }
 
 type fileBackend struct {
@@ -360,12 +396,12 @@ type fileBackend struct {
 
 func decode(data []byte) (Config, error) {
 	// Decoding into defaults leaves the keys the file omits at their default.
-	f := file{Node: defaultNode(), Recovery: defaultRecovery()}
+	f := file{Node: defaultNode(), Recovery: defaultRecovery(), Monitor: defaultMonitor()}
 	dec := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
 		return Config{}, decodeError(data, err)
 	}
-	c := Config{Node: f.Node, Recovery: f.Recovery}
+	c := Config{Node: f.Node, Recovery: f.Recovery, Monitor: f.Monitor}
 	if c.Node.Listen == nil {
 		c.Node.Listen = []string{}
 	}
@@ -543,6 +579,18 @@ func (c *Config) Validate() error {
 	}
 	if n.UploadTimeout.Duration <= 0 {
 		p.add("node.upload_timeout", "must be > 0, got %v", n.UploadTimeout)
+	}
+
+	if a := c.Monitor.HTTPAddr; a != "" {
+		if err := checkAddr(a, true); err != nil {
+			p.add("monitor.http_addr", "%v", err)
+		}
+	}
+	if c.Monitor.TopLength < 1 || c.Monitor.TopLength > MaxMonitorTopLength {
+		p.add("monitor.top_length", "must be between 1 and %d, got %d", MaxMonitorTopLength, c.Monitor.TopLength)
+	}
+	if c.Monitor.TopPeriod.Duration <= 0 {
+		p.add("monitor.top_period", "must be > 0, got %v", c.Monitor.TopPeriod)
 	}
 
 	if c.Recovery.ObjectsRate < 0 {
@@ -764,6 +812,11 @@ func (c *Config) ServerOptions(logger *zap.Logger) (server.Options, error) {
 			LeaveAfter:    c.Recovery.LeaveAfter.Duration,
 			AntiEntropy:   c.Recovery.AntiEntropy.Duration,
 			Scrub:         c.Recovery.Scrub.Duration,
+		},
+		Monitor: server.MonitorOptions{
+			HTTPAddr:  c.Monitor.HTTPAddr,
+			TopLength: c.Monitor.TopLength,
+			TopPeriod: c.Monitor.TopPeriod.Duration,
 		},
 	}
 	if opts.Recovery.HandoffWindow == 0 {

@@ -69,7 +69,8 @@ func TestExampleFileIsDefault(t *testing.T) {
 		"probes_per_interval", "connect_on_demand",
 		"id", "group", "type", "dir", "read_only", "enable", "sync", "sync_interval", "blob_size",
 		"records_in_blob", "compress", "points",
-		"auto", "rate", "objects_rate", "concurrency", "merge_delay", "leave_after", "tombstone_ttl", "anti_entropy", "handoff_window"} {
+		"auto", "rate", "objects_rate", "concurrency", "merge_delay", "leave_after", "tombstone_ttl", "anti_entropy", "handoff_window",
+		"http_addr", "top_length", "top_period"} {
 		require.Contains(t, string(data), "\n"+key+" = ", key)
 	}
 }
@@ -102,6 +103,7 @@ func TestLoadFixtures(t *testing.T) {
 		Recovery: Recovery{Auto: false, Rate: 10 * MiB, ObjectsRate: 500, Concurrency: 3, MergeDelay: Duration{5 * time.Second},
 			LeaveAfter: Duration{time.Hour}, TombstoneTTL: Duration{48 * time.Hour},
 			AntiEntropy: Duration{12 * time.Hour}, Scrub: Duration{72 * time.Hour}},
+		Monitor: Monitor{HTTPAddr: "127.0.0.1:8080", TopLength: 20, TopPeriod: Duration{time.Minute}},
 	}
 	partial := Default()
 	partial.Node.Listen = []string{"0.0.0.0:1025"}
@@ -202,6 +204,9 @@ func TestParseErrors(t *testing.T) {
 		{"size too small", "[node]\nmax_payload = 1023\n", "node.max_payload: must be between 1KiB and 4GiB, got 1023B"},
 		{"size too big", "[node]\nmax_payload = \"5GiB\"\n", "node.max_payload: must be between 1KiB and 4GiB, got 5GiB"},
 		{"max inflight zero", "[node]\nmax_inflight = 0\n", "node.max_inflight: must be >= 1, got 0"},
+		{"monitor addr", "[monitor]\nhttp_addr = \"nope\"\n", "monitor.http_addr: "},
+		{"monitor top length", "[monitor]\ntop_length = 0\n", "monitor.top_length: must be between 1 and 10000, got 0"},
+		{"monitor top period", "[monitor]\ntop_period = \"0s\"\n", "monitor.top_period: must be > 0, got 0s"},
 		{"max inflight negative", "[node]\nmax_inflight = -5\n", "node.max_inflight: must be >= 1, got -5"},
 		{"data dir empty", "[node]\ndata_dir = \"\"\n", "node.data_dir: must not be empty"},
 		{"ping interval zero", "[node]\nping_interval = \"0s\"\n", "node.ping_interval: must be > 0, got 0s"},

@@ -29,6 +29,9 @@ const (
 	// CmdIterator starts, pauses, continues or cancels a server-side
 	// iterator (IteratorRequest; IteratorEntry replies).
 	CmdIterator Cmd = 19
+	// CmdMonitorStat returns the node's statistics as JSON: a u64 bitmask
+	// of categories (MonitorStatRequest), a JSON reply (docs/monitoring.md).
+	CmdMonitorStat Cmd = 23
 	// CmdBackendControl enables, disables, makes read-only or writable and
 	// defragments one backend (BackendControl request, status list reply).
 	CmdBackendControl Cmd = 25
@@ -77,6 +80,7 @@ var cmdNames = map[Cmd]string{
 	CmdBulkRead:       "BULK_READ",
 	CmdBulkWrite:      "BULK_WRITE",
 	CmdRecovery:       "RECOVERY",
+	CmdMonitorStat:    "MONITOR_STAT",
 }
 
 // String returns the command's name, or CMD_<n> for unnamed ones.

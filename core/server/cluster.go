@@ -11,6 +11,7 @@ import (
 	"github.com/elliptics/elliptics/core/client"
 	"github.com/elliptics/elliptics/core/proto"
 	"github.com/elliptics/elliptics/core/route"
+	"github.com/elliptics/elliptics/core/stats"
 	"github.com/elliptics/elliptics/core/status"
 )
 
@@ -259,12 +260,15 @@ func (s *Server) route(h *proto.Header) (owner route.Backend, remote bool) {
 }
 
 // forward sends the request to its owner and returns the owner's reply.
+// Statistics count it as a proxy request of its command.
 func (s *Server) forward(ctx context.Context, owner route.Backend, h proto.Header, payload []byte) ([][]byte, error) {
 	s.cluster.forwards.Add(1)
+	start := time.Now()
 	fh := h
 	fh.Flags = (h.Flags | proto.FlagDirect) &^ (proto.FlagReply | proto.FlagMore)
 	fh.Status = status.OK
 	rep, err := s.cluster.peers.Forward(ctx, owner.Addr, fh, payload)
+	s.mon.cmds.Record(uint32(h.Cmd), stats.Proxy, time.Since(start), uint64(len(payload)+len(rep)), err != nil)
 	if err != nil {
 		return nil, err
 	}

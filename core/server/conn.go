@@ -35,7 +35,10 @@ type conn struct {
 	w *wire.Writer
 	// shook is set once the peer completed a handshake: only such peers
 	// speak the cluster protocol and get ROUTES_CHANGED pushes.
-	shook   atomic.Bool
+	shook atomic.Bool
+	// peer is set once the handshake announced a node of the cluster
+	// (statistics tell peers from clients).
+	peer    atomic.Bool
 	dead    chan struct{} // closed when the writer stops
 	sem     chan struct{} // in-flight slots
 	pending sync.WaitGroup
@@ -140,18 +143,27 @@ type task struct {
 	ctx     reqCtx
 	req     Request
 	rep     replier
+	// proxy: the request is relayed to another node (statistics count it
+	// as proxy, not storage).
+	proxy bool
+	// forwarded: run forwarded the request to the key's owner, and
+	// forward counted it.
+	forwarded bool
+	// sent counts the payload bytes of intermediate replies (statistics).
+	sent atomic.Uint64
 }
 
 func (c *conn) dispatch(h proto.Header, payload []byte) {
 	if h.Flags.Has(proto.FlagRelay) {
 		target, inner, err := proto.DecodeRelay(payload)
 		if err != nil {
+			c.s.mon.refused(&h, payload)
 			c.finish(&h, nil, err)
 			return
 		}
 		if !c.s.isSelf(target) {
 			// Not ordered here: the target orders what it serves.
-			c.s.workers.run(&task{c: c, e: handlerEntry{fn: c.s.handleRelay}, h: h, payload: payload})
+			c.s.workers.run(&task{c: c, e: handlerEntry{fn: c.s.handleRelay}, h: h, payload: payload, proxy: true})
 			return
 		}
 		// A relay to this node: served as if sent here directly.
@@ -161,6 +173,7 @@ func (c *conn) dispatch(h proto.Header, payload []byte) {
 	e, ok := c.s.handlers[h.Cmd]
 	if !ok {
 		err := status.Errorf(status.Unsupported, "command %s not supported by this node", h.Cmd)
+		c.s.mon.refused(&h, payload)
 		c.finish(&h, nil, err)
 		return
 	}
@@ -177,22 +190,25 @@ func (t *task) run() {
 	h := &t.h
 	var parts [][]byte
 	var err error
+	start := time.Now()
 	defer func() {
 		if p := recover(); p != nil {
 			c.log.Error("handler panicked", zap.Stringer("cmd", h.Cmd), zap.Any("panic", p),
 				zap.ByteString("stack", debug.Stack()))
 			parts, err = nil, status.Errorf(status.IOError, "internal error serving %s", h.Cmd)
 		}
+		c.s.mon.served(t, start, parts, err)
 		c.finish(h, parts, err)
 	}()
 	ctx := &t.ctx
-	ctx.init(c.ctx, time.Now().Add(c.s.opts.RequestTimeout))
+	ctx.init(c.ctx, start.Add(c.s.opts.RequestTimeout))
 	defer ctx.cancel(context.Canceled)
 	req := &t.req
 	*req = Request{Header: *h, Payload: t.payload, Remote: c.nc.RemoteAddr(), conn: c}
 	if e.opts.Backend {
 		owner, remote := c.s.route(h)
 		if remote {
+			t.forwarded = true
 			parts, err = c.s.forward(ctx, owner, *h, t.payload)
 			return
 		}
@@ -208,7 +224,7 @@ func (t *task) run() {
 			return
 		}
 	}
-	t.rep = replier{c: c, h: h}
+	t.rep = replier{c: c, h: h, sent: &t.sent}
 	parts, err = e.fn(ctx, req, &t.rep)
 	if h.Flags.Has(proto.FlagTrace) {
 		c.log.Info("trace", zap.Stringer("cmd", h.Cmd), zap.Uint64("trace_id", h.TraceID),
@@ -242,11 +258,17 @@ func (c *conn) trySend(h proto.Header, parts ...[]byte) bool {
 }
 
 type replier struct {
-	c *conn
-	h *proto.Header
+	c    *conn
+	h    *proto.Header
+	sent *atomic.Uint64 // the task's count of intermediate reply bytes
 }
 
 func (r replier) Send(parts ...[]byte) error {
+	var n int
+	for _, p := range parts {
+		n += len(p)
+	}
+	r.sent.Add(uint64(n))
 	if !r.c.send(r.h.Reply(status.OK, 0, true), parts...) {
 		return fmt.Errorf("send reply: %w", status.ErrConnectionLost)
 	}

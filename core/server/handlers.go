@@ -23,6 +23,7 @@ func (s *Server) registerCore() {
 	s.Handle(proto.CmdLookup, s.withHandoff(s.handleLookup), data)
 	s.Handle(proto.CmdRemove, s.removeWithHandoff, data)
 	s.Handle(proto.CmdRecovery, s.handleRecovery, HandlerOptions{})
+	s.Handle(proto.CmdMonitorStat, s.handleMonitorStat, HandlerOptions{})
 	// Range, iterator and send requests span many keys (not ordered) and
 	// resolve their backend themselves (localBackend): they are never
 	// forwarded, because forwarding relays only a final reply.
@@ -48,6 +49,9 @@ func (s *Server) handleHandshake(_ context.Context, req *Request, _ Replier) ([]
 	}
 	if hr.Node != nil && len(hr.Node.Addresses) > 0 {
 		s.joined(hr.Node, req.Remote)
+		if req.conn != nil {
+			req.conn.peer.Store(true)
+		}
 	}
 	if req.conn != nil {
 		req.conn.shook.Store(true)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -80,6 +81,8 @@ type Options struct {
 	Peer client.Config
 	// Recovery tunes data moves after route changes (see recovery.go).
 	Recovery RecoveryOptions
+	// Monitor configures statistics (monitor.go) and their HTTP endpoint.
+	Monitor MonitorOptions
 }
 
 func (o *Options) setDefaults() {
@@ -132,7 +135,8 @@ func (o *Options) Validate() error {
 		ids[b.ID] = true
 	}
 	if o.MaxInflight < 0 || o.RequestTimeout < 0 || o.ShutdownTimeout < 0 || o.UploadTimeout < 0 ||
-		o.Recovery.MergeDelay < 0 || o.Recovery.Limits.BytesPerSec < 0 || o.Recovery.Limits.ObjectsPerSec < 0 {
+		o.Recovery.MergeDelay < 0 || o.Recovery.Limits.BytesPerSec < 0 || o.Recovery.Limits.ObjectsPerSec < 0 ||
+		o.Monitor.TopLength < 0 || o.Monitor.TopPeriod < 0 {
 		return errors.New("server: negative limit")
 	}
 	return nil
@@ -218,6 +222,8 @@ type Server struct {
 
 	mu        sync.Mutex
 	listeners []net.Listener
+	http      *http.Server // the monitor's, nil without Monitor.HTTPAddr
+	httpLn    net.Listener
 	conns     map[*conn]struct{}
 	closing   atomic.Bool
 	inflight  sync.WaitGroup
@@ -231,6 +237,7 @@ type Server struct {
 
 	cluster clusterState
 	rec     recoveryState
+	mon     monitorState
 	addr    atomic.Pointer[string] // first listen address, set by Start
 	// wildcard: the first listen address is on every interface (":1025",
 	// "0.0.0.0:1025"); replies then name the address a request came in on.
@@ -272,6 +279,7 @@ func New(opts Options) (*Server, error) {
 		s.byGroup[spec.Group] = append(s.byGroup[spec.Group], b)
 		s.byID[spec.ID] = b
 	}
+	s.mon.init(opts.Monitor)
 	s.initRecovery()
 	s.registerCore()
 	return s, nil
@@ -304,6 +312,13 @@ func (s *Server) Start() error {
 		}
 		s.listeners = append(s.listeners, ln)
 	}
+	if err := s.listenHTTP(); err != nil {
+		for _, l := range s.listeners {
+			l.Close()
+		}
+		s.listeners = nil
+		return err
+	}
 	s.started = true
 	first := s.listeners[0].Addr().String()
 	s.addr.Store(&first)
@@ -320,6 +335,7 @@ func (s *Server) Start() error {
 	s.mu.Unlock()
 	s.startCluster()
 	s.startRecovery()
+	s.serveHTTP()
 	s.mu.Lock()
 	s.log.Info("node listening", zap.Strings("addresses", s.addrStrings()), zap.Int("backends", len(s.backends)))
 	return nil
@@ -409,6 +425,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.closing.Swap(true) {
 		return nil
 	}
+	s.stopHTTP(ctx)
 	s.mu.Lock()
 	for _, ln := range s.listeners {
 		ln.Close()

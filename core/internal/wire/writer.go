@@ -114,6 +114,14 @@ func New(nc net.Conn, cfg Config) *Writer {
 	return w
 }
 
+// Queued returns the number of frames waiting for the writer goroutine
+// (for statistics: a connection whose queue stays long has a slow peer).
+func (w *Writer) Queued() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.queue)
+}
+
 // ReadBufferSize is the read buffer a connection's frame reader should
 // have: 64 KiB on a socket, where it saves system calls, 4 KiB on anything
 // else (an in-memory connection, where a read is a copy and a big buffer

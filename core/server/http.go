@@ -1,0 +1,96 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/elliptics/elliptics/core/stats"
+)
+
+// Timeouts of the monitor's HTTP server: a scrape is small, so a client
+// that takes longer is stuck or hostile, and must not hold a goroutine.
+const (
+	httpReadTimeout  = 10 * time.Second
+	httpWriteTimeout = 30 * time.Second
+	httpIdleTimeout  = 60 * time.Second
+)
+
+// listenHTTP opens the listener of the node's statistics on
+// Options.Monitor.HTTPAddr (stats.Handler: /metrics, the MONITOR_STAT
+// JSON), so that a taken port fails Start; serveHTTP serves it once the
+// node is up. It listens on TCP even when the node's transport is another
+// one: scrapers speak TCP.
+func (s *Server) listenHTTP() error {
+	addr := s.opts.Monitor.HTTPAddr
+	if addr == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("server: monitor: listen on %s: %w", addr, err)
+	}
+	srv := &http.Server{
+		Handler:           stats.Handler(s.MonitorStat),
+		ReadHeaderTimeout: httpReadTimeout,
+		ReadTimeout:       httpReadTimeout,
+		WriteTimeout:      httpWriteTimeout,
+		IdleTimeout:       httpIdleTimeout,
+		ErrorLog:          zap.NewStdLog(s.log.Named("http")),
+	}
+	s.http, s.httpLn = srv, ln
+	return nil
+}
+
+// serveHTTP starts serving the listener of listenHTTP, if any. It runs
+// after the node's cluster state is set up, which the statistics read.
+func (s *Server) serveHTTP() {
+	s.mu.Lock()
+	srv, ln := s.http, s.httpLn
+	s.mu.Unlock()
+	if srv == nil {
+		return
+	}
+	s.loops.Add(1)
+	go func() {
+		defer s.loops.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("monitor HTTP server stopped", zap.Error(err))
+		}
+	}()
+	s.log.Info("monitor listening", zap.String("address", ln.Addr().String()))
+}
+
+// HTTPAddr is the address the monitor's HTTP server listens on, nil if
+// it has none.
+func (s *Server) HTTPAddr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.httpLn == nil {
+		return nil
+	}
+	return s.httpLn.Addr()
+}
+
+// stopHTTP stops the monitor's HTTP server: requests in flight get until
+// ctx ends (at most the shutdown timeout), then their connections are
+// closed.
+func (s *Server) stopHTTP(ctx context.Context) {
+	s.mu.Lock()
+	srv, ln := s.http, s.httpLn
+	s.mu.Unlock()
+	if srv == nil {
+		return
+	}
+	_ = ln.Close() // in case Serve never ran; Shutdown closes it otherwise
+	ctx, cancel := context.WithTimeout(ctx, s.opts.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		_ = srv.Close()
+	}
+}
