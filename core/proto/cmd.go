@@ -22,7 +22,7 @@ const (
 	// streams a NotifyEvent per write or remove of the key on its owner,
 	// and keep-alives, until dropped or its connection closes.
 	CmdNotify Cmd = 10
-	CmdRemove    Cmd = 11 // remove an object or one column (DEL in the original)
+	CmdRemove Cmd = 11 // remove an object or one column (DEL in the original)
 	// CmdReadRange reads (or, with IONoData, counts) the records of one
 	// backend whose IDs are in [start, end): RangeRequest, a RangeEntry
 	// reply with flag More per record, then a RangeResult.
