@@ -13,6 +13,7 @@ import (
 
 	"github.com/elliptics/elliptics/core/client"
 	"github.com/elliptics/elliptics/core/id"
+	"github.com/elliptics/elliptics/core/notify"
 	"github.com/elliptics/elliptics/core/route"
 
 	"github.com/elliptics/elliptics/core/backend"
@@ -80,6 +81,10 @@ type Options struct {
 	Peer client.Config
 	// Recovery tunes data moves after route changes (see recovery.go).
 	Recovery RecoveryOptions
+	// NotifyQueue is the events the node queues for a watcher (NOTIFY)
+	// that asks for no size (default notify.DefaultQueue, 1024); a full
+	// queue drops events and counts them.
+	NotifyQueue int
 }
 
 func (o *Options) setDefaults() {
@@ -131,7 +136,7 @@ func (o *Options) Validate() error {
 		}
 		ids[b.ID] = true
 	}
-	if o.MaxInflight < 0 || o.RequestTimeout < 0 || o.ShutdownTimeout < 0 || o.UploadTimeout < 0 ||
+	if o.MaxInflight < 0 || o.NotifyQueue < 0 || o.RequestTimeout < 0 || o.ShutdownTimeout < 0 || o.UploadTimeout < 0 ||
 		o.Recovery.MergeDelay < 0 || o.Recovery.Limits.BytesPerSec < 0 || o.Recovery.Limits.ObjectsPerSec < 0 {
 		return errors.New("server: negative limit")
 	}
@@ -231,6 +236,7 @@ type Server struct {
 
 	cluster clusterState
 	rec     recoveryState
+	watches *notify.Registry       // NOTIFY watches of this node's keys
 	addr    atomic.Pointer[string] // first listen address, set by Start
 	// wildcard: the first listen address is on every interface (":1025",
 	// "0.0.0.0:1025"); replies then name the address a request came in on.
@@ -252,6 +258,7 @@ func New(opts Options) (*Server, error) {
 		byID:     map[int32]*Backend{},
 		keys:     newKeyQueue(),
 		conns:    map[*conn]struct{}{},
+		watches:  notify.New(opts.NotifyQueue),
 	}
 	s.keys.spawn = s.workers.run
 	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
@@ -421,6 +428,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, c := range conns {
 		c.stopReading()
 	}
+	// Watches would otherwise keep their requests in flight to the end
+	// of the timeout: each ends with ShuttingDown.
+	s.watches.Close()
 	// Recovery jobs stop at their next record and keep their state for
 	// the next start; they use backends and peers, closed below.
 	s.rec.mgr.Close()
