@@ -1,0 +1,258 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/elliptics/elliptics/core/client"
+	"github.com/elliptics/elliptics/core/id"
+	"github.com/elliptics/elliptics/core/proto"
+	"github.com/elliptics/elliptics/core/server"
+	"github.com/elliptics/elliptics/core/server/clustertest"
+)
+
+// nextEvent returns the next event of kind want, skipping others (and
+// failing on an event of a kind in fatal).
+func nextEvent(t *testing.T, w *client.Watcher, want client.WatchKind, within time.Duration) client.WatchEvent {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	for {
+		ev, err := w.Next(ctx)
+		require.NoError(t, err, "waiting for a %s event", want)
+		if ev.Kind == want {
+			return ev
+		}
+		t.Logf("skipped %s event (group %d, %s, err %v)", ev.Kind, ev.Group, ev.Address, ev.Err)
+	}
+}
+
+// nodeOf returns the cluster's node listening on addr.
+func nodeOf(t *testing.T, c *clustertest.Cluster, addr string) (int, *server.Server) {
+	t.Helper()
+	for i, a := range c.Addrs {
+		if a == addr {
+			return i, c.Nodes[i]
+		}
+	}
+	t.Fatalf("no node at %s", addr)
+	return -1, nil
+}
+
+// TestWatchWritesThroughOtherNode: a watcher hears of writes, appends and
+// removals that a client sent through a node that does not own the key.
+func TestWatchWritesThroughOtherNode(t *testing.T) {
+	ctx := context.Background()
+	c, cl, sess := startCluster(t, clustertest.Options{Nodes: 3, Groups: 1, Recovery: server.RecoveryOptions{Manual: true}})
+	k := client.NewKey("watched")
+	oid, err := sess.ID(k)
+	require.NoError(t, err)
+	owner, ok := cl.Table().Owner(oid, 1)
+	require.True(t, ok)
+	_, ownerNode := nodeOf(t, c, owner.Addr)
+	var via string
+	for _, a := range c.Addrs {
+		if a != owner.Addr {
+			via = a
+			break
+		}
+	}
+	_, viaNode := nodeOf(t, c, via)
+
+	w, err := sess.Watch(ctx, k, client.WatchOptions{})
+	require.NoError(t, err)
+	defer w.Close()
+	ev := nextEvent(t, w, client.WatchStarted, 5*time.Second)
+	require.Equal(t, owner.Addr, ev.Address)
+	require.Equal(t, 1, ownerNode.WatchStats().Watches)
+
+	// A client that reaches the cluster only through another node.
+	writer := client.NewNode(client.Config{Dial: c.Net.Dial, Proxy: true})
+	defer writer.Close()
+	require.NoError(t, writer.AddRemotes(ctx, via))
+	ws := client.NewSession(writer)
+	ws.SetGroups(1)
+	ws.SetUserFlags(42)
+	_, err = ws.Write(ctx, k, []byte("abc"))
+	require.NoError(t, err)
+	require.NotZero(t, viaNode.Relays()+viaNode.Forwards(), "the write did not go through %s", via)
+
+	ev = nextEvent(t, w, client.WatchWrite, 5*time.Second)
+	require.Equal(t, oid, ev.ID)
+	require.Equal(t, uint32(1), ev.Group)
+	require.Equal(t, uint64(3), ev.Size)
+	require.Equal(t, uint64(42), ev.UserFlags)
+	require.Equal(t, owner.Addr, ev.Address)
+	require.False(t, ev.Timestamp.IsZero())
+
+	_, err = ws.WriteWith(ctx, k, []byte("de"), client.WriteOptions{Append: true})
+	require.NoError(t, err)
+	ev = nextEvent(t, w, client.WatchWrite, 5*time.Second)
+	require.Equal(t, uint64(5), ev.Size)
+	require.NotZero(t, ev.RecordFlags&proto.RecordAppend)
+
+	_, err = ws.Write(ctx, k.WithColumn("meta"), []byte("x"))
+	require.NoError(t, err)
+	ev = nextEvent(t, w, client.WatchWrite, 5*time.Second)
+	require.Equal(t, "meta", ev.Column)
+
+	_, err = ws.Remove(ctx, k)
+	require.NoError(t, err)
+	ev = nextEvent(t, w, client.WatchRemove, 5*time.Second)
+	require.Equal(t, oid, ev.ID)
+
+	// Another key's changes are not reported.
+	_, err = ws.Write(ctx, client.NewKey("other"), []byte("x"))
+	require.NoError(t, err)
+	_, err = ws.Write(ctx, k, []byte("last"))
+	require.NoError(t, err)
+	ev = nextEvent(t, w, client.WatchWrite, 5*time.Second)
+	require.Equal(t, uint64(4), ev.Size, "an event of another key came first")
+
+	w.Close()
+	require.Eventually(t, func() bool { return ownerNode.WatchStats().Watches == 0 }, 5*time.Second, 10*time.Millisecond)
+}
+
+// TestWatchRemoveRange: a range removal reports each key's removal.
+func TestWatchRemoveRange(t *testing.T) {
+	ctx := context.Background()
+	_, _, sess := startCluster(t, clustertest.Options{Nodes: 1, Groups: 1, Recovery: server.RecoveryOptions{Manual: true}})
+	k := client.NewKey("ranged")
+	_, err := sess.Write(ctx, k, []byte("v"))
+	require.NoError(t, err)
+	w, err := sess.Watch(ctx, k, client.WatchOptions{})
+	require.NoError(t, err)
+	defer w.Close()
+	_, err = sess.RemoveRange(ctx, client.Range{Start: id.Zero, End: id.Max})
+	require.NoError(t, err)
+	nextEvent(t, w, client.WatchRemove, 5*time.Second)
+}
+
+// TestWatchOwnerRestart: the owner stops and starts again on the same
+// address; the watch is lost, established again, and reports writes made
+// after that.
+func TestWatchOwnerRestart(t *testing.T) {
+	ctx := context.Background()
+	c, cl, sess := startCluster(t, clustertest.Options{Nodes: 2, Groups: 2, Recovery: server.RecoveryOptions{Manual: true}})
+	sess.SetGroups(2) // node 1 alone serves group 2
+	k := client.NewKey("restarted")
+	w, err := sess.Watch(ctx, k, client.WatchOptions{RetryMin: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond})
+	require.NoError(t, err)
+	defer w.Close()
+	ev := nextEvent(t, w, client.WatchStarted, 5*time.Second)
+	require.Equal(t, c.Addrs[1], ev.Address)
+
+	_, err = c.Replace(ctx, 1)
+	require.NoError(t, err)
+	ev = nextEvent(t, w, client.WatchLost, 10*time.Second)
+	require.Error(t, ev.Err)
+	ev = nextEvent(t, w, client.WatchStarted, 20*time.Second)
+	require.Equal(t, c.Addrs[1], ev.Address)
+	require.Eventually(t, func() bool { return c.Nodes[1].WatchStats().Watches == 1 }, 5*time.Second, 10*time.Millisecond)
+
+	require.Eventually(t, func() bool {
+		_, err := sess.Write(ctx, k, []byte("after"))
+		return err == nil
+	}, 10*time.Second, 50*time.Millisecond, "writes to the restarted node")
+	ev = nextEvent(t, w, client.WatchWrite, 5*time.Second)
+	require.Equal(t, uint64(5), ev.Size)
+	require.Equal(t, c.Addrs[1], ev.Address)
+	_ = cl
+}
+
+// TestWatchSlowWatcher: a watcher that does not read makes the node queue
+// at most its queue's worth and drop the rest; when it reads again it gets
+// a missed count, then later events.
+func TestWatchSlowWatcher(t *testing.T) {
+	ctx := context.Background()
+	c, _, sess := startCluster(t, clustertest.Options{Nodes: 1, Groups: 1, Recovery: server.RecoveryOptions{Manual: true}})
+	node := c.Nodes[0]
+	k := client.NewKey("busy")
+	const queue = 4
+	w, err := sess.Watch(ctx, k, client.WatchOptions{Queue: queue, Buffer: 1})
+	require.NoError(t, err)
+	defer w.Close()
+	// Long columns make big events: the connection's buffers fill sooner.
+	col := strings.Repeat("c", proto.MaxColumnLen)
+	maxQueued := 0
+	for i := 0; i < 4000 && node.WatchStats().Dropped < 100; i++ {
+		_, err := sess.Write(ctx, k.WithColumn(col), []byte("x"))
+		require.NoError(t, err)
+		maxQueued = max(maxQueued, node.WatchStats().Queued)
+	}
+	st := node.WatchStats()
+	require.NotZero(t, st.Dropped, "nothing was dropped: the watcher's buffers swallowed every event")
+	require.LessOrEqual(t, maxQueued, queue)
+
+	// Reading again: first the events that were buffered, then the count
+	// of those dropped; a write after that is reported.
+	var missed uint64
+	rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	wrote := false
+	for {
+		ev, err := w.Next(rctx)
+		require.NoError(t, err, "missed %d so far", missed)
+		require.NotEqual(t, client.WatchLost, ev.Kind, "lost: %v", ev.Err)
+		missed += ev.Missed
+		if wrote && ev.Kind == client.WatchWrite && ev.Size == 5 {
+			break
+		}
+		if missed > 0 && !wrote {
+			wrote = true
+			_, err = sess.Write(ctx, k.WithColumn(col), []byte("final"))
+			require.NoError(t, err)
+		}
+	}
+	require.Equal(t, node.WatchStats().Dropped, missed, "every dropped event is counted once")
+}
+
+// TestWatchDisconnect: a watcher whose connection goes away without a drop
+// leaves no watch behind on the node.
+func TestWatchDisconnect(t *testing.T) {
+	ctx := context.Background()
+	c, _, _ := startCluster(t, clustertest.Options{Nodes: 1, Groups: 1, Recovery: server.RecoveryOptions{Manual: true}})
+	var mu sync.Mutex
+	var conns []net.Conn
+	dead := false
+	cl := client.NewNode(client.Config{Dial: func(ctx context.Context, addr string) (net.Conn, error) {
+		mu.Lock()
+		gone := dead
+		mu.Unlock()
+		if gone {
+			return nil, errors.New("the watcher's process is gone")
+		}
+		nc, err := c.Net.Dial(ctx, addr)
+		if err == nil {
+			mu.Lock()
+			conns = append(conns, nc)
+			mu.Unlock()
+		}
+		return nc, err
+	}})
+	defer cl.Close()
+	require.NoError(t, cl.AddRemotes(ctx, c.Addrs[0]))
+	sess := client.NewSession(cl)
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w, err := sess.Watch(wctx, client.NewKey("k"), client.WatchOptions{RetryMin: time.Hour})
+	require.NoError(t, err)
+	require.Equal(t, 1, c.Nodes[0].WatchStats().Watches)
+	// The watcher's process dies: its connections close, no drop is sent
+	// (and the Watcher cannot establish the watch again).
+	mu.Lock()
+	dead = true
+	for _, nc := range conns {
+		nc.Close()
+	}
+	mu.Unlock()
+	require.Eventually(t, func() bool { return c.Nodes[0].WatchStats().Watches == 0 }, 10*time.Second, 10*time.Millisecond)
+	w.Close()
+}
