@@ -76,6 +76,13 @@ func (s *Server) handleNotify(_ context.Context, req *Request, r Replier) ([][]b
 			clear(batch) // let column strings go
 			lastSent = time.Now()
 		case <-tick.C:
+			// The key may have moved to another node (a join, a leave):
+			// its changes are served there now, so the watch must move
+			// too. The watcher learns it from the final reply.
+			if owner, remote := s.route(&req.Header); remote {
+				return nil, status.Errorf(status.NoRoute, "watch %d: key %s of group %d moved to %s (backend %d): watch it there",
+					sub.ID(), req.Header.ID.Short(), group, owner.Addr, owner.ID)
+			}
 			if time.Since(lastSent) < NotifyKeepAlive {
 				continue
 			}
