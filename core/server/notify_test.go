@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -255,4 +256,83 @@ func TestWatchDisconnect(t *testing.T) {
 	mu.Unlock()
 	require.Eventually(t, func() bool { return c.Nodes[0].WatchStats().Watches == 0 }, 10*time.Second, 10*time.Millisecond)
 	w.Close()
+}
+
+// TestWatchBulkUploadAndRecovery: bulk writes, the steps of a chunked
+// upload and a dc recovery copy are reported.
+func TestWatchBulkUploadAndRecovery(t *testing.T) {
+	ctx := context.Background()
+	c, _, sess := startCluster(t, clustertest.Options{Nodes: 2, Groups: 2, Recovery: server.RecoveryOptions{Manual: true}})
+	k := client.NewKey("many")
+	one := sess.Clone()
+	one.SetGroups(1)
+	w, err := one.Watch(ctx, k, client.WatchOptions{})
+	require.NoError(t, err)
+	defer w.Close()
+
+	require.NoError(t, one.BulkWrite(ctx, []client.Key{client.NewKey("a"), k}, [][]byte{[]byte("x"), []byte("bulk")},
+		func(int, client.Result, error) {}))
+	ev := nextEvent(t, w, client.WatchWrite, 5*time.Second)
+	require.Equal(t, uint64(4), ev.Size)
+
+	data := strings.Repeat("u", 10)
+	_, err = one.WriteFrom(ctx, k, strings.NewReader(data), uint64(len(data)), client.StreamOptions{Chunk: 4})
+	require.NoError(t, err)
+	var last client.WatchEvent
+	for last.RecordFlags&proto.RecordUncommitted != 0 || last.Kind == 0 {
+		last = nextEvent(t, w, client.WatchWrite, 5*time.Second)
+	}
+	require.Equal(t, uint64(len(data)), last.Size, "the commit reports the whole object")
+
+	// Group 2 gets a newer copy; dc on group 1 copies it here.
+	two := sess.Clone()
+	two.SetGroups(2)
+	_, err = two.Write(ctx, k, []byte("from group two"))
+	require.NoError(t, err)
+	_, err = sess.StartRecovery(ctx, c.Addrs[0], "dc", client.RecoveryOptions{Backend: -1})
+	require.NoError(t, err)
+	ev = nextEvent(t, w, client.WatchWrite, 10*time.Second)
+	require.Equal(t, uint64(len("from group two")), ev.Size)
+	require.Equal(t, uint32(1), ev.Group)
+}
+
+// TestWatchFollowsJoin: a node joins and takes over some watched keys; their
+// watches move to it and report writes served there.
+func TestWatchFollowsJoin(t *testing.T) {
+	ctx := context.Background()
+	c, cl, sess := startCluster(t, clustertest.Options{Nodes: 1, Groups: 1, Recovery: server.RecoveryOptions{Manual: true}})
+	const n = 16
+	watchers := make([]*client.Watcher, n)
+	for i := range watchers {
+		w, err := sess.Watch(ctx, client.NewKey(fmt.Sprintf("k%d", i)), client.WatchOptions{
+			RetryMin: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond})
+		require.NoError(t, err)
+		defer w.Close()
+		nextEvent(t, w, client.WatchStarted, 5*time.Second)
+		watchers[i] = w
+	}
+	_, err := c.Add()
+	require.NoError(t, err)
+	require.NoError(t, c.WaitConverged(ctx))
+	require.Eventually(t, func() bool { return cl.Table().Len() == 2 }, 10*time.Second, 10*time.Millisecond)
+	moved := 0
+	for i, w := range watchers {
+		oid, _ := sess.ID(client.NewKey(fmt.Sprintf("k%d", i)))
+		owner, _ := cl.Table().Owner(oid, 1)
+		if owner.Addr != c.Addrs[1] {
+			continue
+		}
+		moved++
+		ev := nextEvent(t, w, client.WatchStarted, 10*time.Second)
+		require.Equal(t, c.Addrs[1], ev.Address, "key %d", i)
+		_, err := sess.Write(ctx, client.NewKey(fmt.Sprintf("k%d", i)), []byte("new home"))
+		require.NoError(t, err)
+		ev = nextEvent(t, w, client.WatchWrite, 5*time.Second)
+		require.Equal(t, c.Addrs[1], ev.Address)
+	}
+	t.Logf("%d of %d keys moved", moved, n)
+	require.NotZero(t, moved, "no watched key moved to the new node")
+	require.Eventually(t, func() bool {
+		return c.Nodes[0].WatchStats().Watches+c.Nodes[1].WatchStats().Watches == n
+	}, 5*time.Second, 10*time.Millisecond, "one watch per key in all")
 }
