@@ -92,6 +92,12 @@ func TestWatchWritesThroughOtherNode(t *testing.T) {
 	require.Equal(t, uint64(42), ev.UserFlags)
 	require.Equal(t, owner.Addr, ev.Address)
 	require.False(t, ev.Timestamp.IsZero())
+	// The proxy client watches too: its watch is relayed to the owner.
+	pw, err := ws.Watch(ctx, k, client.WatchOptions{})
+	require.NoError(t, err)
+	defer pw.Close()
+	ev = nextEvent(t, pw, client.WatchStarted, 5*time.Second)
+	require.Equal(t, owner.Addr, ev.Address)
 
 	_, err = ws.WriteWith(ctx, k, []byte("de"), client.WriteOptions{Append: true})
 	require.NoError(t, err)
@@ -108,6 +114,11 @@ func TestWatchWritesThroughOtherNode(t *testing.T) {
 	require.NoError(t, err)
 	ev = nextEvent(t, w, client.WatchRemove, 5*time.Second)
 	require.Equal(t, oid, ev.ID)
+	nextEvent(t, pw, client.WatchWrite, 5*time.Second) // the append
+	nextEvent(t, pw, client.WatchWrite, 5*time.Second) // column meta
+	ev = nextEvent(t, pw, client.WatchRemove, 5*time.Second)
+	require.Equal(t, owner.Addr, ev.Address)
+	pw.Close()
 
 	// Another key's changes are not reported.
 	_, err = ws.Write(ctx, client.NewKey("other"), []byte("x"))
