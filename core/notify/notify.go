@@ -25,6 +25,23 @@ import (
 // DefaultQueue is the queue of a watch that asks for none.
 const DefaultQueue = 1024
 
+// DefaultMaxQueued bounds the events queued on a node, all watches
+// together: without it, many watchers that each stay within their own
+// queue could still add up (1024 watches of 65536 events on one
+// connection).
+const DefaultMaxQueued = 1 << 20
+
+// Options configure a Registry; zero fields take the defaults.
+type Options struct {
+	// Queue is the queue of a watch that asks for none (DefaultQueue).
+	Queue int
+	// MaxQueued bounds the events queued in all watches (DefaultMaxQueued);
+	// past it every watch drops and counts as if its own queue were full.
+	// The batches being sent are not counted, so a node holds at most
+	// about twice this.
+	MaxQueued int
+}
+
 // Key names what a watch watches.
 type Key = proto.NotifyKey
 
@@ -36,6 +53,8 @@ type Registry struct {
 	// n counts subscriptions: the only thing Publish reads when it is 0.
 	n            atomic.Int64
 	defaultQueue int
+	maxQueued    int64
+	queued       atomic.Int64 // events in all queues
 
 	mu     sync.RWMutex
 	byKey  map[Key][]*Sub
@@ -46,13 +65,15 @@ type Registry struct {
 	dropped atomic.Uint64 // events dropped on full queues, all time
 }
 
-// New returns an empty registry whose watches queue defaultQueue events
-// unless they ask otherwise (<= 0: DefaultQueue).
-func New(defaultQueue int) *Registry {
-	if defaultQueue <= 0 {
-		defaultQueue = DefaultQueue
+// New returns an empty registry.
+func New(o Options) *Registry {
+	if o.Queue <= 0 {
+		o.Queue = DefaultQueue
 	}
-	return &Registry{defaultQueue: defaultQueue, byKey: map[Key][]*Sub{}, byID: map[uint64]*Sub{}}
+	if o.MaxQueued <= 0 {
+		o.MaxQueued = DefaultMaxQueued
+	}
+	return &Registry{defaultQueue: o.Queue, maxQueued: int64(o.MaxQueued), byKey: map[Key][]*Sub{}, byID: map[uint64]*Sub{}}
 }
 
 // Stats are a registry's figures.
@@ -118,12 +139,7 @@ func (r *Registry) Len() int { return int(r.n.Load()) }
 // Stats returns the registry's figures.
 func (r *Registry) Stats() Stats {
 	r.mu.RLock()
-	st := Stats{Watches: len(r.byID), Dropped: r.dropped.Load()}
-	for _, s := range r.byID {
-		s.mu.Lock()
-		st.Queued += len(s.q)
-		s.mu.Unlock()
-	}
+	st := Stats{Watches: len(r.byID), Queued: int(r.queued.Load()), Dropped: r.dropped.Load()}
 	r.mu.RUnlock()
 	return st
 }

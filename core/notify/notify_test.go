@@ -55,7 +55,7 @@ func TestQueue(t *testing.T) {
 		{name: "empty take", queue: 2, steps: []int{0}, want: [][]summary{{}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := New(tc.queue)
+			r := New(Options{Queue: tc.queue})
 			s, ok := r.Subscribe(key(1, 1), 0)
 			if !ok {
 				t.Fatal("subscribe refused")
@@ -90,7 +90,7 @@ func TestQueue(t *testing.T) {
 // TestMissedThenEvent: drops between two takes ride on the next event
 // queued, not a marker.
 func TestMissedCarriedByNextEvent(t *testing.T) {
-	r := New(1)
+	r := New(Options{Queue: 1})
 	s, _ := r.Subscribe(key(1, 1), 0)
 	defer s.Close()
 	r.Publish(key(1, 1), write(1))
@@ -110,8 +110,37 @@ func TestMissedCarriedByNextEvent(t *testing.T) {
 	}
 }
 
+// TestNodeWideLimit: watches within their own queues still stop at the
+// registry's bound, and Take gives the room back.
+func TestNodeWideLimit(t *testing.T) {
+	r := New(Options{Queue: 10, MaxQueued: 3})
+	a, _ := r.Subscribe(key(1, 1), 0)
+	defer a.Close()
+	b, _ := r.Subscribe(key(2, 1), 0)
+	defer b.Close()
+	for i := range 2 {
+		r.Publish(key(1, 1), write(uint64(i)))
+		r.Publish(key(2, 1), write(uint64(i)))
+	}
+	if st := r.Stats(); st.Queued != 3 || st.Dropped != 1 {
+		t.Fatalf("stats %+v, want 3 queued, 1 dropped", st)
+	}
+	if got := a.Take(nil); len(got) != 2 {
+		t.Fatalf("a got %v", summarize(got))
+	}
+	r.Publish(key(2, 1), write(9))
+	got := b.Take(nil)
+	if len(got) != 2 || got[1].Size != 9 || got[1].Missed != 1 {
+		t.Fatalf("b got %v, want one event then the next carrying the drop", summarize(got))
+	}
+	b.Close()
+	if st := r.Stats(); st.Queued != 0 {
+		t.Fatalf("queued %d after takes", st.Queued)
+	}
+}
+
 func TestRouting(t *testing.T) {
-	r := New(0)
+	r := New(Options{})
 	a1, _ := r.Subscribe(key(1, 1), 0)
 	a2, _ := r.Subscribe(key(1, 1), 0)
 	b, _ := r.Subscribe(key(1, 2), 0) // same ID, other group
@@ -167,7 +196,7 @@ func TestRouting(t *testing.T) {
 }
 
 func TestQueueCap(t *testing.T) {
-	r := New(0)
+	r := New(Options{})
 	s, _ := r.Subscribe(key(1, 1), proto.MaxNotifyQueue*4)
 	defer s.Close()
 	if s.limit != proto.MaxNotifyQueue {
@@ -182,7 +211,7 @@ func TestQueueCap(t *testing.T) {
 
 // TestConcurrent publishes, takes and unsubscribes at once (for -race).
 func TestConcurrent(t *testing.T) {
-	r := New(8)
+	r := New(Options{Queue: 8})
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	for i := range 4 {
@@ -229,7 +258,7 @@ func BenchmarkPublish(b *testing.B) {
 		{"key watched", []Key{key(1, 1)}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			r := New(1 << 16)
+			r := New(Options{Queue: 1 << 16})
 			for _, k := range bc.watch {
 				s, _ := r.Subscribe(k, 0)
 				defer s.Close()

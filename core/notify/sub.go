@@ -43,6 +43,7 @@ func (s *Sub) Close() {
 		s.r.remove(s)
 		close(s.done)
 		s.mu.Lock()
+		s.r.queued.Add(-int64(len(s.q)))
 		s.q = nil
 		s.mu.Unlock()
 	})
@@ -50,7 +51,7 @@ func (s *Sub) Close() {
 
 func (s *Sub) push(ev Event) {
 	s.mu.Lock()
-	if len(s.q) >= s.limit {
+	if len(s.q) >= s.limit || s.r.queued.Load() >= s.r.maxQueued {
 		s.missed++
 		s.mu.Unlock()
 		s.r.dropped.Add(1)
@@ -58,6 +59,7 @@ func (s *Sub) push(ev Event) {
 	}
 	ev.Missed, s.missed = s.missed, 0
 	s.q = append(s.q, ev)
+	s.r.queued.Add(1)
 	s.mu.Unlock()
 	select {
 	case s.ready <- struct{}{}:
@@ -80,6 +82,7 @@ func (s *Sub) Take(dst []Event) []Event {
 	s.mu.Lock()
 	q, missed := s.q, s.missed
 	s.q, s.missed = nil, 0
+	s.r.queued.Add(-int64(len(q)))
 	s.mu.Unlock()
 	for _, ev := range q {
 		ev.WatchID = s.id

@@ -85,6 +85,9 @@ type Options struct {
 	// that asks for no size (default notify.DefaultQueue, 1024); a full
 	// queue drops events and counts them.
 	NotifyQueue int
+	// NotifyMaxQueued bounds the events queued for all watchers of the
+	// node together (default notify.DefaultMaxQueued).
+	NotifyMaxQueued int
 }
 
 func (o *Options) setDefaults() {
@@ -136,7 +139,7 @@ func (o *Options) Validate() error {
 		}
 		ids[b.ID] = true
 	}
-	if o.MaxInflight < 0 || o.NotifyQueue < 0 || o.RequestTimeout < 0 || o.ShutdownTimeout < 0 || o.UploadTimeout < 0 ||
+	if o.MaxInflight < 0 || o.NotifyQueue < 0 || o.NotifyMaxQueued < 0 || o.RequestTimeout < 0 || o.ShutdownTimeout < 0 || o.UploadTimeout < 0 ||
 		o.Recovery.MergeDelay < 0 || o.Recovery.Limits.BytesPerSec < 0 || o.Recovery.Limits.ObjectsPerSec < 0 {
 		return errors.New("server: negative limit")
 	}
@@ -258,7 +261,7 @@ func New(opts Options) (*Server, error) {
 		byID:     map[int32]*Backend{},
 		keys:     newKeyQueue(),
 		conns:    map[*conn]struct{}{},
-		watches:  notify.New(opts.NotifyQueue),
+		watches:  notify.New(notify.Options{Queue: opts.NotifyQueue, MaxQueued: opts.NotifyMaxQueued}),
 	}
 	s.keys.spawn = s.workers.run
 	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
