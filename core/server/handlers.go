@@ -117,7 +117,7 @@ func (s *Server) handleWrite(ctx context.Context, req *Request, _ Replier) ([][]
 		if err != nil {
 			return nil, err
 		}
-		s.notifyRemove(req.Backend.Group, req.Header.ID, a.Column, ts)
+		s.notifyRemove(req.Backend.Group, &req.Header.ID, a.Column, ts)
 		li := proto.LookupInfo{IOAttr: proto.IOAttr{Column: a.Column, Timestamp: ts, RecordFlags: proto.RecordRemoved},
 			Address: s.replyAddress(req)}
 		return [][]byte{li.Append(nil)}, nil
@@ -160,7 +160,7 @@ func (s *Server) handleWrite(ctx context.Context, req *Request, _ Replier) ([][]
 	if wr.Phased() && !wr.Commit {
 		rf |= proto.RecordUncommitted
 	}
-	s.notifyWrite(req.Backend.Group, wr.Key, meta, rf)
+	s.notifyWrite(req.Backend.Group, &wr.Key, &meta, rf)
 	info := proto.LookupInfo{
 		IOAttr: proto.IOAttr{Column: a.Column, Offset: a.Offset, Size: uint64(len(data)), TotalSize: meta.Size,
 			Timestamp: meta.Timestamp, UserFlags: meta.UserFlags, RecordFlags: rf, Expire: meta.Expire},
@@ -253,7 +253,7 @@ func (s *Server) handleRemove(ctx context.Context, req *Request, _ Replier) ([][
 	if !found {
 		err = status.Errorf(status.NotFound, "key %s column %q", req.Header.ID.Short(), a.Column)
 	} else {
-		s.notifyRemove(req.Backend.Group, req.Header.ID, a.Column, time.Now().UTC())
+		s.notifyRemove(req.Backend.Group, &req.Header.ID, a.Column, time.Now().UTC())
 	}
 	if s.opts.Recovery.TombstoneTTL > 0 {
 		now := time.Now().UTC()

@@ -32,7 +32,7 @@ func (ns *notifyStore) Write(ctx context.Context, wr *backend.WriteRequest) (bac
 	// Tombstones are node records (ApplyTombstone publishes the remove);
 	// the chunks of an upload before its commit are not visible yet.
 	if err == nil && !backend.Reserved(wr.Key.Column) && (!wr.Phased() || wr.Commit) {
-		ns.s.notifyWrite(ns.group, wr.Key, meta, 0)
+		ns.s.notifyWrite(ns.group, &wr.Key, &meta, 0)
 	}
 	return meta, err
 }

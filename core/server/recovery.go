@@ -526,7 +526,7 @@ func (h recoveryHost) ApplyTombstone(ctx context.Context, dst backend.Backend, r
 		return backend.ApplyTombstone(ctx, dst, rec.ID, col, whole, rec.Timestamp, expire)
 	})
 	if ns, ok := dst.(*notifyStore); ok && err == nil {
-		ns.s.notifyRemove(ns.group, rec.ID, col, rec.Timestamp)
+		ns.s.notifyRemove(ns.group, &rec.ID, col, rec.Timestamp)
 	}
 	return err
 }

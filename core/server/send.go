@@ -84,7 +84,7 @@ func (s *Server) copyRecord(ctx context.Context, src *Backend, st backend.Backen
 			return fail(err)
 		}
 		if err == nil {
-			s.notifyRemove(src.Group, key.ID, key.Column, time.Time{})
+			s.notifyRemove(src.Group, &key.ID, key.Column, time.Time{})
 		}
 	}
 	return out
