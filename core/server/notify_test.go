@@ -358,3 +358,25 @@ func TestWatchFollowsJoin(t *testing.T) {
 		return c.Nodes[0].WatchStats().Watches+c.Nodes[1].WatchStats().Watches == n
 	}, 5*time.Second, 10*time.Millisecond, "one watch per key in all")
 }
+
+// TestWatchColumn: a key with a column reports that column's writes and
+// the removal of the whole object, not other columns.
+func TestWatchColumn(t *testing.T) {
+	ctx := context.Background()
+	_, _, sess := startCluster(t, clustertest.Options{Nodes: 1, Groups: 1, Recovery: server.RecoveryOptions{Manual: true}})
+	k := client.NewKey("columns")
+	w, err := sess.Watch(ctx, k.WithColumn("meta"), client.WatchOptions{})
+	require.NoError(t, err)
+	defer w.Close()
+	_, err = sess.Write(ctx, k, []byte("default column"))
+	require.NoError(t, err)
+	_, err = sess.Write(ctx, k.WithColumn("meta"), []byte("m"))
+	require.NoError(t, err)
+	ev := nextEvent(t, w, client.WatchWrite, 5*time.Second)
+	require.Equal(t, "meta", ev.Column)
+	require.Equal(t, uint64(1), ev.Size)
+	_, err = sess.Remove(ctx, k)
+	require.NoError(t, err)
+	ev = nextEvent(t, w, client.WatchRemove, 5*time.Second)
+	require.Equal(t, "", ev.Column)
+}
