@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/elliptics/elliptics/core/proto"
 	"github.com/elliptics/elliptics/core/status"
 )
@@ -73,6 +75,8 @@ func (w *Watcher) run(g uint32, first chan<- error) {
 			return
 		}
 		lost = true
+		w.s.node.cfg.Logger.Info("watch lost, establishing it again", zap.String("id", w.oid.Short()), zap.Uint32("group", g),
+			zap.String("address", gw.addr), zap.Error(err))
 		if !w.emit(WatchEvent{Kind: WatchLost, ID: w.oid, Group: g, Address: gw.addr, Err: err}) {
 			return
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/elliptics/elliptics/core/backend"
 	"github.com/elliptics/elliptics/core/id"
 	"github.com/elliptics/elliptics/core/notify"
@@ -47,6 +49,10 @@ func (s *Server) handleNotify(_ context.Context, req *Request, r Replier) ([][]b
 		return nil, status.Errorf(status.ShuttingDown, "node shutting down")
 	}
 	defer sub.Close()
+	log := s.log.With(zap.Uint64("watch", sub.ID()), zap.String("id", req.Header.ID.Short()), zap.Uint32("group", group),
+		zap.Stringer("remote", req.Remote))
+	log.Debug("watch started", zap.Uint32("queue", nr.Queue))
+	defer log.Debug("watch ended")
 	// Not the request's context: a watch outlives request_timeout, and
 	// ends when the watcher's connection does.
 	base := context.Background()
