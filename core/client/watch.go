@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"fmt"
+	"iter"
 	"sync"
 	"time"
 
@@ -121,7 +122,7 @@ type Watcher struct {
 
 // Watch starts watching k (every column; a key with a column reports only
 // that column and removals of the whole object) in every group of the
-// session, and returns once each group's watch was tried: events from
+// session (a write to three groups is three events, one per group), and returns once each group's watch was tried: events from
 // then on are reported. It fails when no group's watch could be
 // established; groups that failed keep trying in the background (their
 // WatchLost event says why). ctx bounds the whole watch.
@@ -178,6 +179,25 @@ func (w *Watcher) Next(ctx context.Context) (WatchEvent, error) {
 		return ev, nil
 	case <-ctx.Done():
 		return WatchEvent{}, ctx.Err()
+	}
+}
+
+// All ranges over the events until ctx ends or the watch is closed:
+//
+//	for ev, err := range w.All(ctx) {
+//		if err != nil { ... } // the end: ctx's error, or status.ErrCanceled after Close
+//	}
+//
+// The loop ends after the error, or when its body breaks; the watch stays
+// open until Close.
+func (w *Watcher) All(ctx context.Context) iter.Seq2[WatchEvent, error] {
+	return func(yield func(WatchEvent, error) bool) {
+		for {
+			ev, err := w.Next(ctx)
+			if !yield(ev, err) || err != nil {
+				return
+			}
+		}
 	}
 }
 

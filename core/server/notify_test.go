@@ -17,6 +17,7 @@ import (
 	"github.com/elliptics/elliptics/core/proto"
 	"github.com/elliptics/elliptics/core/server"
 	"github.com/elliptics/elliptics/core/server/clustertest"
+	"github.com/elliptics/elliptics/core/status"
 )
 
 // nextEvent returns the next event of kind want, skipping others (and
@@ -379,4 +380,20 @@ func TestWatchColumn(t *testing.T) {
 	require.NoError(t, err)
 	ev = nextEvent(t, w, client.WatchRemove, 5*time.Second)
 	require.Equal(t, "", ev.Column)
+
+	// The iterator form.
+	_, err = sess.Write(ctx, k.WithColumn("meta"), []byte("again"))
+	require.NoError(t, err)
+	ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	for ev, err := range w.All(ictx) {
+		require.NoError(t, err)
+		if ev.Kind == client.WatchWrite {
+			require.Equal(t, uint64(5), ev.Size)
+			break
+		}
+	}
+	w.Close()
+	_, err = w.Next(ctx)
+	require.ErrorIs(t, err, status.ErrCanceled)
 }
