@@ -397,3 +397,65 @@ func TestWatchColumn(t *testing.T) {
 	_, err = w.Next(ctx)
 	require.ErrorIs(t, err, status.ErrCanceled)
 }
+
+// TestWatchConcurrent: writers, removers and watchers that come and go at
+// once (for -race); in the end no watch is left on the node.
+func TestWatchConcurrent(t *testing.T) {
+	ctx := context.Background()
+	c, _, sess := startCluster(t, clustertest.Options{Nodes: 1, Groups: 1, Recovery: server.RecoveryOptions{Manual: true}})
+	keys := []client.Key{client.NewKey("c0"), client.NewKey("c1")}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				k := keys[(i+n)%len(keys)]
+				if n%5 == 4 {
+					_, _ = sess.Remove(ctx, k)
+				} else {
+					_, _ = sess.Write(ctx, k, []byte("v"))
+				}
+			}
+		}()
+	}
+	var seen sync.Map
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for round := 0; round < 5; round++ {
+				w, err := sess.Watch(ctx, keys[(i+round)%len(keys)], client.WatchOptions{Queue: 2, Buffer: 1})
+				if err != nil {
+					t.Errorf("watch: %v", err)
+					return
+				}
+				rctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+				for ev, err := range w.All(rctx) {
+					if err != nil {
+						break
+					}
+					seen.Store(ev.Kind, true)
+					if round%2 == 0 {
+						break // a watcher that stops reading, then closes
+					}
+				}
+				cancel()
+				w.Close()
+			}
+		}()
+	}
+	time.Sleep(1500 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	_, sawWrite := seen.Load(client.WatchWrite)
+	require.True(t, sawWrite)
+	require.Eventually(t, func() bool { return c.Nodes[0].WatchStats().Watches == 0 }, 5*time.Second, 10*time.Millisecond)
+	require.Zero(t, c.Nodes[0].WatchStats().Queued)
+}
