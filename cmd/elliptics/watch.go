@@ -97,8 +97,14 @@ func (c *cli) printWatchEvent(ev *client.WatchEvent) error {
 	if addr == "" {
 		addr = "-"
 	}
-	line := fmt.Sprintf("%-7s group %d %s column %q size %d time %s user_flags %d missed %d",
-		ev.Kind, ev.Group, addr, ev.Column, ev.Size, formatTime(ev.Timestamp), ev.UserFlags, ev.Missed)
+	line := fmt.Sprintf("%-7s group %d %s", ev.Kind, ev.Group, addr)
+	switch ev.Kind {
+	case client.WatchWrite, client.WatchRemove:
+		line += fmt.Sprintf(" column %q size %d time %s user_flags %d missed %d",
+			ev.Column, ev.Size, formatTime(ev.Timestamp), ev.UserFlags, ev.Missed)
+	case client.WatchMissed:
+		line += fmt.Sprintf(" missed %d", ev.Missed)
+	}
 	if errText != "" {
 		line += ": " + errText
 	}
