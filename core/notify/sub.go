@@ -17,7 +17,9 @@ type Sub struct {
 
 	mu     sync.Mutex
 	q      []Event // at most limit
+	spare  []Event // the array Take emptied last, for q's next turn
 	missed uint64  // dropped since the last event queued
+	closed bool
 
 	ready chan struct{} // a token when q or missed became non-empty
 	done  chan struct{} // closed by Close
@@ -44,7 +46,7 @@ func (s *Sub) Close() {
 		close(s.done)
 		s.mu.Lock()
 		s.r.queued.Add(-int64(len(s.q)))
-		s.q = nil
+		s.q, s.spare, s.closed = nil, nil, true
 		s.mu.Unlock()
 	})
 }
@@ -81,12 +83,22 @@ func (s *Sub) Take(dst []Event) []Event {
 	}
 	s.mu.Lock()
 	q, missed := s.q, s.missed
-	s.q, s.missed = nil, 0
+	// Two arrays take turns: the queue fills one while this copies the
+	// other out, so a busy watch does not allocate a queue per batch.
+	s.q, s.spare, s.missed = s.spare[:0], nil, 0
 	s.r.queued.Add(-int64(len(q)))
 	s.mu.Unlock()
 	for _, ev := range q {
 		ev.WatchID = s.id
 		dst = append(dst, ev)
+	}
+	if cap(q) > 0 {
+		clear(q) // let column strings go
+		s.mu.Lock()
+		if s.spare == nil && !s.closed {
+			s.spare = q[:0]
+		}
+		s.mu.Unlock()
 	}
 	if missed > 0 {
 		dst = append(dst, Event{WatchID: s.id, Kind: proto.NotifyMissed, Group: s.key.Group, Missed: missed})
