@@ -104,6 +104,13 @@ func init() {
 			setup: noFlags(removeAction),
 		},
 		{
+			name:    "watch",
+			args:    []string{"KEY"},
+			summary: "print a line for every write and removal of KEY in every group, until interrupted",
+			about:   watchAbout,
+			setup:   watchCommand,
+		},
+		{
 			name:    "range",
 			args:    []string{"ACTION", "START", "END"},
 			summary: "read, count or remove every record with an ID in [START, END) of a group",

@@ -69,6 +69,14 @@
 // cannot carry). An address the table does not know is dialed, and relayed
 // only if that fails.
 //
+// Watches (watch.go, watchgroup.go): Session.Watch keeps a NOTIFY on the
+// owner of the key in each group of the session, on a stream of its own
+// (relayed like the requests above when the owner is out of reach), and
+// moves it when the stream breaks, the node ends it (the key moved) or the
+// route table names another owner, with backoff; WatchLost and WatchStarted
+// events bracket the gap. Watcher.Next is a blocking call with a context,
+// for the C ABI; Events is the channel form.
+//
 // Admin calls address one node by "host:port": BackendStatus, EnableBackend,
 // DisableBackend, MakeReadOnly, MakeWritable, StartDefrag, StopDefrag.
 // MonitorStat asks one node, or every node of the route table at once, for

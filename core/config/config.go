@@ -41,6 +41,8 @@ import (
 	filebackend "github.com/elliptics/elliptics/core/backend/file"
 	"github.com/elliptics/elliptics/core/backend/mem"
 	"github.com/elliptics/elliptics/core/client"
+	"github.com/elliptics/elliptics/core/notify"
+	"github.com/elliptics/elliptics/core/proto"
 	"github.com/elliptics/elliptics/core/recovery"
 	"github.com/elliptics/elliptics/core/route"
 	"github.com/elliptics/elliptics/core/server"
@@ -257,6 +259,10 @@ type Node struct {
 	// expires, later chunks and its commit get NotFound, and its space is
 	// reclaimed. Default "24h".
 	UploadTimeout Duration `toml:"upload_timeout"`
+	// NotifyQueue is how many events the node queues for a watcher of a
+	// key (NOTIFY) that asks for no size; past it events are dropped and
+	// the watcher is told how many it missed. Default 1024, at most 65536.
+	NotifyQueue int `toml:"notify_queue"`
 }
 
 // Backend is one [[backend]] table.
@@ -339,6 +345,7 @@ func defaultNode() Node {
 		SuspectAfter:    DefaultSuspectAfter,
 		RefreshInterval: Duration{DefaultRefreshInterval},
 		UploadTimeout:   Duration{DefaultUploadTimeout},
+		NotifyQueue:     notify.DefaultQueue,
 
 		ProbesPerInterval: DefaultProbesPerInterval,
 	}
@@ -580,6 +587,9 @@ func (c *Config) Validate() error {
 	if n.UploadTimeout.Duration <= 0 {
 		p.add("node.upload_timeout", "must be > 0, got %v", n.UploadTimeout)
 	}
+	if n.NotifyQueue < 1 || n.NotifyQueue > proto.MaxNotifyQueue {
+		p.add("node.notify_queue", "must be in 1..%d, got %d", proto.MaxNotifyQueue, n.NotifyQueue)
+	}
 
 	if a := c.Monitor.HTTPAddr; a != "" {
 		if err := checkAddr(a, true); err != nil {
@@ -791,6 +801,7 @@ func (c *Config) ServerOptions(logger *zap.Logger) (server.Options, error) {
 		ShutdownTimeout: n.ShutdownTimeout.Duration,
 		MaxInflight:     n.MaxInflight,
 		UploadTimeout:   n.UploadTimeout.Duration,
+		NotifyQueue:     n.NotifyQueue,
 		Logger:          logger,
 		Remotes:         slices.Clone(n.Remotes),
 		Peer: client.Config{

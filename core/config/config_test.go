@@ -66,7 +66,7 @@ func TestExampleFileIsDefault(t *testing.T) {
 	for _, key := range []string{"listen", "remotes", "log_level", "log_format", "request_timeout",
 		"shutdown_timeout", "max_payload", "max_inflight", "data_dir",
 		"ping_interval", "ping_timeout", "suspect_after", "refresh_interval", "upload_timeout",
-		"probes_per_interval", "connect_on_demand",
+		"notify_queue", "probes_per_interval", "connect_on_demand",
 		"id", "group", "type", "dir", "read_only", "enable", "sync", "sync_interval", "blob_size",
 		"records_in_blob", "compress", "points",
 		"auto", "rate", "objects_rate", "concurrency", "merge_delay", "leave_after", "tombstone_ttl", "anti_entropy", "handoff_window",
@@ -92,6 +92,7 @@ func TestLoadFixtures(t *testing.T) {
 			SuspectAfter:    5,
 			RefreshInterval: Duration{time.Minute},
 			UploadTimeout:   Duration{2 * time.Hour},
+			NotifyQueue:     64,
 
 			ProbesPerInterval: 4,
 			ConnectOnDemand:   true,

@@ -18,7 +18,11 @@ const (
 	// (addresses and versions); the asker connects to members it does not
 	// know and learns their backends from their handshakes.
 	CmdRouteList Cmd = 8
-	CmdRemove    Cmd = 11 // remove an object or one column (DEL in the original)
+	// CmdNotify watches a key (NotifyRequest): the request stays open and
+	// streams a NotifyEvent per write or remove of the key on its owner,
+	// and keep-alives, until dropped or its connection closes.
+	CmdNotify Cmd = 10
+	CmdRemove Cmd = 11 // remove an object or one column (DEL in the original)
 	// CmdReadRange reads (or, with IONoData, counts) the records of one
 	// backend whose IDs are in [start, end): RangeRequest, a RangeEntry
 	// reply with flag More per record, then a RangeResult.
@@ -72,6 +76,7 @@ var cmdNames = map[Cmd]string{
 	CmdBackendControl: "BACKEND_CONTROL",
 	CmdBackendStatus:  "BACKEND_STATUS",
 	CmdRouteList:      "ROUTE_LIST",
+	CmdNotify:         "NOTIFY",
 	CmdRoutesChanged:  "ROUTES_CHANGED",
 	CmdReadRange:      "READ_RANGE",
 	CmdRemoveRange:    "REMOVE_RANGE",

@@ -53,6 +53,8 @@ func FuzzPayloads(f *testing.F) {
 	f.Add(AppendBackendStatusList(nil, []BackendStatus{{ID: 1, Group: 2, State: StateEnabled, ReadOnly: true,
 		Defrag: DefragProgress{FilesDone: 1, StartedAt: time.Unix(5, 6), Err: "e"}, LastError: "x"}}))
 	f.Add((&RecoveryRequest{Action: "start", Kind: "dc", Backend: -1, DryRun: true}).Append(nil))
+	f.Add((&NotifyRequest{Action: NotifyWatch, Queue: 16}).Append(nil))
+	f.Add((&NotifyEvent{WatchID: 1, Kind: NotifyWrite, Group: 2, Size: 3, Timestamp: time.Unix(4, 5), Column: "c"}).Append(nil))
 	f.Fuzz(func(t *testing.T, b []byte) { decodeAll(b) })
 }
 
@@ -86,6 +88,16 @@ func decodeAll(b []byte) {
 	if r, err := DecodeRecoveryRequest(b); err == nil {
 		if r2, err := DecodeRecoveryRequest(r.Append(nil)); err != nil || r2 != r {
 			panic(fmt.Sprintf("recovery request does not round-trip: %v", err))
+		}
+	}
+	if r, err := DecodeNotifyRequest(b); err == nil {
+		if r2, err := DecodeNotifyRequest(r.Append(nil)); err != nil || r2 != r {
+			panic(fmt.Sprintf("notify request does not round-trip: %v", err))
+		}
+	}
+	if e, err := DecodeNotifyEvent(b); err == nil {
+		if e2, err := DecodeNotifyEvent(e.Append(nil)); err != nil || !reflect.DeepEqual(e, e2) {
+			panic(fmt.Sprintf("notify event does not round-trip: %v", err))
 		}
 	}
 	if n, err := DecodeNodeInfo(b); err == nil {

@@ -24,6 +24,9 @@ func (s *Server) registerCore() {
 	s.Handle(proto.CmdRemove, s.removeWithHandoff, data)
 	s.Handle(proto.CmdRecovery, s.handleRecovery, HandlerOptions{})
 	s.Handle(proto.CmdMonitorStat, s.handleMonitorStat, HandlerOptions{})
+	// A watch lives on the key's owner (localBackend) and streams: never
+	// forwarded, because forwarding relays only a final reply.
+	s.Handle(proto.CmdNotify, s.handleNotify, HandlerOptions{})
 	// Range, iterator and send requests span many keys (not ordered) and
 	// resolve their backend themselves (localBackend): they are never
 	// forwarded, because forwarding relays only a final reply.
@@ -118,6 +121,7 @@ func (s *Server) handleWrite(ctx context.Context, req *Request, _ Replier) ([][]
 		if err != nil {
 			return nil, err
 		}
+		s.notifyRemove(req.Backend.Group, &req.Header.ID, a.Column, ts)
 		li := proto.LookupInfo{IOAttr: proto.IOAttr{Column: a.Column, Timestamp: ts, RecordFlags: proto.RecordRemoved},
 			Address: s.replyAddress(req)}
 		return [][]byte{li.Append(nil)}, nil
@@ -160,6 +164,7 @@ func (s *Server) handleWrite(ctx context.Context, req *Request, _ Replier) ([][]
 	if wr.Phased() && !wr.Commit {
 		rf |= proto.RecordUncommitted
 	}
+	s.notifyWrite(req.Backend.Group, &wr.Key, &meta, rf)
 	info := proto.LookupInfo{
 		IOAttr: proto.IOAttr{Column: a.Column, Offset: a.Offset, Size: uint64(len(data)), TotalSize: meta.Size,
 			Timestamp: meta.Timestamp, UserFlags: meta.UserFlags, RecordFlags: rf, Expire: meta.Expire},
@@ -251,6 +256,8 @@ func (s *Server) handleRemove(ctx context.Context, req *Request, _ Replier) ([][
 	}
 	if !found {
 		err = status.Errorf(status.NotFound, "key %s column %q", req.Header.ID.Short(), a.Column)
+	} else {
+		s.notifyRemove(req.Backend.Group, &req.Header.ID, a.Column, time.Now().UTC())
 	}
 	if s.opts.Recovery.TombstoneTTL > 0 {
 		// The remover's timestamp, the same in every group (older

@@ -85,6 +85,7 @@ func (s *Server) handleRange(ctx context.Context, req *Request, r Replier) ([][]
 			if err != nil {
 				return err
 			}
+			s.notifyRemove(b.Group, &rec.ID, rec.Column, time.Time{})
 			if ttl := s.opts.Recovery.TombstoneTTL; ttl > 0 {
 				now := time.Now().UTC()
 				if err := backend.WriteTombstone(ctx, st, rec.ID, rec.Column, false, now, now.Add(ttl)); err != nil {

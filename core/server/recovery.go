@@ -483,7 +483,10 @@ func (h recoveryHost) Local(backendID int32) (recovery.Local, error) {
 	if err != nil {
 		return recovery.Local{}, err
 	}
-	return recovery.Local{ID: b.ID, Group: b.Group, Store: st, Release: b.release}, nil
+	// Recovery's writes here (dc copies, pulls) tell this backend's
+	// watchers; its removes after a merge moved a record away do not: the
+	// key lives on at its new owner.
+	return recovery.Local{ID: b.ID, Group: b.Group, Store: h.s.notifying(st, b.Group), Release: b.release}, nil
 }
 
 func (h recoveryHost) Copy(ctx context.Context, src backend.Backend, key backend.Key, g uint32) (backend.Meta, error) {
@@ -527,7 +530,7 @@ func (h recoveryHost) Copy(ctx context.Context, src backend.Backend, key backend
 		return meta, err
 	}
 	defer b.release()
-	return meta, h.s.uploadLocal(ctx, dst, key, r, meta)
+	return meta, h.s.uploadLocal(ctx, h.s.notifying(dst, b.Group), key, r, meta)
 }
 
 // copyTombstone carries a remove to the owner of the key in group g.
@@ -548,7 +551,7 @@ func (h recoveryHost) copyTombstone(ctx context.Context, oid id.ID, col string, 
 		return err
 	}
 	defer b.release()
-	return h.ApplyTombstone(ctx, dst, backend.Record{Key: backend.Key{ID: oid, Column: backend.TombstoneColumn(col, whole)}, Meta: meta})
+	return h.ApplyTombstone(ctx, h.s.notifying(dst, b.Group), backend.Record{Key: backend.Key{ID: oid, Column: backend.TombstoneColumn(col, whole)}, Meta: meta})
 }
 
 func (h recoveryHost) ApplyTombstone(ctx context.Context, dst backend.Backend, rec backend.Record) error {
@@ -560,9 +563,13 @@ func (h recoveryHost) ApplyTombstone(ctx context.Context, dst backend.Backend, r
 	if expire.IsZero() {
 		expire = time.Now().Add(h.s.opts.Recovery.TombstoneTTL)
 	}
-	return h.WithKey(ctx, rec.ID, func() error {
+	err := h.WithKey(ctx, rec.ID, func() error {
 		return backend.ApplyTombstone(ctx, dst, rec.ID, col, whole, rec.Timestamp, expire)
 	})
+	if ns, ok := dst.(*notifyStore); ok && err == nil {
+		ns.s.notifyRemove(ns.group, &rec.ID, col, rec.Timestamp)
+	}
+	return err
 }
 
 // Pull copies a big record from its owner in group g into dst, in chunks.

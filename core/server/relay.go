@@ -53,9 +53,10 @@ func (s *Server) isSelf(addr string) bool {
 func (s *Server) Relays() uint64 { return s.cluster.relays.Load() }
 
 // relayStreams reports whether a request may get intermediate replies, so
-// must be relayed on a stream: READ_RANGE with data, ITERATOR start, and
-// commands this node does not know (an extension may stream). The core's
-// other commands reply once.
+// must be relayed on a stream: READ_RANGE with data, ITERATOR start,
+// NOTIFY (a watch streams until dropped; a drop replies once and is cheap
+// either way), and commands this node does not know (an extension may
+// stream). The core's other commands reply once.
 func (s *Server) relayStreams(h *proto.Header, payload []byte) bool {
 	switch h.Cmd {
 	case proto.CmdReadRange:

@@ -83,6 +83,9 @@ func (s *Server) copyRecord(ctx context.Context, src *Backend, st backend.Backen
 			// Copied but not moved: the key's results say so.
 			return fail(err)
 		}
+		if err == nil {
+			s.notifyRemove(src.Group, &key.ID, key.Column, time.Time{})
+		}
 	}
 	return out
 }
@@ -118,6 +121,7 @@ func (s *Server) writeCopy(ctx context.Context, key backend.Key, g uint32, data 
 		return err
 	}
 	defer b.release()
+	dst = s.notifying(dst, b.Group)
 	if b.ReadOnly() {
 		return status.Errorf(status.ReadOnly, "backend %d (group %d) is read-only", b.ID, b.Group)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/elliptics/elliptics/core/client"
 	"github.com/elliptics/elliptics/core/id"
+	"github.com/elliptics/elliptics/core/notify"
 	"github.com/elliptics/elliptics/core/route"
 
 	"github.com/elliptics/elliptics/core/backend"
@@ -83,6 +84,13 @@ type Options struct {
 	Recovery RecoveryOptions
 	// Monitor configures statistics (monitor.go) and their HTTP endpoint.
 	Monitor MonitorOptions
+	// NotifyQueue is the events the node queues for a watcher (NOTIFY)
+	// that asks for no size (default notify.DefaultQueue, 1024); a full
+	// queue drops events and counts them.
+	NotifyQueue int
+	// NotifyMaxQueued bounds the events queued for all watchers of the
+	// node together (default notify.DefaultMaxQueued).
+	NotifyMaxQueued int
 }
 
 func (o *Options) setDefaults() {
@@ -134,7 +142,7 @@ func (o *Options) Validate() error {
 		}
 		ids[b.ID] = true
 	}
-	if o.MaxInflight < 0 || o.RequestTimeout < 0 || o.ShutdownTimeout < 0 || o.UploadTimeout < 0 ||
+	if o.MaxInflight < 0 || o.NotifyQueue < 0 || o.NotifyMaxQueued < 0 || o.RequestTimeout < 0 || o.ShutdownTimeout < 0 || o.UploadTimeout < 0 ||
 		o.Recovery.MergeDelay < 0 || o.Recovery.Limits.BytesPerSec < 0 || o.Recovery.Limits.ObjectsPerSec < 0 ||
 		o.Monitor.TopLength < 0 || o.Monitor.TopPeriod < 0 {
 		return errors.New("server: negative limit")
@@ -238,6 +246,7 @@ type Server struct {
 	cluster clusterState
 	rec     recoveryState
 	mon     monitorState
+	watches *notify.Registry       // NOTIFY watches of this node's keys
 	addr    atomic.Pointer[string] // first listen address, set by Start
 	// wildcard: the first listen address is on every interface (":1025",
 	// "0.0.0.0:1025"); replies then name the address a request came in on.
@@ -259,6 +268,7 @@ func New(opts Options) (*Server, error) {
 		byID:     map[int32]*Backend{},
 		keys:     newKeyQueue(),
 		conns:    map[*conn]struct{}{},
+		watches:  notify.New(notify.Options{Queue: opts.NotifyQueue, MaxQueued: opts.NotifyMaxQueued}),
 	}
 	s.keys.spawn = s.workers.run
 	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
@@ -438,6 +448,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, c := range conns {
 		c.stopReading()
 	}
+	// Watches would otherwise keep their requests in flight to the end
+	// of the timeout: each ends with ShuttingDown.
+	s.watches.Close()
 	// Recovery jobs stop at their next record and keep their state for
 	// the next start; they use backends and peers, closed below.
 	s.rec.mgr.Close()
