@@ -69,3 +69,53 @@ func ell_session_recovery(h C.ell_session_t, address *C.ell_cchar, request *C.el
 	jsonOut(out, b)
 	return C.ELL_OK
 }
+
+// monitorEntry is one node of ell_session_monitor_stat's reply.
+type monitorEntry struct {
+	Address string          `json:"address"`
+	Stats   json.RawMessage `json:"stats,omitempty"`
+	Error   *errorJSON      `json:"error,omitempty"`
+}
+
+type errorJSON struct {
+	Code    int32  `json:"code"`
+	Message string `json:"message"`
+}
+
+//export ell_session_monitor_stat
+func ell_session_monitor_stat(h C.ell_session_t, address *C.ell_cchar, categories C.uint64_t, out *C.ell_json,
+	err *C.ell_error) (rc C.int32_t) {
+	defer guard(err, &rc)
+	if out == nil {
+		return invalid(err, "ell_session_monitor_stat: out is NULL")
+	}
+	*out = C.ell_json{}
+	ss, ok := getSession(h)
+	if !ok {
+		return badHandle(err, "session", h)
+	}
+	s, _ := ss.snapshot()
+	addr := ""
+	if address != nil {
+		addr = C.GoString((*C.char)(unsafe.Pointer(address)))
+	}
+	res, e := s.MonitorStat(context.Background(), addr, uint64(categories))
+	entries := make([]monitorEntry, len(res))
+	for i, r := range res {
+		entries[i] = monitorEntry{Address: r.Address}
+		if r.Err != nil {
+			entries[i].Error = &errorJSON{Code: int32(errCode(r.Err)), Message: r.Err.Error()}
+		} else {
+			entries[i].Stats = r.Raw
+		}
+	}
+	if e != nil {
+		return fail(err, e)
+	}
+	b, e := json.Marshal(entries)
+	if e != nil {
+		return fail(err, fmt.Errorf("ell_session_monitor_stat: encode reply: %w", e))
+	}
+	jsonOut(out, b)
+	return C.ELL_OK
+}

@@ -486,6 +486,58 @@ void ell_json_free(ell_json *j);
 int32_t ell_session_recovery(ell_session_t s, const char *address, const char *request, size_t len, ell_json *out,
 			     ell_error *err);
 
+/* Statistics (MONITOR_STAT) of the node at address, or of every node of the
+ * route table when address is NULL, for the categories given (bits as in
+ * docs/monitoring.md; UINT64_MAX for all). The reply is a JSON array, one
+ * object per node in address order: {"address": "host:port", "stats":
+ * {...}} or {"address": ..., "error": {"code": C, "message": M}}. The call
+ * fails only if every node failed (or the one named did). */
+int32_t ell_session_monitor_stat(ell_session_t s, const char *address, uint64_t categories, ell_json *out,
+				 ell_error *err);
+
+/* ---- watches (NOTIFY) ---------------------------------------------------- */
+
+typedef uint64_t ell_watch_t; /* a watch on one key in every group of a session */
+
+#define ELL_WATCH_WRITE 1   /* a write, append or commit of the key */
+#define ELL_WATCH_REMOVE 2  /* a removal of the key or a column */
+#define ELL_WATCH_MISSED 3  /* the node dropped `missed` events: the watcher read too slowly */
+#define ELL_WATCH_STARTED 4 /* the watch is established on address for group_id */
+#define ELL_WATCH_LOST 5    /* the watch on address ended (error says why); it is being re-established */
+
+#define ELL_ADDRESS_MAX 128
+#define ELL_COLUMN_MAX 256
+
+typedef struct ell_watch_event {
+	int32_t kind; /* ELL_WATCH_* */
+	uint32_t group_id;
+	uint8_t id[ELL_ID_SIZE];
+	uint64_t size;	/* the column's size after a write */
+	uint64_t tsec;	/* the record's timestamp after a write, the removal's time */
+	uint64_t tnsec;
+	uint64_t user_flags;
+	uint64_t record_flags;
+	uint64_t missed; /* events dropped just before this one */
+	int32_t error;	 /* ELL_WATCH_LOST: the code of why */
+	uint32_t reserved;
+	char address[ELL_ADDRESS_MAX]; /* the node that reported it, NUL-terminated */
+	char column[ELL_COLUMN_MAX];   /* "" = the default column */
+} ell_watch_event;
+
+/* Starts watching key in every group of the session (a snapshot of its
+ * settings): every write and removal of it, wherever it lives, is reported.
+ * queue is the events each node keeps for this watcher before dropping and
+ * counting them (0: the node's default). Free with ell_watch_close. */
+int32_t ell_session_watch(ell_session_t s, const ell_key *key, uint32_t queue, ell_watch_t *out, ell_error *err);
+
+/* Waits up to timeout_ms (< 0: forever) for the next event: ELL_OK and *ev
+ * set, ELL_ETIMEDOUT when none came, ELL_ECANCELED once the watch is closed. */
+int32_t ell_watch_next(ell_watch_t w, int64_t timeout_ms, ell_watch_event *ev, ell_error *err);
+
+/* Ends the watch on the nodes and frees the handle; a thread blocked in
+ * ell_watch_next returns ELL_ECANCELED. */
+void ell_watch_close(ell_watch_t w);
+
 /* ---- results ------------------------------------------------------------- */
 
 /* The outcome of one command in one group. Strings and data live until the

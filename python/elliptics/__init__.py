@@ -75,7 +75,8 @@ from ._route import Route, RouteList
 from ._result import AsyncResult, IoAttribute, IteratorResponse, IteratorResultEntry, ResultEntry
 from ._dataops import IteratorRange, Range
 from ._session import Session
-from ._admin import RecoveryJob
+from ._admin import MonitorStatResult, MonitorStatResultEntry, RecoveryJob, monitor_stat_categories
+from ._watch import WatchEvent, Watcher, watch_kinds
 
 __all__ = [
     "__version__",
@@ -139,6 +140,12 @@ __all__ = [
     "Range",
     "IteratorRange",
     "RecoveryJob",
+    "MonitorStatResult",
+    "MonitorStatResultEntry",
+    "monitor_stat_categories",
+    "WatchEvent",
+    "Watcher",
+    "watch_kinds",
 ]
 
 for _name in __all__:

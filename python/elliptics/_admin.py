@@ -1,12 +1,15 @@
-"""Administration calls that speak JSON: recovery jobs (RECOVERY)."""
+"""Administration calls that speak JSON: recovery jobs (RECOVERY) and
+statistics (MONITOR_STAT)."""
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
-from typing import Any, Dict, List, Mapping, Optional, Union
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Union
 
 from . import _lib
+from ._errors import ErrorInfo
 from ._lib import ffi, lib
 from ._values import Address, to_remote
 
@@ -119,3 +122,86 @@ def start_request(
     if objects_rate:
         req["objects_per_sec"] = int(objects_rate)
     return req
+
+
+class monitor_stat_categories(enum.IntFlag):
+    """Categories of :meth:`Session.monitor_stat` (the original's bits, plus recovery)."""
+
+    cache = 1  #: accepted; reports nothing (no cache here)
+    io = 2
+    commands = 4
+    backend = 16
+    stats = 32
+    procfs = 64
+    top = 128
+    recovery = 256  #: not in the original
+    all = (1 << 64) - 1  #: every category (-1 in the original)
+
+
+@dataclasses.dataclass(frozen=True)
+class MonitorStatResultEntry:
+    """The statistics of one node: ``statistics`` is the node's JSON as a dict
+    (docs/monitoring.md), empty when ``error`` is set."""
+
+    address: Address
+    statistics: Mapping[str, Any]
+    error: Optional[ErrorInfo]
+
+    @property
+    def status(self) -> int:
+        """0, or the negative code of why the node could not be asked."""
+        return self.error.code if self.error else 0
+
+
+class MonitorStatResult:
+    """The completed result of :meth:`Session.monitor_stat`, shaped like an
+    AsyncResult: ``get()`` returns the entries, iteration yields them, and
+    ``await`` works."""
+
+    def __init__(self, entries: List[MonitorStatResultEntry]) -> None:
+        self._entries = entries
+
+    def get(self) -> List[MonitorStatResultEntry]:
+        """The entries, one per node asked, in address order."""
+        return list(self._entries)
+
+    def wait(self) -> None:
+        """Returns at once: the call completed before the result was made."""
+
+    def ready(self) -> bool:
+        """Always true."""
+        return True
+
+    def successful(self) -> bool:
+        """Whether every node answered."""
+        return all(e.error is None for e in self._entries)
+
+    def __iter__(self) -> Iterator[MonitorStatResultEntry]:
+        return iter(self.get())
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __await__(self) -> Any:
+        if False:  # pragma: no cover - makes this a generator
+            yield
+        return self.get()
+
+
+def monitor_stat_call(session_handle: Any, address: Optional[AddressLike], categories: int) -> MonitorStatResult:
+    """Runs ell_session_monitor_stat and parses its JSON."""
+    out = ffi.new("ell_json *")
+    err = _lib.new_error()
+    addr = to_remote(address).encode() if address is not None else ffi.NULL
+    rc = lib.ell_session_monitor_stat(session_handle, addr, int(categories) & ((1 << 64) - 1), out, err)
+    _lib.raise_for(rc, err, "monitor_stat")
+    try:
+        nodes = json.loads(ffi.string(out.data, out.size).decode())
+    finally:
+        lib.ell_json_free(out)
+    entries = []
+    for n in nodes:
+        e = n.get("error")
+        info = ErrorInfo(int(e.get("code", -5)), str(e.get("message", ""))) if e else None
+        entries.append(MonitorStatResultEntry(Address.parse(n["address"]), n.get("stats") or {}, info))
+    return MonitorStatResult(entries)

@@ -11,7 +11,8 @@ from asyncio import _get_running_loop
 from typing import Any, Callable, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _aio, _lib
-from ._admin import AddressLike, RecoveryJob, recovery_call, start_request
+from ._admin import AddressLike, MonitorStatResult, RecoveryJob, monitor_stat_call, monitor_stat_categories, recovery_call, start_request
+from ._watch import Watcher
 from ._dataops import CasState, IteratorRange, Range, csum_bytes, time_pair, ttl_ms
 from ._enums import checkers, command_flags, exceptions_policy, filters, io_flags, iterator_flags, iterator_types
 from ._errors import InvalidError, format_message, make_error
@@ -403,6 +404,36 @@ class Session:
         if a is None:
             raise make_error(-6, "lookup_address: no address for group %d" % int(group_id))
         return a
+
+    # ---- statistics and watches ----------------------------------------
+
+    def monitor_stat(
+        self, address: Optional[AddressLike] = None, categories: int = monitor_stat_categories.all
+    ) -> MonitorStatResult:
+        """Statistics of the node at ``address``, or of every node of the route table (None).
+
+        ``categories`` are :class:`monitor_stat_categories` bits. The call
+        completes before it returns; ``result.get()`` gives one
+        :class:`MonitorStatResultEntry` per node, whose ``statistics`` is the
+        node's JSON as a dict (docs/monitoring.md). A node that cannot be asked
+        has ``error`` set; the call raises only if every node failed."""
+        return monitor_stat_call(self.handle, address, int(categories))
+
+    def watch(self, key: Key, queue: int = 0) -> Watcher:
+        """Watches a key in every group of this session: an event for every
+        write and removal of it, whichever node the writer used.
+
+        ``queue`` is the events each node keeps for this watcher before it
+        drops and counts them (0: the node's default, 1024). Iterate the
+        :class:`Watcher` (``for``/``async for``); close it (or use ``with``)
+        to end the watch."""
+        keep: List[Any] = []
+        k = ffi.new("ell_key *")
+        _fill_key(k, key, keep)
+        out = ffi.new("ell_watch_t *")
+        err = _lib.new_error()
+        self._check(lib.ell_session_watch(self.handle, k, int(queue), out, err), err, "watch")
+        return Watcher(int(out[0]))
 
     # ---- recovery -------------------------------------------------------
 
