@@ -218,3 +218,26 @@ type ReadOnlySetter interface {
 type Digester interface {
 	Digests(ctx context.Context, first, last int) (sums []uint64, ok bool, err error)
 }
+
+// Wrapper is a backend that adds behaviour around another (a node's
+// notifying store): Unwrap returns it, so As finds the optional interfaces
+// (Digester, ColumnLister, ...) of what it wraps.
+type Wrapper interface {
+	Unwrap() Backend
+}
+
+// As returns b, or the first backend b wraps, that implements T.
+func As[T any](b Backend) (T, bool) {
+	for b != nil {
+		if t, ok := b.(T); ok {
+			return t, true
+		}
+		w, ok := b.(Wrapper)
+		if !ok {
+			break
+		}
+		b = w.Unwrap()
+	}
+	var zero T
+	return zero, false
+}

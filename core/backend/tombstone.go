@@ -57,7 +57,7 @@ type ColumnLister interface {
 // Columns returns the live columns of an object, user and reserved.
 func Columns(ctx context.Context, b Backend, oid id.ID) ([]Record, error) {
 	var out []Record
-	if cl, ok := b.(ColumnLister); ok {
+	if cl, ok := As[ColumnLister](b); ok {
 		names, err := cl.Columns(ctx, oid)
 		if err != nil {
 			return nil, err

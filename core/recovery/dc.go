@@ -54,7 +54,7 @@ func (m *Manager) dc(ctx context.Context, j *Job) error {
 	d := &dcPass{m: m, j: j, loc: loc, here: backendName(self, loc.ID), dry: spec.DryRun, before: spec.Before}
 	if spec.Before.IsZero() {
 		// Range hashes cover every record, not only the older ones.
-		d.digests, _ = loc.Store.(backend.Digester)
+		d.digests, _ = backend.As[backend.Digester](loc.Store)
 	}
 	// With Verify, pass 0 checks the local records; the sources follow.
 	first := 0

@@ -19,6 +19,10 @@ type notifyStore struct {
 	group uint32
 }
 
+// Unwrap implements backend.Wrapper: the store's optional interfaces
+// (range hashes, column lists) stay visible through backend.As.
+func (ns *notifyStore) Unwrap() backend.Backend { return ns.Backend }
+
 // notifying wraps st so its writes notify the watchers of group's keys.
 func (s *Server) notifying(st backend.Backend, group uint32) backend.Backend {
 	if ns, ok := st.(*notifyStore); ok && ns.group == group {

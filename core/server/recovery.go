@@ -663,7 +663,7 @@ func (h recoveryHost) localDigests(ctx context.Context, backendID int32, first, 
 		return nil, false, err
 	}
 	defer loc.Release()
-	d, ok := loc.Store.(backend.Digester)
+	d, ok := backend.As[backend.Digester](loc.Store)
 	if !ok {
 		return nil, false, nil
 	}

@@ -714,12 +714,12 @@ func TestJoinRace(t *testing.T) {
 	require.Zero(t, misses.Load(), "reads that failed while the newcomer joined (of %d)", reads.Load())
 }
 
-// Anti-entropy compares range hashes first: of many objects both groups
-// hold, it looks at the records of the few buckets that differ only.
+// A dc compares range hashes first: of many objects both groups hold, it
+// looks at the records of the few buckets that differ only. (Run by hand:
+// an automatic pass could overlap the writes, when most buckets differ.)
 func TestAntiEntropyByRangeHashes(t *testing.T) {
 	ctx := context.Background()
-	c, _, sess := startCluster(t, clustertest.Options{Nodes: 2, Groups: 2, Recovery: server.RecoveryOptions{
-		MergeDelay: 50 * time.Millisecond, AntiEntropy: 300 * time.Millisecond}})
+	c, _, sess := startCluster(t, clustertest.Options{Nodes: 2, Groups: 2, Recovery: server.RecoveryOptions{Manual: true}})
 	const n = 2000
 	for i := range n {
 		_, err := sess.Write(ctx, client.NewKey(fmt.Sprintf("both-%d", i)), []byte("v"))
@@ -729,24 +729,30 @@ func TestAntiEntropyByRangeHashes(t *testing.T) {
 	only2.SetGroups(2)
 	_, err := only2.Write(ctx, client.NewKey("lonely"), []byte("v"))
 	require.NoError(t, err)
+
+	// Node 0 serves group 1.
+	jobs, err := sess.StartRecovery(ctx, c.Addrs[0], recovery.DC, client.RecoveryOptions{Backend: 0})
+	require.NoError(t, err)
+	var st recovery.Status
+	require.Eventually(t, func() bool {
+		all, err := sess.RecoveryStatus(ctx, c.Addrs[0])
+		require.NoError(t, err)
+		for _, j := range all {
+			if j.ID == jobs[0].ID {
+				st = j
+			}
+		}
+		return st.State.Finished()
+	}, 20*time.Second, 10*time.Millisecond)
+	require.Equal(t, recovery.Done, st.State, "%+v", st)
+	require.Equal(t, uint64(1), st.Moved, "the object group 1 lacked")
+	require.NotZero(t, st.Equal, "buckets found equal by their hashes: %+v", st)
+	require.Less(t, st.Scanned, uint64(n/4), "records looked at, of %d in the group", n)
 	g1 := sess.Clone()
 	g1.SetGroups(1)
 	g1.SetReadRepair(false)
-	require.Eventually(t, func() bool {
-		_, err := g1.Read(ctx, client.NewKey("lonely"), 0, 0)
-		return err == nil
-	}, 10*time.Second, 20*time.Millisecond)
-	// The group 1 job that copied it skipped the equal buckets unread.
-	var found bool
-	for _, st := range c.Nodes[0].Recovery().Jobs() {
-		if st.Spec.Kind != recovery.DC || st.Moved == 0 {
-			continue
-		}
-		found = true
-		assert.NotZero(t, st.Equal, "buckets found equal by their hashes")
-		assert.Less(t, st.Scanned, uint64(n/4), "records looked at, of %d in the group", n)
-	}
-	require.True(t, found, "no dc job copied the object: %s", jobsString(c))
+	_, err = g1.Read(ctx, client.NewKey("lonely"), 0, 0)
+	require.NoError(t, err)
 }
 
 // Divergent replicas, one of them corrupt on disk: group 1 holds an old
