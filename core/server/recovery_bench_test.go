@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/elliptics/elliptics/core/backend"
+	"github.com/elliptics/elliptics/core/backend/blob"
 	"github.com/elliptics/elliptics/core/client"
 	"github.com/elliptics/elliptics/core/recovery"
 	"github.com/elliptics/elliptics/core/server"
@@ -58,6 +60,44 @@ func BenchmarkDCEqualGroups(b *testing.B) {
 				scanned = st.Scanned
 			}
 			b.ReportMetric(float64(scanned), "records-scanned/op")
+		})
+	}
+}
+
+// BenchmarkRemoveTombstone times REMOVE on a blob backend (sync always)
+// with tombstones (the default tombstone_ttl) and without:
+//
+//	go test -run '^$' -bench RemoveTombstone -benchtime 2000x ./core/server/
+func BenchmarkRemoveTombstone(b *testing.B) {
+	for _, mode := range []struct {
+		name string
+		ttl  time.Duration
+	}{{"tombstones", 0}, {"none", -1}} {
+		b.Run(mode.name, func(b *testing.B) {
+			ctx := context.Background()
+			dir := b.TempDir()
+			c, err := clustertest.Start(clustertest.Options{Nodes: 1, Groups: 1,
+				Recovery: server.RecoveryOptions{Manual: true, TombstoneTTL: mode.ttl},
+				Backend:  func(int) (backend.Backend, error) { return blob.Open(dir, blob.Options{}) }})
+			require.NoError(b, err)
+			defer c.Close()
+			require.NoError(b, c.WaitConverged(ctx))
+			cl, err := c.Client(ctx, client.Config{})
+			require.NoError(b, err)
+			defer cl.Close()
+			sess := client.NewSession(cl)
+			sess.SetGroups(1)
+			keys := make([]client.Key, b.N)
+			for i := range keys {
+				keys[i] = client.NewKey(fmt.Sprint("k", i))
+				_, err := sess.Write(ctx, keys[i], []byte("value"))
+				require.NoError(b, err)
+			}
+			b.ResetTimer()
+			for i := range b.N {
+				_, err := sess.Remove(ctx, keys[i])
+				require.NoError(b, err)
+			}
 		})
 	}
 }
