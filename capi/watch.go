@@ -20,7 +20,9 @@ import (
 // timeout: a blocking call is the easiest thing to wrap in any language
 // (Python runs it with the GIL released, asyncio on a worker thread).
 
-func getWatch(h C.ell_watch_t) (*client.Watcher, bool) { return getAs[*client.Watcher](handles, uint64(h)) }
+func getWatch(h C.ell_watch_t) (*client.Watcher, bool) {
+	return getAs[*client.Watcher](handles, uint64(h))
+}
 
 //export ell_session_watch
 func ell_session_watch(h C.ell_session_t, key *C.ell_ckey, queue C.uint32_t, out *C.ell_watch_t, err *C.ell_error) (rc C.int32_t) {
