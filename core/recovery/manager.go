@@ -49,6 +49,10 @@ type Manager struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// runMu orders wg.Add in run against Close's Wait: once closed, no job
+	// starts (Resume may run on the node's loop while it shuts down).
+	runMu  sync.Mutex
+	closed bool
 
 	limiter *throttle
 	slots   *slots // one per running job (Options.Concurrency)
@@ -207,10 +211,18 @@ func (m *Manager) run(j *Job) {
 		j.since = time.Now()
 	}
 	j.mu.Unlock()
+	m.runMu.Lock()
+	if m.closed {
+		m.runMu.Unlock()
+		cancel()
+		close(done)
+		return
+	}
+	m.wg.Add(1)
 	// Queue for a slot now, not in the goroutine, so jobs run in the
 	// order they were started.
 	slot := m.slots.ask()
-	m.wg.Add(1)
+	m.runMu.Unlock()
 	go func() {
 		defer m.wg.Done()
 		defer close(done)
@@ -347,6 +359,9 @@ func (m *Manager) Active(kind Kind, backendID int32) bool {
 // Close stops every job at its next record and waits for them; their
 // state stays on disk, so the next Resume continues them.
 func (m *Manager) Close() {
+	m.runMu.Lock()
+	m.closed = true
+	m.runMu.Unlock()
 	m.cancel()
 	m.wg.Wait()
 }
