@@ -295,3 +295,93 @@ func TestRecoveryNodeRemove(t *testing.T) {
 	require.Zero(t, code, errOut)
 	require.Contains(t, out, `"kind": "dc"`)
 }
+
+// TestRecoveryDivergentAndCorrupt: three groups hold three states of one
+// object — group 1 an old version, groups 2 and 3 the newest, group 2's
+// copy with a byte flipped on disk — plus objects only some groups got.
+// An operator's dc with --verify on each node (as the periodic scrub does)
+// leaves every group the newest intact version: the corrupt copy is never
+// sent, and is itself replaced.
+func TestRecoveryDivergentAndCorrupt(t *testing.T) {
+	n1 := recoveryNode(t, 1, "", "")
+	n2 := recoveryNode(t, 2, n1.addr, "")
+	n3 := recoveryNode(t, 3, n1.addr, "")
+	nodes := []*clusterNode{n1, n2, n3}
+	startAll(t, nodes)
+	s := session(t, n1.addr)
+	s.SetGroups(1, 2, 3)
+	waitTable(t, s, 3)
+	ctx := context.Background()
+	in := func(g ...uint32) *client.Session {
+		x := s.Clone()
+		x.SetGroups(g...)
+		x.SetReadRepair(false)
+		return x
+	}
+	key := client.NewKey("divergent")
+	newest := []byte(strings.Repeat("newest-intact|", 300))
+	old := in(1)
+	old.SetTimestamp(time.Now().Add(-time.Hour))
+	_, err := old.Write(ctx, key, []byte("old version"))
+	require.NoError(t, err)
+	_, err = in(2, 3).Write(ctx, key, newest)
+	require.NoError(t, err)
+	_, err = in(3).Write(ctx, client.NewKey("only-in-3"), []byte("3"))
+	require.NoError(t, err)
+
+	require.NoError(t, n2.d.stop())
+	flipByte(t, filepath.Join(n2.dir, "data"), newest)
+	n2.start(t)
+	waitTable(t, s, 3)
+	_, err = in(2).Read(ctx, key, 0, 0)
+	require.ErrorIs(t, err, status.ErrCorrupt)
+
+	for _, n := range nodes {
+		out, errOut, code := cli(t, nil, "--remote", n1.addr, "recovery", "dc", "--verify", "--address", n.addr, "--wait")
+		require.Zero(t, code, "dc on %s: %s%s", n.addr, out, errOut)
+		require.Contains(t, out, "done", "dc on %s", n.addr)
+	}
+	for _, g := range []uint32{1, 2, 3} {
+		e, err := in(g).Read(ctx, key, 0, 0)
+		require.NoError(t, err, "group %d", g)
+		require.Equal(t, newest, e.Data, "group %d", g)
+		e, err = in(g).Read(ctx, client.NewKey("only-in-3"), 0, 0)
+		require.NoError(t, err, "group %d", g)
+		require.Equal(t, "3", string(e.Data))
+	}
+	var corrupt uint64
+	for _, j := range jobsOf(t, s, n2.addr, recovery.DC) {
+		corrupt += j.Corrupt
+	}
+	require.NotZero(t, corrupt, "the verify pass on group 2 reported nothing")
+}
+
+// flipByte flips a byte in the middle of the first copy of value found in
+// the files under dir.
+func flipByte(t *testing.T, dir string, value []byte) {
+	t.Helper()
+	var done bool
+	require.NoError(t, filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || done {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		i := strings.Index(string(data), string(value))
+		if i < 0 {
+			return nil
+		}
+		f, err := os.OpenFile(p, os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		at := i + len(value)/2
+		_, err = f.WriteAt([]byte{data[at] ^ 0xff}, int64(at))
+		done = err == nil
+		return err
+	}))
+	require.True(t, done, "value not found under %s", dir)
+}
