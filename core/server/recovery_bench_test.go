@@ -23,14 +23,7 @@ import (
 //	go test -run '^$' -bench DCEqualGroups -benchtime 5x ./core/server/
 func BenchmarkDCEqualGroups(b *testing.B) {
 	ctx := context.Background()
-	c, err := clustertest.Start(clustertest.Options{Nodes: 2, Groups: 2, Recovery: server.RecoveryOptions{Manual: true}})
-	require.NoError(b, err)
-	defer c.Close()
-	require.NoError(b, c.WaitConverged(ctx))
-	cl, err := c.Client(ctx, client.Config{})
-	require.NoError(b, err)
-	defer cl.Close()
-	sess := client.NewSession(cl)
+	c, _, sess := startCluster(b, clustertest.Options{Nodes: 2, Groups: 2, Recovery: server.RecoveryOptions{Manual: true}})
 	const n = 50000
 	keys := make([]client.Key, n)
 	datas := make([][]byte, n)
@@ -76,16 +69,9 @@ func BenchmarkRemoveTombstone(b *testing.B) {
 		b.Run(mode.name, func(b *testing.B) {
 			ctx := context.Background()
 			dir := b.TempDir()
-			c, err := clustertest.Start(clustertest.Options{Nodes: 1, Groups: 1,
+			_, _, sess := startCluster(b, clustertest.Options{Nodes: 1, Groups: 1,
 				Recovery: server.RecoveryOptions{Manual: true, TombstoneTTL: mode.ttl},
 				Backend:  func(int) (backend.Backend, error) { return blob.Open(dir, blob.Options{}) }})
-			require.NoError(b, err)
-			defer c.Close()
-			require.NoError(b, c.WaitConverged(ctx))
-			cl, err := c.Client(ctx, client.Config{})
-			require.NoError(b, err)
-			defer cl.Close()
-			sess := client.NewSession(cl)
 			sess.SetGroups(1)
 			keys := make([]client.Key, b.N)
 			for i := range keys {

@@ -31,7 +31,7 @@ var fastRecovery = server.RecoveryOptions{MergeDelay: 100 * time.Millisecond}
 
 // startCluster starts a cluster, waits for its tables to converge and
 // returns it with a client and a session on it; all stop with the test.
-func startCluster(t *testing.T, o clustertest.Options) (*clustertest.Cluster, *client.Node, *client.Session) {
+func startCluster(t testing.TB, o clustertest.Options) (*clustertest.Cluster, *client.Node, *client.Session) {
 	t.Helper()
 	ctx := context.Background()
 	c, err := clustertest.Start(o)

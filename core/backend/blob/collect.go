@@ -8,24 +8,31 @@ import (
 	"github.com/elliptics/elliptics/core/backend"
 )
 
-// collect returns the live records whose header passes keep, sorted by
-// (ID, column). Headers are read file by file in offset order.
-func (b *Backend) collect(ctx context.Context, keep func(*header) bool) ([]backend.Record, error) {
-	b.swapMu.RLock()
-	defer b.swapMu.RUnlock()
+// locationsLocked returns the data files holding live records, in file
+// order, and each one's record offsets (unsorted). idxMu is held.
+func (b *Backend) locationsLocked() ([]*dataFile, map[*dataFile][]uint64) {
 	byFile := map[*dataFile][]uint64{}
-	b.idxMu.RLock()
 	b.idx.each(func(l location) {
 		if f := b.files.bySlot[l.file]; f != nil {
 			byFile[f] = append(byFile[f], l.off)
 		}
 	})
-	b.idxMu.RUnlock()
 	files := make([]*dataFile, 0, len(byFile))
 	for f := range byFile {
 		files = append(files, f)
 	}
 	sortFiles(files)
+	return files, byFile
+}
+
+// collect returns the live records whose header passes keep, sorted by
+// (ID, column). Headers are read file by file in offset order.
+func (b *Backend) collect(ctx context.Context, keep func(*header) bool) ([]backend.Record, error) {
+	b.swapMu.RLock()
+	defer b.swapMu.RUnlock()
+	b.idxMu.RLock()
+	files, byFile := b.locationsLocked()
+	b.idxMu.RUnlock()
 	var recs []backend.Record
 	n := 0
 	for _, f := range files {

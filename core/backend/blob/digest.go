@@ -51,20 +51,10 @@ func (b *Backend) rebuildDigests() {
 		case <-ctx.Done():
 		}
 	}()
-	byFile := map[*dataFile][]uint64{}
 	b.idxMu.Lock()
 	b.digests.Reset()
-	b.idx.each(func(l location) {
-		if f := b.files.bySlot[l.file]; f != nil {
-			byFile[f] = append(byFile[f], l.off)
-		}
-	})
+	files, byFile := b.locationsLocked()
 	b.idxMu.Unlock()
-	files := make([]*dataFile, 0, len(byFile))
-	for f := range byFile {
-		files = append(files, f)
-	}
-	sortFiles(files)
 	n := 0
 	for _, f := range files {
 		offs := byFile[f]
