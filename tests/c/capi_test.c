@@ -1489,6 +1489,61 @@ static uint8_t *read_whole(const char *path, size_t *len)
  * read_file in 1 MiB chunks: slices of the file, ranges of the object, a
  * write at a remote offset, a missing key, a missing file, a progress
  * callback that stops the transfer. */
+/* Statistics and recovery requests (JSON through the ABI). */
+static void test_admin(ell_session_t s)
+{
+	ell_error e;
+	ell_json j = {0};
+	CHECK_RC(ell_session_monitor_stat(s, NULL, UINT64_MAX, &j, &e), ELL_OK, e);
+	CHECK(j.data != NULL && j.size == strlen(j.data), "monitor_stat: a NUL-terminated document");
+	for (int i = 0; j.data && i < 3; i++)
+		CHECK(strstr(j.data, addrs[i]) != NULL, "monitor_stat of every node lacks %s", addrs[i]);
+	CHECK(j.data && strstr(j.data, "\"monitor_status\":\"enabled\"") != NULL, "no monitor_status");
+	ell_json_free(&j);
+	CHECK(j.data == NULL && j.size == 0, "ell_json_free clears the struct");
+	/* One node, the backend category only (16). */
+	CHECK_RC(ell_session_monitor_stat(s, addrs[0], 16, &j, &e), ELL_OK, e);
+	CHECK(j.data && strstr(j.data, "\"backends\"") && !strstr(j.data, "\"commands\""), "categories: %s",
+	      j.data ? j.data : "(null)");
+	ell_json_free(&j);
+
+	const char *req = "{\"action\":\"status\"}";
+	CHECK_RC(ell_session_recovery(s, addrs[0], req, strlen(req), &j, &e), ELL_OK, e);
+	CHECK(j.data && strstr(j.data, "\"jobs\""), "recovery status: %s", j.data ? j.data : "(null)");
+	ell_json_free(&j);
+	const char *bad = "{\"action\":\"defrag\"}";
+	CHECK_RC(ell_session_recovery(s, addrs[0], bad, strlen(bad), &j, &e), ELL_EINVAL, e);
+	CHECK(j.data == NULL, "no document on failure");
+}
+
+/* A watch sees a write in each of the three groups, then times out, and a
+ * closed watch is canceled. */
+static void test_watch(ell_session_t s)
+{
+	ell_error e;
+	ell_key k = name_key("capi-watch");
+	ell_watch_t w = 0;
+	ell_watch_event ev;
+	CHECK_RC(ell_session_watch(s, &k, 0, &w, &e), ELL_OK, e);
+	int started = 0, writes = 0;
+	while (started < 3 && ell_watch_next(w, 5000, &ev, &e) == ELL_OK)
+		started += ev.kind == ELL_WATCH_STARTED;
+	CHECK(started == 3, "watches started: %d of 3", started);
+	CHECK_RC(write_sync(s, &k, "hello", 5, 0, &e), ELL_OK, e);
+	while (writes < 3 && ell_watch_next(w, 5000, &ev, &e) == ELL_OK) {
+		if (ev.kind != ELL_WATCH_WRITE)
+			continue;
+		writes++;
+		CHECK(ev.size == 5 && ev.tsec > 0 && ev.address[0] != 0 && ev.column[0] == 0,
+		      "event: size %llu tsec %llu address '%s'", (unsigned long long)ev.size,
+		      (unsigned long long)ev.tsec, ev.address);
+	}
+	CHECK(writes == 3, "write events: %d of 3", writes);
+	CHECK_RC(ell_watch_next(w, 50, &ev, &e), ELL_ETIMEDOUT, e);
+	ell_watch_close(w);
+	CHECK_RC(ell_watch_next(w, 50, &ev, &e), ELL_ECANCELED, e);
+}
+
 static void test_files(ell_session_t s)
 {
 	ell_error e;
@@ -1630,6 +1685,8 @@ int main(int argc, char **argv)
 	test_files(s);
 	test_ranges(s);
 	test_routes(n, s);
+	test_admin(s);
+	test_watch(s);
 	test_timeouts_and_close();
 
 	ell_session_free(s);
