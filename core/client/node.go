@@ -50,6 +50,11 @@ type Config struct {
 	// SuspectAfter is how many pings in a row a node may miss before it is
 	// dropped from the route table (3), so one slow reply does not evict it.
 	SuspectAfter int
+	// IndirectProbes is how many other nodes are asked to ping a node
+	// whose ping went unanswered (2; negative: none), as SWIM's ping-req:
+	// an answer relayed by any of them means the node is alive and only
+	// this path to it is slow or cut, and the miss is not counted.
+	IndirectProbes int
 	// RefreshInterval is how often a member list is pulled from a random
 	// node, healing missed pushes (5s).
 	RefreshInterval time.Duration
@@ -110,6 +115,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.ProbesPerInterval <= 0 {
 		c.ProbesPerInterval = 16
+	}
+	if c.IndirectProbes == 0 {
+		c.IndirectProbes = 2
 	}
 	if c.SuspectAfter <= 0 {
 		c.SuspectAfter = 3

@@ -14,6 +14,10 @@ import (
 	"github.com/elliptics/elliptics/core/transport/memnet"
 )
 
+// relayReach holds the nodes fake nodes reach when asked to relay a ping
+// to them (indirect probes).
+var relayReach sync.Map
+
 // fakeNode answers handshakes and then pings after delay, or never (delay
 // < 0): a node that hangs, or one too busy to answer in time.
 func fakeNode(t *testing.T, nw *memnet.Network, addr string, delay time.Duration) {
@@ -52,13 +56,27 @@ func serveFake(nc net.Conn, info *proto.NodeInfo, delay time.Duration) {
 	}
 	r := proto.NewReader(bufio.NewReader(nc), proto.DefaultMaxPayload)
 	for {
-		h, _, err := r.Next()
+		h, payload, err := r.Next()
 		if err != nil {
 			return
 		}
 		switch {
 		case h.Cmd == proto.CmdHandshake:
 			send(h, info.Append(nil))
+		case h.Flags.Has(proto.FlagRelay):
+			// A ping relayed for another node: answered when the test made
+			// that node reachable from here, else failed as a dead link.
+			target, _, err := proto.DecodeRelay(payload)
+			if _, ok := relayReach.Load(target); err == nil && ok {
+				send(h, nil)
+				continue
+			}
+			b := make([]byte, proto.HeaderSize)
+			rh := h.Reply(status.ConnectionLost, 0, false)
+			rh.Encode(b)
+			mu.Lock()
+			_, _ = nc.Write(b)
+			mu.Unlock()
 		case delay < 0:
 			// hung: reads, never answers
 		default:
@@ -97,5 +115,44 @@ func TestProbeDropsHungNodeKeepsSlowOne(t *testing.T) {
 	time.Sleep(time.Second) // twenty intervals: the slow node is probed and answers late, again and again
 	if _, ok := n.Table().Backend("slow:1", 0); !ok {
 		t.Fatalf("the slow node was dropped: %v", n.Table().Addresses())
+	}
+}
+
+// A node that does not answer our pings but answers pings relayed by
+// others (a link cut between us and it only) is kept: the miss is not
+// counted. Without indirect probes it is dropped.
+func TestIndirectProbeKeepsNodeOthersReach(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		indirect int
+		kept     bool
+	}{{"indirect", 2, true}, {"direct only", -1, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			nw := memnet.New()
+			fakeNode(t, nw, "cut:1", -1)
+			relayReach.Store("cut:1", true)
+			t.Cleanup(func() { relayReach.Delete("cut:1") })
+			for _, a := range []string{"a:1", "b:1"} {
+				fakeNode(t, nw, a, 0)
+			}
+			n := NewNode(Config{Dial: nw.Dial, PingInterval: 50 * time.Millisecond, PingTimeout: 50 * time.Millisecond,
+				SuspectAfter: 2, IndirectProbes: tc.indirect})
+			defer n.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := n.AddRemotes(ctx, "cut:1", "a:1", "b:1"); err != nil {
+				t.Fatal(err)
+			}
+			if !tc.kept {
+				if err := n.WaitRoutes(ctx, func(tb *route.Table) bool { return tb.Len() == 2 }); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			time.Sleep(time.Second) // twenty intervals: two misses would drop it
+			if _, ok := n.Table().Backend("cut:1", 0); !ok {
+				t.Fatalf("the node others reach was dropped: %v", n.Table().Addresses())
+			}
+		})
 	}
 }

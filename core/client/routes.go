@@ -842,11 +842,58 @@ func (n *Node) probe(c *conn) {
 			zap.Duration("late", late), zap.Duration("tick_lag", time.Duration(n.tickLag.Load())))
 		return
 	}
+	if via, ok := n.indirectProbe(c); ok {
+		n.log.Debug("ping missed, but the node answered through another", zap.String("node", c.addr), zap.String("via", via))
+		c.misses.Store(0)
+		return
+	}
 	if c.misses.Add(1) >= int32(n.cfg.SuspectAfter) {
 		n.log.Warn("node not answering, dropping it from the route table", zap.String("node", c.addr),
 			zap.Int32("missed_pings", c.misses.Load()), zap.Error(err))
 		c.fail(status.Errorf(status.Timeout, "node %s missed %d pings", c.addr, c.misses.Load()))
 	}
+}
+
+// indirectProbe asks up to Config.IndirectProbes other live, unsuspected
+// nodes to ping c's node for us (a BACKEND_STATUS relayed with
+// proto.FlagRelay, SWIM's ping-req) and reports the first that got an
+// answer.
+func (n *Node) indirectProbe(c *conn) (via string, ok bool) {
+	k := n.cfg.IndirectProbes
+	if k <= 0 {
+		return "", false
+	}
+	helpers := make([]*conn, 0, k)
+	for _, o := range n.routes.Load().conns { // map order: a random pick
+		if o != c && o.alive() && o.misses.Load() == 0 {
+			if helpers = append(helpers, o); len(helpers) == k {
+				break
+			}
+		}
+	}
+	if len(helpers) == 0 {
+		return "", false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.PingTimeout)
+	defer cancel()
+	target := c.identity()
+	answered := make(chan string, len(helpers))
+	for _, o := range helpers {
+		go func() {
+			h, p := hop{c: o, target: target, relay: true}.wrap(proto.NewHeader(proto.CmdBackendStatus, 0, id.ID{}, 0), nil)
+			if _, err := o.roundTrip(ctx, h, p); err != nil {
+				answered <- ""
+				return
+			}
+			answered <- o.addr
+		}()
+	}
+	for range helpers {
+		if a := <-answered; a != "" {
+			return a, true
+		}
+	}
+	return "", false
 }
 
 // pull asks one random live node for its member list, with descriptions

@@ -61,9 +61,11 @@ const (
 	DefaultDataDir         = "./var"
 	// Peer connections (server.Options.Peer): how a node watches the
 	// other nodes of the cluster.
-	DefaultPingInterval    = time.Second
-	DefaultPingTimeout     = time.Second
-	DefaultSuspectAfter    = 3
+	DefaultPingInterval = time.Second
+	DefaultPingTimeout  = time.Second
+	DefaultSuspectAfter = 3
+	// DefaultIndirectProbes is how many nodes ping a silent node for us.
+	DefaultIndirectProbes  = 2
 	DefaultRefreshInterval = 5 * time.Second
 	// DefaultProbesPerInterval bounds the quiet nodes pinged per interval.
 	DefaultProbesPerInterval = 16
@@ -242,6 +244,10 @@ type Node struct {
 	// SuspectAfter is how many pings in a row a node may miss before it is
 	// dropped from the route table. Default 3.
 	SuspectAfter int `toml:"suspect_after"`
+	// IndirectProbes is how many other nodes are asked to ping a node
+	// whose ping went unanswered before the miss counts (SWIM's ping-req;
+	// 0 = none). Default 2.
+	IndirectProbes int `toml:"indirect_probes"`
 	// RefreshInterval is how often the node pulls the member list of a
 	// random other node, healing missed route pushes. Default "5s".
 	RefreshInterval Duration `toml:"refresh_interval"`
@@ -343,6 +349,7 @@ func defaultNode() Node {
 		PingInterval:    Duration{DefaultPingInterval},
 		PingTimeout:     Duration{DefaultPingTimeout},
 		SuspectAfter:    DefaultSuspectAfter,
+		IndirectProbes:  DefaultIndirectProbes,
 		RefreshInterval: Duration{DefaultRefreshInterval},
 		UploadTimeout:   Duration{DefaultUploadTimeout},
 		NotifyQueue:     notify.DefaultQueue,
@@ -581,6 +588,9 @@ func (c *Config) Validate() error {
 	if n.RefreshInterval.Duration <= 0 {
 		p.add("node.refresh_interval", "must be > 0, got %v", n.RefreshInterval)
 	}
+	if n.IndirectProbes < 0 {
+		p.add("node.indirect_probes", "must be >= 0, got %d", n.IndirectProbes)
+	}
 	if n.ProbesPerInterval < 1 {
 		p.add("node.probes_per_interval", "must be >= 1, got %d", n.ProbesPerInterval)
 	}
@@ -811,6 +821,7 @@ func (c *Config) ServerOptions(logger *zap.Logger) (server.Options, error) {
 			RefreshInterval: n.RefreshInterval.Duration,
 
 			ProbesPerInterval: n.ProbesPerInterval,
+			IndirectProbes:    indirectProbes(n.IndirectProbes),
 			ConnectOnDemand:   n.ConnectOnDemand,
 		},
 		Recovery: server.RecoveryOptions{
@@ -986,4 +997,12 @@ func (s *Size) UnmarshalText(text []byte) error {
 // MarshalText implements encoding.TextMarshaler.
 func (s Size) MarshalText() ([]byte, error) {
 	return []byte(s.String()), nil
+}
+
+// indirectProbes maps the file's "0 = none" to client.Config's negative.
+func indirectProbes(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }

@@ -89,7 +89,7 @@ func TestLoadFixtures(t *testing.T) {
 			DataDir:         "/srv/elliptics",
 			PingInterval:    Duration{250 * time.Millisecond},
 			PingTimeout:     Duration{2 * time.Second},
-			SuspectAfter:    5,
+			SuspectAfter:    5, IndirectProbes: 3,
 			RefreshInterval: Duration{time.Minute},
 			UploadTimeout:   Duration{2 * time.Hour},
 			NotifyQueue:     64,
@@ -394,7 +394,7 @@ func TestServerOptions(t *testing.T) {
 	require.Equal(t, time.Second, opts.ShutdownTimeout)
 	require.Equal(t, 7, opts.MaxInflight)
 	require.Equal(t, client.Config{PingInterval: time.Second, PingTimeout: time.Second, SuspectAfter: 3,
-		RefreshInterval: 5 * time.Second, ProbesPerInterval: 16}, opts.Peer, "peer settings at their defaults")
+		RefreshInterval: 5 * time.Second, ProbesPerInterval: 16, IndirectProbes: 2}, opts.Peer, "peer settings at their defaults")
 	c.Node.ConnectOnDemand = true
 	opts, err = c.ServerOptions(nil)
 	require.NoError(t, err)
