@@ -1276,7 +1276,7 @@ static void test_iterator(ell_session_t g1, const uint8_t prefix[8])
 	ell_range r;
 
 	/* Records larger than the sockets between the node and us hold. */
-	enum { BIG = 48, BIG_SIZE = 256 << 10 };
+	enum { BIG = 128, BIG_SIZE = 256 << 10 };
 	uint8_t big[8];
 	memcpy(big, prefix, 8);
 	big[7] ^= 0x5a;
