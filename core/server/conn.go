@@ -111,8 +111,17 @@ func (c *conn) readLoop() {
 		case <-c.ctx.Done():
 			return
 		}
+		// Under the gate, so no Add races Shutdown's Wait: a request read
+		// once the node is closing is dropped with the connection.
+		c.s.gate.RLock()
+		if c.s.closing.Load() {
+			c.s.gate.RUnlock()
+			<-c.sem
+			return
+		}
 		c.pending.Add(1)
 		c.s.inflight.Add(1)
+		c.s.gate.RUnlock()
 		c.dispatch(h, payload)
 	}
 }
