@@ -111,13 +111,14 @@ function renderNodes() {
         el("td", { class: "num", "data-field": "disk-free" }, free),
         el("td", { class: "num", "data-field": "load" }, s.load === undefined ? "-" : s.load.toFixed(2)),
         el("td", { class: "num", "data-field": "rss" }, bytes(s.rss_bytes)),
-        el("td", { class: "num", "data-field": "latency" }, n.latency_us ? micros(n.latency_us).replace("< ", "") : "-"),
-        el("td", { class: "num", "data-field": "uptime" }, duration(s.uptime_s)));
+        el("td", { class: "num", "data-field": "latency" }, n.latency_us ? micros(n.latency_us).replace("< ", "") : "-"));
+      cells[0].title = "ellipticsd " + (s.version || "?") + ", up " + duration(s.uptime_s) + ", " +
+        num(s.requests) + " requests, " + num(s.errors) + " errors since start";
     } else {
       const why = st.state === "unreachable" ? "unreachable: " + st.why +
         (n.state === "unreachable" ? " (last seen " + new Date(n.last_seen).toLocaleTimeString() + ")" : "")
         : (last.cluster ? "no statistics" : "loading…");
-      cells.push(el("td", { colspan: 11, class: "unreachable-reason", "data-field": "reason" }, why));
+      cells.push(el("td", { colspan: 10, class: "unreachable-reason", "data-field": "reason" }, why));
     }
     rows.push(el("tr", { "data-node": n.address, "data-state": st.state, class: "state-" + st.state }, ...cells));
   }
