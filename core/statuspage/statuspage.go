@@ -87,12 +87,20 @@ type Page struct {
 	cfg Config
 
 	mu       sync.Mutex
-	seen     map[string]time.Time // every node of a table seen, and when last in it
+	seen     map[string]seenNode // every node of a table seen, and when last in it
 	ringOf   *route.Table         // the table ring was computed from
 	ring     *RingReply
 	gatherMu sync.Mutex // held by the gather in progress
 	cluster  *ClusterReply
 	prev     map[string]sample // each node's figures at the previous gather
+}
+
+// seenNode is what the page remembers of a node, to describe it after it
+// left the route table.
+type seenNode struct {
+	at       time.Time
+	backends int
+	groups   []uint32
 }
 
 // sample is a node's counters at a gather, for rates over the next one.
@@ -120,7 +128,7 @@ func New(cfg Config) *Page {
 	if cfg.Peers == nil {
 		cfg.Peers = func() *client.Node { return nil }
 	}
-	p := &Page{cfg: cfg, seen: map[string]time.Time{}, prev: map[string]sample{}}
+	p := &Page{cfg: cfg, seen: map[string]seenNode{}, prev: map[string]sample{}}
 	if p.cfg.Fetch == nil {
 		p.cfg.Fetch = p.fetch
 	}
@@ -278,7 +286,8 @@ type NodeState struct {
 	LatencyUS int64  `json:"latency_us"`
 	Pending   int    `json:"pending"`
 	SendQueue int    `json:"send_queue"`
-	// LastSeen is when it was last in the route table.
+	// LastSeen is when it was last in the route table. An unreachable
+	// node keeps the backends and groups it had then.
 	LastSeen time.Time `json:"last_seen"`
 }
 
@@ -322,19 +331,21 @@ func (p *Page) Nodes() *NodesReply {
 	}
 	p.mu.Lock()
 	for a, ns := range byAddr {
-		p.seen[a] = now
+		slices.Sort(ns.Groups)
+		p.seen[a] = seenNode{at: now, backends: ns.Backends, groups: ns.Groups}
 		ns.LastSeen = now
 	}
-	for a, at := range p.seen {
+	for a, sn := range p.seen {
 		if _, ok := byAddr[a]; ok {
 			continue
 		}
-		if now.Sub(at) > p.cfg.ForgetAfter {
+		if now.Sub(sn.at) > p.cfg.ForgetAfter {
 			delete(p.seen, a)
 			continue
 		}
 		ns := get(a)
-		ns.State, ns.LastSeen = StateUnreachable, at
+		ns.State, ns.LastSeen = StateUnreachable, sn.at
+		ns.Backends, ns.Groups = sn.backends, slices.Clone(sn.groups)
 	}
 	p.forgetOldestLocked()
 	p.mu.Unlock()
@@ -343,7 +354,6 @@ func (p *Page) Nodes() *NodesReply {
 	}
 	out := &NodesReply{Self: self, Nodes: make([]NodeState, 0, len(byAddr))}
 	for _, ns := range byAddr {
-		slices.Sort(ns.Groups)
 		out.Nodes = append(out.Nodes, *ns)
 	}
 	slices.SortFunc(out.Nodes, func(a, b NodeState) int { return strings.Compare(a.Address, b.Address) })
@@ -355,9 +365,9 @@ func (p *Page) forgetOldestLocked() {
 	for len(p.seen) > MaxNodes {
 		var oldest string
 		var at time.Time
-		for a, t := range p.seen {
-			if oldest == "" || t.Before(at) {
-				oldest, at = a, t
+		for a, sn := range p.seen {
+			if oldest == "" || sn.at.Before(at) {
+				oldest, at = a, sn.at
 			}
 		}
 		delete(p.seen, oldest)

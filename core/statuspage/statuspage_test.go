@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -146,11 +147,12 @@ func TestNodesAndClusterWithANodeDown(t *testing.T) {
 		getJSON(t, base+"/status/nodes", &nodes)
 		for _, n := range nodes.Nodes {
 			if n.Address == down {
-				return n.State == statuspage.StateUnreachable && !n.InTable
+				return n.State == statuspage.StateUnreachable && !n.InTable && n.Backends == 1 &&
+					slices.Equal(n.Groups, []uint32{3})
 			}
 		}
 		return false
-	}, 30*time.Second, 100*time.Millisecond, "%s listed unreachable after it left the table", down)
+	}, 30*time.Second, 100*time.Millisecond, "%s listed unreachable, with its group, after it left the table", down)
 	getJSON(t, base+"/status/cluster", &cl)
 	require.Len(t, cl.Nodes, 3)
 	require.False(t, cl.Nodes[2].Reachable)

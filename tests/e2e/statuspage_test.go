@@ -223,9 +223,15 @@ func TestStatusPageInBrowser(t *testing.T) {
 	// connected.
 	daemons[2].kill()
 	require.Eventually(t, func() bool {
-		rows := nodeRows(string(headless(t, bin, url, "--dump-dom")))
+		dom = string(headless(t, bin, url, "--dump-dom"))
+		rows := nodeRows(dom)
 		return rows[addrs[2]] == "unreachable" && rows[addrs[0]] == "self" && rows[addrs[1]] == "connected"
 	}, 60*time.Second, time.Second, "the page shows %s unreachable", addrs[2])
+	require.Contains(t, nodeRow(dom, addrs[2]), "unreachable:", "the reason")
+	// Once its only node left the route table, group 3 is shown lost.
+	if !strings.Contains(dom, `<section class="group" data-group="3"`) {
+		require.Contains(t, dom, `<section class="group missing" data-group="3" data-missing="">`)
+	}
 	screenshot(t, bin, url, "status-node-down.png")
 }
 

@@ -97,7 +97,7 @@ function renderNodes() {
     const cells = [
       el("td", { class: "addr", "data-field": "address" }, el("span", { class: "swatch", style: "background:" + colorOf(n.address) }), n.address),
       el("td", { class: "state", "data-field": "state" }, badge),
-      el("td", { class: "num", "data-field": "backends" }, n.in_table ? n.backends : "-"),
+      el("td", { class: "num", "data-field": "backends" }, n.backends || "-"),
       el("td", { "data-field": "groups" }, n.groups && n.groups.length ? n.groups.join(", ") : "-"),
     ];
     if (up) {
@@ -161,6 +161,22 @@ function renderRing() {
       el("h3", {}, "Group " + g.group + " · " + g.nodes + (g.nodes === 1 ? " node" : " nodes") + " · " +
         g.backends.length + (g.backends.length === 1 ? " backend" : " backends") + " · " + g.points + " points"),
       bar, table));
+  }
+  // Groups of nodes dropped from the route table that no backend serves
+  // any more: the data of such a group is out of reach.
+  const lost = new Map();
+  for (const n of (last.nodes && last.nodes.nodes) || []) {
+    for (const g of n.groups || []) {
+      if (ring.groups.some((rg) => rg.group === g)) continue;
+      if (!lost.has(g)) lost.set(g, []);
+      lost.get(g).push(n.address);
+    }
+  }
+  for (const [g, addrs] of [...lost.entries()].sort((a, b) => a[0] - b[0])) {
+    groups.push(el("section", { class: "group missing", "data-group": g, "data-missing": true },
+      el("h3", {}, "Group " + g + " · no backend in the route table"),
+      el("p", { class: "error" }, "Every node of group " + g + " is unreachable (" + addrs.join(", ") +
+        "): its copies cannot be read or written.")));
   }
   if (groups.length === 0) groups.push(el("p", { class: "empty" }, "The route table is empty."));
   box.replaceChildren(...groups);
