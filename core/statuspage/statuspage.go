@@ -88,7 +88,7 @@ type Page struct {
 
 	mu       sync.Mutex
 	seen     map[string]seenNode // every node of a table seen, and when last in it
-	ringOf   *route.Table         // the table ring was computed from
+	ringOf   *route.Table        // the table ring was computed from
 	ring     *RingReply
 	gatherMu sync.Mutex // held by the gather in progress
 	cluster  *ClusterReply
