@@ -187,30 +187,36 @@ function renderRing() {
 function renderRecovery() {
   const box = document.getElementById("recovery");
   const rows = [];
+  // Jobs at work first (running, paused), then the finished ones; newest
+  // first within each, by node.
+  const jobs = [];
   for (const n of (last.cluster && last.cluster.nodes) || []) {
-    for (const j of n.recovery || []) {
-      const known = j.percent !== undefined;
-      const cls = "fill" + (!known ? " unknown" : j.state === "done" ? " done" : j.state === "failed" ? " failed" : "");
-      const bar = el("div", { class: "progress", title: known ? j.percent.toFixed(1) + "%" : "total unknown" },
-        el("div", { class: cls, style: known ? "width:" + j.percent.toFixed(2) + "%" : null }));
-      const eta = j.state === "running" && j.eta ? duration(j.eta) : "-";
-      rows.push(el("tr", { "data-job": n.address + "/" + j.id, "data-state": j.state },
-        el("td", { class: "addr" }, n.address),
-        el("td", { class: "num" }, j.id),
-        el("td", {}, j.kind),
-        el("td", { class: "num" }, j.backend),
-        el("td", { class: "num" }, j.group || "-"),
-        el("td", {}, j.state),
-        el("td", {}, bar),
-        el("td", { class: "num", "data-field": "percent" }, known ? j.percent.toFixed(1) + "%" : "-"),
-        el("td", { class: "num" }, num(j.scanned) + (j.total ? " / " + num(j.total) : "")),
-        el("td", { class: "num" }, num(j.moved)),
-        el("td", { class: "num" }, bytes(j.bytes)),
-        el("td", { class: "num" }, num(j.errors)),
-        el("td", { class: "num" }, j.rate ? num(j.rate, 0) + "/s" : "-"),
-        el("td", { class: "num" }, eta),
-        el("td", {}, j.error || "")));
-    }
+    for (const j of n.recovery || []) jobs.push([n, j]);
+  }
+  const finished = (j) => (j.state === "done" || j.state === "failed" || j.state === "stopped" ? 1 : 0);
+  jobs.sort((a, b) => finished(a[1]) - finished(b[1]));
+  for (const [n, j] of jobs) {
+    const known = j.percent !== undefined;
+    const cls = "fill" + (!known ? " unknown" : j.state === "done" ? " done" : j.state === "failed" ? " failed" : "");
+    const bar = el("div", { class: "progress", title: known ? j.percent.toFixed(1) + "%" : "total unknown" },
+      el("div", { class: cls, style: known ? "width:" + j.percent.toFixed(2) + "%" : null }));
+    const eta = j.state === "running" && j.eta ? duration(j.eta) : "-";
+    rows.push(el("tr", { "data-job": n.address + "/" + j.id, "data-state": j.state },
+      el("td", { class: "addr" }, n.address),
+      el("td", { class: "num" }, j.id),
+      el("td", {}, j.kind),
+      el("td", { class: "num" }, j.backend),
+      el("td", { class: "num" }, j.group || "-"),
+      el("td", {}, j.state),
+      el("td", {}, bar),
+      el("td", { class: "num", "data-field": "percent" }, known ? j.percent.toFixed(1) + "%" : "-"),
+      el("td", { class: "num" }, num(j.scanned) + (j.total ? " / " + num(j.total) : "")),
+      el("td", { class: "num" }, num(j.moved)),
+      el("td", { class: "num" }, bytes(j.bytes)),
+      el("td", { class: "num" }, num(j.errors)),
+      el("td", { class: "num" }, j.rate ? num(j.rate, 0) + "/s" : "-"),
+      el("td", { class: "num" }, eta),
+      el("td", {}, j.error || "")));
   }
   document.getElementById("jobs-count").textContent = rows.length ? "(" + rows.length + ")" : "";
   if (rows.length === 0) {
@@ -219,9 +225,9 @@ function renderRecovery() {
   }
   const head = ["node", "job", "kind", "backend", "group", "state", "progress", "%", "scanned", "moved", "bytes",
     "errors", "rate", "eta", "error"];
-  box.replaceChildren(el("table", { id: "jobs" },
+  box.replaceChildren(el("div", { class: "scroll" }, el("table", { id: "jobs" },
     el("thead", {}, el("tr", {}, ...head.map((h) => el("th", {}, h)))),
-    el("tbody", {}, ...rows)));
+    el("tbody", {}, ...rows))));
 }
 
 async function refresh() {
