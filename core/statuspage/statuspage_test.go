@@ -236,6 +236,9 @@ func TestAssets(t *testing.T) {
 		resp.Body.Close()
 		require.Equal(t, http.StatusOK, resp.StatusCode, path)
 		require.True(t, strings.HasPrefix(resp.Header.Get("Content-Type"), ctype), path)
+		if path == "/status/" {
+			require.Contains(t, resp.Header.Get("Content-Security-Policy"), "default-src 'self'")
+		}
 		require.NotContains(t, string(body), "http://", path)
 		require.NotContains(t, string(body), "https://", path)
 	}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -96,6 +97,10 @@ func headless(t *testing.T, bin, url string, extra ...string) []byte {
 		"--virtual-time-budget=5000"}, extra...)
 	cmd := exec.CommandContext(ctx, bin, append(args, url)...)
 	cmd.Dir = t.TempDir()
+	// Chromium forks helpers: on a timeout the whole process group goes.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	require.NoError(t, cmd.Run(), "chromium %s: %s", strings.Join(extra, " "), lastLines(errb.Bytes(), 20))
