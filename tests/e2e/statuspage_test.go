@@ -3,7 +3,9 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/elliptics/elliptics/core/client"
+	"github.com/elliptics/elliptics/core/statuspage"
 )
 
 // chromiumOnce installs Chromium (Debian's chromium package) once per run
@@ -256,4 +259,68 @@ func screenshot(t *testing.T, bin, url, name string) {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), png, 0o644))
 	}
 	t.Logf("screenshot: %s (%d bytes)", shot, len(png))
+}
+
+func getStatus(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, url)
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(v), url)
+}
+
+// The page's JSON endpoints on real processes, without a browser: the
+// ring, the nodes, the cluster gather; a killed node turns unreachable in
+// the gather of the others and stays listed.
+func TestStatusPageJSON(t *testing.T) {
+	addrs, httpAddrs, daemons := statusPageCluster(t)
+	for _, a := range addrs {
+		waitTable(t, session(t, a), 3)
+	}
+	base := "http://" + httpAddrs[1]
+
+	var ring statuspage.RingReply
+	getStatus(t, base+"/status/ring", &ring)
+	require.Equal(t, addrs[1], ring.Self)
+	require.Len(t, ring.Groups, 3)
+	for i, g := range ring.Groups {
+		require.Equal(t, uint32(i+1), g.Group)
+		require.Len(t, g.Backends, 1)
+		require.Equal(t, addrs[i], g.Backends[0].Address)
+		require.InDelta(t, 100, g.Backends[0].SharePercent, 1e-9)
+	}
+
+	var nodes statuspage.NodesReply
+	getStatus(t, base+"/status/nodes", &nodes)
+	require.Len(t, nodes.Nodes, 3)
+	states := map[string]string{}
+	for _, n := range nodes.Nodes {
+		states[n.Address] = n.State
+	}
+	require.Equal(t, map[string]string{addrs[0]: "connected", addrs[1]: "self", addrs[2]: "connected"}, states)
+
+	var cl statuspage.ClusterReply
+	getStatus(t, base+"/status/cluster", &cl)
+	require.Len(t, cl.Nodes, 3)
+	for _, n := range cl.Nodes {
+		require.True(t, n.Reachable, "%s: %s", n.Address, n.Error)
+		require.NotEmpty(t, n.Version)
+		require.NotZero(t, n.DiskTotal)
+		require.Len(t, n.Backends, 1)
+	}
+
+	daemons[0].kill()
+	require.Eventually(t, func() bool {
+		var cl statuspage.ClusterReply
+		getStatus(t, base+"/status/cluster", &cl)
+		for _, n := range cl.Nodes {
+			if n.Address == addrs[0] {
+				return !n.Reachable && n.Error != ""
+			}
+		}
+		return false
+	}, 30*time.Second, 200*time.Millisecond, "the killed node %s unreachable in the gather", addrs[0])
+	getStatus(t, base+"/status/nodes", &nodes)
+	require.Len(t, nodes.Nodes, 3, "the killed node stays listed")
 }
