@@ -9,12 +9,15 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/elliptics/elliptics/core/client"
+	"github.com/elliptics/elliptics/core/id"
 	"github.com/elliptics/elliptics/core/route"
 	"github.com/elliptics/elliptics/core/server/clustertest"
 	"github.com/elliptics/elliptics/core/stats"
@@ -199,6 +202,39 @@ func TestClusterCache(t *testing.T) {
 	require.NotSame(t, c1, p.Cluster(context.Background()))
 	require.Equal(t, 2, calls)
 	require.Equal(t, 2, local)
+}
+
+// Many tabs at once: concurrent requests share one gather.
+func TestClusterConcurrentRequestsShareAGather(t *testing.T) {
+	tab, err := route.New([]route.Backend{{Addr: "10.0.0.1:1025", Group: 1, Points: []id.ID{{1}}},
+		{Addr: "10.0.0.2:1025", Group: 1, Points: []id.ID{{2}}}, {Addr: "10.0.0.3:1025", Group: 2, Points: []id.ID{{3}}}})
+	require.NoError(t, err)
+	var calls atomic.Int32
+	p := statuspage.New(statuspage.Config{
+		Self:  func() string { return "10.0.0.1:1025" },
+		Table: func() *route.Table { return tab },
+		Local: func(cat uint64) *stats.Snapshot { return &stats.Snapshot{Categories: cat} },
+		Fetch: func(_ context.Context, addr string, _ uint64) (*stats.Snapshot, error) {
+			calls.Add(1)
+			time.Sleep(50 * time.Millisecond)
+			return &stats.Snapshot{Address: addr}, nil
+		},
+		CacheFor: time.Minute,
+	})
+	var wg sync.WaitGroup
+	replies := make([]*statuspage.ClusterReply, 20)
+	for i := range replies {
+		wg.Go(func() { replies[i] = p.Cluster(context.Background()) })
+	}
+	wg.Wait()
+	require.Equal(t, int32(2), calls.Load(), "one MONITOR_STAT per other node")
+	for _, r := range replies {
+		require.Same(t, replies[0], r)
+		require.Len(t, r.Nodes, 3)
+		for _, n := range r.Nodes {
+			require.True(t, n.Reachable)
+		}
+	}
 }
 
 func TestWantsHTML(t *testing.T) {
