@@ -73,8 +73,18 @@ capi: deps
 	if [ -n "$$missing" ]; then echo "make capi: libelliptics.so does not export:$$missing"; exit 1; fi
 
 # End-to-end tests: real ellipticsd processes, real CLI invocations.
-e2e: build capi
+e2e: build capi chromium
 	$(GO) test -count=1 -race ./tests/...
+
+# Headless Chromium for the status page test (TestStatusPageInBrowser):
+# Debian's chromium, installed with apt-get when missing and root; without
+# it the test skips with a message.
+.PHONY: chromium
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		{ DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 || \
+		  { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1; }; }; } || \
+		echo "note: chromium not installed; the status page browser test will be skipped"
 
 # The Python package (setup.py: libelliptics.so + the cffi extension) and its
 # pytest suite against real ellipticsd processes (tests/python). Installs

@@ -55,7 +55,7 @@ func newFlagSet(f *flags) *flag.FlagSet {
 	fs.Int64Var(&f.group, "group", 0, "put the node's backend in replica group `N` (only with a single backend)")
 	fs.StringVar(&f.logLevel, "log-level", "", "log `level`: debug, info, warn or error (overrides node.log_level)")
 	fs.StringVar(&f.dataDir, "data-dir", "", "root `directory` of the backends' data (overrides node.data_dir)")
-	fs.StringVar(&f.httpAddr, "http", "", "serve /metrics and the statistics JSON on `host:port` (overrides monitor.http_addr; \"\" turns it off)")
+	fs.StringVar(&f.httpAddr, "http", "", "serve /metrics, the statistics JSON and the status page on `host:port` (overrides monitor.http_addr; \"\" turns it off)")
 	fs.BoolVar(&f.version, "version", false, "print the version and exit")
 	fs.BoolVar(&f.printConfig, "print-config", false, "print the effective configuration as TOML and exit")
 	return fs

@@ -109,6 +109,7 @@ func serve(cfg config.Config, logger *zap.Logger, stdout io.Writer, sigs <-chan 
 	fmt.Fprintf(stdout, "ellipticsd listening on %s\n", strings.Join(addrs, ","))
 	if a := srv.HTTPAddr(); a != nil {
 		fmt.Fprintf(stdout, "ellipticsd monitor on http://%s/metrics\n", a)
+		fmt.Fprintf(stdout, "ellipticsd status page on http://%s/\n", a)
 	}
 
 	sig := waitForStop(sigs, logger)

@@ -573,6 +573,50 @@ func (t *Table) Share(addr string, backendID int32, group uint32) float64 {
 	return v
 }
 
+// Shares returns the share of the ring of group owned by each of the
+// group's backends, in the order of Group(group): the values Share gives,
+// computed in one pass over the group's points (O(n) for n points, where
+// calling Share for every backend takes O(n·b)). Nil for a group with no
+// backend.
+func (t *Table) Shares(group uint32) []float64 {
+	r := t.ring(group)
+	if r == nil {
+		return nil
+	}
+	sums := map[int32]*big.Int{}
+	x, y := new(big.Int), new(big.Int)
+	n := len(r.refs)
+	for j, rf := range r.refs {
+		x.SetBytes(t.point(rf)[:])
+		if j+1 < n {
+			y.SetBytes(t.point(r.refs[j+1])[:])
+		} else {
+			y.SetBytes(t.point(r.refs[0])[:])
+			y.Add(y, ringSize)
+		}
+		sum := sums[rf.b]
+		if sum == nil {
+			sum = new(big.Int)
+			sums[rf.b] = sum
+		}
+		sum.Add(sum, y.Sub(y, x))
+	}
+	var out []float64
+	for i := range t.backends {
+		if t.backends[i].Group != group {
+			continue
+		}
+		v := 0.0
+		if sum := sums[int32(i)]; sum != nil {
+			f := new(big.Float).SetInt(sum)
+			f.SetMantExp(f, -8*id.Size)
+			v, _ = f.Float64()
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
 // WithBackends returns a table in which the backends of the node at addr
 // are exactly bs (a node announcing its current backends; an empty bs drops
 // the node). A backend with an empty Addr takes addr; any other Addr is an

@@ -115,9 +115,12 @@ func checkCoverage(t *testing.T, tab *Table) {
 			}
 		}
 		sum := 0.0
-		for _, b := range tab.Group(g) {
+		shares := tab.Shares(g)
+		require.Len(t, shares, len(tab.Group(g)))
+		for i, b := range tab.Group(g) {
 			s := tab.Share(b.Addr, b.ID, g)
 			require.True(t, s > 0 && s <= 1, "share %v", s)
+			require.Equal(t, s, shares[i], "Shares agrees with Share")
 			sum += s
 		}
 		require.InDelta(t, 1, sum, 1e-9, "group %d shares", g)

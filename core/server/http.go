@@ -10,7 +10,10 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/elliptics/elliptics/core/client"
+	"github.com/elliptics/elliptics/core/route"
 	"github.com/elliptics/elliptics/core/stats"
+	"github.com/elliptics/elliptics/core/statuspage"
 )
 
 // Timeouts of the monitor's HTTP server: a scrape is small, so a client
@@ -22,8 +25,8 @@ const (
 )
 
 // listenHTTP opens the listener of the node's statistics on
-// Options.Monitor.HTTPAddr (stats.Handler: /metrics, the MONITOR_STAT
-// JSON), so that a taken port fails Start; serveHTTP serves it once the
+// Options.Monitor.HTTPAddr (monitorHandler: /metrics, the MONITOR_STAT
+// JSON, the status page), so that a taken port fails Start; serveHTTP serves it once the
 // node is up. It listens on TCP even when the node's transport is another
 // one: scrapers speak TCP.
 func (s *Server) listenHTTP() error {
@@ -36,7 +39,7 @@ func (s *Server) listenHTTP() error {
 		return fmt.Errorf("server: monitor: listen on %s: %w", addr, err)
 	}
 	srv := &http.Server{
-		Handler:           stats.Handler(s.MonitorStat),
+		Handler:           s.monitorHandler(),
 		ReadHeaderTimeout: httpReadTimeout,
 		ReadTimeout:       httpReadTimeout,
 		WriteTimeout:      httpWriteTimeout,
@@ -45,6 +48,42 @@ func (s *Server) listenHTTP() error {
 	}
 	s.http, s.httpLn = srv, ln
 	return nil
+}
+
+// monitorHandler serves stats.Handler (/metrics, the MONITOR_STAT JSON)
+// and the status page (statuspage: /status/...). GET / is the page for a
+// browser (statuspage.WantsHTML) and the JSON for everyone else.
+func (s *Server) monitorHandler() http.Handler {
+	page := statuspage.New(statuspage.Config{
+		Self:  s.address,
+		Table: s.statusTable,
+		Local: s.MonitorStat,
+		Peers: func() *client.Node { return s.cluster.peers },
+		// A node that does not answer within the timeout is shown as
+		// unreachable; the page polls every 2 s.
+		Timeout: min(s.opts.RequestTimeout, statuspage.DefaultTimeout),
+	})
+	js := stats.Handler(s.MonitorStat)
+	mux := http.NewServeMux()
+	page.Register(mux)
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		if statuspage.WantsHTML(r) {
+			page.ServeIndex(w, r)
+			return
+		}
+		js.ServeHTTP(w, r)
+	})
+	mux.Handle("/", js)
+	return mux
+}
+
+// statusTable is the node's route table once the cluster machinery runs
+// (the monitor's listener opens before it), nil before.
+func (s *Server) statusTable() *route.Table {
+	if s.cluster.peers == nil {
+		return nil
+	}
+	return s.Table()
 }
 
 // serveHTTP starts serving the listener of listenHTTP, if any. It runs
