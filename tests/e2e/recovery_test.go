@@ -333,7 +333,12 @@ func TestRecoveryDivergentAndCorrupt(t *testing.T) {
 	flipByte(t, filepath.Join(n2.dir, "data"), newest)
 	n2.start(t)
 	waitTable(t, s, 3)
-	_, err = in(2).Read(ctx, key, 0, 0)
+	// Until the client is connected to the restarted node again, a read
+	// of group 2 may find no route.
+	require.Eventually(t, func() bool {
+		_, err = in(2).Read(ctx, key, 0, 0)
+		return !errors.Is(err, status.ErrNoRoute)
+	}, 20*time.Second, 50*time.Millisecond)
 	require.ErrorIs(t, err, status.ErrCorrupt)
 
 	for _, n := range nodes {

@@ -242,9 +242,11 @@ func TestStatusPageInBrowser(t *testing.T) {
 	require.Eventually(t, func() bool {
 		dom = string(headless(t, bin, url, "--dump-dom"))
 		rows := nodeRows(dom)
-		return rows[addrs[2]] == "unreachable" && rows[addrs[0]] == "self" && rows[addrs[1]] == "connected"
-	}, 60*time.Second, time.Second, "the page shows %s unreachable", addrs[2])
-	require.Contains(t, nodeRow(dom, addrs[2]), "unreachable:", "the reason")
+		// The state comes from the route table, the reason from the
+		// statistics gather (cached for a second): wait for both.
+		return rows[addrs[2]] == "unreachable" && rows[addrs[0]] == "self" && rows[addrs[1]] == "connected" &&
+			strings.Contains(nodeRow(dom, addrs[2]), "unreachable:")
+	}, 60*time.Second, time.Second, "the page shows %s unreachable, with the reason", addrs[2])
 	// Once its only node left the route table, group 3 is shown lost.
 	if !strings.Contains(dom, `<section class="group" data-group="3"`) {
 		require.Contains(t, dom, `<section class="group missing" data-group="3" data-missing="">`)
