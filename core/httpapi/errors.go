@@ -70,10 +70,6 @@ func writeError(w http.ResponseWriter, r *http.Request, code int, sc status.Code
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("X-Content-Type-Options", "nosniff")
-	// Headers set for a success must not leak into the error.
-	h.Del("ETag")
-	h.Del("Last-Modified")
-	h.Del("Content-Range")
 	w.WriteHeader(code)
 	if r.Method == http.MethodHead {
 		return

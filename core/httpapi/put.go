@@ -87,22 +87,36 @@ func (h *Handler) write(ctx context.Context, sess *client.Session, req *request,
 // from there.
 func (h *Handler) spooled(ctx context.Context, sess *client.Session, req *request, body io.Reader,
 	cas *id.ID) (client.Result, error) {
+	// The spool's own failures are the server's (500): status would read
+	// a missing directory as a missing key.
 	f, err := os.CreateTemp(h.opts.SpoolDir, "elliptics-http-put-*")
 	if err != nil {
-		return client.Result{}, fmt.Errorf("spool a body of unknown length: %w", err)
+		return client.Result{}, status.Errorf(status.IOError, "spool a body of unknown length: %v", err)
 	}
 	defer func() {
 		_ = f.Close()
 		_ = os.Remove(f.Name())
 	}()
-	n, err := io.Copy(f, body)
+	n, err := io.Copy(spoolWriter{f}, body)
 	if err != nil {
 		return client.Result{}, fmt.Errorf("spool the body to %s: %w", f.Name(), err)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return client.Result{}, fmt.Errorf("spool: rewind %s: %w", f.Name(), err)
+		return client.Result{}, status.Errorf(status.IOError, "spool: rewind %s: %v", f.Name(), err)
 	}
 	return sess.WriteFrom(ctx, req.key, f, uint64(n), client.StreamOptions{Chunk: h.opts.Chunk, CAS: cas})
+}
+
+// spoolWriter marks the errors of writing the spool file as the server's,
+// apart from those of reading the body (a client gone, a body too big).
+type spoolWriter struct{ f *os.File }
+
+func (w spoolWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	if err != nil {
+		err = status.Errorf(status.IOError, "%v", err)
+	}
+	return n, err
 }
 
 // putCondition maps the conditionals of a PUT to a compare-and-swap
