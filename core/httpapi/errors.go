@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 
 	"github.com/elliptics/elliptics/core/status"
@@ -27,6 +28,10 @@ func httpStatus(err error) int {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return http.StatusRequestEntityTooLarge
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		// The client sent less than its Content-Length.
+		return http.StatusBadRequest
 	}
 	switch status.FromError(err) {
 	case status.NotFound:
@@ -61,6 +66,9 @@ func statusCode(err error) status.Code {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return status.TooLarge
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return status.Invalid
 	}
 	return status.FromError(err)
 }

@@ -93,6 +93,10 @@ func New(sess *client.Session, opts Options) *Handler {
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.logged(w, r, h.serve)
+}
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	if !strings.HasPrefix(r.URL.Path, Prefix) {
 		if h.opts.Fallback != nil {
 			h.opts.Fallback.ServeHTTP(w, r)

@@ -64,20 +64,20 @@ func (h *Handler) write(ctx context.Context, sess *client.Session, req *request,
 	if length > chunk {
 		return sess.WriteFrom(ctx, req.key, body, uint64(length), client.StreamOptions{Chunk: h.opts.Chunk, CAS: cas})
 	}
-	// Known small, or unknown: read at most a chunk and one byte more to
-	// tell.
-	limit := chunk + 1
 	if length >= 0 {
-		limit = length
+		// Known small: one buffer of the exact size.
+		data := make([]byte, length)
+		if _, err := io.ReadFull(body, data); err != nil {
+			return client.Result{}, fmt.Errorf("read the body (%d bytes): %w", length, err)
+		}
+		return sess.WriteWith(ctx, req.key, data, client.WriteOptions{CAS: cas})
 	}
-	head, err := io.ReadAll(io.LimitReader(body, limit))
+	// Unknown: read at most a chunk and one byte more to tell.
+	head, err := io.ReadAll(io.LimitReader(body, chunk+1))
 	if err != nil {
 		return client.Result{}, fmt.Errorf("read the body: %w", err)
 	}
 	if int64(len(head)) <= chunk {
-		if length >= 0 && int64(len(head)) != length {
-			return client.Result{}, status.Errorf(status.Invalid, "body of %d bytes, Content-Length says %d", len(head), length)
-		}
 		return sess.WriteWith(ctx, req.key, head, client.WriteOptions{CAS: cas})
 	}
 	return h.spooled(ctx, sess, req, io.MultiReader(bytes.NewReader(head), body), cas)
