@@ -90,36 +90,90 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request, req *request) {
 }
 
 // stream writes part of the object whose first read or lookup was first:
-// data (already read, from the start of part) and then chunk after chunk
-// read from first's group, each checked to belong to first's version.
+// data (already read, from the start of part) and then the chunks
+// readAhead reads from first's group. Reading the next chunk while the
+// current one goes out overlaps the cluster's latency with the client's:
+// memory is then about three chunks (one written, one waiting, one read).
 func (h *Handler) stream(ctx context.Context, w http.ResponseWriter, rc *http.ResponseController, req *request, first client.Entry,
 	part byteRange, data []byte) error {
-	pin := req.sess.Clone()
-	pin.SetGroups(first.Group)
 	end := part.start + part.length
 	pos := part.start
-	for {
-		if len(data) > 0 {
-			data = data[:min(uint64(len(data)), end-pos)]
-			_ = rc.SetWriteDeadline(time.Now().Add(h.opts.IdleTimeout))
-			if _, err := w.Write(data); err != nil {
-				return fmt.Errorf("write at byte %d: %w", pos, err)
-			}
-			pos += uint64(len(data))
+	if len(data) > 0 {
+		data = data[:min(uint64(len(data)), part.length)]
+		if err := h.writeChunk(w, rc, pos, data); err != nil {
+			return err
 		}
-		if pos >= end {
-			return nil
-		}
-		e, err := pin.Read(ctx, req.key, pos, min(uint64(h.opts.Chunk), end-pos))
-		if err != nil {
-			return fmt.Errorf("read at byte %d: %w", pos, err)
-		}
-		if e.TotalSize != first.TotalSize || !e.Timestamp.Equal(first.Timestamp) {
-			return status.Errorf(status.Mismatch, "the object changed while read (size %d, now %d)", first.TotalSize, e.TotalSize)
-		}
-		if len(e.Data) == 0 {
-			return status.Errorf(status.Protocol, "empty read at byte %d of %d", pos, first.TotalSize)
-		}
-		data = e.Data
+		pos += uint64(len(data))
 	}
+	if pos >= end {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	chunks := make(chan chunk, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.readAhead(ctx, req, first, pos, end, chunks)
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	for c := range chunks {
+		if c.err != nil {
+			return c.err
+		}
+		if err := h.writeChunk(w, rc, c.pos, c.data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// chunk is a piece of an object read by readAhead, or its error.
+type chunk struct {
+	pos  uint64
+	data []byte
+	err  error
+}
+
+// readAhead reads [pos, end) of first's version from first's group, chunk
+// by chunk, into out, which it closes at the end or after the first error.
+func (h *Handler) readAhead(ctx context.Context, req *request, first client.Entry, pos, end uint64, out chan<- chunk) {
+	defer close(out)
+	pin := req.sess.Clone()
+	pin.SetGroups(first.Group)
+	for pos < end {
+		c := chunk{pos: pos}
+		e, err := pin.Read(ctx, req.key, pos, min(uint64(h.opts.Chunk), end-pos))
+		switch {
+		case err != nil:
+			c.err = fmt.Errorf("read at byte %d: %w", pos, err)
+		case e.TotalSize != first.TotalSize || !e.Timestamp.Equal(first.Timestamp):
+			c.err = status.Errorf(status.Mismatch, "the object changed while read (size %d, now %d)", first.TotalSize, e.TotalSize)
+		case len(e.Data) == 0:
+			c.err = status.Errorf(status.Protocol, "empty read at byte %d of %d", pos, first.TotalSize)
+		default:
+			c.data = e.Data[:min(uint64(len(e.Data)), end-pos)]
+		}
+		select {
+		case out <- c:
+		case <-ctx.Done():
+			return
+		}
+		if c.err != nil {
+			return
+		}
+		pos += uint64(len(c.data))
+	}
+}
+
+// writeChunk writes data, at pos of the object, to the client within the
+// idle timeout.
+func (h *Handler) writeChunk(w http.ResponseWriter, rc *http.ResponseController, pos uint64, data []byte) error {
+	_ = rc.SetWriteDeadline(time.Now().Add(h.opts.IdleTimeout))
+	if _, err := w.Write(data); err != nil {
+		return fmt.Errorf("write at byte %d: %w", pos, err)
+	}
+	return nil
 }

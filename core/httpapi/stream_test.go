@@ -192,3 +192,37 @@ func TestChunkedPutSpools(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusNotFound, resp.StatusCode)
 }
+
+// TestGetCutWhenReplaced: a GET never mixes two versions: when the object
+// is replaced while its body streams, the reply is cut short (the client
+// sees fewer bytes than Content-Length), and what came is the old version.
+func TestGetCutWhenReplaced(t *testing.T) {
+	const size = 16 << 20
+	a := startAPI(t, httpapi.Options{Chunk: 64 << 10})
+	u := a.objURL("ns", "replaced", "")
+	req, err := http.NewRequest(http.MethodPut, u, &patternReader{n: size})
+	require.NoError(t, err)
+	req.ContentLength = size
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusNoContent, resp.StatusCode)
+
+	resp, err = http.Get(u)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	head := make([]byte, 1024)
+	_, err = io.ReadFull(resp.Body, head)
+	require.NoError(t, err)
+	newer, _ := a.do(http.MethodPut, u, strings.NewReader(strings.Repeat("N", size)))
+	require.Equal(t, http.StatusNoContent, newer.StatusCode)
+
+	n, err := checkPattern(resp.Body, int64(len(head)))
+	got := int64(len(head)) + n
+	if got < size {
+		require.ErrorIs(t, err, io.ErrUnexpectedEOF, "cut after %d bytes", got)
+	} else {
+		require.NoError(t, err, "the whole old version, sent before the replacement")
+	}
+	t.Logf("got %d of %d bytes of the old version", got, size)
+}
