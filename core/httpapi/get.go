@@ -18,8 +18,8 @@ import (
 // and timestamp the headers need); HEAD and ranged GETs look the object up
 // first, since the range is cut against its size. The rest is read chunk
 // by chunk from the group that answered first, each chunk checked to be
-// of the same version, and written out as it comes: memory stays at about
-// one chunk.
+// of the same version, the next read while the current chunk goes out:
+// memory stays at a few chunks whatever the object's size.
 func (h *Handler) get(w http.ResponseWriter, r *http.Request, req *request) {
 	ctx := r.Context()
 	rangeHeader := r.Header.Get("Range")

@@ -44,7 +44,8 @@ type Options struct {
 	MaxBody int64
 	// Chunk is the bytes per request of streamed bodies, and the largest
 	// body a PUT writes in one request (default client.DefaultChunk).
-	// Memory per request stays about one chunk.
+	// Memory per request stays at a few chunks (one for a PUT, up to
+	// three for a GET, which reads ahead).
 	Chunk int
 	// IdleTimeout bounds each chunk of a body read or written (default
 	// DefaultIdleTimeout).
