@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +27,9 @@ const (
 	// as it needs (a whole-request deadline would cut it).
 	DefaultIdleTimeout = time.Minute
 )
+
+// MaxGroups bounds the groups a request names with ?groups=.
+const MaxGroups = 64
 
 // Prefix is the path prefix of the object API.
 const Prefix = "/v1/"
@@ -180,6 +184,13 @@ func (h *Handler) groups(r *http.Request) ([]uint32, error) {
 		g, err := strconv.ParseUint(strings.TrimSpace(part), 10, 32)
 		if err != nil || g == 0 {
 			return nil, status.Errorf(status.Invalid, "groups=%q: want a comma-separated list of group numbers > 0", q)
+		}
+		if slices.Contains(gs, uint32(g)) {
+			continue // a group twice would be written twice
+		}
+		if len(gs) == MaxGroups {
+			// Each group of a write is a request in parallel.
+			return nil, status.Errorf(status.TooLarge, "groups=%q: more than %d groups", q, MaxGroups)
 		}
 		gs = append(gs, uint32(g))
 	}

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -100,6 +101,7 @@ func TestBadRequests(t *testing.T) {
 		{http.MethodGet, "/v1/ns/" + strings.Repeat("k", 17), "", http.StatusRequestEntityTooLarge, status.TooLarge},
 		{http.MethodGet, "/v1/ns/k?groups=x", "", http.StatusBadRequest, status.Invalid},
 		{http.MethodGet, "/v1/ns/k?groups=0", "", http.StatusBadRequest, status.Invalid},
+		{http.MethodGet, "/v1/ns/k?groups=" + manyGroups(65), "", http.StatusRequestEntityTooLarge, status.TooLarge},
 		{http.MethodPost, "/v1/ns/k", "", http.StatusMethodNotAllowed, status.Unsupported},
 		{http.MethodPut, "/v1/ns/k", strings.Repeat("x", 101), http.StatusRequestEntityTooLarge, status.TooLarge},
 		{http.MethodGet, "/metrics", "", http.StatusNotFound, status.NotFound},
@@ -119,6 +121,15 @@ func TestBadRequests(t *testing.T) {
 	require.Equal(t, http.StatusTeapot, resp.StatusCode)
 }
 
+// manyGroups is "1,2,...,n".
+func manyGroups(n int) string {
+	gs := make([]string, n)
+	for i := range gs {
+		gs[i] = strconv.Itoa(i + 1)
+	}
+	return strings.Join(gs, ",")
+}
+
 func TestGroupsQuery(t *testing.T) {
 	a := startAPI(t, httpapi.Options{})
 	resp, body := a.do(http.MethodPut, a.objURL("ns", "only-in-1", "groups=1"), strings.NewReader("one"))
@@ -128,6 +139,9 @@ func TestGroupsQuery(t *testing.T) {
 	resp, body = a.do(http.MethodGet, a.objURL("ns", "only-in-1", "groups=2,1"), nil)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Equal(t, "one", body)
+	// Repeats count once.
+	resp, body = a.do(http.MethodGet, a.objURL("ns", "only-in-1", "groups=1,1,1,"+manyGroups(64)), nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode, body)
 
 	// Options.Groups is the default of requests naming none.
 	b := startAPI(t, httpapi.Options{Groups: []uint32{2}})
