@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 
 	"github.com/elliptics/elliptics/core/status"
 )
@@ -32,6 +33,11 @@ func httpStatus(err error) int {
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		// The client sent less than its Content-Length.
 		return http.StatusBadRequest
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		// Only the connection to the client has such deadlines (the
+		// cluster's timeouts are status.ErrTimeout): it stopped sending.
+		return http.StatusRequestTimeout
 	}
 	switch status.FromError(err) {
 	case status.NotFound:

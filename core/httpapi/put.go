@@ -37,9 +37,14 @@ func (h *Handler) put(w http.ResponseWriter, r *http.Request, req *request) {
 	// ETag) is fixed when the request starts.
 	sess := req.sess.Clone()
 	sess.SetTimestamp(time.Now().UTC())
-	body := &idleReader{r: http.MaxBytesReader(w, r.Body, h.opts.MaxBody),
-		rc: http.NewResponseController(w), idle: h.opts.IdleTimeout}
+	ahead := 0
+	if r.ContentLength > int64(h.opts.Chunk) {
+		ahead = h.opts.Chunk // an upload: worth overlapping
+	}
+	body := newBodyReader(http.MaxBytesReader(w, r.Body, h.opts.MaxBody), http.NewResponseController(w),
+		h.opts.IdleTimeout, ahead)
 	res, err := h.write(ctx, sess, req, body, r.ContentLength, cas)
+	body.stop()
 	if err != nil {
 		fail(w, r, fmt.Errorf("PUT %s: %w", req.name, err))
 		return
@@ -163,18 +168,4 @@ func (h *Handler) putCondition(ctx context.Context, r *http.Request, req *reques
 		}
 	}
 	return cas, false, nil
-}
-
-// idleReader reads a request body, giving each read IdleTimeout: a client
-// that stops sending is dropped, one that keeps sending may take as long
-// as its body needs.
-type idleReader struct {
-	r    io.Reader
-	rc   *http.ResponseController
-	idle time.Duration
-}
-
-func (ir *idleReader) Read(p []byte) (int, error) {
-	_ = ir.rc.SetReadDeadline(time.Now().Add(ir.idle))
-	return ir.r.Read(p)
 }

@@ -156,6 +156,7 @@ func TestChunkedPutSpools(t *testing.T) {
 
 		resp, err = http.Get(u)
 		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, resp.StatusCode, size)
 		n, err := checkPattern(resp.Body, 0)
 		resp.Body.Close()
 		require.NoError(t, err)
