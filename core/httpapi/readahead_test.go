@@ -2,10 +2,13 @@ package httpapi_test
 
 import (
 	"bufio"
+	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -76,4 +79,49 @@ func TestUploadCutShort(t *testing.T) {
 		resp.Body.Close()
 		require.Equal(t, http.StatusOK, resp.StatusCode, i)
 	}
+}
+
+// TestDeadlinesDoNotOutliveRequests: the per-chunk deadlines of a GET or
+// PUT are gone when the next request comes on the kept-alive connection,
+// however long after.
+func TestDeadlinesDoNotOutliveRequests(t *testing.T) {
+	a := startAPI(t, httpapi.Options{Chunk: 4096, IdleTimeout: 200 * time.Millisecond})
+	// The transport retries a request that fails on a reused connection:
+	// counting dials shows a connection the server dropped.
+	var dials atomic.Int32
+	tr := &http.Transport{MaxConnsPerHost: 1, DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dials.Add(1)
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}}
+	defer tr.CloseIdleConnections()
+	cl := &http.Client{Transport: tr}
+	u := a.objURL("ns", "k", "")
+	for i := range 3 {
+		req, err := http.NewRequest(http.MethodPut, u, strings.NewReader(strings.Repeat("d", 10000)))
+		require.NoError(t, err)
+		resp, err := cl.Do(req)
+		require.NoError(t, err, i)
+		resp.Body.Close()
+		require.Equal(t, http.StatusNoContent, resp.StatusCode, i)
+		time.Sleep(400 * time.Millisecond)
+		resp, err = cl.Get(u)
+		require.NoError(t, err, i)
+		_, err = io.Copy(io.Discard, resp.Body)
+		require.NoError(t, err, i)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode, i)
+		time.Sleep(400 * time.Millisecond)
+		resp, err = cl.Do(mustRequest(t, http.MethodDelete, u))
+		require.NoError(t, err, i)
+		resp.Body.Close()
+		require.Equal(t, http.StatusNoContent, resp.StatusCode, i)
+	}
+	require.Equal(t, int32(1), dials.Load(), "connections dialled")
+}
+
+func mustRequest(t *testing.T, method, u string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, u, nil)
+	require.NoError(t, err)
+	return req
 }
