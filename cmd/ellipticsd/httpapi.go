@@ -43,6 +43,8 @@ func startHTTPAPI(cfg config.Config, remotes []string, logger *zap.Logger) (*htt
 	log := logger.Named("http")
 	node := client.NewNode(client.Config{Name: "ellipticsd http api", Logger: log.Named("client"),
 		WaitTimeout: cfg.Node.RequestTimeout.Duration, MaxPayload: uint64(cfg.Node.MaxPayload)})
+	// Requests outside /v1/ go to HandlerOptions' Fallback: where the S3
+	// handler mounts.
 	h := httpapi.New(client.NewSession(node), cfg.HTTP.HandlerOptions(log))
 	a := &httpAPI{node: node, srv: httpapi.NewServer(h, zap.NewStdLog(log)), ln: ln, served: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())

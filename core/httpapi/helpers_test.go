@@ -23,14 +23,14 @@ import (
 // testAPI is an in-process cluster of two nodes (groups 1 and 2) with the
 // handler served over real HTTP in front of it.
 type testAPI struct {
-	t    *testing.T
+	t    testing.TB
 	url  string
 	sess *client.Session
 }
 
 // startAPI starts the cluster (blob backends on disk, so the objects do not
 // count in the heap) and the handler with opts.
-func startAPI(t *testing.T, opts httpapi.Options) *testAPI {
+func startAPI(t testing.TB, opts httpapi.Options) *testAPI {
 	t.Helper()
 	ctx := context.Background()
 	c, err := clustertest.Start(clustertest.Options{Nodes: 2, Groups: 2,
