@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -134,11 +135,22 @@ func TestGroupsQuery(t *testing.T) {
 	a := startAPI(t, httpapi.Options{})
 	resp, body := a.do(http.MethodPut, a.objURL("ns", "only-in-1", "groups=1"), strings.NewReader("one"))
 	require.Equal(t, http.StatusNoContent, resp.StatusCode, body)
+	require.Equal(t, "1=0", resp.Header.Get(httpapi.GroupsHeader))
 	resp, _ = a.do(http.MethodGet, a.objURL("ns", "only-in-1", "groups=2"), nil)
 	require.Equal(t, http.StatusNotFound, resp.StatusCode)
 	resp, body = a.do(http.MethodGet, a.objURL("ns", "only-in-1", "groups=2,1"), nil)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Equal(t, "one", body)
+
+	// Each group's outcome is reported: group 7 has no node.
+	resp, body = a.do(http.MethodPut, a.objURL("ns", "partial", "groups=1,7,2"), strings.NewReader("p"))
+	require.Equal(t, http.StatusNoContent, resp.StatusCode, body)
+	require.Equal(t, fmt.Sprintf("1=0, 7=%d, 2=0", status.NoRoute), resp.Header.Get(httpapi.GroupsHeader))
+	// (only-in-1 is in group 2 too now: the read above repaired it.)
+	a.do(http.MethodPut, a.objURL("ns", "only-in-1-again", "groups=1"), strings.NewReader("one"))
+	resp, body = a.do(http.MethodDelete, a.objURL("ns", "only-in-1-again", "groups=2,1"), nil)
+	require.Equal(t, http.StatusNoContent, resp.StatusCode, body)
+	require.Equal(t, fmt.Sprintf("2=%d, 1=0", status.NotFound), resp.Header.Get(httpapi.GroupsHeader))
 	// Repeats count once.
 	resp, body = a.do(http.MethodGet, a.objURL("ns", "only-in-1", "groups=1,1,1,"+manyGroups(64)), nil)
 	require.Equal(t, http.StatusOK, resp.StatusCode, body)

@@ -45,6 +45,7 @@ func (h *Handler) put(w http.ResponseWriter, r *http.Request, req *request) {
 		h.opts.IdleTimeout, ahead)
 	res, err := h.write(ctx, sess, req, body, r.ContentLength, cas)
 	body.stop()
+	setGroupsHeader(w, res)
 	if err != nil {
 		fail(w, r, fmt.Errorf("PUT %s: %w", req.name, err))
 		return
