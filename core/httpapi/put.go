@@ -16,8 +16,8 @@ import (
 )
 
 // put serves PUT: the body replaces the object. A body of at most a chunk
-// is one write; a bigger one is a chunked upload (client.WriteFrom), one
-// chunk in memory at a time, invisible until its last chunk commits it. A
+// is one write; a bigger one is a chunked upload (client.WriteFrom), a few
+// chunks in memory at a time, invisible until its last chunk commits it. A
 // body without a Content-Length (chunked transfer encoding) bigger than a
 // chunk is spooled to a temporary file first, because an upload reserves
 // its size at the first chunk.
