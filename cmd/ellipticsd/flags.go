@@ -41,6 +41,9 @@ type flags struct {
 	logLevel    string
 	dataDir     string
 	httpAddr    string
+	httpAPI     string
+	remotes     listFlag
+	frontend    bool
 	version     bool
 	printConfig bool
 	// set holds the names of the flags given, so that an override applies
@@ -56,6 +59,9 @@ func newFlagSet(f *flags) *flag.FlagSet {
 	fs.StringVar(&f.logLevel, "log-level", "", "log `level`: debug, info, warn or error (overrides node.log_level)")
 	fs.StringVar(&f.dataDir, "data-dir", "", "root `directory` of the backends' data (overrides node.data_dir)")
 	fs.StringVar(&f.httpAddr, "http", "", "serve /metrics, the statistics JSON and the status page on `host:port` (overrides monitor.http_addr; \"\" turns it off)")
+	fs.StringVar(&f.httpAPI, "http-api", "", "serve the object API over HTTP (docs/http.md) on `host:port` (overrides http.addr; \"\" turns it off)")
+	fs.Var(&f.remotes, "remote", "join the cluster through the node at `host:port` (overrides node.remotes; repeatable or comma-separated)")
+	fs.BoolVar(&f.frontend, "frontend", false, "run a stateless HTTP frontend: no backends, the object API (--http-api) served from the cluster at --remote")
 	fs.BoolVar(&f.version, "version", false, "print the version and exit")
 	fs.BoolVar(&f.printConfig, "print-config", false, "print the effective configuration as TOML and exit")
 	return fs
@@ -118,7 +124,8 @@ func loadConfig(f *flags) (config.Config, error) {
 
 // overrides reports whether any flag overrides a configuration key.
 func (f *flags) overrides() bool {
-	return f.set["listen"] || f.set["group"] || f.set["log-level"] || f.set["data-dir"] || f.set["http"]
+	return f.set["listen"] || f.set["group"] || f.set["log-level"] || f.set["data-dir"] || f.set["http"] ||
+		f.set["http-api"] || f.set["remote"]
 }
 
 // applyFlags overrides the configuration with the flags given.
@@ -140,6 +147,20 @@ func applyFlags(cfg *config.Config, f *flags) error {
 	}
 	if f.set["http"] {
 		cfg.Monitor.HTTPAddr = f.httpAddr
+	}
+	if f.set["http-api"] {
+		cfg.HTTP.Addr = f.httpAPI
+	}
+	if f.set["remote"] {
+		cfg.Node.Remotes = append([]string(nil), f.remotes...)
+	}
+	if f.frontend {
+		if cfg.HTTP.Addr == "" {
+			return errors.New("--frontend needs the API's address: --http-api host:port (or http.addr)")
+		}
+		if len(cfg.Node.Remotes) == 0 {
+			return errors.New("--frontend needs a node of the cluster: --remote host:port (or node.remotes)")
+		}
 	}
 	return nil
 }

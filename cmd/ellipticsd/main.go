@@ -3,9 +3,12 @@
 //	ellipticsd                          # 127.0.0.1:1025, one blob backend of group 1 in ./var/backend-0
 //	ellipticsd --config node.toml       # see docs/node.example.toml
 //	ellipticsd --listen 127.0.0.1:0     # any free port
+//	ellipticsd --http-api :8080         # and the object API over HTTP (docs/http.md)
+//	ellipticsd --frontend --remote node1:1025 --http-api :8080
+//	                                    # a stateless HTTP frontend, no backends
 //
 // Once listening it prints "ellipticsd listening on ADDR[,ADDR...]" to
-// standard output; logs go to standard error. SIGINT or SIGTERM stops the
+// standard output (a frontend: its HTTP address); logs go to standard error. SIGINT or SIGTERM stops the
 // node: in-flight requests finish (up to node.shutdown_timeout; a second
 // signal cuts the wait short), then connections and backends are closed.
 // SIGHUP is logged and otherwise ignored.
@@ -27,6 +30,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/elliptics/elliptics/core/config"
+	"github.com/elliptics/elliptics/core/httpapi"
 	"github.com/elliptics/elliptics/core/server"
 )
 
@@ -73,7 +77,11 @@ func run(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int {
 	defer logger.Sync() //nolint:errcheck // nothing to do if stderr cannot sync
 	logger.Info("ellipticsd starting", zap.String("version", version), zap.String("config", configName(f)),
 		zap.Int("pid", os.Getpid()), zap.Int("backends", len(cfg.Backends)))
-	if err := serve(cfg, logger, stdout, sigs); err != nil {
+	serveFn := serve
+	if f.frontend {
+		serveFn = serveFrontend
+	}
+	if err := serveFn(cfg, logger, stdout, sigs); err != nil {
 		logger.Error("ellipticsd failed", zap.Error(err))
 		return fail(stderr, exitRuntime, err)
 	}
@@ -102,6 +110,15 @@ func serve(cfg config.Config, logger *zap.Logger, stdout io.Writer, sigs <-chan 
 		closeBackends(opts)
 		return err
 	}
+	// The API is up before the node says it listens: whoever waits for
+	// that line may use the API at once.
+	var api *httpAPI
+	if cfg.HTTP.Addr != "" {
+		if api, err = startHTTPAPI(cfg, selfAddrs(srv.Addrs()), logger); err != nil {
+			_ = srv.Shutdown(context.Background())
+			return err
+		}
+	}
 	addrs := make([]string, 0, len(srv.Addrs()))
 	for _, a := range srv.Addrs() {
 		addrs = append(addrs, a.String())
@@ -111,12 +128,42 @@ func serve(cfg config.Config, logger *zap.Logger, stdout io.Writer, sigs <-chan 
 		fmt.Fprintf(stdout, "ellipticsd monitor on http://%s/metrics\n", a)
 		fmt.Fprintf(stdout, "ellipticsd status page on http://%s/\n", a)
 	}
+	if api != nil {
+		fmt.Fprintf(stdout, "ellipticsd http api on http://%s%s\n", api.Addr(), httpapi.Prefix)
+	}
 
+	ctx, cancel := stopContext(cfg, sigs, logger)
+	defer cancel()
+	if api != nil {
+		api.stop(ctx)
+	}
+	return srv.Shutdown(ctx)
+}
+
+// serveFrontend runs a stateless HTTP frontend: the object API on
+// http.addr, served from the cluster at node.remotes, until SIGINT or
+// SIGTERM.
+func serveFrontend(cfg config.Config, logger *zap.Logger, stdout io.Writer, sigs <-chan os.Signal) error {
+	api, err := startHTTPAPI(cfg, cfg.Node.Remotes, logger)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "ellipticsd listening on %s\n", api.Addr())
+	fmt.Fprintf(stdout, "ellipticsd http api on http://%s%s\n", api.Addr(), httpapi.Prefix)
+	ctx, cancel := stopContext(cfg, sigs, logger)
+	defer cancel()
+	api.stop(ctx)
+	return nil
+}
+
+// stopContext waits for the first SIGINT or SIGTERM and returns the
+// context of the shutdown: node.shutdown_timeout, cut short by a second
+// signal.
+func stopContext(cfg config.Config, sigs <-chan os.Signal, logger *zap.Logger) (context.Context, context.CancelFunc) {
 	sig := waitForStop(sigs, logger)
 	logger.Info("stopping", zap.String("signal", sig.String()),
 		zap.Duration("shutdown_timeout", cfg.Node.ShutdownTimeout.Duration))
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Node.ShutdownTimeout.Duration)
-	defer cancel()
 	go func() {
 		// A second SIGINT or SIGTERM stops waiting for in-flight requests.
 		for {
@@ -132,7 +179,7 @@ func serve(cfg config.Config, logger *zap.Logger, stdout io.Writer, sigs <-chan 
 			}
 		}
 	}()
-	return srv.Shutdown(ctx)
+	return ctx, cancel
 }
 
 // waitForStop returns the first SIGINT or SIGTERM, logging SIGHUPs.

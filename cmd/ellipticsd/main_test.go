@@ -337,3 +337,22 @@ func testbackend(id int, group int64, typ string) config.Backend {
 	b.Group, b.Type = group, typ
 	return b
 }
+
+func TestRunFrontendNeedsAddresses(t *testing.T) {
+	code, _, errOut := runSync(t, "--frontend", "--remote", "127.0.0.1:1025")
+	require.Equal(t, exitConfig, code)
+	require.Contains(t, errOut, "--frontend needs the API's address")
+	code, _, errOut = runSync(t, "--frontend", "--http-api", "127.0.0.1:0")
+	require.Equal(t, exitConfig, code)
+	require.Contains(t, errOut, "--frontend needs a node of the cluster")
+	code, _, errOut = runSync(t, "--http-api", "nope")
+	require.Equal(t, exitConfig, code)
+	require.Contains(t, errOut, "http.addr")
+
+	code, out, errOut := runSync(t, "--print-config", "--http-api", ":8080", "--remote", "10.0.0.1:1025,10.0.0.2:1025")
+	require.Equal(t, exitOK, code, errOut)
+	c, err := config.Parse([]byte(out))
+	require.NoError(t, err)
+	require.Equal(t, ":8080", c.HTTP.Addr)
+	require.Equal(t, []string{"10.0.0.1:1025", "10.0.0.2:1025"}, c.Node.Remotes)
+}

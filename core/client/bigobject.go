@@ -8,6 +8,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/elliptics/elliptics/core/id"
 	"github.com/elliptics/elliptics/core/status"
 )
 
@@ -37,6 +38,11 @@ type StreamOptions struct {
 	// fail with status.ErrMismatch there (recovery copies never replace
 	// newer data).
 	CASTimestamp bool
+	// CAS (WriteFrom from offset 0) makes the upload conditional as
+	// WriteOptions.CAS does: the prepare, sent while the old value is still
+	// the visible one, checks it, so a refused upload changes nothing
+	// (status.ErrMismatch). Not allowed with a non-zero Offset.
+	CAS *id.ID
 	// Progress, when set, is called after every chunk with the bytes done
 	// so far (counting from Offset for ReadTo) and the total.
 	Progress func(done, total uint64)
@@ -70,6 +76,9 @@ func (s *Session) WriteFrom(ctx context.Context, k Key, r io.Reader, size uint64
 		return Result{}, status.Errorf(status.Invalid, "write: negative ttl %s (0 = no lifetime)", o.TTL)
 	}
 	if o.Offset > 0 {
+		if o.CAS != nil {
+			return Result{}, status.Errorf(status.Invalid, "write: compare-and-swap needs a whole upload (offset 0), not a write at %d", o.Offset)
+		}
 		return s.writeAtFrom(ctx, k, r, size, o)
 	}
 	return s.writeChunks(ctx, k, r, size, o, "upload", func(off, n uint64) WriteOptions {
@@ -82,6 +91,9 @@ func (s *Session) WriteFrom(ctx context.Context, k Key, r io.Reader, size uint64
 			wo.Prepare, wo.TotalSize = true, size
 		default:
 			wo.Plain = true
+		}
+		if off == 0 {
+			wo.CAS = o.CAS
 		}
 		return wo
 	})

@@ -126,6 +126,8 @@ type Config struct {
 	Recovery Recovery `toml:"recovery"`
 	// Monitor is the [monitor] table.
 	Monitor Monitor `toml:"monitor"`
+	// HTTP is the [http] table (http.go).
+	HTTP HTTP `toml:"http"`
 }
 
 // Defaults of the [monitor] table.
@@ -324,6 +326,7 @@ func Default() Config {
 		Backends: []Backend{DefaultBackend(0)},
 		Recovery: defaultRecovery(),
 		Monitor:  defaultMonitor(),
+		HTTP:     defaultHTTP(),
 	}
 }
 
@@ -391,6 +394,7 @@ type file struct {
 	Backends []fileBackend `toml:"backend"`
 	Recovery Recovery      `toml:"recovery"`
 	Monitor  Monitor       `toml:"monitor"`
+	HTTP     HTTP          `toml:"http"`
 }
 
 type fileBackend struct {
@@ -410,12 +414,15 @@ type fileBackend struct {
 
 func decode(data []byte) (Config, error) {
 	// Decoding into defaults leaves the keys the file omits at their default.
-	f := file{Node: defaultNode(), Recovery: defaultRecovery(), Monitor: defaultMonitor()}
+	f := file{Node: defaultNode(), Recovery: defaultRecovery(), Monitor: defaultMonitor(), HTTP: defaultHTTP()}
 	dec := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
 		return Config{}, decodeError(data, err)
 	}
-	c := Config{Node: f.Node, Recovery: f.Recovery, Monitor: f.Monitor}
+	c := Config{Node: f.Node, Recovery: f.Recovery, Monitor: f.Monitor, HTTP: f.HTTP}
+	if c.HTTP.Groups == nil {
+		c.HTTP.Groups = []int64{}
+	}
 	if c.Node.Listen == nil {
 		c.Node.Listen = []string{}
 	}
@@ -612,6 +619,7 @@ func (c *Config) Validate() error {
 	if c.Monitor.TopPeriod.Duration <= 0 {
 		p.add("monitor.top_period", "must be > 0, got %v", c.Monitor.TopPeriod)
 	}
+	c.HTTP.validate(&p, n.MaxPayload)
 
 	if c.Recovery.ObjectsRate < 0 {
 		p.add("recovery.objects_rate", "must be >= 0, got %d", c.Recovery.ObjectsRate)

@@ -70,7 +70,8 @@ func TestExampleFileIsDefault(t *testing.T) {
 		"id", "group", "type", "dir", "read_only", "enable", "sync", "sync_interval", "blob_size",
 		"records_in_blob", "compress", "points",
 		"auto", "rate", "objects_rate", "concurrency", "merge_delay", "leave_after", "tombstone_ttl", "anti_entropy", "handoff_window",
-		"http_addr", "top_length", "top_period"} {
+		"http_addr", "top_length", "top_period",
+		"addr", "groups", "max_body", "max_key", "chunk", "idle_timeout", "spool_dir"} {
 		require.Contains(t, string(data), "\n"+key+" = ", key)
 	}
 }
@@ -105,6 +106,8 @@ func TestLoadFixtures(t *testing.T) {
 			LeaveAfter: Duration{time.Hour}, TombstoneTTL: Duration{48 * time.Hour},
 			AntiEntropy: Duration{12 * time.Hour}, Scrub: Duration{72 * time.Hour}},
 		Monitor: Monitor{HTTPAddr: "127.0.0.1:8080", TopLength: 20, TopPeriod: Duration{time.Minute}},
+		HTTP: HTTP{Addr: ":8081", Groups: []int64{2, 5}, MaxBody: GiB, MaxKey: 512, Chunk: MiB,
+			IdleTimeout: Duration{30 * time.Second}, SpoolDir: "/srv/spool"},
 	}
 	partial := Default()
 	partial.Node.Listen = []string{"0.0.0.0:1025"}
@@ -208,6 +211,14 @@ func TestParseErrors(t *testing.T) {
 		{"monitor addr", "[monitor]\nhttp_addr = \"nope\"\n", "monitor.http_addr: "},
 		{"monitor top length", "[monitor]\ntop_length = 0\n", "monitor.top_length: must be between 1 and 10000, got 0"},
 		{"monitor top period", "[monitor]\ntop_period = \"0s\"\n", "monitor.top_period: must be > 0, got 0s"},
+		{"http addr", "[http]\naddr = \"nope\"\n", "http.addr: "},
+		{"http group zero", "[http]\ngroups = [1, 0]\n", "http.groups: group [1] must be in 1..4294967295, got 0"},
+		{"http max body", "[http]\nmax_body = 0\n", "http.max_body: must be > 0, got 0B"},
+		{"http max key", "[http]\nmax_key = 0\n", "http.max_key: must be in 1..16384, got 0"},
+		{"http chunk small", "[http]\nchunk = 1024\n", "http.chunk: must be between 4KiB and 64MiB, got 1KiB"},
+		{"http chunk over frame", "[node]\nmax_payload = \"2MiB\"\n[http]\naddr = \":0\"\n",
+			"http.chunk: 4MiB does not fit in a frame of node.max_payload 2MiB"},
+		{"http idle timeout", "[http]\nidle_timeout = \"0s\"\n", "http.idle_timeout: must be > 0, got 0s"},
 		{"max inflight negative", "[node]\nmax_inflight = -5\n", "node.max_inflight: must be >= 1, got -5"},
 		{"data dir empty", "[node]\ndata_dir = \"\"\n", "node.data_dir: must not be empty"},
 		{"ping interval zero", "[node]\nping_interval = \"0s\"\n", "node.ping_interval: must be > 0, got 0s"},
