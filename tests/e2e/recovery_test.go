@@ -147,6 +147,11 @@ func TestRecoveryJoinKillResume(t *testing.T) {
 	}, 30*time.Second, 50*time.Millisecond, "n0 never ran a merge that moved objects")
 	stop.Store(true)
 	wg.Wait()
+	if misses.Load() > 0 {
+		for _, n := range []*clusterNode{n0, n1, n2} {
+			t.Logf("log of %s:\n%s", n.addr, tail(n.d.stderr.String(), 40))
+		}
+	}
 	require.Zero(t, misses.Load(), "reads that missed during the move: %v", syncMapKeys(&missed))
 	n0.d.kill()
 	n0.start(t)
@@ -194,6 +199,12 @@ func TestRecoveryJoinKillResume(t *testing.T) {
 	require.Zero(t, code, errOut)
 	require.NotContains(t, out, "plan of job", "a dry run after the move still plans moves")
 	require.Equal(t, 3, strings.Count(out, "started merge job"))
+}
+
+// tail returns the last n lines of s.
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 func syncMapKeys(m *sync.Map) []any {
