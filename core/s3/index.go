@@ -1,0 +1,339 @@
+package s3
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/elliptics/elliptics/core/client"
+)
+
+// The per-bucket index is a B-link tree of one level of leaves under a
+// directory (Lehman and Yao's right links make the directory a hint):
+//
+//   - A page is a cluster object (namespace "s3i/<bucket id>", key
+//     "p0" for the first page, "p/<random>" for the others) holding a
+//     sorted run of at most PageSize entries (key, size, ETag, mtime), its
+//     fence keys [Low, High) and Next, the key of the page to its right.
+//     The pages chained by Next cover the whole key space in order; that
+//     chain is the truth.
+//   - The root ("root") lists every page's Low and key, sorted. It is only
+//     a hint: a page's Low never changes (a split keeps the left half in
+//     place and moves the right half to a new page), so any page the root
+//     names for a key is at or left of the page that holds it, and a
+//     search follows Next while the key is >= the page's High. Frontends
+//     cache roots; a stale cache costs hops, never correctness.
+//   - Inserts and removes change one page by compare-and-swap
+//     (client.WriteCAS), so writers through different frontends never lose
+//     each other's updates; a write whose key left the page's fences (a
+//     split got there first) searches again. A page that grows past
+//     PageSize splits: the new right page is written first, then the left
+//     page shrinks and links to it in one CAS, then the root learns of it
+//     (a crash before that leaves a page only the chain knows about;
+//     searches still find it).
+//   - Pages never merge: removing keys leaves empty pages in the chain,
+//     which listing steps over.
+//
+// Listing a page of 1000 keys out of a million reads the (cached) root,
+// binary-searches it, and reads two or three pages.
+
+const (
+	rootKey      = "root"
+	firstPageKey = "p0"
+)
+
+type indexEntry struct {
+	K string `json:"k"`
+	S int64  `json:"s"`
+	E string `json:"e"`
+	T int64  `json:"t"` // mtime, Unix milliseconds
+}
+
+type indexPage struct {
+	Low     string       `json:"low"`
+	High    string       `json:"high,omitempty"`
+	Last    bool         `json:"last,omitempty"` // no upper fence
+	Next    string       `json:"next,omitempty"`
+	Entries []indexEntry `json:"entries"`
+}
+
+func (p *indexPage) covers(k string) bool { return k >= p.Low && (p.Last || k < p.High) }
+
+type rootRef struct {
+	Low string `json:"l"`
+	Key string `json:"p"`
+}
+
+type indexRoot struct {
+	Pages []rootRef `json:"pages"`
+}
+
+// rootCache keeps the roots of recently used buckets.
+type rootCache struct {
+	mu    sync.Mutex
+	max   int
+	roots map[string][]rootRef
+}
+
+func newRootCache(max int) *rootCache { return &rootCache{max: max, roots: map[string][]rootRef{}} }
+
+func (c *rootCache) get(id string) ([]rootRef, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r, ok := c.roots[id]
+	return r, ok
+}
+
+func (c *rootCache) put(id string, r []rootRef) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.roots) >= c.max {
+		clear(c.roots)
+	}
+	c.roots[id] = r
+}
+
+type index struct {
+	h    *handler
+	id   string
+	sess *client.Session
+}
+
+func (h *handler) index(b *bucketRec) *index {
+	return &index{h: h, id: b.ID, sess: h.ns(b.indexNS())}
+}
+
+// root returns the root (from the cache unless fresh).
+func (x *index) root(ctx context.Context, fresh bool) ([]rootRef, error) {
+	if !fresh {
+		if r, ok := x.h.roots.get(x.id); ok {
+			return r, nil
+		}
+	}
+	var root indexRoot
+	if _, err := readJSON(ctx, x.sess, rootKey, &root); err != nil {
+		return nil, err
+	}
+	if len(root.Pages) == 0 || root.Pages[0].Low != "" {
+		root.Pages = append([]rootRef{{Low: "", Key: firstPageKey}}, root.Pages...)
+	}
+	x.h.roots.put(x.id, root.Pages)
+	return root.Pages, nil
+}
+
+// readPage reads a page; the first page exists implicitly.
+func (x *index) readPage(ctx context.Context, key string) (*indexPage, error) {
+	var p indexPage
+	found, err := readJSON(ctx, x.sess, key, &p)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		if key == firstPageKey {
+			return &indexPage{Last: true}, nil
+		}
+		return nil, fmt.Errorf("index page %s/%s is missing", x.sess.Namespace(), key)
+	}
+	return &p, nil
+}
+
+const maxHops = 1 << 20
+
+// find returns the page that covers k and its key.
+func (x *index) find(ctx context.Context, k string) (string, *indexPage, error) {
+	refs, err := x.root(ctx, false)
+	if err != nil {
+		return "", nil, err
+	}
+	i, found := slices.BinarySearchFunc(refs, k, func(r rootRef, k string) int { return strings.Compare(r.Low, k) })
+	if !found {
+		i--
+	}
+	key := refs[max(i, 0)].Key
+	for hops := 0; hops < maxHops; hops++ {
+		p, err := x.readPage(ctx, key)
+		if err != nil {
+			return "", nil, err
+		}
+		if p.covers(k) {
+			if hops > 2 {
+				_, _ = x.root(ctx, true)
+			}
+			return key, p, nil
+		}
+		if p.Last || p.Next == "" || k < p.Low {
+			return "", nil, fmt.Errorf("index %s: page %s [%q, %q) does not lead to %q", x.sess.Namespace(), key, p.Low, p.High, k)
+		}
+		key = p.Next
+	}
+	return "", nil, fmt.Errorf("index %s: too many hops to %q", x.sess.Namespace(), k)
+}
+
+var errMoved = errors.New("key moved to another page")
+
+// update applies fn to the entries of the page covering k, by CAS,
+// splitting the page when it grows past PageSize.
+func (x *index) update(ctx context.Context, k string, fn func(p *indexPage) error) error {
+	for attempt := 0; attempt < 100; attempt++ {
+		key, _, err := x.find(ctx, k)
+		if err != nil {
+			return err
+		}
+		var split *rootRef
+		err = casJSON(ctx, x.sess, key, func(p *indexPage, found bool) error {
+			split = nil
+			if !found {
+				if key != firstPageKey {
+					return errMoved
+				}
+				*p = indexPage{Last: true}
+			}
+			if !p.covers(k) {
+				return errMoved
+			}
+			if err := fn(p); err != nil {
+				return err
+			}
+			if len(p.Entries) <= x.h.opts.PageSize {
+				return nil
+			}
+			mid := len(p.Entries) / 2
+			right := indexPage{Low: p.Entries[mid].K, High: p.High, Last: p.Last, Next: p.Next,
+				Entries: slices.Clone(p.Entries[mid:])}
+			rkey := "p/" + randomID(10)
+			if err := writeJSON(ctx, x.sess, rkey, &right); err != nil {
+				return err
+			}
+			p.High, p.Last, p.Next = right.Low, false, rkey
+			p.Entries = slices.Clip(p.Entries[:mid])
+			split = &rootRef{Low: right.Low, Key: rkey}
+			return nil
+		})
+		if errors.Is(err, errMoved) {
+			_, _ = x.root(ctx, true)
+			time.Sleep(time.Duration(attempt) * time.Millisecond)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if split != nil {
+			err := casJSON(ctx, x.sess, rootKey, func(r *indexRoot, _ bool) error {
+				i, found := slices.BinarySearchFunc(r.Pages, split.Low, func(r rootRef, k string) int { return strings.Compare(r.Low, k) })
+				if found {
+					return errSkip
+				}
+				r.Pages = slices.Insert(r.Pages, i, *split)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			_, _ = x.root(ctx, true)
+		}
+		return nil
+	}
+	return fmt.Errorf("index %s: %q kept moving", x.sess.Namespace(), k)
+}
+
+// put adds or replaces the entry of e.K.
+func (x *index) put(ctx context.Context, e indexEntry) error {
+	return x.update(ctx, e.K, func(p *indexPage) error {
+		i, found := slices.BinarySearchFunc(p.Entries, e.K, cmpEntry)
+		if found {
+			p.Entries[i] = e
+		} else {
+			p.Entries = slices.Insert(p.Entries, i, e)
+		}
+		return nil
+	})
+}
+
+// delete removes the entry of k.
+func (x *index) delete(ctx context.Context, k string) error {
+	return x.update(ctx, k, func(p *indexPage) error {
+		i, found := slices.BinarySearchFunc(p.Entries, k, cmpEntry)
+		if !found {
+			return errSkip
+		}
+		p.Entries = slices.Delete(p.Entries, i, i+1)
+		return nil
+	})
+}
+
+func cmpEntry(e indexEntry, k string) int { return strings.Compare(e.K, k) }
+
+// cursor walks the index in key order.
+type cursor struct {
+	x    *index
+	p    *indexPage
+	pos  int
+	done bool
+}
+
+// seek places a cursor at the first entry >= from.
+func (x *index) seek(ctx context.Context, from string) (*cursor, error) {
+	_, p, err := x.find(ctx, from)
+	if err != nil {
+		return nil, err
+	}
+	i, _ := slices.BinarySearchFunc(p.Entries, from, cmpEntry)
+	return &cursor{x: x, p: p, pos: i}, nil
+}
+
+// next returns the next entry; ok is false at the end.
+func (c *cursor) next(ctx context.Context) (e indexEntry, ok bool, err error) {
+	for !c.done {
+		if c.pos < len(c.p.Entries) {
+			c.pos++
+			return c.p.Entries[c.pos-1], true, nil
+		}
+		if c.p.Last || c.p.Next == "" {
+			c.done = true
+			break
+		}
+		p, err := c.x.readPage(ctx, c.p.Next)
+		if err != nil {
+			return e, false, err
+		}
+		c.p, c.pos = p, 0
+	}
+	return e, false, nil
+}
+
+// empty reports whether the index has no entries.
+func (x *index) empty(ctx context.Context) (bool, error) {
+	c, err := x.seek(ctx, "")
+	if err != nil {
+		return false, err
+	}
+	_, ok, err := c.next(ctx)
+	return !ok, err
+}
+
+// drop removes every page and the root.
+func (x *index) drop(ctx context.Context) error {
+	key := firstPageKey
+	for hops := 0; key != "" && hops < maxHops; hops++ {
+		var p indexPage
+		found, err := readJSON(ctx, x.sess, key, &p)
+		if err != nil {
+			return err
+		}
+		if !found {
+			break
+		}
+		if err := remove(ctx, x.sess, key); err != nil {
+			return err
+		}
+		key = p.Next
+		if p.Last {
+			key = ""
+		}
+	}
+	return remove(ctx, x.sess, rootKey)
+}

@@ -1,0 +1,396 @@
+package s3
+
+import (
+	"crypto/md5"
+	"encoding/hex"
+	"encoding/xml"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Multipart uploads: a record per upload ("u/<upload id>" in namespace
+// "s3u/<bucket id>") with the object's metadata and its parts (number →
+// blob, size, ETag), updated by CAS as parts arrive; and the bucket's list
+// of unfinished uploads ("uploads", same namespace). Each part is a blob
+// written with client.WriteFrom like a PutObject body. Complete checks the
+// parts named, makes an object whose blobs are those parts in order (no
+// copy: GET streams them one after the other), and removes the parts left
+// out. The ETag is the MD5 of the parts' MD5s, "-N".
+
+const uploadListKey = "uploads"
+
+type partRec struct {
+	Blob blobRef   `json:"blob"`
+	ETag string    `json:"etag"`
+	Mod  time.Time `json:"mod"`
+}
+
+type uploadRec struct {
+	Key       string           `json:"key"`
+	Initiated time.Time        `json:"initiated"`
+	Meta      objMeta          `json:"meta"`
+	Parts     map[int]*partRec `json:"parts"`
+}
+
+type uploadEntry struct {
+	Key       string    `json:"key"`
+	ID        string    `json:"id"`
+	Initiated time.Time `json:"initiated"`
+}
+
+type uploadList struct {
+	Uploads []uploadEntry `json:"uploads"`
+}
+
+func cmpUpload(a uploadEntry, b uploadEntry) int {
+	if c := strings.Compare(a.Key, b.Key); c != 0 {
+		return c
+	}
+	return strings.Compare(a.ID, b.ID)
+}
+
+// minPartSize is S3's least size of every part but the last.
+const minPartSize = 5 << 20
+
+func (h *handler) createUpload(w http.ResponseWriter, r *http.Request, bucket, key string) error {
+	ctx := r.Context()
+	b, err := h.bucket(ctx, bucket)
+	if err != nil {
+		return err
+	}
+	id := randomID(16)
+	now := h.opts.Now().UTC()
+	rec := uploadRec{Key: key, Initiated: now, Meta: metaFromRequest(r), Parts: map[int]*partRec{}}
+	s := h.ns(b.uploadNS())
+	err = casJSON(ctx, s, uploadListKey, func(l *uploadList, _ bool) error {
+		if len(l.Uploads) >= h.opts.MaxUploads {
+			return errorf("SlowDown", 503, "Too many unfinished multipart uploads in this bucket (%d).", len(l.Uploads))
+		}
+		e := uploadEntry{Key: key, ID: id, Initiated: now}
+		i, _ := slices.BinarySearchFunc(l.Uploads, e, cmpUpload)
+		l.Uploads = slices.Insert(l.Uploads, i, e)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := writeJSON(ctx, s, "u/"+id, &rec); err != nil {
+		return err
+	}
+	writeXML(w, struct {
+		XMLName  xml.Name `xml:"InitiateMultipartUploadResult"`
+		NS       string   `xml:"xmlns,attr"`
+		Bucket   string   `xml:"Bucket"`
+		Key      string   `xml:"Key"`
+		UploadID string   `xml:"UploadId"`
+	}{NS: s3XMLNS, Bucket: bucket, Key: key, UploadID: id})
+	return nil
+}
+
+// upload reads an upload's record, checking that it is for key.
+func (h *handler) upload(r *http.Request, b *bucketRec, key string) (string, *uploadRec, error) {
+	id := r.URL.Query().Get("uploadId")
+	if id == "" || len(id) > 64 {
+		return "", nil, errNoSuchUpload()
+	}
+	var rec uploadRec
+	found, err := readJSON(r.Context(), h.ns(b.uploadNS()), "u/"+id, &rec)
+	if err != nil {
+		return "", nil, err
+	}
+	if !found || rec.Key != key {
+		return "", nil, errNoSuchUpload()
+	}
+	return id, &rec, nil
+}
+
+func (h *handler) uploadPart(w http.ResponseWriter, r *http.Request, bucket, key string) error {
+	ctx := r.Context()
+	b, err := h.bucket(ctx, bucket)
+	if err != nil {
+		return err
+	}
+	n, err := strconv.Atoi(r.URL.Query().Get("partNumber"))
+	if err != nil || n < 1 || n > h.opts.MaxParts {
+		return errInvalidArgument("Part number must be an integer between 1 and %d, inclusive", h.opts.MaxParts)
+	}
+	id, _, err := h.upload(r, b, key)
+	if err != nil {
+		return err
+	}
+	size, err := requestLength(r)
+	if err != nil {
+		return err
+	}
+	want, err := contentMD5(r)
+	if err != nil {
+		return err
+	}
+	ref, sum, err := h.writeBlob(ctx, b, r.Body, size, want)
+	if err != nil {
+		return err
+	}
+	part := &partRec{Blob: ref, ETag: hex.EncodeToString(sum), Mod: h.opts.Now().UTC()}
+	var old *partRec
+	err = casJSON(ctx, h.ns(b.uploadNS()), "u/"+id, func(rec *uploadRec, found bool) error {
+		if !found {
+			return errNoSuchUpload()
+		}
+		if rec.Parts == nil {
+			rec.Parts = map[int]*partRec{}
+		}
+		old = rec.Parts[n]
+		rec.Parts[n] = part
+		return nil
+	})
+	if err != nil {
+		h.removeBlobs(ctx, b, []blobRef{ref})
+		return err
+	}
+	if old != nil {
+		h.removeBlobs(ctx, b, []blobRef{old.Blob})
+	}
+	w.Header().Set("ETag", `"`+part.ETag+`"`)
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(200)
+	return nil
+}
+
+// dropUpload removes an upload's record and its entry in the list.
+func (h *handler) dropUpload(r *http.Request, b *bucketRec, id string) error {
+	s := h.ns(b.uploadNS())
+	if err := remove(r.Context(), s, "u/"+id); err != nil {
+		return err
+	}
+	return casJSON(r.Context(), s, uploadListKey, func(l *uploadList, _ bool) error {
+		n := len(l.Uploads)
+		l.Uploads = slices.DeleteFunc(l.Uploads, func(e uploadEntry) bool { return e.ID == id })
+		if len(l.Uploads) == n {
+			return errSkip
+		}
+		return nil
+	})
+}
+
+func (h *handler) completeUpload(w http.ResponseWriter, r *http.Request, bucket, key string) error {
+	ctx := r.Context()
+	b, err := h.bucket(ctx, bucket)
+	if err != nil {
+		return err
+	}
+	id, rec, err := h.upload(r, b, key)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Parts []struct {
+			PartNumber int    `xml:"PartNumber"`
+			ETag       string `xml:"ETag"`
+		} `xml:"Part"`
+	}
+	if err := readXML(r, h.opts.MaxXMLBody, &req); err != nil {
+		return err
+	}
+	if len(req.Parts) == 0 || len(req.Parts) > h.opts.MaxParts {
+		return errMalformedXML()
+	}
+	m := rec.Meta
+	md5s := md5.New()
+	used := map[int]bool{}
+	for i, p := range req.Parts {
+		if i > 0 && p.PartNumber <= req.Parts[i-1].PartNumber {
+			return errInvalidPartOrder()
+		}
+		part := rec.Parts[p.PartNumber]
+		if part == nil || strings.Trim(p.ETag, `"`) != part.ETag {
+			return errInvalidPart()
+		}
+		if i < len(req.Parts)-1 && part.Blob.S < h.minPart() {
+			return errorf("EntityTooSmall", 400, "Your proposed upload is smaller than the minimum allowed object size.")
+		}
+		raw, _ := hex.DecodeString(part.ETag)
+		md5s.Write(raw)
+		m.Blobs = append(m.Blobs, part.Blob)
+		m.Size += part.Blob.S
+		used[p.PartNumber] = true
+	}
+	m.ETag = fmt.Sprintf("%s-%d", hex.EncodeToString(md5s.Sum(nil)), len(req.Parts))
+	m.Mod = h.opts.Now().UTC()
+	if err := h.dropUpload(r, b, id); err != nil {
+		return err
+	}
+	for n, p := range rec.Parts {
+		if !used[n] {
+			h.removeBlobs(ctx, b, []blobRef{p.Blob})
+		}
+	}
+	if err := h.commitObject(ctx, b, key, m); err != nil {
+		return err
+	}
+	writeXML(w, struct {
+		XMLName  xml.Name `xml:"CompleteMultipartUploadResult"`
+		NS       string   `xml:"xmlns,attr"`
+		Location string   `xml:"Location"`
+		Bucket   string   `xml:"Bucket"`
+		Key      string   `xml:"Key"`
+		ETag     string   `xml:"ETag"`
+	}{NS: s3XMLNS, Location: "/" + bucket + "/" + key, Bucket: bucket, Key: key, ETag: `"` + m.ETag + `"`})
+	return nil
+}
+
+func (h *handler) minPart() int64 {
+	if h.opts.MinPartSize > 0 {
+		return h.opts.MinPartSize
+	}
+	return minPartSize
+}
+
+func (h *handler) abortUpload(w http.ResponseWriter, r *http.Request, bucket, key string) error {
+	ctx := r.Context()
+	b, err := h.bucket(ctx, bucket)
+	if err != nil {
+		return err
+	}
+	id, rec, err := h.upload(r, b, key)
+	if err != nil {
+		return err
+	}
+	if err := h.dropUpload(r, b, id); err != nil {
+		return err
+	}
+	for _, p := range rec.Parts {
+		h.removeBlobs(ctx, b, []blobRef{p.Blob})
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (h *handler) listParts(w http.ResponseWriter, r *http.Request, bucket, key string) error {
+	ctx := r.Context()
+	b, err := h.bucket(ctx, bucket)
+	if err != nil {
+		return err
+	}
+	id, rec, err := h.upload(r, b, key)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	maxParts := 1000
+	if v := q.Get("max-parts"); v != "" {
+		if maxParts, err = strconv.Atoi(v); err != nil || maxParts < 0 {
+			return errInvalidArgument("max-parts must be a non-negative integer")
+		}
+		maxParts = min(maxParts, 1000)
+	}
+	marker := 0
+	if v := q.Get("part-number-marker"); v != "" {
+		if marker, err = strconv.Atoi(v); err != nil {
+			return errInvalidArgument("part-number-marker must be an integer")
+		}
+	}
+	type partXML struct {
+		PartNumber   int    `xml:"PartNumber"`
+		LastModified string `xml:"LastModified"`
+		ETag         string `xml:"ETag"`
+		Size         int64  `xml:"Size"`
+	}
+	out := struct {
+		XMLName              xml.Name  `xml:"ListPartsResult"`
+		NS                   string    `xml:"xmlns,attr"`
+		Bucket               string    `xml:"Bucket"`
+		Key                  string    `xml:"Key"`
+		UploadID             string    `xml:"UploadId"`
+		Initiator            owner     `xml:"Initiator"`
+		Owner                owner     `xml:"Owner"`
+		StorageClass         string    `xml:"StorageClass"`
+		PartNumberMarker     int       `xml:"PartNumberMarker"`
+		NextPartNumberMarker int       `xml:"NextPartNumberMarker"`
+		MaxParts             int       `xml:"MaxParts"`
+		IsTruncated          bool      `xml:"IsTruncated"`
+		Parts                []partXML `xml:"Part"`
+	}{NS: s3XMLNS, Bucket: bucket, Key: key, UploadID: id, StorageClass: "STANDARD", PartNumberMarker: marker,
+		MaxParts: maxParts, Initiator: owner{ID: "elliptics", DisplayName: "elliptics"}, Owner: owner{ID: "elliptics", DisplayName: "elliptics"}}
+	nums := make([]int, 0, len(rec.Parts))
+	for n := range rec.Parts {
+		if n > marker {
+			nums = append(nums, n)
+		}
+	}
+	slices.Sort(nums)
+	for _, n := range nums {
+		if len(out.Parts) == maxParts {
+			out.IsTruncated = true
+			break
+		}
+		p := rec.Parts[n]
+		out.Parts = append(out.Parts, partXML{PartNumber: n, LastModified: p.Mod.Format(timeFormat), ETag: `"` + p.ETag + `"`, Size: p.Blob.S})
+		out.NextPartNumberMarker = n
+	}
+	writeXML(w, out)
+	return nil
+}
+
+func (h *handler) listUploads(w http.ResponseWriter, r *http.Request, bucket string) error {
+	ctx := r.Context()
+	b, err := h.bucket(ctx, bucket)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	maxUploads := 1000
+	if v := q.Get("max-uploads"); v != "" {
+		if maxUploads, err = strconv.Atoi(v); err != nil || maxUploads < 0 {
+			return errInvalidArgument("max-uploads must be a non-negative integer")
+		}
+		maxUploads = min(maxUploads, 1000)
+	}
+	var l uploadList
+	if _, err := readJSON(ctx, h.ns(b.uploadNS()), uploadListKey, &l); err != nil {
+		return err
+	}
+	type uploadXML struct {
+		Key          string `xml:"Key"`
+		UploadID     string `xml:"UploadId"`
+		Initiator    owner  `xml:"Initiator"`
+		Owner        owner  `xml:"Owner"`
+		StorageClass string `xml:"StorageClass"`
+		Initiated    string `xml:"Initiated"`
+	}
+	prefix, keyMarker, idMarker := q.Get("prefix"), q.Get("key-marker"), q.Get("upload-id-marker")
+	out := struct {
+		XMLName            xml.Name    `xml:"ListMultipartUploadsResult"`
+		NS                 string      `xml:"xmlns,attr"`
+		Bucket             string      `xml:"Bucket"`
+		KeyMarker          string      `xml:"KeyMarker"`
+		UploadIDMarker     string      `xml:"UploadIdMarker"`
+		NextKeyMarker      string      `xml:"NextKeyMarker"`
+		NextUploadIDMarker string      `xml:"NextUploadIdMarker"`
+		Prefix             string      `xml:"Prefix"`
+		MaxUploads         int         `xml:"MaxUploads"`
+		IsTruncated        bool        `xml:"IsTruncated"`
+		Uploads            []uploadXML `xml:"Upload"`
+	}{NS: s3XMLNS, Bucket: bucket, KeyMarker: keyMarker, UploadIDMarker: idMarker, Prefix: prefix, MaxUploads: maxUploads}
+	me := owner{ID: "elliptics", DisplayName: "elliptics"}
+	for _, u := range l.Uploads {
+		if !strings.HasPrefix(u.Key, prefix) {
+			continue
+		}
+		if keyMarker != "" && (u.Key < keyMarker || u.Key == keyMarker && (idMarker == "" || u.ID <= idMarker)) {
+			continue
+		}
+		if len(out.Uploads) == maxUploads {
+			out.IsTruncated = true
+			break
+		}
+		out.Uploads = append(out.Uploads, uploadXML{Key: u.Key, UploadID: u.ID, Initiator: me, Owner: me,
+			StorageClass: "STANDARD", Initiated: u.Initiated.Format(timeFormat)})
+		out.NextKeyMarker, out.NextUploadIDMarker = u.Key, u.ID
+	}
+	writeXML(w, out)
+	return nil
+}
