@@ -193,9 +193,9 @@ func (h *handler) listBuckets(w http.ResponseWriter, r *http.Request) error {
 		CreationDate string `xml:"CreationDate"`
 	}
 	out := struct {
-		XMLName xml.Name    `xml:"ListAllMyBucketsResult"`
-		NS      string      `xml:"xmlns,attr"`
-		Owner   owner       `xml:"Owner"`
+		XMLName xml.Name `xml:"ListAllMyBucketsResult"`
+		NS      string   `xml:"xmlns,attr"`
+		Owner   owner    `xml:"Owner"`
 		Buckets struct {
 			Bucket []bucketXML `xml:"Bucket"`
 		} `xml:"Buckets"`

@@ -34,23 +34,33 @@ func errorf(code string, st int, format string, args ...any) *apiError {
 }
 
 var (
-	errAccessDenied      = func() *apiError { return errorf("AccessDenied", 403, "Access Denied") }
-	errNoSuchBucket      = func() *apiError { return errorf("NoSuchBucket", 404, "The specified bucket does not exist") }
-	errNoSuchKey         = func() *apiError { return errorf("NoSuchKey", 404, "The specified key does not exist.") }
-	errNoSuchUpload      = func() *apiError { return errorf("NoSuchUpload", 404, "The specified upload does not exist.") }
-	errBucketNotEmpty    = func() *apiError { return errorf("BucketNotEmpty", 409, "The bucket you tried to delete is not empty") }
-	errBucketExists      = func() *apiError { return errorf("BucketAlreadyOwnedByYou", 409, "Your previous request to create the named bucket succeeded and you already own it.") }
+	errAccessDenied   = func() *apiError { return errorf("AccessDenied", 403, "Access Denied") }
+	errNoSuchBucket   = func() *apiError { return errorf("NoSuchBucket", 404, "The specified bucket does not exist") }
+	errNoSuchKey      = func() *apiError { return errorf("NoSuchKey", 404, "The specified key does not exist.") }
+	errNoSuchUpload   = func() *apiError { return errorf("NoSuchUpload", 404, "The specified upload does not exist.") }
+	errBucketNotEmpty = func() *apiError { return errorf("BucketNotEmpty", 409, "The bucket you tried to delete is not empty") }
+	errBucketExists   = func() *apiError {
+		return errorf("BucketAlreadyOwnedByYou", 409, "Your previous request to create the named bucket succeeded and you already own it.")
+	}
 	errInvalidBucketName = func() *apiError { return errorf("InvalidBucketName", 400, "The specified bucket is not valid.") }
 	errKeyTooLong        = func() *apiError { return errorf("KeyTooLongError", 400, "Your key is too long") }
-	errMalformedXML      = func() *apiError { return errorf("MalformedXML", 400, "The XML you provided was not well-formed or did not validate against our published schema.") }
-	errInvalidRange      = func() *apiError { return errorf("InvalidRange", 416, "The requested range is not satisfiable") }
-	errInvalidPart       = func() *apiError {
+	errMalformedXML      = func() *apiError {
+		return errorf("MalformedXML", 400, "The XML you provided was not well-formed or did not validate against our published schema.")
+	}
+	errInvalidRange = func() *apiError { return errorf("InvalidRange", 416, "The requested range is not satisfiable") }
+	errInvalidPart  = func() *apiError {
 		return errorf("InvalidPart", 400, "One or more of the specified parts could not be found.")
 	}
-	errInvalidPartOrder = func() *apiError { return errorf("InvalidPartOrder", 400, "The list of parts was not in ascending order.") }
-	errEntityTooLarge   = func() *apiError { return errorf("EntityTooLarge", 400, "Your proposed upload exceeds the maximum allowed size") }
-	errMissingLength    = func() *apiError { return errorf("MissingContentLength", 411, "You must provide the Content-Length HTTP header.") }
-	errSignature        = func() *apiError {
+	errInvalidPartOrder = func() *apiError {
+		return errorf("InvalidPartOrder", 400, "The list of parts was not in ascending order.")
+	}
+	errEntityTooLarge = func() *apiError {
+		return errorf("EntityTooLarge", 400, "Your proposed upload exceeds the maximum allowed size")
+	}
+	errMissingLength = func() *apiError {
+		return errorf("MissingContentLength", 411, "You must provide the Content-Length HTTP header.")
+	}
+	errSignature = func() *apiError {
 		return errorf("SignatureDoesNotMatch", 403, "The request signature we calculated does not match the signature you provided. Check your key and signing method.")
 	}
 )
