@@ -45,7 +45,7 @@ type authInfo struct {
 // that a signed payload hash or aws-chunked signatures are checked as it is
 // read. A request with no credentials at all is AccessDenied.
 func (h *handler) authenticate(r *http.Request, now time.Time) error {
-	if h.opts.Anonymous && r.Header.Get("Authorization") == "" && r.URL.Query().Get("X-Amz-Signature") == "" {
+	if h.opts.Anonymous && r.Header.Get("Authorization") == "" && r.URL.Query().Get("X-Amz-Signature") == "" && r.URL.Query().Get("Signature") == "" {
 		return nil
 	}
 	if auth := r.Header.Get("Authorization"); auth != "" {
@@ -53,6 +53,9 @@ func (h *handler) authenticate(r *http.Request, now time.Time) error {
 	}
 	if r.URL.Query().Get("X-Amz-Algorithm") != "" {
 		return h.authPresigned(r, now)
+	}
+	if r.URL.Query().Get("Signature") != "" {
+		return h.authPresignedV2(r, now)
 	}
 	return errAccessDenied()
 }
@@ -78,7 +81,7 @@ func (h *handler) authHeader(r *http.Request, auth string, now time.Time) error 
 	rest, ok := strings.CutPrefix(auth, sigAlgorithm+" ")
 	if !ok {
 		if strings.HasPrefix(auth, "AWS ") {
-			return errorf("InvalidRequest", 400, "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.")
+			return h.authHeaderV2(r, auth, now)
 		}
 		return errorf("AuthorizationHeaderMalformed", 400, "The authorization header is malformed.")
 	}

@@ -267,7 +267,7 @@ func setObjectHeaders(w http.ResponseWriter, m *objMeta) {
 	hd.Set("Content-Type", m.Type)
 	hd.Set("Accept-Ranges", "bytes")
 	for k, v := range m.Meta {
-		hd[http.CanonicalHeaderKey(k)] = []string{v}
+		hd[k] = []string{v} // lower case, as S3 sends them
 	}
 	for k, v := range m.Headers {
 		hd.Set(k, v)

@@ -46,7 +46,14 @@ func (h *handler) split(r *http.Request) (bucket, key string) {
 }
 
 func (h *handler) route(w http.ResponseWriter, r *http.Request, bucket, key string) error {
+	// The operation is chosen by the query without its signature
+	// parameters (presigned URLs).
 	q := r.URL.Query()
+	for k := range q {
+		if strings.HasPrefix(k, "X-Amz-") || k == "AWSAccessKeyId" || k == "Signature" || k == "Expires" || strings.HasPrefix(k, "x-id") {
+			delete(q, k)
+		}
+	}
 	for _, s := range unsupported {
 		if q.Has(s) {
 			return errNotImplemented("?" + s)

@@ -35,7 +35,7 @@ func TestBucketsAndObjects(t *testing.T) {
 	require.Equal(t, string(data), body)
 	require.Equal(t, etag, h.Get("ETag"))
 	require.Equal(t, "text/plain", h.Get("Content-Type"))
-	require.Equal(t, "blue", h.Get("x-amz-meta-color"))
+	require.Equal(t, "blue", h.Get("x-amz-meta-color"), "%v", h)
 
 	h, body = s.must(206, "GET", "/bk1/dir/obj", nil, "Range", "bytes=100000-200000")
 	require.Equal(t, string(data[100000:200001]), body)
@@ -68,7 +68,7 @@ func TestBucketsAndObjects(t *testing.T) {
 	require.Contains(t, body, strings.ReplaceAll(etag, `"`, "&quot;"))
 	h, body = s.must(200, "GET", "/bk2/copy", nil)
 	require.Equal(t, string(data), body)
-	require.Equal(t, "blue", h.Get("x-amz-meta-color"))
+	require.Equal(t, "blue", h.Get("x-amz-meta-color"), "%v", h)
 
 	s.must(409, "DELETE", "/bk1", nil)
 	s.must(204, "DELETE", "/bk1/dir/obj", nil)

@@ -1,0 +1,98 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/elliptics/elliptics/core/s3"
+)
+
+// s3Frontend starts 2 groups × 2 ellipticsd and serves the S3 handler over
+// them from this process; it returns the endpoint and the environment a
+// client needs.
+func s3Frontend(t *testing.T) (string, []string) {
+	nodes := newCluster(t, 2, 2)
+	startAll(t, nodes)
+	sess := session(t, nodes[0].addr)
+	waitTable(t, sess, 4)
+	sess.SetTimeout(30 * time.Second)
+	h := s3.New(sess, s3.Options{Credentials: map[string]string{"AKIDELLIPTICS": "elliptics-secret"}})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	env := append(os.Environ(), "S3_ENDPOINT="+srv.URL, "AWS_ACCESS_KEY_ID=AKIDELLIPTICS",
+		"AWS_SECRET_ACCESS_KEY=elliptics-secret", "AWS_DEFAULT_REGION=us-east-1", "AWS_EC2_METADATA_DISABLED=true",
+		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
+	return srv.URL, env
+}
+
+func needPython(t *testing.T, module string) {
+	if err := exec.Command("python3", "-c", "import "+module).Run(); err != nil {
+		t.Skipf("python3 with %s: %v", module, err)
+	}
+}
+
+// TestS3Boto3 runs tests/s3/boto3_test.py against real daemons.
+func TestS3Boto3(t *testing.T) {
+	needPython(t, "boto3")
+	_, env := s3Frontend(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "python3", filepath.Join("..", "s3", "boto3_test.py"))
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.Contains(t, string(out), "ok")
+}
+
+// TestS3AWSCLI drives the frontend with `aws s3` and `aws s3api`.
+func TestS3AWSCLI(t *testing.T) {
+	if _, err := exec.LookPath("aws"); err != nil {
+		t.Skip("no aws CLI")
+	}
+	url, env := s3Frontend(t)
+	aws := func(args ...string) string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "aws", append([]string{"--endpoint-url", url}, args...)...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "aws %s: %s", strings.Join(args, " "), out)
+		return string(out)
+	}
+	dir := t.TempDir()
+	big := make([]byte, 20<<20) // above the CLI's 8 MiB multipart threshold
+	_, _ = rand.Read(big)
+	small := []byte("hello from the aws cli\n")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "big.bin"), big, 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "small.txt"), small, 0o644))
+
+	aws("s3", "mb", "s3://clibucket")
+	aws("s3", "cp", filepath.Join(dir, "big.bin"), "s3://clibucket/data/big.bin")
+	aws("s3", "cp", filepath.Join(dir, "small.txt"), "s3://clibucket/small.txt")
+	ls := aws("s3", "ls", "--recursive", "s3://clibucket")
+	require.Contains(t, ls, "data/big.bin")
+	require.Contains(t, ls, "small.txt")
+	require.Contains(t, aws("s3", "ls", "s3://clibucket"), "PRE data/")
+	aws("s3", "cp", "s3://clibucket/data/big.bin", filepath.Join(dir, "big.out"))
+	got, err := os.ReadFile(filepath.Join(dir, "big.out"))
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(big, got), "big.bin came back different")
+	head := aws("s3api", "head-object", "--bucket", "clibucket", "--key", "small.txt")
+	require.Contains(t, head, `"ContentLength": 23`)
+	aws("s3api", "put-object", "--bucket", "clibucket", "--key", "api.txt", "--body", filepath.Join(dir, "small.txt"))
+	require.Contains(t, aws("s3api", "list-objects-v2", "--bucket", "clibucket", "--prefix", "api"), `"Key": "api.txt"`)
+	aws("s3", "rm", "--recursive", "s3://clibucket")
+	aws("s3", "rb", "s3://clibucket")
+	require.NotContains(t, aws("s3", "ls"), "clibucket")
+}
