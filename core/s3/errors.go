@@ -17,7 +17,20 @@ type apiError struct {
 	Code    string
 	Status  int
 	Message string
-	err     error // the cause, for logs
+	extra   []extraElem // more elements of the error document
+	err     error       // the cause, for logs
+}
+
+// extraElem is an element of an error document beyond Code and Message
+// (Key, BucketName, UploadId, ActualObjectSize, ...).
+type extraElem struct {
+	XMLName xml.Name
+	Value   string `xml:",chardata"`
+}
+
+func (e *apiError) with(name, value string) *apiError {
+	e.extra = append(e.extra, extraElem{XMLName: xml.Name{Local: name}, Value: value})
+	return e
 }
 
 func (e *apiError) Error() string {
@@ -92,11 +105,12 @@ func asAPIError(err error) *apiError {
 }
 
 type errorDoc struct {
-	XMLName   xml.Name `xml:"Error"`
-	Code      string   `xml:"Code"`
-	Message   string   `xml:"Message"`
-	Resource  string   `xml:"Resource,omitempty"`
-	RequestID string   `xml:"RequestId"`
+	XMLName   xml.Name    `xml:"Error"`
+	Code      string      `xml:"Code"`
+	Message   string      `xml:"Message"`
+	Extra     []extraElem `xml:",any"`
+	RequestID string      `xml:"RequestId"`
+	HostID    string      `xml:"HostId"`
 }
 
 // writeError answers with err as S3's XML error (no body for HEAD).
@@ -111,8 +125,18 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		w.WriteHeader(ae.Status)
 		return
 	}
-	body, _ := xml.Marshal(errorDoc{Code: ae.Code, Message: ae.Message, Resource: r.URL.Path,
-		RequestID: w.Header().Get("x-amz-request-id")})
+	extra := ae.extra
+	bucket, key := h.split(r)
+	switch ae.Code {
+	case "NoSuchKey", "KeyTooLongError":
+		extra = append(extra, extraElem{XMLName: xml.Name{Local: "Key"}, Value: key})
+	case "NoSuchBucket", "BucketNotEmpty", "BucketAlreadyOwnedByYou", "InvalidBucketName":
+		extra = append(extra, extraElem{XMLName: xml.Name{Local: "BucketName"}, Value: bucket})
+	case "NoSuchUpload":
+		extra = append(extra, extraElem{XMLName: xml.Name{Local: "UploadId"}, Value: r.URL.Query().Get("uploadId")})
+	}
+	body, _ := xml.Marshal(errorDoc{Code: ae.Code, Message: ae.Message, Extra: extra,
+		RequestID: w.Header().Get("x-amz-request-id"), HostID: "elliptics"})
 	body = append([]byte(xml.Header), body...)
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(ae.Status)

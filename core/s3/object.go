@@ -222,6 +222,9 @@ func (h *handler) object(ctx context.Context, b *bucketRec, key string) (*objMet
 // parseRange parses a single "bytes=" range against size; ok is false when
 // there is none (or it is one S3 ignores).
 func parseRange(v string, size int64) (start, end int64, ok bool, err error) {
+	bad := func() error {
+		return errInvalidRange().with("RangeRequested", v).with("ActualObjectSize", strconv.FormatInt(size, 10))
+	}
 	spec, found := strings.CutPrefix(strings.TrimSpace(v), "bytes=")
 	if !found || strings.Contains(spec, ",") {
 		return 0, 0, false, nil
@@ -237,7 +240,7 @@ func parseRange(v string, size int64) (start, end int64, ok bool, err error) {
 			return 0, 0, false, nil
 		}
 		if n == 0 || size == 0 {
-			return 0, 0, false, errInvalidRange()
+			return 0, 0, false, bad()
 		}
 		return max(size-n, 0), size - 1, true, nil
 	default:
@@ -254,7 +257,7 @@ func parseRange(v string, size int64) (start, end int64, ok bool, err error) {
 			e = min(e, size-1)
 		}
 		if s >= size {
-			return 0, 0, false, errInvalidRange()
+			return 0, 0, false, bad()
 		}
 		return s, e, true, nil
 	}
@@ -330,7 +333,6 @@ func (h *handler) getObject(w http.ResponseWriter, r *http.Request, bucket, key 
 	}
 	start, end, ranged, err := parseRange(r.Header.Get("Range"), m.Size)
 	if err != nil {
-		w.Header().Set("Content-Range", fmt.Sprintf("bytes */%d", m.Size))
 		return err
 	}
 	if !ranged {
@@ -535,6 +537,7 @@ func (h *handler) copyObject(w http.ResponseWriter, r *http.Request, bucket, key
 	if err := h.commitObject(ctx, to, key, m); err != nil {
 		return err
 	}
+	w.Header().Set("ETag", `"`+m.ETag+`"`)
 	writeXML(w, struct {
 		XMLName      xml.Name `xml:"CopyObjectResult"`
 		NS           string   `xml:"xmlns,attr"`

@@ -96,3 +96,17 @@ func TestS3AWSCLI(t *testing.T) {
 	aws("s3", "rb", "s3://clibucket")
 	require.NotContains(t, aws("s3", "ls"), "clibucket")
 }
+
+// TestS3MotoDifferential compares answers with moto's for the same calls
+// (tests/s3/moto_diff.py).
+func TestS3MotoDifferential(t *testing.T) {
+	needPython(t, "moto.server")
+	_, env := s3Frontend(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "python3", filepath.Join("..", "s3", "moto_diff.py"))
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	t.Logf("%s", out)
+	require.NoError(t, err, "%s", out)
+}
