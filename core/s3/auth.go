@@ -180,11 +180,7 @@ func canonicalRequest(r *http.Request, q url.Values, signedHeaders []string, pay
 	var b strings.Builder
 	b.WriteString(r.Method)
 	b.WriteByte('\n')
-	path := r.URL.Path
-	if path == "" {
-		path = "/"
-	}
-	b.WriteString(uriEncode(path, false))
+	b.WriteString(canonicalURI(r))
 	b.WriteByte('\n')
 	type kv struct{ k, v string }
 	var pairs []kv
@@ -217,6 +213,23 @@ func canonicalRequest(r *http.Request, q url.Values, signedHeaders []string, pay
 	b.WriteByte('\n')
 	b.WriteString(payload)
 	return b.String()
+}
+
+// canonicalURI is the path with each segment decoded and encoded again as
+// SigV4 does (so an encoded slash inside a key stays encoded).
+func canonicalURI(r *http.Request) string {
+	segs := strings.Split(r.URL.EscapedPath(), "/")
+	for i, s := range segs {
+		if d, err := url.PathUnescape(s); err == nil {
+			s = d
+		}
+		segs[i] = uriEncode(s, true)
+	}
+	p := strings.Join(segs, "/")
+	if p == "" {
+		return "/"
+	}
+	return p
 }
 
 // headerValue is a header's canonical value: values joined by commas,

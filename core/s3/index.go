@@ -198,7 +198,7 @@ func (x *index) update(ctx context.Context, k string, fn func(p *indexPage) erro
 			if err := fn(p); err != nil {
 				return err
 			}
-			if len(p.Entries) <= x.h.opts.PageSize {
+			if len(p.Entries) <= x.h.opts.PageSize && (len(p.Entries) < 2 || pageBytes(p) <= maxPageBytes) {
 				return nil
 			}
 			mid := len(p.Entries) / 2
@@ -263,6 +263,18 @@ func (x *index) delete(ctx context.Context, k string) error {
 		p.Entries = slices.Delete(p.Entries, i, i+1)
 		return nil
 	})
+}
+
+// maxPageBytes splits pages of long keys before PageSize entries.
+const maxPageBytes = 256 << 10
+
+// pageBytes is about the encoded size of a page.
+func pageBytes(p *indexPage) int {
+	n := len(p.Low) + len(p.High) + len(p.Next)
+	for _, e := range p.Entries {
+		n += len(e.K) + len(e.E) + 48
+	}
+	return n
 }
 
 func cmpEntry(e indexEntry, k string) int { return strings.Compare(e.K, k) }

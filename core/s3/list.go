@@ -171,7 +171,15 @@ func (h *handler) listObjects(w http.ResponseWriter, r *http.Request, bucket str
 			out.Contents[i].Owner = &owner{ID: "elliptics", DisplayName: "elliptics"}
 		}
 		if out.IsTruncated && delim != "" {
-			out.NextMarker = encodeKey(last, enc)
+			out.NextMarker = last
+		}
+	}
+	if enc == "url" {
+		out.Prefix, out.Delimiter = encodeKey(out.Prefix, enc), encodeKey(out.Delimiter, enc)
+		out.StartAfter, out.NextMarker = encodeKey(out.StartAfter, enc), encodeKey(out.NextMarker, enc)
+		if out.Marker != nil {
+			m := encodeKey(*out.Marker, enc)
+			out.Marker = &m
 		}
 	}
 	writeXML(w, out)

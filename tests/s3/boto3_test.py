@@ -76,6 +76,17 @@ def main():
     r = s3.list_objects_v2(Bucket="pybucket", Prefix="y/", StartAfter="y/04")
     assert [o["Key"] for o in r["Contents"]] == ["y/05", "y/06"]
 
+    # Keys that need encoding: spaces, plus signs, unicode, percent signs.
+    for k in ("odd/sp ace+plus%25.txt", "odd/ünïcødé/é", "odd/a?b&c=d"):
+        s3.put_object(Bucket="pybucket", Key=k, Body=k.encode())
+        assert s3.get_object(Bucket="pybucket", Key=k)["Body"].read() == k.encode(), k
+    r = s3.list_objects_v2(Bucket="pybucket", Prefix="odd/")
+    assert [o["Key"] for o in r["Contents"]] == sorted(["odd/sp ace+plus%25.txt", "odd/ünïcødé/é", "odd/a?b&c=d"]), r["Contents"]
+    r = s3.list_objects(Bucket="pybucket", Prefix="odd/", Delimiter="/")
+    assert [p["Prefix"] for p in r["CommonPrefixes"]] == ["odd/ünïcødé/"], r
+    s3.delete_objects(Bucket="pybucket", Delete={"Objects": [{"Key": o["Key"]} for o in
+                                                          s3.list_objects_v2(Bucket="pybucket", Prefix="odd/")["Contents"]]})
+
     # Copy and batch delete.
     s3.copy_object(Bucket="pybucket", Key="copied", CopySource={"Bucket": "pybucket", "Key": "dir/a.bin"})
     assert s3.get_object(Bucket="pybucket", Key="copied")["Body"].read() == body
