@@ -81,6 +81,10 @@ func (s *testServer) do(method, path string, body []byte, hdr ...string) (int, h
 		r.Body, r.ContentLength = http.NoBody, 0
 	}
 	for i := 0; i+1 < len(hdr); i += 2 {
+		if hdr[i] == "Host" {
+			r.Host = hdr[i+1]
+			continue
+		}
 		r.Header.Set(hdr[i], hdr[i+1])
 	}
 	sign(r, body, "")

@@ -232,3 +232,37 @@ func first(s []string) string {
 	}
 	return s[0]
 }
+
+func TestVirtualHostStyle(t *testing.T) {
+	s := startServer(t, 2, 1, func(o *Options) { o.BaseDomain = "s3.example.test" })
+	s.must(200, "PUT", "/", nil, "Host", "vhost.s3.example.test")
+	s.must(200, "PUT", "/a/b.txt", []byte("virtual"), "Host", "vhost.s3.example.test:8080")
+	_, body := s.must(200, "GET", "/a/b.txt", nil, "Host", "vhost.s3.example.test")
+	require.Equal(t, "virtual", body)
+	// The same object path-style.
+	_, body = s.must(200, "GET", "/vhost/a/b.txt", nil)
+	require.Equal(t, "virtual", body)
+	_, body = s.must(200, "GET", "/?list-type=2", nil, "Host", "vhost.s3.example.test")
+	require.Equal(t, []string{"a/b.txt"}, between(body, "<Key>", "</Key>"))
+}
+
+// TestLimits: oversized bodies, keys and XML are refused without being
+// stored or read whole.
+func TestLimits(t *testing.T) {
+	s := startServer(t, 2, 1, func(o *Options) { o.MaxObjectSize = 1000; o.MaxXMLBody = 200 })
+	s.must(200, "PUT", "/lim", nil)
+	_, body := s.must(400, "PUT", "/lim/big", make([]byte, 1001))
+	require.Contains(t, body, "EntityTooLarge")
+	_, body = s.must(400, "PUT", "/lim/"+strings.Repeat("k", 1025), []byte("x"))
+	require.Contains(t, body, "KeyTooLongError")
+	_, body = s.must(400, "POST", "/lim?delete", []byte("<Delete>"+strings.Repeat("<Object><Key>k</Key></Object>", 20)+"</Delete>"))
+	require.Contains(t, body, "MaxMessageLengthExceeded")
+	_, body = s.must(400, "POST", "/lim?delete", []byte("<Delete><Object>"))
+	require.Contains(t, body, "MalformedXML")
+	// A wrong Content-MD5 stores nothing.
+	_, body = s.must(400, "PUT", "/lim/md5", []byte("abc"), "Content-MD5", "AAAAAAAAAAAAAAAAAAAAAA==")
+	require.Contains(t, body, "BadDigest")
+	s.must(404, "GET", "/lim/md5", nil)
+	_, body = s.must(200, "GET", "/lim?list-type=2", nil)
+	require.Contains(t, body, "<KeyCount>0</KeyCount>")
+}
