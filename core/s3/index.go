@@ -297,6 +297,22 @@ func (x *index) seek(ctx context.Context, from string) (*cursor, error) {
 	return &cursor{x: x, p: p, pos: i}, nil
 }
 
+// seek moves the cursor to the first entry >= from, within the current
+// page when it covers from (no cluster read), else through the root.
+func (c *cursor) seek(ctx context.Context, from string) error {
+	if c.p.covers(from) {
+		c.pos, _ = slices.BinarySearchFunc(c.p.Entries, from, cmpEntry)
+		c.done = false
+		return nil
+	}
+	n, err := c.x.seek(ctx, from)
+	if err != nil {
+		return err
+	}
+	*c = *n
+	return nil
+}
+
 // next returns the next entry; ok is false at the end.
 func (c *cursor) next(ctx context.Context) (e indexEntry, ok bool, err error) {
 	for !c.done {

@@ -144,7 +144,7 @@ func (h *handler) listObjects(w http.ResponseWriter, r *http.Request, bucket str
 					if end == "" {
 						break
 					}
-					if c, err = h.index(b).seek(ctx, end); err != nil {
+					if err := c.seek(ctx, end); err != nil {
 						return err
 					}
 					continue
