@@ -58,6 +58,7 @@ type indexPage struct {
 	High    string       `json:"high,omitempty"`
 	Last    bool         `json:"last,omitempty"` // no upper fence
 	Next    string       `json:"next,omitempty"`
+	V       uint64       `json:"v"` // bumped by every write, so no two writes store the same bytes
 	Entries []indexEntry `json:"entries"`
 }
 
@@ -198,6 +199,7 @@ func (x *index) update(ctx context.Context, k string, fn func(p *indexPage) erro
 			if err := fn(p); err != nil {
 				return err
 			}
+			p.V++
 			if len(p.Entries) <= x.h.opts.PageSize && (len(p.Entries) < 2 || pageBytes(p) <= maxPageBytes) {
 				return nil
 			}
@@ -248,6 +250,31 @@ func (x *index) put(ctx context.Context, e indexEntry) error {
 			p.Entries[i] = e
 		} else {
 			p.Entries = slices.Insert(p.Entries, i, e)
+		}
+		return nil
+	})
+}
+
+// sync makes the entry of k what load says (nil: no entry), calling load
+// inside every CAS attempt, after the page is read. Every attempt writes
+// (the page's version changes), so of two frontends syncing the same key
+// the one that commits last read the object record after the other's
+// commit: the index ends as the record is, whatever the interleaving of
+// record and index updates.
+func (x *index) sync(ctx context.Context, k string, load func() (*indexEntry, error)) error {
+	return x.update(ctx, k, func(p *indexPage) error {
+		e, err := load()
+		if err != nil {
+			return err
+		}
+		i, found := slices.BinarySearchFunc(p.Entries, k, cmpEntry)
+		switch {
+		case e == nil && found:
+			p.Entries = slices.Delete(p.Entries, i, i+1)
+		case e != nil && found:
+			p.Entries[i] = *e
+		case e != nil:
+			p.Entries = slices.Insert(p.Entries, i, *e)
 		}
 		return nil
 	})

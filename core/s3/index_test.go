@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
+	"net/http/httptest"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -87,4 +89,54 @@ func TestIndexConcurrentInsertAndPaging(t *testing.T) {
 	_, body := s.must(200, "GET", "/big?list-type=2&max-keys=100&start-after="+keys[n/2], nil)
 	t.Logf("a page from the middle: %s", time.Since(t0))
 	require.Equal(t, keys[n/2+1:n/2+101], between(body, "<Key>", "</Key>"))
+}
+
+// TestConcurrentPutDeleteThroughTwoFrontends races PUTs and DELETEs of the
+// same keys through two handlers and checks that the listing ends exactly
+// as the objects are.
+func TestConcurrentPutDeleteThroughTwoFrontends(t *testing.T) {
+	s := startServer(t, 3, 2, func(o *Options) { o.PageSize = 8 })
+	s.must(200, "PUT", "/race", nil)
+	other := New(s.sess, s.h.opts).(*handler)
+	srv2 := httptest.NewServer(other)
+	t.Cleanup(srv2.Close)
+	s2 := &testServer{t: t, srv: srv2, h: other, sess: s.sess}
+
+	const keys, ops = 24, 60
+	var wg sync.WaitGroup
+	var failed atomic.Int32
+	for w := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ts := s
+			if w%2 == 1 {
+				ts = s2
+			}
+			rnd := rand.New(rand.NewSource(int64(w)))
+			for range ops {
+				k := fmt.Sprintf("/race/k%02d", rnd.Intn(keys))
+				var code int
+				if rnd.Intn(2) == 0 {
+					code, _, _ = ts.do("PUT", k, []byte(k))
+				} else {
+					code, _, _ = ts.do("DELETE", k, nil)
+				}
+				if code != 200 && code != 204 {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	require.Zero(t, failed.Load(), "failed requests")
+	var want []string
+	for i := range keys {
+		k := fmt.Sprintf("k%02d", i)
+		if code, _, _ := s.do("HEAD", "/race/"+k, nil); code == 200 {
+			want = append(want, k)
+		}
+	}
+	_, body := s2.must(200, "GET", "/race?list-type=2", nil)
+	require.Equal(t, want, between(body, "<Key>", "</Key>"))
 }

@@ -155,7 +155,20 @@ func (h *handler) commitObject(ctx context.Context, b *bucketRec, key string, m 
 		return err
 	}
 	h.removeBlobs(ctx, b, old)
-	return h.index(b).put(ctx, indexEntry{K: key, S: m.Size, E: m.ETag, T: m.Mod.UnixMilli()})
+	return h.syncIndex(ctx, b, key)
+}
+
+// syncIndex makes the index entry of key match the object's record.
+func (h *handler) syncIndex(ctx context.Context, b *bucketRec, key string) error {
+	s := h.ns(b.metaNS())
+	return h.index(b).sync(ctx, key, func() (*indexEntry, error) {
+		var m objMeta
+		found, err := readJSON(ctx, s, key, &m)
+		if err != nil || !found {
+			return nil, err
+		}
+		return &indexEntry{K: key, S: m.Size, E: m.ETag, T: m.Mod.UnixMilli()}, nil
+	})
 }
 
 func requestLength(r *http.Request) (int64, error) {
@@ -401,7 +414,7 @@ func (h *handler) deleteKey(ctx context.Context, b *bucketRec, key string) error
 		}
 		h.removeBlobs(ctx, b, m.Blobs)
 	}
-	return h.index(b).delete(ctx, key)
+	return h.syncIndex(ctx, b, key)
 }
 
 func (h *handler) deleteObject(w http.ResponseWriter, r *http.Request, bucket, key string) error {
