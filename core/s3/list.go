@@ -158,6 +158,11 @@ func (h *handler) listObjects(w http.ResponseWriter, r *http.Request, bucket str
 		}
 	}
 	if version == 2 {
+		if q.Get("fetch-owner") == "true" {
+			for i := range out.Contents {
+				out.Contents[i].Owner = &owner{ID: "elliptics", DisplayName: "elliptics"}
+			}
+		}
 		out.KeyCount = &count
 		if out.IsTruncated {
 			from = last + "\x00"

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/elliptics/elliptics/core/client"
@@ -462,14 +463,25 @@ func (h *handler) deleteObjects(w http.ResponseWriter, r *http.Request, bucket s
 		Deleted []deleted `xml:"Deleted"`
 		Errors  []delErr  `xml:"Error"`
 	}{NS: s3XMLNS}
-	for _, o := range req.Objects {
-		var err error
+	// Up to 8 deletes at a time; results in request order.
+	errs := make([]error, len(req.Objects))
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for i, o := range req.Objects {
 		if o.Key == "" || len(o.Key) > 1024 {
-			err = errKeyTooLong()
-		} else {
-			err = h.deleteKey(ctx, b, o.Key)
+			errs[i] = errKeyTooLong()
+			continue
 		}
-		if err != nil {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			errs[i] = h.deleteKey(ctx, b, o.Key)
+		}()
+	}
+	wg.Wait()
+	for i, o := range req.Objects {
+		if err := errs[i]; err != nil {
 			ae := asAPIError(err)
 			out.Errors = append(out.Errors, delErr{Key: o.Key, Code: ae.Code, Message: ae.Message})
 			continue
