@@ -477,6 +477,9 @@ func (c *chunkedReader) Read(p []byte) (int, error) {
 	if c.err != nil {
 		return 0, c.err
 	}
+	if len(p) == 0 {
+		return 0, nil
+	}
 	if c.left == 0 {
 		return 0, io.EOF
 	}
