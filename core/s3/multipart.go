@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/xml"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -122,17 +123,42 @@ func (h *handler) uploadPart(w http.ResponseWriter, r *http.Request, bucket, key
 	if err != nil {
 		return err
 	}
-	size, err := requestLength(r)
-	if err != nil {
-		return err
-	}
-	want, err := contentMD5(r)
-	if err != nil {
-		return err
-	}
-	ref, sum, err := h.writeBlob(ctx, b, r.Body, size, want)
-	if err != nil {
-		return err
+	var ref blobRef
+	var sum []byte
+	copySrc := r.Header.Get("X-Amz-Copy-Source")
+	if copySrc != "" {
+		// UploadPartCopy: a range of an existing object, streamed.
+		from, sm, err := h.copySource(ctx, copySrc)
+		if err != nil {
+			return err
+		}
+		start, end := int64(0), sm.Size-1
+		if v := r.Header.Get("X-Amz-Copy-Source-Range"); v != "" {
+			var ok bool
+			start, end, ok, err = parseRange(v, sm.Size)
+			if err != nil || !ok {
+				return errInvalidArgument("The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy")
+			}
+		}
+		pr, pw := io.Pipe()
+		go func() { pw.CloseWithError(h.streamBlobs(ctx, from, sm.Blobs, start, end-start+1, pw)) }()
+		ref, sum, err = h.writeBlob(ctx, b, pr, end-start+1, nil)
+		pr.CloseWithError(io.ErrClosedPipe)
+		if err != nil {
+			return err
+		}
+	} else {
+		size, err := requestLength(r)
+		if err != nil {
+			return err
+		}
+		want, err := contentMD5(r)
+		if err != nil {
+			return err
+		}
+		if ref, sum, err = h.writeBlob(ctx, b, r.Body, size, want); err != nil {
+			return err
+		}
 	}
 	part := &partRec{Blob: ref, ETag: hex.EncodeToString(sum), Mod: h.opts.Now().UTC()}
 	var old *partRec
@@ -155,6 +181,15 @@ func (h *handler) uploadPart(w http.ResponseWriter, r *http.Request, bucket, key
 		h.removeBlobs(ctx, b, []blobRef{old.Blob})
 	}
 	w.Header().Set("ETag", `"`+part.ETag+`"`)
+	if copySrc != "" {
+		writeXML(w, struct {
+			XMLName      xml.Name `xml:"CopyPartResult"`
+			NS           string   `xml:"xmlns,attr"`
+			LastModified string   `xml:"LastModified"`
+			ETag         string   `xml:"ETag"`
+		}{NS: s3XMLNS, LastModified: part.Mod.Format(timeFormat), ETag: `"` + part.ETag + `"`})
+		return nil
+	}
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(200)
 	return nil

@@ -48,6 +48,7 @@ type objMeta struct {
 	Meta    map[string]string `json:"meta,omitempty"`
 	Headers map[string]string `json:"headers,omitempty"`
 	Blobs   []blobRef         `json:"blobs"`
+	key     string            // set by copySource
 }
 
 // storedHeaders are the request headers kept with an object and returned
@@ -509,29 +510,40 @@ func readXML(r *http.Request, limit int64, v any) error {
 	return nil
 }
 
-func (h *handler) copyObject(w http.ResponseWriter, r *http.Request, bucket, key string) error {
-	ctx := r.Context()
-	src := r.Header.Get("X-Amz-Copy-Source")
+// copySource reads the bucket and object an x-amz-copy-source names
+// ("/bucket/key" or "bucket/key", URL-encoded).
+func (h *handler) copySource(ctx context.Context, src string) (*bucketRec, *objMeta, error) {
 	if i := strings.IndexByte(src, '?'); i >= 0 {
-		return errNotImplemented("copy source with " + src[i+1:])
+		return nil, nil, errNotImplemented("copy source with " + src[i+1:])
 	}
 	src, err := url.PathUnescape(src)
 	if err != nil {
-		return errInvalidArgument("Invalid copy source encoding")
+		return nil, nil, errInvalidArgument("Invalid copy source encoding")
 	}
 	sb, sk, ok := strings.Cut(strings.TrimPrefix(src, "/"), "/")
-	if !ok || sk == "" {
-		return errInvalidArgument("Invalid copy source object key")
+	if !ok || sk == "" || len(sk) > 1024 {
+		return nil, nil, errInvalidArgument("Invalid copy source object key")
 	}
 	from, err := h.bucket(ctx, sb)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	to, err := h.bucket(ctx, bucket)
+	sm, err := h.object(ctx, from, sk)
+	if err != nil {
+		return nil, nil, err
+	}
+	sm.key = sk
+	return from, sm, nil
+}
+
+func (h *handler) copyObject(w http.ResponseWriter, r *http.Request, bucket, key string) error {
+	ctx := r.Context()
+	from, sm, err := h.copySource(ctx, r.Header.Get("X-Amz-Copy-Source"))
 	if err != nil {
 		return err
 	}
-	sm, err := h.object(ctx, from, sk)
+	sb, sk := from.Name, sm.key
+	to, err := h.bucket(ctx, bucket)
 	if err != nil {
 		return err
 	}

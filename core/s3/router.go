@@ -97,8 +97,6 @@ func (h *handler) route(w http.ResponseWriter, r *http.Request, bucket, key stri
 	switch r.Method {
 	case http.MethodPut:
 		switch {
-		case q.Has("uploadId") && r.Header.Get("X-Amz-Copy-Source") != "":
-			return errNotImplemented("UploadPartCopy")
 		case q.Has("uploadId"):
 			return h.uploadPart(w, r, bucket, key)
 		case r.Header.Get("X-Amz-Copy-Source") != "":

@@ -198,6 +198,19 @@ func TestMultipart(t *testing.T) {
 	_, body = s.must(200, "GET", "/mpb?uploads", nil)
 	require.NotContains(t, body, id)
 
+	// UploadPartCopy: parts cut from an existing object.
+	_, body = s.must(200, "POST", "/mpb/pc?uploads", nil)
+	id3 := first(between(body, "<UploadId>", "</UploadId>"))
+	h, body = s.must(200, "PUT", "/mpb/pc?partNumber=1&uploadId="+id3, nil, "x-amz-copy-source", "/mpb/big", "x-amz-copy-source-range", "bytes=0-102399")
+	require.Contains(t, body, "<CopyPartResult")
+	e1 := h.Get("ETag")
+	h, _ = s.must(200, "PUT", "/mpb/pc?partNumber=2&uploadId="+id3, nil, "x-amz-copy-source", "mpb/big", "x-amz-copy-source-range", fmt.Sprintf("bytes=%d-%d", 100<<10, len(whole)-1))
+	e2 := h.Get("ETag")
+	s.must(200, "POST", "/mpb/pc?uploadId="+id3, []byte(fmt.Sprintf("<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>%s</ETag></Part><Part><PartNumber>2</PartNumber><ETag>%s</ETag></Part></CompleteMultipartUpload>", e1, e2)))
+	_, body = s.must(200, "GET", "/mpb/pc", nil)
+	require.True(t, string(whole) == body)
+	s.must(204, "DELETE", "/mpb/pc", nil)
+
 	// Abort.
 	_, body = s.must(200, "POST", "/mpb/gone?uploads", nil)
 	id2 := first(between(body, "<UploadId>", "</UploadId>"))

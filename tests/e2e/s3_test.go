@@ -88,6 +88,13 @@ func TestS3AWSCLI(t *testing.T) {
 	got, err := os.ReadFile(filepath.Join(dir, "big.out"))
 	require.NoError(t, err)
 	require.True(t, bytes.Equal(big, got), "big.bin came back different")
+	// A server-side copy of a multipart size: CreateMultipartUpload and
+	// UploadPartCopy.
+	aws("s3", "cp", "s3://clibucket/data/big.bin", "s3://clibucket/copy/big.bin")
+	aws("s3", "cp", "s3://clibucket/copy/big.bin", filepath.Join(dir, "copy.out"))
+	got, err = os.ReadFile(filepath.Join(dir, "copy.out"))
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(big, got), "the copy of big.bin came back different")
 	head := aws("s3api", "head-object", "--bucket", "clibucket", "--key", "small.txt")
 	require.Contains(t, head, `"ContentLength": 23`)
 	aws("s3api", "put-object", "--bucket", "clibucket", "--key", "api.txt", "--body", filepath.Join(dir, "small.txt"))
