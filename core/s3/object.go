@@ -350,6 +350,19 @@ func (h *handler) getObject(w http.ResponseWriter, r *http.Request, bucket, key 
 	if err != nil {
 		return err
 	}
+	if v := r.URL.Query().Get("partNumber"); v != "" {
+		// One part of a multipart object (a single-part object has part 1).
+		n, perr := strconv.Atoi(v)
+		if perr != nil || n < 1 || n > len(m.Blobs) || ranged {
+			return errorf("InvalidPartNumber", 416, "The requested partnumber is not satisfiable")
+		}
+		start = 0
+		for _, bl := range m.Blobs[:n-1] {
+			start += bl.S
+		}
+		end, ranged = start+m.Blobs[n-1].S-1, m.Blobs[n-1].S > 0
+		w.Header().Set("x-amz-mp-parts-count", strconv.Itoa(len(m.Blobs)))
+	}
 	if !ranged {
 		start, end = 0, m.Size-1
 	}

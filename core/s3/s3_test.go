@@ -197,6 +197,10 @@ func TestMultipart(t *testing.T) {
 	require.True(t, string(whole[100<<10-5:170<<10+2]) == body)
 	_, body = s.must(200, "GET", "/mpb?uploads", nil)
 	require.NotContains(t, body, id)
+	h, body = s.must(206, "GET", "/mpb/big?partNumber=2", nil)
+	require.True(t, string(parts[1]) == body)
+	require.Equal(t, "3", h.Get("x-amz-mp-parts-count"))
+	s.must(416, "GET", "/mpb/big?partNumber=4", nil)
 
 	// UploadPartCopy: parts cut from an existing object.
 	_, body = s.must(200, "POST", "/mpb/pc?uploads", nil)
