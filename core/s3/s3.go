@@ -83,15 +83,21 @@ type handler struct {
 }
 
 // New returns the S3 handler over sess (its groups, checker and timeout
-// apply to every cluster call; its namespace is replaced).
+// apply to every cluster call; its namespace is replaced). Records are
+// compare-and-swapped in the session's lowest group (see store.go), so
+// every frontend of a cluster must use sessions with the same groups.
 func New(sess *client.Session, opts Options) http.Handler {
 	opts.defaults()
 	return &handler{sess: sess, opts: opts, roots: newRootCache(1024)}
 }
 
-// ns returns a session in namespace ns.
+// ns returns a session in namespace ns (in the groups the cluster serves
+// when the session was made with none, before the node knew the routes).
 func (h *handler) ns(ns string) *client.Session {
 	s := h.sess.Clone()
+	if len(s.Groups()) == 0 {
+		s.SetGroups(s.Node().Groups()...)
+	}
 	s.SetNamespace(ns)
 	return s
 }

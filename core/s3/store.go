@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/elliptics/elliptics/core/client"
@@ -17,19 +18,21 @@ import (
 // Compare-and-swap is checked in each group separately, so two writers
 // racing on a key in two groups can each win in one group and leave the
 // groups different, both told they succeeded. Records are therefore
-// changed by CAS in the session's first group only (the primary), which
+// changed by CAS in the session's lowest group only (the primary), which
 // orders the writers, and the value that won is then copied to the other
 // groups with the primary's timestamp and IOCASTimestamp (a late copy
 // never replaces a newer one): the copies are for durability and recovery.
 // Records are read from the primary, and from the other groups only when
 // it cannot answer.
 
-// primary returns s limited to its first group, and the other groups.
+// primary returns s limited to its lowest group (the same in every
+// frontend whatever the order of its groups), and the other groups.
 func primary(s *client.Session) (*client.Session, []uint32) {
 	gs := s.Groups()
 	if len(gs) <= 1 {
 		return s, nil
 	}
+	slices.Sort(gs)
 	p := s.Clone()
 	p.SetGroups(gs[0])
 	return p, gs[1:]
