@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +22,11 @@ import (
 // them from this process; it returns the endpoint and the environment a
 // client needs.
 func s3Frontend(t *testing.T) (string, []string) {
+	url, env, _ := s3FrontendNodes(t)
+	return url, env
+}
+
+func s3FrontendNodes(t *testing.T) (string, []string, []*clusterNode) {
 	nodes := newCluster(t, 2, 2)
 	startAll(t, nodes)
 	sess := session(t, nodes[0].addr)
@@ -32,7 +38,7 @@ func s3Frontend(t *testing.T) (string, []string) {
 	env := append(os.Environ(), "S3_ENDPOINT="+srv.URL, "AWS_ACCESS_KEY_ID=AKIDELLIPTICS",
 		"AWS_SECRET_ACCESS_KEY=elliptics-secret", "AWS_DEFAULT_REGION=us-east-1", "AWS_EC2_METADATA_DISABLED=true",
 		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
-	return srv.URL, env
+	return srv.URL, env, nodes
 }
 
 func needPython(t *testing.T, module string) {
@@ -60,16 +66,7 @@ func TestS3AWSCLI(t *testing.T) {
 		t.Skip("no aws CLI")
 	}
 	url, env := s3Frontend(t)
-	aws := func(args ...string) string {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "aws", append([]string{"--endpoint-url", url}, args...)...)
-		cmd.Env = env
-		out, err := cmd.CombinedOutput()
-		require.NoError(t, err, "aws %s: %s", strings.Join(args, " "), out)
-		return string(out)
-	}
+	aws := awsCLI(t, url, env)
 	dir := t.TempDir()
 	big := make([]byte, 20<<20) // above the CLI's 8 MiB multipart threshold
 	_, _ = rand.Read(big)
@@ -116,4 +113,53 @@ func TestS3MotoDifferential(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	t.Logf("%s", out)
 	require.NoError(t, err, "%s", out)
+}
+
+// awsCLI returns a runner of the aws CLI against the endpoint.
+func awsCLI(t *testing.T, url string, env []string) func(args ...string) string {
+	return func(args ...string) string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "aws", append([]string{"--endpoint-url", url}, args...)...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "aws %s: %s", strings.Join(args, " "), out)
+		return string(out)
+	}
+}
+
+// TestS3SurvivesNodeLoss: with a node of the second group killed, objects
+// written before are read back and new ones are written and listed (data
+// goes to every group that answers; records are kept in the lowest group).
+func TestS3SurvivesNodeLoss(t *testing.T) {
+	if _, err := exec.LookPath("aws"); err != nil {
+		t.Skip("no aws CLI")
+	}
+	url, env, nodes := s3FrontendNodes(t)
+	aws := awsCLI(t, url, env)
+	dir := t.TempDir()
+	data := make([]byte, 3<<20)
+	_, _ = rand.Read(data)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "f"), data, 0o644))
+	aws("s3", "mb", "s3://lossbucket")
+	for i := range 5 {
+		aws("s3", "cp", filepath.Join(dir, "f"), "s3://lossbucket/before/"+strconv.Itoa(i))
+	}
+	for _, n := range nodes {
+		if n.group == 2 {
+			n.d.kill()
+			break
+		}
+	}
+	for i := range 5 {
+		out := filepath.Join(dir, "out"+strconv.Itoa(i))
+		aws("s3", "cp", "s3://lossbucket/before/"+strconv.Itoa(i), out)
+		got, err := os.ReadFile(out)
+		require.NoError(t, err)
+		require.True(t, bytes.Equal(data, got))
+		aws("s3", "cp", filepath.Join(dir, "f"), "s3://lossbucket/after/"+strconv.Itoa(i))
+	}
+	ls := aws("s3", "ls", "--recursive", "s3://lossbucket")
+	require.Equal(t, 10, strings.Count(ls, "\n"), ls)
 }
