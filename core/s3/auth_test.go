@@ -21,7 +21,7 @@ func exampleHandler() *handler {
 	o := Options{Credentials: map[string]string{exampleAK: exampleSecret}, BaseDomain: "s3.amazonaws.com",
 		Now: func() time.Time { return time.Date(2013, 5, 24, 0, 1, 0, 0, time.UTC) }}
 	o.defaults()
-	return &handler{opts: o, roots: newRootCache(4)}
+	return &handler{opts: o, roots: newRootCache(4), slots: make(chan struct{}, 4)}
 }
 
 func TestSigV4HeaderGetVector(t *testing.T) {

@@ -18,6 +18,13 @@ var unsupported = []string{"acl", "policy", "cors", "lifecycle", "versioning", "
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("x-amz-request-id", randomID(8))
 	w.Header().Set("Server", "elliptics-s3")
+	select {
+	case h.slots <- struct{}{}:
+		defer func() { <-h.slots }()
+	default:
+		h.writeError(w, r, errorf("SlowDown", 503, "Please reduce your request rate."))
+		return
+	}
 	if err := h.authenticate(r, h.opts.Now()); err != nil {
 		h.writeError(w, r, err)
 		return

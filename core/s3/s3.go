@@ -39,6 +39,10 @@ type Options struct {
 	MaxUploads int
 	// PageSize is the most entries of one index page (default 512).
 	PageSize int
+	// MaxRequests limits requests served at once (default 128); more
+	// answer 503 SlowDown. With Chunk it bounds the memory of transfers
+	// (each streams through one chunk).
+	MaxRequests int
 	// Chunk is the request size of streamed reads and writes (default
 	// client.DefaultChunk).
 	Chunk int
@@ -67,6 +71,9 @@ func (o *Options) defaults() {
 	if o.PageSize < 4 {
 		o.PageSize = 512
 	}
+	if o.MaxRequests <= 0 {
+		o.MaxRequests = 128
+	}
 	if o.Chunk <= 0 {
 		o.Chunk = client.DefaultChunk
 	}
@@ -80,6 +87,7 @@ type handler struct {
 	sess  *client.Session
 	opts  Options
 	roots *rootCache
+	slots chan struct{} // one per request in flight
 }
 
 // New returns the S3 handler over sess (its groups, checker and timeout
@@ -88,7 +96,7 @@ type handler struct {
 // every frontend of a cluster must use sessions with the same groups.
 func New(sess *client.Session, opts Options) http.Handler {
 	opts.defaults()
-	return &handler{sess: sess, opts: opts, roots: newRootCache(1024)}
+	return &handler{sess: sess, opts: opts, roots: newRootCache(1024), slots: make(chan struct{}, opts.MaxRequests)}
 }
 
 // ns returns a session in namespace ns (in the groups the cluster serves

@@ -276,6 +276,15 @@ func TestLimits(t *testing.T) {
 	require.Contains(t, body, "MaxMessageLengthExceeded")
 	_, body = s.must(400, "POST", "/lim?delete", []byte("<Delete><Object>"))
 	require.Contains(t, body, "MalformedXML")
+	// Requests past MaxRequests are turned away.
+	for range cap(s.h.slots) {
+		s.h.slots <- struct{}{}
+	}
+	_, body = s.must(503, "GET", "/lim?list-type=2", nil)
+	require.Contains(t, body, "SlowDown")
+	for range cap(s.h.slots) {
+		<-s.h.slots
+	}
 	// A wrong Content-MD5 stores nothing.
 	_, body = s.must(400, "PUT", "/lim/md5", []byte("abc"), "Content-MD5", "AAAAAAAAAAAAAAAAAAAAAA==")
 	require.Contains(t, body, "BadDigest")
