@@ -3,11 +3,14 @@ package s3
 import (
 	"bufio"
 	"crypto/hmac"
+	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"hash"
+	"hash/crc32"
 	"io"
 	"net/http"
 	"net/url"
@@ -312,8 +315,15 @@ func wrapPayload(r *http.Request, payload string, info *authInfo) error {
 		} else if info == nil {
 			return errorf("InvalidRequest", 400, "streaming payloads need header authentication")
 		}
-		r.Body = &chunkedReader{r: bufio.NewReaderSize(r.Body, 4096), body: r.Body, left: dl, info: info,
-			prev: signatureOf(info), trailer: payload != streamingPayload}
+		cr := &chunkedReader{r: bufio.NewReaderSize(r.Body, 4096), body: r.Body, left: dl, info: info,
+			prev: signatureOf(info)}
+		if payload != streamingPayload {
+			name := strings.ToLower(strings.TrimSpace(r.Header.Get("X-Amz-Trailer")))
+			if f, ok := trailerChecksums[name]; ok {
+				cr.sumName, cr.sum = name, f()
+			}
+		}
+		r.Body = cr
 		r.ContentLength = dl
 		return nil
 	}
@@ -388,16 +398,24 @@ type chunkedReader struct {
 	r       *bufio.Reader
 	body    io.Closer
 	info    *authInfo
-	prev    string // previous signature
-	trailer bool
-	left    int64 // decoded bytes not yet returned
-	chunk   int64 // bytes left in the current chunk
+	prev    string    // previous signature
+	sumName string    // the trailing checksum announced (x-amz-trailer), if known
+	sum     hash.Hash // computes it over the decoded body
+	left    int64     // decoded bytes not yet returned
+	chunk   int64     // bytes left in the current chunk
 	sig     string
 	h       hash.Hash
 	err     error
 }
 
-const maxChunkLine = 4096
+// trailerChecksums are the trailing checksums of aws-chunked bodies that
+// are checked (base64 of the big-endian digest).
+var trailerChecksums = map[string]func() hash.Hash{
+	"x-amz-checksum-crc32":  func() hash.Hash { return crc32.NewIEEE() },
+	"x-amz-checksum-crc32c": func() hash.Hash { return crc32.New(crc32.MakeTable(crc32.Castagnoli)) },
+	"x-amz-checksum-sha1":   sha1.New,
+	"x-amz-checksum-sha256": sha256.New,
+}
 
 func (c *chunkedReader) readLine() (string, error) {
 	line, err := c.r.ReadSlice('\n')
@@ -462,15 +480,27 @@ func (c *chunkedReader) finish() error {
 		return err
 	}
 	// Trailers (x-amz-checksum-*, x-amz-trailer-signature) end with an
-	// empty line; they are not checked. Without trailers the body ends
-	// with the final chunk's CRLF.
+	// empty line; the announced checksum is checked (the trailer
+	// signature is not). Without trailers the body ends with the final
+	// chunk's CRLF.
+	seen := false
 	for i := 0; i < 64; i++ {
 		line, err := c.readLine()
 		if err != nil || line == "" {
-			return nil
+			break
+		}
+		name, val, _ := strings.Cut(line, ":")
+		if c.sum != nil && strings.EqualFold(strings.TrimSpace(name), c.sumName) {
+			seen = true
+			if base64.StdEncoding.EncodeToString(c.sum.Sum(nil)) != strings.TrimSpace(val) {
+				return errorf("BadDigest", 400, "The %s you specified did not match the calculated checksum.", c.sumName)
+			}
 		}
 	}
-	return errorf("IncompleteBody", 400, "too many trailers")
+	if c.sum != nil && !seen {
+		return errorf("MalformedTrailerError", 400, "The request contained trailing data that was not well-formed or did not conform to our published schema.")
+	}
+	return nil
 }
 
 func (c *chunkedReader) Read(p []byte) (int, error) {
@@ -500,6 +530,9 @@ func (c *chunkedReader) Read(p []byte) (int, error) {
 	}
 	n, err := c.r.Read(p[:want])
 	c.h.Write(p[:n])
+	if c.sum != nil {
+		c.sum.Write(p[:n])
+	}
 	c.chunk -= int64(n)
 	c.left -= int64(n)
 	if n == 0 && err != nil {

@@ -87,6 +87,24 @@ func TestUnsignedTrailerBody(t *testing.T) {
 	require.Equal(t, "hello world", string(got))
 	_ = h
 
+	// With the trailer announced, the CRC32 is checked: "hello world" is
+	// DUoRhQ==.
+	for sum, code := range map[string]string{"DUoRhQ==": "", "AAAAAA==": "BadDigest"} {
+		body := "5\r\nhello\r\n6\r\n world\r\n0\r\nx-amz-checksum-crc32:" + sum + "\r\n\r\n"
+		r := httptest.NewRequest("PUT", "http://s3.amazonaws.com/examplebucket/x", strings.NewReader(body))
+		r.Header.Set("x-amz-decoded-content-length", "11")
+		r.Header.Set("x-amz-trailer", "x-amz-checksum-crc32")
+		require.NoError(t, wrapPayload(r, streamingUnsigned, nil))
+		got, err := io.ReadAll(r.Body)
+		if code == "" {
+			require.NoError(t, err)
+			require.Equal(t, "hello world", string(got))
+		} else {
+			require.Equal(t, code, asAPIError(err).Code)
+			require.Less(t, len(got), 11)
+		}
+	}
+
 	r = httptest.NewRequest("PUT", "http://s3.amazonaws.com/examplebucket/x", strings.NewReader("5\r\nhel"))
 	r.Header.Set("x-amz-decoded-content-length", "5")
 	require.NoError(t, wrapPayload(r, streamingUnsigned, nil))

@@ -27,13 +27,25 @@ func s3Frontend(t *testing.T) (string, []string) {
 }
 
 func s3FrontendNodes(t *testing.T) (string, []string, []*clusterNode) {
+	return s3FrontendTLS(t, false)
+}
+
+// s3FrontendTLS is s3FrontendNodes, over HTTPS (a self-signed certificate)
+// when tls: there clients send unsigned aws-chunked bodies with trailing
+// checksums.
+func s3FrontendTLS(t *testing.T, tls bool) (string, []string, []*clusterNode) {
 	nodes := newCluster(t, 2, 2)
 	startAll(t, nodes)
 	sess := session(t, nodes[0].addr)
 	waitTable(t, sess, 4)
 	sess.SetTimeout(30 * time.Second)
 	h := s3.New(sess, s3.Options{Credentials: map[string]string{"AKIDELLIPTICS": "elliptics-secret"}})
-	srv := httptest.NewServer(h)
+	srv := httptest.NewUnstartedServer(h)
+	if tls {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
 	t.Cleanup(srv.Close)
 	env := append(os.Environ(), "S3_ENDPOINT="+srv.URL, "AWS_ACCESS_KEY_ID=AKIDELLIPTICS",
 		"AWS_SECRET_ACCESS_KEY=elliptics-secret", "AWS_DEFAULT_REGION=us-east-1", "AWS_EC2_METADATA_DISABLED=true",
@@ -55,6 +67,20 @@ func TestS3Boto3(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "python3", filepath.Join("..", "s3", "boto3_test.py"))
 	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.Contains(t, string(out), "ok")
+}
+
+// TestS3Boto3TLS runs the boto3 script over HTTPS, where boto3 streams
+// uploads as aws-chunked bodies with a trailing CRC32.
+func TestS3Boto3TLS(t *testing.T) {
+	needPython(t, "boto3")
+	_, env, _ := s3FrontendTLS(t, true)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "python3", filepath.Join("..", "s3", "boto3_test.py"))
+	cmd.Env = append(env, "S3_INSECURE=1")
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	require.Contains(t, string(out), "ok")

@@ -16,11 +16,19 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 ENDPOINT = os.environ["S3_ENDPOINT"]
+VERIFY = True
+if os.environ.get("S3_INSECURE"):
+    # A test server's self-signed certificate.
+    import ssl
+    import urllib3
+    urllib3.disable_warnings()
+    ssl._create_default_https_context = ssl._create_unverified_context
+    VERIFY = False
 
 
 def client(config=None, **kw):
     config = config or Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1})
-    return boto3.client("s3", endpoint_url=ENDPOINT, region_name="us-east-1", config=config, **kw)
+    return boto3.client("s3", endpoint_url=ENDPOINT, region_name="us-east-1", config=config, verify=VERIFY, **kw)
 
 
 def code_of(fn, *args, **kw):
