@@ -73,10 +73,12 @@ type indexRoot struct {
 	Pages []rootRef `json:"pages"`
 }
 
-// rootCache keeps the roots of recently used buckets.
+// rootCache keeps the roots of recently used buckets, at most max page
+// references in all (it starts over when full).
 type rootCache struct {
 	mu    sync.Mutex
 	max   int
+	refs  int
 	roots map[string][]rootRef
 }
 
@@ -92,10 +94,16 @@ func (c *rootCache) get(id string) ([]rootRef, bool) {
 func (c *rootCache) put(id string, r []rootRef) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.roots) >= c.max {
+	c.refs -= len(c.roots[id])
+	if c.refs+len(r) > c.max {
 		clear(c.roots)
+		c.refs = 0
+	}
+	if len(r) > c.max {
+		return
 	}
 	c.roots[id] = r
+	c.refs += len(r)
 }
 
 type index struct {

@@ -83,6 +83,10 @@ func (o *Options) defaults() {
 	o.BaseDomain = strings.ToLower(strings.TrimPrefix(o.BaseDomain, "."))
 }
 
+// rootCacheRefs bounds the cached index roots: a million page references
+// (a few hundred million objects), some tens of MB.
+const rootCacheRefs = 1 << 20
+
 type handler struct {
 	sess  *client.Session
 	opts  Options
@@ -96,7 +100,7 @@ type handler struct {
 // every frontend of a cluster must use sessions with the same groups.
 func New(sess *client.Session, opts Options) http.Handler {
 	opts.defaults()
-	return &handler{sess: sess, opts: opts, roots: newRootCache(1024), slots: make(chan struct{}, opts.MaxRequests)}
+	return &handler{sess: sess, opts: opts, roots: newRootCache(rootCacheRefs), slots: make(chan struct{}, opts.MaxRequests)}
 }
 
 // ns returns a session in namespace ns (in the groups the cluster serves
