@@ -1,6 +1,7 @@
 package s3
 
 import (
+	"context"
 	"crypto/md5"
 	"encoding/hex"
 	"encoding/xml"
@@ -10,17 +11,20 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
 // Multipart uploads: a record per upload ("u/<upload id>" in namespace
-// "s3u/<bucket id>") with the object's metadata and its parts (number →
-// blob, size, ETag), updated by CAS as parts arrive; and the bucket's list
-// of unfinished uploads ("uploads", same namespace). Each part is a blob
-// written with client.WriteFrom like a PutObject body. Complete checks the
-// parts named, makes an object whose blobs are those parts in order (no
-// copy: GET streams them one after the other), and removes the parts left
-// out. The ETag is the MD5 of the parts' MD5s, "-N".
+// "s3u/<bucket id>") with the object's metadata and a bitmap of the part
+// numbers uploaded; a record per part ("u/<upload id>/<n>": blob, size,
+// ETag), swapped by CAS so a part uploaded again frees the blob it
+// replaces; and the bucket's list of unfinished uploads ("uploads", same
+// namespace). Each part is a blob written with client.WriteFrom like a
+// PutObject body. Complete checks the parts named, makes an object whose
+// blobs are those parts in order (no copy: GET streams them one after the
+// other), and removes the parts left out. The ETag is the MD5 of the parts'
+// MD5s, "-N".
 
 const uploadListKey = "uploads"
 
@@ -31,10 +35,79 @@ type partRec struct {
 }
 
 type uploadRec struct {
-	Key       string           `json:"key"`
-	Initiated time.Time        `json:"initiated"`
-	Meta      objMeta          `json:"meta"`
-	Parts     map[int]*partRec `json:"parts"`
+	Key       string    `json:"key"`
+	Initiated time.Time `json:"initiated"`
+	Meta      objMeta   `json:"meta"`
+	Have      []byte    `json:"have,omitempty"` // bit n: part n was uploaded
+}
+
+func (u *uploadRec) has(n int) bool { return n/8 < len(u.Have) && u.Have[n/8]&(1<<(n%8)) != 0 }
+
+func (u *uploadRec) set(n int) {
+	for len(u.Have) <= n/8 {
+		u.Have = append(u.Have, 0)
+	}
+	u.Have[n/8] |= 1 << (n % 8)
+}
+
+// nums returns the part numbers uploaded, ascending.
+func (u *uploadRec) nums() []int {
+	var out []int
+	for n := 0; n < len(u.Have)*8; n++ {
+		if u.has(n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func partKey(id string, n int) string { return fmt.Sprintf("u/%s/%d", id, n) }
+
+// readParts reads the records of parts nums (8 at a time); a part without
+// a record is missing from the map.
+func (h *handler) readParts(ctx context.Context, b *bucketRec, id string, nums []int) (map[int]*partRec, error) {
+	s := h.ns(b.uploadNS())
+	parts := make([]*partRec, len(nums))
+	errs := make([]error, len(nums))
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for i, n := range nums {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			var p partRec
+			found, err := readJSON(ctx, s, partKey(id, n), &p)
+			if found {
+				parts[i] = &p
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	out := make(map[int]*partRec, len(nums))
+	for i, n := range nums {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		if parts[i] != nil {
+			out[n] = parts[i]
+		}
+	}
+	return out, nil
+}
+
+// dropParts removes parts' blobs and records (best effort).
+func (h *handler) dropParts(ctx context.Context, b *bucketRec, id string, parts map[int]*partRec, keepBlobs bool) {
+	s := h.ns(b.uploadNS())
+	for n, p := range parts {
+		if !keepBlobs {
+			h.removeBlobs(ctx, b, []blobRef{p.Blob})
+		}
+		if err := remove(ctx, s, partKey(id, n)); err != nil && h.opts.Logf != nil {
+			h.opts.Logf("s3: %v", err)
+		}
+	}
 }
 
 type uploadEntry struct {
@@ -65,7 +138,7 @@ func (h *handler) createUpload(w http.ResponseWriter, r *http.Request, bucket, k
 	}
 	id := randomID(16)
 	now := h.opts.Now().UTC()
-	rec := uploadRec{Key: key, Initiated: now, Meta: metaFromRequest(r), Parts: map[int]*partRec{}}
+	rec := uploadRec{Key: key, Initiated: now, Meta: metaFromRequest(r)}
 	s := h.ns(b.uploadNS())
 	err = casJSON(ctx, s, uploadListKey, func(l *uploadList, _ bool) error {
 		if len(l.Uploads) >= h.opts.MaxUploads {
@@ -161,16 +234,15 @@ func (h *handler) uploadPart(w http.ResponseWriter, r *http.Request, bucket, key
 		}
 	}
 	part := &partRec{Blob: ref, ETag: hex.EncodeToString(sum), Mod: h.opts.Now().UTC()}
+	s := h.ns(b.uploadNS())
 	var old *partRec
-	err = casJSON(ctx, h.ns(b.uploadNS()), "u/"+id, func(rec *uploadRec, found bool) error {
-		if !found {
-			return errNoSuchUpload()
+	err = casJSON(ctx, s, partKey(id, n), func(cur *partRec, found bool) error {
+		old = nil
+		if found {
+			c := *cur
+			old = &c
 		}
-		if rec.Parts == nil {
-			rec.Parts = map[int]*partRec{}
-		}
-		old = rec.Parts[n]
-		rec.Parts[n] = part
+		*cur = *part
 		return nil
 	})
 	if err != nil {
@@ -179,6 +251,21 @@ func (h *handler) uploadPart(w http.ResponseWriter, r *http.Request, bucket, key
 	}
 	if old != nil {
 		h.removeBlobs(ctx, b, []blobRef{old.Blob})
+	}
+	err = casJSON(ctx, s, "u/"+id, func(rec *uploadRec, found bool) error {
+		if !found {
+			return errNoSuchUpload()
+		}
+		if rec.has(n) {
+			return errSkip
+		}
+		rec.set(n)
+		return nil
+	})
+	if err != nil {
+		// Aborted or completed meanwhile: the part goes.
+		h.dropParts(ctx, b, id, map[int]*partRec{n: part}, false)
+		return err
 	}
 	w.Header().Set("ETag", `"`+part.ETag+`"`)
 	if copySrc != "" {
@@ -236,11 +323,15 @@ func (h *handler) completeUpload(w http.ResponseWriter, r *http.Request, bucket,
 	m := rec.Meta
 	md5s := md5.New()
 	used := map[int]bool{}
+	parts, err := h.readParts(ctx, b, id, rec.nums())
+	if err != nil {
+		return err
+	}
 	for i, p := range req.Parts {
 		if i > 0 && p.PartNumber <= req.Parts[i-1].PartNumber {
 			return errInvalidPartOrder()
 		}
-		part := rec.Parts[p.PartNumber]
+		part := parts[p.PartNumber]
 		if part == nil || strings.Trim(p.ETag, `"`) != part.ETag {
 			return errInvalidPart()
 		}
@@ -258,11 +349,16 @@ func (h *handler) completeUpload(w http.ResponseWriter, r *http.Request, bucket,
 	if err := h.dropUpload(r, b, id); err != nil {
 		return err
 	}
-	for n, p := range rec.Parts {
-		if !used[n] {
-			h.removeBlobs(ctx, b, []blobRef{p.Blob})
+	unused, usedParts := map[int]*partRec{}, map[int]*partRec{}
+	for n, p := range parts {
+		if used[n] {
+			usedParts[n] = p
+		} else {
+			unused[n] = p
 		}
 	}
+	h.dropParts(ctx, b, id, unused, false)
+	h.dropParts(ctx, b, id, usedParts, true) // their blobs are the object's now
 	if err := h.commitObject(ctx, b, key, m); err != nil {
 		return err
 	}
@@ -297,9 +393,11 @@ func (h *handler) abortUpload(w http.ResponseWriter, r *http.Request, bucket, ke
 	if err := h.dropUpload(r, b, id); err != nil {
 		return err
 	}
-	for _, p := range rec.Parts {
-		h.removeBlobs(ctx, b, []blobRef{p.Blob})
+	parts, err := h.readParts(ctx, b, id, rec.nums())
+	if err != nil {
+		return err
 	}
+	h.dropParts(ctx, b, id, parts, false)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -350,19 +448,24 @@ func (h *handler) listParts(w http.ResponseWriter, r *http.Request, bucket, key 
 		Parts                []partXML `xml:"Part"`
 	}{NS: s3XMLNS, Bucket: bucket, Key: key, UploadID: id, StorageClass: "STANDARD", PartNumberMarker: marker,
 		MaxParts: maxParts, Initiator: owner{ID: "elliptics", DisplayName: "elliptics"}, Owner: owner{ID: "elliptics", DisplayName: "elliptics"}}
-	nums := make([]int, 0, len(rec.Parts))
-	for n := range rec.Parts {
+	var nums []int
+	for _, n := range rec.nums() {
 		if n > marker {
 			nums = append(nums, n)
 		}
 	}
-	slices.Sort(nums)
+	if len(nums) > maxParts {
+		nums, out.IsTruncated = nums[:maxParts], true
+	}
+	parts, err := h.readParts(ctx, b, id, nums)
+	if err != nil {
+		return err
+	}
 	for _, n := range nums {
-		if len(out.Parts) == maxParts {
-			out.IsTruncated = true
-			break
+		p := parts[n]
+		if p == nil {
+			continue
 		}
-		p := rec.Parts[n]
 		out.Parts = append(out.Parts, partXML{PartNumber: n, LastModified: p.Mod.Format(timeFormat), ETag: `"` + p.ETag + `"`, Size: p.Blob.S})
 		out.NextPartNumberMarker = n
 	}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math/rand"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -291,4 +293,52 @@ func TestLimits(t *testing.T) {
 	s.must(404, "GET", "/lim/md5", nil)
 	_, body = s.must(200, "GET", "/lim?list-type=2", nil)
 	require.Contains(t, body, "<KeyCount>0</KeyCount>")
+}
+
+// TestMultipartParallelParts uploads 40 parts at once to one upload, pages
+// through ListParts and completes.
+func TestMultipartParallelParts(t *testing.T) {
+	s := startServer(t, 3, 2, nil)
+	s.must(200, "PUT", "/par", nil)
+	_, body := s.must(200, "POST", "/par/obj?uploads", nil)
+	id := first(between(body, "<UploadId>", "</UploadId>"))
+	const parts = 40
+	etags := make([]string, parts+1)
+	var wg sync.WaitGroup
+	var failed atomic.Int32
+	for n := 1; n <= parts; n++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			code, h, _ := s.do("PUT", fmt.Sprintf("/par/obj?partNumber=%d&uploadId=%s", n, id), []byte(fmt.Sprintf("<%03d>", n)))
+			if code != 200 {
+				failed.Add(1)
+			}
+			etags[n] = h.Get("ETag")
+		}()
+	}
+	wg.Wait()
+	require.Zero(t, failed.Load())
+	var listed []string
+	marker := "0"
+	for range parts {
+		_, body := s.must(200, "GET", "/par/obj?max-parts=15&part-number-marker="+marker+"&uploadId="+id, nil)
+		listed = append(listed, between(body, "<PartNumber>", "</PartNumber>")...)
+		if !strings.Contains(body, "<IsTruncated>true</IsTruncated>") {
+			break
+		}
+		marker = first(between(body, "<NextPartNumberMarker>", "</NextPartNumberMarker>"))
+	}
+	require.Len(t, listed, parts)
+	var cx, want strings.Builder
+	cx.WriteString("<CompleteMultipartUpload>")
+	for n := 1; n <= parts; n++ {
+		fmt.Fprintf(&cx, "<Part><PartNumber>%d</PartNumber><ETag>%s</ETag></Part>", n, etags[n])
+		fmt.Fprintf(&want, "<%03d>", n)
+	}
+	cx.WriteString("</CompleteMultipartUpload>")
+	s.must(200, "POST", "/par/obj?uploadId="+id, []byte(cx.String()))
+	_, body = s.must(200, "GET", "/par/obj", nil)
+	require.Equal(t, want.String(), body)
+	s.must(404, "GET", "/par/obj?uploadId="+id, nil)
 }
