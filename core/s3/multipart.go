@@ -500,19 +500,22 @@ func (h *handler) listUploads(w http.ResponseWriter, r *http.Request, bucket str
 		Initiated    string `xml:"Initiated"`
 	}
 	prefix, keyMarker, idMarker := q.Get("prefix"), q.Get("key-marker"), q.Get("upload-id-marker")
+	delim := q.Get("delimiter")
 	out := struct {
-		XMLName            xml.Name    `xml:"ListMultipartUploadsResult"`
-		NS                 string      `xml:"xmlns,attr"`
-		Bucket             string      `xml:"Bucket"`
-		KeyMarker          string      `xml:"KeyMarker"`
-		UploadIDMarker     string      `xml:"UploadIdMarker"`
-		NextKeyMarker      string      `xml:"NextKeyMarker"`
-		NextUploadIDMarker string      `xml:"NextUploadIdMarker"`
-		Prefix             string      `xml:"Prefix"`
-		MaxUploads         int         `xml:"MaxUploads"`
-		IsTruncated        bool        `xml:"IsTruncated"`
-		Uploads            []uploadXML `xml:"Upload"`
-	}{NS: s3XMLNS, Bucket: bucket, KeyMarker: keyMarker, UploadIDMarker: idMarker, Prefix: prefix, MaxUploads: maxUploads}
+		XMLName            xml.Name       `xml:"ListMultipartUploadsResult"`
+		NS                 string         `xml:"xmlns,attr"`
+		Bucket             string         `xml:"Bucket"`
+		KeyMarker          string         `xml:"KeyMarker"`
+		UploadIDMarker     string         `xml:"UploadIdMarker"`
+		NextKeyMarker      string         `xml:"NextKeyMarker"`
+		NextUploadIDMarker string         `xml:"NextUploadIdMarker"`
+		Prefix             string         `xml:"Prefix"`
+		Delimiter          string         `xml:"Delimiter,omitempty"`
+		MaxUploads         int            `xml:"MaxUploads"`
+		IsTruncated        bool           `xml:"IsTruncated"`
+		Uploads            []uploadXML    `xml:"Upload"`
+		CommonPrefixes     []commonPrefix `xml:"CommonPrefixes"`
+	}{NS: s3XMLNS, Bucket: bucket, KeyMarker: keyMarker, UploadIDMarker: idMarker, Prefix: prefix, Delimiter: delim, MaxUploads: maxUploads}
 	me := owner{ID: "elliptics", DisplayName: "elliptics"}
 	for _, u := range l.Uploads {
 		if !strings.HasPrefix(u.Key, prefix) {
@@ -521,9 +524,17 @@ func (h *handler) listUploads(w http.ResponseWriter, r *http.Request, bucket str
 		if keyMarker != "" && (u.Key < keyMarker || u.Key == keyMarker && (idMarker == "" || u.ID <= idMarker)) {
 			continue
 		}
-		if len(out.Uploads) == maxUploads {
+		if len(out.Uploads)+len(out.CommonPrefixes) == maxUploads {
 			out.IsTruncated = true
 			break
+		}
+		if i := strings.Index(u.Key[len(prefix):], delim); delim != "" && i >= 0 {
+			cp := u.Key[:len(prefix)+i+len(delim)]
+			if n := len(out.CommonPrefixes); n == 0 || out.CommonPrefixes[n-1].Prefix != cp {
+				out.CommonPrefixes = append(out.CommonPrefixes, commonPrefix{Prefix: cp})
+			}
+			out.NextKeyMarker, out.NextUploadIDMarker = u.Key, u.ID
+			continue
 		}
 		out.Uploads = append(out.Uploads, uploadXML{Key: u.Key, UploadID: u.ID, Initiator: me, Owner: me,
 			StorageClass: "STANDARD", Initiated: u.Initiated.Format(timeFormat)})
