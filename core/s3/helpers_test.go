@@ -43,7 +43,7 @@ func startServer(t *testing.T, nodes, groups int, tune func(*Options)) *testServ
 	require.NoError(t, err)
 	t.Cleanup(func() { cl.Close() })
 	sess := client.NewSession(cl)
-	o := Options{Credentials: map[string]string{testAK: testSecret}, MinPartSize: 1, Chunk: 64 << 10}
+	o := Options{Credentials: map[string]string{testAK: testSecret}, MinPartSize: 1, Chunk: 64 << 10, Logf: t.Logf}
 	if tune != nil {
 		tune(&o)
 	}

@@ -60,9 +60,16 @@ type indexPage struct {
 	Next    string       `json:"next,omitempty"`
 	V       uint64       `json:"v"` // bumped by every write, so no two writes store the same bytes
 	Entries []indexEntry `json:"entries"`
+	// Dead: the page is being merged into the page to its left (Fwd is
+	// where the search goes on); its entries are frozen until the merge.
+	Dead bool   `json:"dead,omitempty"`
+	Fwd  string `json:"fwd,omitempty"`
 }
 
-func (p *indexPage) covers(k string) bool { return k >= p.Low && (p.Last || k < p.High) }
+func (p *indexPage) covers(k string) bool { return !p.Dead && k >= p.Low && (p.Last || k < p.High) }
+
+// errMissingPage: a page a stale root or link named was merged away.
+var errMissingPage = errors.New("index page is gone")
 
 type rootRef struct {
 	Low string `json:"l"`
@@ -145,7 +152,7 @@ func (x *index) readPage(ctx context.Context, key string) (*indexPage, error) {
 		if key == firstPageKey {
 			return &indexPage{Last: true}, nil
 		}
-		return nil, fmt.Errorf("index page %s/%s is missing", x.sess.Namespace(), key)
+		return nil, fmt.Errorf("index page %s/%s: %w", x.sess.Namespace(), key, errMissingPage)
 	}
 	return &p, nil
 }
@@ -154,7 +161,20 @@ const maxHops = 1 << 20
 
 // find returns the page that covers k and its key.
 func (x *index) find(ctx context.Context, k string) (string, *indexPage, error) {
-	refs, err := x.root(ctx, false)
+	fresh := false
+	for attempt := 0; attempt < 8; attempt++ {
+		key, p, err := x.findFrom(ctx, k, fresh)
+		if errors.Is(err, errMissingPage) {
+			fresh = true // a cached root named a page merged away
+			continue
+		}
+		return key, p, err
+	}
+	return "", nil, fmt.Errorf("index %s: pages keep vanishing on the way to %q", x.sess.Namespace(), k)
+}
+
+func (x *index) findFrom(ctx context.Context, k string, fresh bool) (string, *indexPage, error) {
+	refs, err := x.root(ctx, fresh)
 	if err != nil {
 		return "", nil, err
 	}
@@ -167,6 +187,15 @@ func (x *index) find(ctx context.Context, k string) (string, *indexPage, error) 
 		p, err := x.readPage(ctx, key)
 		if err != nil {
 			return "", nil, err
+		}
+		if p.Dead {
+			// Finish its merge (whoever started it), then search from
+			// the page it went into, which is to its left.
+			if err := x.finishMerge(ctx, key, p, 0); err != nil {
+				return "", nil, err
+			}
+			key = p.Fwd
+			continue
 		}
 		if p.covers(k) {
 			if hops > 2 {
@@ -182,6 +211,160 @@ func (x *index) find(ctx context.Context, k string) (string, *indexPage, error) 
 	return "", nil, fmt.Errorf("index %s: too many hops to %q", x.sess.Namespace(), k)
 }
 
+// mergeRight is called after a delete left page pkey small: its right
+// neighbour R is marked dead (frozen, pointing back to pkey) and merged
+// into the page that links to it. Any frontend that meets a dead page
+// finishes the merge (finishMerge), so a frontend that stops half way
+// leaves nothing stuck.
+//
+// It merges only small pages (under a quarter of PageSize) with a
+// neighbour that leaves the result at most half full; more reports a
+// merge (the page may still be small).
+func (x *index) mergeRight(ctx context.Context, pkey string) (more bool, err error) {
+	p, err := x.readPage(ctx, pkey)
+	if err != nil || p.Dead || p.Last || p.Next == "" || !x.small(len(p.Entries)) {
+		return false, err
+	}
+	rkey := p.Next
+	var dead *indexPage
+	err = casJSON(ctx, x.sess, rkey, func(r *indexPage, found bool) error {
+		dead = nil // an earlier attempt's snapshot did not commit
+		if !found || r.Dead || r.Low != p.High || len(p.Entries)+len(r.Entries) > x.h.opts.PageSize/2 {
+			return errSkip
+		}
+		r.Dead, r.Fwd = true, pkey
+		r.V++
+		c := *r
+		dead = &c
+		return nil
+	})
+	if err != nil || dead == nil {
+		return false, err
+	}
+	return true, x.finishMerge(ctx, rkey, dead, 0)
+}
+
+// merges runs mergeRight on a page while it merges (at most 64 times).
+func (x *index) merges(ctx context.Context, key string) {
+	for range 64 {
+		more, err := x.mergeRight(ctx, key)
+		if err != nil && x.h.opts.Logf != nil {
+			x.h.opts.Logf("s3: merge index page %s: %v", key, err)
+		}
+		if !more {
+			return
+		}
+	}
+}
+
+// pred returns the live page whose Next is key (a page whose Low is low),
+// "" when there is none.
+func (x *index) pred(ctx context.Context, key, low string) (string, error) {
+	refs, err := x.root(ctx, false)
+	if err != nil {
+		return "", err
+	}
+	i, _ := slices.BinarySearchFunc(refs, low, func(r rootRef, k string) int { return strings.Compare(r.Low, k) })
+	cur := refs[max(i-1, 0)].Key
+	for hops := 0; hops < 64; hops++ {
+		p, err := x.readPage(ctx, cur)
+		if err != nil {
+			return "", err
+		}
+		switch {
+		case p.Dead:
+			cur = p.Fwd
+		case p.Next == key:
+			return cur, nil
+		case p.Last || p.Next == "" || p.Low >= low:
+			return "", nil
+		default:
+			cur = p.Next
+		}
+	}
+	return "", nil
+}
+
+// small reports whether a page of n entries should absorb its neighbour.
+func (x *index) small(n int) bool { return n < max(1, x.h.opts.PageSize/4) }
+
+// finishMerge merges the dead page rkey into the live page that links to
+// it (found from r.Fwd along Next: splits may have put pages between),
+// drops it from the root and empties it (it stays as a tombstone). It does
+// nothing when that was done already.
+func (x *index) finishMerge(ctx context.Context, rkey string, r *indexPage, depth int) error {
+	if depth > 8 {
+		return fmt.Errorf("index %s: merges nested too deep at %s", x.sess.Namespace(), rkey)
+	}
+	key := r.Fwd
+	for hops := 0; hops < maxHops; hops++ {
+		p, err := x.readPage(ctx, key)
+		if errors.Is(err, errMissingPage) {
+			return nil // the page we came from went too: someone finished
+		}
+		if err != nil {
+			return err
+		}
+		if p.Dead {
+			if err := x.finishMerge(ctx, key, p, depth+1); err != nil {
+				return err
+			}
+			key = p.Fwd
+			continue
+		}
+		if p.covers(r.Low) || p.Last || p.Next == "" || p.Low > r.Low {
+			return nil // merged already: no live page links to it
+		}
+		if p.Next != rkey {
+			key = p.Next
+			continue
+		}
+		merged := false
+		err = casJSON(ctx, x.sess, key, func(q *indexPage, found bool) error {
+			merged = false
+			if !found || q.Dead || q.Next != rkey {
+				return errSkip // changed: look again
+			}
+			q.Entries = append(q.Entries, r.Entries...)
+			q.High, q.Last, q.Next = r.High, r.Last, r.Next
+			q.V++
+			merged = true
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if !merged {
+			continue // read the page again
+		}
+		err = casJSON(ctx, x.sess, rootKey, func(root *indexRoot, _ bool) error {
+			n := len(root.Pages)
+			root.Pages = slices.DeleteFunc(root.Pages, func(ref rootRef) bool { return ref.Key == rkey })
+			if len(root.Pages) == n {
+				return errSkip
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		_, _ = x.root(ctx, true)
+		// The dead page stays, emptied, as a tombstone: removing it would
+		// let a CAS prepared against it before it died succeed on the
+		// absent key (a CAS on an absent key succeeds) and lose that
+		// entry in a page no one links to.
+		return casJSON(ctx, x.sess, rkey, func(d *indexPage, found bool) error {
+			if !found || !d.Dead || len(d.Entries) == 0 {
+				return errSkip
+			}
+			d.Entries = nil
+			d.V++
+			return nil
+		})
+	}
+	return fmt.Errorf("index %s: too many hops merging %s", x.sess.Namespace(), rkey)
+}
+
 var errMoved = errors.New("key moved to another page")
 
 // update applies fn to the entries of the page covering k, by CAS,
@@ -193,8 +376,9 @@ func (x *index) update(ctx context.Context, k string, fn func(p *indexPage) erro
 			return err
 		}
 		var split *rootRef
+		emptied, low := false, ""
 		err = casJSON(ctx, x.sess, key, func(p *indexPage, found bool) error {
-			split = nil
+			split, emptied = nil, false
 			if !found {
 				if key != firstPageKey {
 					return errMoved
@@ -204,10 +388,13 @@ func (x *index) update(ctx context.Context, k string, fn func(p *indexPage) erro
 			if !p.covers(k) {
 				return errMoved
 			}
+			before := len(p.Entries)
 			if err := fn(p); err != nil {
 				return err
 			}
 			p.V++
+			emptied = len(p.Entries) < before && x.small(len(p.Entries))
+			low = p.Low
 			if len(p.Entries) <= x.h.opts.PageSize && (len(p.Entries) < 2 || pageBytes(p) <= maxPageBytes) {
 				return nil
 			}
@@ -230,6 +417,19 @@ func (x *index) update(ctx context.Context, k string, fn func(p *indexPage) erro
 		}
 		if err != nil {
 			return err
+		}
+		if emptied {
+			// Best effort: a failed merge leaves an empty page (or a
+			// dead one the next search finishes).
+			// The page absorbs small right neighbours, and its left
+			// neighbour absorbs it if small too (deleting in key order
+			// empties pages left to right).
+			x.merges(ctx, key)
+			if low != "" {
+				if pred, err := x.pred(ctx, key, low); err == nil && pred != "" {
+					x.merges(ctx, pred)
+				}
+			}
 		}
 		if split != nil {
 			err := casJSON(ctx, x.sess, rootKey, func(r *indexRoot, _ bool) error {
@@ -320,6 +520,7 @@ type cursor struct {
 	p    *indexPage
 	pos  int
 	done bool
+	last *string // the last key returned
 }
 
 // seek places a cursor at the first entry >= from.
@@ -344,7 +545,9 @@ func (c *cursor) seek(ctx context.Context, from string) error {
 	if err != nil {
 		return err
 	}
+	last := c.last
 	*c = *n
+	c.last = last
 	return nil
 }
 
@@ -353,6 +556,8 @@ func (c *cursor) next(ctx context.Context) (e indexEntry, ok bool, err error) {
 	for !c.done {
 		if c.pos < len(c.p.Entries) {
 			c.pos++
+			k := c.p.Entries[c.pos-1].K
+			c.last = &k
 			return c.p.Entries[c.pos-1], true, nil
 		}
 		if c.p.Last || c.p.Next == "" {
@@ -360,6 +565,22 @@ func (c *cursor) next(ctx context.Context) (e indexEntry, ok bool, err error) {
 			break
 		}
 		p, err := c.x.readPage(ctx, c.p.Next)
+		if errors.Is(err, errMissingPage) || err == nil && p.Dead {
+			// Merged away since: search again from after the last key
+			// returned (its entries went to the page on its left).
+			from := ""
+			if c.last != nil {
+				from = *c.last + "\x00"
+			}
+			last := c.last
+			n, err := c.x.seek(ctx, from)
+			if err != nil {
+				return e, false, err
+			}
+			*c = *n
+			c.last = last
+			continue
+		}
 		if err != nil {
 			return e, false, err
 		}
