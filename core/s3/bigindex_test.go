@@ -67,7 +67,7 @@ func TestBigBucketListing(t *testing.T) {
 	for _, cold := range []bool{true, false} {
 		for _, at := range []int{0, n / 3, n / 2, n - 500} {
 			if cold {
-				s.h.roots = newRootCache(16)
+				s.h.roots = newRootCache(rootCacheRefs)
 			}
 			q := "/huge?list-type=2"
 			if at > 0 {
