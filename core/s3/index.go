@@ -520,6 +520,7 @@ type cursor struct {
 	p    *indexPage
 	pos  int
 	done bool
+	from string  // where it was placed
 	last *string // the last key returned
 }
 
@@ -530,24 +531,23 @@ func (x *index) seek(ctx context.Context, from string) (*cursor, error) {
 		return nil, err
 	}
 	i, _ := slices.BinarySearchFunc(p.Entries, from, cmpEntry)
-	return &cursor{x: x, p: p, pos: i}, nil
+	return &cursor{x: x, p: p, pos: i, from: from}, nil
 }
 
-// seek moves the cursor to the first entry >= from, within the current
-// page when it covers from (no cluster read), else through the root.
+// seek moves the cursor forward to the first entry >= from, within the
+// current page when it covers from (no cluster read), else through the
+// root.
 func (c *cursor) seek(ctx context.Context, from string) error {
 	if c.p.covers(from) {
 		c.pos, _ = slices.BinarySearchFunc(c.p.Entries, from, cmpEntry)
-		c.done = false
+		c.done, c.from, c.last = false, from, nil
 		return nil
 	}
 	n, err := c.x.seek(ctx, from)
 	if err != nil {
 		return err
 	}
-	last := c.last
 	*c = *n
-	c.last = last
 	return nil
 }
 
@@ -568,7 +568,7 @@ func (c *cursor) next(ctx context.Context) (e indexEntry, ok bool, err error) {
 		if errors.Is(err, errMissingPage) || err == nil && p.Dead {
 			// Merged away since: search again from after the last key
 			// returned (its entries went to the page on its left).
-			from := ""
+			from := c.from
 			if c.last != nil {
 				from = *c.last + "\x00"
 			}

@@ -133,3 +133,62 @@ func TestIndexMergesEmptiedPages(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, empty)
 }
+
+// TestCursorOverDeadPage: a cursor whose next page died (merged into the
+// page it is on) searches again from after the last key it returned.
+func TestCursorOverDeadPage(t *testing.T) {
+	s := startServer(t, 2, 1, func(o *Options) { o.PageSize = 8 })
+	s.must(200, "PUT", "/cur", nil)
+	ctx := context.Background()
+	b, err := s.h.bucket(ctx, "cur")
+	require.NoError(t, err)
+	x := s.h.index(b)
+	var keys []string
+	for i := range 40 {
+		k := fmt.Sprintf("k%03d", i)
+		keys = append(keys, k)
+		require.NoError(t, x.put(ctx, indexEntry{K: k}))
+	}
+	c, err := x.seek(ctx, "")
+	require.NoError(t, err)
+	next := c.p.Next
+	var got []string
+	for range len(c.p.Entries) {
+		e, ok, err := c.next(ctx)
+		require.NoError(t, err)
+		require.True(t, ok)
+		got = append(got, e.K)
+	}
+	// Now most keys go: the first page shrinks and absorbs its
+	// neighbours, the one the cursor will read next among them.
+	for i, k := range keys {
+		if i%10 != 0 {
+			require.NoError(t, x.delete(ctx, k))
+		}
+	}
+	p, err := x.readPage(ctx, next)
+	require.NoError(t, err)
+	require.True(t, p.Dead, "the next page should have merged away")
+	last := got[len(got)-1]
+	for {
+		e, ok, err := c.next(ctx)
+		require.NoError(t, err)
+		if !ok {
+			break
+		}
+		got = append(got, e.K)
+	}
+	_, now := chainPages(t, x)
+	var want []string
+	for _, k := range got {
+		if k <= last {
+			want = append(want, k)
+		}
+	}
+	for _, k := range now {
+		if k > last {
+			want = append(want, k)
+		}
+	}
+	require.Equal(t, want, got)
+}
