@@ -35,8 +35,16 @@ import (
 //     page shrinks and links to it in one CAS, then the root learns of it
 //     (a crash before that leaves a page only the chain knows about;
 //     searches still find it).
-//   - Pages never merge: removing keys leaves empty pages in the chain,
-//     which listing steps over.
+//   - A delete that leaves a page under a quarter full merges: the page's
+//     right neighbour (if the two fit in half a page) is marked dead by CAS
+//     (entries frozen, Fwd naming the page on its left), the live page
+//     that links to it takes its entries, High and Next in one CAS, and
+//     the root drops it; the page's left neighbour likewise absorbs it.
+//     Whoever meets a dead page finishes its merge first (finishMerge).
+//     Dead pages are kept, emptied, as tombstones: elliptics lets a CAS on
+//     an absent key through, so a writer's CAS prepared against a page
+//     before it died would otherwise recreate it, unlinked.
+//     A page's Low still never changes, so the root stays a safe hint.
 //
 // Listing a page of 1000 keys out of a million reads the (cached) root,
 // binary-searches it, and reads two or three pages.
