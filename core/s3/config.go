@@ -6,7 +6,8 @@ import (
 )
 
 // Config is the [s3] section a daemon's configuration can embed
-// (`S3 s3.Config `toml:"s3"“); Options turns it into handler options.
+// (a field S3 Config with the tag toml:"s3"); Options turns it into
+// handler options.
 //
 //	[s3]
 //	enabled = true
