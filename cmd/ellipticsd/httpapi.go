@@ -13,6 +13,7 @@ import (
 	"github.com/elliptics/elliptics/core/client"
 	"github.com/elliptics/elliptics/core/config"
 	"github.com/elliptics/elliptics/core/httpapi"
+	"github.com/elliptics/elliptics/core/s3"
 )
 
 // firstJoinTimeout bounds the join attempt made before the API serves; later
@@ -43,9 +44,17 @@ func startHTTPAPI(cfg config.Config, remotes []string, logger *zap.Logger) (*htt
 	log := logger.Named("http")
 	node := client.NewNode(client.Config{Name: "ellipticsd http api", Logger: log.Named("client"),
 		WaitTimeout: cfg.Node.RequestTimeout.Duration, MaxPayload: uint64(cfg.Node.MaxPayload)})
-	// Requests outside /v1/ go to HandlerOptions' Fallback: where the S3
-	// handler mounts.
-	h := httpapi.New(client.NewSession(node), cfg.HTTP.HandlerOptions(log))
+	// Requests outside /v1/ go to the S3 handler, when enabled.
+	opts := cfg.HTTP.HandlerOptions(log)
+	if cfg.S3.Enabled {
+		so, err := cfg.S3.Options(log.Named("s3").Sugar().Infof)
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+		opts.Fallback = s3.New(client.NewSession(node), so)
+	}
+	h := httpapi.New(client.NewSession(node), opts)
 	a := &httpAPI{node: node, srv: httpapi.NewServer(h, zap.NewStdLog(log)), ln: ln, served: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	a.stopJoin = cancel

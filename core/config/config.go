@@ -45,6 +45,7 @@ import (
 	"github.com/elliptics/elliptics/core/proto"
 	"github.com/elliptics/elliptics/core/recovery"
 	"github.com/elliptics/elliptics/core/route"
+	"github.com/elliptics/elliptics/core/s3"
 	"github.com/elliptics/elliptics/core/server"
 	"github.com/elliptics/elliptics/core/stats"
 )
@@ -128,6 +129,9 @@ type Config struct {
 	Monitor Monitor `toml:"monitor"`
 	// HTTP is the [http] table (http.go).
 	HTTP HTTP `toml:"http"`
+	// S3 is the [s3] table: the S3-compatible API, served on the [http]
+	// port beside /v1/ when enabled (docs/s3.md).
+	S3 s3.Config `toml:"s3"`
 }
 
 // Defaults of the [monitor] table.
@@ -395,6 +399,7 @@ type file struct {
 	Recovery Recovery      `toml:"recovery"`
 	Monitor  Monitor       `toml:"monitor"`
 	HTTP     HTTP          `toml:"http"`
+	S3       s3.Config     `toml:"s3"`
 }
 
 type fileBackend struct {
@@ -419,9 +424,12 @@ func decode(data []byte) (Config, error) {
 	if err := dec.Decode(&f); err != nil {
 		return Config{}, decodeError(data, err)
 	}
-	c := Config{Node: f.Node, Recovery: f.Recovery, Monitor: f.Monitor, HTTP: f.HTTP}
+	c := Config{Node: f.Node, Recovery: f.Recovery, Monitor: f.Monitor, HTTP: f.HTTP, S3: f.S3}
 	if c.HTTP.Groups == nil {
 		c.HTTP.Groups = []int64{}
+	}
+	if len(c.S3.Credentials) == 0 {
+		c.S3.Credentials = nil // "credentials = []" as printed is none
 	}
 	if c.Node.Listen == nil {
 		c.Node.Listen = []string{}
@@ -620,6 +628,14 @@ func (c *Config) Validate() error {
 		p.add("monitor.top_period", "must be > 0, got %v", c.Monitor.TopPeriod)
 	}
 	c.HTTP.validate(&p, n.MaxPayload)
+	if c.S3.Enabled {
+		if _, err := c.S3.Options(nil); err != nil {
+			p.add("s3", "%v", err)
+		}
+		if c.HTTP.Addr == "" {
+			p.add("s3.enabled", "needs http.addr (or --http-api): S3 is served on the HTTP API's port")
+		}
+	}
 
 	if c.Recovery.ObjectsRate < 0 {
 		p.add("recovery.objects_rate", "must be >= 0, got %d", c.Recovery.ObjectsRate)

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"fmt"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -188,4 +191,60 @@ func TestS3SurvivesNodeLoss(t *testing.T) {
 	}
 	ls := aws("s3", "ls", "--recursive", "s3://lossbucket")
 	require.Equal(t, 10, strings.Count(ls, "\n"), ls)
+}
+
+// TestS3InDaemon: ellipticsd with [s3] enabled serves S3 on its [http]
+// port beside /v1/, and both see the cluster.
+func TestS3InDaemon(t *testing.T) {
+	if _, err := exec.LookPath("aws"); err != nil {
+		t.Skip("no aws CLI")
+	}
+	dir := t.TempDir()
+	addr, httpAddr := freeAddr(t), freeAddr(t)
+	conf := filepath.Join(dir, "node.toml")
+	require.NoError(t, os.WriteFile(conf, []byte(fmt.Sprintf(`[node]
+listen = [%q]
+data_dir = %q
+
+[http]
+addr = %q
+
+[s3]
+enabled = true
+[[s3.credentials]]
+access_key = "AKIDDAEMON"
+secret_key = "daemon-secret"
+`, addr, filepath.Join(dir, "data"), httpAddr)), 0o644))
+	startDaemon(t, dir, "--config", conf)
+	url := "http://" + httpAddr
+	env := append(os.Environ(), "AWS_ACCESS_KEY_ID=AKIDDAEMON", "AWS_SECRET_ACCESS_KEY=daemon-secret",
+		"AWS_DEFAULT_REGION=us-east-1", "AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null",
+		"AWS_SHARED_CREDENTIALS_FILE=/dev/null")
+	aws := awsCLI(t, url, env)
+	src := filepath.Join(dir, "hello.txt")
+	require.NoError(t, os.WriteFile(src, []byte("hello through the daemon\n"), 0o644))
+	require.Eventually(t, func() bool {
+		cmd := exec.Command("aws", "--endpoint-url", url, "s3", "mb", "s3://daemonbucket")
+		cmd.Env = env
+		return cmd.Run() == nil
+	}, 20*time.Second, 200*time.Millisecond, "the daemon's S3 API never answered")
+	aws("s3", "cp", src, "s3://daemonbucket/hello.txt")
+	require.Contains(t, aws("s3", "ls", "s3://daemonbucket"), "hello.txt")
+	out := filepath.Join(dir, "out.txt")
+	aws("s3", "cp", "s3://daemonbucket/hello.txt", out)
+	got, err := os.ReadFile(out)
+	require.NoError(t, err)
+	require.Equal(t, "hello through the daemon\n", string(got))
+
+	// Unsigned requests are refused in S3's shape; /v1/ is the plain API.
+	resp, err := http.Get(url + "/daemonbucket/hello.txt")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+	require.Contains(t, string(body), "<Code>AccessDenied</Code>")
+	resp, err = http.Get(url + "/v1/ns/missing")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
 }
