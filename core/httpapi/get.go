@@ -2,9 +2,11 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -84,7 +86,12 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request, req *request) {
 		// The status line is out: all that is left is to cut the reply
 		// short, which the client sees as a body shorter than its
 		// Content-Length.
-		h.opts.Logger.Warn("http: reply cut short", zap.String("method", r.Method), zap.String("key", req.name),
+		// A client that hung up is not the node's problem: debug only.
+		log := h.opts.Logger.Warn
+		if errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) || errors.Is(ctx.Err(), context.Canceled) {
+			log = h.opts.Logger.Debug
+		}
+		log("http: reply cut short", zap.String("method", r.Method), zap.String("key", req.name),
 			zap.Uint64("offset", part.start), zap.Uint64("length", part.length), zap.Error(err))
 	}
 }
