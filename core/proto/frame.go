@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/elliptics/elliptics/core/status"
 )
@@ -16,8 +17,13 @@ const DefaultMaxPayload = 160 << 20
 
 // readChunk bounds the memory committed to a payload before its bytes have
 // actually arrived, so a header that claims a huge size and then stalls costs
-// little.
-const readChunk = 1 << 20
+// little. A 1 MiB value and its io attr fit in one.
+const readChunk = 1<<20 + 4<<10
+
+// firstChunks holds the buffers the first readChunk bytes of big payloads
+// arrive in, reused: zeroing a fresh megabyte per big read cost as much as
+// copying it.
+var firstChunks = sync.Pool{New: func() any { b := make([]byte, readChunk); return &b }}
 
 // ErrFrameTooLarge is returned by Reader.Next, together with the decoded
 // header, when a frame's payload exceeds the reader's limit. The stream
@@ -79,22 +85,19 @@ func readPayload(r io.Reader, size int) ([]byte, error) {
 		_, err := io.ReadFull(r, b)
 		return b, err
 	}
-	b := make([]byte, 0, readChunk)
-	for len(b) < size {
-		n := min(size-len(b), max(cap(b)-len(b), readChunk))
-		if cap(b)-len(b) < n {
-			nb := make([]byte, len(b), min(size, 2*cap(b)))
-			copy(nb, b)
-			b = nb
-			n = min(n, cap(b)-len(b))
-		}
-		m, err := io.ReadFull(r, b[len(b):len(b)+n])
-		b = b[:len(b)+m]
-		if err != nil {
-			return nil, err
-		}
+	// The first chunk must arrive before the whole size is committed to;
+	// then one allocation of the full size and one copy of that chunk
+	// (growing by doubling cost up to twice the size and a copy per step).
+	fp := firstChunks.Get().(*[]byte)
+	defer firstChunks.Put(fp)
+	first := *fp
+	if _, err := io.ReadFull(r, first); err != nil {
+		return nil, err
 	}
-	return b, nil
+	b := make([]byte, size)
+	copy(b, first)
+	_, err := io.ReadFull(r, b[readChunk:])
+	return b, err
 }
 
 // AppendFrame appends the encoding of h followed by the payload parts to dst.
