@@ -166,6 +166,16 @@ func (h *handler) createUpload(w http.ResponseWriter, r *http.Request, bucket, k
 }
 
 // upload reads an upload's record, checking that it is for key.
+// bucketUpload finds the bucket and the upload a request names.
+func (h *handler) bucketUpload(r *http.Request, bucket, key string) (*bucketRec, string, *uploadRec, error) {
+	b, err := h.bucket(r.Context(), bucket)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	id, rec, err := h.upload(r, b, key)
+	return b, id, rec, err
+}
+
 func (h *handler) upload(r *http.Request, b *bucketRec, key string) (string, *uploadRec, error) {
 	id := r.URL.Query().Get("uploadId")
 	if id == "" || len(id) > 64 {
@@ -300,11 +310,7 @@ func (h *handler) dropUpload(r *http.Request, b *bucketRec, id string) error {
 
 func (h *handler) completeUpload(w http.ResponseWriter, r *http.Request, bucket, key string) error {
 	ctx := r.Context()
-	b, err := h.bucket(ctx, bucket)
-	if err != nil {
-		return err
-	}
-	id, rec, err := h.upload(r, b, key)
+	b, id, rec, err := h.bucketUpload(r, bucket, key)
 	if err != nil {
 		return err
 	}
@@ -382,11 +388,7 @@ func (h *handler) minPart() int64 {
 
 func (h *handler) abortUpload(w http.ResponseWriter, r *http.Request, bucket, key string) error {
 	ctx := r.Context()
-	b, err := h.bucket(ctx, bucket)
-	if err != nil {
-		return err
-	}
-	id, rec, err := h.upload(r, b, key)
+	b, id, rec, err := h.bucketUpload(r, bucket, key)
 	if err != nil {
 		return err
 	}
@@ -404,11 +406,7 @@ func (h *handler) abortUpload(w http.ResponseWriter, r *http.Request, bucket, ke
 
 func (h *handler) listParts(w http.ResponseWriter, r *http.Request, bucket, key string) error {
 	ctx := r.Context()
-	b, err := h.bucket(ctx, bucket)
-	if err != nil {
-		return err
-	}
-	id, rec, err := h.upload(r, b, key)
+	b, id, rec, err := h.bucketUpload(r, bucket, key)
 	if err != nil {
 		return err
 	}
