@@ -46,6 +46,7 @@ type flags struct {
 	frontend    bool
 	version     bool
 	printConfig bool
+	cpuProfile  string
 	// set holds the names of the flags given, so that an override applies
 	// only when asked for (even to an empty value).
 	set map[string]bool
@@ -64,6 +65,7 @@ func newFlagSet(f *flags) *flag.FlagSet {
 	fs.BoolVar(&f.frontend, "frontend", false, "run a stateless HTTP frontend: no backends, the object API (--http-api) served from the cluster at --remote")
 	fs.BoolVar(&f.version, "version", false, "print the version and exit")
 	fs.BoolVar(&f.printConfig, "print-config", false, "print the effective configuration as TOML and exit")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to `file` (go tool pprof)")
 	return fs
 }
 

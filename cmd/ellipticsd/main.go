@@ -24,6 +24,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -64,6 +65,17 @@ func run(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int {
 	cfg, err := loadConfig(f)
 	if err != nil {
 		return fail(stderr, exitConfig, err)
+	}
+	if f.cpuProfile != "" {
+		pf, err := os.Create(f.cpuProfile)
+		if err != nil {
+			return fail(stderr, exitConfig, fmt.Errorf("cpu profile: %w", err))
+		}
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			pf.Close()
+			return fail(stderr, exitConfig, fmt.Errorf("cpu profile: %w", err))
+		}
+		defer func() { pprof.StopCPUProfile(); pf.Close() }()
 	}
 	if f.printConfig {
 		out, err := cfg.Marshal()
