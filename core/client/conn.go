@@ -34,7 +34,13 @@ type call struct {
 	// of conn.calls (the reader, the sweeper, fail, a canceled context or a
 	// failed send), without conn.mu held.
 	done func(reply)
+	// written is held while the writer may still read the request's parts
+	// (calls made with do).
+	written sync.WaitGroup
 }
+
+// Released tells a do call that the writer is done with its parts.
+func (cl *call) Released() { cl.written.Done() }
 
 // deliver hands the final reply to the call's owner. The caller has taken
 // the call out of conn.calls, so nobody else delivers.
@@ -285,23 +291,34 @@ func (c *conn) do(ctx context.Context, deadline time.Time, h proto.Header, parts
 	}
 	c.mu.Unlock()
 
-	switch err := c.w.Send(h, parts, done, deadline); err {
-	case nil, wire.ErrClosed:
+	// The caller may reuse parts once do returns, so do returns only once
+	// the writer is done with them: at once after a reply (the peer read
+	// them), but a timeout or a lost connection can end the call while the
+	// frame still waits, and then the writer's own deadline bounds the wait.
+	cl.written.Add(1)
+	switch err := c.w.Send(h, parts, cl, done, deadline); err {
+	case nil:
+	case wire.ErrClosed:
 		// A closed writer means the connection failed: the call gets its
 		// ConnectionLost reply from fail.
+		cl.written.Done()
 	case wire.ErrDeadline:
+		cl.written.Done()
 		c.forget(h.Trans)
 		return reply{}, status.Errorf(status.Timeout, "no reply from %s in time", c.addr)
 	default:
+		cl.written.Done()
 		c.forget(h.Trans)
 		return reply{}, ctxErr(ctx, c.addr)
 	}
 	select {
 	case r := <-cl.ch:
+		cl.written.Wait()
 		callPool.Put(cl)
 		return c.result(r)
 	case <-done:
 		c.forget(h.Trans)
+		cl.written.Wait()
 		// A reply that came while we were not scheduled still counts (a
 		// busy process can run a waiter after its deadline with both
 		// ready, and select picks either).
@@ -333,7 +350,8 @@ func (c *conn) result(r reply) (reply, error) {
 // runs on one of those goroutines, without locks held, and must not block:
 // it holds up the connection's replies. The send does not block either:
 // when the writer's queue is full the request is sent from a goroutine.
-// parts must not change until done is called.
+// parts must not change until done is called: done waits for the writer
+// to be done with them too.
 func (c *conn) start(ctx context.Context, deadline time.Time, h proto.Header, parts [][]byte, done func(reply, error)) {
 	if ctx.Err() != nil {
 		done(reply{}, ctxErr(ctx, c.addr))
@@ -343,17 +361,20 @@ func (c *conn) start(ctx context.Context, deadline time.Time, h proto.Header, pa
 	trans := h.Trans
 	cl := &call{deadline: deadline, sent: time.Now()}
 	var stop func() bool
-	cl.done = func(r reply) {
-		if stop != nil {
-			stop()
-		}
-		done(c.result(r))
-	}
 	c.mu.Lock()
 	if c.calls == nil {
 		c.mu.Unlock()
 		done(reply{}, fmt.Errorf("%s: %w", c.addr, c.deadErr()))
 		return
+	}
+	ac := &asyncCall{done: done}
+	ac.left.Store(2)
+	done = ac.finish
+	cl.done = func(r reply) {
+		if stop != nil {
+			stop()
+		}
+		done(c.result(r))
 	}
 	c.calls[trans] = cl
 	if !deadline.IsZero() && (c.armedAt.IsZero() || deadline.Before(c.armedAt)) {
@@ -370,13 +391,19 @@ func (c *conn) start(ctx context.Context, deadline time.Time, h proto.Header, pa
 	}
 	c.mu.Unlock()
 
-	switch err := c.w.TrySend(h, parts); err {
-	case nil, wire.ErrClosed:
+	switch err := c.w.TrySend(h, parts, ac); err {
+	case nil:
+	case wire.ErrClosed:
 		// A closed writer means the connection failed: the call gets its
 		// ConnectionLost reply from fail.
+		ac.Released()
 	default: // wire.ErrFull: wait for room off this goroutine
 		go func() {
-			switch err := c.w.Send(h, parts, ctx.Done(), deadline); err {
+			err := c.w.Send(h, parts, ac, ctx.Done(), deadline)
+			if err != nil {
+				ac.Released()
+			}
+			switch err {
 			case nil, wire.ErrClosed:
 			case wire.ErrDeadline:
 				if c.take(trans) {
@@ -394,6 +421,29 @@ func (c *conn) start(ctx context.Context, deadline time.Time, h proto.Header, pa
 				}
 			}
 		}()
+	}
+}
+
+// asyncCall joins a started call's two ends: done runs once the outcome is
+// known and the writer is done with the request's parts, whichever is last.
+type asyncCall struct {
+	left atomic.Int32
+	r    reply
+	err  error
+	done func(reply, error)
+}
+
+func (a *asyncCall) finish(r reply, err error) {
+	a.r, a.err = r, err
+	if a.left.Add(-1) == 0 {
+		a.done(a.r, a.err)
+	}
+}
+
+// Released is the writer's end.
+func (a *asyncCall) Released() {
+	if a.left.Add(-1) == 0 {
+		a.done(a.r, a.err)
 	}
 }
 

@@ -256,14 +256,14 @@ func (c *conn) finish(h *proto.Header, parts [][]byte, err error) {
 // send writes a frame, or queues it for the writer, waiting while the
 // writer's queue is full; it drops it if the writer is gone.
 func (c *conn) send(h proto.Header, parts ...[]byte) bool {
-	return c.w.Send(h, parts, nil, time.Time{}) == nil
+	return c.w.Send(h, parts, nil, nil, time.Time{}) == nil
 }
 
 // trySend is send that never waits: it drops the frame when the writer's
 // queue is full or the writer is gone, and reports whether it sent it. For
 // pushes, which a later push makes up for.
 func (c *conn) trySend(h proto.Header, parts ...[]byte) bool {
-	return c.w.TrySend(h, parts) == nil
+	return c.w.TrySend(h, parts, nil) == nil
 }
 
 type replier struct {

@@ -66,6 +66,30 @@ type Config struct {
 type frame struct {
 	h     proto.Header
 	parts [][]byte
+	rel   Releaser // nil: untracked
+}
+
+// A Releaser learns when the writer is done with a frame's parts: copied,
+// written to the socket, or dropped because the writer failed or closed.
+// A caller that reuses the memory of its parts (a streamed upload's chunk
+// buffer) waits for it: a reply comes only after the peer read the frame,
+// but a timeout, a canceled context or a lost connection can end a call
+// while its frame still waits in the queue, and the reply itself is no
+// happens-before edge the race detector (or the memory model) knows of.
+type Releaser interface {
+	// Released is called exactly once per accepted frame, without the
+	// writer's locks held, by the sender or the writer goroutine. It must
+	// not block.
+	Released()
+}
+
+// releaseAll releases every tracked frame of fs.
+func releaseAll(fs []frame) {
+	for i := range fs {
+		if fs[i].rel != nil {
+			fs[i].rel.Released()
+		}
+	}
 }
 
 // Writer writes frames to a connection. Create it with New and run Run in a
@@ -134,11 +158,12 @@ func ReadBufferSize(nc net.Conn) int {
 }
 
 // Send writes a frame, or queues it for Run. h.Size is set from parts. The
-// parts must not change until the frame is written, which for a queued frame
-// is after Send returns. When the queue is full Send waits for room until
-// stop is closed (ErrStopped) or the deadline passes (ErrDeadline; zero
-// means none). It fails with ErrClosed once the writer is closed.
-func (w *Writer) Send(h proto.Header, parts [][]byte, stop <-chan struct{}, deadline time.Time) error {
+// parts must not change until the writer is done with them, which for a
+// queued frame is after Send returns: rel, when not nil, is told (once, if
+// Send returns nil). When the queue is full Send waits for room until stop
+// is closed (ErrStopped) or the deadline passes (ErrDeadline; zero means
+// none). It fails with ErrClosed once the writer is closed.
+func (w *Writer) Send(h proto.Header, parts [][]byte, rel Releaser, stop <-chan struct{}, deadline time.Time) error {
 	size := setSize(&h, parts)
 	w.mu.Lock()
 	for {
@@ -154,13 +179,13 @@ func (w *Writer) Send(h proto.Header, parts [][]byte, stop <-chan struct{}, dead
 			return err
 		}
 	}
-	w.sendLocked(h, parts, size)
+	w.sendLocked(frame{h: h, parts: parts, rel: rel}, size)
 	return nil
 }
 
 // TrySend is Send that never waits: it drops the frame (ErrFull) when the
 // queue is full. For pushes, which a later push or pull makes up for.
-func (w *Writer) TrySend(h proto.Header, parts [][]byte) error {
+func (w *Writer) TrySend(h proto.Header, parts [][]byte, rel Releaser) error {
 	size := setSize(&h, parts)
 	w.mu.Lock()
 	if w.closed {
@@ -171,7 +196,7 @@ func (w *Writer) TrySend(h proto.Header, parts [][]byte) error {
 		w.mu.Unlock()
 		return ErrFull
 	}
-	w.sendLocked(h, parts, size)
+	w.sendLocked(frame{h: h, parts: parts, rel: rel}, size)
 	return nil
 }
 
@@ -185,29 +210,32 @@ func setSize(h *proto.Header, parts [][]byte) int {
 }
 
 // sendLocked is called with mu held and releases it.
-func (w *Writer) sendLocked(h proto.Header, parts [][]byte, size int) {
+func (w *Writer) sendLocked(f frame, size int) {
 	if w.owned {
-		w.queue = append(w.queue, frame{h: h, parts: parts})
+		w.queue = append(w.queue, f)
 		w.mu.Unlock()
 		return
 	}
 	w.owned = true
 	if w.raw == nil || size > inlineMax-proto.HeaderSize {
-		w.queue = append(w.queue, frame{h: h, parts: parts})
+		w.queue = append(w.queue, f)
 		w.mu.Unlock()
 		w.handOff()
 		return
 	}
 	w.mu.Unlock()
-	w.inline(h, parts)
+	w.inline(f)
 }
 
 // inline writes one frame from the sender with a non-blocking write; the
 // sender owns the socket. Whatever the socket does not take, and frames
 // queued meanwhile, are left to Run.
-func (w *Writer) inline(h proto.Header, parts [][]byte) {
+func (w *Writer) inline(f frame) {
 	buf := w.scratch[:0]
-	buf = appendFrame(buf, &h, parts)
+	buf = appendFrame(buf, &f.h, f.parts)
+	if f.rel != nil {
+		f.rel.Released() // the tail the socket does not take is a copy
+	}
 	w.refreshDeadline()
 	n, err := w.tryWrite(buf)
 	if err != nil {
@@ -314,9 +342,11 @@ func (w *Writer) fail(err error) {
 	w.mu.Lock()
 	first := !w.failed
 	w.failed, w.closed = true, true
+	dropped := w.queue
 	w.queue = nil
 	w.wakeLocked()
 	w.mu.Unlock()
+	releaseAll(dropped)
 	if first && w.cfg.OnError != nil {
 		w.cfg.OnError(err)
 	}
@@ -366,7 +396,10 @@ func (w *Writer) serve() bool {
 			batch = nil
 		}
 		if w.failed || w.closed && !w.drain {
+			dropped := w.queue
+			w.queue = nil
 			w.mu.Unlock()
+			releaseAll(dropped)
 			return false
 		}
 		if len(w.queue) == 0 {
@@ -403,7 +436,12 @@ func (w *Writer) serve() bool {
 					_, err = w.bw.Write(p)
 				}
 			}
+			// bw copied what it buffered: the parts are free either way.
+			if f.rel != nil {
+				f.rel.Released()
+			}
 			if err != nil {
+				releaseAll(batch[i+1:])
 				w.fail(err)
 				return false
 			}

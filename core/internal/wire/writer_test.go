@@ -79,7 +79,7 @@ func TestConcurrentSendersKeepFramesWholeAndOrdered(t *testing.T) {
 				trans := uint64(s)<<32 | uint64(i)
 				size := sizes[(s+i)%len(sizes)]
 				p := payload(trans, size)
-				require.NoError(t, w.Send(header(trans), [][]byte{p[:size/2], p[size/2:]}, nil, time.Time{}))
+				require.NoError(t, w.Send(header(trans), [][]byte{p[:size/2], p[size/2:]}, nil, nil, time.Time{}))
 			}
 		}()
 	}
@@ -107,7 +107,7 @@ func TestBackpressureHonoursStopAndDeadline(t *testing.T) {
 	// The peer does not read: fill the socket buffers and the queue.
 	full := false
 	for i := 0; i < 1000 && !full; i++ {
-		err := w.Send(header(uint64(i)), [][]byte{big}, nil, time.Now().Add(200*time.Millisecond))
+		err := w.Send(header(uint64(i)), [][]byte{big}, nil, nil, time.Now().Add(200*time.Millisecond))
 		if errors.Is(err, ErrDeadline) {
 			full = true
 		} else {
@@ -116,22 +116,22 @@ func TestBackpressureHonoursStopAndDeadline(t *testing.T) {
 	}
 	require.True(t, full, "the queue fills while the peer does not read")
 
-	require.ErrorIs(t, w.TrySend(header(1), [][]byte{[]byte("push")}), ErrFull)
+	require.ErrorIs(t, w.TrySend(header(1), [][]byte{[]byte("push")}, nil), ErrFull)
 
 	stop := make(chan struct{})
 	errc := make(chan error, 1)
-	go func() { errc <- w.Send(header(2), [][]byte{big}, stop, time.Time{}) }()
+	go func() { errc <- w.Send(header(2), [][]byte{big}, nil, stop, time.Time{}) }()
 	time.Sleep(50 * time.Millisecond)
 	close(stop)
 	require.ErrorIs(t, <-errc, ErrStopped)
 
 	start := time.Now()
-	err := w.Send(header(3), [][]byte{big}, nil, start.Add(100*time.Millisecond))
+	err := w.Send(header(3), [][]byte{big}, nil, nil, start.Add(100*time.Millisecond))
 	require.ErrorIs(t, err, ErrDeadline)
 	require.GreaterOrEqual(t, time.Since(start), 90*time.Millisecond)
 
 	// A sender waiting without bounds is released by Close.
-	go func() { errc <- w.Send(header(4), [][]byte{big}, nil, time.Time{}) }()
+	go func() { errc <- w.Send(header(4), [][]byte{big}, nil, nil, time.Time{}) }()
 	time.Sleep(50 * time.Millisecond)
 	w.Close(false)
 	require.ErrorIs(t, <-errc, ErrClosed)
@@ -142,8 +142,8 @@ func TestBackpressureHonoursStopAndDeadline(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Run did not return")
 	}
-	require.ErrorIs(t, w.Send(header(5), nil, nil, time.Time{}), ErrClosed)
-	require.ErrorIs(t, w.TrySend(header(5), nil), ErrClosed)
+	require.ErrorIs(t, w.Send(header(5), nil, nil, nil, time.Time{}), ErrClosed)
+	require.ErrorIs(t, w.TrySend(header(5), nil, nil), ErrClosed)
 }
 
 func TestCloseDrainsQueuedFrames(t *testing.T) {
@@ -153,10 +153,10 @@ func TestCloseDrainsQueuedFrames(t *testing.T) {
 	// Run is not started yet: frames queue behind the first inline write or
 	// its leftover.
 	for i := range n {
-		require.NoError(t, w.Send(header(uint64(i)), [][]byte{payload(uint64(i), 5000)}, nil, time.Time{}))
+		require.NoError(t, w.Send(header(uint64(i)), [][]byte{payload(uint64(i), 5000)}, nil, nil, time.Time{}))
 	}
 	w.Close(true)
-	require.ErrorIs(t, w.Send(header(n), nil, nil, time.Time{}), ErrClosed)
+	require.ErrorIs(t, w.Send(header(n), nil, nil, nil, time.Time{}), ErrClosed)
 	done := start(w)
 	r := proto.NewReader(b, 0)
 	for i := range n {
@@ -183,7 +183,7 @@ func TestPartialInlineWriteIsFinishedByRun(t *testing.T) {
 	go func() {
 		defer close(sent)
 		for i := range n {
-			if err := w.Send(header(uint64(i)), [][]byte{payload(uint64(i), size)}, nil, time.Time{}); err != nil {
+			if err := w.Send(header(uint64(i)), [][]byte{payload(uint64(i), size)}, nil, nil, time.Time{}); err != nil {
 				t.Error(err)
 				return
 			}
@@ -210,7 +210,7 @@ func TestWriteFailureReportsOnceAndStops(t *testing.T) {
 	b.Close()
 	a.Close()
 	for i := 0; i < 100; i++ {
-		err := w.Send(header(uint64(i)), [][]byte{[]byte("x")}, nil, time.Time{})
+		err := w.Send(header(uint64(i)), [][]byte{[]byte("x")}, nil, nil, time.Time{})
 		if err != nil {
 			require.ErrorIs(t, err, ErrClosed)
 			break
@@ -223,7 +223,7 @@ func TestWriteFailureReportsOnceAndStops(t *testing.T) {
 		t.Fatal("Run did not return after a failed write")
 	}
 	require.Equal(t, int32(1), calls.Load())
-	require.ErrorIs(t, w.Send(header(1), nil, nil, time.Time{}), ErrClosed)
+	require.ErrorIs(t, w.Send(header(1), nil, nil, nil, time.Time{}), ErrClosed)
 	w.Close(true) // harmless
 }
 
@@ -236,7 +236,7 @@ func TestDeadlineRefreshedForIdleConnections(t *testing.T) {
 	r := proto.NewReader(b, 0)
 	for i := range 4 {
 		size := []int{10, 100 << 10}[i%2]
-		require.NoError(t, w.Send(header(uint64(i)), [][]byte{payload(uint64(i), size)}, nil, time.Time{}))
+		require.NoError(t, w.Send(header(uint64(i)), [][]byte{payload(uint64(i), size)}, nil, nil, time.Time{}))
 		h, p, err := r.Next()
 		require.NoError(t, err)
 		require.Equal(t, uint64(i), h.Trans)
@@ -245,4 +245,78 @@ func TestDeadlineRefreshedForIdleConnections(t *testing.T) {
 	}
 	w.Close(true)
 	<-done
+}
+
+// reuse is a sender's buffer that it overwrites as soon as the writer
+// releases it, as a streamed upload reuses its chunk buffer.
+type reuse struct {
+	buf      []byte
+	released atomic.Int64
+	ch       chan struct{}
+}
+
+func (r *reuse) Released() {
+	r.released.Add(1)
+	r.ch <- struct{}{}
+}
+
+func TestReleasedFramesMayBeReused(t *testing.T) {
+	for _, size := range []int{100, 70 << 10, 1 << 20} { // inline, queued, bigger than the batch buffer
+		a, b := pair(t)
+		w := New(a, Config{Timeout: 10 * time.Second})
+		done := start(w)
+		const n = 50
+		r := &reuse{buf: make([]byte, size), ch: make(chan struct{}, 1)}
+		go func() {
+			for i := range n {
+				copy(r.buf, payload(uint64(i), size))
+				if err := w.Send(header(uint64(i)), [][]byte{r.buf}, r, nil, time.Time{}); err != nil {
+					t.Error(err)
+					return
+				}
+				<-r.ch // only now may the buffer change (the race detector checks)
+			}
+		}()
+		pr := proto.NewReader(b, 0)
+		for i := range n {
+			h, p, err := pr.Next()
+			require.NoError(t, err)
+			require.Equal(t, uint64(i), h.Trans)
+			require.True(t, bytes.Equal(payload(uint64(i), size), p), "frame %d of %d bytes intact", i, size)
+		}
+		require.EqualValues(t, n, r.released.Load())
+		w.Close(true)
+		<-done
+	}
+}
+
+type counter struct{ n atomic.Int64 }
+
+func (c *counter) Released() { c.n.Add(1) }
+
+func TestDroppedFramesAreReleased(t *testing.T) {
+	a, b := pair(t)
+	w := New(a, Config{Timeout: 10 * time.Second, MaxQueue: 4})
+	done := start(w)
+	big := make([]byte, 1<<20)
+	var rel counter
+	accepted := 0
+	// The peer does not read: frames pile up in the socket and the queue.
+	for i := 0; i < 1000; i++ {
+		err := w.Send(header(uint64(i)), [][]byte{big}, &rel, nil, time.Now().Add(200*time.Millisecond))
+		if errors.Is(err, ErrDeadline) {
+			break
+		}
+		require.NoError(t, err)
+		accepted++
+	}
+	require.Less(t, rel.n.Load(), int64(accepted), "queued frames are not released before they are written")
+	b.Close()
+	a.Close() // the blocked write fails and Run drops the queue
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return")
+	}
+	require.EqualValues(t, accepted, rel.n.Load(), "every accepted frame is released exactly once")
 }
