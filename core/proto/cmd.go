@@ -23,6 +23,10 @@ const (
 	// and keep-alives, until dropped or its connection closes.
 	CmdNotify Cmd = 10
 	CmdRemove Cmd = 11 // remove an object or one column (DEL in the original)
+	// CmdExec runs a stored script's function next to the data
+	// (ExecRequest, ExecReply): on the key's owner, or with ExecNoKey on
+	// the node reached; the original's number for server-side execution.
+	CmdExec Cmd = 7
 	// CmdReadRange reads (or, with IONoData, counts) the records of one
 	// backend whose IDs are in [start, end): RangeRequest, a RangeEntry
 	// reply with flag More per record, then a RangeResult.
@@ -77,6 +81,7 @@ var cmdNames = map[Cmd]string{
 	CmdBackendStatus:  "BACKEND_STATUS",
 	CmdRouteList:      "ROUTE_LIST",
 	CmdNotify:         "NOTIFY",
+	CmdExec:           "EXEC",
 	CmdRoutesChanged:  "ROUTES_CHANGED",
 	CmdReadRange:      "READ_RANGE",
 	CmdRemoveRange:    "REMOVE_RANGE",

@@ -55,6 +55,8 @@ func FuzzPayloads(f *testing.F) {
 	f.Add((&RecoveryRequest{Action: "start", Kind: "dc", Backend: -1, DryRun: true}).Append(nil))
 	f.Add((&NotifyRequest{Action: NotifyWatch, Queue: 16}).Append(nil))
 	f.Add((&NotifyEvent{WatchID: 1, Kind: NotifyWrite, Group: 2, Size: 3, Timestamp: time.Unix(4, 5), Column: "c"}).Append(nil))
+	f.Add((&ExecRequest{Groups: []uint32{1, 2}, Script: "s", Function: "f", Key: "k", Data: []byte("d")}).Append(nil))
+	f.Add((&ExecReply{Address: "a:1", Group: 1}).AppendHead(nil))
 	f.Fuzz(func(t *testing.T, b []byte) { decodeAll(b) })
 }
 
@@ -98,6 +100,16 @@ func decodeAll(b []byte) {
 	if e, err := DecodeNotifyEvent(b); err == nil {
 		if e2, err := DecodeNotifyEvent(e.Append(nil)); err != nil || !reflect.DeepEqual(e, e2) {
 			panic(fmt.Sprintf("notify event does not round-trip: %v", err))
+		}
+	}
+	if r, err := DecodeExecRequest(b); err == nil {
+		if r2, err := DecodeExecRequest(r.Append(nil)); err != nil || !reflect.DeepEqual(r, r2) {
+			panic(fmt.Sprintf("exec request does not round-trip: %v", err))
+		}
+	}
+	if r, err := DecodeExecReply(b); err == nil {
+		if r2, err := DecodeExecReply(append(r.AppendHead(nil), r.Result...)); err != nil || r2.Address != r.Address || r2.Group != r.Group {
+			panic(fmt.Sprintf("exec reply does not round-trip: %v", err))
 		}
 	}
 	if n, err := DecodeNodeInfo(b); err == nil {
