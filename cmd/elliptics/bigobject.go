@@ -67,9 +67,14 @@ func (c *cli) checkChunk(ch *sizeFlag) (int, error) {
 	return int(ch.n), nil
 }
 
-// progress returns a progress bar on standard error, or nil when it is not
-// a terminal or quiet is set.
+// progress returns a progress bar of bytes on standard error, or nil when
+// it is not a terminal or quiet is set.
 func (c *cli) progress(quiet bool, what string, total int64) *progressbar.ProgressBar {
+	return c.progressOf(quiet, what, total, true)
+}
+
+// progressOf is progress counting bytes or, with bytes false, items.
+func (c *cli) progressOf(quiet bool, what string, total int64, bytes bool) *progressbar.ProgressBar {
 	f, ok := c.stderr.(*os.File)
 	if quiet || !ok || !term.IsTerminal(int(f.Fd())) {
 		return nil
@@ -77,7 +82,7 @@ func (c *cli) progress(quiet bool, what string, total int64) *progressbar.Progre
 	return progressbar.NewOptions64(total,
 		progressbar.OptionSetWriter(f),
 		progressbar.OptionSetDescription(what),
-		progressbar.OptionShowBytes(true),
+		progressbar.OptionShowBytes(bytes),
 		progressbar.OptionSetWidth(30),
 		progressbar.OptionThrottle(100*time.Millisecond),
 		progressbar.OptionShowCount(),

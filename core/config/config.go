@@ -132,6 +132,8 @@ type Config struct {
 	// S3 is the [s3] table: the S3-compatible API, served on the [http]
 	// port beside /v1/ when enabled (docs/s3.md).
 	S3 s3.Config `toml:"s3"`
+	// Script is the [script] table (script.go).
+	Script Script `toml:"script"`
 }
 
 // Defaults of the [monitor] table.
@@ -331,6 +333,7 @@ func Default() Config {
 		Recovery: defaultRecovery(),
 		Monitor:  defaultMonitor(),
 		HTTP:     defaultHTTP(),
+		Script:   defaultScript(),
 	}
 }
 
@@ -400,6 +403,7 @@ type file struct {
 	Monitor  Monitor       `toml:"monitor"`
 	HTTP     HTTP          `toml:"http"`
 	S3       s3.Config     `toml:"s3"`
+	Script   Script        `toml:"script"`
 }
 
 type fileBackend struct {
@@ -419,12 +423,12 @@ type fileBackend struct {
 
 func decode(data []byte) (Config, error) {
 	// Decoding into defaults leaves the keys the file omits at their default.
-	f := file{Node: defaultNode(), Recovery: defaultRecovery(), Monitor: defaultMonitor(), HTTP: defaultHTTP()}
+	f := file{Node: defaultNode(), Recovery: defaultRecovery(), Monitor: defaultMonitor(), HTTP: defaultHTTP(), Script: defaultScript()}
 	dec := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
 		return Config{}, decodeError(data, err)
 	}
-	c := Config{Node: f.Node, Recovery: f.Recovery, Monitor: f.Monitor, HTTP: f.HTTP, S3: f.S3}
+	c := Config{Node: f.Node, Recovery: f.Recovery, Monitor: f.Monitor, HTTP: f.HTTP, S3: f.S3, Script: f.Script}
 	if c.HTTP.Groups == nil {
 		c.HTTP.Groups = []int64{}
 	}
@@ -628,6 +632,7 @@ func (c *Config) Validate() error {
 		p.add("monitor.top_period", "must be > 0, got %v", c.Monitor.TopPeriod)
 	}
 	c.HTTP.validate(&p, n.MaxPayload)
+	c.Script.validate(&p, n.RequestTimeout.Duration)
 	if c.S3.Enabled {
 		if _, err := c.S3.Options(nil); err != nil {
 			p.add("s3", "%v", err)
@@ -864,6 +869,7 @@ func (c *Config) ServerOptions(logger *zap.Logger) (server.Options, error) {
 			TopLength: c.Monitor.TopLength,
 			TopPeriod: c.Monitor.TopPeriod.Duration,
 		},
+		Script: c.Script.options(),
 	}
 	if opts.Recovery.HandoffWindow == 0 {
 		opts.Recovery.HandoffWindow = -1 // "0s" in the file: off

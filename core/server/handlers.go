@@ -27,6 +27,9 @@ func (s *Server) registerCore() {
 	// A watch lives on the key's owner (localBackend) and streams: never
 	// forwarded, because forwarding relays only a final reply.
 	s.Handle(proto.CmdNotify, s.handleNotify, HandlerOptions{})
+	// A script may run long and write its own key: not Ordered, and it
+	// routes (and forwards) itself, since a fan-out names no key.
+	s.Handle(proto.CmdExec, s.handleExec, HandlerOptions{})
 	// Range, iterator and send requests span many keys (not ordered) and
 	// resolve their backend themselves (localBackend): they are never
 	// forwarded, because forwarding relays only a final reply.

@@ -91,6 +91,8 @@ type Options struct {
 	// NotifyMaxQueued bounds the events queued for all watchers of the
 	// node together (default notify.DefaultMaxQueued).
 	NotifyMaxQueued int
+	// Script configures the scripts the node runs (EXEC, exec.go).
+	Script ScriptOptions
 }
 
 func (o *Options) setDefaults() {
@@ -119,6 +121,7 @@ func (o *Options) setDefaults() {
 		o.Peer.Dial = o.Transport.Dial
 	}
 	o.Recovery.setDefaults()
+	o.Script.setDefaults()
 }
 
 // Validate checks the options.
@@ -144,8 +147,11 @@ func (o *Options) Validate() error {
 	}
 	if o.MaxInflight < 0 || o.NotifyQueue < 0 || o.NotifyMaxQueued < 0 || o.RequestTimeout < 0 || o.ShutdownTimeout < 0 || o.UploadTimeout < 0 ||
 		o.Recovery.MergeDelay < 0 || o.Recovery.Limits.BytesPerSec < 0 || o.Recovery.Limits.ObjectsPerSec < 0 ||
-		o.Monitor.TopLength < 0 || o.Monitor.TopPeriod < 0 {
+		o.Monitor.TopLength < 0 || o.Monitor.TopPeriod < 0 || o.Script.Reload < 0 || o.Script.Concurrency < 0 {
 		return errors.New("server: negative limit")
+	}
+	if err := o.Script.Limits.Validate(); err != nil {
+		return fmt.Errorf("server: script limits: %w", err)
 	}
 	return nil
 }
@@ -249,6 +255,7 @@ type Server struct {
 	rec     recoveryState
 	mon     monitorState
 	watches *notify.Registry       // NOTIFY watches of this node's keys
+	scripts scriptState
 	addr    atomic.Pointer[string] // first listen address, set by Start
 	// wildcard: the first listen address is on every interface (":1025",
 	// "0.0.0.0:1025"); replies then name the address a request came in on.
@@ -293,6 +300,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s.mon.init(opts.Monitor)
 	s.initRecovery()
+	s.initScripts()
 	s.registerCore()
 	return s, nil
 }

@@ -1,0 +1,267 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/elliptics/elliptics/core/client"
+	"github.com/elliptics/elliptics/core/id"
+	"github.com/elliptics/elliptics/core/proto"
+	"github.com/elliptics/elliptics/core/script"
+	"github.com/elliptics/elliptics/core/status"
+)
+
+// ScriptOptions configure the scripts a node runs (EXEC).
+type ScriptOptions struct {
+	// Disabled refuses every EXEC with status.Unsupported.
+	Disabled bool
+	// Limits bound every call; a request may only lower them. Zero
+	// fields take script.DefaultLimits.
+	Limits script.Limits
+	// Reload is how long a loaded script is trusted before the node
+	// checks the cluster for a newer version (default 10s). A put or
+	// remove also tells every node at once; this catches a node that
+	// missed it.
+	Reload time.Duration
+	// Concurrency bounds the scripts running at once on the node
+	// (default 2 × GOMAXPROCS); more wait for a slot until their deadline.
+	Concurrency int
+}
+
+// DefaultScriptReload is ScriptOptions.Reload's default.
+const DefaultScriptReload = 10 * time.Second
+
+func (o *ScriptOptions) setDefaults() {
+	if o.Reload == 0 {
+		o.Reload = DefaultScriptReload
+	}
+	if o.Concurrency == 0 {
+		o.Concurrency = 2 * runtime.GOMAXPROCS(0)
+	}
+	o.Limits = script.DefaultLimits().Cap(o.Limits)
+}
+
+// scriptState is a node's script engine and its cache of loaded scripts.
+type scriptState struct {
+	engine *script.Engine
+	slots  chan struct{}
+
+	mu     sync.Mutex
+	loaded map[string]*loadedScript
+}
+
+// loadedScript is a script as last read from the cluster.
+type loadedScript struct {
+	mu      sync.Mutex // one load at a time per script
+	prog    *script.Program
+	checked time.Time
+}
+
+func (s *Server) initScripts() {
+	s.scripts.engine = script.New(script.Options{Logger: s.log.Named("script")})
+	s.scripts.slots = make(chan struct{}, s.opts.Script.Concurrency)
+	s.scripts.loaded = map[string]*loadedScript{}
+}
+
+// handleExec serves EXEC: it runs a stored script's function on the
+// owner of the key (forwarding the request there when that is another
+// node), or with ExecNoKey here, and replies with the function's result.
+// Not Ordered: a script may write its own key, through the per-key queue.
+func (s *Server) handleExec(ctx context.Context, req *Request, _ Replier) ([][]byte, error) {
+	if s.opts.Script.Disabled {
+		return nil, status.Errorf(status.Unsupported, "scripts are disabled on this node ([script] disabled)")
+	}
+	er, err := proto.DecodeExecRequest(req.Payload)
+	if err != nil {
+		return nil, err
+	}
+	if er.Flags&proto.ExecInvalidate != 0 {
+		s.scripts.mu.Lock()
+		delete(s.scripts.loaded, er.Script)
+		s.scripts.mu.Unlock()
+		return nil, nil
+	}
+	h := req.Header
+	group := h.Group
+	if er.Flags&proto.ExecNoKey == 0 {
+		owner, remote := s.route(&h)
+		if remote {
+			return s.forward(ctx, owner, h, req.Payload)
+		}
+		if len(s.byGroup[h.Group]) == 0 {
+			return nil, status.Errorf(status.NoRoute, "exec %s@%s: this node serves no backend of group %d", er.Script, er.Function, h.Group)
+		}
+	} else if len(s.backends) > 0 {
+		group = s.backends[0].Group
+	}
+	prog, err := s.loadScript(ctx, er.Script)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case s.scripts.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, status.Errorf(status.Overloaded, "exec %s@%s: no free script slot (%d running) before the deadline",
+			er.Script, er.Function, cap(s.scripts.slots))
+	}
+	defer func() { <-s.scripts.slots }()
+
+	lim := s.opts.Script.Limits.Cap(script.Limits{
+		Steps: er.Limits.Steps, Timeout: er.Limits.Timeout,
+		ReadBytes: clampInt64(er.Limits.ReadBytes), WriteBytes: clampInt64(er.Limits.WriteBytes),
+		ResultBytes: clampInt64(er.Limits.ResultBytes), Memory: clampInt64(er.Limits.Memory),
+	})
+	groups := er.Groups
+	if len(groups) == 0 {
+		groups = []uint32{group}
+	}
+	host := &execHost{s: s, sess: s.execSession(er.Namespace, group, groups)}
+	start := time.Now()
+	out, err := s.scripts.engine.Run(ctx, prog, script.Call{
+		Function: er.Function, Key: er.Key, HasKey: er.Flags&proto.ExecNoKey == 0, Data: er.Data,
+		Host: host, Limits: lim,
+		Vars: map[string]string{"node": s.address(), "group": strconv.FormatUint(uint64(group), 10)},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("exec %s@%s: %w", er.Script, er.Function, err)
+	}
+	rep := proto.ExecReply{Address: s.replyAddress(req), Group: group, Duration: time.Since(start)}
+	return [][]byte{rep.AppendHead(nil), out}, nil
+}
+
+// replyAddress is the address a reply names this node by.
+func (s *Server) replyAddress(req *Request) string {
+	if s.wildcard.Load() && req.conn != nil {
+		return req.conn.nc.LocalAddr().String()
+	}
+	return s.address()
+}
+
+func clampInt64(v uint64) int64 { return int64(min(v, 1<<62)) }
+
+// execSession is the client session a script's builtins use: the exec's
+// namespace, its group first, then the caller's other groups.
+func (s *Server) execSession(ns string, group uint32, groups []uint32) *client.Session {
+	sess := client.NewSession(s.cluster.peers)
+	sess.SetNamespace(ns)
+	ordered := append(make([]uint32, 0, len(groups)+1), group)
+	for _, g := range groups {
+		if g != group {
+			ordered = append(ordered, g)
+		}
+	}
+	sess.SetGroups(ordered...)
+	sess.SetReadOrder(client.ReadInGroupOrder)
+	sess.SetTimeout(s.opts.RequestTimeout)
+	return sess
+}
+
+// loadScript returns the compiled latest version of script name, from the
+// cache while it is fresh, else from the cluster.
+func (s *Server) loadScript(ctx context.Context, name string) (*script.Program, error) {
+	s.scripts.mu.Lock()
+	ls := s.scripts.loaded[name]
+	if ls == nil {
+		ls = &loadedScript{}
+		s.scripts.loaded[name] = ls
+	}
+	s.scripts.mu.Unlock()
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if ls.prog != nil && time.Since(ls.checked) < s.opts.Script.Reload {
+		return ls.prog, nil
+	}
+	rec, err := client.LoadScript(ctx, s.cluster.peers, s.opts.RequestTimeout, name)
+	if err != nil {
+		if errors.Is(err, status.ErrNotFound) {
+			s.scripts.mu.Lock()
+			if s.scripts.loaded[name] == ls {
+				delete(s.scripts.loaded, name)
+			}
+			s.scripts.mu.Unlock()
+		}
+		return nil, err
+	}
+	prog, err := s.scripts.engine.Program(rec.Name, rec.Version, []byte(rec.Source))
+	if err != nil {
+		return nil, err
+	}
+	if ls.prog == nil || ls.prog.Version != prog.Version {
+		s.log.Info("script loaded", zap.String("script", name), zap.Uint64("version", prog.Version))
+	}
+	ls.prog, ls.checked = prog, time.Now()
+	return prog, nil
+}
+
+// execHost is what a running script's builtins reach: every key through
+// the node's client, so a key of another node or group is served by its
+// owner and writes reach every group of the caller.
+type execHost struct {
+	s    *Server
+	sess *client.Session
+}
+
+func (h *execHost) Read(ctx context.Context, key string, offset, size uint64) ([]byte, error) {
+	e, err := h.sess.Read(ctx, client.NewKey(key), offset, size)
+	if err != nil {
+		return nil, err
+	}
+	return e.Data, nil
+}
+
+func (h *execHost) Write(ctx context.Context, key string, data []byte) error {
+	_, err := h.sess.Write(ctx, client.NewKey(key), data)
+	return err
+}
+
+func (h *execHost) Remove(ctx context.Context, key string) error {
+	res, err := h.sess.Remove(ctx, client.NewKey(key))
+	if err != nil {
+		return err
+	}
+	for _, e := range res.Entries {
+		if e.OK() {
+			return nil
+		}
+	}
+	return status.Errorf(status.NotFound, "remove %s: not found", key)
+}
+
+func (h *execHost) Lookup(ctx context.Context, key string) (script.Info, error) {
+	e, err := h.sess.LookupWith(ctx, client.NewKey(key), client.LookupOptions{})
+	if err != nil {
+		return script.Info{}, err
+	}
+	return script.Info{Size: e.TotalSize, Timestamp: e.Timestamp, UserFlags: e.UserFlags, Checksum: e.Checksum.String()}, nil
+}
+
+func (h *execHost) ReadRange(ctx context.Context, start, end string, limit int) ([]script.Record, error) {
+	r := client.Range{Start: id.Zero, End: id.Max, LimitNum: uint64(max(limit, 0))}
+	var err error
+	if start != "" {
+		if r.Start, err = id.Parse(start); err != nil {
+			return nil, status.Errorf(status.Invalid, "read_range: start %q: %v", start, err)
+		}
+	}
+	if end != "" {
+		if r.End, err = id.Parse(end); err != nil {
+			return nil, status.Errorf(status.Invalid, "read_range: end %q: %v", end, err)
+		}
+	}
+	entries, err := h.sess.ReadRange(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]script.Record, len(entries))
+	for i, e := range entries {
+		out[i] = script.Record{ID: e.ID.String(), Data: e.Data}
+	}
+	return out, nil
+}
