@@ -227,7 +227,7 @@ func TestHostErrorKeepsCode(t *testing.T) {
 // panicHost panics in every call: the engine must contain it.
 type panicHost struct{ memHost }
 
-func (panicHost) Write(context.Context, string, []byte) error { panic("disk on fire") }
+func (*panicHost) Write(context.Context, string, []byte) error { panic("disk on fire") }
 
 func TestHostPanicContained(t *testing.T) {
 	_, err := runSrc(t, New(Options{}), "def f():\n    write(\"a\", \"b\")\n", Call{Function: "f", Host: &panicHost{}})
