@@ -46,7 +46,8 @@ type memGuard struct {
 	mu      sync.Mutex
 	watches map[*watch]struct{}
 	wake    chan struct{}
-	lastGC  time.Time
+	lastGC  time.Time // the last confirming collection, and the heap after it
+	afterGC int64
 	started bool
 }
 
@@ -101,12 +102,20 @@ func (g *memGuard) check() {
 	if len(over) == 0 {
 		return
 	}
-	if time.Since(g.lastGC) < gcEvery {
+	// Confirm at most every gcEvery, unless the heap grew by half a
+	// budget since the last confirmation: a doubling loop must not get
+	// 20 ms of free growth after a confirmation that found it just under.
+	minLimit := over[0].limit
+	for _, w := range over[1:] {
+		minLimit = min(minLimit, w.limit)
+	}
+	if time.Since(g.lastGC) < gcEvery && heap-g.afterGC < minLimit/2 {
 		return
 	}
 	runtime.GC()
 	g.lastGC = time.Now()
 	heap = heapBytes()
+	g.afterGC = heap
 	for _, w := range g.overBudget(heap) {
 		g.mu.Lock()
 		_, live := g.watches[w]

@@ -71,7 +71,7 @@ func Compile(name string, version uint64, src []byte) (p *Program, err error) {
 			p, err = nil, newError(ErrCompile, nil, fmt.Sprintf("script %q: compiler panic: %v", name, r))
 		}
 	}()
-	f, prog, err := starlark.SourceProgramOptions(fileOptions, name, src, func(string) bool { return true })
+	f, prog, err := starlark.SourceProgramOptions(fileOptions, name, src, isPredeclared)
 	if err != nil {
 		return nil, newError(ErrCompile, err, fmt.Sprintf("script %q: %s", name, compileMessage(err)))
 	}
@@ -90,6 +90,10 @@ func Compile(name string, version uint64, src []byte) (p *Program, err error) {
 	p.free = freeNames(f)
 	return p, nil
 }
+
+// isPredeclared accepts every name outside Starlark's universe (len,
+// range, True...), which must keep resolving as universal.
+func isPredeclared(name string) bool { return !starlark.Universe.Has(name) }
 
 // compileMessage flattens a scanner/resolver error list into one line
 // per error, each with its position.

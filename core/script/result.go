@@ -26,7 +26,7 @@ func (r *run) result(th *starlark.Thread, v starlark.Value) ([]byte, error) {
 			if c := r.stopCause(); c != nil {
 				return nil, c
 			}
-			return nil, newError(ErrFailed, err, fmt.Sprintf("script %q: %s: result of type %s is not JSON-encodable: %v",
+			return nil, newError(ErrFailed, nil, fmt.Sprintf("script %q: %s: result of type %s is not JSON-encodable: %v",
 				r.prog.Name, r.call.Function, v.Type(), err))
 		}
 		s, _ := enc.(starlark.String)
