@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/elliptics/elliptics/core/proto"
+	"github.com/elliptics/elliptics/core/script"
 	"github.com/elliptics/elliptics/core/status"
 )
 
@@ -56,13 +57,14 @@ func ScriptKey(name string, version uint64) Key {
 }
 
 // scripts returns a session for script keys: their namespace, every group
-// of the route table (each node must find them), a quorum of which must
-// take a write.
+// of the route table in ascending order (each node must find them; reads
+// try the first, the primary, first).
 func (s *Session) scripts() (*Session, error) {
 	sc := s.Clone()
 	sc.SetNamespace(ScriptNamespace)
-	sc.SetChecker(CheckQuorum)
+	sc.SetReadOrder(ReadInGroupOrder)
 	if gs := s.node.Table().Groups(); len(gs) > 0 {
+		slices.Sort(gs)
 		sc.SetGroups(gs...)
 	}
 	if len(sc.groups) == 0 {
@@ -71,10 +73,41 @@ func (s *Session) scripts() (*Session, error) {
 	return sc, nil
 }
 
-// Validate is the check of a script's source PutScript makes before
-// storing it (Starlark compilation, set by the script package's users; nil
-// stores any UTF-8 text).
-var ValidateScript func(name string, src []byte) error
+// casPrimary changes key k with fn by compare-and-swap in the primary
+// group only, which orders concurrent changes (a CAS in every group could
+// let two writers win in different groups), then copies the result to
+// the other groups, where an older copy never replaces a newer one
+// (CASTimestamp, the time the change was made).
+func (s *Session) casPrimary(ctx context.Context, k Key, fn func(cur []byte) ([]byte, error)) error {
+	prim := s.Clone()
+	prim.SetGroups(s.groups[0])
+	var body []byte
+	var at time.Time
+	if _, err := prim.WriteCAS(ctx, k, func(cur []byte) ([]byte, error) {
+		b, err := fn(cur)
+		body, at = b, time.Now().UTC()
+		prim.SetTimestamp(at)
+		return b, err
+	}, 0); err != nil {
+		return err
+	}
+	if len(s.groups) == 1 {
+		return nil
+	}
+	rest := s.Clone()
+	rest.SetGroups(s.groups[1:]...)
+	rest.SetTimestamp(at)
+	rest.SetChecker(CheckNone)
+	res, _ := rest.WriteWith(ctx, k, body, WriteOptions{CASTimestamp: true})
+	for _, e := range res.Entries {
+		if !e.OK() && e.Status != status.Mismatch {
+			// The copy is behind; the primary is read first, and the
+			// next change copies again.
+			return fmt.Errorf("copy %s to group %d: %w", k, e.Group, e.Err)
+		}
+	}
+	return nil
+}
 
 // PutScript stores src as the next version of script name (version 1 for a
 // new one) in every group and tells every node to drop its cached copy.
@@ -89,10 +122,10 @@ func (s *Session) PutScript(ctx context.Context, name string, src []byte) (Scrip
 	if !utf8.Valid(src) {
 		return ScriptInfo{}, status.Errorf(status.Invalid, "script %s: source is not UTF-8 text", name)
 	}
-	if ValidateScript != nil {
-		if err := ValidateScript(name, src); err != nil {
-			return ScriptInfo{}, err
-		}
+	// A script that does not compile is refused here, not on every node
+	// at its first call.
+	if _, err := script.Compile(name, 0, src); err != nil {
+		return ScriptInfo{}, fmt.Errorf("put script %s: %w", name, err)
 	}
 	sc, err := s.scripts()
 	if err != nil {
@@ -100,7 +133,7 @@ func (s *Session) PutScript(ctx context.Context, name string, src []byte) (Scrip
 	}
 	sum := sha256.Sum256(src)
 	var rec ScriptRecord
-	_, err = sc.WriteCAS(ctx, ScriptKey(name, 0), func(cur []byte) ([]byte, error) {
+	err = sc.casPrimary(ctx, ScriptKey(name, 0), func(cur []byte) ([]byte, error) {
 		var old ScriptRecord
 		if cur != nil {
 			if err := json.Unmarshal(cur, &old); err != nil {
@@ -110,7 +143,7 @@ func (s *Session) PutScript(ctx context.Context, name string, src []byte) (Scrip
 		rec = ScriptRecord{ScriptInfo: ScriptInfo{Name: name, Version: old.Version + 1, Size: len(src),
 			Updated: time.Now().UTC(), Checksum: hex.EncodeToString(sum[:])}, Source: string(src)}
 		return json.Marshal(rec)
-	}, 0)
+	})
 	if err != nil {
 		return ScriptInfo{}, fmt.Errorf("put script %s: %w", name, err)
 	}
@@ -137,8 +170,7 @@ func (s *Session) Script(ctx context.Context, name string, v uint64) (ScriptReco
 	return sc.loadScript(ctx, name, v)
 }
 
-// LoadScript reads a script record with a session already set up for
-// script keys (the node's loader uses it).
+// loadScript reads a script record with a session set up for script keys.
 func (s *Session) loadScript(ctx context.Context, name string, v uint64) (ScriptRecord, error) {
 	e, err := s.Read(ctx, ScriptKey(name, v), 0, 0)
 	if err != nil {
@@ -150,23 +182,19 @@ func (s *Session) loadScript(ctx context.Context, name string, v uint64) (Script
 		}
 		return ScriptRecord{}, fmt.Errorf("script %s: %w", name, err)
 	}
-	var rec ScriptRecord
-	if err := json.Unmarshal(e.Data, &rec); err != nil {
-		return ScriptRecord{}, status.Errorf(status.Corrupt, "script %s: stored record: %v", name, err)
-	}
-	return rec, nil
+	return DecodeScriptRecord(name, e.Data)
 }
 
-// LoadScript reads the latest version of script name for a node: from the
-// first of every group of the route table that has it.
-func LoadScript(ctx context.Context, n *Node, timeout time.Duration, name string) (ScriptRecord, error) {
-	sess := NewSession(n)
-	sess.SetTimeout(timeout)
-	sc, err := sess.scripts()
-	if err != nil {
-		return ScriptRecord{}, err
+// DecodeScriptRecord parses the stored record of script name.
+func DecodeScriptRecord(name string, b []byte) (ScriptRecord, error) {
+	var rec ScriptRecord
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return ScriptRecord{}, status.Errorf(status.Corrupt, "script %s: stored record: %v", name, err)
 	}
-	return sc.loadScript(ctx, name, 0)
+	if rec.Name != name {
+		return ScriptRecord{}, status.Errorf(status.Corrupt, "script %s: stored record names %q", name, rec.Name)
+	}
+	return rec, nil
 }
 
 // ListScripts returns every stored script's latest version, by name.
@@ -240,14 +268,14 @@ func decodeCatalog(b []byte) (map[string]ScriptInfo, error) {
 }
 
 func (s *Session) updateCatalog(ctx context.Context, change func(map[string]ScriptInfo)) error {
-	_, err := s.WriteCAS(ctx, NewKey(scriptCatalog), func(cur []byte) ([]byte, error) {
+	err := s.casPrimary(ctx, NewKey(scriptCatalog), func(cur []byte) ([]byte, error) {
 		m, err := decodeCatalog(cur)
 		if err != nil {
 			return nil, err
 		}
 		change(m)
 		return json.Marshal(m)
-	}, 0)
+	})
 	if err != nil {
 		return fmt.Errorf("scripts: update the catalogue: %w", err)
 	}

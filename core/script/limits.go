@@ -73,8 +73,8 @@ func (l Limits) Validate() error {
 	return nil
 }
 
-// withDefaults fills zero fields from DefaultLimits.
-func (l Limits) withDefaults() Limits {
+// WithDefaults fills zero fields from DefaultLimits.
+func (l Limits) WithDefaults() Limits {
 	d := DefaultLimits()
 	if l.Steps == 0 {
 		l.Steps = d.Steps

@@ -65,7 +65,7 @@ func (r *run) stopCause() error {
 // defaults). The globals key and data hold the same values.
 func (e *Engine) Run(ctx context.Context, p *Program, call Call) (out []byte, err error) {
 	start := time.Now()
-	limits := call.Limits.withDefaults()
+	limits := call.Limits.WithDefaults()
 	defer func() { e.stats.record(p.Name, err, time.Since(start)) }()
 	if err := call.Limits.Validate(); err != nil {
 		return nil, err

@@ -3,10 +3,7 @@ package server
 import (
 	"context"
 	"encoding/binary"
-	"runtime/debug"
 	"sync"
-
-	"go.uber.org/zap"
 
 	"github.com/elliptics/elliptics/core/proto"
 	"github.com/elliptics/elliptics/core/status"
@@ -124,36 +121,11 @@ func (s *Server) handleBulk(ctx context.Context, req *Request, _ Replier) ([][]b
 
 // bulkOne serves one key of a bulk request as the single command cmd: on
 // the local backend that owns it, or forwarded to its owner.
-func (s *Server) bulkOne(ctx context.Context, req *Request, cmd proto.Cmd, fn Handler, k proto.BulkKey) (parts [][]byte, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			s.log.Error("bulk handler panicked", zap.Stringer("cmd", cmd), zap.Any("panic", p),
-				zap.ByteString("stack", debug.Stack()))
-			parts, err = nil, status.Errorf(status.IOError, "internal error serving %s", cmd)
-		}
-	}()
+func (s *Server) bulkOne(ctx context.Context, req *Request, cmd proto.Cmd, fn Handler, k proto.BulkKey) ([][]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, status.Errorf(status.Canceled, "bulk request ended before key %s", k.ID.Short())
 	}
 	h := req.Header
 	h.Cmd, h.ID = cmd, k.ID
-	h.Flags &^= proto.FlagReply | proto.FlagMore
-	owner, remote := s.route(&h)
-	if remote {
-		return s.forward(ctx, owner, h, k.Payload)
-	}
-	if owner.Addr != "" {
-		h.Backend = owner.ID
-	}
-	b, st, err := s.backendFor(&h)
-	if err != nil {
-		return nil, err
-	}
-	defer b.release()
-	h.Backend = b.ID
-	if err := b.wait(ctx); err != nil {
-		return nil, err
-	}
-	sub := &Request{Header: h, Payload: k.Payload, Backend: b, Store: st, Remote: req.Remote, conn: req.conn}
-	return fn(ctx, sub, nil)
+	return s.serveOne(ctx, h, k.Payload, req, fn)
 }

@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/elliptics/elliptics/core/backend"
 	"github.com/elliptics/elliptics/core/client"
 	"github.com/elliptics/elliptics/core/id"
 	"github.com/elliptics/elliptics/core/proto"
@@ -45,7 +48,7 @@ func (o *ScriptOptions) setDefaults() {
 	if o.Concurrency == 0 {
 		o.Concurrency = 2 * runtime.GOMAXPROCS(0)
 	}
-	o.Limits = script.DefaultLimits().Cap(o.Limits)
+	o.Limits = o.Limits.WithDefaults()
 }
 
 // scriptState is a node's script engine and its cache of loaded scripts.
@@ -122,7 +125,7 @@ func (s *Server) handleExec(ctx context.Context, req *Request, _ Replier) ([][]b
 	if len(groups) == 0 {
 		groups = []uint32{group}
 	}
-	host := &execHost{s: s, sess: s.execSession(er.Namespace, group, groups)}
+	host := &execHost{s: s, ls: s.execSession(er.Namespace, group, groups), group: group}
 	start := time.Now()
 	out, err := s.scripts.engine.Run(ctx, prog, script.Call{
 		Function: er.Function, Key: er.Key, HasKey: er.Flags&proto.ExecNoKey == 0, Data: er.Data,
@@ -136,31 +139,18 @@ func (s *Server) handleExec(ctx context.Context, req *Request, _ Replier) ([][]b
 	return [][]byte{rep.AppendHead(nil), out}, nil
 }
 
-// replyAddress is the address a reply names this node by.
-func (s *Server) replyAddress(req *Request) string {
-	if s.wildcard.Load() && req.conn != nil {
-		return req.conn.nc.LocalAddr().String()
-	}
-	return s.address()
-}
-
 func clampInt64(v uint64) int64 { return int64(min(v, 1<<62)) }
 
-// execSession is the client session a script's builtins use: the exec's
-// namespace, its group first, then the caller's other groups.
-func (s *Server) execSession(ns string, group uint32, groups []uint32) *client.Session {
-	sess := client.NewSession(s.cluster.peers)
-	sess.SetNamespace(ns)
+// execSession is what a script's builtins use: the exec's namespace, its
+// group first, then the caller's other groups.
+func (s *Server) execSession(ns string, group uint32, groups []uint32) *localSession {
 	ordered := append(make([]uint32, 0, len(groups)+1), group)
 	for _, g := range groups {
 		if g != group {
 			ordered = append(ordered, g)
 		}
 	}
-	sess.SetGroups(ordered...)
-	sess.SetReadOrder(client.ReadInGroupOrder)
-	sess.SetTimeout(s.opts.RequestTimeout)
-	return sess
+	return &localSession{s: s, ns: ns, groups: ordered}
 }
 
 // loadScript returns the compiled latest version of script name, from the
@@ -178,7 +168,7 @@ func (s *Server) loadScript(ctx context.Context, name string) (*script.Program, 
 	if ls.prog != nil && time.Since(ls.checked) < s.opts.Script.Reload {
 		return ls.prog, nil
 	}
-	rec, err := client.LoadScript(ctx, s.cluster.peers, s.opts.RequestTimeout, name)
+	rec, err := s.fetchScript(ctx, name)
 	if err != nil {
 		if errors.Is(err, status.ErrNotFound) {
 			s.scripts.mu.Lock()
@@ -200,68 +190,111 @@ func (s *Server) loadScript(ctx context.Context, name string) (*script.Program, 
 	return prog, nil
 }
 
-// execHost is what a running script's builtins reach: every key through
-// the node's client, so a key of another node or group is served by its
-// owner and writes reach every group of the caller.
+// fetchScript reads the latest version of script name from the first
+// group of the route table that has it.
+func (s *Server) fetchScript(ctx context.Context, name string) (client.ScriptRecord, error) {
+	groups := s.Table().Groups()
+	if len(groups) == 0 {
+		for g := range s.byGroup {
+			groups = append(groups, g)
+		}
+	}
+	ls := &localSession{s: s, ns: client.ScriptNamespace, groups: groups}
+	_, data, err := ls.read(ctx, client.ScriptKey(name, 0).Name, proto.IOAttr{})
+	if errors.Is(err, status.ErrNotFound) {
+		return client.ScriptRecord{}, status.Errorf(status.NotFound, "script %s: no such script", name)
+	}
+	if err != nil {
+		return client.ScriptRecord{}, fmt.Errorf("script %s: %w", name, err)
+	}
+	return client.DecodeScriptRecord(name, data)
+}
+
+// execHost is what a running script's builtins reach: keys through the
+// node itself, each on its owner (here, in the key's order, or forwarded),
+// reads in the exec's group first, writes and removes in every group of
+// the caller; ranges over this node's backends of the exec's group.
 type execHost struct {
-	s    *Server
-	sess *client.Session
+	s     *Server
+	ls    *localSession
+	group uint32
 }
 
 func (h *execHost) Read(ctx context.Context, key string, offset, size uint64) ([]byte, error) {
-	e, err := h.sess.Read(ctx, client.NewKey(key), offset, size)
-	if err != nil {
-		return nil, err
-	}
-	return e.Data, nil
+	_, data, err := h.ls.read(ctx, key, proto.IOAttr{Offset: offset, Size: size})
+	return data, err
 }
 
 func (h *execHost) Write(ctx context.Context, key string, data []byte) error {
-	_, err := h.sess.Write(ctx, client.NewKey(key), data)
-	return err
+	a := proto.IOAttr{Size: uint64(len(data)), Timestamp: time.Now().UTC()}
+	return h.ls.all(ctx, proto.CmdWrite, key, a.Append(nil), data)
 }
 
 func (h *execHost) Remove(ctx context.Context, key string) error {
-	res, err := h.sess.Remove(ctx, client.NewKey(key))
-	if err != nil {
-		return err
-	}
-	for _, e := range res.Entries {
-		if e.OK() {
-			return nil
-		}
-	}
-	return status.Errorf(status.NotFound, "remove %s: not found", key)
+	a := proto.IOAttr{Timestamp: time.Now().UTC()}
+	return h.ls.all(ctx, proto.CmdRemove, key, a.Append(nil))
 }
 
 func (h *execHost) Lookup(ctx context.Context, key string) (script.Info, error) {
-	e, err := h.sess.LookupWith(ctx, client.NewKey(key), client.LookupOptions{})
+	li, err := h.ls.lookup(ctx, key)
 	if err != nil {
 		return script.Info{}, err
 	}
-	return script.Info{Size: e.TotalSize, Timestamp: e.Timestamp, UserFlags: e.UserFlags, Checksum: e.Checksum.String()}, nil
+	in := script.Info{Size: li.TotalSize, Timestamp: li.Timestamp, UserFlags: li.UserFlags}
+	if !li.Checksum.IsZero() {
+		in.Checksum = li.Checksum.String()
+	}
+	return in, nil
 }
 
 func (h *execHost) ReadRange(ctx context.Context, start, end string, limit int) ([]script.Record, error) {
-	r := client.Range{Start: id.Zero, End: id.Max, LimitNum: uint64(max(limit, 0))}
+	lo, hi := id.Zero, id.Max
 	var err error
 	if start != "" {
-		if r.Start, err = id.Parse(start); err != nil {
+		if lo, err = id.Parse(start); err != nil {
 			return nil, status.Errorf(status.Invalid, "read_range: start %q: %v", start, err)
 		}
 	}
 	if end != "" {
-		if r.End, err = id.Parse(end); err != nil {
+		if hi, err = id.Parse(end); err != nil {
 			return nil, status.Errorf(status.Invalid, "read_range: end %q: %v", end, err)
 		}
+		if hi.IsZero() {
+			return nil, nil
+		}
+		hi = hi.Prev() // [start, end)
 	}
-	entries, err := h.sess.ReadRange(ctx, r)
-	if err != nil {
-		return nil, err
+	var out []script.Record
+	for _, b := range h.s.byGroup[h.group] {
+		st, err := b.acquire()
+		if err != nil {
+			continue // a disabled backend serves nothing
+		}
+		err = st.Iterate(ctx, backend.IterateOptions{Start: lo, End: hi}, func(rec backend.Record) error {
+			if backend.Reserved(rec.Column) || rec.Column != "" {
+				return nil
+			}
+			if limit > 0 && len(out) >= limit {
+				return errLimit
+			}
+			data, _, err := st.Read(ctx, rec.Key, 0, 0)
+			if errors.Is(err, status.ErrNotFound) {
+				return nil // removed or expired since the scan
+			}
+			if err != nil {
+				return err
+			}
+			out = append(out, script.Record{ID: rec.ID.String(), Data: data})
+			return nil
+		})
+		b.release()
+		if err != nil && !errors.Is(err, errLimit) {
+			return nil, err
+		}
 	}
-	out := make([]script.Record, len(entries))
-	for i, e := range entries {
-		out[i] = script.Record{ID: e.ID.String(), Data: e.Data}
+	slices.SortFunc(out, func(a, b script.Record) int { return strings.Compare(a.ID, b.ID) })
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
 	}
 	return out, nil
 }

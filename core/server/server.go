@@ -254,7 +254,7 @@ type Server struct {
 	cluster clusterState
 	rec     recoveryState
 	mon     monitorState
-	watches *notify.Registry       // NOTIFY watches of this node's keys
+	watches *notify.Registry // NOTIFY watches of this node's keys
 	scripts scriptState
 	addr    atomic.Pointer[string] // first listen address, set by Start
 	// wildcard: the first listen address is on every interface (":1025",

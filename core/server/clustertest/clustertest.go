@@ -40,6 +40,8 @@ type Options struct {
 	Recovery server.RecoveryOptions
 	// Backend opens node i's backend; nil gives each an in-memory one.
 	Backend func(i int) (backend.Backend, error)
+	// Script configures every node's scripts (see server.Options.Script).
+	Script server.ScriptOptions
 }
 
 // Cluster is a running cluster.
@@ -115,6 +117,7 @@ func (c *Cluster) start(i int) (*server.Server, error) {
 		Transport: c.Net,
 		Peer:      c.opts.Peer,
 		Recovery:  c.opts.Recovery,
+		Script:    c.opts.Script,
 		// Shutdown of a thousand nodes must not wait on stragglers.
 		ShutdownTimeout: 2 * time.Second,
 	}

@@ -1,0 +1,238 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/elliptics/elliptics/core/client"
+	"github.com/elliptics/elliptics/core/proto"
+	"github.com/elliptics/elliptics/core/script"
+	"github.com/elliptics/elliptics/core/server"
+	"github.com/elliptics/elliptics/core/server/clustertest"
+	"github.com/elliptics/elliptics/core/status"
+)
+
+const counterScript = `
+def incr(key, data):
+    cur = read(key)
+    n = 0
+    if cur != None:
+        n = int(str(cur))
+    n += int(str(data) or "1")
+    write(key, str(n))
+    return {"key": key, "value": n, "node": node, "group": group}
+
+def where():
+    return node
+
+def spin():
+    while True:
+        pass
+
+def big(data):
+    return "x" * int(str(data))
+`
+
+func TestExecNextToTheData(t *testing.T) {
+	ctx := context.Background()
+	c, cl, sess := startCluster(t, clustertest.Options{Nodes: 3, Groups: 1, Recovery: server.RecoveryOptions{Manual: true}})
+	sess.SetGroups(1)
+	in, err := sess.PutScript(ctx, "counter", []byte(counterScript))
+	require.NoError(t, err)
+	require.Equal(t, uint64(1), in.Version)
+
+	// Read-modify-write next to the data, on the key's owner.
+	for i := 1; i <= 3; i++ {
+		r, err := sess.Exec(ctx, client.NewKey("hits"), "counter@incr", []byte("2"), client.ExecOptions{})
+		require.NoError(t, err)
+		require.JSONEq(t, fmt.Sprintf(`{"key":"hits","value":%d,"node":%q,"group":"1"}`, 2*i, r.Address), string(r.Data))
+	}
+	oid, err := sess.ID(client.NewKey("hits"))
+	require.NoError(t, err)
+	owner, ok := cl.Table().Owner(oid, 1)
+	require.True(t, ok)
+	e, err := sess.Read(ctx, client.NewKey("hits"), 0, 0)
+	require.NoError(t, err)
+	require.Equal(t, "6", string(e.Data))
+	r, err := sess.Exec(ctx, client.NewKey("hits"), "counter@where", nil, client.ExecOptions{})
+	require.NoError(t, err)
+	require.Equal(t, owner.Addr, string(r.Data), "the script runs on the key's owner")
+
+	// A client that reaches only one node: the request is forwarded.
+	_, viaNode := nodeOf(t, c, c.Addrs[0])
+	other := client.NewNode(client.Config{Dial: c.Net.Dial, Proxy: true})
+	defer other.Close()
+	require.NoError(t, other.AddRemotes(ctx, c.Addrs[0]))
+	os := client.NewSession(other)
+	os.SetGroups(1)
+	r, err = os.Exec(ctx, client.NewKey("hits"), "counter@where", nil, client.ExecOptions{})
+	require.NoError(t, err)
+	require.Equal(t, owner.Addr, string(r.Data))
+	if owner.Addr != c.Addrs[0] {
+		require.NotZero(t, viaNode.Forwards()+viaNode.Relays())
+	}
+
+	// Fan-out: one result per node.
+	all, err := sess.ExecAll(ctx, "counter@where", nil, client.ExecOptions{})
+	require.NoError(t, err)
+	require.Len(t, all, 3)
+	for i, r := range all {
+		require.NoError(t, r.Err)
+		require.Equal(t, r.Address, string(r.Data))
+		if i > 0 {
+			require.NotEqual(t, all[i-1].Address, r.Address)
+		}
+	}
+}
+
+func TestExecLimitsAndErrors(t *testing.T) {
+	ctx := context.Background()
+	_, _, sess := startCluster(t, clustertest.Options{Nodes: 1, Groups: 1, Recovery: server.RecoveryOptions{Manual: true},
+		Script: server.ScriptOptions{Limits: script.Limits{Steps: 1_000_000, Timeout: 2 * time.Second, ResultBytes: 1 << 20}}})
+	sess.SetGroups(1)
+	_, err := sess.PutScript(ctx, "counter", []byte(counterScript))
+	require.NoError(t, err)
+	k := client.NewKey("k")
+
+	// Script errors cross the wire as their status code and message.
+	_, err = sess.Exec(ctx, k, "counter@spin", nil, client.ExecOptions{})
+	require.Equal(t, status.TooLarge, status.FromError(err))
+	require.ErrorContains(t, err, "step budget of 1000000 exceeded")
+
+	// A caller lowers the limits, never raises them.
+	_, err = sess.Exec(ctx, k, "counter@spin", nil, client.ExecOptions{Limits: proto.ExecLimits{Steps: 1 << 40}})
+	require.ErrorContains(t, err, "step budget of 1000000 exceeded")
+	_, err = sess.Exec(ctx, k, "counter@spin", nil, client.ExecOptions{Limits: proto.ExecLimits{Steps: 1000}})
+	require.ErrorContains(t, err, "step budget of 1000 exceeded")
+	_, err = sess.Exec(ctx, k, "counter@big", []byte("2000000"), client.ExecOptions{})
+	require.Equal(t, status.TooLarge, status.FromError(err))
+	require.ErrorContains(t, err, "result")
+	r, err := sess.Exec(ctx, k, "counter@big", []byte("10"), client.ExecOptions{})
+	require.NoError(t, err)
+	require.Equal(t, "xxxxxxxxxx", string(r.Data))
+	_, err = sess.Exec(ctx, k, "counter@big", []byte("10"), client.ExecOptions{Limits: proto.ExecLimits{ResultBytes: 5}})
+	require.Equal(t, status.TooLarge, status.FromError(err))
+
+	_, err = sess.Exec(ctx, k, "counter@nope", nil, client.ExecOptions{})
+	require.Equal(t, status.Invalid, status.FromError(err))
+	require.ErrorContains(t, err, "nope")
+	_, err = sess.Exec(ctx, k, "missing@f", nil, client.ExecOptions{})
+	require.ErrorIs(t, err, status.ErrNotFound)
+	_, err = sess.PutScript(ctx, "broken", []byte("def f(:\n"))
+	require.ErrorIs(t, err, script.ErrCompile)
+	_, err = sess.Exec(ctx, k, "no-at-sign", nil, client.ExecOptions{})
+	require.ErrorIs(t, err, status.ErrInvalid)
+}
+
+func TestExecSpinDoesNotBlockTheNode(t *testing.T) {
+	ctx := context.Background()
+	_, _, sess := startCluster(t, clustertest.Options{Nodes: 1, Groups: 1, Recovery: server.RecoveryOptions{Manual: true},
+		Script: server.ScriptOptions{Limits: script.Limits{Steps: 1 << 40, Timeout: 3 * time.Second}}})
+	sess.SetGroups(1)
+	_, err := sess.PutScript(ctx, "counter", []byte(counterScript))
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() {
+		_, err := sess.Exec(ctx, client.NewKey("k"), "counter@spin", nil, client.ExecOptions{})
+		done <- err
+	}()
+	// While the loop spins, the node serves other requests (the whole
+	// loop takes the full timeout, these take a fraction of it).
+	for i := range 50 {
+		_, err := sess.Write(ctx, client.NewKey("other"+strconv.Itoa(i)), []byte("v"))
+		require.NoError(t, err)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("the spinning script ended before the writes did: %v", err)
+	default:
+	}
+	err = <-done
+	require.Equal(t, status.Timeout, status.FromError(err), "%v", err)
+}
+
+func TestScriptVersionsAndInvalidation(t *testing.T) {
+	ctx := context.Background()
+	_, _, sess := startCluster(t, clustertest.Options{Nodes: 2, Groups: 2, Recovery: server.RecoveryOptions{Manual: true},
+		Script: server.ScriptOptions{Reload: time.Hour}})
+	v1, err := sess.PutScript(ctx, "ver", []byte("def f():\n    return 'one'\n"))
+	require.NoError(t, err)
+	res, err := sess.ExecAll(ctx, "ver@f", nil, client.ExecOptions{})
+	require.NoError(t, err)
+	for _, r := range res {
+		require.Equal(t, "one", string(r.Data))
+	}
+	// With an hour's reload, only the invalidation makes nodes see v2.
+	v2, err := sess.PutScript(ctx, "ver", []byte("def f():\n    return 'two'\n"))
+	require.NoError(t, err)
+	require.Equal(t, v1.Version+1, v2.Version)
+	res, err = sess.ExecAll(ctx, "ver@f", nil, client.ExecOptions{})
+	require.NoError(t, err)
+	require.Len(t, res, 2)
+	for _, r := range res {
+		require.Equal(t, "two", string(r.Data), r.Address)
+	}
+	list, err := sess.ListScripts(ctx)
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	require.Equal(t, "ver", list[0].Name)
+	require.Equal(t, v2.Version, list[0].Version)
+	old, err := sess.Script(ctx, "ver", 1)
+	require.NoError(t, err)
+	require.Contains(t, old.Source, "one")
+
+	// Concurrent puts get distinct versions.
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			_, err := sess.PutScript(ctx, "ver", []byte("def f():\n    return 'n'\n"))
+			require.NoError(t, err)
+		})
+	}
+	wg.Wait()
+	cur, err := sess.Script(ctx, "ver", 0)
+	require.NoError(t, err)
+	require.Equal(t, v2.Version+4, cur.Version)
+
+	require.NoError(t, sess.RemoveScript(ctx, "ver"))
+	_, err = sess.ExecAll(ctx, "ver@f", nil, client.ExecOptions{})
+	require.ErrorIs(t, err, status.ErrNotFound)
+	list, err = sess.ListScripts(ctx)
+	require.NoError(t, err)
+	require.Empty(t, list)
+}
+
+func TestJobsSpreadOverOwners(t *testing.T) {
+	ctx := context.Background()
+	_, _, sess := startCluster(t, clustertest.Options{Nodes: 3, Groups: 1, Recovery: server.RecoveryOptions{Manual: true}})
+	sess.SetGroups(1)
+	_, err := sess.PutScript(ctx, "job", []byte("def run(key, data):\n    write(key, data + b'!')\n    return node\n"))
+	require.NoError(t, err)
+	keys := make([]string, 1000)
+	for i := range keys {
+		keys[i] = "job-" + strconv.Itoa(i)
+	}
+	byNode := map[string]int{}
+	progress := 0
+	sum, err := sess.RunJobs(ctx, "job@run", keys, []byte("done"), client.JobOptions{Concurrency: 32,
+		Progress: func(done, total int) { progress = done }}, func(r client.ExecResult) {
+		require.NoError(t, r.Err, r.Key)
+		require.Equal(t, r.Address, string(r.Data))
+		byNode[r.Address]++
+	})
+	require.NoError(t, err)
+	require.Equal(t, client.JobSummary{Total: 1000, Succeeded: 1000}, sum)
+	require.Equal(t, 1000, progress)
+	require.Len(t, byNode, 3, "jobs ran on every node: %v", byNode)
+	for _, k := range []string{keys[0], keys[999]} {
+		e, err := sess.Read(ctx, client.NewKey(k), 0, 0)
+		require.NoError(t, err)
+		require.Equal(t, "done!", string(e.Data))
+	}
+}
