@@ -79,7 +79,12 @@ func (s *Server) handleBulk(ctx context.Context, req *Request, _ Replier) ([][]b
 					r.size += len(p)
 				}
 			}
-			if req.Header.Flags.Has(proto.FlagNoLock) {
+			h := req.Header
+			h.ID = keys[i].ID
+			// A key another node owns is forwarded outside its queue here,
+			// lest two nodes forwarding to each other wait on each other's
+			// queue of that key.
+			if _, remote := s.route(&h); remote || req.Header.Flags.Has(proto.FlagNoLock) {
 				s.workers.run(funcJob(job))
 			} else {
 				s.keys.run(keys[i].ID, job)

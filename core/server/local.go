@@ -69,6 +69,13 @@ func (l *localSession) do(ctx context.Context, cmd proto.Cmd, oid id.ID, g uint3
 		return nil, status.Errorf(status.Unsupported, "command %s not supported by this node", cmd)
 	}
 	h := proto.NewHeader(cmd, 0, oid, g)
+	if _, remote := l.s.route(&h); remote {
+		// Forwarded without holding the key's queue here: the owner may
+		// be forwarding a request on the same key to us meanwhile (the
+		// queues are per ID, across groups), and each would wait for the
+		// other.
+		return l.s.serveOne(ctx, h, payload, nil, e.fn)
+	}
 	type result struct {
 		parts [][]byte
 		err   error
