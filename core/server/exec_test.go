@@ -15,6 +15,7 @@ import (
 	"github.com/elliptics/elliptics/core/script"
 	"github.com/elliptics/elliptics/core/server"
 	"github.com/elliptics/elliptics/core/server/clustertest"
+	"github.com/elliptics/elliptics/core/stats"
 	"github.com/elliptics/elliptics/core/status"
 )
 
@@ -128,6 +129,17 @@ func TestExecLimitsAndErrors(t *testing.T) {
 	require.ErrorIs(t, err, script.ErrCompile)
 	_, err = sess.Exec(ctx, k, "no-at-sign", nil, client.ExecOptions{})
 	require.ErrorIs(t, err, status.ErrInvalid)
+
+	// Statistics count calls, errors and limit hits per script.
+	res, err := sess.MonitorStat(ctx, "", stats.CategoryScripts)
+	require.NoError(t, err)
+	sc := res[0].Stats.Scripts["counter"]
+	require.Equal(t, uint64(7), sc.Calls)
+	require.Equal(t, uint64(6), sc.Errors)
+	require.Equal(t, uint64(3), sc.StepLimit)
+	require.Equal(t, uint64(2), sc.ByteLimit)
+	require.Positive(t, sc.Seconds)
+	require.Nil(t, res[0].Stats.Commands, "only the asked category")
 }
 
 func TestExecSpinDoesNotBlockTheNode(t *testing.T) {

@@ -128,6 +128,14 @@ func (s *Server) MonitorStat(categories uint64) *stats.Snapshot {
 		}
 		snap.Recovery = &stats.RecoveryStats{Jobs: jobs}
 	}
+	if has(stats.CategoryScripts) {
+		snap.Scripts = map[string]stats.ScriptStats{}
+		for name, sc := range s.scripts.engine.Stats() {
+			snap.Scripts[name] = stats.ScriptStats{Calls: sc.Calls, Errors: sc.Errors, StepLimit: sc.StepLimit,
+				TimeLimit: sc.TimeLimit, ByteLimit: sc.ByteLimit, MemoryLimit: sc.MemoryLimit,
+				Seconds: sc.Latency.Seconds(), MaxSeconds: sc.MaxLatency.Seconds()}
+		}
+	}
 	return snap
 }
 

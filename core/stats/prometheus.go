@@ -68,11 +68,15 @@ var (
 	descRecTotal = prometheus.NewDesc("elliptics_recovery_total_records", "Records running recovery jobs have to look at (0: unknown).", nil, nil)
 	descRecMoved = prometheus.NewDesc("elliptics_recovery_moved_records", "Records moved by running recovery jobs.", nil, nil)
 	descRecBytes = prometheus.NewDesc("elliptics_recovery_moved_bytes", "Bytes moved by running recovery jobs.", nil, nil)
+
+	descScriptCalls  = prometheus.NewDesc("elliptics_script_calls_total", "Script calls (EXEC) run by the node, by script and result.", []string{"script", "result"}, nil)
+	descScriptLimits = prometheus.NewDesc("elliptics_script_limit_hits_total", "Script calls stopped by a limit, by script and limit.", []string{"script", "limit"}, nil)
+	descScriptSecs   = prometheus.NewDesc("elliptics_script_seconds_total", "Run time of script calls, by script.", []string{"script"}, nil)
 )
 
 // metricCategories are the categories a scrape reads: all but top keys,
 // whose labels (keys) would be unbounded.
-const metricCategories = CategoryCommands | CategoryBackend | CategoryIO | CategoryStats | CategoryProcfs | CategoryRecovery
+const metricCategories = CategoryCommands | CategoryBackend | CategoryIO | CategoryStats | CategoryProcfs | CategoryRecovery | CategoryScripts
 
 // Collect implements prometheus.Collector.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
@@ -165,6 +169,15 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for k, n := range jobs {
 		gauge(descRecJobs, float64(n), k[0], k[1])
+	}
+	for name, sc := range s.Scripts {
+		counter(descScriptCalls, float64(sc.Calls-sc.Errors), name, "ok")
+		counter(descScriptCalls, float64(sc.Errors), name, "error")
+		counter(descScriptLimits, float64(sc.StepLimit), name, "steps")
+		counter(descScriptLimits, float64(sc.TimeLimit), name, "time")
+		counter(descScriptLimits, float64(sc.ByteLimit), name, "bytes")
+		counter(descScriptLimits, float64(sc.MemoryLimit), name, "memory")
+		counter(descScriptSecs, sc.Seconds, name)
 	}
 	if s.Recovery != nil {
 		gauge(descRecScan, float64(scanned))

@@ -21,6 +21,7 @@ const (
 	CategoryProcfs   uint64 = 1 << 6
 	CategoryTop      uint64 = 1 << 7
 	CategoryRecovery uint64 = 1 << 8
+	CategoryScripts  uint64 = 1 << 9 // scripts run by EXEC (not in the original)
 	CategoryAll      uint64 = ^uint64(0) // -1 in the original
 )
 
@@ -38,6 +39,7 @@ var categoryNames = []struct {
 	{"procfs", CategoryProcfs},
 	{"top", CategoryTop},
 	{"recovery", CategoryRecovery},
+	{"scripts", CategoryScripts},
 }
 
 // CategoryNames lists the category names ParseCategories accepts, besides
@@ -117,6 +119,22 @@ type Snapshot struct {
 	Procfs   *ProcStats              `json:"procfs,omitempty"`
 	Top      *TopStats               `json:"top,omitempty"`
 	Recovery *RecoveryStats          `json:"recovery,omitempty"`
+	// Scripts are the scripts the node ran (EXEC), keyed by name.
+	Scripts map[string]ScriptStats `json:"scripts,omitempty"`
+}
+
+// ScriptStats are one script's calls on the node since it started, all
+// versions together.
+type ScriptStats struct {
+	Calls  uint64 `json:"calls"`
+	Errors uint64 `json:"errors"`
+	// Limit hits, part of Errors.
+	StepLimit   uint64  `json:"step_limit"`
+	TimeLimit   uint64  `json:"time_limit"`
+	ByteLimit   uint64  `json:"byte_limit"`
+	MemoryLimit uint64  `json:"memory_limit"`
+	Seconds     float64 `json:"seconds"`     // run time of all calls
+	MaxSeconds  float64 `json:"max_seconds"` // the longest call
 }
 
 // RecoveryStats are the node's recovery jobs, as the RECOVERY reply lists

@@ -135,6 +135,7 @@ class monitor_stat_categories(enum.IntFlag):
     procfs = 64
     top = 128
     recovery = 256  #: not in the original
+    scripts = 512  #: scripts run by EXEC; not in the original
     all = (1 << 64) - 1  #: every category (-1 in the original)
 
 
