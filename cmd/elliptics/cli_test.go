@@ -334,6 +334,14 @@ func TestUsage(t *testing.T) {
 		{name: "bad remote port", args: []string{"--remote", "h:99999", "ping"}, code: exitUsage},
 	})
 
+	// Every command's help works: its flags do not clash with the global
+	// ones (the flag package panics on a name defined twice).
+	for _, cmd := range commands {
+		o := runCLI(t, nil, cmd.name, "-h")
+		require.Equal(t, exitOK, o.code, "%s -h: %s", cmd.name, o.stderr)
+		require.Contains(t, o.stdout, cmd.name, "%s -h", cmd.name)
+	}
+
 	for _, groups := range []string{"", "1,x", "1,,2", "-1", "1,1", "1;2", "4294967296", " , "} {
 		o := runCLI(t, nil, r, "--groups", groups, "ping")
 		require.Equal(t, exitUsage, o.code, "--groups %q: %s", groups, o.stderr)

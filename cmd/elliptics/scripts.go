@@ -30,8 +30,8 @@ the node that owns KEY (trying the session's groups in order when a node cannot 
 reached), else once on every node of the cluster (a fan-out), and prints each result:
 one line per node with address, group, run time and the result (-o FILE writes a
 single result's raw bytes). --data or --data-file give the function its input. The
---steps, --timeout, --read-bytes, --write-bytes, --result-bytes and --memory limits only
-lower the node's configured ones. Exits 1 if a run failed.`
+--max-steps, --max-time, --max-read, --max-write, --max-result and --max-memory limits
+only lower the node's configured ones (the global --timeout bounds the whole call). Exits 1 if a run failed.`
 
 const jobsAbout = `Submits jobs: 'jobs submit EVENT --keys FILE' runs EVENT ("script@function") on the
 owner of every key listed in FILE (one per line; - for standard input), --concurrency at
@@ -108,13 +108,13 @@ func scriptCommand(*flag.FlagSet) action {
 
 // execLimitFlags registers the flags that lower a call's limits.
 func execLimitFlags(fs *flag.FlagSet) func() client.ExecOptions {
-	steps := fs.Uint64("steps", 0, "lower the step budget to `N` Starlark steps")
-	timeout := fs.Duration("timeout", 0, "lower the run time limit to `DURATION`")
+	steps := fs.Uint64("max-steps", 0, "lower the step budget to `N` Starlark steps")
+	timeout := fs.Duration("max-time", 0, "lower the run time limit to `DURATION`")
 	readB, writeB, resB, mem := &sizeFlag{}, &sizeFlag{}, &sizeFlag{}, &sizeFlag{}
-	fs.Var(readB, "read-bytes", "lower the bytes the script may read to `SIZE`")
-	fs.Var(writeB, "write-bytes", "lower the bytes the script may write to `SIZE`")
-	fs.Var(resB, "result-bytes", "lower the size of the result to `SIZE`")
-	fs.Var(mem, "memory", "lower the memory the script may take to `SIZE`")
+	fs.Var(readB, "max-read", "lower the bytes the script may read to `SIZE`")
+	fs.Var(writeB, "max-write", "lower the bytes the script may write to `SIZE`")
+	fs.Var(resB, "max-result", "lower the size of the result to `SIZE`")
+	fs.Var(mem, "max-memory", "lower the memory the script may take to `SIZE`")
 	return func() client.ExecOptions {
 		return client.ExecOptions{Limits: proto.ExecLimits{Steps: *steps, Timeout: *timeout, ReadBytes: readB.n,
 			WriteBytes: writeB.n, ResultBytes: resB.n, Memory: mem.n}}

@@ -67,19 +67,21 @@ func (s *Session) RunJobs(ctx context.Context, event string, keys []string, data
 				if err != nil && r.Err == nil {
 					r.Err = err
 				}
-				mu.Lock()
-				if r.Err == nil {
-					sum.Succeeded++
-				} else {
-					sum.Failed++
-				}
-				if fn != nil {
-					fn(r)
-				}
-				if o.Progress != nil {
-					o.Progress(sum.Succeeded+sum.Failed, sum.Total)
-				}
-				mu.Unlock()
+				func() {
+					mu.Lock()
+					defer mu.Unlock()
+					if r.Err == nil {
+						sum.Succeeded++
+					} else {
+						sum.Failed++
+					}
+					if fn != nil {
+						fn(r)
+					}
+					if o.Progress != nil {
+						o.Progress(sum.Succeeded+sum.Failed, sum.Total)
+					}
+				}()
 			}
 		})
 	}

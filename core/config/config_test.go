@@ -71,7 +71,8 @@ func TestExampleFileIsDefault(t *testing.T) {
 		"records_in_blob", "compress", "points",
 		"auto", "rate", "objects_rate", "concurrency", "merge_delay", "leave_after", "tombstone_ttl", "anti_entropy", "handoff_window",
 		"http_addr", "top_length", "top_period",
-		"addr", "groups", "max_body", "max_key", "chunk", "idle_timeout", "spool_dir"} {
+		"addr", "groups", "max_body", "max_key", "chunk", "idle_timeout", "spool_dir",
+		"enabled", "steps", "timeout", "read_bytes", "write_bytes", "result_bytes", "memory", "reload"} {
 		require.Contains(t, string(data), "\n"+key+" = ", key)
 	}
 }
@@ -108,6 +109,8 @@ func TestLoadFixtures(t *testing.T) {
 		Monitor: Monitor{HTTPAddr: "127.0.0.1:8080", TopLength: 20, TopPeriod: Duration{time.Minute}},
 		HTTP: HTTP{Addr: ":8081", Groups: []int64{2, 5}, MaxBody: GiB, MaxKey: 512, Chunk: MiB,
 			IdleTimeout: Duration{30 * time.Second}, SpoolDir: "/srv/spool"},
+		Script: Script{Enabled: false, Steps: 1000, Timeout: Duration{2 * time.Second}, ReadBytes: MiB, WriteBytes: 2 * MiB,
+			ResultBytes: 3 * MiB, Memory: 64 * MiB, Concurrency: 4, Reload: Duration{time.Minute}},
 	}
 	partial := Default()
 	partial.Node.Listen = []string{"0.0.0.0:1025"}
@@ -219,6 +222,13 @@ func TestParseErrors(t *testing.T) {
 		{"http chunk over frame", "[node]\nmax_payload = \"2MiB\"\n[http]\naddr = \":0\"\n",
 			"http.chunk: 4MiB does not fit in a frame of node.max_payload 2MiB"},
 		{"http idle timeout", "[http]\nidle_timeout = \"0s\"\n", "http.idle_timeout: must be > 0, got 0s"},
+		{"script steps", "[script]\nsteps = 0\n", "script.steps: must be >= 1, got 0"},
+		{"script timeout", "[script]\ntimeout = \"0s\"\n", "script.timeout: must be in 1ms..1h0m0s, got 0s"},
+		{"script timeout over request", "[node]\nrequest_timeout = \"2s\"\n[script]\ntimeout = \"3s\"\n",
+			"script.timeout: 3s is longer than node.request_timeout (2s)"},
+		{"script memory", "[script]\nmemory = 0\n", "script.memory: must be > 0, got 0B"},
+		{"script concurrency", "[script]\nconcurrency = -1\n", "script.concurrency: must be in 0.."},
+		{"script reload", "[script]\nreload = \"0s\"\n", "script.reload: must be > 0, got 0s"},
 		{"max inflight negative", "[node]\nmax_inflight = -5\n", "node.max_inflight: must be >= 1, got -5"},
 		{"data dir empty", "[node]\ndata_dir = \"\"\n", "node.data_dir: must not be empty"},
 		{"ping interval zero", "[node]\nping_interval = \"0s\"\n", "node.ping_interval: must be > 0, got 0s"},
