@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/elliptics/elliptics/core/status"
 )
@@ -272,10 +274,13 @@ func TestMemory(t *testing.T) {
 }
 
 func TestPrintGoesToLogger(t *testing.T) {
-	// print must not fail nor write to stdout; with a Nop logger it is a no-op.
-	out, err := runSrc(t, New(Options{}), "def f():\n    print(\"hi\")\n    return 1\n", Call{Function: "f"})
+	core, logs := observer.New(zap.DebugLevel)
+	out, err := runSrc(t, New(Options{Logger: zap.New(core)}), "def f():\n    print(\"hi\", 2)\n    return 1\n", Call{Function: "f"})
 	require.NoError(t, err)
 	require.Equal(t, "1", string(out))
+	entries := logs.FilterField(zap.String("script", "t")).FilterField(zap.String("msg", "hi 2")).All()
+	require.Len(t, entries, 1)
+	require.Equal(t, zap.DebugLevel, entries[0].Level)
 }
 
 func TestLimitsCapValidate(t *testing.T) {
