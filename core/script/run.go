@@ -107,10 +107,10 @@ func (e *Engine) Run(ctx context.Context, p *Program, call Call) (out []byte, er
 		r.stop(th, fmt.Errorf("script %q: %w", p.Name, status.Errorf(status.Canceled, "call canceled: %v", context.Cause(ctx))))
 	})
 	defer stopAfter()
-	done := guard.add(&watch{base: heapBytes(), limit: limits.Memory, over: func(grown int64) {
+	done := guard.add(newWatch(limits.Memory, func(grown int64) {
 		r.stop(th, newError(ErrMemory, nil, fmt.Sprintf("script %q: memory budget of %d MiB exceeded (the heap grew by %d MiB during the call)",
 			p.Name, limits.Memory>>20, grown>>20)))
-	}})
+	}))
 	defer done()
 
 	defer func() {
@@ -123,7 +123,16 @@ func (e *Engine) Run(ctx context.Context, p *Program, call Call) (out []byte, er
 	}()
 	out, err = r.exec(th)
 	if err != nil {
-		return nil, r.classify(err)
+		err = r.classify(err)
+		if errors.Is(err, ErrMemory) {
+			// What the script built is garbage now, but the collection that
+			// confirmed it sized the next GC goal to it: until collected it
+			// would inflate the heap figure the next calls start from, and
+			// each call stopped late would let the next one grow more.
+			done()
+			releaseHeap()
+		}
+		return nil, err
 	}
 	return out, nil
 }
