@@ -408,3 +408,31 @@ func FuzzCompile(f *testing.F) {
 		}
 	})
 }
+
+// slowHost blocks every read until the call's context ends.
+type slowHost struct{ memHost }
+
+func (*slowHost) Read(ctx context.Context, _ string, _, _ uint64) ([]byte, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func TestTimeoutInsideHostCall(t *testing.T) {
+	// The deadline reaches the host through ctx; the call must report
+	// ErrTimeout, not the host's wrapped context error. (Which of the host
+	// and the AfterFunc sees the deadline first is a narrow race; the
+	// loop makes the first more likely, both must give ErrTimeout.)
+	for range 20 {
+		_, err := runSrc(t, New(Options{}), "def f():\n    return read(\"a\")\n", Call{Function: "f", Host: &slowHost{},
+			Limits: Limits{Timeout: 10 * time.Millisecond}})
+		require.ErrorIs(t, err, ErrTimeout)
+		require.Equal(t, status.Timeout, status.FromError(err))
+	}
+}
+
+func TestVarsDoNotShadowBuiltins(t *testing.T) {
+	out, err := runSrc(t, New(Options{}), "def f():\n    return [str(read(\"a\")), group]\n", Call{Function: "f",
+		Host: newMemHost("a", "v"), Vars: map[string]string{"read": "oops", "group": "1"}})
+	require.NoError(t, err)
+	require.Equal(t, `["v","1"]`, string(out))
+}
