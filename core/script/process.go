@@ -88,6 +88,9 @@ func (pr *ProcessRunner) Close() error {
 
 // Run runs call in a worker; the same contract as Engine.Run.
 func (pr *ProcessRunner) Run(ctx context.Context, p *Program, call Call) (out []byte, err error) {
+	if p == nil {
+		return nil, status.Errorf(status.Invalid, "script: no program")
+	}
 	start := time.Now()
 	defer func() { pr.stats.record(p.Name, err, time.Since(start)) }()
 	if err := call.Limits.Validate(); err != nil {

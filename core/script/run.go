@@ -72,6 +72,9 @@ func (r *run) stopCause() error {
 // f(key, data) (key is None for fan-out runs; further parameters need
 // defaults). The globals key and data hold the same values.
 func (e *Engine) Run(ctx context.Context, p *Program, call Call) (out []byte, err error) {
+	if p == nil {
+		return nil, status.Errorf(status.Invalid, "script: no program")
+	}
 	start := time.Now()
 	limits := call.Limits.withDefaults()
 	defer func() { e.stats.record(p.Name, err, time.Since(start)) }()
