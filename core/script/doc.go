@@ -22,12 +22,21 @@
 // result, and heap growth. The heap guard is coarse: go.starlark.net has
 // no allocation hook, so a sampler goroutine reads the process heap
 // (runtime/metrics) about every millisecond while calls run and cancels a
-// call once the heap has grown more than Limits.Memory since the call
-// began (confirmed by a GC, since garbage is not growth). The figure is
-// process-wide: big allocations of other requests running at the same
-// time count too, and one Starlark operation (up to 1 GiB for
-// `"x" * n`) completes before the cancellation is seen. Hard isolation
-// needs a separate process with rlimits.
+// call once the live heap (as of the last collection) has grown more than
+// Limits.Memory since the call began, or the heap objects have and a
+// forced collection confirms it (garbage is not growth); see memguard.go.
+// The figures are process-wide: big allocations of other requests running
+// at the same time count too. One Starlark operation completes before the
+// cancellation is seen, and may allocate up to 1 GiB (`"x" * n`), so a
+// doubling loop overshoots a 64 MiB budget several times over before it
+// stops. Hard isolation is ProcessRunner: the same calls in worker
+// processes (WorkerMain) under RLIMIT_AS and RLIMIT_CPU, asking the
+// parent for each host operation over their pipes.
+//
+// Names a script uses that are neither builtins nor Starlark's universe
+// compile (Call.Vars are only known per call) and are listed by
+// Program.FreeNames; a call whose Vars lack one fails with ErrCompile
+// before running anything. Vars cannot shadow the builtins.
 //
 // Scripts get no file system, network, clock, randomness or load(); print
 // goes to the engine's logger at debug level. Recursion is refused (the

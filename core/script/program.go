@@ -32,6 +32,7 @@ type Program struct {
 	Version uint64
 
 	prog  *starlark.Program
+	src   []byte          // kept for ProcessRunner, which compiles again in the worker
 	funcs []string        // top-level def names, sorted
 	free  []freeName      // names the script uses that are neither builtins nor universal
 	isFn  map[string]bool // funcs as a set
@@ -79,7 +80,7 @@ func Compile(name string, version uint64, src []byte) (p *Program, err error) {
 		_, pos := prog.Load(0)
 		return nil, newError(ErrCompile, nil, fmt.Sprintf("script %q: %s: load is not available", name, pos))
 	}
-	p = &Program{Name: name, Version: version, prog: prog, isFn: map[string]bool{}}
+	p = &Program{Name: name, Version: version, prog: prog, src: append([]byte(nil), src...), isFn: map[string]bool{}}
 	for _, st := range f.Stmts {
 		if def, ok := st.(*syntax.DefStmt); ok && !p.isFn[def.Name.Name] {
 			p.isFn[def.Name.Name] = true

@@ -38,7 +38,8 @@ type run struct {
 	readBytes, writeBytes int64
 
 	causeMu sync.Mutex
-	cause   error // why the thread was cancelled, first reason wins
+	cause   error        // why the thread was cancelled, first reason wins
+	ctxErr  func() error // the error of ctx being done, timeout or cancel
 }
 
 // stop records why the call must end and cancels the interpreter; it may
@@ -52,10 +53,17 @@ func (r *run) stop(th *starlark.Thread, err error) {
 	th.Cancel(err.Error())
 }
 
+// stopCause is why the call was stopped from outside the script, if it
+// was. A host call may see the deadline and fail before the AfterFunc
+// that records it has run, hence the look at ctx.
 func (r *run) stopCause() error {
 	r.causeMu.Lock()
-	defer r.causeMu.Unlock()
-	return r.cause
+	c := r.cause
+	r.causeMu.Unlock()
+	if c == nil && r.ctx.Err() != nil {
+		c = r.ctxErr()
+	}
+	return c
 }
 
 // Run runs call.Function of p under call.Limits and returns the result
@@ -64,6 +72,9 @@ func (r *run) stopCause() error {
 // f(key, data) (key is None for fan-out runs; further parameters need
 // defaults). The globals key and data hold the same values.
 func (e *Engine) Run(ctx context.Context, p *Program, call Call) (out []byte, err error) {
+	if p == nil {
+		return nil, status.Errorf(status.Invalid, "script: no program")
+	}
 	start := time.Now()
 	limits := call.Limits.WithDefaults()
 	defer func() { e.stats.record(p.Name, err, time.Since(start)) }()
@@ -99,18 +110,18 @@ func (e *Engine) Run(ctx context.Context, p *Program, call Call) (out []byte, er
 	th.OnMaxSteps = func(th *starlark.Thread) {
 		r.stop(th, newError(ErrSteps, nil, fmt.Sprintf("script %q: step budget of %d exceeded", p.Name, limits.Steps)))
 	}
-	stopAfter := context.AfterFunc(ctx, func() {
+	r.ctxErr = func() error {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			r.stop(th, newError(ErrTimeout, ctx.Err(), fmt.Sprintf("script %q: %s", p.Name, deadlineMessage(start, deadline))))
-			return
+			return newError(ErrTimeout, ctx.Err(), fmt.Sprintf("script %q: %s", p.Name, deadlineMessage(start, deadline)))
 		}
-		r.stop(th, fmt.Errorf("script %q: %w", p.Name, status.Errorf(status.Canceled, "call canceled: %v", context.Cause(ctx))))
-	})
+		return fmt.Errorf("script %q: %w", p.Name, status.Errorf(status.Canceled, "call canceled: %v", context.Cause(ctx)))
+	}
+	stopAfter := context.AfterFunc(ctx, func() { r.stop(th, r.ctxErr()) })
 	defer stopAfter()
-	done := guard.add(&watch{base: heapBytes(), limit: limits.Memory, over: func(grown int64) {
+	done := guard.add(newWatch(limits.Memory, func(grown int64) {
 		r.stop(th, newError(ErrMemory, nil, fmt.Sprintf("script %q: memory budget of %d MiB exceeded (the heap grew by %d MiB during the call)",
 			p.Name, limits.Memory>>20, grown>>20)))
-	}})
+	}))
 	defer done()
 
 	defer func() {
@@ -123,7 +134,16 @@ func (e *Engine) Run(ctx context.Context, p *Program, call Call) (out []byte, er
 	}()
 	out, err = r.exec(th)
 	if err != nil {
-		return nil, r.classify(err)
+		err = r.classify(err)
+		if errors.Is(err, ErrMemory) {
+			// What the script built is garbage now, but the collection that
+			// confirmed it sized the next GC goal to it: until collected it
+			// would inflate the heap figure the next calls start from, and
+			// each call stopped late would let the next one grow more.
+			done()
+			releaseHeap()
+		}
+		return nil, err
 	}
 	return out, nil
 }

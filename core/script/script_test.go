@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/elliptics/elliptics/core/status"
 )
@@ -272,10 +274,13 @@ func TestMemory(t *testing.T) {
 }
 
 func TestPrintGoesToLogger(t *testing.T) {
-	// print must not fail nor write to stdout; with a Nop logger it is a no-op.
-	out, err := runSrc(t, New(Options{}), "def f():\n    print(\"hi\")\n    return 1\n", Call{Function: "f"})
+	core, logs := observer.New(zap.DebugLevel)
+	out, err := runSrc(t, New(Options{Logger: zap.New(core)}), "def f():\n    print(\"hi\", 2)\n    return 1\n", Call{Function: "f"})
 	require.NoError(t, err)
 	require.Equal(t, "1", string(out))
+	entries := logs.FilterField(zap.String("script", "t")).FilterField(zap.String("msg", "hi 2")).All()
+	require.Len(t, entries, 1)
+	require.Equal(t, zap.DebugLevel, entries[0].Level)
 }
 
 func TestLimitsCapValidate(t *testing.T) {
@@ -402,4 +407,32 @@ func FuzzCompile(f *testing.F) {
 				Limits: Limits{Steps: 10000, Timeout: time.Second, Memory: 64 << 20, ReadBytes: 1 << 20, WriteBytes: 1 << 20}})
 		}
 	})
+}
+
+// slowHost blocks every read until the call's context ends.
+type slowHost struct{ memHost }
+
+func (*slowHost) Read(ctx context.Context, _ string, _, _ uint64) ([]byte, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func TestTimeoutInsideHostCall(t *testing.T) {
+	// The deadline reaches the host through ctx; the call must report
+	// ErrTimeout, not the host's wrapped context error. (Which of the host
+	// and the AfterFunc sees the deadline first is a narrow race; the
+	// loop makes the first more likely, both must give ErrTimeout.)
+	for range 20 {
+		_, err := runSrc(t, New(Options{}), "def f():\n    return read(\"a\")\n", Call{Function: "f", Host: &slowHost{},
+			Limits: Limits{Timeout: 10 * time.Millisecond}})
+		require.ErrorIs(t, err, ErrTimeout)
+		require.Equal(t, status.Timeout, status.FromError(err))
+	}
+}
+
+func TestVarsDoNotShadowBuiltins(t *testing.T) {
+	out, err := runSrc(t, New(Options{}), "def f():\n    return [str(read(\"a\")), group]\n", Call{Function: "f",
+		Host: newMemHost("a", "v"), Vars: map[string]string{"read": "oops", "group": "1"}})
+	require.NoError(t, err)
+	require.Equal(t, `["v","1"]`, string(out))
 }
