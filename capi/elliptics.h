@@ -498,7 +498,7 @@ int32_t ell_session_monitor_stat(ell_session_t s, const char *address, uint64_t 
 /* ---- server-side scripts (EXEC) ------------------------------------------ */
 
 /* Scripts are Starlark programs stored in the cluster (in every group) and
- * run by EXEC on a node, next to the data (docs/scripts.md). Every call of
+ * run by EXEC on a node, next to the data (core/script). Every call of
  * this section is synchronous and answers in JSON (free with ell_json_free).
  * Script failures are status codes like any other: a steps, bytes or memory
  * budget exceeded is ELL_EMSGSIZE, the time limit ELL_ETIMEDOUT, a compile
