@@ -29,6 +29,7 @@ typedef const ell_write_options ell_cwrite_options; /* const ell_write_options *
 typedef const ell_range ell_crange;              /* const ell_range * */
 typedef const ell_iterator_options ell_citerator_options; /* const ell_iterator_options * */
 typedef const ell_file_options ell_cfile_options; /* const ell_file_options * */
+typedef const ell_exec_limits ell_cexec_limits; /* const ell_exec_limits * */
 
 /* Where a compare-and-swap converter puts its result (C memory, so that
  * the converter writes no pointer into Go memory). */

@@ -495,6 +495,71 @@ int32_t ell_session_recovery(ell_session_t s, const char *address, const char *r
 int32_t ell_session_monitor_stat(ell_session_t s, const char *address, uint64_t categories, ell_json *out,
 				 ell_error *err);
 
+/* ---- server-side scripts (EXEC) ------------------------------------------ */
+
+/* Scripts are Starlark programs stored in the cluster (in every group) and
+ * run by EXEC on a node, next to the data (core/script). Every call of
+ * this section is synchronous and answers in JSON (free with ell_json_free).
+ * Script failures are status codes like any other: a steps, bytes or memory
+ * budget exceeded is ELL_EMSGSIZE, the time limit ELL_ETIMEDOUT, a compile
+ * error, a missing function or a runtime failure of the script ELL_EINVAL,
+ * a missing script ELL_ENOENT. */
+
+/* Lowers the node's script limits for one call; zero fields keep the
+ * node's (a node never raises its limits for a caller). */
+typedef struct ell_exec_limits {
+	uint64_t steps;        /* Starlark steps */
+	int64_t timeout_ms;    /* wall time of the run; < 0: ELL_EINVAL */
+	uint64_t read_bytes;   /* bytes the script may read */
+	uint64_t write_bytes;  /* bytes the script may write */
+	uint64_t result_bytes; /* size of the function's result */
+	uint64_t memory;       /* heap bytes */
+} ell_exec_limits;
+
+/* Runs event ("script@function", a script stored with ell_session_script_put)
+ * with data as the function's input.
+ * - key set: on the node that owns the key (the session's groups tried in
+ *   read order, the next only when a node cannot be reached, never after the
+ *   script ran); the reply is one object
+ *     {"event": "s@f", "key": "name", "id": "<128 hex digits>",
+ *      "address": "host:port", "group": 1, "data": "<base64>", "seconds": 0.001}
+ *   and a script failure fails the call with its code.
+ * - key NULL: a fan-out, once on every node of the route table (the script's
+ *   key is None); the reply is an array of such objects in address order,
+ *   "key" "" and "id" absent, a node that failed having
+ *   "error": {"code": C, "message": M} (and no "data"). The call fails only
+ *   if every node failed (with one failed node's code).
+ * limits may be NULL. Bounded by the session timeout (per group tried). */
+int32_t ell_session_exec(ell_session_t s, const ell_key *key, const char *event, const void *data, size_t len,
+			 const ell_exec_limits *limits, ell_json *out, ell_error *err);
+
+/* The job manager: runs event on the owner of every key (NUL-terminated
+ * names), with data as input, concurrency at a time (<= 0: 16); a job whose
+ * node is unreachable is retried in the session's next group. progress
+ * (may be NULL) is called after each job with the jobs done and the total;
+ * a non-OK return stops starting jobs and fails the call with its code.
+ * The reply is an array with one object per key, in the order of keys,
+ * shaped as ell_session_exec's, each job's failure in its "error". The call
+ * fails only on bad arguments or when stopped; failed jobs are in the reply. */
+int32_t ell_session_run_jobs(ell_session_t s, const char *event, const char *const *keys, size_t count,
+			     const void *data, size_t len, int32_t concurrency, const ell_exec_limits *limits,
+			     ell_progress progress, void *userdata, ell_json *out, ell_error *err);
+
+/* Stores src (UTF-8 Starlark, at most 1 MiB) as the next version of script
+ * name (version 1 for a new one) and tells every node to drop its cached
+ * copy; a script that does not compile is refused (ELL_EINVAL). The reply:
+ *   {"name": N, "version": V, "size": S, "updated": "RFC 3339", "sha256": H} */
+int32_t ell_session_script_put(ell_session_t s, const char *name, const char *src, size_t len, ell_json *out,
+			       ell_error *err);
+/* Version `version` of script name (0: the latest): the object of
+ * ell_session_script_put with "source" added; ELL_ENOENT when missing. */
+int32_t ell_session_script_get(ell_session_t s, const char *name, uint64_t version, ell_json *out, ell_error *err);
+/* Every stored script's latest version: an array of the objects of
+ * ell_session_script_put, by name. */
+int32_t ell_session_script_list(ell_session_t s, ell_json *out, ell_error *err);
+/* Removes script name, every version of it (ELL_ENOENT when missing). */
+int32_t ell_session_script_remove(ell_session_t s, const char *name, ell_error *err);
+
 /* ---- watches (NOTIFY) ---------------------------------------------------- */
 
 typedef uint64_t ell_watch_t; /* a watch on one key in every group of a session */

@@ -77,6 +77,7 @@ from ._dataops import IteratorRange, Range
 from ._session import Session
 from ._admin import MonitorStatResult, MonitorStatResultEntry, RecoveryJob, monitor_stat_categories
 from ._watch import WatchEvent, Watcher, watch_kinds
+from ._exec import ExecAsyncResult, ExecContext, ExecLimits, ExecResultEntry, ScriptInfo, ScriptRecord
 
 __all__ = [
     "__version__",
@@ -146,6 +147,12 @@ __all__ = [
     "WatchEvent",
     "Watcher",
     "watch_kinds",
+    "ExecLimits",
+    "ExecContext",
+    "ExecResultEntry",
+    "ExecAsyncResult",
+    "ScriptInfo",
+    "ScriptRecord",
 ]
 
 for _name in __all__:

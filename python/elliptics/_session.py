@@ -13,6 +13,19 @@ from typing import Any, Callable, Iterable, List, Mapping, Optional, Sequence, T
 from . import _aio, _lib
 from ._admin import AddressLike, MonitorStatResult, RecoveryJob, monitor_stat_call, monitor_stat_categories, recovery_call, start_request
 from ._watch import Watcher
+from ._exec import (
+    ExecAsyncResult,
+    ExecContext,
+    ExecLimits,
+    ExecResultEntry,
+    JobProgress,
+    ScriptInfo,
+    ScriptRecord,
+    exec_call,
+    run_jobs_call,
+    script_call,
+    submit,
+)
 from ._dataops import CasState, IteratorRange, Range, csum_bytes, time_pair, ttl_ms
 from ._enums import checkers, command_flags, exceptions_policy, filters, io_flags, iterator_flags, iterator_types
 from ._errors import InvalidError, format_message, make_error
@@ -434,6 +447,107 @@ class Session:
         err = _lib.new_error()
         self._check(lib.ell_session_watch(self.handle, k, int(queue), out, err), err, "watch")
         return Watcher(int(out[0]))
+
+    # ---- server-side scripts (EXEC) --------------------------------------
+
+    def exec_(
+        self,
+        id_or_context: Union[None, Key, ExecContext] = None,
+        event: str = "",
+        data: Data = b"",
+        src_key: int = -1,
+        *,
+        limits: Optional[ExecLimits] = None,
+    ) -> ExecAsyncResult:
+        """Runs ``event`` (``"script@function"``, a script stored with
+        :meth:`put_script`) next to the data, with ``data`` as the function's
+        input (the original's ``exec_(id_or_context, event, data, src_key)``).
+
+        ``id_or_context`` None runs it once on every node of the route table
+        (a fan-out: the script's ``key`` is None), one entry per node, a node
+        that failed having ``error`` set (the call fails only if every node
+        did). A key (str, bytes or :class:`Id`), or an :class:`ExecContext`
+        naming one, runs it on the node that owns the key, trying the
+        session's groups in order while a node cannot be reached; one entry.
+        ``src_key`` is passed back in each entry's ``context``. ``limits``
+        (:class:`ExecLimits`) lower the node's script limits.
+
+        Returns an :class:`ExecAsyncResult` at once (``get()``, ``wait()``,
+        iteration, ``await``). Script failures raise like any call: a budget
+        exceeded :class:`TooLargeError`, the time limit
+        :class:`TimeoutError`, a script error :class:`InvalidError`, a missing
+        script :class:`NotFoundError`."""
+        if isinstance(id_or_context, ExecContext):
+            key: Any = id_or_context.src_id
+            if not event:
+                event = id_or_context.event
+        else:
+            key = id_or_context
+        if limits is not None and not isinstance(limits, ExecLimits):
+            raise TypeError("limits must be an elliptics.ExecLimits, not %s" % type(limits).__name__)
+        payload = bytes(data.encode("utf-8") if isinstance(data, str) else data or b"")
+        keep: List[Any] = []
+        k: Any = ffi.NULL
+        if key is not None:
+            k = ffi.new("ell_key *")
+            _fill_key(k, key, keep)
+        h = self.handle
+        ev, sk = event, int(src_key)
+
+        def run() -> List[ExecResultEntry]:
+            _ = (keep, self)  # alive until the call returns
+            return exec_call(h, k, ev, payload, limits, sk)
+
+        return ExecAsyncResult(submit(run), self._policy)
+
+    #: ``exec`` is no keyword in Python 3: the same call as :meth:`exec_`.
+    exec = exec_
+
+    def run_jobs(
+        self,
+        event: str,
+        keys: Iterable[str],
+        data: Data = b"",
+        concurrency: int = 16,
+        limits: Optional[ExecLimits] = None,
+        progress: Optional[JobProgress] = None,
+    ) -> List[ExecResultEntry]:
+        """The job manager: runs ``event`` on the owner of every key, with
+        ``data`` as input, ``concurrency`` at a time, so the work spreads over
+        the nodes as the keys do; a job whose node cannot be reached is
+        retried in the session's next group.
+
+        Blocks until every job ran and returns one :class:`ExecResultEntry`
+        per key, in the order of ``keys``; a failed job has ``error`` set
+        (the call itself raises only on bad arguments). ``progress(done,
+        total)`` is called after each job, on a library thread; an exception
+        from it stops starting jobs and is raised."""
+        payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+        return run_jobs_call(self.handle, event, list(keys), payload, int(concurrency), limits, progress)
+
+    def put_script(self, name: str, source: Union[str, bytes]) -> ScriptInfo:
+        """Stores ``source`` (Starlark, UTF-8, at most 1 MiB) as the next
+        version of script ``name`` (1 for a new one) in every group, and
+        tells every node to drop its cached copy. A script that does not
+        compile raises :class:`InvalidError`."""
+        src = source.encode("utf-8") if isinstance(source, str) else bytes(source)
+        j = script_call(lib.ell_session_script_put, "put_script " + name, self.handle, name.encode("utf-8"), src, len(src))
+        return ScriptInfo._from_json(j)
+
+    def get_script(self, name: str, version: int = 0) -> ScriptRecord:
+        """Version ``version`` of script ``name`` (0: the latest), with its
+        source; :class:`NotFoundError` when there is none."""
+        j = script_call(lib.ell_session_script_get, "get_script " + name, self.handle, name.encode("utf-8"), int(version))
+        return ScriptRecord._from_json(j)
+
+    def list_scripts(self) -> List[ScriptInfo]:
+        """Every stored script's latest version, by name."""
+        return [ScriptInfo._from_json(j) for j in script_call(lib.ell_session_script_list, "list_scripts", self.handle)]
+
+    def remove_script(self, name: str) -> None:
+        """Removes script ``name``, every version of it (:class:`NotFoundError` when missing)."""
+        err = _lib.new_error()
+        self._check(lib.ell_session_script_remove(self.handle, name.encode("utf-8"), err), err, "remove_script " + name)
 
     # ---- recovery -------------------------------------------------------
 

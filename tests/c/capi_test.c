@@ -1516,6 +1516,187 @@ static void test_admin(ell_session_t s)
 	CHECK(j.data == NULL, "no document on failure");
 }
 
+/* Server-side scripts: put, exec on a key (read-modify-write), fan-out on
+ * every node, a script error's code, limits, the job manager, get, list,
+ * remove. */
+static const char script_src[] =
+	"def incr(key, data):\n"
+	"    cur = read(key)\n"
+	"    n = 0\n"
+	"    if cur != None:\n"
+	"        n = int(str(cur))\n"
+	"    n += 1\n"
+	"    write(key, str(n))\n"
+	"    return n\n"
+	"def where():\n"
+	"    return node\n"
+	"def echo(data):\n"
+	"    return data\n"
+	"def spin():\n"
+	"    while True:\n"
+	"        pass\n"
+	"def fail():\n"
+	"    return 1 // 0\n";
+
+static int jobs_seen;
+
+static int32_t jobs_progress(void *userdata, uint64_t done, uint64_t total)
+{
+	(void)userdata;
+	jobs_seen++;
+	return done <= total ? ELL_OK : ELL_EINVAL;
+}
+
+static int count_of_str(const char *hay, const char *needle)
+{
+	int n = 0;
+	for (const char *p = hay; p && (p = strstr(p, needle)) != NULL; p += strlen(needle))
+		n++;
+	return n;
+}
+
+/* Whether the "address" of a JSON object is one of the cluster's nodes. */
+static int json_has_cluster_addr(const char *json)
+{
+	const char *a = strstr(json, "\"address\":\"");
+	if (a == NULL)
+		return 0;
+	a += strlen("\"address\":\"");
+	for (int i = 0; i < 3; i++) {
+		size_t n = strlen(addrs[i]);
+		if (strncmp(a, addrs[i], n) == 0 && a[n] == '"')
+			return 1;
+	}
+	return 0;
+}
+
+static void test_scripts(ell_session_t s)
+{
+	ell_error e;
+	ell_json j = {0};
+	char name[96], event[128];
+	snprintf(name, sizeof(name), "capi-%ld-%lld", (long)getpid(), (long long)now_ms());
+
+	CHECK_RC(ell_session_script_put(s, name, script_src, strlen(script_src), &j, &e), ELL_OK, e);
+	CHECK(j.data && strstr(j.data, "\"version\":1") && strstr(j.data, name), "put: %s", j.data ? j.data : "(null)");
+	ell_json_free(&j);
+	/* A script that does not compile is refused. */
+	const char *broken = "def f(:\n";
+	CHECK_RC(ell_session_script_put(s, name, broken, strlen(broken), &j, &e), ELL_EINVAL, e);
+	CHECK(j.data == NULL, "no document on failure");
+
+	/* exec on a key, twice: the counter goes 1, 2 (the result is JSON 2,
+	 * base64 "Mg=="). */
+	snprintf(event, sizeof(event), "%s@incr", name);
+	ell_key k = name_key("script-counter");
+	CHECK_RC(ell_session_exec(s, &k, event, NULL, 0, NULL, &j, &e), ELL_OK, e);
+	CHECK(j.data && strstr(j.data, "\"data\":\"MQ==\""), "first incr: %s", j.data ? j.data : "(null)");
+	ell_json_free(&j);
+	CHECK_RC(ell_session_exec(s, &k, event, NULL, 0, NULL, &j, &e), ELL_OK, e);
+	CHECK(j.data && strstr(j.data, "\"data\":\"Mg==\"") && strstr(j.data, "\"key\":\"script-counter\"") &&
+		      strstr(j.data, "\"event\":") && strstr(j.data, "\"seconds\":"),
+	      "second incr: %s", j.data ? j.data : "(null)");
+	CHECK(j.data && json_has_cluster_addr(j.data), "address: %s", j.data ? j.data : "");
+	ell_json_free(&j);
+	uint8_t *got = NULL;
+	uint64_t got_size = 0;
+	CHECK_RC(read_sync(s, &k, 0, 0, &got, &got_size, &e), ELL_OK, e);
+	CHECK(got_size == 1 && got && got[0] == '2', "the counter as stored");
+	free(got);
+
+	/* Data in, data out (bytes as is: "hello" is base64 "aGVsbG8="). */
+	snprintf(event, sizeof(event), "%s@echo", name);
+	CHECK_RC(ell_session_exec(s, &k, event, "hello", 5, NULL, &j, &e), ELL_OK, e);
+	CHECK(j.data && strstr(j.data, "\"data\":\"aGVsbG8=\""), "echo: %s", j.data ? j.data : "(null)");
+	ell_json_free(&j);
+
+	/* Fan-out: one entry per node, each a node of the cluster. */
+	snprintf(event, sizeof(event), "%s@where", name);
+	CHECK_RC(ell_session_exec(s, NULL, event, NULL, 0, NULL, &j, &e), ELL_OK, e);
+	CHECK(j.data && j.data[0] == '[' && count_of_str(j.data, "\"address\":") == 3 && !strstr(j.data, "\"error\""),
+	      "fan-out: %s", j.data ? j.data : "(null)");
+	for (int i = 0; j.data && i < 3; i++)
+		CHECK(strstr(j.data, addrs[i]) != NULL, "fan-out lacks %s: %s", addrs[i], j.data);
+	ell_json_free(&j);
+
+	/* Script errors are status codes. */
+	snprintf(event, sizeof(event), "%s@fail", name);
+	CHECK_RC(ell_session_exec(s, &k, event, NULL, 0, NULL, &j, &e), ELL_EINVAL, e);
+	CHECK(j.data == NULL, "no document on failure");
+	snprintf(event, sizeof(event), "%s@nosuchfunction", name);
+	CHECK_RC(ell_session_exec(s, &k, event, NULL, 0, NULL, &j, &e), ELL_EINVAL, e);
+	snprintf(event, sizeof(event), "%s@spin", name);
+	ell_exec_limits lim;
+	memset(&lim, 0, sizeof(lim));
+	lim.steps = 10000;
+	CHECK_RC(ell_session_exec(s, &k, event, NULL, 0, &lim, &j, &e), ELL_EMSGSIZE, e);
+	memset(&lim, 0, sizeof(lim));
+	lim.timeout_ms = 20; /* well before the node's step budget */
+	CHECK_RC(ell_session_exec(s, &k, event, NULL, 0, &lim, &j, &e), ELL_ETIMEDOUT, e);
+	memset(&lim, 0, sizeof(lim));
+	lim.result_bytes = 2;
+	snprintf(event, sizeof(event), "%s@echo", name);
+	CHECK_RC(ell_session_exec(s, &k, event, "hello", 5, &lim, &j, &e), ELL_EMSGSIZE, e);
+	lim.timeout_ms = -1;
+	CHECK_RC(ell_session_exec(s, &k, event, "hello", 5, &lim, &j, &e), ELL_EINVAL, e);
+	CHECK_RC(ell_session_exec(s, &k, "no-at-sign", NULL, 0, NULL, &j, &e), ELL_EINVAL, e);
+	CHECK_RC(ell_session_exec(s, &k, "no-such-script-here@f", NULL, 0, NULL, &j, &e), ELL_ENOENT, e);
+	/* A fan-out where every node fails fails with the script's code. */
+	snprintf(event, sizeof(event), "%s@fail", name);
+	CHECK_RC(ell_session_exec(s, NULL, event, NULL, 0, NULL, &j, &e), ELL_EINVAL, e);
+
+	/* The job manager: 30 keys, one result each in the keys' order. */
+	enum { NJOBS = 30 };
+	char kbuf[NJOBS][32];
+	const char *keys[NJOBS];
+	for (int i = 0; i < NJOBS; i++) {
+		snprintf(kbuf[i], sizeof(kbuf[i]), "job-%d", i);
+		keys[i] = kbuf[i];
+	}
+	snprintf(event, sizeof(event), "%s@incr", name);
+	jobs_seen = 0;
+	CHECK_RC(ell_session_run_jobs(s, event, keys, NJOBS, NULL, 0, 4, NULL, jobs_progress, NULL, &j, &e), ELL_OK, e);
+	CHECK(jobs_seen == NJOBS, "progress called %d times", jobs_seen);
+	CHECK(j.data && count_of_str(j.data, "\"data\":\"MQ==\"") == NJOBS && !strstr(j.data, "\"error\""),
+	      "jobs: %s", j.data ? j.data : "(null)");
+	CHECK(j.data && strstr(j.data, "\"key\":\"job-0\"") < strstr(j.data, "\"key\":\"job-29\""), "jobs in key order");
+	ell_json_free(&j);
+	snprintf(event, sizeof(event), "%s@fail", name);
+	CHECK_RC(ell_session_run_jobs(s, event, keys, 3, NULL, 0, 0, NULL, NULL, NULL, &j, &e), ELL_OK, e);
+	CHECK(j.data && count_of_str(j.data, "\"code\":-22") == 3, "failed jobs: %s", j.data ? j.data : "(null)");
+	ell_json_free(&j);
+
+	/* get, list, a second version, remove. */
+	CHECK_RC(ell_session_script_get(s, name, 0, &j, &e), ELL_OK, e);
+	CHECK(j.data && strstr(j.data, "\"source\":\"def incr"), "get: %s", j.data ? j.data : "(null)");
+	ell_json_free(&j);
+	const char *v2 = "def where():\n    return 2\n";
+	CHECK_RC(ell_session_script_put(s, name, v2, strlen(v2), &j, &e), ELL_OK, e);
+	CHECK(j.data && strstr(j.data, "\"version\":2"), "put v2: %s", j.data ? j.data : "(null)");
+	ell_json_free(&j);
+	CHECK_RC(ell_session_script_get(s, name, 1, &j, &e), ELL_OK, e);
+	CHECK(j.data && strstr(j.data, "def incr"), "get v1: %s", j.data ? j.data : "(null)");
+	ell_json_free(&j);
+	CHECK_RC(ell_session_script_get(s, name, 9, &j, &e), ELL_ENOENT, e);
+	CHECK_RC(ell_session_script_list(s, &j, &e), ELL_OK, e);
+	CHECK(j.data && j.data[0] == '[' && strstr(j.data, name), "list: %s", j.data ? j.data : "(null)");
+	ell_json_free(&j);
+	CHECK_RC(ell_session_script_remove(s, name, &e), ELL_OK, e);
+	CHECK_RC(ell_session_script_remove(s, name, &e), ELL_ENOENT, e);
+	CHECK_RC(ell_session_script_get(s, name, 0, &j, &e), ELL_ENOENT, e);
+	CHECK_RC(ell_session_script_list(s, &j, &e), ELL_OK, e);
+	CHECK(j.data && !strstr(j.data, name), "list after remove: %s", j.data ? j.data : "(null)");
+	ell_json_free(&j);
+	snprintf(event, sizeof(event), "%s@where", name);
+	CHECK_RC(ell_session_exec(s, &k, event, NULL, 0, NULL, &j, &e), ELL_ENOENT, e);
+
+	/* Bad arguments. */
+	CHECK_RC(ell_session_exec(s, &k, NULL, NULL, 0, NULL, &j, &e), ELL_EINVAL, e);
+	CHECK_RC(ell_session_exec(s, &k, event, NULL, 0, NULL, NULL, &e), ELL_EINVAL, e);
+	CHECK_RC(ell_session_exec(0, &k, event, NULL, 0, NULL, &j, &e), ELL_EINVAL, e);
+	CHECK_RC(ell_session_script_list(0, &j, &e), ELL_EINVAL, e);
+}
+
 /* A watch sees a write in each of the three groups, then times out, and a
  * closed watch is canceled. */
 static void test_watch(ell_session_t s)
@@ -1686,6 +1867,7 @@ int main(int argc, char **argv)
 	test_ranges(s);
 	test_routes(n, s);
 	test_admin(s);
+	test_scripts(s);
 	test_watch(s);
 	test_timeouts_and_close();
 

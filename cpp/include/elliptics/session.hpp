@@ -17,6 +17,7 @@
 #include <elliptics/async_result.hpp>
 #include <elliptics/detail/handle.hpp>
 #include <elliptics/error.hpp>
+#include <elliptics/exec.hpp>
 #include <elliptics/key.hpp>
 #include <elliptics/node.hpp>
 #include <elliptics/result_entry.hpp>
@@ -26,6 +27,7 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <future>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -629,7 +631,120 @@ public:
 
 	[[nodiscard]] ell_session_t native_handle() const { return handle(); }
 
+	// ---- server-side scripts (EXEC) ----
+	//
+	// Scripts are Starlark programs stored in the cluster and run on a node,
+	// next to the data. Failures are exceptions like any call's: a budget
+	// exceeded -90 (EMSGSIZE), the time limit timeout_error, a script error
+	// -22 (EINVAL), a missing script not_found_error.
+
+	// Runs event ("script@function") on the node that owns k, with data as
+	// the function's input, on a thread of its own: the future holds the
+	// result or the call's exception. The call runs on a clone of this
+	// session (its settings now), which the future keeps alive; as with any
+	// std::async future, destroying it waits for the call.
+	[[nodiscard]] std::future<exec_result> exec(const key &k, const std::string &event, const std::string &data = {},
+						    const exec_limits &limits = {}) const {
+		auto snap = std::make_shared<session>(clone());
+		return std::async(std::launch::async, [snap, k, event, data, limits]() {
+			ell_key c = k.to_c();
+			ell_exec_limits l = limits.to_c();
+			detail::json_doc out;
+			ell_error err{};
+			detail::check(ell_session_exec(snap->handle(), &c, event.c_str(), data.data(), data.size(), &l,
+						       out.out(), &err),
+				      err);
+			return detail::exec_result_of(detail::json::parse(out.text()));
+		});
+	}
+
+	// Runs event once on every node of the route table (a fan-out: the
+	// script's key is None); one result per node in address order, a node
+	// that failed having its error set. Fails only if every node failed.
+	[[nodiscard]] std::future<std::vector<exec_result>> exec_all(const std::string &event,
+								       const std::string &data = {},
+								       const exec_limits &limits = {}) const {
+		auto snap = std::make_shared<session>(clone());
+		return std::async(std::launch::async, [snap, event, data, limits]() {
+			ell_exec_limits l = limits.to_c();
+			detail::json_doc out;
+			ell_error err{};
+			detail::check(ell_session_exec(snap->handle(), nullptr, event.c_str(), data.data(), data.size(), &l,
+						       out.out(), &err),
+				      err);
+			return results_of(out);
+		});
+	}
+
+	// The job manager, synchronous: runs event on the owner of every key,
+	// concurrency at a time (0: 16); one result per key, in order, failed
+	// jobs with their error set.
+	[[nodiscard]] std::vector<exec_result> run_jobs(const std::string &event, const std::vector<std::string> &keys,
+							const std::string &data = {}, int concurrency = 0,
+							const exec_limits &limits = {}) const {
+		std::vector<const char *> ks;
+		ks.reserve(keys.size());
+		for (const auto &k : keys)
+			ks.push_back(k.c_str());
+		ell_exec_limits l = limits.to_c();
+		detail::json_doc out;
+		ell_error err{};
+		detail::check(ell_session_run_jobs(handle(), event.c_str(), ks.data(), ks.size(), data.data(), data.size(),
+						   concurrency, &l, nullptr, nullptr, out.out(), &err),
+			      err);
+		return results_of(out);
+	}
+
+	// Stores source as the next version of script name (1 for a new one).
+	script_info put_script(const std::string &name, const std::string &source) const {
+		detail::json_doc out;
+		ell_error err{};
+		detail::check(ell_session_script_put(handle(), name.c_str(), source.data(), source.size(), out.out(), &err),
+			      err);
+		script_info info;
+		detail::script_info_of(detail::json::parse(out.text()), info);
+		return info;
+	}
+
+	// Version version of script name (0: the latest), with its source.
+	[[nodiscard]] script_record get_script(const std::string &name, std::uint64_t version = 0) const {
+		detail::json_doc out;
+		ell_error err{};
+		detail::check(ell_session_script_get(handle(), name.c_str(), version, out.out(), &err), err);
+		detail::json j = detail::json::parse(out.text());
+		script_record rec;
+		detail::script_info_of(j, rec);
+		rec.source = j["source"].as_string();
+		return rec;
+	}
+
+	// Every stored script's latest version, by name.
+	[[nodiscard]] std::vector<script_info> list_scripts() const {
+		detail::json_doc out;
+		ell_error err{};
+		detail::check(ell_session_script_list(handle(), out.out(), &err), err);
+		std::vector<script_info> list;
+		for (const auto &j : detail::json::parse(out.text()).arr) {
+			list.emplace_back();
+			detail::script_info_of(j, list.back());
+		}
+		return list;
+	}
+
+	// Removes script name, every version of it.
+	void remove_script(const std::string &name) const {
+		ell_error err{};
+		detail::check(ell_session_script_remove(handle(), name.c_str(), &err), err);
+	}
+
 private:
+	static std::vector<exec_result> results_of(const detail::json_doc &out) {
+		std::vector<exec_result> rs;
+		for (const auto &j : detail::json::parse(out.text()).arr)
+			rs.push_back(detail::exec_result_of(j));
+		return rs;
+	}
+
 	session(std::shared_ptr<detail::node_handle> n, detail::session_handle h) noexcept
 		: node_(std::move(n)), handle_(std::move(h)) {}
 
