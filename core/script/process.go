@@ -199,7 +199,7 @@ func (w *worker) stop() {
 }
 
 func (w *worker) run(ctx context.Context, p *Program, call Call) ([]byte, error) {
-	limits := call.Limits.withDefaults()
+	limits := call.Limits.WithDefaults()
 	if err := limitCPU(w.cmd.Process.Pid, uint64(limits.Timeout/time.Second)+2); err != nil {
 		w.dead = true
 		return nil, status.Errorf(status.IOError, "script runner: limit worker CPU: %v", err)
