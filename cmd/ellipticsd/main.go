@@ -32,8 +32,12 @@ import (
 
 	"github.com/elliptics/elliptics/core/config"
 	"github.com/elliptics/elliptics/core/httpapi"
+	"github.com/elliptics/elliptics/core/script"
 	"github.com/elliptics/elliptics/core/server"
 )
+
+// scriptWorkerArg makes ellipticsd a script worker (script.WorkerMain).
+const scriptWorkerArg = "script-worker"
 
 // Exit statuses.
 const (
@@ -50,6 +54,14 @@ func main() {
 
 // run is the whole daemon; it returns the exit status.
 func run(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int {
+	if len(args) == 1 && args[0] == scriptWorkerArg {
+		// A script worker of a node with [script] isolation = "process":
+		// it serves calls on its standard input and output.
+		if err := script.WorkerMain(os.Stdin, os.Stdout); err != nil {
+			return fail(stderr, exitRuntime, err)
+		}
+		return exitOK
+	}
 	f, err := parseFlags(args)
 	if errors.Is(err, errHelp) {
 		fmt.Fprint(stdout, usage())
@@ -113,6 +125,14 @@ func serve(cfg config.Config, logger *zap.Logger, stdout io.Writer, sigs <-chan 
 		return err
 	}
 	opts.Monitor.Version = version
+	if cfg.Script.Isolation == "process" {
+		exe, err := os.Executable()
+		if err != nil {
+			closeBackends(opts)
+			return fmt.Errorf("script workers: find ellipticsd: %w", err)
+		}
+		opts.Script.Workers = []string{exe, scriptWorkerArg}
+	}
 	srv, err := server.New(opts)
 	if err != nil {
 		closeBackends(opts)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -31,6 +32,10 @@ const (
 	MaxScriptSize = 1 << 20
 	scriptCatalog = "scripts"
 )
+
+// ScriptVars are the names a node predeclares for scripts besides the
+// builtins: its address and the group the script runs in (strings).
+var ScriptVars = []string{"node", "group"}
 
 // ScriptInfo describes a stored script's version.
 type ScriptInfo struct {
@@ -124,8 +129,15 @@ func (s *Session) PutScript(ctx context.Context, name string, src []byte) (Scrip
 	}
 	// A script that does not compile is refused here, not on every node
 	// at its first call.
-	if _, err := script.Compile(name, 0, src); err != nil {
+	prog, err := script.Compile(name, 0, src)
+	if err != nil {
 		return ScriptInfo{}, fmt.Errorf("put script %s: %w", name, err)
+	}
+	for _, n := range prog.FreeNames() {
+		if !slices.Contains(ScriptVars, n) {
+			return ScriptInfo{}, status.Errorf(status.Invalid, "put script %s: undefined: %s (builtins: key, data, read, write, remove, lookup, read_range, json, struct, %s)",
+				name, n, strings.Join(ScriptVars, ", "))
+		}
 	}
 	sc, err := s.scripts()
 	if err != nil {

@@ -72,7 +72,8 @@ func TestExampleFileIsDefault(t *testing.T) {
 		"auto", "rate", "objects_rate", "concurrency", "merge_delay", "leave_after", "tombstone_ttl", "anti_entropy", "handoff_window",
 		"http_addr", "top_length", "top_period",
 		"addr", "groups", "max_body", "max_key", "chunk", "idle_timeout", "spool_dir",
-		"enabled", "steps", "timeout", "read_bytes", "write_bytes", "result_bytes", "memory", "reload"} {
+		"enabled", "steps", "timeout", "read_bytes", "write_bytes", "result_bytes", "memory", "reload",
+		"isolation", "worker_memory"} {
 		require.Contains(t, string(data), "\n"+key+" = ", key)
 	}
 }
@@ -110,7 +111,8 @@ func TestLoadFixtures(t *testing.T) {
 		HTTP: HTTP{Addr: ":8081", Groups: []int64{2, 5}, MaxBody: GiB, MaxKey: 512, Chunk: MiB,
 			IdleTimeout: Duration{30 * time.Second}, SpoolDir: "/srv/spool"},
 		Script: Script{Enabled: false, Steps: 1000, Timeout: Duration{2 * time.Second}, ReadBytes: MiB, WriteBytes: 2 * MiB,
-			ResultBytes: 3 * MiB, Memory: 64 * MiB, Concurrency: 4, Reload: Duration{time.Minute}},
+			ResultBytes: 3 * MiB, Memory: 64 * MiB, Concurrency: 4, Reload: Duration{time.Minute},
+			Isolation: "process", WorkerMemory: 512 * MiB},
 	}
 	partial := Default()
 	partial.Node.Listen = []string{"0.0.0.0:1025"}
@@ -229,6 +231,8 @@ func TestParseErrors(t *testing.T) {
 		{"script memory", "[script]\nmemory = 0\n", "script.memory: must be > 0, got 0B"},
 		{"script concurrency", "[script]\nconcurrency = -1\n", "script.concurrency: must be in 0.."},
 		{"script reload", "[script]\nreload = \"0s\"\n", "script.reload: must be > 0, got 0s"},
+		{"script isolation", "[script]\nisolation = \"vm\"\n", `script.isolation: "vm" is not one of none, process`},
+		{"script worker memory", "[script]\nworker_memory = \"1MiB\"\n", "script.worker_memory: must be >= 64MiB, got 1MiB"},
 		{"max inflight negative", "[node]\nmax_inflight = -5\n", "node.max_inflight: must be >= 1, got -5"},
 		{"data dir empty", "[node]\ndata_dir = \"\"\n", "node.data_dir: must not be empty"},
 		{"ping interval zero", "[node]\nping_interval = \"0s\"\n", "node.ping_interval: must be > 0, got 0s"},

@@ -2,6 +2,8 @@ package config
 
 import (
 	"runtime"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/elliptics/elliptics/core/script"
@@ -49,12 +51,25 @@ type Script struct {
 	// the cluster for a newer version (puts and removes also tell every
 	// node at once). Default "10s".
 	Reload Duration `toml:"reload"`
+	// Isolation is where scripts run: "none", in the node's process
+	// (fastest; memory is a coarse guard), or "process", in worker
+	// processes of ellipticsd (one per concurrent call) under an
+	// memory limit of worker_memory, so a script that exhausts
+	// memory kills its worker, not the node. Default "none".
+	Isolation string `toml:"isolation"`
+	// WorkerMemory is each worker's memory allowance beyond what
+	// it maps at start. Default "1GiB".
+	WorkerMemory Size `toml:"worker_memory"`
 }
+
+// ScriptIsolations are the accepted values of script.isolation.
+var ScriptIsolations = []string{"none", "process"}
 
 func defaultScript() Script {
 	return Script{Enabled: true, Steps: DefaultScriptSteps, Timeout: Duration{DefaultScriptTimeout},
 		ReadBytes: DefaultScriptReadBytes, WriteBytes: DefaultScriptWriteBytes, ResultBytes: DefaultScriptResultBytes,
-		Memory: DefaultScriptMemory, Reload: Duration{DefaultScriptReload}}
+		Memory: DefaultScriptMemory, Reload: Duration{DefaultScriptReload}, Isolation: "none",
+		WorkerMemory: Size(script.DefaultWorkerMemory)}
 }
 
 // validate adds the problems of the [script] table to p.
@@ -82,15 +97,24 @@ func (s *Script) validate(p *problems, requestTimeout time.Duration) {
 	if s.Reload.Duration <= 0 {
 		p.add("script.reload", "must be > 0, got %v", s.Reload)
 	}
+	if !slices.Contains(ScriptIsolations, s.Isolation) {
+		p.add("script.isolation", "%q is not one of %s", s.Isolation, strings.Join(ScriptIsolations, ", "))
+	}
+	if s.WorkerMemory < 64*MiB {
+		p.add("script.worker_memory", "must be >= 64MiB, got %v", s.WorkerMemory)
+	}
 }
 
-// options returns the server's script options.
+// options returns the server's script options. Isolation "process"
+// needs the worker command, which only the daemon knows (ellipticsd
+// script-worker): it sets Workers.
 func (s *Script) options() server.ScriptOptions {
 	return server.ScriptOptions{
 		Disabled: !s.Enabled,
 		Limits: script.Limits{Steps: uint64(s.Steps), Timeout: s.Timeout.Duration, ReadBytes: int64(s.ReadBytes),
 			WriteBytes: int64(s.WriteBytes), ResultBytes: int64(s.ResultBytes), Memory: int64(s.Memory)},
-		Reload:      s.Reload.Duration,
-		Concurrency: s.Concurrency,
+		Reload:       s.Reload.Duration,
+		Concurrency:  s.Concurrency,
+		WorkerMemory: int64(s.WorkerMemory),
 	}
 }

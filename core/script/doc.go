@@ -30,7 +30,7 @@
 // cancellation is seen, and may allocate up to 1 GiB (`"x" * n`), so a
 // doubling loop overshoots a 64 MiB budget several times over before it
 // stops. Hard isolation is ProcessRunner: the same calls in worker
-// processes (WorkerMain) under RLIMIT_AS and RLIMIT_CPU, asking the
+// processes (WorkerMain) under RLIMIT_DATA and RLIMIT_CPU, asking the
 // parent for each host operation over their pipes.
 //
 // Names a script uses that are neither builtins nor Starlark's universe

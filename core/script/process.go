@@ -24,8 +24,8 @@ type ProcessOptions struct {
 	Command []string
 	// Env is added to the worker's environment.
 	Env []string
-	// MemoryLimit is the address space a worker may map beyond what it
-	// maps when it starts (RLIMIT_AS); 0 means DefaultWorkerMemory,
+	// MemoryLimit is the private memory a worker may map beyond what it
+	// maps when it starts (RLIMIT_DATA); 0 means DefaultWorkerMemory,
 	// negative means none (a race-instrumented worker cannot run under
 	// one: its sanitizer's allocator fails).
 	MemoryLimit int64
@@ -35,7 +35,7 @@ type ProcessOptions struct {
 	Logger  *zap.Logger
 }
 
-// DefaultWorkerMemory is a worker's address-space allowance.
+// DefaultWorkerMemory is a worker's memory allowance.
 const DefaultWorkerMemory = 1 << 30
 
 // stopGrace is how long past the call's own deadline the parent waits
@@ -171,13 +171,13 @@ func (pr *ProcessRunner) start() (*worker, error) {
 	w.stdin, w.stdout = stdin, bufio.NewReaderSize(stdout, 64<<10)
 	go func() { _ = cmd.Wait(); close(w.exited) }()
 
-	// The hello frame means the runtime is up: its address space is what
+	// The hello frame means the runtime is up: its memory is what
 	// the limit is relative to.
 	if f, err := readFrame(w.stdout); err != nil || f.Kind != frameHello {
 		w.stop()
 		return nil, status.Errorf(status.IOError, "script runner: worker did not start: %v %s", err, w.stderr.head())
 	}
-	if err := limitAddressSpace(cmd.Process.Pid, pr.o.MemoryLimit); err != nil {
+	if err := limitMemory(cmd.Process.Pid, pr.o.MemoryLimit); err != nil {
 		w.stop()
 		return nil, status.Errorf(status.IOError, "script runner: limit worker memory: %v", err)
 	}
@@ -288,7 +288,7 @@ func (w *worker) failure(ctx, hard context.Context, p *Program, limits Limits, e
 		return fmt.Errorf("script %q: %w", p.Name, status.Errorf(status.Canceled, "call canceled; worker stopped"))
 	case hard.Err() != nil:
 		return newError(ErrTimeout, nil, fmt.Sprintf("script %q: deadline of %v exceeded; worker killed", p.Name, limits.Timeout))
-	case strings.Contains(tail, "out of memory") || strings.Contains(tail, "cannot allocate memory"):
+	case outOfMemory(tail):
 		return newError(ErrMemory, nil, fmt.Sprintf("script %q: worker ran out of its %d MiB of memory and was restarted (%s)", p.Name, w.pr.o.MemoryLimit>>20, tail))
 	case sig == syscall.SIGXCPU:
 		return newError(ErrTimeout, nil, fmt.Sprintf("script %q: worker exceeded its CPU time limit and was restarted", p.Name))
@@ -297,6 +297,20 @@ func (w *worker) failure(ctx, hard context.Context, p *Program, limits Limits, e
 		return newError(ErrMemory, nil, fmt.Sprintf("script %q: worker was killed (out of memory?) and was restarted", p.Name))
 	}
 	return status.Errorf(status.IOError, "script %q: worker failed (%v, %v): %s", p.Name, err, w.cmd.ProcessState, tail)
+}
+
+// outOfMemory says whether a worker's last words blame its memory
+// limit: the Go runtime's out of memory, or a thread it could not start
+// (a thread's stack needs memory too, so under RLIMIT_DATA a growing
+// heap often fails there first).
+func outOfMemory(tail string) bool {
+	for _, s := range []string{"out of memory", "cannot allocate memory", "pthread_create failed",
+		"failed to create new OS thread"} {
+		if strings.Contains(tail, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // headBuffer keeps the first max bytes written to a worker's stderr: a

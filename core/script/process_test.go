@@ -98,11 +98,11 @@ def none():
 
 func TestProcessRunnerMemoryKillsWorker(t *testing.T) {
 	if raceEnabled {
-		t.Skip("the race detector's allocator cannot run under an address-space limit; run without -race")
+		t.Skip("the race detector's allocator cannot run under a memory limit; run without -race")
 	}
 	pr := newTestRunner(t, ProcessOptions{MemoryLimit: 256 << 20})
 	// One operation of 512 MiB: the in-worker heap guard (given a huge
-	// budget here) cannot stop it; the address-space limit does.
+	// budget here) cannot stop it; the memory limit does.
 	p, err := Compile("mem", 1, []byte("def f():\n    return len(\"x\" * (1 << 29))\ndef ok():\n    return 1\n"))
 	require.NoError(t, err)
 	_, err = pr.Run(context.Background(), p, Call{Function: "f", Host: newMemHost(), Limits: Limits{Memory: 8 << 30}})

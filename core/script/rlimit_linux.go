@@ -9,19 +9,36 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// limitAddressSpace caps pid's address space at what it has mapped now
-// plus extra bytes. Relative, because a Go process reserves address space
-// it never touches (a race-enabled one, terabytes).
-func limitAddressSpace(pid int, extra int64) error {
+// limitMemory caps pid's private writable memory (RLIMIT_DATA:
+// heap, thread stacks, anonymous mappings) at what it has now plus extra
+// bytes. RLIMIT_DATA rather than RLIMIT_AS because a Go process reserves
+// address space it never touches (arenas, and glibc's per-thread malloc
+// arenas in a cgo binary, all PROT_NONE until used): under an AS limit a
+// worker fails to start threads long before its heap is big.
+func limitMemory(pid int, extra int64) error {
 	if extra < 0 {
 		return nil
 	}
-	vsz, err := statField(pid, 22) // vsize, bytes
+	data, err := statusKB(pid, "VmData")
 	if err != nil {
 		return err
 	}
-	lim := uint64(vsz) + uint64(extra)
-	return unix.Prlimit(pid, unix.RLIMIT_AS, &unix.Rlimit{Cur: lim, Max: lim}, nil)
+	lim := uint64(data)<<10 + uint64(extra)
+	return unix.Prlimit(pid, unix.RLIMIT_DATA, &unix.Rlimit{Cur: lim, Max: lim}, nil)
+}
+
+// statusKB returns a "kB" field of /proc/pid/status.
+func statusKB(pid int, field string) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			return strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("/proc/%d/status: no %s", pid, field)
 }
 
 // limitCPU lets pid use seconds more of CPU time from now; past it the

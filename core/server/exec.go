@@ -36,6 +36,23 @@ type ScriptOptions struct {
 	// Concurrency bounds the scripts running at once on the node
 	// (default 2 × GOMAXPROCS); more wait for a slot until their deadline.
 	Concurrency int
+	// Workers, when set, runs scripts in worker processes started with
+	// this command (e.g. {ellipticsd, "script-worker"}), Concurrency of
+	// them, each under a memory limit (RLIMIT_DATA) of WorkerMemory beyond its
+	// start (script.ProcessRunner): a script that exhausts memory kills
+	// its worker, not the node. Empty: scripts run in the node's process,
+	// where Limits.Memory is a coarse guard.
+	Workers []string
+	// WorkerMemory is each worker's allowance (default
+	// script.DefaultWorkerMemory).
+	WorkerMemory int64
+}
+
+// scriptRunner runs a compiled script: in the node's process
+// (script.Engine) or in worker processes (script.ProcessRunner).
+type scriptRunner interface {
+	Run(ctx context.Context, p *script.Program, call script.Call) ([]byte, error)
+	Stats() map[string]script.ScriptStats
 }
 
 // DefaultScriptReload is ScriptOptions.Reload's default.
@@ -53,8 +70,10 @@ func (o *ScriptOptions) setDefaults() {
 
 // scriptState is a node's script engine and its cache of loaded scripts.
 type scriptState struct {
-	engine *script.Engine
-	slots  chan struct{}
+	engine  *script.Engine // compiles (and caches) programs; runs them unless workers do
+	runner  scriptRunner
+	workers *script.ProcessRunner // nil: scripts run in the node's process
+	slots   chan struct{}
 
 	mu     sync.Mutex
 	loaded map[string]*loadedScript
@@ -69,6 +88,12 @@ type loadedScript struct {
 
 func (s *Server) initScripts() {
 	s.scripts.engine = script.New(script.Options{Logger: s.log.Named("script")})
+	s.scripts.runner = s.scripts.engine
+	if o := s.opts.Script; len(o.Workers) > 0 {
+		s.scripts.workers = script.NewProcessRunner(script.ProcessOptions{Command: o.Workers, MemoryLimit: o.WorkerMemory,
+			Workers: o.Concurrency, Logger: s.log.Named("script-worker")})
+		s.scripts.runner = s.scripts.workers
+	}
 	s.scripts.slots = make(chan struct{}, s.opts.Script.Concurrency)
 	s.scripts.loaded = map[string]*loadedScript{}
 }
@@ -127,7 +152,7 @@ func (s *Server) handleExec(ctx context.Context, req *Request, _ Replier) ([][]b
 	}
 	host := &execHost{s: s, ls: s.execSession(er.Namespace, group, groups), group: group}
 	start := time.Now()
-	out, err := s.scripts.engine.Run(ctx, prog, script.Call{
+	out, err := s.scripts.runner.Run(ctx, prog, script.Call{
 		Function: er.Function, Key: er.Key, HasKey: er.Flags&proto.ExecNoKey == 0, Data: er.Data,
 		Host: host, Limits: lim,
 		Vars: map[string]string{"node": s.address(), "group": strconv.FormatUint(uint64(group), 10)},

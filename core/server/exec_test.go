@@ -127,6 +127,8 @@ func TestExecLimitsAndErrors(t *testing.T) {
 	require.ErrorIs(t, err, status.ErrNotFound)
 	_, err = sess.PutScript(ctx, "broken", []byte("def f(:\n"))
 	require.ErrorIs(t, err, script.ErrCompile)
+	_, err = sess.PutScript(ctx, "typo", []byte("def f():\n    return nod\n"))
+	require.ErrorContains(t, err, "undefined: nod")
 	_, err = sess.Exec(ctx, k, "no-at-sign", nil, client.ExecOptions{})
 	require.ErrorIs(t, err, status.ErrInvalid)
 

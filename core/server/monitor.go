@@ -130,7 +130,7 @@ func (s *Server) MonitorStat(categories uint64) *stats.Snapshot {
 	}
 	if has(stats.CategoryScripts) {
 		snap.Scripts = map[string]stats.ScriptStats{}
-		for name, sc := range s.scripts.engine.Stats() {
+		for name, sc := range s.scripts.runner.Stats() {
 			snap.Scripts[name] = stats.ScriptStats{Calls: sc.Calls, Errors: sc.Errors, StepLimit: sc.StepLimit,
 				TimeLimit: sc.TimeLimit, ByteLimit: sc.ByteLimit, MemoryLimit: sc.MemoryLimit,
 				Seconds: sc.Latency.Seconds(), MaxSeconds: sc.MaxLatency.Seconds()}

@@ -494,6 +494,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.loops.Wait()
 	s.workers.stop()
+	if s.scripts.workers != nil {
+		_ = s.scripts.workers.Close()
+	}
 	for _, b := range s.backends {
 		if cerr := b.shutdown(); cerr != nil {
 			err = errors.Join(err, fmt.Errorf("server: close backend %d: %w", b.ID, cerr))

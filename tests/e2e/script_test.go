@@ -13,6 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/elliptics/elliptics/core/client"
+	"github.com/elliptics/elliptics/core/stats"
+	"github.com/elliptics/elliptics/core/status"
 )
 
 const e2eScript = `
@@ -149,4 +151,48 @@ func TestScriptsAgainstDaemons(t *testing.T) {
 	require.Equal(t, 0, code, errOut)
 	_, errOut, code = cli(t, nil, append(remote, "exec", "counter@where", "k")...)
 	require.Equal(t, 3, code, errOut) // not found
+}
+
+// TestScriptWorkersContainMemory: with [script] isolation = "process" a
+// script that grows a string without bound kills its worker (the
+// address-space limit), the caller gets a clear error, and the node and
+// its next scripts carry on; reads and writes of scripts in workers go
+// through the node.
+func TestScriptWorkersContainMemory(t *testing.T) {
+	nodes := newCluster(t, 1, 1)
+	f, err := os.OpenFile(nodes[0].conf, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString("\n[script]\nisolation = \"process\"\nworker_memory = \"256MiB\"\nmemory = \"4GiB\"\nconcurrency = 2\n")
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	startAll(t, nodes)
+	ctx := context.Background()
+	sess := session(t, nodes[0].addr)
+	waitTable(t, sess, 1)
+	_, err = sess.PutScript(ctx, "w", []byte(e2eScript+`
+def hog():
+    s = "x" * 1024
+    for i in range(40):
+        s = s + s
+    return len(s)
+`))
+	require.NoError(t, err)
+
+	_, err = sess.Exec(ctx, client.NewKey("k"), "w@hog", nil, client.ExecOptions{})
+	require.Error(t, err)
+	require.Equal(t, status.TooLarge, status.FromError(err), "%v", err)
+	require.Contains(t, err.Error(), "memory")
+
+	// The node is fine, and a new worker runs the next calls, whose
+	// builtins reach the data through the node.
+	for want := 1; want <= 3; want++ {
+		r, err := sess.Exec(ctx, client.NewKey("n"), "w@incr", nil, client.ExecOptions{})
+		require.NoError(t, err)
+		require.Equal(t, fmt.Sprint(want), string(r.Data))
+	}
+	_, err = sess.Ping(ctx)
+	require.NoError(t, err)
+	res, err := sess.MonitorStat(ctx, "", stats.CategoryScripts)
+	require.NoError(t, err)
+	require.Equal(t, uint64(1), res[0].Stats.Scripts["w"].MemoryLimit)
 }
