@@ -29,7 +29,7 @@ Requests per second and latencies are since the node started, or, with
 interrupted. --json prints the nodes' statistics as they sent them (a JSON
 list of {address, stats, error}; with --watch one list per refresh), of
 --categories (a comma-separated list of cache, io, commands, backend, stats,
-procfs, top, recovery, or all; the table needs commands, backend, stats and
+procfs, top, recovery, scripts, or all; the table needs commands, backend, stats and
 procfs). Examples:
 
   elliptics stats
