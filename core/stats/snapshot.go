@@ -21,7 +21,7 @@ const (
 	CategoryProcfs   uint64 = 1 << 6
 	CategoryTop      uint64 = 1 << 7
 	CategoryRecovery uint64 = 1 << 8
-	CategoryScripts  uint64 = 1 << 9 // scripts run by EXEC (not in the original)
+	CategoryScripts  uint64 = 1 << 9     // scripts run by EXEC (not in the original)
 	CategoryAll      uint64 = ^uint64(0) // -1 in the original
 )
 
