@@ -16,6 +16,7 @@ import (
 
 	"github.com/elliptics/elliptics/core/client"
 	"github.com/elliptics/elliptics/core/recovery"
+	"github.com/elliptics/elliptics/core/stats"
 	"github.com/elliptics/elliptics/core/status"
 )
 
@@ -91,6 +92,21 @@ func iterateCount(t *testing.T, s *client.Session, addr string, g uint32) int {
 	return n
 }
 
+// waitNodesKnow waits until each node at addrs has want nodes in its own
+// route table (itself included).
+func waitNodesKnow(t *testing.T, s *client.Session, want int, addrs ...string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		for _, a := range addrs {
+			res, err := s.MonitorStat(context.Background(), a, stats.CategoryStats)
+			if err != nil || res[0].Stats.Stats == nil || res[0].Stats.Stats.RouteSize != want {
+				return false
+			}
+		}
+		return true
+	}, 15*time.Second, 20*time.Millisecond, "nodes %v never all knew %d nodes", addrs, want)
+}
+
 // TestRecoveryJoinKillResume: objects of a 2-node group move to a third
 // node when it joins, reads never miss meanwhile; a node SIGKILLed in the
 // middle of its move resumes the job after a restart; at the end every
@@ -115,6 +131,11 @@ func TestRecoveryJoinKillResume(t *testing.T) {
 		require.NoError(t, err)
 	}
 
+	// The two nodes know each other before the third joins: a node that
+	// joins a cluster still forming learns only the members its seed
+	// knows, and could not name the previous owner of a key it takes over.
+	waitNodesKnow(t, s, 2, n0.addr, n1.addr)
+
 	var stop atomic.Bool
 	var misses atomic.Int64
 	var missed sync.Map
@@ -122,10 +143,14 @@ func TestRecoveryJoinKillResume(t *testing.T) {
 	reader := func(from int) {
 		defer wg.Done()
 		for i := from; !stop.Load(); i = (i + 13) % n {
-			_, err := s.Read(ctx, key(i), 0, 0)
+			_, tried, err := s.ReadAll(ctx, key(i), 0, 0)
 			if errors.Is(err, status.ErrNotFound) {
 				misses.Add(1)
-				missed.Store(i, err.Error())
+				where := ""
+				for _, e := range tried {
+					where += fmt.Sprintf(" [group %d at %s: %v]", e.Group, e.Address, e.Err)
+				}
+				missed.Store(i, fmt.Sprintf("%s at %s, table %s:%s", err, time.Now().Format("15:04:05.000"), s.Node().Table(), where))
 			}
 		}
 	}
