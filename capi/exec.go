@@ -88,6 +88,30 @@ func marshalOut(out *C.ell_json, err *C.ell_error, what string, v any) C.int32_t
 	return C.ELL_OK
 }
 
+// execArgs is the common start of the exec calls: the session, the event,
+// the input and the options.
+func execArgs(h C.ell_session_t, event *C.ell_cchar, data *C.ell_cvoid, n C.size_t, limits *C.ell_cexec_limits,
+	out *C.ell_json, err *C.ell_error, what string) (*client.Session, string, []byte, client.ExecOptions, C.int32_t, bool) {
+	var o client.ExecOptions
+	if event == nil {
+		return nil, "", nil, o, invalid(err, "%s: event is NULL", what), false
+	}
+	s, rc, ok := execSession(h, out, err, what)
+	if !ok {
+		return nil, "", nil, o, rc, false
+	}
+	lim, e := goLimits(limits)
+	if e != nil {
+		return nil, "", nil, o, fail(err, e), false
+	}
+	in, e := goBytes(unsafe.Pointer(data), n, "data")
+	if e != nil {
+		return nil, "", nil, o, fail(err, e), false
+	}
+	o.Limits = lim
+	return s, goString(event), in, o, C.ELL_OK, true
+}
+
 // execSession is the common start of this file's calls.
 func execSession(h C.ell_session_t, out *C.ell_json, err *C.ell_error, what string) (*client.Session, C.int32_t, bool) {
 	if out == nil {
@@ -106,23 +130,10 @@ func execSession(h C.ell_session_t, out *C.ell_json, err *C.ell_error, what stri
 func ell_session_exec(h C.ell_session_t, key *C.ell_ckey, event *C.ell_cchar, data *C.ell_cvoid, n C.size_t,
 	limits *C.ell_cexec_limits, out *C.ell_json, err *C.ell_error) (rc C.int32_t) {
 	defer guard(err, &rc)
-	if event == nil {
-		return invalid(err, "ell_session_exec: event is NULL")
-	}
-	s, rc, ok := execSession(h, out, err, "ell_session_exec")
+	s, ev, in, o, rc, ok := execArgs(h, event, data, n, limits, out, err, "ell_session_exec")
 	if !ok {
 		return rc
 	}
-	lim, e := goLimits(limits)
-	if e != nil {
-		return fail(err, e)
-	}
-	in, e := goBytes(unsafe.Pointer(data), n, "data")
-	if e != nil {
-		return fail(err, e)
-	}
-	ev := goString(event)
-	o := client.ExecOptions{Limits: lim}
 	ctx := context.Background()
 	if key == nil {
 		res, e := s.ExecAll(ctx, ev, in, o)
@@ -151,26 +162,15 @@ func ell_session_run_jobs(h C.ell_session_t, event *C.ell_cchar, keys *C.ell_ccs
 	n C.size_t, concurrency C.int32_t, limits *C.ell_cexec_limits, progress C.ell_progress, userdata unsafe.Pointer,
 	out *C.ell_json, err *C.ell_error) (rc C.int32_t) {
 	defer guard(err, &rc)
-	if event == nil {
-		return invalid(err, "ell_session_run_jobs: event is NULL")
-	}
 	if keys == nil && count > 0 {
 		return invalid(err, "ell_session_run_jobs: keys is NULL with count %d", uint64(count))
 	}
 	if uint64(count) > maxCount {
 		return invalid(err, "ell_session_run_jobs: %d keys", uint64(count))
 	}
-	s, rc, ok := execSession(h, out, err, "ell_session_run_jobs")
+	s, ev, in, eo, rc, ok := execArgs(h, event, data, n, limits, out, err, "ell_session_run_jobs")
 	if !ok {
 		return rc
-	}
-	lim, e := goLimits(limits)
-	if e != nil {
-		return fail(err, e)
-	}
-	in, e := goBytes(unsafe.Pointer(data), n, "data")
-	if e != nil {
-		return fail(err, e)
 	}
 	ks := make([]string, int(count))
 	slots := map[string][]int{} // the indexes of each key, for the reply's order
@@ -186,7 +186,7 @@ func ell_session_run_jobs(h C.ell_session_t, event *C.ell_cchar, keys *C.ell_ccs
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	o := client.JobOptions{Concurrency: int(concurrency), Exec: client.ExecOptions{Limits: lim}}
+	o := client.JobOptions{Concurrency: int(concurrency), Exec: eo}
 	var stop C.int32_t
 	if progress != nil {
 		o.Progress = func(done, total int) {
@@ -200,7 +200,7 @@ func ell_session_run_jobs(h C.ell_session_t, event *C.ell_cchar, keys *C.ell_ccs
 		}
 	}
 	js := make([]execJSON, len(ks))
-	_, e = s.RunJobs(ctx, goString(event), ks, in, o, func(r client.ExecResult) {
+	_, e := s.RunJobs(ctx, ev, ks, in, o, func(r client.ExecResult) {
 		idx := slots[r.Key]
 		js[idx[0]], slots[r.Key] = toExecJSON(r), idx[1:]
 	})

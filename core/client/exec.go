@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -147,15 +148,7 @@ func (s *Session) ExecEach(ctx context.Context, event string, data []byte, o Exe
 func (s *Session) ExecAll(ctx context.Context, event string, data []byte, o ExecOptions) ([]ExecResult, error) {
 	var out []ExecResult
 	err := s.ExecEach(ctx, event, data, o, func(r ExecResult) { out = append(out, r) })
-	slices.SortFunc(out, func(a, b ExecResult) int {
-		if a.Address < b.Address {
-			return -1
-		}
-		if a.Address > b.Address {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b ExecResult) int { return strings.Compare(a.Address, b.Address) })
 	return out, err
 }
 

@@ -223,15 +223,7 @@ func (s *Session) ListScripts(ctx context.Context) ([]ScriptInfo, error) {
 	for _, in := range m {
 		out = append(out, in)
 	}
-	slices.SortFunc(out, func(a, b ScriptInfo) int {
-		if a.Name < b.Name {
-			return -1
-		}
-		if a.Name > b.Name {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b ScriptInfo) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
 }
 
