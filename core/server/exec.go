@@ -104,7 +104,7 @@ func (s *Server) initScripts() {
 // Not Ordered: a script may write its own key, through the per-key queue.
 func (s *Server) handleExec(ctx context.Context, req *Request, _ Replier) ([][]byte, error) {
 	if s.opts.Script.Disabled {
-		return nil, status.Errorf(status.Unsupported, "scripts are disabled on this node ([script] disabled)")
+		return nil, status.Errorf(status.Unsupported, "scripts are disabled on this node ([script] enabled = false)")
 	}
 	er, err := proto.DecodeExecRequest(req.Payload)
 	if err != nil {
