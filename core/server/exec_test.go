@@ -250,3 +250,15 @@ func TestJobsSpreadOverOwners(t *testing.T) {
 		require.Equal(t, "done!", string(e.Data))
 	}
 }
+
+func TestExecDisabled(t *testing.T) {
+	ctx := context.Background()
+	_, _, sess := startCluster(t, clustertest.Options{Nodes: 1, Groups: 1, Recovery: server.RecoveryOptions{Manual: true},
+		Script: server.ScriptOptions{Disabled: true}})
+	sess.SetGroups(1)
+	_, err := sess.PutScript(ctx, "s", []byte("def f():\n    return 1\n"))
+	require.NoError(t, err, "storing scripts is a write like any other")
+	_, err = sess.Exec(ctx, client.NewKey("k"), "s@f", nil, client.ExecOptions{})
+	require.Equal(t, status.Unsupported, status.FromError(err), "%v", err)
+	require.ErrorContains(t, err, "enabled = false")
+}
