@@ -42,8 +42,13 @@ func startHTTPAPI(cfg config.Config, remotes []string, logger *zap.Logger) (*htt
 		return nil, fmt.Errorf("http api: listen on %s: %w", cfg.HTTP.Addr, err)
 	}
 	log := logger.Named("http")
+	dial, err := cfg.ClientDial() // [tls]: the cluster is reached with TLS
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
 	node := client.NewNode(client.Config{Name: "ellipticsd http api", Logger: log.Named("client"),
-		WaitTimeout: cfg.Node.RequestTimeout.Duration, MaxPayload: uint64(cfg.Node.MaxPayload)})
+		WaitTimeout: cfg.Node.RequestTimeout.Duration, MaxPayload: uint64(cfg.Node.MaxPayload), Dial: dial})
 	// Requests outside /v1/ go to the S3 handler, when enabled.
 	opts := cfg.HTTP.HandlerOptions(log)
 	if cfg.S3.Enabled {
