@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -46,6 +47,14 @@ func startHTTPAPI(cfg config.Config, remotes []string, logger *zap.Logger) (*htt
 	if err != nil {
 		ln.Close()
 		return nil, err
+	}
+	tc, err := cfg.HTTPConfig() // http.tls: HTTPS
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	if tc != nil {
+		ln = tls.NewListener(ln, tc)
 	}
 	node := client.NewNode(client.Config{Name: "ellipticsd http api", Logger: log.Named("client"),
 		WaitTimeout: cfg.Node.RequestTimeout.Duration, MaxPayload: uint64(cfg.Node.MaxPayload), Dial: dial})
@@ -137,4 +146,12 @@ func selfAddrs(addrs []net.Addr) []string {
 		out = append(out, net.JoinHostPort(host, port))
 	}
 	return out
+}
+
+// httpScheme is the scheme of the API's URL.
+func httpScheme(cfg config.Config) string {
+	if cfg.HTTP.TLS {
+		return "https"
+	}
+	return "http"
 }

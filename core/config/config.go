@@ -636,7 +636,7 @@ func (c *Config) Validate() error {
 	}
 	c.HTTP.validate(&p, n.MaxPayload)
 	c.Script.validate(&p, n.RequestTimeout.Duration)
-	c.TLS.validate(&p)
+	c.TLS.validate(&p, c.HTTP.TLS)
 	if c.S3.Enabled {
 		if _, err := c.S3.Options(nil); err != nil {
 			p.add("s3", "%v", err)

@@ -3,6 +3,7 @@ package config
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"net"
 	"os"
 	"slices"
@@ -51,7 +52,7 @@ type TLS struct {
 func (t TLS) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" }
 
 // validate adds the problems of the [tls] table to p; it reads the files.
-func (t *TLS) validate(p *problems) {
+func (t *TLS) validate(p *problems, httpTLS bool) {
 	if t.ClientAuth != "" && !slices.Contains(ClientAuthModes, t.ClientAuth) {
 		p.add("tls.client_auth", "%q is not one of %s", t.ClientAuth, strings.Join(ClientAuthModes, ", "))
 	}
@@ -59,6 +60,9 @@ func (t *TLS) validate(p *problems) {
 		p.add("tls.min_version", "%q is not one of %s", t.MinVersion, strings.Join(TLSVersions, ", "))
 	}
 	if !t.Enabled() {
+		if httpTLS {
+			p.add("http.tls", "needs the node's certificate: [tls] cert_file and key_file")
+		}
 		for _, k := range []struct{ key, val string }{{"ca_file", t.CAFile}, {"client_auth", t.ClientAuth},
 			{"server_name", t.ServerName}, {"min_version", t.MinVersion}} {
 			if k.val != "" {
@@ -120,4 +124,22 @@ func (c *Config) ClientDial() (func(ctx context.Context, addr string) (net.Conn,
 		return nil, err
 	}
 	return tr.Dial, nil
+}
+
+// HTTPConfig returns the TLS configuration of the [http] API when http.tls
+// is set (the node's certificate, TLS 1.2 or min_version; no client
+// certificates), else nil.
+func (c *Config) HTTPConfig() (*tls.Config, error) {
+	if !c.HTTP.TLS {
+		return nil, nil
+	}
+	tr, err := c.TLS.Transport()
+	if err != nil {
+		return nil, err
+	}
+	if tr == nil || tr.Server == nil {
+		return nil, errors.New("http.tls: needs [tls] cert_file and key_file")
+	}
+	return &tls.Config{Certificates: tr.Server.Certificates, MinVersion: tr.Server.MinVersion,
+		NextProtos: []string{"http/1.1"}}, nil
 }

@@ -148,3 +148,22 @@ client_auth = "require"
 	require.NoError(t, n.AddRemotes(ctx, b.Addrs()[0].String()))
 	require.NoError(t, n.WaitRoutes(ctx, func(tb *route.Table) bool { return tb.Len() == 2 }))
 }
+
+func TestHTTPTLS(t *testing.T) {
+	f := writeTLSFiles(t)
+	_, err := Parse([]byte("[[backend]]\ntype = \"mem\"\n[http]\naddr = \"127.0.0.1:0\"\ntls = true\n"))
+	require.ErrorContains(t, err, "http.tls: needs the node's certificate")
+
+	c, err := Parse([]byte(fmt.Sprintf("[[backend]]\ntype = \"mem\"\n[http]\naddr = \"127.0.0.1:0\"\ntls = true\n"+
+		"[tls]\ncert_file = %q\nkey_file = %q\nmin_version = \"1.3\"\n", f.cert, f.key)))
+	require.NoError(t, err)
+	tc, err := c.HTTPConfig()
+	require.NoError(t, err)
+	require.Len(t, tc.Certificates, 1)
+	require.Equal(t, uint16(tls.VersionTLS13), tc.MinVersion)
+
+	c.HTTP.TLS = false
+	tc, err = c.HTTPConfig()
+	require.NoError(t, err)
+	require.Nil(t, tc)
+}

@@ -2,7 +2,10 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -47,7 +50,7 @@ func TestTLSCluster(t *testing.T) {
 	for i, n := range nodes {
 		extra := ""
 		if i == 0 {
-			extra = fmt.Sprintf("\n[http]\naddr = %q\n", httpAddr)
+			extra = fmt.Sprintf("\n[http]\naddr = %q\ntls = true\n", httpAddr)
 		}
 		f, err := os.OpenFile(n.conf, os.O_APPEND|os.O_WRONLY, 0)
 		require.NoError(t, err)
@@ -105,13 +108,32 @@ client_auth = "require"
 	require.Equal(t, 0, code, errOut)
 	require.Equal(t, "from the cli", out)
 
-	// The HTTP API (plain HTTP) reaches its node and the other over TLS.
-	waitHTTP(t, "http://"+httpAddr+"/v1/ns/tls-http")
-	code, _, _ = httpDo(t, http.MethodPut, "http://"+httpAddr+"/v1/ns/tls-http", []byte("over https? no, http to tls"))
-	require.Less(t, code, 300)
-	code, _, body := httpDo(t, http.MethodGet, "http://"+httpAddr+"/v1/ns/tls-http?groups=2", nil)
-	require.Equal(t, http.StatusOK, code)
-	require.Equal(t, "over https? no, http to tls", string(body))
+	// The HTTP API, over HTTPS (http.tls) with the node's certificate,
+	// reaches its node and the other over TLS.
+	caPEM, err := os.ReadFile(caFile)
+	require.NoError(t, err)
+	pool := x509.NewCertPool()
+	require.True(t, pool.AppendCertsFromPEM(caPEM))
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	url := "https://" + httpAddr + "/v1/ns/tls-http"
+	waitHTTP(t, hc, url)
+	req, err := http.NewRequest(http.MethodPut, url, strings.NewReader("over https"))
+	require.NoError(t, err)
+	resp, err := hc.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Less(t, resp.StatusCode, 300)
+	resp, err = hc.Get(url + "?groups=2")
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, "over https", string(body))
+	resp, err = http.Get("http://" + httpAddr + "/v1/ns/tls-http") // plain HTTP to the HTTPS port
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
 
 	// A client without a certificate is refused.
 	start := time.Now()
@@ -150,11 +172,11 @@ client_auth = "require"
 }
 
 // waitHTTP waits until the HTTP API answers (any status but 503).
-func waitHTTP(t *testing.T, url string) {
+func waitHTTP(t *testing.T, hc *http.Client, url string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get(url)
+		resp, err := hc.Get(url)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode != http.StatusServiceUnavailable {
