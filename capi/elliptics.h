@@ -125,6 +125,15 @@ int32_t ell_node_add_remotes(ell_node_t n, const char *const *addrs, size_t coun
 /* Changes the default wait timeout of sessions made after the call, and how
  * often routes are pulled again; 0 leaves a value as it is. */
 int32_t ell_node_set_timeouts(ell_node_t n, int64_t wait_timeout_ms, int64_t check_timeout_ms, ell_error *err);
+/* Makes the node connect with TLS from now on (docs/tls.md): ca_file holds
+ * the CA certificates that verify the nodes (NULL or "": the system's
+ * pool); cert_file and key_file, both or neither, are the client
+ * certificate for nodes with client_auth; server_name, unless NULL or "",
+ * is the name the nodes' certificates are verified against instead of the
+ * host of their address. Call it before ell_node_add_remotes: connections
+ * already open stay as they are. The files are read by the call. */
+int32_t ell_node_set_tls(ell_node_t n, const char *ca_file, const char *cert_file, const char *key_file,
+			 const char *server_name, ell_error *err);
 /* Closes every connection; operations in flight fail with ELL_ECANCELED.
  * Sessions of the node stay valid handles but their calls fail. */
 void ell_node_close(ell_node_t n);

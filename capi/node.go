@@ -13,6 +13,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/elliptics/elliptics/core/client"
 	"github.com/elliptics/elliptics/core/id"
 	"github.com/elliptics/elliptics/core/status"
+	"github.com/elliptics/elliptics/core/transport"
 )
 
 // node is the object behind an ell_node_t.
@@ -35,6 +37,8 @@ type node struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	dial   time.Duration
+	// tls, once set by ell_node_set_tls, dials new connections (tls.go).
+	tls atomic.Pointer[transport.TLS]
 
 	mu   sync.Mutex
 	wait time.Duration // default timeout of sessions made from now on
@@ -120,7 +124,9 @@ func ell_node_new(cfg *C.ell_cnode_config, out *C.ell_node_t, err *C.ell_error) 
 	if e != nil {
 		return fail(err, fmt.Errorf("ell_node_new: %w", e))
 	}
+	nd := &node{log: log, logFile: logFile}
 	n := client.NewNode(client.Config{
+		Dial:            nd.dialer,
 		WaitTimeout:     ms(c.wait_timeout_ms),
 		DialTimeout:     ms(c.dial_timeout_ms),
 		RefreshInterval: ms(c.check_timeout_ms),
@@ -130,7 +136,7 @@ func ell_node_new(cfg *C.ell_cnode_config, out *C.ell_node_t, err *C.ell_error) 
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	conf := n.Config() // with the defaults filled in
-	nd := &node{n: n, log: log, logFile: logFile, ctx: ctx, cancel: cancel, dial: conf.DialTimeout, wait: conf.WaitTimeout}
+	nd.n, nd.ctx, nd.cancel, nd.dial, nd.wait = n, ctx, cancel, conf.DialTimeout, conf.WaitTimeout
 	*out = C.ell_node_t(handles.add(nd))
 	return C.ELL_OK
 }

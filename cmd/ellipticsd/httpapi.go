@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -42,8 +43,21 @@ func startHTTPAPI(cfg config.Config, remotes []string, logger *zap.Logger) (*htt
 		return nil, fmt.Errorf("http api: listen on %s: %w", cfg.HTTP.Addr, err)
 	}
 	log := logger.Named("http")
+	dial, err := cfg.ClientDial() // [tls]: the cluster is reached with TLS
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	tc, err := cfg.HTTPConfig() // http.tls: HTTPS
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	if tc != nil {
+		ln = tls.NewListener(ln, tc)
+	}
 	node := client.NewNode(client.Config{Name: "ellipticsd http api", Logger: log.Named("client"),
-		WaitTimeout: cfg.Node.RequestTimeout.Duration, MaxPayload: uint64(cfg.Node.MaxPayload)})
+		WaitTimeout: cfg.Node.RequestTimeout.Duration, MaxPayload: uint64(cfg.Node.MaxPayload), Dial: dial})
 	// Requests outside /v1/ go to the S3 handler, when enabled.
 	opts := cfg.HTTP.HandlerOptions(log)
 	if cfg.S3.Enabled {
@@ -132,4 +146,12 @@ func selfAddrs(addrs []net.Addr) []string {
 		out = append(out, net.JoinHostPort(host, port))
 	}
 	return out
+}
+
+// httpScheme is the scheme of the API's URL.
+func httpScheme(cfg config.Config) string {
+	if cfg.HTTP.TLS {
+		return "https"
+	}
+	return "http"
 }

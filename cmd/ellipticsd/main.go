@@ -161,7 +161,7 @@ func serve(cfg config.Config, logger *zap.Logger, stdout io.Writer, sigs <-chan 
 		fmt.Fprintf(stdout, "ellipticsd status page on http://%s/\n", a)
 	}
 	if api != nil {
-		fmt.Fprintf(stdout, "ellipticsd http api on http://%s%s\n", api.Addr(), httpapi.Prefix)
+		fmt.Fprintf(stdout, "ellipticsd http api on %s://%s%s\n", httpScheme(cfg), api.Addr(), httpapi.Prefix)
 	}
 
 	ctx, cancel := stopContext(cfg, sigs, logger)
@@ -181,7 +181,7 @@ func serveFrontend(cfg config.Config, logger *zap.Logger, stdout io.Writer, sigs
 		return err
 	}
 	fmt.Fprintf(stdout, "ellipticsd listening on %s\n", api.Addr())
-	fmt.Fprintf(stdout, "ellipticsd http api on http://%s%s\n", api.Addr(), httpapi.Prefix)
+	fmt.Fprintf(stdout, "ellipticsd http api on %s://%s%s\n", httpScheme(cfg), api.Addr(), httpapi.Prefix)
 	ctx, cancel := stopContext(cfg, sigs, logger)
 	defer cancel()
 	api.stop(ctx)

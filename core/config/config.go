@@ -134,6 +134,8 @@ type Config struct {
 	S3 s3.Config `toml:"s3"`
 	// Script is the [script] table (script.go).
 	Script Script `toml:"script"`
+	// TLS is the [tls] table (tls.go).
+	TLS TLS `toml:"tls"`
 }
 
 // Defaults of the [monitor] table.
@@ -404,6 +406,7 @@ type file struct {
 	HTTP     HTTP          `toml:"http"`
 	S3       s3.Config     `toml:"s3"`
 	Script   Script        `toml:"script"`
+	TLS      TLS           `toml:"tls"`
 }
 
 type fileBackend struct {
@@ -428,7 +431,7 @@ func decode(data []byte) (Config, error) {
 	if err := dec.Decode(&f); err != nil {
 		return Config{}, decodeError(data, err)
 	}
-	c := Config{Node: f.Node, Recovery: f.Recovery, Monitor: f.Monitor, HTTP: f.HTTP, S3: f.S3, Script: f.Script}
+	c := Config{Node: f.Node, Recovery: f.Recovery, Monitor: f.Monitor, HTTP: f.HTTP, S3: f.S3, Script: f.Script, TLS: f.TLS}
 	if c.HTTP.Groups == nil {
 		c.HTTP.Groups = []int64{}
 	}
@@ -633,6 +636,7 @@ func (c *Config) Validate() error {
 	}
 	c.HTTP.validate(&p, n.MaxPayload)
 	c.Script.validate(&p, n.RequestTimeout.Duration)
+	c.TLS.validate(&p, c.HTTP.TLS)
 	if c.S3.Enabled {
 		if _, err := c.S3.Options(nil); err != nil {
 			p.add("s3", "%v", err)
@@ -870,6 +874,13 @@ func (c *Config) ServerOptions(logger *zap.Logger) (server.Options, error) {
 			TopPeriod: c.Monitor.TopPeriod.Duration,
 		},
 		Script: c.Script.options(),
+	}
+	tr, err := c.TLS.Transport() // [tls]: listen and dial the other nodes with TLS
+	if err != nil {
+		return server.Options{}, err
+	}
+	if tr != nil {
+		opts.Transport, opts.Peer.Dial = tr, tr.Dial
 	}
 	if opts.Recovery.HandoffWindow == 0 {
 		opts.Recovery.HandoffWindow = -1 // "0s" in the file: off

@@ -52,6 +52,10 @@ type HTTP struct {
 	// transfer encoding) bigger than a chunk. Default "" (the system's
 	// temporary directory).
 	SpoolDir string `toml:"spool_dir"`
+	// TLS serves the API over HTTPS with the node's [tls] certificate
+	// (needs [tls]; clients' certificates are not asked for). Default
+	// false.
+	TLS bool `toml:"tls"`
 }
 
 func defaultHTTP() HTTP {

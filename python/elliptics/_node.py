@@ -44,7 +44,12 @@ class Config:
     ``check_timeout``: seconds between route refreshes (default 5);
     ``dial_timeout``: seconds to connect to a node (default 5);
     ``proxy``: send everything through the remotes added (NAT);
-    ``name``: names the client in node logs.
+    ``name``: names the client in node logs;
+    ``tls_ca``, ``tls_cert``, ``tls_key``, ``tls_server_name``: connect with
+    TLS (docs/tls.md), any of them set turns it on: the CA file verifying
+    the nodes (default: the system's pool), the client certificate and key
+    files (both or neither), the name the nodes' certificates are verified
+    against instead of the host of their address.
 
     The original's ``cookie``, ``io_thread_num``, ``nonblocking_io_thread_num``,
     ``net_thread_num``, ``flags`` and ``client_prio`` are accepted (range
@@ -60,6 +65,10 @@ class Config:
         self.dial_timeout: float = 5
         self.proxy = False
         self.name = ""
+        self.tls_ca = ""
+        self.tls_cert = ""
+        self.tls_key = ""
+        self.tls_server_name = ""
         self._cookie = ""
         self._ints = {
             "io_thread_num": 1,
@@ -151,6 +160,13 @@ class Node:
         err = _lib.new_error()
         _lib.raise_for(lib.ell_node_new(c, out, err), err, "ell_node_new")
         self._handle = int(out[0])
+        tls = [str(v or "") for v in (cfg.tls_ca, cfg.tls_cert, cfg.tls_key, cfg.tls_server_name)]
+        if any(tls):
+            err = _lib.new_error()
+            rc = lib.ell_node_set_tls(self._handle, *[ffi.new("char[]", v.encode()) for v in tls], err)
+            if rc != 0:
+                self.close()
+            _lib.raise_for(rc, err, "ell_node_set_tls")
 
     @property
     def handle(self) -> int:

@@ -183,6 +183,7 @@ static void test_bad_handles(ell_session_t live_session)
 	CHECK(ell_queue_fd(0) == -1, "queue fd");
 	CHECK_RC(ell_node_add_remotes(0, addrs, 1, &e), ELL_EINVAL, e);
 	CHECK_RC(ell_node_set_timeouts(0, 1, 1, &e), ELL_EINVAL, e);
+	CHECK_RC(ell_node_set_tls(0, NULL, NULL, NULL, NULL, &e), ELL_EINVAL, e);
 	ell_route_list rl;
 	CHECK_RC(ell_node_routes(0, &rl, &e), ELL_EINVAL, e);
 	CHECK(rl.routes == NULL && rl.count == 0, "empty list on failure");
@@ -285,6 +286,11 @@ static void test_settings(ell_node_t n, ell_session_t s)
 	ell_session_free(c);
 	CHECK_RC(ell_node_set_timeouts(n, 5000, 0, &e), ELL_OK, e);
 	CHECK_RC(ell_node_set_timeouts(n, -1, 0, &e), ELL_EINVAL, e);
+
+	/* set_tls reads its files at once; a bad one leaves the node on TCP. */
+	CHECK_RC(ell_node_set_tls(n, "/nonexistent/ca.crt", NULL, NULL, NULL, &e), ELL_EINVAL, e);
+	CHECK(strstr(e.message, "/nonexistent/ca.crt") != NULL, "set_tls names the file: %s", e.message);
+	CHECK_RC(ell_node_set_tls(n, NULL, "/nonexistent/c.crt", NULL, NULL, &e), ELL_EINVAL, e);
 }
 
 static void test_round_trip(ell_session_t s)

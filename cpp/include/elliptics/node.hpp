@@ -99,6 +99,19 @@ public:
 		detail::check(ell_node_set_timeouts(handle(), wait_timeout.count(), check_timeout.count(), &err), err);
 	}
 
+	// Connects with TLS from now on (docs/tls.md): ca_file verifies the
+	// nodes ("" = the system's pool); cert_file and key_file, both or
+	// neither, are the client certificate; server_name, unless "", is the
+	// name verified instead of the host of the address. Call before
+	// add_remotes.
+	void set_tls(const std::string &ca_file, const std::string &cert_file = {}, const std::string &key_file = {},
+		     const std::string &server_name = {}) {
+		ell_error err{};
+		detail::check(ell_node_set_tls(handle(), ca_file.c_str(), cert_file.c_str(), key_file.c_str(),
+					       server_name.c_str(), &err),
+			      err);
+	}
+
 	// The current route table, sorted by group, then id.
 	[[nodiscard]] std::vector<route> routes() const { return routes_of(handle()); }
 
