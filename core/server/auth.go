@@ -170,7 +170,7 @@ func (c *conn) authStep(payload []byte) ([][]byte, error) {
 		}
 		if !auth.Verify(secret, auth.RoleClient, a.kind, a.keyID, a.clientNonce, a.serverNonce, r.Proof[:]) {
 			if a.kind == auth.KindPeer {
-				c.log.Warn("node "+c.nc.RemoteAddr().String()+" tried to join with a wrong cluster secret: refused")
+				c.log.Warn("node " + c.nc.RemoteAddr().String() + " tried to join with a wrong cluster secret: refused")
 				return nil, auth.ErrBadProof
 			}
 			c.log.Warn("authentication refused: bad proof", zap.Stringer("kind", a.kind), zap.String("key_id", a.keyID))
