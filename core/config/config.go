@@ -134,6 +134,8 @@ type Config struct {
 	S3 s3.Config `toml:"s3"`
 	// Script is the [script] table (script.go).
 	Script Script `toml:"script"`
+	// Security is the [security] table (security.go).
+	Security Security `toml:"security,omitempty"`
 }
 
 // Defaults of the [monitor] table.
@@ -404,6 +406,7 @@ type file struct {
 	HTTP     HTTP          `toml:"http"`
 	S3       s3.Config     `toml:"s3"`
 	Script   Script        `toml:"script"`
+	Security Security      `toml:"security"`
 }
 
 type fileBackend struct {
@@ -428,7 +431,10 @@ func decode(data []byte) (Config, error) {
 	if err := dec.Decode(&f); err != nil {
 		return Config{}, decodeError(data, err)
 	}
-	c := Config{Node: f.Node, Recovery: f.Recovery, Monitor: f.Monitor, HTTP: f.HTTP, S3: f.S3, Script: f.Script}
+	c := Config{Node: f.Node, Recovery: f.Recovery, Monitor: f.Monitor, HTTP: f.HTTP, S3: f.S3, Script: f.Script, Security: f.Security}
+	if len(c.Security.Anonymous) == 0 {
+		c.Security.Anonymous = nil // "anonymous = []" is the default
+	}
 	if c.HTTP.Groups == nil {
 		c.HTTP.Groups = []int64{}
 	}
@@ -633,6 +639,7 @@ func (c *Config) Validate() error {
 	}
 	c.HTTP.validate(&p, n.MaxPayload)
 	c.Script.validate(&p, n.RequestTimeout.Duration)
+	c.Security.options(&p)
 	if c.S3.Enabled {
 		if _, err := c.S3.Options(nil); err != nil {
 			p.add("s3", "%v", err)
@@ -870,6 +877,7 @@ func (c *Config) ServerOptions(logger *zap.Logger) (server.Options, error) {
 			TopPeriod: c.Monitor.TopPeriod.Duration,
 		},
 		Script: c.Script.options(),
+		Auth:   c.Security.options(&problems{}), // validated above
 	}
 	if opts.Recovery.HandoffWindow == 0 {
 		opts.Recovery.HandoffWindow = -1 // "0s" in the file: off
@@ -931,7 +939,9 @@ func (c *Config) ServerOptions(logger *zap.Logger) (server.Options, error) {
 func (c *Config) Marshal() ([]byte, error) {
 	var buf bytes.Buffer
 	enc := toml.NewEncoder(&buf)
-	if err := enc.Encode(c); err != nil {
+	shown := *c
+	shown.Security = c.Security.redacted() // secrets stay out of printouts
+	if err := enc.Encode(&shown); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
