@@ -89,6 +89,7 @@ type globals struct {
 	json      bool
 	column    string
 	proxy     bool
+	auth      authFlags // auth.go
 }
 
 func (g *globals) register(fs *flag.FlagSet) {
@@ -103,6 +104,7 @@ func (g *globals) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.column, "column", "", "column `NAME` of the object to address (default column if empty)")
 	fs.BoolVar(&g.proxy, "proxy", false, "send every request through the --remote nodes and connect to no other node\n"+
 		"(for clients behind NAT or a firewall: the --remote nodes forward to the others)")
+	g.auth.register(fs)
 }
 
 // addrList is the value of --remote.
@@ -296,6 +298,9 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	if c.g.timeout <= 0 {
 		return c.fail(usageErrorf("--timeout must be positive, not %v", c.g.timeout))
 	}
+	if err := c.resolveAuth(); err != nil {
+		return c.fail(err)
+	}
 	return c.fail(act(ctx, c, pos))
 }
 
@@ -364,7 +369,7 @@ func (c *cli) remotes() ([]string, error) {
 // newNode makes the client node of the invocation, with no remotes yet.
 func (c *cli) newNode() *client.Node {
 	c.node = client.NewNode(client.Config{WaitTimeout: c.g.timeout, DialTimeout: c.g.timeout, Name: "elliptics-cli",
-		Proxy: c.g.proxy})
+		Proxy: c.g.proxy, Auth: c.g.auth.resolved})
 	return c.node
 }
 
@@ -378,6 +383,9 @@ func (c *cli) connect(ctx context.Context) ([]string, error) {
 	if err := c.newNode().AddRemotes(ctx, addrs...); err != nil {
 		if ctx.Err() != nil {
 			return nil, &cliError{code: exitFailed, msg: "interrupted while connecting"}
+		}
+		if np := notPermitted(addrs, err); np != nil {
+			return nil, np
 		}
 		why := strings.TrimPrefix(err.Error(), "no remote reachable: ")
 		return nil, &cliError{code: exitUnreachable, msg: fmt.Sprintf("cannot reach %s: %s", strings.Join(addrs, ", "), why)}
