@@ -42,8 +42,19 @@ func startHTTPAPI(cfg config.Config, remotes []string, logger *zap.Logger) (*htt
 		return nil, fmt.Errorf("http api: listen on %s: %w", cfg.HTTP.Addr, err)
 	}
 	log := logger.Named("http")
+	// With [security], the API proves the cluster secret like the node's
+	// own peer connections: it is part of the node (docs/security.md).
+	sec, err := cfg.Security.AuthOptions()
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	if sec.Enabled() {
+		log.Warn("the HTTP API (/v1/) does not authenticate its requests: serve it only to trusted networks", zap.String("addr", cfg.HTTP.Addr))
+	}
 	node := client.NewNode(client.Config{Name: "ellipticsd http api", Logger: log.Named("client"),
-		WaitTimeout: cfg.Node.RequestTimeout.Duration, MaxPayload: uint64(cfg.Node.MaxPayload)})
+		WaitTimeout: cfg.Node.RequestTimeout.Duration, MaxPayload: uint64(cfg.Node.MaxPayload),
+		Auth: client.AuthConfig{ClusterSecret: sec.ClusterSecret}})
 	// Requests outside /v1/ go to the S3 handler, when enabled.
 	opts := cfg.HTTP.HandlerOptions(log)
 	if cfg.S3.Enabled {

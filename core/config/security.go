@@ -115,3 +115,11 @@ func (s Security) redacted() Security {
 	}
 	return s
 }
+
+// AuthOptions returns the table as server.AuthOptions (secrets read from
+// their files), or its problems.
+func (s *Security) AuthOptions() (server.AuthOptions, error) {
+	var p problems
+	o := s.options(&p)
+	return o, p.err()
+}

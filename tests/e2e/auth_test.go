@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,6 +48,14 @@ func TestAuthClusterAndCLI(t *testing.T) {
 	appendSecurity(t, nodes[0], e2eClusterSecret)
 	appendSecurity(t, nodes[1], e2eClusterSecret)
 	appendSecurity(t, nodes[2], "a-wrong-cluster-secret-0123")
+	// The node's built-in HTTP API is part of the node: it proves the
+	// cluster secret and keeps working.
+	httpAddr := freeAddr(t)
+	f, err := os.OpenFile(nodes[0].conf, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = fmt.Fprintf(f, "\n[http]\naddr = %q\n", httpAddr)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
 	startAll(t, nodes[:2])
 
 	secretFile := filepath.Join(t.TempDir(), "app.secret")
@@ -70,6 +80,28 @@ func TestAuthClusterAndCLI(t *testing.T) {
 	out, errOut, code := cli(t, nil, append([]string{"--remote", nodes[1].addr, "--key-id", "app", "--key-secret-file", secretFile}, "read", "auth-key")...)
 	require.Equal(t, 0, code, errOut)
 	require.Contains(t, out, "secret data")
+
+	// Through the HTTP API.
+	require.Eventually(t, func() bool {
+		resp, err := http.Get("http://" + httpAddr + "/v1/ns/auth-key")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusOK
+	}, 15*time.Second, 100*time.Millisecond)
+	req, err := http.NewRequest(http.MethodPut, "http://"+httpAddr+"/v1/ns/auth-key", strings.NewReader("via http"))
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Less(t, resp.StatusCode, 300, resp.Status)
+	resp, err = http.Get("http://" + httpAddr + "/v1/ns/auth-key")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, "via http", string(body))
+	require.Contains(t, nodes[0].d.stderr.String(), "does not authenticate its requests")
 
 	// Without: refused, clearly.
 	for _, args := range [][]string{{"read", "auth-key"}, {"routes"}} {
