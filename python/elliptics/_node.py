@@ -44,7 +44,9 @@ class Config:
     ``check_timeout``: seconds between route refreshes (default 5);
     ``dial_timeout``: seconds to connect to a node (default 5);
     ``proxy``: send everything through the remotes added (NAT);
-    ``name``: names the client in node logs.
+    ``name``: names the client in node logs;
+    ``key_id``, ``key_secret``: a client key of nodes that authenticate
+    (``[security]``, docs/security.md).
 
     The original's ``cookie``, ``io_thread_num``, ``nonblocking_io_thread_num``,
     ``net_thread_num``, ``flags`` and ``client_prio`` are accepted (range
@@ -60,6 +62,8 @@ class Config:
         self.dial_timeout: float = 5
         self.proxy = False
         self.name = ""
+        self.key_id = ""
+        self.key_secret = ""
         self._cookie = ""
         self._ints = {
             "io_thread_num": 1,
@@ -147,6 +151,12 @@ class Node:
             n = ffi.new("char[]", str(cfg.name).encode())
             keep.append(n)
             c.name = n
+        if cfg.key_id:
+            kid = ffi.new("char[]", str(cfg.key_id).encode())
+            ksec = ffi.new("char[]", str(cfg.key_secret or "").encode())
+            keep += [kid, ksec]
+            c.key_id = kid
+            c.key_secret = ksec
         out = ffi.new("ell_node_t *")
         err = _lib.new_error()
         _lib.raise_for(lib.ell_node_new(c, out, err), err, "ell_node_new")
