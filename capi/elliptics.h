@@ -111,6 +111,8 @@ typedef struct ell_node_config {
 	int32_t log_level;        /* ELL_LOG_* (ELL_LOG_ERROR) */
 	const char *log_file;     /* NULL or "": no log; "/dev/stderr" works */
 	const char *name;         /* names the client in node logs; may be NULL */
+	const char *key_id;       /* client key of nodes that authenticate ([security], docs/security.md); NULL: none */
+	const char *key_secret;   /* its secret; needed with key_id */
 } ell_node_config;
 
 /* Fills c with the defaults (all zero means defaults too). */

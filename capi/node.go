@@ -120,6 +120,16 @@ func ell_node_new(cfg *C.ell_cnode_config, out *C.ell_node_t, err *C.ell_error) 
 	if c.name != nil {
 		name = C.GoString(c.name)
 	}
+	var auth client.AuthConfig
+	if c.key_id != nil {
+		auth.KeyID = C.GoString(c.key_id)
+	}
+	if c.key_secret != nil {
+		auth.KeySecret = C.GoString(c.key_secret)
+	}
+	if auth.KeyID != "" && auth.KeySecret == "" {
+		return invalid(err, "ell_node_new: key_id without key_secret")
+	}
 	log, logFile, e := newLogger(file, c.log_level)
 	if e != nil {
 		return fail(err, fmt.Errorf("ell_node_new: %w", e))
@@ -133,6 +143,7 @@ func ell_node_new(cfg *C.ell_cnode_config, out *C.ell_node_t, err *C.ell_error) 
 		Proxy:           c.proxy != 0,
 		Name:            name,
 		Logger:          log,
+		Auth:            auth,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	conf := n.Config() // with the defaults filled in

@@ -89,7 +89,8 @@ type globals struct {
 	json      bool
 	column    string
 	proxy     bool
-	tls       tlsFlags // --tls-* (tls.go)
+	tls       tlsFlags  // --tls-* (tls.go)
+	auth      authFlags // auth.go
 }
 
 func (g *globals) register(fs *flag.FlagSet) {
@@ -105,6 +106,7 @@ func (g *globals) register(fs *flag.FlagSet) {
 	fs.BoolVar(&g.proxy, "proxy", false, "send every request through the --remote nodes and connect to no other node\n"+
 		"(for clients behind NAT or a firewall: the --remote nodes forward to the others)")
 	g.tls.register(fs)
+	g.auth.register(fs)
 }
 
 // addrList is the value of --remote.
@@ -301,6 +303,9 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	if err := c.g.tls.setup(); err != nil {
 		return c.fail(usageErrorf("%v", err))
 	}
+	if err := c.resolveAuth(); err != nil {
+		return c.fail(err)
+	}
 	return c.fail(act(ctx, c, pos))
 }
 
@@ -369,7 +374,7 @@ func (c *cli) remotes() ([]string, error) {
 // newNode makes the client node of the invocation, with no remotes yet.
 func (c *cli) newNode() *client.Node {
 	c.node = client.NewNode(client.Config{WaitTimeout: c.g.timeout, DialTimeout: c.g.timeout, Name: "elliptics-cli",
-		Proxy: c.g.proxy, Dial: c.g.tls.dial})
+		Proxy: c.g.proxy, Dial: c.g.tls.dial, Auth: c.g.auth.resolved})
 	return c.node
 }
 
@@ -383,6 +388,9 @@ func (c *cli) connect(ctx context.Context) ([]string, error) {
 	if err := c.newNode().AddRemotes(ctx, addrs...); err != nil {
 		if ctx.Err() != nil {
 			return nil, &cliError{code: exitFailed, msg: "interrupted while connecting"}
+		}
+		if np := notPermitted(addrs, err); np != nil {
+			return nil, np
 		}
 		why := strings.TrimPrefix(err.Error(), "no remote reachable: ")
 		return nil, &cliError{code: exitUnreachable, msg: fmt.Sprintf("cannot reach %s: %s", strings.Join(addrs, ", "), why)}

@@ -14,7 +14,7 @@ import (
 
 const exitCodesText = `Exit codes:
   0  success
-  1  the operation failed (checker not satisfied, I/O error, no group to use,
+  1  the operation failed (checker not satisfied, I/O error, not permitted, no group to use,
      backend already in the state asked for, unknown backend, no backend of
      the routes --group, ...)
   2  usage error (unknown command, bad flag, missing argument, bad group list,

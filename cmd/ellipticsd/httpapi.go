@@ -48,6 +48,13 @@ func startHTTPAPI(cfg config.Config, remotes []string, logger *zap.Logger) (*htt
 		ln.Close()
 		return nil, err
 	}
+	// With [security], the API proves the cluster secret like the node's
+	// own peer connections: it is part of the node (docs/security.md).
+	sec, err := cfg.Security.AuthOptions()
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
 	tc, err := cfg.HTTPConfig() // http.tls: HTTPS
 	if err != nil {
 		ln.Close()
@@ -56,8 +63,12 @@ func startHTTPAPI(cfg config.Config, remotes []string, logger *zap.Logger) (*htt
 	if tc != nil {
 		ln = tls.NewListener(ln, tc)
 	}
+	if sec.Enabled() {
+		log.Warn("the HTTP API (/v1/) does not authenticate its requests: serve it only to trusted networks", zap.String("addr", cfg.HTTP.Addr))
+	}
 	node := client.NewNode(client.Config{Name: "ellipticsd http api", Logger: log.Named("client"),
-		WaitTimeout: cfg.Node.RequestTimeout.Duration, MaxPayload: uint64(cfg.Node.MaxPayload), Dial: dial})
+		WaitTimeout: cfg.Node.RequestTimeout.Duration, MaxPayload: uint64(cfg.Node.MaxPayload), Dial: dial,
+		Auth: client.AuthConfig{ClusterSecret: sec.ClusterSecret}})
 	// Requests outside /v1/ go to the S3 handler, when enabled.
 	opts := cfg.HTTP.HandlerOptions(log)
 	if cfg.S3.Enabled {

@@ -132,6 +132,12 @@ func dial(ctx context.Context, n *Node, addr string) (*conn, error) {
 	go c.readLoop()
 	go c.w.Run()
 
+	if n.cfg.Auth.Enabled() {
+		if err := c.authenticate(ctx); err != nil {
+			c.fail(err)
+			return nil, fmt.Errorf("authenticate with %s: %w", addr, err)
+		}
+	}
 	if err := c.handshake(ctx); err != nil {
 		c.fail(err)
 		return nil, fmt.Errorf("handshake with %s: %w", addr, err)

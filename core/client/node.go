@@ -86,6 +86,10 @@ type Config struct {
 	Join func() proto.NodeInfo
 	// OnChange is called after the route table changed.
 	OnChange func()
+
+	// Auth makes every connection authenticate before its handshake
+	// (auth.go); zero: none.
+	Auth AuthConfig
 }
 
 func (c *Config) setDefaults() {

@@ -136,6 +136,8 @@ type Config struct {
 	Script Script `toml:"script"`
 	// TLS is the [tls] table (tls.go).
 	TLS TLS `toml:"tls"`
+	// Security is the [security] table (security.go).
+	Security Security `toml:"security,omitempty"`
 }
 
 // Defaults of the [monitor] table.
@@ -407,6 +409,7 @@ type file struct {
 	S3       s3.Config     `toml:"s3"`
 	Script   Script        `toml:"script"`
 	TLS      TLS           `toml:"tls"`
+	Security Security      `toml:"security"`
 }
 
 type fileBackend struct {
@@ -431,7 +434,10 @@ func decode(data []byte) (Config, error) {
 	if err := dec.Decode(&f); err != nil {
 		return Config{}, decodeError(data, err)
 	}
-	c := Config{Node: f.Node, Recovery: f.Recovery, Monitor: f.Monitor, HTTP: f.HTTP, S3: f.S3, Script: f.Script, TLS: f.TLS}
+	c := Config{Node: f.Node, Recovery: f.Recovery, Monitor: f.Monitor, HTTP: f.HTTP, S3: f.S3, Script: f.Script, TLS: f.TLS, Security: f.Security}
+	if len(c.Security.Anonymous) == 0 {
+		c.Security.Anonymous = nil // "anonymous = []" is the default
+	}
 	if c.HTTP.Groups == nil {
 		c.HTTP.Groups = []int64{}
 	}
@@ -637,6 +643,7 @@ func (c *Config) Validate() error {
 	c.HTTP.validate(&p, n.MaxPayload)
 	c.Script.validate(&p, n.RequestTimeout.Duration)
 	c.TLS.validate(&p, c.HTTP.TLS)
+	c.Security.options(&p)
 	if c.S3.Enabled {
 		if _, err := c.S3.Options(nil); err != nil {
 			p.add("s3", "%v", err)
@@ -874,6 +881,7 @@ func (c *Config) ServerOptions(logger *zap.Logger) (server.Options, error) {
 			TopPeriod: c.Monitor.TopPeriod.Duration,
 		},
 		Script: c.Script.options(),
+		Auth:   c.Security.options(&problems{}), // validated above
 	}
 	tr, err := c.TLS.Transport() // [tls]: listen and dial the other nodes with TLS
 	if err != nil {
@@ -942,7 +950,9 @@ func (c *Config) ServerOptions(logger *zap.Logger) (server.Options, error) {
 func (c *Config) Marshal() ([]byte, error) {
 	var buf bytes.Buffer
 	enc := toml.NewEncoder(&buf)
-	if err := enc.Encode(c); err != nil {
+	shown := *c
+	shown.Security = c.Security.redacted() // secrets stay out of printouts
+	if err := enc.Encode(&shown); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil

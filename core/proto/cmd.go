@@ -34,6 +34,10 @@ const (
 	// CmdRemoveRange removes the records of one backend whose IDs are in
 	// [start, end): RangeRequest, RangeResult.
 	CmdRemoveRange Cmd = 15
+	// CmdAuth proves a cluster secret or a client key before HANDSHAKE on
+	// a node that wants authentication (AuthRequest; the original's number
+	// for its auth cookie check).
+	CmdAuth Cmd = 16
 	// CmdIterator starts, pauses, continues or cancels a server-side
 	// iterator (IteratorRequest; IteratorEntry replies).
 	CmdIterator Cmd = 19
@@ -91,6 +95,7 @@ var cmdNames = map[Cmd]string{
 	CmdBulkWrite:      "BULK_WRITE",
 	CmdRecovery:       "RECOVERY",
 	CmdMonitorStat:    "MONITOR_STAT",
+	CmdAuth:           "AUTH",
 }
 
 // String returns the command's name, or CMD_<n> for unnamed ones.

@@ -57,6 +57,8 @@ func FuzzPayloads(f *testing.F) {
 	f.Add((&NotifyEvent{WatchID: 1, Kind: NotifyWrite, Group: 2, Size: 3, Timestamp: time.Unix(4, 5), Column: "c"}).Append(nil))
 	f.Add((&ExecRequest{Groups: []uint32{1, 2}, Script: "s", Function: "f", Key: "k", Data: []byte("d")}).Append(nil))
 	f.Add((&ExecReply{Address: "a:1", Group: 1}).AppendHead(nil))
+	f.Add((&AuthRequest{Step: AuthStepHello, Kind: AuthKindClient, KeyID: "k"}).Append(nil))
+	f.Add((&AuthRequest{Step: AuthStepProof}).Append(nil))
 	f.Fuzz(func(t *testing.T, b []byte) { decodeAll(b) })
 }
 
@@ -111,6 +113,14 @@ func decodeAll(b []byte) {
 		if r2, err := DecodeExecReply(append(r.AppendHead(nil), r.Result...)); err != nil || r2.Address != r.Address || r2.Group != r.Group {
 			panic(fmt.Sprintf("exec reply does not round-trip: %v", err))
 		}
+	}
+	if r, err := DecodeAuthRequest(b); err == nil {
+		if r2, err := DecodeAuthRequest(r.Append(nil)); err != nil || r2 != r {
+			panic(fmt.Sprintf("auth request does not round-trip: %v", err))
+		}
+	}
+	if v, err := DecodeAuthReply(b); err == nil && len(b) != len(v) {
+		panic("auth reply of the wrong length accepted")
 	}
 	if n, err := DecodeNodeInfo(b); err == nil {
 		if _, err := DecodeNodeInfo(n.Append(nil)); err != nil {

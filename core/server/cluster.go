@@ -59,6 +59,7 @@ func (s *Server) startCluster() {
 	cfg.Logger = s.log.Named("peers")
 	cfg.Join = s.nodeInfo
 	cfg.OnChange = s.routesChanged
+	cfg.Auth = client.AuthConfig{ClusterSecret: s.opts.Auth.ClusterSecret}
 	if cfg.WaitTimeout == 0 {
 		cfg.WaitTimeout = s.opts.RequestTimeout
 	}

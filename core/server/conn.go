@@ -39,6 +39,7 @@ type conn struct {
 	// peer is set once the handshake announced a node of the cluster
 	// (statistics tell peers from clients).
 	peer    atomic.Bool
+	auth    connAuth      // what AUTH proved (auth.go)
 	dead    chan struct{} // closed when the writer stops
 	sem     chan struct{} // in-flight slots
 	pending sync.WaitGroup
@@ -163,6 +164,17 @@ type task struct {
 }
 
 func (c *conn) dispatch(h proto.Header, payload []byte) {
+	if h.Cmd == proto.CmdAuth {
+		c.serveAuth(&h, payload)
+		return
+	}
+	if c.s.auth.on {
+		if err := c.permit(&h, payload); err != nil {
+			c.s.mon.refused(&h, payload)
+			c.finish(&h, nil, err)
+			return
+		}
+	}
 	if h.Flags.Has(proto.FlagRelay) {
 		target, inner, err := proto.DecodeRelay(payload)
 		if err != nil {

@@ -93,6 +93,8 @@ type Options struct {
 	NotifyMaxQueued int
 	// Script configures the scripts the node runs (EXEC, exec.go).
 	Script ScriptOptions
+	// Auth turns authentication on (auth.go); zero: off.
+	Auth AuthOptions
 }
 
 func (o *Options) setDefaults() {
@@ -256,6 +258,7 @@ type Server struct {
 	mon     monitorState
 	watches *notify.Registry // NOTIFY watches of this node's keys
 	scripts scriptState
+	auth    authState
 	addr    atomic.Pointer[string] // first listen address, set by Start
 	// wildcard: the first listen address is on every interface (":1025",
 	// "0.0.0.0:1025"); replies then name the address a request came in on.
@@ -297,6 +300,9 @@ func New(opts Options) (*Server, error) {
 		s.backends = append(s.backends, b)
 		s.byGroup[spec.Group] = append(s.byGroup[spec.Group], b)
 		s.byID[spec.ID] = b
+	}
+	if err := s.initAuth(); err != nil {
+		return nil, err
 	}
 	s.mon.init(opts.Monitor)
 	s.initRecovery()

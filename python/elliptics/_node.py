@@ -50,6 +50,8 @@ class Config:
     the nodes (default: the system's pool), the client certificate and key
     files (both or neither), the name the nodes' certificates are verified
     against instead of the host of their address.
+    ``key_id``, ``key_secret``: a client key of nodes that authenticate
+    (``[security]``, docs/security.md).
 
     The original's ``cookie``, ``io_thread_num``, ``nonblocking_io_thread_num``,
     ``net_thread_num``, ``flags`` and ``client_prio`` are accepted (range
@@ -69,6 +71,8 @@ class Config:
         self.tls_cert = ""
         self.tls_key = ""
         self.tls_server_name = ""
+        self.key_id = ""
+        self.key_secret = ""
         self._cookie = ""
         self._ints = {
             "io_thread_num": 1,
@@ -156,6 +160,12 @@ class Node:
             n = ffi.new("char[]", str(cfg.name).encode())
             keep.append(n)
             c.name = n
+        if cfg.key_id:
+            kid = ffi.new("char[]", str(cfg.key_id).encode())
+            ksec = ffi.new("char[]", str(cfg.key_secret or "").encode())
+            keep += [kid, ksec]
+            c.key_id = kid
+            c.key_secret = ksec
         out = ffi.new("ell_node_t *")
         err = _lib.new_error()
         _lib.raise_for(lib.ell_node_new(c, out, err), err, "ell_node_new")

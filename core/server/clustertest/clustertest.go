@@ -42,6 +42,9 @@ type Options struct {
 	Backend func(i int) (backend.Backend, error)
 	// Script configures every node's scripts (see server.Options.Script).
 	Script server.ScriptOptions
+	// Auth turns authentication on in every node (see
+	// server.Options.Auth); clients then need Config.Auth.
+	Auth server.AuthOptions
 }
 
 // Cluster is a running cluster.
@@ -118,6 +121,7 @@ func (c *Cluster) start(i int) (*server.Server, error) {
 		Peer:      c.opts.Peer,
 		Recovery:  c.opts.Recovery,
 		Script:    c.opts.Script,
+		Auth:      c.opts.Auth,
 		// Shutdown of a thousand nodes must not wait on stragglers.
 		ShutdownTimeout: 2 * time.Second,
 	}
