@@ -123,12 +123,19 @@ client_auth = "require"
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Less(t, resp.StatusCode, 300)
-	resp, err = hc.Get(url + "?groups=2")
-	require.NoError(t, err)
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	require.NoError(t, err)
-	require.Equal(t, http.StatusOK, resp.StatusCode)
+	// The API's client learns the other node in the background: wait
+	// until it routes group 2.
+	var body []byte
+	require.Eventually(t, func() bool {
+		resp, err = hc.Get(url + "?groups=2")
+		if err != nil {
+			return false
+		}
+		body, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return err == nil && resp.StatusCode != http.StatusServiceUnavailable
+	}, 10*time.Second, 50*time.Millisecond)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
 	require.Equal(t, "over https", string(body))
 	resp, err = http.Get("http://" + httpAddr + "/v1/ns/tls-http") // plain HTTP to the HTTPS port
 	require.NoError(t, err)
