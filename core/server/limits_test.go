@@ -1,0 +1,168 @@
+package server
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/elliptics/elliptics/core/id"
+	"github.com/elliptics/elliptics/core/proto"
+	"github.com/elliptics/elliptics/core/status"
+)
+
+// startLimited starts a node with small connection limits and a log the
+// test reads.
+func startLimited(t *testing.T, l ConnLimits) (*Server, *observer.ObservedLogs) {
+	core, logs := observer.New(zapcore.InfoLevel)
+	s := startServer(t, func(o *Options) {
+		o.Limits = l
+		o.Logger = zap.New(core)
+	}, nil)
+	return s, logs
+}
+
+// waitLog waits until a log entry contains every one of parts.
+func waitLog(t *testing.T, logs *observer.ObservedLogs, level zapcore.Level, parts ...string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		for _, e := range logs.All() {
+			if e.Level != level {
+				continue
+			}
+			s := e.Message
+			for _, f := range e.Context {
+				if f.Type == zapcore.ErrorType {
+					s += " " + f.Interface.(error).Error()
+				}
+			}
+			ok := true
+			for _, p := range parts {
+				ok = ok && strings.Contains(s, p)
+			}
+			if ok {
+				return true
+			}
+		}
+		return false
+	}, 5*time.Second, 10*time.Millisecond, "no %v log with %q", level, parts)
+}
+
+// ping sends a handshake-free request every node answers and checks the
+// reply.
+func (c *rawConn) ping(trans uint64) {
+	c.send(proto.NewHeader(proto.CmdBackendStatus, trans, id.Zero, 0))
+	h, _ := c.recv()
+	require.Equal(c.t, trans, h.Trans)
+	require.Equal(c.t, status.OK, h.Status)
+}
+
+func TestLimitConnsPerAddr(t *testing.T) {
+	s, logs := startLimited(t, ConnLimits{MaxConnsPerAddr: 3})
+	var conns []*rawConn
+	for i := range 3 {
+		c := dialRaw(t, s)
+		c.ping(uint64(i + 1))
+		conns = append(conns, c)
+	}
+	// The fourth is closed at once, without a reply.
+	extra := dialRaw(t, s)
+	extra.send(proto.NewHeader(proto.CmdBackendStatus, 9, id.Zero, 0))
+	require.True(t, extra.closed())
+	waitLog(t, logs, zapcore.WarnLevel, "node.max_conns_per_addr")
+	// The others keep being served.
+	for i, c := range conns {
+		c.ping(uint64(10 + i))
+	}
+	// Closing one makes room for another.
+	conns[0].nc.Close()
+	require.Eventually(t, func() bool {
+		c := dialRaw(t, s)
+		c.send(proto.NewHeader(proto.CmdBackendStatus, 20, id.Zero, 0))
+		_, _, err := c.r.Next()
+		return err == nil
+	}, 5*time.Second, 20*time.Millisecond)
+}
+
+func TestLimitSlowFrame(t *testing.T) {
+	s, logs := startLimited(t, ConnLimits{FrameTimeout: 200 * time.Millisecond})
+	c := dialRaw(t, s)
+	c.ping(1)
+	// Idle for longer than the frame timeout between frames is fine.
+	time.Sleep(400 * time.Millisecond)
+	c.ping(2)
+
+	// Half a header, then a stall: closed after frame_timeout.
+	var hb [proto.HeaderSize]byte
+	h3 := proto.NewHeader(proto.CmdBackendStatus, 3, id.Zero, 0)
+	h3.Encode(hb[:])
+	start := time.Now()
+	_, err := c.nc.Write(hb[:proto.HeaderSize/2])
+	require.NoError(t, err)
+	require.True(t, c.closed())
+	require.Less(t, time.Since(start), 3*time.Second)
+	waitLog(t, logs, zapcore.WarnLevel, "slow peer", "node.frame_timeout")
+
+	// A whole header whose payload stalls gets a Timeout reply naming the
+	// limit, then the connection closes.
+	c2 := dialRaw(t, s)
+	c2.ping(4)
+	h := proto.NewHeader(proto.CmdWrite, 5, id.Zero, 1)
+	h.Size = 100
+	h.Encode(hb[:])
+	_, err = c2.nc.Write(append(hb[:], make([]byte, 10)...))
+	require.NoError(t, err)
+	rh, p := c2.recv()
+	require.Equal(t, uint64(5), rh.Trans)
+	require.Equal(t, status.Timeout, rh.Status)
+	require.Contains(t, proto.DecodeError(rh.Status, p).Error(), "node.frame_timeout")
+	require.True(t, c2.closed())
+
+	// Frames that dribble in, each within the timeout, are fine.
+	c3 := dialRaw(t, s)
+	for i := range 3 {
+		hi := proto.NewHeader(proto.CmdBackendStatus, uint64(6+i), id.Zero, 0)
+		hi.Encode(hb[:])
+		_, err = c3.nc.Write(hb[:10])
+		require.NoError(t, err)
+		time.Sleep(50 * time.Millisecond)
+		_, err = c3.nc.Write(hb[10:])
+		require.NoError(t, err)
+		rh, _ := c3.recv()
+		require.Equal(t, status.OK, rh.Status)
+		time.Sleep(300 * time.Millisecond) // idle
+	}
+}
+
+func TestLimitFirstFrame(t *testing.T) {
+	s, logs := startLimited(t, ConnLimits{HandshakeTimeout: 200 * time.Millisecond})
+	// Nothing sent: closed after handshake_timeout.
+	c := dialRaw(t, s)
+	start := time.Now()
+	require.True(t, c.closed())
+	require.Less(t, time.Since(start), 3*time.Second)
+	waitLog(t, logs, zapcore.WarnLevel, "slow peer", "node.handshake_timeout")
+
+	// A first frame in time: the connection may then stay idle.
+	c2 := dialRaw(t, s)
+	c2.ping(1)
+	time.Sleep(400 * time.Millisecond)
+	c2.ping(2)
+}
+
+func TestLimitOptionsValidate(t *testing.T) {
+	o := Options{Listen: []string{"x:1"}, Backends: []BackendSpec{{Backend: nil, Disabled: true, Open: nil}}}
+	o.Backends = nil
+	o.Limits.FrameTimeout = -1
+	require.Error(t, o.Validate())
+	l := ConnLimits{FrameTimeout: -1}
+	require.Error(t, l.validate())
+	l = ConnLimits{}
+	l.setDefaults()
+	require.Equal(t, ConnLimits{MaxConnsPerAddr: DefaultMaxConnsPerAddr, FrameTimeout: DefaultFrameTimeout,
+		HandshakeTimeout: DefaultHandshakeTimeout}, l)
+}
