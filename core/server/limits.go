@@ -34,7 +34,8 @@ type ConnLimits struct {
 	// (default DefaultMaxConnsPerAddr); one more is closed at once.
 	MaxConnsPerAddr int
 	// FrameTimeout bounds the time from the first byte of a frame to its
-	// last (default DefaultFrameTimeout); a peer that stalls mid-frame
+	// last (default DefaultFrameTimeout; a frame gets between it and 1.25
+	// times it, see deadlineReader.arm); a peer that stalls mid-frame
 	// (slow-loris) is disconnected. Idle time between frames is not bounded.
 	FrameTimeout time.Duration
 	// HandshakeTimeout bounds the time from accepting a connection to the
@@ -145,7 +146,8 @@ type deadlineReader struct {
 	stopped *atomic.Bool
 
 	state     uint8
-	firstSeen int // bytes received while in stateFirst
+	firstSeen int       // bytes received while in stateFirst
+	deadline  time.Time // the read deadline set last (zero: none)
 }
 
 const (
@@ -160,6 +162,7 @@ func (r *deadlineReader) init() {
 }
 
 func (r *deadlineReader) setDeadline(t time.Time) {
+	r.deadline = t
 	_ = r.nc.SetReadDeadline(t)
 	if r.stopped.Load() {
 		_ = r.nc.SetReadDeadline(time.Now())
@@ -172,8 +175,7 @@ func (r *deadlineReader) Read(p []byte) (int, error) {
 		if n > 0 {
 			switch r.state {
 			case stateIdle:
-				r.state = stateArmed
-				r.setDeadline(time.Now().Add(r.l.FrameTimeout))
+				r.arm()
 			case stateFirst:
 				if r.firstSeen += n; r.firstSeen >= proto.HeaderSize {
 					r.state = stateArmed
@@ -212,10 +214,23 @@ func (r *deadlineReader) frameDone(buffered bool) {
 		return
 	}
 	if buffered {
-		r.state = stateArmed
-		r.setDeadline(time.Now().Add(r.l.FrameTimeout))
+		r.arm()
 		return
 	}
 	// Leave the deadline in place: if it fires while idle, Read clears it.
 	r.state = stateIdle
+}
+
+// arm starts the deadline of a frame whose first byte has arrived. The
+// deadline set is FrameTimeout and a quarter from now, and it is kept for
+// the following frames while it still leaves each at least FrameTimeout:
+// one deadline update per quarter FrameTimeout, not one per frame, on a
+// busy connection. A frame so gets between FrameTimeout and 1.25 times it.
+func (r *deadlineReader) arm() {
+	r.state = stateArmed
+	now := time.Now()
+	if !r.deadline.IsZero() && !r.deadline.Before(now.Add(r.l.FrameTimeout)) {
+		return
+	}
+	r.setDeadline(now.Add(r.l.FrameTimeout + r.l.FrameTimeout/4))
 }
