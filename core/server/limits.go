@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -70,12 +71,15 @@ type addrConns struct {
 	refused atomic.Uint64
 }
 
-// connHost is the IP (or, on transports without ports, the whole address)
-// a connection is counted under.
+// connHost is the IP a connection is counted under; on transports whose
+// addresses are not IPs (memnet, where every client is "mem-client:N") it
+// is the whole address, so each connection counts alone.
 func connHost(a net.Addr) string {
 	s := a.String()
 	if h, _, err := net.SplitHostPort(s); err == nil {
-		return h
+		if ip, err := netip.ParseAddr(h); err == nil {
+			return ip.Unmap().WithZone("").String()
+		}
 	}
 	return s
 }

@@ -166,3 +166,21 @@ func TestLimitOptionsValidate(t *testing.T) {
 	require.Equal(t, ConnLimits{MaxConnsPerAddr: DefaultMaxConnsPerAddr, FrameTimeout: DefaultFrameTimeout,
 		HandshakeTimeout: DefaultHandshakeTimeout}, l)
 }
+
+func TestLimitConnHost(t *testing.T) {
+	for in, want := range map[string]string{
+		"127.0.0.1:5555":      "127.0.0.1",
+		"[::1]:80":            "::1",
+		"[::ffff:10.0.0.1]:1": "10.0.0.1",
+		"[fe80::1%eth0]:1":    "fe80::1",
+		"mem-client:17":       "mem-client:17",
+		"/run/elliptics.sock": "/run/elliptics.sock",
+	} {
+		require.Equal(t, want, connHost(fakeAddr(in)), in)
+	}
+}
+
+type fakeAddr string
+
+func (a fakeAddr) Network() string { return "tcp" }
+func (a fakeAddr) String() string  { return string(a) }
