@@ -184,3 +184,15 @@ type fakeAddr string
 
 func (a fakeAddr) Network() string { return "tcp" }
 func (a fakeAddr) String() string  { return string(a) }
+
+// TestLimitMonitorHTTP: the monitor's HTTP server bounds slow and large
+// request headers and idle connections.
+func TestLimitMonitorHTTP(t *testing.T) {
+	s := startServer(t, func(o *Options) { o.Monitor.HTTPAddr = "127.0.0.1:0" }, nil)
+	require.NotNil(t, s.http)
+	require.Positive(t, s.http.ReadHeaderTimeout)
+	require.Positive(t, s.http.ReadTimeout)
+	require.Positive(t, s.http.WriteTimeout)
+	require.Positive(t, s.http.IdleTimeout)
+	require.Positive(t, s.http.MaxHeaderBytes)
+}
