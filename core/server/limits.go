@@ -35,8 +35,8 @@ type ConnLimits struct {
 	// (default DefaultMaxConnsPerAddr); one more is closed at once.
 	MaxConnsPerAddr int
 	// FrameTimeout bounds the time from the first byte of a frame to its
-	// last (default DefaultFrameTimeout; a frame gets between it and 1.25
-	// times it, see deadlineReader.arm); a peer that stalls mid-frame
+	// last (default DefaultFrameTimeout; a frame gets between it and twice
+	// it, see deadlineReader); a peer that stalls mid-frame
 	// (slow-loris) is disconnected. Idle time between frames is not bounded.
 	FrameTimeout time.Duration
 	// HandshakeTimeout bounds the time from accepting a connection to the
@@ -137,11 +137,14 @@ func (s *Server) admitConn(nc net.Conn) (host string, ok bool) {
 // only.
 //
 // States: first (a new connection: the deadline is accept +
-// HandshakeTimeout until a whole header has arrived), idle (no deadline
-// applies: a deadline that fires while no frame is under way is cleared and
-// the read retried) and armed (a frame started: its deadline is its first
-// byte + FrameTimeout). The read loop calls frameDone after each frame: one
-// deadline update per frame at most.
+// HandshakeTimeout until a whole header has arrived), idle (between frames:
+// a deadline that fires is cleared and the read retried) and armed (a frame
+// is under way). The fast path costs no clock read and no deadline update:
+// a deadline, once set, stays while frames keep completing; when it fires
+// and a frame completed since it was set, it is moved FrameTimeout on, else
+// the frame under way has stalled and the read fails. So a frame gets
+// between FrameTimeout and twice it, and a busy connection updates its
+// deadline about once per FrameTimeout.
 type deadlineReader struct {
 	nc net.Conn
 	l  *ConnLimits
@@ -150,8 +153,9 @@ type deadlineReader struct {
 	stopped *atomic.Bool
 
 	state     uint8
-	firstSeen int       // bytes received while in stateFirst
-	deadline  time.Time // the read deadline set last (zero: none)
+	firstSeen int  // bytes received while in stateFirst
+	armed     bool // a deadline is set
+	progress  bool // a frame completed since the deadline was set
 }
 
 const (
@@ -166,7 +170,7 @@ func (r *deadlineReader) init() {
 }
 
 func (r *deadlineReader) setDeadline(t time.Time) {
-	r.deadline = t
+	r.armed, r.progress = !t.IsZero(), false
 	_ = r.nc.SetReadDeadline(t)
 	if r.stopped.Load() {
 		_ = r.nc.SetReadDeadline(time.Now())
@@ -179,7 +183,10 @@ func (r *deadlineReader) Read(p []byte) (int, error) {
 		if n > 0 {
 			switch r.state {
 			case stateIdle:
-				r.arm()
+				r.state = stateArmed
+				if !r.armed {
+					r.setDeadline(time.Now().Add(r.l.FrameTimeout))
+				}
 			case stateFirst:
 				if r.firstSeen += n; r.firstSeen >= proto.HeaderSize {
 					r.state = stateArmed
@@ -191,17 +198,20 @@ func (r *deadlineReader) Read(p []byte) (int, error) {
 		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) || r.stopped.Load() {
 			return n, err
 		}
-		switch r.state {
-		case stateIdle:
-			// A deadline of a frame that has since completed: nothing is
-			// under way, so the connection may stay idle.
+		switch {
+		case r.state == stateIdle:
+			// Nothing under way: the connection may stay idle.
 			r.setDeadline(time.Time{})
 			continue
-		case stateFirst:
+		case r.state == stateFirst:
 			return 0, status.Errorf(status.Timeout, "no frame header within %v of connecting (node.handshake_timeout): %v",
 				r.l.HandshakeTimeout, err)
+		case r.progress:
+			// The deadline was set before the frame under way started.
+			r.setDeadline(time.Now().Add(r.l.FrameTimeout))
+			continue
 		default:
-			return 0, status.Errorf(status.Timeout, "frame not complete within %v of its first byte (node.frame_timeout): %v",
+			return 0, status.Errorf(status.Timeout, "frame not complete within %v (node.frame_timeout): %v",
 				r.l.FrameTimeout, err)
 		}
 	}
@@ -211,30 +221,10 @@ func (r *deadlineReader) Read(p []byte) (int, error) {
 // says whether bytes of the next frame are already buffered (it has
 // started).
 func (r *deadlineReader) frameDone(buffered bool) {
-	if r.state == stateFirst && !buffered {
-		// The first frame came whole in the first read(s): from here the
-		// connection is idle (the handshake deadline is cleared lazily).
-		r.state = stateIdle
-		return
-	}
+	r.progress = true
 	if buffered {
-		r.arm()
-		return
+		r.state = stateArmed
+	} else {
+		r.state = stateIdle
 	}
-	// Leave the deadline in place: if it fires while idle, Read clears it.
-	r.state = stateIdle
-}
-
-// arm starts the deadline of a frame whose first byte has arrived. The
-// deadline set is FrameTimeout and a quarter from now, and it is kept for
-// the following frames while it still leaves each at least FrameTimeout:
-// one deadline update per quarter FrameTimeout, not one per frame, on a
-// busy connection. A frame so gets between FrameTimeout and 1.25 times it.
-func (r *deadlineReader) arm() {
-	r.state = stateArmed
-	now := time.Now()
-	if !r.deadline.IsZero() && !r.deadline.Before(now.Add(r.l.FrameTimeout)) {
-		return
-	}
-	r.setDeadline(now.Add(r.l.FrameTimeout + r.l.FrameTimeout/4))
 }
