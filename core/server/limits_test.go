@@ -272,3 +272,46 @@ func BenchmarkFrameReadDeadline(b *testing.B) {
 		}
 	}
 }
+
+// TestLimitBusyConnection: a connection that keeps sending frames for much
+// longer than frame_timeout is never cut (its deadline moves when it fires
+// after progress), and one of its frames that stalls is, within twice the
+// timeout.
+func TestLimitBusyConnection(t *testing.T) {
+	s, _ := startLimited(t, ConnLimits{FrameTimeout: 200 * time.Millisecond})
+	c := dialRaw(t, s)
+	end := time.Now().Add(time.Second)
+	for i := uint64(1); time.Now().Before(end); i++ {
+		c.ping(i)
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Pipelined frames, written in pieces, for as long.
+	var hb [proto.HeaderSize]byte
+	end = time.Now().Add(time.Second)
+	for i := uint64(1000); time.Now().Before(end); i += 2 {
+		var buf []byte
+		for j := range uint64(2) {
+			h := proto.NewHeader(proto.CmdBackendStatus, i+j, id.Zero, 0)
+			h.Encode(hb[:])
+			buf = append(buf, hb[:]...)
+		}
+		for len(buf) > 0 {
+			n := min(len(buf), 50)
+			_, err := c.nc.Write(buf[:n])
+			require.NoError(t, err)
+			buf = buf[n:]
+			time.Sleep(10 * time.Millisecond)
+		}
+		for range 2 {
+			rh, _ := c.recv()
+			require.Equal(t, status.OK, rh.Status)
+		}
+	}
+	h := proto.NewHeader(proto.CmdBackendStatus, 1, id.Zero, 0)
+	h.Encode(hb[:])
+	start := time.Now()
+	_, err := c.nc.Write(hb[:10])
+	require.NoError(t, err)
+	require.True(t, c.closed())
+	require.Less(t, time.Since(start), 2*200*time.Millisecond+time.Second)
+}
