@@ -98,6 +98,9 @@ func ParseRouteListRequest(b []byte) (RouteListRequest, error) {
 				return r, bad
 			}
 			l := int(binary.LittleEndian.Uint16(b))
+			if l > proto.MaxAddressLen {
+				return r, status.Errorf(status.TooLarge, "route list request: address of %d bytes over the limit of %d", l, proto.MaxAddressLen)
+			}
 			if len(b) < 2+l {
 				return r, bad
 			}

@@ -244,6 +244,15 @@ type Node struct {
 	MaxPayload Size `toml:"max_payload"`
 	// MaxInflight limits concurrent requests per connection. Default 1024.
 	MaxInflight int `toml:"max_inflight"`
+	// MaxConnsPerAddr limits the connections accepted from one client IP
+	// (loopback included); more are closed at once. Default 1024.
+	MaxConnsPerAddr int `toml:"max_conns_per_addr"`
+	// FrameTimeout bounds the time from a frame's first byte to its last;
+	// a peer that stalls mid-frame is disconnected. Default "30s".
+	FrameTimeout Duration `toml:"frame_timeout"`
+	// HandshakeTimeout bounds the time from accepting a connection to the
+	// header of its first frame. Default "10s".
+	HandshakeTimeout Duration `toml:"handshake_timeout"`
 	// DataDir is the root of the backends' directories; a relative path is
 	// relative to the daemon's working directory. Default "./var".
 	DataDir string `toml:"data_dir"`
@@ -369,6 +378,10 @@ func defaultNode() Node {
 		NotifyQueue:     notify.DefaultQueue,
 
 		ProbesPerInterval: DefaultProbesPerInterval,
+
+		MaxConnsPerAddr:  server.DefaultMaxConnsPerAddr,
+		FrameTimeout:     Duration{server.DefaultFrameTimeout},
+		HandshakeTimeout: Duration{server.DefaultHandshakeTimeout},
 	}
 }
 
@@ -562,7 +575,8 @@ var (
 		key   string
 		intOK bool
 	}{{"request_timeout", false}, {"shutdown_timeout", false}, {"max_payload", true},
-		{"ping_interval", false}, {"ping_timeout", false}, {"refresh_interval", false}, {"upload_timeout", false}}
+		{"ping_interval", false}, {"ping_timeout", false}, {"refresh_interval", false}, {"upload_timeout", false},
+		{"frame_timeout", false}, {"handshake_timeout", false}}
 )
 
 // Validate checks every field and reports every problem found, each naming
@@ -601,6 +615,7 @@ func (c *Config) Validate() error {
 	if n.MaxInflight < 1 {
 		p.add("node.max_inflight", "must be >= 1, got %d", n.MaxInflight)
 	}
+	n.validateLimits(&p)
 	if n.DataDir == "" {
 		p.add("node.data_dir", "must not be empty")
 	}
@@ -852,6 +867,7 @@ func (c *Config) ServerOptions(logger *zap.Logger) (server.Options, error) {
 		MaxInflight:     n.MaxInflight,
 		UploadTimeout:   n.UploadTimeout.Duration,
 		NotifyQueue:     n.NotifyQueue,
+		Limits:          n.connLimits(),
 		Logger:          logger,
 		Remotes:         slices.Clone(n.Remotes),
 		Peer: client.Config{

@@ -99,6 +99,8 @@ func TestLoadFixtures(t *testing.T) {
 
 			ProbesPerInterval: 4,
 			ConnectOnDemand:   true,
+
+			MaxConnsPerAddr: 1024, FrameTimeout: Duration{30 * time.Second}, HandshakeTimeout: Duration{10 * time.Second},
 		},
 		Backends: []Backend{
 			withPoints(withDir(withDisabled(withReadOnly(testbackend(3, 2, "mem"))), "/mnt/disk1"), 64),

@@ -29,6 +29,7 @@ type conn struct {
 	nc    net.Conn
 	log   *zap.Logger
 	local string // nc's local address
+	host  string // the client address counted by node.max_conns_per_addr
 
 	// w writes replies and pushes: from the goroutine that sends them when
 	// the socket is idle, else through the connection's writer goroutine.
@@ -43,6 +44,8 @@ type conn struct {
 	dead    chan struct{} // closed when the writer stops
 	sem     chan struct{} // in-flight slots
 	pending sync.WaitGroup
+	// stopped: stopReading was called (limits.go's deadlines keep it).
+	stopped atomic.Bool
 
 	ctx       context.Context // canceled when the connection is closed
 	cancel    context.CancelFunc
@@ -78,7 +81,10 @@ func (c *conn) start() {
 }
 
 // stopReading makes the reader return; in-flight requests still reply.
-func (c *conn) stopReading() { _ = c.nc.SetReadDeadline(time.Now()) }
+func (c *conn) stopReading() {
+	c.stopped.Store(true)
+	_ = c.nc.SetReadDeadline(time.Now())
+}
 
 // close tears the connection down at once.
 func (c *conn) close() {
@@ -96,13 +102,17 @@ func (c *conn) readLoop() {
 		c.pending.Wait()
 		c.w.Close(true)
 	}()
-	r := proto.NewReader(bufio.NewReaderSize(c.nc, wire.ReadBufferSize(c.nc)), c.s.opts.MaxPayload)
+	dr := &deadlineReader{nc: c.nc, l: &c.s.opts.Limits, stopped: &c.stopped}
+	dr.init()
+	br := bufio.NewReaderSize(dr, wire.ReadBufferSize(c.nc))
+	r := proto.NewReader(br, c.s.opts.MaxPayload)
 	for {
 		h, payload, err := r.Next()
 		if err != nil {
 			c.readFailed(h, err)
 			return
 		}
+		dr.frameDone(br.Buffered() > 0)
 		if h.IsReply() {
 			c.log.Debug("unexpected reply frame dropped", zap.Uint64("trans", h.Trans))
 			continue
@@ -138,6 +148,12 @@ func (c *conn) readFailed(h proto.Header, err error) {
 		// the reply to its request before the connection closes.
 		c.log.Warn("bad frame, closing connection", zap.Error(err))
 		c.send(h.Reply(status.FromError(err), 0, false), proto.ErrorPayload(err))
+	case errors.Is(err, status.ErrTimeout):
+		// A stalled frame (limits.go): answered when its header arrived.
+		c.log.Warn("slow peer, closing connection", zap.Error(err))
+		if h.Major != 0 {
+			c.send(h.Reply(status.Timeout, 0, false), proto.ErrorPayload(err))
+		}
 	default:
 		c.log.Info("connection read failed, closing", zap.Error(err))
 	}

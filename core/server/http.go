@@ -22,6 +22,9 @@ const (
 	httpReadTimeout  = 10 * time.Second
 	httpWriteTimeout = 30 * time.Second
 	httpIdleTimeout  = 60 * time.Second
+	// httpMaxHeaderBytes bounds a monitor request's headers (scrapers and
+	// browsers send a few hundred bytes).
+	httpMaxHeaderBytes = 16 << 10
 )
 
 // listenHTTP opens the listener of the node's statistics on
@@ -44,6 +47,7 @@ func (s *Server) listenHTTP() error {
 		ReadTimeout:       httpReadTimeout,
 		WriteTimeout:      httpWriteTimeout,
 		IdleTimeout:       httpIdleTimeout,
+		MaxHeaderBytes:    httpMaxHeaderBytes,
 		ErrorLog:          zap.NewStdLog(s.log.Named("http")),
 	}
 	s.http, s.httpLn = srv, ln

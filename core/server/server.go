@@ -95,6 +95,8 @@ type Options struct {
 	Script ScriptOptions
 	// Auth turns authentication on (auth.go); zero: off.
 	Auth AuthOptions
+	// Limits bound connections: per client address, slow frames (limits.go).
+	Limits ConnLimits
 }
 
 func (o *Options) setDefaults() {
@@ -124,6 +126,7 @@ func (o *Options) setDefaults() {
 	}
 	o.Recovery.setDefaults()
 	o.Script.setDefaults()
+	o.Limits.setDefaults()
 }
 
 // Validate checks the options.
@@ -151,6 +154,9 @@ func (o *Options) Validate() error {
 		o.Recovery.MergeDelay < 0 || o.Recovery.Limits.BytesPerSec < 0 || o.Recovery.Limits.ObjectsPerSec < 0 ||
 		o.Monitor.TopLength < 0 || o.Monitor.TopPeriod < 0 || o.Script.Reload < 0 || o.Script.Concurrency < 0 {
 		return errors.New("server: negative limit")
+	}
+	if err := o.Limits.validate(); err != nil {
+		return err
 	}
 	if err := o.Script.Limits.Validate(); err != nil {
 		return fmt.Errorf("server: script limits: %w", err)
@@ -241,6 +247,7 @@ type Server struct {
 	http      *http.Server // the monitor's, nil without Monitor.HTTPAddr
 	httpLn    net.Listener
 	conns     map[*conn]struct{}
+	addrConns addrConns // open connections per client address (limits.go)
 	closing   atomic.Bool
 	inflight  sync.WaitGroup
 	// gate orders inflight.Add (readers, shared) against Shutdown (exclusive).
@@ -402,15 +409,21 @@ func (s *Server) acceptLoop(ln net.Listener) {
 			continue
 		}
 		delay = 0
+		host, ok := s.admitConn(nc)
+		if !ok {
+			continue
+		}
 		if tc, ok := nc.(*net.TCPConn); ok {
 			_ = tc.SetNoDelay(true)
 			_ = tc.SetKeepAlive(true)
 			_ = tc.SetKeepAlivePeriod(30 * time.Second)
 		}
 		c := newConn(s, nc)
+		c.host = host
 		s.mu.Lock()
 		if s.closing.Load() {
 			s.mu.Unlock()
+			s.addrConns.release(host)
 			nc.Close()
 			return
 		}
@@ -442,6 +455,7 @@ func (s *Server) dropConn(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
+	s.addrConns.release(c.host)
 }
 
 // Shutdown stops accepting connections and new requests, waits for in-flight

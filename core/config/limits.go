@@ -1,0 +1,25 @@
+package config
+
+import "github.com/elliptics/elliptics/core/server"
+
+// validateLimits checks the [node] connection limits (max_conns_per_addr,
+// frame_timeout, handshake_timeout).
+func (n *Node) validateLimits(p *problems) {
+	if n.MaxConnsPerAddr < 1 {
+		p.add("node.max_conns_per_addr", "must be >= 1, got %d", n.MaxConnsPerAddr)
+	}
+	if n.FrameTimeout.Duration <= 0 {
+		p.add("node.frame_timeout", "must be > 0, got %v", n.FrameTimeout)
+	}
+	if n.HandshakeTimeout.Duration <= 0 {
+		p.add("node.handshake_timeout", "must be > 0, got %v", n.HandshakeTimeout)
+	}
+}
+
+func (n *Node) connLimits() server.ConnLimits {
+	return server.ConnLimits{
+		MaxConnsPerAddr:  n.MaxConnsPerAddr,
+		FrameTimeout:     n.FrameTimeout.Duration,
+		HandshakeTimeout: n.HandshakeTimeout.Duration,
+	}
+}
