@@ -117,24 +117,27 @@ client_auth = "require"
 	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	url := "https://" + httpAddr + "/v1/ns/tls-http"
 	waitHTTP(t, hc, url)
+	// The API's client learns the other node in the background; a PUT
+	// before it does would reach group 1 only.
+	require.Eventually(t, func() bool {
+		resp, err := hc.Get(url + "?groups=2")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusNotFound
+	}, 10*time.Second, 50*time.Millisecond, "the HTTP API never routed group 2")
 	req, err := http.NewRequest(http.MethodPut, url, strings.NewReader("over https"))
 	require.NoError(t, err)
 	resp, err := hc.Do(req)
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Less(t, resp.StatusCode, 300)
-	// The API's client learns the other node in the background: wait
-	// until it routes group 2.
-	var body []byte
-	require.Eventually(t, func() bool {
-		resp, err = hc.Get(url + "?groups=2")
-		if err != nil {
-			return false
-		}
-		body, err = io.ReadAll(resp.Body)
-		resp.Body.Close()
-		return err == nil && resp.StatusCode != http.StatusServiceUnavailable
-	}, 10*time.Second, 50*time.Millisecond)
+	resp, err = hc.Get(url + "?groups=2")
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
 	require.Equal(t, "over https", string(body))
 	resp, err = http.Get("http://" + httpAddr + "/v1/ns/tls-http") // plain HTTP to the HTTPS port
