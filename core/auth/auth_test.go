@@ -135,3 +135,22 @@ func TestErrorsAreNotPermitted(t *testing.T) {
 		}
 	}
 }
+
+func TestScriptSignature(t *testing.T) {
+	secret := []byte("ops-secret-0123456789")
+	sig := SignScript(secret, "s", 3, []byte("def f(): pass"))
+	if !VerifyScript(secret, "s", 3, []byte("def f(): pass"), sig[:]) {
+		t.Fatal("a signature does not verify")
+	}
+	for name, ok := range map[string]bool{
+		"other secret":  VerifyScript([]byte("app-secret-0123456789"), "s", 3, []byte("def f(): pass"), sig[:]),
+		"other name":    VerifyScript(secret, "t", 3, []byte("def f(): pass"), sig[:]),
+		"other version": VerifyScript(secret, "s", 4, []byte("def f(): pass"), sig[:]),
+		"other source":  VerifyScript(secret, "s", 3, []byte("def f(): fail()"), sig[:]),
+		"short":         VerifyScript(secret, "s", 3, []byte("def f(): pass"), sig[:10]),
+	} {
+		if ok {
+			t.Errorf("%s: verified", name)
+		}
+	}
+}

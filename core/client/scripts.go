@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/elliptics/elliptics/core/auth"
 	"github.com/elliptics/elliptics/core/proto"
 	"github.com/elliptics/elliptics/core/script"
 	"github.com/elliptics/elliptics/core/status"
@@ -50,6 +51,31 @@ type ScriptInfo struct {
 type ScriptRecord struct {
 	ScriptInfo
 	Source string `json:"source"`
+	// Signer and Signature: who stored it (a key id, or ScriptSignerCluster
+	// for the cluster secret) and auth.SignScript with that secret. Nodes
+	// that authenticate run only scripts an admin key (or the cluster
+	// secret) signed; the others ignore both.
+	Signer    string `json:"signer,omitempty"`
+	Signature string `json:"signature,omitempty"` // hex
+}
+
+// ScriptSignerCluster names the cluster secret as a script's signer.
+const ScriptSignerCluster = "@cluster"
+
+// sign signs rec with the credentials of the session's node, if any.
+func (s *Session) sign(rec *ScriptRecord) {
+	a := s.node.cfg.Auth
+	var secret []byte
+	switch {
+	case a.ClusterSecret != "":
+		rec.Signer, secret = ScriptSignerCluster, []byte(a.ClusterSecret)
+	case a.KeyID != "":
+		rec.Signer, secret = a.KeyID, []byte(a.KeySecret)
+	default:
+		return
+	}
+	sig := auth.SignScript(secret, rec.Name, rec.Version, []byte(rec.Source))
+	rec.Signature = hex.EncodeToString(sig[:])
 }
 
 // ScriptKey is the key of a script's latest version (version 0) or of
@@ -154,6 +180,7 @@ func (s *Session) PutScript(ctx context.Context, name string, src []byte) (Scrip
 		}
 		rec = ScriptRecord{ScriptInfo: ScriptInfo{Name: name, Version: old.Version + 1, Size: len(src),
 			Updated: time.Now().UTC(), Checksum: hex.EncodeToString(sum[:])}, Source: string(src)}
+		s.sign(&rec)
 		return json.Marshal(rec)
 	})
 	if err != nil {

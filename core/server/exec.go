@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"runtime"
@@ -13,6 +14,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/elliptics/elliptics/core/auth"
 	"github.com/elliptics/elliptics/core/backend"
 	"github.com/elliptics/elliptics/core/client"
 	"github.com/elliptics/elliptics/core/id"
@@ -232,7 +234,38 @@ func (s *Server) fetchScript(ctx context.Context, name string) (client.ScriptRec
 	if err != nil {
 		return client.ScriptRecord{}, fmt.Errorf("script %s: %w", name, err)
 	}
-	return client.DecodeScriptRecord(name, data)
+	rec, err := client.DecodeScriptRecord(name, data)
+	if err != nil {
+		return rec, err
+	}
+	return rec, s.checkScriptSigner(&rec)
+}
+
+// checkScriptSigner refuses, on a node that authenticates, a script that
+// no admin key (nor the cluster secret) signed: write permission on the
+// scripts' keys must not be enough to make the nodes run code.
+func (s *Server) checkScriptSigner(rec *client.ScriptRecord) error {
+	if !s.auth.on {
+		return nil
+	}
+	var secret []byte
+	switch rec.Signer {
+	case "":
+		return status.Errorf(status.NotPermitted, "script %s: version %d is not signed; this node runs only scripts stored with an admin key", rec.Name, rec.Version)
+	case client.ScriptSignerCluster:
+		secret = []byte(s.opts.Auth.ClusterSecret)
+	default:
+		k, ok := s.auth.keys.Lookup(rec.Signer)
+		if !ok || !k.Perms.Has(auth.Admin) {
+			return status.Errorf(status.NotPermitted, "script %s: version %d was stored with key %q, which is not an admin key of this node", rec.Name, rec.Version, rec.Signer)
+		}
+		secret = []byte(k.Secret)
+	}
+	sig, err := hex.DecodeString(rec.Signature)
+	if err != nil || len(secret) == 0 || !auth.VerifyScript(secret, rec.Name, rec.Version, []byte(rec.Source), sig) {
+		return status.Errorf(status.NotPermitted, "script %s: version %d has a bad signature for %q", rec.Name, rec.Version, rec.Signer)
+	}
+	return nil
 }
 
 // execHost is what a running script's builtins reach: keys through the

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"sync"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/elliptics/elliptics/core/auth"
 	"github.com/elliptics/elliptics/core/client"
 	"github.com/elliptics/elliptics/core/proto"
 	"github.com/elliptics/elliptics/core/script"
@@ -261,4 +263,58 @@ func TestExecDisabled(t *testing.T) {
 	_, err = sess.Exec(ctx, client.NewKey("k"), "s@f", nil, client.ExecOptions{})
 	require.Equal(t, status.Unsupported, status.FromError(err), "%v", err)
 	require.ErrorContains(t, err, "enabled = false")
+}
+
+// TestExecRunsOnlyAdminScripts: on nodes that authenticate, a client with
+// write permission can store a script's keys, but the nodes run only
+// versions an admin key signed.
+func TestExecRunsOnlyAdminScripts(t *testing.T) {
+	ctx := context.Background()
+	c, err := clustertest.Start(clustertest.Options{Nodes: 2, Groups: 1, Recovery: server.RecoveryOptions{Manual: true},
+		// Nodes check the stored version on every call: the forged write
+		// below tells no node.
+		Script: server.ScriptOptions{Reload: time.Nanosecond},
+		Auth: server.AuthOptions{ClusterSecret: "cluster-secret-0123456789", Keys: []auth.Key{
+			{ID: "app", Secret: "app-secret-0123456789", Perms: auth.Read | auth.Write},
+			{ID: "ops", Secret: "ops-secret-0123456789", Perms: auth.Read | auth.Write | auth.Admin},
+		}}})
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	require.NoError(t, c.WaitConverged(ctx))
+	session := func(id, secret string) *client.Session {
+		n, err := c.Client(ctx, client.Config{Auth: client.AuthConfig{KeyID: id, KeySecret: secret}})
+		require.NoError(t, err)
+		t.Cleanup(func() { n.Close() })
+		s := client.NewSession(n)
+		s.SetGroups(1)
+		return s
+	}
+	app, ops := session("app", "app-secret-0123456789"), session("ops", "ops-secret-0123456789")
+
+	_, err = app.PutScript(ctx, "s", []byte("def f():\n    return 'app'\n"))
+	require.NoError(t, err, "storing is a write")
+	_, err = app.Exec(ctx, client.NewKey("k"), "s@f", nil, client.ExecOptions{})
+	require.Equal(t, status.NotPermitted, status.FromError(err), "%v", err)
+	require.ErrorContains(t, err, `stored with key "app", which is not an admin key`)
+
+	_, err = ops.PutScript(ctx, "s", []byte("def f():\n    return 'ops'\n"))
+	require.NoError(t, err)
+	r, err := app.Exec(ctx, client.NewKey("k"), "s@f", nil, client.ExecOptions{})
+	require.NoError(t, err, "an admin's script runs for any caller allowed to exec")
+	require.Equal(t, "ops", string(r.Data))
+
+	// A record changed by hand (the source, keeping the admin's
+	// signature) is refused.
+	rec, err := ops.Script(ctx, "s", 0)
+	require.NoError(t, err)
+	rec.Source = "def f():\n    return 'forged'\n"
+	rec.Version++
+	body, err := json.Marshal(rec)
+	require.NoError(t, err)
+	sc := app.Clone()
+	sc.SetNamespace(client.ScriptNamespace)
+	_, err = sc.Write(ctx, client.ScriptKey("s", 0), body)
+	require.NoError(t, err)
+	_, err = app.Exec(ctx, client.NewKey("k"), "s@f", nil, client.ExecOptions{})
+	require.ErrorContains(t, err, "bad signature")
 }
