@@ -253,6 +253,9 @@ type Node struct {
 	// HandshakeTimeout bounds the time from accepting a connection to the
 	// header of its first frame. Default "10s".
 	HandshakeTimeout Duration `toml:"handshake_timeout"`
+	// MaxBulkKeys bounds the keys of one bulk request, 1024..65536.
+	// Default 65536.
+	MaxBulkKeys int `toml:"max_bulk_keys"`
 	// DataDir is the root of the backends' directories; a relative path is
 	// relative to the daemon's working directory. Default "./var".
 	DataDir string `toml:"data_dir"`
@@ -382,6 +385,7 @@ func defaultNode() Node {
 		MaxConnsPerAddr:  server.DefaultMaxConnsPerAddr,
 		FrameTimeout:     Duration{server.DefaultFrameTimeout},
 		HandshakeTimeout: Duration{server.DefaultHandshakeTimeout},
+		MaxBulkKeys:      proto.MaxBulkKeys,
 	}
 }
 

@@ -73,7 +73,7 @@ func TestExampleFileIsDefault(t *testing.T) {
 		"http_addr", "top_length", "top_period",
 		"addr", "groups", "max_body", "max_key", "chunk", "idle_timeout", "spool_dir",
 		"enabled", "steps", "timeout", "read_bytes", "write_bytes", "result_bytes", "memory", "reload",
-		"isolation", "worker_memory"} {
+		"isolation", "worker_memory", "max_bulk_keys"} {
 		require.Contains(t, string(data), "\n"+key+" = ", key)
 	}
 }
@@ -101,6 +101,7 @@ func TestLoadFixtures(t *testing.T) {
 			ConnectOnDemand:   true,
 
 			MaxConnsPerAddr: 1024, FrameTimeout: Duration{30 * time.Second}, HandshakeTimeout: Duration{10 * time.Second},
+			MaxBulkKeys: 65536,
 		},
 		Backends: []Backend{
 			withPoints(withDir(withDisabled(withReadOnly(testbackend(3, 2, "mem"))), "/mnt/disk1"), 64),
@@ -232,6 +233,7 @@ func TestParseErrors(t *testing.T) {
 			"script.timeout: 3s is longer than node.request_timeout (2s)"},
 		{"script memory", "[script]\nmemory = 0\n", "script.memory: must be > 0, got 0B"},
 		{"script concurrency", "[script]\nconcurrency = -1\n", "script.concurrency: must be in 0.."},
+		{"max bulk keys", "[node]\nmax_bulk_keys = 10\n", "node.max_bulk_keys: must be in 1024..65536, got 10"},
 		{"script reload", "[script]\nreload = \"0s\"\n", "script.reload: must be > 0, got 0s"},
 		{"script isolation", "[script]\nisolation = \"vm\"\n", `script.isolation: "vm" is not one of none, process`},
 		{"script worker memory", "[script]\nworker_memory = \"1MiB\"\n", "script.worker_memory: must be >= 64MiB, got 1MiB"},

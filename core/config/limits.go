@@ -1,6 +1,9 @@
 package config
 
-import "github.com/elliptics/elliptics/core/server"
+import (
+	"github.com/elliptics/elliptics/core/proto"
+	"github.com/elliptics/elliptics/core/server"
+)
 
 // validateLimits checks the [node] connection limits (max_conns_per_addr,
 // frame_timeout, handshake_timeout).
@@ -14,12 +17,20 @@ func (n *Node) validateLimits(p *problems) {
 	if n.HandshakeTimeout.Duration <= 0 {
 		p.add("node.handshake_timeout", "must be > 0, got %v", n.HandshakeTimeout)
 	}
+	if n.MaxBulkKeys < MinMaxBulkKeys || n.MaxBulkKeys > proto.MaxBulkKeys {
+		p.add("node.max_bulk_keys", "must be in %d..%d, got %d", MinMaxBulkKeys, proto.MaxBulkKeys, n.MaxBulkKeys)
+	}
 }
+
+// MinMaxBulkKeys is the lowest node.max_bulk_keys: clients send up to 1024
+// keys per bulk request.
+const MinMaxBulkKeys = 1024
 
 func (n *Node) connLimits() server.ConnLimits {
 	return server.ConnLimits{
 		MaxConnsPerAddr:  n.MaxConnsPerAddr,
 		FrameTimeout:     n.FrameTimeout.Duration,
 		HandshakeTimeout: n.HandshakeTimeout.Duration,
+		MaxBulkKeys:      n.MaxBulkKeys,
 	}
 }

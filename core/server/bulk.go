@@ -36,6 +36,9 @@ func (s *Server) handleBulk(ctx context.Context, req *Request, _ Replier) ([][]b
 	if err != nil {
 		return nil, err
 	}
+	if max := s.opts.Limits.MaxBulkKeys; len(keys) > max {
+		return nil, status.Errorf(status.TooLarge, "bulk request: %d keys over the node's limit of %d (node.max_bulk_keys)", len(keys), max)
+	}
 	write := req.Header.Cmd == proto.CmdBulkWrite
 	cmd, fn := proto.CmdRead, s.handleRead
 	if write {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -42,6 +43,10 @@ type ConnLimits struct {
 	// HandshakeTimeout bounds the time from accepting a connection to the
 	// end of its first frame's header (default DefaultHandshakeTimeout).
 	HandshakeTimeout time.Duration
+	// MaxBulkKeys bounds the keys of one BULK_READ or BULK_WRITE
+	// (default and upper bound proto.MaxBulkKeys; this client sends at
+	// most 1024 per request); more are refused with TooLarge.
+	MaxBulkKeys int
 }
 
 func (l *ConnLimits) setDefaults() {
@@ -54,11 +59,17 @@ func (l *ConnLimits) setDefaults() {
 	if l.HandshakeTimeout == 0 {
 		l.HandshakeTimeout = DefaultHandshakeTimeout
 	}
+	if l.MaxBulkKeys == 0 {
+		l.MaxBulkKeys = proto.MaxBulkKeys
+	}
 }
 
 func (l *ConnLimits) validate() error {
-	if l.MaxConnsPerAddr < 0 || l.FrameTimeout < 0 || l.HandshakeTimeout < 0 {
+	if l.MaxConnsPerAddr < 0 || l.FrameTimeout < 0 || l.HandshakeTimeout < 0 || l.MaxBulkKeys < 0 {
 		return errors.New("server: negative connection limit")
+	}
+	if l.MaxBulkKeys > proto.MaxBulkKeys {
+		return fmt.Errorf("server: MaxBulkKeys %d over the protocol's %d", l.MaxBulkKeys, proto.MaxBulkKeys)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -314,4 +315,27 @@ func TestLimitBusyConnection(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, c.closed())
 	require.Less(t, time.Since(start), 2*200*time.Millisecond+time.Second)
+}
+
+func TestLimitBulkKeys(t *testing.T) {
+	s, _ := startLimited(t, ConnLimits{MaxBulkKeys: 1024})
+	c := dialRaw(t, s)
+	attr := (&proto.IOAttr{}).Append(nil)
+	keys := func(n int) []proto.BulkKey {
+		ks := make([]proto.BulkKey, n)
+		for i := range ks {
+			ks[i] = proto.BulkKey{ID: key("k" + strconv.Itoa(i)), Payload: attr}
+		}
+		return ks
+	}
+	h := proto.NewHeader(proto.CmdBulkRead, 1, id.Zero, 1)
+	c.send(h, proto.AppendBulkRequest(nil, keys(1025)))
+	rh, p := c.recv()
+	require.Equal(t, status.TooLarge, rh.Status)
+	require.Contains(t, string(p), "node.max_bulk_keys")
+	// The connection, and requests within the limit, go on.
+	h.Trans = 2
+	c.send(h, proto.AppendBulkRequest(nil, keys(1024)))
+	rh, _ = c.recv()
+	require.Equal(t, status.OK, rh.Status)
 }
