@@ -170,7 +170,9 @@ func TestLimitOptionsValidate(t *testing.T) {
 	l = ConnLimits{}
 	l.setDefaults()
 	require.Equal(t, ConnLimits{MaxConnsPerAddr: DefaultMaxConnsPerAddr, FrameTimeout: DefaultFrameTimeout,
-		HandshakeTimeout: DefaultHandshakeTimeout}, l)
+		HandshakeTimeout: DefaultHandshakeTimeout, MaxBulkKeys: proto.MaxBulkKeys}, l)
+	l = ConnLimits{MaxBulkKeys: proto.MaxBulkKeys + 1}
+	require.ErrorContains(t, l.validate(), "MaxBulkKeys")
 }
 
 func TestLimitConnHost(t *testing.T) {
