@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -25,12 +26,37 @@ type clusterNode struct {
 }
 
 // freeAddr returns a loopback address nothing listens on right now.
+//
+// The port is drawn below Linux's ephemeral range (32768 and up by
+// default): a port the kernel picked for a listener is as likely to be
+// picked next for some test's outgoing connection, which then holds it
+// when the daemon binds (seen with the connection floods of TestGarbage).
+// Ports are handed out once per test process.
 func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Helper()
+	freePorts.Lock()
+	defer freePorts.Unlock()
+	for range 1000 {
+		port := 20000 + rand.IntN(12000)
+		if freePorts.used[port] {
+			continue
+		}
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		freePorts.used[port] = true
+		return ln.Addr().String()
+	}
+	t.Fatal("no free port in 20000..31999")
+	return ""
 }
+
+var freePorts = struct {
+	sync.Mutex
+	used map[int]bool
+}{used: map[int]bool{}}
 
 // newCluster configures groups×perGroup nodes, each with one blob backend;
 // every node names the first node as its remote. Nodes are not started.
