@@ -38,44 +38,53 @@ func (a *AuthConfig) credentials() (auth.Kind, string, []byte) {
 // authenticate runs AUTH on a new connection: hello with our nonce, the
 // node's nonce back, our proof, the node's proof back, verified.
 func (c *conn) authenticate(ctx context.Context) error {
-	n := c.node
-	kind, keyID, secret := n.cfg.Auth.credentials()
-	actx, cancel := context.WithTimeout(ctx, n.cfg.WaitTimeout)
+	actx, cancel := context.WithTimeout(ctx, c.node.cfg.WaitTimeout)
 	defer cancel()
+	return c.node.runAuth(c.addr, func(payload []byte) ([]byte, error) {
+		rep, err := c.roundTrip(actx, proto.NewHeader(proto.CmdAuth, 0, [64]byte{}, 0), payload)
+		return rep.payload, err
+	})
+}
+
+// runAuth is the AUTH exchange over ask, which sends one AUTH payload to
+// the node at addr and returns its reply (a connection's round trip, or a
+// stream's send and recv).
+func (n *Node) runAuth(addr string, ask func(payload []byte) ([]byte, error)) error {
+	kind, keyID, secret := n.cfg.Auth.credentials()
 	clientNonce, err := auth.Nonce()
 	if err != nil {
 		return err
 	}
 	hello := proto.AuthRequest{Step: proto.AuthStepHello, Kind: uint8(kind), KeyID: keyID, Nonce: clientNonce}
-	rep, err := c.roundTrip(actx, proto.NewHeader(proto.CmdAuth, 0, [64]byte{}, 0), hello.Append(nil))
+	rep, err := ask(hello.Append(nil))
 	if err != nil {
-		return c.authRefused(err)
+		return n.authRefused(addr, err)
 	}
-	serverNonce, err := proto.DecodeAuthReply(rep.payload)
+	serverNonce, err := proto.DecodeAuthReply(rep)
 	if err != nil {
 		return fmt.Errorf("auth: %w", err)
 	}
 	proof := proto.AuthRequest{Step: proto.AuthStepProof, Proof: auth.Proof(secret, auth.RoleClient, kind, keyID, clientNonce, serverNonce)}
-	rep, err = c.roundTrip(actx, proto.NewHeader(proto.CmdAuth, 0, [64]byte{}, 0), proof.Append(nil))
+	rep, err = ask(proof.Append(nil))
 	if err != nil {
-		return c.authRefused(err)
+		return n.authRefused(addr, err)
 	}
-	if !auth.Verify(secret, auth.RoleServer, kind, keyID, clientNonce, serverNonce, rep.payload) {
-		err := fmt.Errorf("node %s: %w (wrong secret, or not a node of this cluster)", c.addr, auth.ErrServerProof)
-		n.log.Error("refusing node: it could not prove the secret", zap.String("remote", c.addr))
+	if !auth.Verify(secret, auth.RoleServer, kind, keyID, clientNonce, serverNonce, rep) {
+		err := fmt.Errorf("node %s: %w (wrong secret, or not a node of this cluster)", addr, auth.ErrServerProof)
+		n.log.Error("refusing node: it could not prove the secret", zap.String("remote", addr))
 		return err
 	}
 	return nil
 }
 
 // authRefused explains a failed AUTH call.
-func (c *conn) authRefused(err error) error {
+func (n *Node) authRefused(addr string, err error) error {
 	if errors.Is(err, status.ErrUnsupported) {
-		return status.Errorf(status.NotPermitted, "node %s does not authenticate (no [security] on it), refusing it: %v", c.addr, err)
+		return status.Errorf(status.NotPermitted, "node %s does not authenticate (no [security] on it), refusing it: %v", addr, err)
 	}
 	if errors.Is(err, status.ErrNotPermitted) {
-		c.node.log.Error("refused by "+c.addr+": "+status.Message(err), zap.String("remote", c.addr))
-		return fmt.Errorf("refused by %s: %w", c.addr, err)
+		n.log.Error("refused by "+addr+": "+status.Message(err), zap.String("remote", addr))
+		return fmt.Errorf("refused by %s: %w", addr, err)
 	}
 	return err
 }

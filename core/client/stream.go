@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"time"
@@ -52,6 +53,20 @@ func (n *Node) openStream(ctx context.Context, addr string, idle time.Duration) 
 		r: proto.NewReader(bufio.NewReaderSize(nc, 64<<10), n.cfg.MaxPayload)}
 	// An ended context closes the socket, which ends a blocked read.
 	st.stop = context.AfterFunc(ctx, func() { nc.Close() })
+	if n.cfg.Auth.Enabled() {
+		// A stream is a connection of its own: it authenticates like one.
+		err := n.runAuth(addr, func(payload []byte) ([]byte, error) {
+			if err := st.send(proto.NewHeader(proto.CmdAuth, 0, [64]byte{}, 0), payload); err != nil {
+				return nil, err
+			}
+			_, body, err := st.recv()
+			return body, err
+		})
+		if err != nil {
+			st.close()
+			return nil, fmt.Errorf("authenticate with %s: %w", addr, err)
+		}
+	}
 	return st, nil
 }
 

@@ -107,11 +107,11 @@ func cmdPerm(cmd proto.Cmd) auth.Perm {
 // authenticates.
 func (c *conn) permit(h *proto.Header, payload []byte) error {
 	perms := c.perms()
+	body := payload
+	if h.Flags.Has(proto.FlagRelay) {
+		_, body, _ = proto.DecodeRelay(payload)
+	}
 	if h.Cmd == proto.CmdHandshake && !c.isPeer() {
-		body := payload
-		if h.Flags.Has(proto.FlagRelay) {
-			_, body, _ = proto.DecodeRelay(payload)
-		}
 		if hr, err := proto.DecodeHandshakeRequest(body); err == nil && hr.Node != nil {
 			c.log.Warn(fmt.Sprintf("node %v tried to join without the cluster secret", hr.Node.Addresses),
 				zap.String("remote", c.nc.RemoteAddr().String()))
@@ -119,6 +119,13 @@ func (c *conn) permit(h *proto.Header, payload []byte) error {
 		}
 	}
 	need := cmdPerm(h.Cmd)
+	if h.Cmd == proto.CmdIterator {
+		// A server-send iterator copies (or moves: removes the source)
+		// records to other groups, as SEND does: admin, not read.
+		if ir, err := proto.DecodeIteratorRequest(body); err == nil && ir.Type == proto.IterTypeServerSend {
+			need = auth.Admin
+		}
+	}
 	if perms.Has(need) {
 		return nil
 	}

@@ -134,6 +134,21 @@ func TestAuthPermissions(t *testing.T) {
 	e, err = admin.Read(ctx, client.NewKey("k"), 0, 0)
 	require.NoError(t, err)
 	require.Equal(t, "w", string(e.Data), "the refused write reached the backend")
+
+	// A reader may iterate, but not copy or move records to other groups
+	// (a server-send iterator writes, and removes with Move, like SEND).
+	it, err := reader.StartIterator(ctx, client.IteratorOptions{Address: addr, Backend: 0, Group: 1})
+	require.NoError(t, err)
+	n := 0
+	for range it.Entries() {
+		n++
+	}
+	require.NoError(t, it.Err())
+	require.Equal(t, 1, n)
+	it.Close()
+	_, err = reader.StartIterator(ctx, client.IteratorOptions{Address: addr, Backend: 0, Group: 1, CopyTo: []uint32{2}, Move: true})
+	require.ErrorIs(t, err, status.ErrNotPermitted)
+	require.ErrorContains(t, err, "ITERATOR needs admin")
 }
 
 // A relayed request is checked by its inner command before it is relayed.
