@@ -80,6 +80,11 @@ func TestAuthClusterAndCLI(t *testing.T) {
 	out, errOut, code := cli(t, nil, append([]string{"--remote", nodes[1].addr, "--key-id", "app", "--key-secret-file", secretFile}, "read", "auth-key")...)
 	require.Equal(t, 0, code, errOut)
 	require.Contains(t, out, "secret data")
+	// Ranges and iterators stream over connections of their own, which
+	// authenticate too.
+	out, errOut, code = cli(t, nil, append(append(remote, key...), "--groups", "1", "range", "count", "0", "max")...)
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "1")
 
 	// Through the HTTP API.
 	require.Eventually(t, func() bool {
