@@ -11,7 +11,7 @@ FUZZTIME  ?= 5s
 SOAKTIME  ?= 10m
 export ELLIPTICS_BIN := $(BIN)
 
-.PHONY: httpbench all build run test deps vet gotest fuzz e2e bench soak scale clean capi
+.PHONY: httpbench peers weed all build run test deps vet gotest fuzz e2e bench soak scale clean capi
 
 all: build
 
@@ -118,13 +118,15 @@ bench: build capi
 # built from its Go module once (a replace directive keeps `go install`
 # from building it), into bench/out/weed.
 WEED_VERSION ?= v0.0.0-20261109003541-7506e5f91cd6
-httpbench: build
+httpbench: build weed
 	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null 2>&1; } || { echo "wrk is required: apt-get install wrk"; exit 1; }
+	$(GO) run ./bench/httpbench -bin $(BIN) -weed bench/out/weed
+
+weed:
 	@mkdir -p bench/out
 	@[ -x bench/out/weed ] || { d=$$($(GO) mod download -json github.com/seaweedfs/seaweedfs@$(WEED_VERSION) | $(PYTHON) -c 'import json,sys; print(json.load(sys.stdin)["Dir"])') && \
 		rm -rf bench/out/weed-src && cp -r "$$d" bench/out/weed-src && chmod -R u+w bench/out/weed-src && \
 		(cd bench/out/weed-src && $(GO) build -o ../weed ./weed) && rm -rf bench/out/weed-src; }
-	$(GO) run ./bench/httpbench -bin $(BIN) -weed bench/out/weed
 
 soak: build
 	$(MAKE) fuzz FUZZTIME=$(SOAKTIME)
