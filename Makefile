@@ -1,7 +1,7 @@
 # Elliptics: build, run and test everything from a fresh clone.
 #   make run    build and start a local node on 127.0.0.1:1025 (no config needed)
 #   make test   install what is missing, build, run every test
-#   make bench  benchmarks (not part of make test): kvbench, Python vs Go, recovery, storage
+#   make bench  benchmarks (not part of make test): kvbench, Python vs Go, recovery, storage, HTTP, peers
 #   make soak   long fuzzing and soak runs (not part of make test)
 #   make scale  100- and 1,000-node clusters in one process (not part of make test)
 
@@ -113,6 +113,7 @@ bench: build capi
 	$(GO) run ./bench/recovery -bin $(BIN) -out bench/out
 	$(MAKE) -C bench/storage bench
 	$(MAKE) httpbench
+	$(MAKE) peers
 
 # The HTTP frontends against SeaweedFS's filer (issue 9), with wrk. weed is
 # built from its Go module once (a replace directive keeps `go install`
@@ -121,6 +122,19 @@ WEED_VERSION ?= v0.0.0-20261109003541-7506e5f91cd6
 httpbench: build weed
 	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null 2>&1; } || { echo "wrk is required: apt-get install wrk"; exit 1; }
 	$(GO) run ./bench/httpbench -bin $(BIN) -weed bench/out/weed
+
+# ellipticsd side by side with peer stores (bench/peers, its own Go module):
+# Redis, etcd and Tarantool are Debian's packages, installed here when missing
+# and root (a peer still missing is skipped with a note); weed as for httpbench.
+PEERS_DURATION ?= 5s
+peers: build weed
+	@for p in redis-server:redis-server etcd:etcd-server tarantool:tarantool; do cmd=$${p%%:*}; pkg=$${p#*:}; \
+		command -v $$cmd >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		{ DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkg >/dev/null 2>&1 || \
+		  { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkg >/dev/null 2>&1; }; }; } || \
+		echo "note: $$cmd is missing (apt-get install $$pkg); it will be skipped"; done
+	cd bench/peers && $(GO) vet . && $(GO) test -count=1 .
+	cd bench/peers && $(GO) run . -bin $(BIN) -weed ../out/weed -out ../out -duration $(PEERS_DURATION) -results ../RESULTS.md
 
 weed:
 	@mkdir -p bench/out
