@@ -343,7 +343,7 @@ func render(c config, lim Limits, rows []Row, notes []string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "- **Machine:** %s\n", bench.Machine())
 	fmt.Fprintf(&b, "- **Date:** %s\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
-	fmt.Fprintf(&b, "- **Command:** `go run ./bench/peers %s` (in bench/peers)\n", strings.Join(os.Args[1:], " "))
+	fmt.Fprintf(&b, "- **Command:** `go run . %s` (in bench/peers)\n", commandLine(os.Args[1:]))
 	fmt.Fprintf(&b, "- **Peers:** %s\n", strings.Join(versions(c), "; "))
 	fmt.Fprintf(&b, "- **Load:** %d closed-loop clients, %s keys (%d for 1 KiB values, %d for 1 MiB), %s warmup + %s measured per workload; each system preloaded with every key before its first workload of that size.\n",
 		c.clients, c.dist, c.keys, c.bigKeys, c.warmup, c.duration)
@@ -380,6 +380,22 @@ func versions(c config) []string {
 		}
 	}
 	return v
+}
+
+// commandLine joins args, absolute paths made relative to the working
+// directory (make passes $(BIN) absolute).
+func commandLine(args []string) string {
+	wd, _ := os.Getwd()
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = a
+		if filepath.IsAbs(a) && wd != "" {
+			if r, err := filepath.Rel(wd, a); err == nil {
+				out[i] = r
+			}
+		}
+	}
+	return strings.Join(out, " ")
 }
 
 func firstLine(s string) string {
