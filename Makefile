@@ -1,7 +1,7 @@
 # Elliptics: build, run and test everything from a fresh clone.
 #   make run    build and start a local node on 127.0.0.1:1025 (no config needed)
 #   make test   install what is missing, build, run every test
-#   make bench  benchmarks (not part of make test): kvbench, Python vs Go, recovery, storage
+#   make bench  benchmarks (not part of make test): kvbench, Python vs Go, recovery, storage, HTTP, peers
 #   make soak   long fuzzing and soak runs (not part of make test)
 #   make scale  100- and 1,000-node clusters in one process (not part of make test)
 
@@ -11,7 +11,7 @@ FUZZTIME  ?= 5s
 SOAKTIME  ?= 10m
 export ELLIPTICS_BIN := $(BIN)
 
-.PHONY: httpbench all build run test deps vet gotest fuzz e2e bench soak scale clean capi
+.PHONY: httpbench peers weed all build run test deps vet gotest fuzz e2e bench soak scale clean capi
 
 all: build
 
@@ -113,18 +113,34 @@ bench: build capi
 	$(GO) run ./bench/recovery -bin $(BIN) -out bench/out
 	$(MAKE) -C bench/storage bench
 	$(MAKE) httpbench
+	$(MAKE) peers
 
 # The HTTP frontends against SeaweedFS's filer (issue 9), with wrk. weed is
 # built from its Go module once (a replace directive keeps `go install`
 # from building it), into bench/out/weed.
 WEED_VERSION ?= v0.0.0-20261109003541-7506e5f91cd6
-httpbench: build
+httpbench: build weed
 	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null 2>&1; } || { echo "wrk is required: apt-get install wrk"; exit 1; }
+	$(GO) run ./bench/httpbench -bin $(BIN) -weed bench/out/weed
+
+# ellipticsd side by side with peer stores (bench/peers, its own Go module):
+# Redis, etcd and Tarantool are Debian's packages, installed here when missing
+# and root (a peer still missing is skipped with a note); weed as for httpbench.
+PEERS_DURATION ?= 5s
+peers: build weed
+	@for p in redis-server:redis-server etcd:etcd-server tarantool:tarantool; do cmd=$${p%%:*}; pkg=$${p#*:}; \
+		command -v $$cmd >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		{ DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkg >/dev/null 2>&1 || \
+		  { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkg >/dev/null 2>&1; }; }; } || \
+		echo "note: $$cmd is missing (apt-get install $$pkg); it will be skipped"; done
+	cd bench/peers && $(GO) vet . && $(GO) test -count=1 .
+	cd bench/peers && $(GO) run . -bin $(BIN) -weed ../out/weed -out ../out -duration $(PEERS_DURATION) -results ../RESULTS.md
+
+weed:
 	@mkdir -p bench/out
 	@[ -x bench/out/weed ] || { d=$$($(GO) mod download -json github.com/seaweedfs/seaweedfs@$(WEED_VERSION) | $(PYTHON) -c 'import json,sys; print(json.load(sys.stdin)["Dir"])') && \
 		rm -rf bench/out/weed-src && cp -r "$$d" bench/out/weed-src && chmod -R u+w bench/out/weed-src && \
 		(cd bench/out/weed-src && $(GO) build -o ../weed ./weed) && rm -rf bench/out/weed-src; }
-	$(GO) run ./bench/httpbench -bin $(BIN) -weed bench/out/weed
 
 soak: build
 	$(MAKE) fuzz FUZZTIME=$(SOAKTIME)
