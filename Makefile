@@ -42,7 +42,7 @@ gotest:
 # A short run of every fuzz target (found by name: func FuzzXxx in a _test.go
 # file); `make soak` runs them for longer. Go's fuzzer sometimes fails a run
 # with "context deadline exceeded" while stopping its workers on a loaded
-# machine, with no failing input: such a run is repeated once. A real
+# machine, with no failing input: such a run is repeated (up to 3 times). A real
 # failure writes its input under testdata/fuzz and fails at once.
 fuzz:
 	@grep -rl --include='*_test.go' '^func Fuzz' core cmd | xargs -n1 dirname | sort -u | while read -r d; do \
@@ -50,10 +50,13 @@ fuzz:
 			echo "fuzz ./$$d $$fn ($(FUZZTIME))"; \
 			out=$$($(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) ./$$d 2>&1) && { echo "$$out" | tail -1; continue; }; \
 			echo "$$out"; \
-			if echo "$$out" | grep -q 'context deadline exceeded' && ! echo "$$out" | grep -q 'Failing input'; then \
-				echo "fuzz ./$$d $$fn: the fuzzer timed out stopping its workers (no failing input); again"; \
-				$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) ./$$d || exit 1; \
-			else exit 1; fi; \
+			for try in 2 3 4; do \
+				echo "$$out" | grep -q 'context deadline exceeded' && ! echo "$$out" | grep -q 'Failing input' || exit 1; \
+				echo "fuzz ./$$d $$fn: the fuzzer timed out stopping its workers (no failing input); try $$try"; \
+				out=$$($(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) ./$$d 2>&1) && { echo "$$out" | tail -1; break; }; \
+				echo "$$out"; \
+				[ $$try = 4 ] && exit 1; \
+			done; \
 		done; \
 	done
 
