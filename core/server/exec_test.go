@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -317,4 +318,47 @@ func TestExecRunsOnlyAdminScripts(t *testing.T) {
 	require.NoError(t, err)
 	_, err = app.Exec(ctx, client.NewKey("k"), "s@f", nil, client.ExecOptions{})
 	require.ErrorContains(t, err, "bad signature")
+}
+
+// TestExecRangeAndLookup: the node's read_range walks its own backends of
+// the exec's group, in ID order; lookup reports a key's size.
+func TestExecRangeAndLookup(t *testing.T) {
+	ctx := context.Background()
+	_, _, sess := startCluster(t, clustertest.Options{Nodes: 1, Groups: 1, Recovery: server.RecoveryOptions{Manual: true}})
+	sess.SetGroups(1)
+	for i := range 5 {
+		_, err := sess.Write(ctx, client.NewKey("r"+strconv.Itoa(i)), []byte("value-"+strconv.Itoa(i)))
+		require.NoError(t, err)
+	}
+	_, err := sess.PutScript(ctx, "scan", []byte(`
+def scan():
+    recs = read_range("", "", 3)
+    return {"n": len(recs), "ids": [r[0] for r in recs], "first": str(recs[0][1])}
+
+def all():
+    # The backend also holds the script's own keys (every group).
+    return len([r for r in read_range("", "") if str(r[1]).startswith("value-")])
+
+def size(key, data):
+    info = lookup(key)
+    return [info.size, lookup("missing") == None]
+`))
+	require.NoError(t, err)
+	r, err := sess.Exec(ctx, client.NewKey("k"), "scan@scan", nil, client.ExecOptions{})
+	require.NoError(t, err)
+	var got struct {
+		N     int
+		IDs   []string
+		First string
+	}
+	require.NoError(t, json.Unmarshal(r.Data, &got))
+	require.Equal(t, 3, got.N, "the limit caps the records")
+	require.True(t, slices.IsSorted(got.IDs), "in ID order: %v", got.IDs)
+	require.NotEmpty(t, got.First)
+	r, err = sess.Exec(ctx, client.NewKey("k"), "scan@all", nil, client.ExecOptions{})
+	require.NoError(t, err)
+	require.Equal(t, "5", string(r.Data))
+	r, err = sess.Exec(ctx, client.NewKey("r1"), "scan@size", nil, client.ExecOptions{})
+	require.NoError(t, err)
+	require.JSONEq(t, `[7, true]`, string(r.Data))
 }
