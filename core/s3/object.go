@@ -251,7 +251,7 @@ func parseRange(v string, size int64) (start, end int64, ok bool, err error) {
 	switch {
 	case a == "":
 		n, perr := strconv.ParseInt(z, 10, 64)
-		if perr != nil {
+		if perr != nil || n < 0 { // "bytes=--1" is no range
 			return 0, 0, false, nil
 		}
 		if n == 0 || size == 0 {
