@@ -206,7 +206,9 @@ type WriteOptions struct {
 	TTL time.Duration
 	// CAS, when set, makes the write conditional: it succeeds only if the
 	// SHA-512 of the stored value equals *CAS, or the key is absent;
-	// otherwise status.ErrMismatch. Use WriteCAS for read-modify-write.
+	// otherwise status.ErrMismatch. With several groups the primary (the
+	// first reachable session group) decides and the others copy it; see
+	// writeCASPrimary. Use WriteCAS for read-modify-write.
 	CAS *id.ID
 	// CASTimestamp makes the write fail with status.ErrMismatch if the
 	// stored timestamp is newer than the write's (the session timestamp,
@@ -263,7 +265,14 @@ func (s *Session) Write(ctx context.Context, k Key, data []byte) (Result, error)
 
 // WriteWith stores data with options (offset, append, lifetime,
 // compare-and-swap, chunked upload).
+//
+// With CAS and several groups the condition is checked in the primary
+// group only and the others copy its outcome (writeCASPrimary), so the
+// replicas converge even when they held different values.
 func (s *Session) WriteWith(ctx context.Context, k Key, data []byte, o WriteOptions) (Result, error) {
+	if o.CAS != nil && len(s.groups) > 1 {
+		return s.writeCASPrimary(ctx, k, data, o)
+	}
 	oid, attr, err := s.writeAttr(k, data, o)
 	if err != nil {
 		return Result{}, err
