@@ -125,8 +125,10 @@ func init() {
 		},
 		{
 			name:    "iterator",
-			args:    []string{"ACTION", "ADDR", "ITERATOR_ID"},
-			summary: "pause, continue or cancel the iterator ITERATOR_ID running on the node at ADDR",
+			args:    []string{"ACTION"},
+			more:    "[ADDR [ITERATOR_ID]]",
+			maxMore: 2,
+			summary: "list the running iterators, or pause, continue or cancel ITERATOR_ID on the node at ADDR",
 			about:   iteratorAbout,
 			setup:   noFlags(iteratorAction),
 		},

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -43,22 +44,44 @@ ADDR backend 0"): 'elliptics iterator pause|continue|cancel ADDR 7' controls it 
 another shell. A summary (iterator id, state, records visited) goes to standard error
 at the end. Exits 1 if any record failed.`
 
-const iteratorAbout = `Pauses, continues or cancels the iterator ITERATOR_ID running on the node at ADDR (as
-'iterate' names them when it starts; any client's iterator) and prints its state and
-progress after the action: "iterator 7 on ADDR: paused, 120 of 1000 records visited", or
-with --json {"iterator":7,"address":ADDR,"state":"paused","iterated":120,"total":1000}.
-A paused iterator finishes the record in hand, then waits; its requester keeps getting
-keep-alives. Cancel ends it: its requester sees state canceled. A node the client does
-not reach itself (--proxy, NAT) is reached through a --remote node, which relays.
-Exits 3 if the node runs no iterator ITERATOR_ID (never started, finished or canceled).`
+const iteratorAbout = `iterator list [ADDR] prints the iterators running on the node at ADDR, or on every node
+of the route table, one line each: "ADDR iterator 7 backend 0 (group 1): paused, network,
+120 of 1000 records visited, started 2026-01-02T15:04:05Z" (type network: records to the
+requester; server-send: copied to other groups by the node), or with --json
+{"iterators":[{"address":ADDR,"iterator":7,"backend":0,"group":1,"state":"paused",
+"type":"network","iterated":120,"total":1000,"started":"..."}]}. Exits 1 if a node could
+not be asked (the others are still listed).
 
-// iteratorAction serves 'iterator pause|continue|cancel ADDR ITERATOR_ID'.
+iterator pause|continue|cancel ADDR ITERATOR_ID acts on the iterator ITERATOR_ID running on
+the node at ADDR (as 'iterate' names them when it starts, or list shows them; any client's
+iterator) and prints its state and progress after the action: "iterator 7 on ADDR: paused,
+120 of 1000 records visited", or with --json
+{"iterator":7,"address":ADDR,"state":"paused","iterated":120,"total":1000}. A paused
+iterator finishes the record in hand, then waits; its requester keeps getting keep-alives.
+Cancel ends it: its requester sees state canceled. Exits 3 if the node runs no iterator
+ITERATOR_ID (never started, finished or canceled).
+
+A node the client does not reach itself (--proxy, NAT) is reached through a --remote node,
+which relays.`
+
+// iteratorAction serves 'iterator list [ADDR]' and 'iterator
+// pause|continue|cancel ADDR ITERATOR_ID'.
 func iteratorAction(ctx context.Context, c *cli, args []string) error {
+	if args[0] == "list" {
+		return iteratorList(ctx, c, args[1:])
+	}
 	actions := map[string]proto.IteratorAction{"pause": proto.IterPause, "continue": proto.IterContinue,
 		"cancel": proto.IterCancel}
 	act, ok := actions[args[0]]
 	if !ok {
-		return usageErrorf("iterator: unknown action %q (want pause, continue or cancel)", args[0])
+		return usageErrorf("iterator: unknown action %q (want list, pause, continue or cancel)", args[0])
+	}
+	if len(args) < 3 {
+		missing := "ITERATOR_ID"
+		if len(args) < 2 {
+			missing = "ADDR"
+		}
+		return usageErrorf("iterator %s: missing %s (usage: elliptics iterator %s ADDR ITERATOR_ID)", args[0], missing, args[0])
 	}
 	addr := args[1]
 	if _, _, err := net.SplitHostPort(addr); err != nil {
@@ -88,6 +111,77 @@ func iteratorAction(ctx context.Context, c *cli, args []string) error {
 	}
 	fmt.Fprintf(c.stdout, "iterator %d on %s: %s, %d of %d records visited\n", iterID, addr, e.State, e.Iterated, e.Total)
 	return nil
+}
+
+// jsonIterator is one iterator of 'iterator list --json'.
+type jsonIterator struct {
+	Address  string    `json:"address"`
+	ID       uint64    `json:"iterator"`
+	Backend  int32     `json:"backend"`
+	Group    uint32    `json:"group"`
+	State    string    `json:"state"`
+	Type     string    `json:"type"`
+	Iterated uint64    `json:"iterated"`
+	Total    uint64    `json:"total"`
+	Started  time.Time `json:"started"`
+}
+
+// iteratorList serves 'iterator list [ADDR]': the node at ADDR, or every
+// node of the route table.
+func iteratorList(ctx context.Context, c *cli, args []string) error {
+	if len(args) > 1 {
+		return usageErrorf("iterator list: unexpected argument %q (usage: elliptics iterator list [ADDR])", args[1])
+	}
+	var addrs []string
+	if len(args) == 1 {
+		if _, _, err := net.SplitHostPort(args[0]); err != nil {
+			return usageErrorf("iterator list: ADDR %q: want host:port", args[0])
+		}
+		addrs = args
+	}
+	if _, err := c.connect(ctx); err != nil {
+		return err
+	}
+	if addrs == nil {
+		addrs = c.node.Table().Addresses()
+		slices.Sort(addrs)
+	}
+	s := client.NewSession(c.node)
+	s.SetTimeout(c.g.timeout)
+	out := []jsonIterator{}
+	var errs []error
+	for _, addr := range addrs {
+		infos, err := s.ListIterators(ctx, addr)
+		if err != nil {
+			errs = append(errs, &opError{msg: "iterator list: " + err.Error(), err: err})
+			continue
+		}
+		for _, x := range infos {
+			typ := "network"
+			if x.Type == proto.IterTypeServerSend {
+				typ = "server-send"
+			}
+			out = append(out, jsonIterator{Address: addr, ID: x.ID, Backend: x.Backend, Group: x.Group,
+				State: x.State.String(), Type: typ, Iterated: x.Iterated, Total: x.Total, Started: x.Started})
+		}
+	}
+	var err error
+	if len(errs) > 0 {
+		err = joinCLIErrors(errs)
+	}
+	if c.g.json {
+		if jerr := c.encodeJSON(struct {
+			Iterators []jsonIterator `json:"iterators"`
+		}{out}); jerr != nil && err == nil {
+			return jerr
+		}
+		return err
+	}
+	for _, x := range out {
+		fmt.Fprintf(c.stdout, "%s iterator %d backend %d (group %d): %s, %s, %d of %d records visited, started %s\n",
+			x.Address, x.ID, x.Backend, x.Group, x.State, x.Type, x.Iterated, x.Total, x.Started.Format(time.RFC3339))
+	}
+	return err
 }
 
 func rangeCommand(fs *flag.FlagSet) action {

@@ -90,10 +90,17 @@ func TestIteratorCommand(t *testing.T) {
 	iterID := strconv.FormatUint(it.ID(), 10)
 
 	runSteps(t, []step{
+		{name: "list every node", args: []string{r, "iterator", "list"}, lines: 1, emptyErr: true,
+			outHas: []string{addr + " iterator " + iterID + " backend 0 (group 1): running, network, ", " of 200 records visited, started "}},
+		{name: "list json", args: []string{r, "--json", "iterator", "list", addr}, lines: 1,
+			outHas: []string{`{"iterators":[{"address":"` + addr + `","iterator":` + iterID + `,"backend":0,"group":1,"state":"running","type":"network",`}},
+		{name: "list bad address", args: []string{r, "iterator", "list", "nowhere"}, code: exitUsage, errHas: []string{"host:port"}},
+		{name: "list extra argument", args: []string{r, "iterator", "list", addr, "7"}, code: exitUsage, errHas: []string{"unexpected argument"}},
 		{name: "pause", args: []string{r, "iterator", "pause", addr, iterID},
 			outHas: []string{"iterator " + iterID + " on " + addr + ": paused, "}, lines: 1, emptyErr: true},
 		{name: "pause again", args: []string{r, "--json", "iterator", "pause", addr, iterID},
 			outHas: []string{`"iterator":` + iterID, `"state":"paused"`, `"total":200`}, lines: 1},
+		{name: "list paused", args: []string{r, "iterator", "list", addr}, outHas: []string{"(group 1): paused, "}},
 		{name: "continue", args: []string{r, "iterator", "continue", addr, iterID}, outHas: []string{": running, "}},
 		{name: "cancel", args: []string{r, "iterator", "cancel", addr, iterID}, outHas: []string{": canceled, "}},
 	})
@@ -102,6 +109,8 @@ func TestIteratorCommand(t *testing.T) {
 	require.NoError(t, it.Err())
 	require.Equal(t, proto.IterCanceled, it.State(), "the CLI's cancel ended the client's iterator")
 	runSteps(t, []step{
+		{name: "list after the end", args: []string{r, "iterator", "list"}, stdout: ptr(""), emptyErr: true},
+		{name: "list json after the end", args: []string{r, "--json", "iterator", "list"}, stdout: ptr("{\"iterators\":[]}\n")},
 		{name: "gone after cancel", args: []string{r, "iterator", "pause", addr, iterID}, code: exitNotFound,
 			errHas: []string{"iterator pause: ", "iterator " + iterID + " not found"}},
 		{name: "unknown id", args: []string{r, "iterator", "cancel", addr, "987654"}, code: exitNotFound,
@@ -111,6 +120,7 @@ func TestIteratorCommand(t *testing.T) {
 		{name: "bad id", args: []string{r, "iterator", "pause", addr, "x"}, code: exitUsage, errHas: []string{"ITERATOR_ID"}},
 		{name: "bad address", args: []string{r, "iterator", "pause", "nowhere", iterID}, code: exitUsage, errHas: []string{"host:port"}},
 		{name: "missing id", args: []string{r, "iterator", "pause", addr}, code: exitUsage, errHas: []string{"missing ITERATOR_ID"}},
+		{name: "missing address", args: []string{r, "iterator", "cancel"}, code: exitUsage, errHas: []string{"missing ADDR"}},
 	})
 
 	// iterate names its iterator on stderr when it starts, before the

@@ -323,6 +323,30 @@ func (s *Session) IteratorControl(ctx context.Context, addr string, iterID uint6
 		State: pe.State}, nil
 }
 
+// ListIterators returns the iterators running on the node at addr (any
+// client's, started there), in start order: id, backend, state, progress.
+// A node reached through another one (proxy, NAT) is asked through it.
+func (s *Session) ListIterators(ctx context.Context, addr string) ([]proto.IteratorInfo, error) {
+	deadline := time.Now().Add(s.timeout)
+	dctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	hp, err := s.node.hopTo(dctx, addr)
+	if err != nil {
+		return nil, fmt.Errorf("list iterators: %w", err)
+	}
+	ir := proto.IteratorRequest{Action: proto.IterList}
+	h, payload := hp.wrap(s.header(proto.CmdIterator, id.ID{}, 0), ir.Append(nil))
+	rep, err := hp.c.do(ctx, deadline, h, payload)
+	if err != nil {
+		return nil, fmt.Errorf("list iterators on %s: %w", addr, err)
+	}
+	infos, err := proto.DecodeIteratorInfos(rep.payload)
+	if err != nil {
+		return nil, fmt.Errorf("list iterators on %s: %w", addr, err)
+	}
+	return infos, nil
+}
+
 // SendResult is the outcome of copying one key to one group (ServerSend).
 type SendResult struct {
 	Key     Key

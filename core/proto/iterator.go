@@ -187,6 +187,9 @@ const (
 	IterPause    IteratorAction = 2
 	IterContinue IteratorAction = 3
 	IterCancel   IteratorAction = 4
+	// IterList asks for the node's running iterators (IteratorInfos);
+	// the request's other fields are ignored.
+	IterList IteratorAction = 5
 )
 
 // IteratorState is the state an IteratorEntry reports.
@@ -551,6 +554,93 @@ func DecodeSendResults(b []byte) ([]SendResult, error) {
 		r.Group = d.u32()
 		r.Status = status.Code(int32(d.u32()))
 		out = append(out, r)
+	}
+	return out, d.done()
+}
+
+// IteratorInfoSize is the size of one encoded IteratorInfo.
+const IteratorInfoSize = 64
+
+// MaxIteratorList bounds the iterators one ITERATOR list reply describes.
+const MaxIteratorList = 4096
+
+// IteratorInfo describes an iterator running on a node (ITERATOR list).
+//
+//	off size field
+//	  0    8 iterator id
+//	  8    4 backend (i32)
+//	 12    4 group of the backend
+//	 16    4 state (1 running, 2 paused, 4 canceled: winding down)
+//	 20    4 type (2 network, 3 server-send)
+//	 24    8 flags (IteratorFlags)
+//	 32    8 iterated
+//	 40    8 total
+//	 48   16 started (seconds, nanoseconds)
+type IteratorInfo struct {
+	ID       uint64
+	Backend  int32
+	Group    uint32
+	State    IteratorState
+	Type     IteratorType
+	Flags    IteratorFlags
+	Iterated uint64
+	Total    uint64
+	Started  time.Time
+}
+
+// AppendIteratorInfos appends an ITERATOR list reply: a u32 count, four
+// zero bytes, then count IteratorInfos. Infos past MaxIteratorList are cut.
+func AppendIteratorInfos(dst []byte, infos []IteratorInfo) []byte {
+	infos = infos[:min(len(infos), MaxIteratorList)]
+	e := enc{b: dst}
+	e.u32(uint32(len(infos)))
+	e.u32(0)
+	for _, x := range infos {
+		e.u64(x.ID)
+		e.u32(uint32(x.Backend))
+		e.u32(x.Group)
+		e.u32(uint32(x.State))
+		e.u32(uint32(x.Type))
+		e.u64(uint64(x.Flags))
+		e.u64(x.Iterated)
+		e.u64(x.Total)
+		sec, nsec := timeToWire(x.Started)
+		e.u64(sec)
+		e.u64(nsec)
+	}
+	return e.b
+}
+
+// DecodeIteratorInfos parses an ITERATOR list reply.
+func DecodeIteratorInfos(b []byte) ([]IteratorInfo, error) {
+	d := dec{b: b, what: "iterator list"}
+	n := d.u32()
+	d.u32()
+	if d.err != nil {
+		return nil, d.err
+	}
+	if n > MaxIteratorList {
+		return nil, status.Errorf(status.TooLarge, "iterator list: %d iterators over the limit of %d", n, MaxIteratorList)
+	}
+	if !d.need(int(n) * IteratorInfoSize) {
+		return nil, d.err
+	}
+	out := make([]IteratorInfo, n)
+	for i := range out {
+		x := &out[i]
+		x.ID = d.u64()
+		x.Backend = int32(d.u32())
+		x.Group = d.u32()
+		x.State = IteratorState(d.u32())
+		x.Type = IteratorType(d.u32())
+		x.Flags = IteratorFlags(d.u64())
+		x.Iterated = d.u64()
+		x.Total = d.u64()
+		t, err := timeFromWire(d.u64(), d.u64())
+		if err != nil {
+			return nil, err
+		}
+		x.Started = t
 	}
 	return out, d.done()
 }

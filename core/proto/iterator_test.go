@@ -174,3 +174,36 @@ func FuzzRangeIteratorPayloads(f *testing.F) {
 		}
 	})
 }
+
+func TestIteratorInfosRoundTrip(t *testing.T) {
+	infos := []IteratorInfo{
+		{ID: 3, Backend: -1, Group: 2, State: IterPaused, Type: IterTypeServerSend, Flags: IterMove,
+			Iterated: 5, Total: 9, Started: time.Unix(100, 7).UTC()},
+		{ID: 4, Backend: 1, Group: 1, State: IterRunning, Type: IterTypeNetwork, Started: time.Unix(101, 0).UTC()},
+	}
+	b := AppendIteratorInfos(nil, infos)
+	require.Len(t, b, 8+2*IteratorInfoSize)
+	got, err := DecodeIteratorInfos(b)
+	require.NoError(t, err)
+	require.Equal(t, infos, got)
+
+	empty, err := DecodeIteratorInfos(AppendIteratorInfos(nil, nil))
+	require.NoError(t, err)
+	require.Empty(t, empty)
+
+	for _, tc := range []struct {
+		name string
+		b    []byte
+		want error
+	}{
+		{"truncated", b[:len(b)-1], status.ErrProtocol},
+		{"trailing", append(b[:len(b):len(b)], 0), status.ErrProtocol},
+		{"no count", b[:3], status.ErrProtocol},
+		{"count over the limit", []byte{0xff, 0xff, 0, 0, 0, 0, 0, 0}, status.ErrTooLarge},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := DecodeIteratorInfos(tc.b)
+			require.ErrorIs(t, err, tc.want)
+		})
+	}
+}

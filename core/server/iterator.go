@@ -1,9 +1,11 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,6 +38,11 @@ type iterators struct {
 type iterator struct {
 	id       uint64
 	cancel   context.CancelCauseFunc
+	backend  int32
+	group    uint32
+	typ      proto.IteratorType
+	flags    proto.IteratorFlags
+	started  time.Time
 	iterated atomic.Uint64
 	total    atomic.Uint64
 
@@ -52,11 +59,12 @@ func newIterators(s *Server) *iterators {
 	return &iterators{s: s, m: map[uint64]*iterator{}}
 }
 
-func (its *iterators) add(cancel context.CancelCauseFunc) *iterator {
+func (its *iterators) add(cancel context.CancelCauseFunc, b *Backend, ir *proto.IteratorRequest) *iterator {
 	its.mu.Lock()
 	defer its.mu.Unlock()
 	its.last++
-	x := &iterator{id: its.last, cancel: cancel, wake: make(chan struct{}), state: proto.IterRunning}
+	x := &iterator{id: its.last, cancel: cancel, wake: make(chan struct{}), state: proto.IterRunning,
+		backend: b.ID, group: b.Group, typ: ir.Type, flags: ir.Flags, started: time.Now().UTC()}
 	its.m[x.id] = x
 	return x
 }
@@ -65,6 +73,27 @@ func (its *iterators) remove(x *iterator) {
 	its.mu.Lock()
 	delete(its.m, x.id)
 	its.mu.Unlock()
+}
+
+// list describes the running iterators, in id (start) order.
+func (its *iterators) list() []proto.IteratorInfo {
+	its.mu.Lock()
+	xs := make([]*iterator, 0, len(its.m))
+	for _, x := range its.m {
+		xs = append(xs, x)
+	}
+	its.mu.Unlock()
+	slices.SortFunc(xs, func(a, b *iterator) int { return cmp.Compare(a.id, b.id) })
+	out := make([]proto.IteratorInfo, len(xs))
+	for i, x := range xs {
+		x.mu.Lock()
+		st := x.state
+		x.mu.Unlock()
+		it := x.iterated.Load()
+		out[i] = proto.IteratorInfo{ID: x.id, Backend: x.backend, Group: x.group, State: st, Type: x.typ,
+			Flags: x.flags, Iterated: it, Total: max(x.total.Load(), it), Started: x.started}
+	}
+	return out
 }
 
 func (its *iterators) get(iterID uint64) (*iterator, error) {
@@ -103,6 +132,8 @@ func (its *iterators) handle(ctx context.Context, req *Request, r Replier) ([][]
 	switch ir.Action {
 	case proto.IterStart:
 		return its.start(req, r, &ir)
+	case proto.IterList:
+		return [][]byte{proto.AppendIteratorInfos(nil, its.list())}, nil
 	case proto.IterPause, proto.IterContinue, proto.IterCancel:
 		x, err := its.get(ir.ID)
 		if err != nil {
@@ -169,7 +200,7 @@ func (its *iterators) start(req *Request, r Replier, ir *proto.IteratorRequest) 
 	}
 	ctx, cancel := context.WithCancelCause(base)
 	defer cancel(nil)
-	x := its.add(cancel)
+	x := its.add(cancel, b, ir)
 	defer its.remove(x)
 
 	ranges := normalizeRanges(ir.Ranges)
