@@ -49,6 +49,13 @@ func (n *Node) liveConn(key id.ID, g uint32) *conn {
 // WriteAsync is WriteWith that calls done with its outcome instead of
 // returning it (see the rules above).
 func (s *Session) WriteAsync(ctx context.Context, k Key, data []byte, o WriteOptions, done func(Result, error)) {
+	if o.CAS != nil && len(s.groups) > 1 {
+		// Two steps, the primary's decision then the copies
+		// (writeCASPrimary): the blocking form, on a goroutine of its own.
+		sc := s.Clone()
+		go func() { done(sc.WriteWith(ctx, k, data, o)) }()
+		return
+	}
 	oid, attr, err := s.writeAttr(k, data, o)
 	if err != nil {
 		done(Result{}, err)

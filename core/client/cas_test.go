@@ -130,3 +130,29 @@ func TestWriteCASConverterPrimaryBehind(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, map[uint32]string{1: "5+", 2: "5+", 3: "5+"}, values(t, s, k))
 }
+
+func TestWriteAsyncCASMultiGroup(t *testing.T) {
+	s, _ := casCluster(t)
+	ctx := context.Background()
+	k := client.NewKey("cas-async")
+	orig := map[uint32]string{1: "a", 2: "b", 3: "c"}
+	diverge(t, s, k, time.Now().Add(-time.Minute), orig)
+	write := func(expect string) (client.Result, error) {
+		sum := id.Transform([]byte(expect))
+		type out struct {
+			res client.Result
+			err error
+		}
+		ch := make(chan out, 1)
+		s.WriteAsync(ctx, k, []byte("new"), client.WriteOptions{CAS: &sum}, func(r client.Result, err error) { ch <- out{r, err} })
+		o := <-ch
+		return o.res, o.err
+	}
+	_, err := write("b")
+	require.ErrorIs(t, err, status.ErrMismatch, "a secondary's checksum")
+	require.Equal(t, orig, values(t, s, k))
+	res, err := write("a")
+	require.NoError(t, err)
+	require.Equal(t, 3, res.Succeeded)
+	require.Equal(t, map[uint32]string{1: "new", 2: "new", 3: "new"}, values(t, s, k))
+}

@@ -71,6 +71,32 @@ def test_cas_checksum(session, key):
     assert read(session, key) == b"vX"
 
 
+def test_cas_diverged_groups_converge(session, key):
+    """Replicas holding different values: the first group decides the
+    compare-and-swap and the others take its outcome."""
+    for g, v in ((1, b"a"), (2, b"b"), (3, b"c")):
+        one = session.clone()
+        one.groups = [g]
+        one.write_data(key, v).get()
+
+    def values():
+        out = []
+        for g in (1, 2, 3):
+            one = session.clone()
+            one.groups = [g]
+            out.append(one.read_data(key).get()[0].data)
+        return out
+
+    # Only a secondary holds this value: refused, nothing changes.
+    with pytest.raises(elliptics.CompareAndSwapError):
+        session.write_cas(key, b"new", hashlib.sha512(b"b").digest()).get()
+    assert values() == [b"a", b"b", b"c"]
+    # The primary's value: every group ends with the new one.
+    entries = session.write_cas(key, b"new", hashlib.sha512(b"a").digest()).get()
+    assert sorted(e.group_id for e in entries if e.status == 0) == [1, 2, 3]
+    assert values() == [b"new", b"new", b"new"]
+
+
 def test_cas_converter_retries(session, key):
     """Concurrent converters lose no update: each retries on -77. (One
     group: with several, each checks the condition on its own.)"""
