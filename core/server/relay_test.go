@@ -173,6 +173,17 @@ func TestRelayIterator(t *testing.T) {
 			st, err := s.IteratorControl(ctx, addr, it.ID(), proto.IterPause)
 			require.NoError(t, err)
 			require.Equal(t, proto.IterPaused, st.State)
+			// The far node's list, through the relay, names it.
+			list, err := s.ListIterators(ctx, addr)
+			require.NoError(t, err)
+			require.Len(t, list, 1)
+			require.Equal(t, proto.IteratorInfo{ID: it.ID(), Backend: 0, Group: 1, State: proto.IterPaused,
+				Type: proto.IterTypeNetwork, Flags: proto.IterData, Iterated: list[0].Iterated, Total: uint64(records),
+				Started: list[0].Started}, list[0])
+			require.WithinDuration(t, time.Now(), list[0].Started, time.Minute)
+			list, err = s.ListIterators(ctx, nodes[0].Addrs()[0].String())
+			require.NoError(t, err)
+			require.Empty(t, list, "the iterator runs on the far node only")
 			time.Sleep(50 * time.Millisecond)
 			st, err = s.IteratorControl(ctx, addr, it.ID(), proto.IterPause)
 			require.NoError(t, err)
