@@ -106,7 +106,9 @@ func (s *Session) primarySum(ctx context.Context, k Key, e Entry, tried []Entry)
 // with the primary's timestamp and CASTimestamp, so a value written there
 // meanwhile by a newer write is kept (that group's entry says Mismatch). An
 // offset write or append is copied as the whole value read back from the
-// primary, since the other groups' older values may differ from its.
+// primary, since the other groups' older values may differ from its (the
+// steps of a chunked upload are copied as they are: an upload replaces the
+// whole value, and an uncommitted one cannot be read back).
 //
 // The entries list every group in session order and the session's checker
 // judges them as for Write.
@@ -170,7 +172,7 @@ func (s *Session) writeCASPrimary(ctx context.Context, k Key, data []byte, o Wri
 	co := o
 	co.CAS, co.CASTimestamp = nil, true
 	body := data
-	if o.Offset != 0 || o.Append {
+	if (o.Offset != 0 || o.Append) && !o.Prepare && !o.Plain && !o.Commit {
 		whole := one.Clone()
 		whole.groups = s.groups[prim : prim+1]
 		whole.noReadRepair = true
