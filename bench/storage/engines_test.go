@@ -54,6 +54,9 @@ type engineDef struct {
 
 var engines = []engineDef{
 	{"blob", openBlob},
+	// blob-pwrite is blob without mapped appends (each sync "none" append
+	// a pwrite system call), to show what the mapping is worth.
+	{"blob-pwrite", openBlobPwrite},
 	{"pebble", openPebble},
 	{"bbolt", openBolt},
 }
@@ -63,11 +66,19 @@ var engines = []engineDef{
 type blobEngine struct{ b *blob.Backend }
 
 func openBlob(dir string, sync bool) (engine, error) {
-	mode := blob.SyncNone
+	return openBlobWith(dir, sync, blob.Options{})
+}
+
+func openBlobPwrite(dir string, sync bool) (engine, error) {
+	return openBlobWith(dir, sync, blob.Options{NoMappedAppends: true})
+}
+
+func openBlobWith(dir string, sync bool, opts blob.Options) (engine, error) {
+	opts.Sync = blob.SyncNone
 	if sync {
-		mode = blob.SyncAlways
+		opts.Sync = blob.SyncAlways
 	}
-	b, err := blob.Open(dir, blob.Options{Sync: mode})
+	b, err := blob.Open(dir, opts)
 	if err != nil {
 		return nil, err
 	}

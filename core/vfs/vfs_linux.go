@@ -108,3 +108,45 @@ func ignoringEINTR(fn func() error) error {
 		}
 	}
 }
+
+var _ Mapper = (*osFile)(nil)
+
+// madvPopulateWrite is MADV_POPULATE_WRITE (Linux 5.14).
+const madvPopulateWrite = 23
+
+// Map implements Mapper with mmap(2).
+func (f *osFile) Map(n int64) (*Mapping, error) {
+	if n <= 0 || int64(int(n)) != n {
+		return nil, &os.PathError{Op: "mmap", Path: f.Name(), Err: syscall.EINVAL}
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var data []byte
+	var merr error
+	if err := rc.Control(func(fd uintptr) {
+		data, merr = unix.Mmap(int(fd), 0, int(n), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	}); err != nil {
+		return nil, err
+	}
+	if merr != nil {
+		return nil, &os.PathError{Op: "mmap", Path: f.Name(), Err: merr}
+	}
+	name := f.Name()
+	return &Mapping{
+		name: name,
+		data: data,
+		populate: func(p []byte) error {
+			err := ignoringEINTR(func() error { return unix.Madvise(p, madvPopulateWrite) })
+			if errors.Is(err, unix.EINVAL) { // an older kernel: the copies fault the pages in
+				return nil
+			}
+			if err != nil {
+				return &os.PathError{Op: "madvise", Path: name, Err: err}
+			}
+			return nil
+		},
+		unmap: unix.Munmap,
+	}, nil
+}

@@ -290,7 +290,10 @@ func (b *Backend) flushStagedLocked() error {
 	f := b.active
 	pos := f.size.Load()
 	var err error
-	if ws, ok := f.f.(vfs.WritebackStarter); ok && b.opts.Sync != SyncNone && b.stagedBytes >= 2*writebackPiece {
+	if t := f.tail; t != nil && len(b.iov) == 1 && t.fits(pos, b.stagedBytes) {
+		err = t.write(b.iov[0], pos)
+		b.mappedAppends.Add(1)
+	} else if ws, ok := f.f.(vfs.WritebackStarter); ok && b.opts.Sync != SyncNone && b.stagedBytes >= 2*writebackPiece {
 		err = writeInPieces(f.f, ws, b.iov, pos)
 	} else {
 		_, err = f.f.WriteVAt(b.iov, int64(pos))
@@ -298,11 +301,14 @@ func (b *Backend) flushStagedLocked() error {
 	if err != nil {
 		// Cut the partial records away so the file stays a clean log; if
 		// that fails too, the checksums find them at the next start.
-		_ = f.f.Truncate(int64(pos))
+		_ = f.truncate(pos)
 		err = ioError(fmt.Sprintf("blob %s: append record", f.path), err)
 		b.failed = err
 	} else {
 		f.size.Store(pos + b.stagedBytes)
+		if f.tail != nil {
+			f.tail.advanced(pos + b.stagedBytes)
+		}
 		f.records.Add(uint64(len(b.staged)))
 		b.appendedBytes.Add(b.stagedBytes)
 	}

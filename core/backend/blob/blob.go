@@ -64,7 +64,10 @@ type Options struct {
 	// or zeros of a gap) is built file to file with bounded memory
 	// (rewrite.go) instead of in memory. Default DefaultRewriteThreshold.
 	RewriteThreshold uint64
-	Logger           *zap.Logger
+	// NoMappedAppends makes appends with sync "none" use pwrite instead of
+	// copies into a mapping of the active file (tailmap.go).
+	NoMappedAppends bool
+	Logger          *zap.Logger
 }
 
 func (o *Options) setDefaults() {
@@ -134,6 +137,8 @@ type Backend struct {
 	wbuf        []byte // small records, encoded
 	runStart    int    // start in wbuf of the records not yet in iov
 	failed      error  // a write failure to report after appendMu
+	// mappedAppends counts writes made by copying into the mapped tail.
+	mappedAppends atomic.Int64
 
 	idxMu     sync.RWMutex
 	idx       *index
@@ -528,10 +533,25 @@ func (b *Backend) rotateLocked() error {
 	b.files.add(f)
 	b.idxMu.Unlock()
 	b.active = f
+	f.tail = b.mapTail(f)
 	if old != nil {
+		b.unmapTail(old)
 		b.requestSnapshot()
 	}
 	return nil
+}
+
+// unmapTail ends f's mapped appends, if it has them, cutting the file to
+// its log. A failure leaves zeros past the log, which the next Open cuts
+// off, so it is only logged. The caller holds appendMu.
+func (b *Backend) unmapTail(f *dataFile) {
+	if f.tail == nil {
+		return
+	}
+	if err := f.tail.close(f.size.Load()); err != nil {
+		b.log.Warn("cannot close the mapped tail", zap.Error(err))
+	}
+	f.tail = nil
 }
 
 func (b *Backend) createFile(slot uint16, number uint64, gen uint32) (*dataFile, error) {
@@ -743,6 +763,7 @@ func (b *Backend) Stats() backend.Stats {
 			"defrag_reclaimed":  ds.Reclaimed,
 			"snapshot_objects":  b.lastSnapN.Load(),
 			"group_syncs":       b.commit.syncs.Load(),
+			"mapped_appends":    b.mappedAppends.Load(),
 			"sync":              [...]string{"always", "interval", "none"}[b.opts.Sync],
 			"compress":          b.opts.Compress,
 			"index_bytes_per_o": perObject(idxMem, records),
@@ -767,13 +788,14 @@ func (b *Backend) Close() error {
 	b.stopDefragAndWait()
 	b.bg.Wait()
 	var err error
-	if b.opts.Sync != SyncNone {
-		b.appendMu.Lock()
-		if b.active != nil {
+	b.appendMu.Lock()
+	if b.active != nil {
+		b.unmapTail(b.active)
+		if b.opts.Sync != SyncNone {
 			err = b.active.f.Datasync()
 		}
-		b.appendMu.Unlock()
 	}
+	b.appendMu.Unlock()
 	if serr := b.writeSnapshot(); serr != nil {
 		err = errors.Join(err, serr)
 	}

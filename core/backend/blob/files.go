@@ -30,6 +30,9 @@ type dataFile struct {
 	// defragmentation that scanned the file meanwhile took them for dead;
 	// it compares the count at its swap and leaves the file for later.
 	rewrites atomic.Uint64
+	// tail maps the active file for appends (tailmap.go); nil when appends
+	// use pwrite. Set and used under appendMu.
+	tail *tailMap
 }
 
 func dataFileName(number uint64, gen uint32) string {

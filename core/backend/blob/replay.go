@@ -134,6 +134,7 @@ func (b *Backend) load() (int, error) {
 		}
 	} else {
 		b.active = ordered[len(ordered)-1]
+		b.active.tail = b.mapTail(b.active)
 	}
 	return replayed, nil
 }
@@ -200,6 +201,21 @@ func (b *Backend) replayFile(f *dataFile, from uint64, last bool) (int, error) {
 		}
 		hdr, err := decodeHeader(hb[:m])
 		if err != nil {
+			zero, zerr := zeroTail(f.f, pos, end, buf)
+			if zerr != nil {
+				return n, fmt.Errorf("blob %s: read at %d: %w", f.path, pos, zerr)
+			}
+			if zero {
+				// The prepared tail of a mapped active file (tailmap.go)
+				// that a crash left uncut: no records, only zeros.
+				b.log.Info("cutting the unused zero tail of a data file",
+					zap.String("file", f.path), zap.Uint64("offset", pos), zap.Uint64("bytes", end-pos))
+				if err := f.f.Truncate(int64(pos)); err != nil {
+					return n, fmt.Errorf("blob %s: truncate zero tail: %w", f.path, err)
+				}
+				end = pos
+				break
+			}
 			if _, err := bad(err.Error()); err != nil {
 				return n, err
 			}
@@ -245,6 +261,24 @@ func (b *Backend) replayFile(f *dataFile, from uint64, last bool) (int, error) {
 		f.size.Store(end)
 	}
 	return n, nil
+}
+
+// zeroTail reports whether [pos, end) of f holds only zero bytes.
+func zeroTail(f vfs.File, pos, end uint64, buf []byte) (bool, error) {
+	for pos < end {
+		p := buf[:min(uint64(len(buf)), end-pos)]
+		m, err := f.ReadAt(p, int64(pos))
+		if err != nil && !(errors.Is(err, io.EOF) && m == len(p)) {
+			return false, err
+		}
+		for _, c := range p {
+			if c != 0 {
+				return false, nil
+			}
+		}
+		pos += uint64(m)
+	}
+	return true, nil
 }
 
 // apply replays one record into the index.

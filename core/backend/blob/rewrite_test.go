@@ -297,10 +297,10 @@ func TestRewriteFailureKeepsOldValue(t *testing.T) {
 			// Nothing live points at the abandoned record: once its file is
 			// no longer the active one, defragmentation drops it.
 			write(t, b, k(3), bytes.Repeat([]byte("z"), 70<<10))
-			before := dirSize(t, dir)
+			before := dirSize(t, b)
 			st := defragAndWait(t, b)
 			require.GreaterOrEqual(t, st.Reclaimed, uint64(bigBase), "abandoned rewrite reclaimed")
-			require.Less(t, dirSize(t, dir), before-bigBase)
+			require.Less(t, dirSize(t, b), before-bigBase)
 			require.Equal(t, old, mustRead(t, b, k(1)))
 
 			// And the same append now succeeds.

@@ -235,7 +235,7 @@ func (b *Backend) reserveRecord(hdr *header, durable bool) (location, *dataFile,
 		_, err = f.f.WriteAt(head, int64(pos))
 	}
 	if err != nil {
-		_ = f.f.Truncate(int64(pos))
+		_ = f.truncate(pos)
 		b.seq--
 		b.appendMu.Unlock()
 		if errors.Is(err, errNoSpaceReserve) {

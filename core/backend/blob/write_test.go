@@ -181,13 +181,14 @@ func TestCrashRightAfterRotation(t *testing.T) {
 				require.NoError(t, f.Close())
 			}
 			b = openTest(t, dir, opts)
-			defer b.Close()
 			for i, v := range want {
 				require.Equal(t, v, mustRead(t, b, k(i)), "key %d", i)
 			}
+			require.Equal(t, size, b.active.size.Load(), "torn bytes cut")
+			require.NoError(t, b.Close())
 			st, err := os.Stat(active)
 			require.NoError(t, err)
-			require.Equal(t, int64(size), st.Size(), "torn bytes cut")
+			require.Equal(t, int64(size), st.Size(), "the file is its log after Close")
 		})
 	}
 }
