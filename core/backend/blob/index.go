@@ -127,25 +127,43 @@ func (ix *index) insert(h uint64, l location) {
 	ix.live++
 }
 
+// place adds cur. Entries of a Robin Hood table lie in the order of their
+// home positions; place keeps entries of the same home in the order of
+// their fingerprints too, so the whole table is in fingerprint order, which
+// resize relies on. An insert is: find the first entry that comes after
+// cur, and move the run from there to the next empty slot one slot on (one
+// copy rather than a swap per slot, as the textbook loop does).
 func (ix *index) place(cur slot) {
 	n := len(ix.slots)
-	pos := home(cur.fp(), n)
-	d := 0
-	for {
+	fp := cur.fp()
+	pos := home(fp, n)
+	for d := 0; ; d++ {
 		s := ix.slots[pos]
 		if s.empty() {
 			ix.slots[pos] = cur
 			return
 		}
-		if sd := ix.dib(pos, s); sd < d {
-			ix.slots[pos] = cur
-			cur, d = s, sd
+		if sd := ix.dib(pos, s); sd < d || sd == d && s.fp() > fp {
+			break
 		}
-		d++
 		if pos++; pos == n {
 			pos = 0
 		}
 	}
+	end := pos
+	for !ix.slots[end].empty() {
+		if end++; end == n {
+			end = 0
+		}
+	}
+	if end > pos {
+		copy(ix.slots[pos+1:end+1], ix.slots[pos:end])
+	} else { // the run wraps around the end of the table
+		copy(ix.slots[1:end+1], ix.slots[:end])
+		ix.slots[0] = ix.slots[n-1]
+		copy(ix.slots[pos+1:], ix.slots[pos:n-1])
+	}
+	ix.slots[pos] = cur
 }
 
 // find returns the position of the entry (h, l), or -1.
@@ -204,14 +222,60 @@ func (ix *index) remove(h uint64, l location) bool {
 	return true
 }
 
-// resize moves every entry into a table of n slots.
+// resize moves every entry into a table of n slots. Homes scale with the
+// table size and entries lie in fingerprint order (place), so walking the
+// old table from the start of a cluster lays the entries into the new one
+// in a single pass, each at its home or right after the one before. A
+// table not in that order (one from a snapshot written before place kept
+// it) is caught on the way and the rest of it placed one by one.
 func (ix *index) resize(n int) {
 	old := ix.slots
+	m := len(old)
 	ix.slots = make([]slot, max(n, minSlots))
-	for _, s := range old {
-		if !s.empty() {
-			ix.place(s)
+	n = len(ix.slots)
+	// A cluster starts at an empty slot or at an entry in its home slot;
+	// the table is never full, so there is one.
+	start := 0
+	for start < m && !old[start].empty() && home(old[start].fp(), m) != start {
+		start++
+	}
+	cursor := 0 // the next free position, counted past n after wrapping
+	last := 0   // the home of the entry laid before, counted likewise
+	streaming := true
+	for i := 0; i < m; i++ {
+		p := start + i
+		if p >= m {
+			p -= m
 		}
+		s := old[p]
+		if s.empty() {
+			continue
+		}
+		if !streaming {
+			ix.place(s)
+			continue
+		}
+		h := home(s.fp(), n)
+		// Past the end of the old table (p < start) come first the entries
+		// whose cluster wrapped (home after p), then those whose homes
+		// start again from 0: those lie one table length further on.
+		if p < start && home(s.fp(), m) <= p {
+			h += n
+		}
+		v := max(h, cursor)
+		q := v
+		if q >= n {
+			q -= n
+		}
+		if h < last || v >= 2*n || !ix.slots[q].empty() {
+			// Out of order, or the entries would wrap all the way round:
+			// an insert is right on any valid table.
+			streaming = false
+			ix.place(s)
+			continue
+		}
+		ix.slots[q] = s
+		cursor, last = v+1, h
 	}
 }
 
