@@ -27,3 +27,15 @@ func allocate(f vfs.File, off, n int64) error {
 	}
 	return f.Truncate(off + n)
 }
+
+// release gives the blocks of [off, off+n) of f back to the file system
+// (fallocate with FALLOC_FL_PUNCH_HOLE), leaving the file's size alone; the
+// range reads as zeros afterwards. Only whole pages inside the range are
+// freed. It is a hint: where the file system cannot, nothing happens.
+func release(f vfs.File, off, n int64) {
+	const page = 4096
+	start, end := (off+page-1)&^(page-1), (off+n)&^(page-1)
+	if fd, ok := f.(fdFile); ok && end > start {
+		_ = unix.Fallocate(int(fd.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, start, end-start)
+	}
+}

@@ -246,6 +246,9 @@ func (b *Backend) reserveRecord(hdr *header, durable bool) (location, *dataFile,
 		return location{}, nil, err
 	}
 	f.size.Store(pos + size)
+	if f.tail != nil {
+		f.tail.advanced(pos + size)
+	}
 	f.records.Add(1)
 	b.appendedBytes.Add(uint64(len(head)))
 	b.writeSeq++
@@ -363,6 +366,11 @@ func (b *Backend) commitUpload(fd found, size uint64, ts time.Time, userFlags ui
 	}
 	if err := b.writeCommit(fd, table, size, ts, userFlags, expire); err != nil {
 		return err
+	}
+	// The reservation past the committed size is never read again: give
+	// its blocks back now rather than when the key is rewritten.
+	if size < fd.hdr.reservedSize {
+		release(fd.file.f, int64(data+size), int64(fd.hdr.reservedSize-size))
 	}
 	b.idxMu.Lock()
 	b.liveBytes.Add(int64(size) - int64(fd.hdr.reservedSize))
