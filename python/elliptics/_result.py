@@ -232,48 +232,68 @@ class ResultEntry(_Reply):
         )
 
 
+# The fields of an entry a bulk call's caller reads first (status, and
+# key_index, data, data_size, which lie back to back), and the offsets of its
+# four string pointers (address, error, path, column): what _from_slab reads
+# of every entry; the rest is unpacked on first use (_fill).
+_KI = ffi.offsetof("ell_entry", "key_index")
+_EAGER = struct.Struct("=i%dxQQQ%dx" % (_KI - 4, _ENTRY_SIZE - _KI - 24))
+_STRS = struct.Struct("=24xQQ128xQQ%dx" % (_ENTRY_SIZE - 184))
+assert ffi.offsetof("ell_entry", "data") == _KI + 8 and ffi.offsetof("ell_entry", "column") == 176
+
+
 def _from_slab(ents: Any, lo: int, hi: int) -> Optional[List[ResultEntry]]:
     """ResultEntry objects of entries lo..hi-1 of ents when the library wrote
-    them back to back in one block with their data back to back too (bulk
-    calls: capi/data.go newSlab); None otherwise (the caller converts them one
-    by one). Everything is copied out at once: the entries' numbers with one
-    unpack, each distinct string decoded once, all the data in one bytes
-    object; each entry's attributes are filled on first use (_SlabEntry)."""
+    them in one block (bulk calls: capi/data.go newSlab): the structs back to
+    back, then their strings, then their data back to back; None otherwise
+    (the caller converts them one by one).
+
+    The whole block is copied into one bytes object with one call, and each
+    entry gets its data (a slice of it), status and key_index at once: the
+    rest of an entry (about 30 fields, strings decoded, Address and Time
+    objects) is filled on first use (_SlabEntry), since most callers of a
+    bulk call read only the data and which key it is."""
     k = hi - lo
     ptrs = struct.unpack("%dQ" % k, ffi.buffer(ffi.cast("uintptr_t *", ents) + lo, 8 * k))
     base = ptrs[0]
     if not base or ptrs != tuple(range(base, base + k * _ENTRY_SIZE, _ENTRY_SIZE)):
         return None
-    rows = list(_ENTRY.iter_unpack(ffi.buffer(ffi.cast("char *", base), k * _ENTRY_SIZE)))
-    dlo = dhi = total = 0
-    for row in rows:
-        d, n = row[18], row[19]
-        if d and n:
-            if not dlo or d < dlo:
-                dlo = d
-            if d + n > dhi:
-                dhi = d + n
-            total += n
-    if dhi - dlo != total:
-        return None  # data not back to back
-    blob = ffi.buffer(ffi.cast("char *", dlo), total)[:] if total else b""
-    strs = {p: ffi.string(ffi.cast("char *", p)).decode("utf-8", "replace") if p else "" for p in {row[i] for row in rows for i in (6, 9, 10)}}
-    addrs = {p: parse_entry_address(ffi.string(ffi.cast("char *", p)).decode("utf-8", "replace")) if p else None for p in {row[5] for row in rows}}
-    ctx = (strs, addrs, blob, dlo)
-    new, set_row, set_ctx = _SlabEntry.__new__, _set_row, _set_ctx
+    structs = ffi.buffer(ffi.cast("char *", base), k * _ENTRY_SIZE)
+    sptrs = {p for row in _STRS.iter_unpack(structs) for p in row}
+    send = base + k * _ENTRY_SIZE
+    if not sptrs or min(sptrs) < send:
+        return None
+    last = max(sptrs)
+    end = last + len(ffi.string(ffi.cast("char *", last))) + 1  # the last string's end
+    eager = list(_EAGER.iter_unpack(structs))
+    for _, _, d, n in eager:  # data back to back after the strings, in entry order
+        if n:
+            if d != end:
+                return None
+            end += n
+    whole = ffi.buffer(ffi.cast("char *", base), end - base)[:]
+    ctx = (whole, base, {})
+    new, set_row, set_ctx, set_data, set_status, set_ki = _SlabEntry.__new__, _set_row, _set_ctx, _set_data, _set_status, _set_ki
     out = []
     append = out.append
-    for row in rows:
+    i = 0
+    for st, ki, d, n in eager:
         r = new(_SlabEntry)
-        set_row(r, row)
+        set_row(r, i)
         set_ctx(r, ctx)
+        d -= base
+        set_data(r, whole[d : d + n] if n else b"")
+        set_status(r, st)
+        set_ki(r, ki)
         append(r)
+        i += 1
     return out
 
 
 class _SlabEntry(ResultEntry):
-    """A ResultEntry of a bulk call whose attributes are set from its row (the
-    unpacked ell_entry) on first use: reading an attribute not set yet
+    """A ResultEntry of a bulk call whose attributes (but data, status and
+    key_index) are set from its copy of the entry's block on first use:
+    reading an attribute not set yet
     (__getattr__), setting one, or copying/pickling the entry fills them all
     and turns the object into a plain ResultEntry (same layout)."""
 
@@ -313,11 +333,25 @@ _get_row = ResultEntry.__dict__["_row"].__get__
 _set_row = ResultEntry.__dict__["_row"].__set__
 _del_row = ResultEntry.__dict__["_row"].__delete__
 _get_ctx = ResultEntry.__dict__["_ctx"].__get__
+_set_data = ResultEntry.__dict__["data"].__set__
+_set_status = ResultEntry.__dict__["status"].__set__
+_set_ki = ResultEntry.__dict__["key_index"].__set__
 _set_ctx = ResultEntry.__dict__["_ctx"].__set__
 _del_ctx = ResultEntry.__dict__["_ctx"].__delete__
 
 
-def _fill(self: ResultEntry, row: Any, ctx: Any) -> None:
+def _slab_str(ctx: Any, p: int) -> str:
+    """The string at address p of a slab (ctx of _from_slab), decoded once per slab."""
+    whole, base, cache = ctx
+    s = cache.get(p)
+    if s is None:
+        o = p - base
+        s = cache[p] = whole[o : whole.index(b"\0", o)].decode("utf-8", "replace")
+    return s
+
+
+def _fill(self: ResultEntry, i: int, ctx: Any) -> None:
+    whole, base, cache = ctx
     (
         status,
         self.group_id,
@@ -347,18 +381,20 @@ def _fill(self: ResultEntry, row: Any, ctx: Any) -> None:
         total_keys,
         iter_state,
         _,
-    ) = row
-    strs, addrs, blob, dlo = ctx
+    ) = _ENTRY.unpack_from(whole, i * _ENTRY_SIZE)
     self.status = status
-    self.error = ErrorInfo(status, format_message(strs[error], status)) if status else _OK
-    self.address = addrs[address]
+    self.error = ErrorInfo(status, format_message(_slab_str(ctx, error), status)) if status else _OK
+    a = cache.get(-address, cache)  # Address objects are shared too, under -p
+    if a is cache:
+        a = cache[-address] = parse_entry_address(_slab_str(ctx, address)) if address else None
+    self.address = a
     self._id = None
-    self.filepath = strs[path]
-    self.column = strs[column]
+    self.filepath = _slab_str(ctx, path) if path else ""
+    self.column = _slab_str(ctx, column) if column else ""
     t = Time.__new__(Time)
     t.tsec, t.tnsec = tsec, tnsec
     self.timestamp = t
-    self.data = blob[data - dlo : data - dlo + data_size] if data and data_size else b""
+    self.data = whole[data - base : data - base + data_size] if data and data_size else b""
     if expire_tsec or expire_tnsec:
         x = Time.__new__(Time)
         x.tsec, x.tnsec = expire_tsec, expire_tnsec
