@@ -628,12 +628,12 @@ func ell_session_bulk_read(h C.ell_session_t, keys *C.ell_ckey, count C.size_t, 
 	if e != nil {
 		return fail(err, e)
 	}
-	return start(h, done, out, err, func(ctx context.Context, s *client.Session, filter C.int32_t, em *emitter) error {
+	return startAsync(h, done, out, err, func(ctx context.Context, s *client.Session, filter C.int32_t, em *emitter, fin func(error)) {
 		em.batch = true
-		defer em.flush()
 		found := 0
 		var firstErr error
-		_ = s.BulkRead(ctx, ks, func(i int, e client.Entry, err error) {
+		s.BulkReadAsync(ctx, ks, func(i int, e client.Entry, err error) {
+			defer rescue(fin)
 			if err == nil {
 				found++
 				if filter != C.ELL_FILTER_NEGATIVE {
@@ -647,11 +647,14 @@ func ell_session_bulk_read(h C.ell_session_t, keys *C.ell_ckey, count C.size_t, 
 			if filter != C.ELL_FILTER_POSITIVE {
 				em.emit(&e, uint64(i))
 			}
+		}, func(e error) {
+			defer rescue(fin)
+			em.flush()
+			if found == 0 && firstErr != nil {
+				e = fmt.Errorf("bulk read: no key found; %w", firstErr)
+			}
+			fin(e)
 		})
-		if found == 0 && firstErr != nil {
-			return fmt.Errorf("bulk read: no key found; %w", firstErr)
-		}
-		return ctx.Err()
 	})
 }
 
@@ -677,13 +680,17 @@ func ell_session_bulk_write(h C.ell_session_t, keys *C.ell_ckey, datas *C.ell_cv
 			return fail(err, fmt.Errorf("key %d: %w", i, e))
 		}
 	}
-	return start(h, done, out, err, func(ctx context.Context, s *client.Session, _ C.int32_t, em *emitter) error {
+	return startAsync(h, done, out, err, func(ctx context.Context, s *client.Session, _ C.int32_t, em *emitter, fin func(error)) {
 		em.batch = true
-		defer em.flush()
-		return s.BulkWrite(ctx, ks, bufs, func(i int, res client.Result, _ error) {
+		s.BulkWriteAsync(ctx, ks, bufs, func(i int, res client.Result, _ error) {
+			defer rescue(fin)
 			for j := range res.Entries {
 				em.emit(&res.Entries[j], uint64(i))
 			}
+		}, func(e error) {
+			defer rescue(fin)
+			em.flush()
+			fin(e)
 		})
 	})
 }
