@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import struct
 import threading
 import time as _time
@@ -259,66 +260,66 @@ def _from_slab(ents: Any, lo: int, hi: int) -> Optional[List[ResultEntry]]:
     if not base or ptrs != tuple(range(base, base + k * _ENTRY_SIZE, _ENTRY_SIZE)):
         return None
     structs = ffi.buffer(ffi.cast("char *", base), k * _ENTRY_SIZE)
-    sptrs = {p for row in _STRS.iter_unpack(structs) for p in row}
-    send = base + k * _ENTRY_SIZE
-    if not sptrs or min(sptrs) < send:
-        return None
-    last = max(sptrs)
-    end = last + len(ffi.string(ffi.cast("char *", last))) + 1  # the last string's end
     eager = list(_EAGER.iter_unpack(structs))
-    for _, _, d, n in eager:  # data back to back after the strings, in entry order
+    sent = base + k * _ENTRY_SIZE
+    end = 0
+    for _, _, d, n in eager:  # data back to back, in entry order, after the strings
         if n:
-            if d != end:
+            if not end:
+                if d <= sent:
+                    return None
+                end = d
+            elif d != end:
                 return None
             end += n
+    if not end:  # no data: the block ends with its last string
+        ps = list(itertools.chain.from_iterable(_STRS.iter_unpack(structs)))
+        if min(ps) < sent:
+            return None
+        last = max(ps)
+        end = last + len(ffi.string(ffi.cast("char *", last))) + 1
     whole = ffi.buffer(ffi.cast("char *", base), end - base)[:]
     ctx = (whole, base, {})
-    new, set_row, set_ctx, set_data, set_status, set_ki = _SlabEntry.__new__, _set_row, _set_ctx, _set_data, _set_status, _set_ki
+    cls = _SlabEntry
+    new = cls.__new__
     out = []
     append = out.append
     i = 0
     for st, ki, d, n in eager:
-        r = new(_SlabEntry)
-        set_row(r, i)
-        set_ctx(r, ctx)
+        r = new(cls)
+        r._row = i
+        r._ctx = ctx
         d -= base
-        set_data(r, whole[d : d + n] if n else b"")
-        set_status(r, st)
-        set_ki(r, ki)
+        r.data = whole[d : d + n] if n else b""
+        r.status = st
+        r.key_index = ki
         append(r)
         i += 1
     return out
 
 
 class _SlabEntry(ResultEntry):
-    """A ResultEntry of a bulk call whose attributes (but data, status and
-    key_index) are set from its copy of the entry's block on first use:
-    reading an attribute not set yet
-    (__getattr__), setting one, or copying/pickling the entry fills them all
-    and turns the object into a plain ResultEntry (same layout)."""
+    """A ResultEntry of a bulk call whose attributes but data, status and
+    key_index are filled from its copy of the entry's block on first use:
+    reading, setting or deleting one of them (a property here, shadowing
+    the slot), or copying/pickling the entry, fills them all and turns the
+    object into a plain ResultEntry (same layout).
+
+    No __getattr__, __setattr__ or __delattr__: a class with any of them
+    makes every attribute store a slow call, and _from_slab makes 5 stores
+    per entry."""
 
     __slots__ = ()
 
     def _materialize(self) -> None:
         row, ctx = _get_row(self), _get_ctx(self)
+        kept = [slot.__get__(self) for slot in _EAGER_SLOTS]  # the caller may have set them
         object.__setattr__(self, "__class__", ResultEntry)
         _del_row(self)
         _del_ctx(self)
         _fill(self, row, ctx)
-
-    def __getattr__(self, name: str) -> Any:
-        if name in ("_row", "_ctx"):
-            raise AttributeError(name)
-        self._materialize()
-        return getattr(self, name)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        self._materialize()
-        setattr(self, name, value)
-
-    def __delattr__(self, name: str) -> None:
-        self._materialize()
-        delattr(self, name)
+        for slot, value in zip(_EAGER_SLOTS, kept):
+            slot.__set__(self, value)
 
     def __reduce_ex__(self, proto: Any) -> Any:
         self._materialize()
@@ -329,14 +330,33 @@ class _SlabEntry(ResultEntry):
         return repr(self)
 
 
+def _lazy(slot: Any) -> property:
+    """A property of _SlabEntry over one of ResultEntry's slots that fills the entry first."""
+
+    def get(self: _SlabEntry) -> Any:
+        self._materialize()
+        return slot.__get__(self)
+
+    def set_(self: _SlabEntry, value: Any) -> None:
+        self._materialize()
+        slot.__set__(self, value)
+
+    def delete(self: _SlabEntry) -> None:
+        self._materialize()
+        slot.__delete__(self)
+
+    return property(get, set_, delete)
+
+
+_EAGER_SLOTS = [ResultEntry.__dict__[n] for n in ("data", "status", "key_index")]
+for _name in ResultEntry.__slots__:
+    if _name not in ("_row", "_ctx", "data", "status", "key_index"):
+        setattr(_SlabEntry, _name, _lazy(ResultEntry.__dict__[_name]))
+del _name
+
 _get_row = ResultEntry.__dict__["_row"].__get__
-_set_row = ResultEntry.__dict__["_row"].__set__
 _del_row = ResultEntry.__dict__["_row"].__delete__
 _get_ctx = ResultEntry.__dict__["_ctx"].__get__
-_set_data = ResultEntry.__dict__["data"].__set__
-_set_status = ResultEntry.__dict__["status"].__set__
-_set_ki = ResultEntry.__dict__["key_index"].__set__
-_set_ctx = ResultEntry.__dict__["_ctx"].__set__
 _del_ctx = ResultEntry.__dict__["_ctx"].__delete__
 
 

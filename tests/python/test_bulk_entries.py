@@ -19,9 +19,12 @@ def test_set_before_read_keeps_the_new_value(session):
     datas, keys, got = _read(session)
     e = got[0]
     e.data = b"changed"
+    e.column = "mine"  # not filled in yet when set
     assert e.data == b"changed"
     assert e.key_index in range(len(keys))
+    assert e.address is not None  # fills the rest...
     assert type(e) is elliptics.ResultEntry
+    assert (e.data, e.column) == (b"changed", "mine")  # ...keeping what was set
 
 
 def test_copy_pickle_repr_of_unread_entries(session):
