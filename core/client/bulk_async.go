@@ -208,7 +208,8 @@ func (s *Session) BulkWriteAsync(ctx context.Context, keys []Key, datas [][]byte
 // groupAsync is group that sends each request from the calling goroutine
 // and calls fin once every key of idx was reported (from whichever
 // goroutine reported the last). Keys whose owner has no established
-// connection go through group on a goroutine.
+// connection go through group on a goroutine, and so do all the keys when
+// they need more than bulkInFlight requests.
 func (b *bulkCall) groupAsync(ctx context.Context, g uint32, cmd proto.Cmd, idx []int, done func(i int, e Entry), fin func()) {
 	byConn := map[*conn][]int{}
 	var order []*conn
@@ -225,6 +226,15 @@ func (b *bulkCall) groupAsync(ctx context.Context, g uint32, cmd proto.Cmd, idx 
 		byConn[c] = append(byConn[c], i)
 	}
 	batches := b.batches(order, byConn)
+	if len(batches) > bulkInFlight {
+		// A call this big is not held up by a hand-off; group keeps its
+		// requests in flight (and their buffers) under the bound.
+		go func() {
+			b.group(ctx, g, cmd, idx, done)
+			fin()
+		}()
+		return
+	}
 	units := len(batches)
 	if len(slow) > 0 {
 		units++
