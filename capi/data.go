@@ -659,7 +659,7 @@ func ell_session_bulk_write(h C.ell_session_t, keys *C.ell_ckey, datas *C.ell_cv
 // startBulkRead starts a bulk read of ks.
 func startBulkRead(h C.ell_session_t, ks []client.Key, done *C.ell_ccompletion, out *C.ell_async_t, err *C.ell_error) C.int32_t {
 	return startAsync(h, done, out, err, func(ctx context.Context, s *client.Session, filter C.int32_t, em *emitter, fin func(error)) {
-		em.batch = true
+		em.batch, em.pend = true, make([]pending, 0, len(ks)) // one entry per key with the default filter
 		found := 0
 		var firstErr error
 		s.BulkReadAsync(ctx, ks, func(i int, e client.Entry, err error) {
