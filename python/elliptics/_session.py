@@ -119,11 +119,16 @@ def _packed_names(keys: List[Any], keep: List[Any]) -> Optional[Tuple[Any, Any]]
     a non-empty str (by name, default column); None otherwise."""
     if set(map(type, keys)) != {str}:
         return None
-    names = [k.encode("utf-8") for k in keys]
-    lens = array("Q", map(len, names))
+    js = "".join(keys)
+    if js.isascii():  # one encode for all (a name's length in bytes is its length)
+        lens = array("Q", map(len, keys))
+        joined = js.encode("ascii")
+    else:
+        names = [k.encode("utf-8") for k in keys]
+        lens = array("Q", map(len, names))
+        joined = b"".join(names)
     if not min(lens):
         return None  # an empty name: the ell_key form reports it
-    joined = b"".join(names)
     keep.append(joined)
     keep.append(lens)
     return ffi.from_buffer(joined), ffi.from_buffer("uint64_t[]", lens)

@@ -86,3 +86,13 @@ def test_bulk_calls_reject_an_empty_name(session):
         session.bulk_read(["a", ""]).get()
     with pytest.raises(elliptics.Error):
         session.bulk_write({"a": b"1", "": b"2"}).get()
+
+
+def test_bulk_calls_with_unicode_names(session):
+    # Names packed as UTF-8: lengths in bytes, not characters.
+    prefix = uuid.uuid4().hex
+    datas = {prefix + "-é": b"1", prefix + "-ascii": b"2", prefix + "-日本": b"3"}
+    session.bulk_write(datas).get()
+    keys = list(datas)
+    assert {e.key_index: e.data for e in session.bulk_read(keys).get()} == {0: b"1", 1: b"2", 2: b"3"}
+    assert session.read_data(prefix + "-日本").get()[0].data == b"3"
