@@ -628,31 +628,7 @@ func ell_session_bulk_read(h C.ell_session_t, keys *C.ell_ckey, count C.size_t, 
 	if e != nil {
 		return fail(err, e)
 	}
-	return start(h, done, out, err, func(ctx context.Context, s *client.Session, filter C.int32_t, em *emitter) error {
-		em.batch = true
-		defer em.flush()
-		found := 0
-		var firstErr error
-		_ = s.BulkRead(ctx, ks, func(i int, e client.Entry, err error) {
-			if err == nil {
-				found++
-				if filter != C.ELL_FILTER_NEGATIVE {
-					em.emit(&e, uint64(i))
-				}
-				return
-			}
-			if firstErr == nil {
-				firstErr = fmt.Errorf("key %d: %w", i, err)
-			}
-			if filter != C.ELL_FILTER_POSITIVE {
-				em.emit(&e, uint64(i))
-			}
-		})
-		if found == 0 && firstErr != nil {
-			return fmt.Errorf("bulk read: no key found; %w", firstErr)
-		}
-		return ctx.Err()
-	})
+	return startBulkRead(h, ks, done, out, err)
 }
 
 //export ell_session_bulk_write
@@ -677,13 +653,133 @@ func ell_session_bulk_write(h C.ell_session_t, keys *C.ell_ckey, datas *C.ell_cv
 			return fail(err, fmt.Errorf("key %d: %w", i, e))
 		}
 	}
-	return start(h, done, out, err, func(ctx context.Context, s *client.Session, _ C.int32_t, em *emitter) error {
+	return startBulkWrite(h, ks, bufs, done, out, err)
+}
+
+// startBulkRead starts a bulk read of ks.
+func startBulkRead(h C.ell_session_t, ks []client.Key, done *C.ell_ccompletion, out *C.ell_async_t, err *C.ell_error) C.int32_t {
+	return startAsync(h, done, out, err, func(ctx context.Context, s *client.Session, filter C.int32_t, em *emitter, fin func(error)) {
+		em.batch, em.pend = true, make([]pending, 0, len(ks)) // one entry per key with the default filter
+		found := 0
+		var firstErr error
+		s.BulkReadAsync(ctx, ks, func(i int, e client.Entry, err error) {
+			defer rescue(fin)
+			if err == nil {
+				found++
+				if filter != C.ELL_FILTER_NEGATIVE {
+					em.emit(&e, uint64(i))
+				}
+				return
+			}
+			if firstErr == nil {
+				firstErr = fmt.Errorf("key %d: %w", i, err)
+			}
+			if filter != C.ELL_FILTER_POSITIVE {
+				em.emit(&e, uint64(i))
+			}
+		}, func(e error) {
+			defer rescue(fin)
+			em.flush()
+			if found == 0 && firstErr != nil {
+				e = fmt.Errorf("bulk read: no key found; %w", firstErr)
+			}
+			fin(e)
+		})
+	})
+}
+
+// startBulkWrite starts a bulk write of bufs[i] under ks[i].
+func startBulkWrite(h C.ell_session_t, ks []client.Key, bufs [][]byte, done *C.ell_ccompletion, out *C.ell_async_t,
+	err *C.ell_error) C.int32_t {
+	return startAsync(h, done, out, err, func(ctx context.Context, s *client.Session, _ C.int32_t, em *emitter, fin func(error)) {
 		em.batch = true
-		defer em.flush()
-		return s.BulkWrite(ctx, ks, bufs, func(i int, res client.Result, _ error) {
+		s.BulkWriteAsync(ctx, ks, bufs, func(i int, res client.Result, _ error) {
+			defer rescue(fin)
 			for j := range res.Entries {
 				em.emit(&res.Entries[j], uint64(i))
 			}
+		}, func(e error) {
+			defer rescue(fin)
+			em.flush()
+			fin(e)
 		})
 	})
+}
+
+// unpack splits count byte strings packed back to back at p (lens[i] bytes
+// each) into Go slices of one copy; what names them in errors.
+func unpack(p unsafe.Pointer, lens *C.ell_cu64, count C.size_t, what string) ([][]byte, error) {
+	if uint64(count) > maxCount {
+		return nil, status.Errorf(status.Invalid, "%d %s", uint64(count), what)
+	}
+	if count > 0 && lens == nil {
+		return nil, status.Errorf(status.Invalid, "%s lengths are NULL with count %d", what, uint64(count))
+	}
+	ls := unsafe.Slice(lens, int(count))
+	var total uint64
+	for _, n := range ls {
+		if uint64(n) > maxBytes || total+uint64(n) > maxBytes { // both <= MaxInt: no overflow
+			return nil, status.Errorf(status.TooLarge, "%s of more than %d bytes", what, uint64(maxBytes))
+		}
+		total += uint64(n)
+	}
+	all, e := goData(p, C.uint64_t(total))
+	if e != nil {
+		return nil, fmt.Errorf("%s: %w", what, e)
+	}
+	out := make([][]byte, len(ls))
+	off := uint64(0)
+	for i, n := range ls {
+		out[i] = all[off : off+uint64(n) : off+uint64(n)]
+		off += uint64(n)
+	}
+	return out, nil
+}
+
+// goNames is goKeys for names packed back to back (keys by name).
+func goNames(names *C.ell_cchar, lens *C.ell_cu64, count C.size_t) ([]client.Key, error) {
+	bs, e := unpack(unsafe.Pointer(names), lens, count, "names")
+	if e != nil {
+		return nil, e
+	}
+	ks := make([]client.Key, len(bs))
+	for i, b := range bs {
+		if len(b) == 0 {
+			return nil, fmt.Errorf("key %d: %w", i, status.Errorf(status.Invalid, "empty key"))
+		}
+		ks[i] = client.Key{Name: string(b)}
+	}
+	return ks, nil
+}
+
+//export ell_session_bulk_read_names
+func ell_session_bulk_read_names(h C.ell_session_t, names *C.ell_cchar, nameLens *C.ell_cu64, count C.size_t,
+	done *C.ell_ccompletion, out *C.ell_async_t, err *C.ell_error) (rc C.int32_t) {
+	defer guard(err, &rc)
+	if rc, ok := prologue(out, err, "ell_session_bulk_read_names"); !ok {
+		return rc
+	}
+	ks, e := goNames(names, nameLens, count)
+	if e != nil {
+		return fail(err, e)
+	}
+	return startBulkRead(h, ks, done, out, err)
+}
+
+//export ell_session_bulk_write_names
+func ell_session_bulk_write_names(h C.ell_session_t, names *C.ell_cchar, nameLens *C.ell_cu64, data *C.ell_cvoid,
+	sizes *C.ell_cu64, count C.size_t, done *C.ell_ccompletion, out *C.ell_async_t, err *C.ell_error) (rc C.int32_t) {
+	defer guard(err, &rc)
+	if rc, ok := prologue(out, err, "ell_session_bulk_write_names"); !ok {
+		return rc
+	}
+	ks, e := goNames(names, nameLens, count)
+	if e != nil {
+		return fail(err, e)
+	}
+	bufs, e := unpack(unsafe.Pointer(data), sizes, count, "values")
+	if e != nil {
+		return fail(err, e)
+	}
+	return startBulkWrite(h, ks, bufs, done, out, err)
 }

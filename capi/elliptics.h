@@ -270,6 +270,17 @@ int32_t ell_session_bulk_read(ell_session_t s, const ell_key *keys, size_t count
  * which key). The call fails if any key's write fails its checker. */
 int32_t ell_session_bulk_write(ell_session_t s, const ell_key *keys, const void *const *datas, const uint64_t *sizes,
 			       size_t count, const ell_completion *done, ell_async_t *out, ell_error *err);
+/* ell_session_bulk_read with the keys given as names packed back to back:
+ * name i is the name_lens[i] bytes of names that follow name i-1 (keys by
+ * name, default column). A binding saves building an ell_key per key. */
+int32_t ell_session_bulk_read_names(ell_session_t s, const char *names, const uint64_t *name_lens, size_t count,
+				    const ell_completion *done, ell_async_t *out, ell_error *err);
+/* ell_session_bulk_write with names packed as in ell_session_bulk_read_names
+ * and values packed the same way: value i is the sizes[i] bytes of data that
+ * follow value i-1. Both are copied before the call returns. */
+int32_t ell_session_bulk_write_names(ell_session_t s, const char *names, const uint64_t *name_lens, const void *data,
+				     const uint64_t *sizes, size_t count, const ell_completion *done, ell_async_t *out,
+				     ell_error *err);
 
 /* ---- writes with options -------------------------------------------------- */
 

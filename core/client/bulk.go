@@ -145,24 +145,7 @@ func (s *Session) BulkRead(ctx context.Context, keys []Key, each func(i int, e E
 		pending = next
 	}
 	for _, i := range pending {
-		t := tried[i]
-		var e Entry
-		var err error
-		switch {
-		case len(t) == 0 && ctx.Err() != nil:
-			err = ctxErr(ctx, "")
-			e = Entry{ID: b.oids[i], Column: keys[i].Column}
-			setErr(&e, err)
-		case len(t) == 0:
-			err = readVerdict(nil)
-			e = Entry{ID: b.oids[i], Column: keys[i].Column}
-			setErr(&e, err)
-		default:
-			// The last group tried says where the key was looked for.
-			err = readVerdict(t)
-			e = t[len(t)-1]
-			e.Status, e.Err, e.Data = status.FromError(err), err, nil
-		}
+		e, err := b.missing(ctx, i, keys[i], tried[i])
 		report(i, e, err)
 	}
 	return ctx.Err()
@@ -226,6 +209,16 @@ func (b *bulkCall) group(ctx context.Context, g uint32, cmd proto.Cmd, idx []int
 		}
 		byConn[c] = append(byConn[c], i)
 	}
+	batches := b.batches(order, byConn)
+	bulk(len(batches), func(j int) { b.send(ctx, g, cmd, batches[j], done) })
+}
+
+// batches splits the keys of each connection (byConn, connections in
+// order) into requests under the node's payload limit and
+// bulkKeysPerRequest; a key too big for any bulk request gets a batch of
+// its own, sent as a single command.
+func (b *bulkCall) batches(order []*conn, byConn map[*conn][]int) []bulkBatch {
+	s := b.s
 	var batches []bulkBatch
 	for _, c := range order {
 		limit := s.node.cfg.MaxPayload
@@ -251,7 +244,7 @@ func (b *bulkCall) group(ctx context.Context, g uint32, cmd proto.Cmd, idx []int
 			batches = append(batches, cur)
 		}
 	}
-	bulk(len(batches), func(j int) { b.send(ctx, g, cmd, batches[j], done) })
+	return batches
 }
 
 func (b *bulkCall) entry(i int, g uint32, addr string) Entry {
@@ -270,76 +263,88 @@ func singleCmd(cmd proto.Cmd) proto.Cmd {
 // of its reply (it was full) go again in a new request; a node that does not
 // know the bulk command gets one single command per key.
 func (b *bulkCall) send(ctx context.Context, g uint32, cmd proto.Cmd, bt bulkBatch, done func(i int, e Entry)) {
-	s := b.s
-	keys := bt.keys
 	if bt.single {
-		b.singles(ctx, g, cmd, bt.c, keys, done)
+		b.singles(ctx, g, cmd, bt.c, bt.keys, done)
 		return
 	}
-	for len(keys) > 0 {
-		req := make([]proto.BulkKey, len(keys))
-		for j, i := range keys {
-			req[j] = proto.BulkKey{ID: b.oids[i], Payload: b.payloads[i]}
-		}
-		r, err := bt.c.do(ctx, time.Now().Add(s.timeout), s.header(cmd, b.oids[keys[0]], g), proto.AppendBulkRequest(nil, req))
-		if errors.Is(err, status.ErrUnsupported) {
-			b.singles(ctx, g, cmd, bt.c, keys, done) // an older node
-			return
-		}
-		var rs []proto.BulkResult
-		if err == nil {
-			rs, err = proto.DecodeBulkReply(r.payload)
-		}
-		if err == nil && len(rs) == 0 {
-			// No progress (a node whose replies cannot hold one result).
-			b.singles(ctx, g, cmd, bt.c, keys, done)
-			return
-		}
-		if err != nil {
-			for _, i := range keys {
-				e := b.entry(i, g, bt.c.addr)
-				setErr(&e, err)
-				done(i, e)
-			}
-			return
-		}
-		got := make([]bool, len(keys))
-		for _, res := range rs {
-			if int(res.Index) >= len(keys) || got[res.Index] {
-				continue // not ours; the key goes again
-			}
-			got[res.Index] = true
-			i := keys[res.Index]
-			if res.Status == status.TooLarge && cmd == proto.CmdBulkRead {
-				b.singles(ctx, g, cmd, bt.c, []int{i}, done) // too big for a bulk reply
-				continue
-			}
-			e := b.entry(i, g, bt.c.addr)
-			if res.Status != status.OK {
-				setErr(&e, proto.DecodeError(res.Status, res.Payload))
-			} else {
-				setErr(&e, decodeSingle(cmd, &e, res.Payload))
-			}
-			done(i, e)
-		}
-		var rest []int
-		for j, i := range keys {
-			if !got[j] {
-				rest = append(rest, i)
-			}
-		}
-		if len(rest) == len(keys) {
-			// Results, but none for a key of ours: do not ask forever.
-			err := status.Errorf(status.Protocol, "bulk reply from %s: no result for any key asked", bt.c.addr)
-			for _, i := range rest {
-				e := b.entry(i, g, bt.c.addr)
-				setErr(&e, err)
-				done(i, e)
-			}
-			return
-		}
+	for keys := bt.keys; len(keys) > 0; {
+		r, err := bt.c.do(ctx, time.Now().Add(b.s.timeout), b.s.header(cmd, b.oids[keys[0]], g), b.request(keys))
+		rest, singles := b.replied(g, cmd, bt.c, keys, r, err, done)
+		b.singles(ctx, g, cmd, bt.c, singles, done)
 		keys = rest
 	}
+}
+
+// request is the payload of a bulk request for keys.
+func (b *bulkCall) request(keys []int) []byte {
+	req := make([]proto.BulkKey, len(keys))
+	for j, i := range keys {
+		req[j] = proto.BulkKey{ID: b.oids[i], Payload: b.payloads[i]}
+	}
+	return proto.AppendBulkRequest(nil, req)
+}
+
+// replied reports the keys of a bulk request to c that its reply (r, or
+// err) settles, and returns the others: rest, to ask again in a bulk
+// request (the node left them out of a full reply), and singles, to ask one
+// command per key (a node that does not know the bulk command, a reply
+// without any result, a value too big for a bulk reply). It does not block.
+func (b *bulkCall) replied(g uint32, cmd proto.Cmd, c *conn, keys []int, r reply, err error,
+	done func(i int, e Entry)) (rest, singles []int) {
+	if errors.Is(err, status.ErrUnsupported) {
+		return nil, keys // an older node
+	}
+	var rs []proto.BulkResult
+	if err == nil {
+		rs, err = proto.DecodeBulkReply(r.payload)
+	}
+	if err == nil && len(rs) == 0 {
+		// No progress (a node whose replies cannot hold one result).
+		return nil, keys
+	}
+	if err != nil {
+		for _, i := range keys {
+			e := b.entry(i, g, c.addr)
+			setErr(&e, err)
+			done(i, e)
+		}
+		return nil, nil
+	}
+	got := make([]bool, len(keys))
+	for _, res := range rs {
+		if int(res.Index) >= len(keys) || got[res.Index] {
+			continue // not ours; the key goes again
+		}
+		got[res.Index] = true
+		i := keys[res.Index]
+		if res.Status == status.TooLarge && cmd == proto.CmdBulkRead {
+			singles = append(singles, i) // too big for a bulk reply
+			continue
+		}
+		e := b.entry(i, g, c.addr)
+		if res.Status != status.OK {
+			setErr(&e, proto.DecodeError(res.Status, res.Payload))
+		} else {
+			setErr(&e, decodeSingle(cmd, &e, res.Payload))
+		}
+		done(i, e)
+	}
+	for j, i := range keys {
+		if !got[j] {
+			rest = append(rest, i)
+		}
+	}
+	if len(rest) == len(keys) {
+		// Results, but none for a key of ours: do not ask forever.
+		err := status.Errorf(status.Protocol, "bulk reply from %s: no result for any key asked", c.addr)
+		for _, i := range rest {
+			e := b.entry(i, g, c.addr)
+			setErr(&e, err)
+			done(i, e)
+		}
+		return nil, singles
+	}
+	return rest, singles
 }
 
 // singles sends one single command per key to c.

@@ -62,3 +62,72 @@ func TestBulkReadEdges(t *testing.T) {
 	require.ErrorContains(t, err, "1 of 2 keys failed")
 	require.Equal(t, 1, failed)
 }
+
+// TestBulkAsyncEdges: the asynchronous forms report every key once and
+// complete once, as the blocking forms do: missing, unresolvable keys, a
+// context that already ended, values that do not match the keys.
+func TestBulkAsyncEdges(t *testing.T) {
+	_, addr := startNode(t, 1, 2)
+	s := connect(t, addr)
+	s.SetGroups(1, 2)
+	ctx := context.Background()
+	_, err := s.Write(ctx, client.NewKey("present"), []byte("v"))
+	require.NoError(t, err)
+	read := func(ctx context.Context, keys []client.Key, each func(i int, e client.Entry, err error)) error {
+		ch := make(chan error, 2)
+		s.BulkReadAsync(ctx, keys, each, func(err error) { ch <- err })
+		return <-ch
+	}
+	write := func(keys []client.Key, datas [][]byte, each func(i int, r client.Result, err error)) error {
+		ch := make(chan error, 2)
+		s.BulkWriteAsync(ctx, keys, datas, each, func(err error) { ch <- err })
+		return <-ch
+	}
+
+	keys := []client.Key{client.NewKey("present"), client.NewKey("absent"),
+		client.NewKey("bad").WithColumn(string(make([]byte, 300)))}
+	errs := make([]error, len(keys))
+	entries := make([]client.Entry, len(keys))
+	calls := 0
+	require.NoError(t, read(ctx, keys, func(i int, e client.Entry, err error) {
+		calls++
+		errs[i], entries[i] = err, e
+	}))
+	require.Equal(t, len(keys), calls)
+	require.NoError(t, errs[0])
+	require.Equal(t, "v", string(entries[0].Data))
+	require.Equal(t, uint32(1), entries[0].Group)
+	require.ErrorIs(t, errs[1], status.ErrNotFound)
+	require.Equal(t, uint32(2), entries[1].Group, "the last group tried")
+	require.ErrorIs(t, errs[2], status.ErrTooLarge)
+
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	calls = 0
+	err = read(cctx, keys[:2], func(i int, e client.Entry, err error) {
+		calls++
+		require.Error(t, err)
+	})
+	require.ErrorIs(t, err, context.Canceled)
+	require.Equal(t, 2, calls)
+
+	var failed int
+	err = write(keys[1:], [][]byte{[]byte("a"), []byte("b")}, func(i int, r client.Result, err error) {
+		if err != nil {
+			failed++
+			require.Equal(t, 1, i)
+			return
+		}
+		require.Equal(t, 2, r.Succeeded)
+	})
+	require.ErrorContains(t, err, "1 of 2 keys failed")
+	require.Equal(t, 1, failed)
+	require.ErrorContains(t, write(keys[:1], nil, nil), "1 keys but 0 values")
+
+	got := ""
+	require.NoError(t, read(ctx, keys[1:2], func(_ int, e client.Entry, err error) {
+		require.NoError(t, err)
+		got = string(e.Data)
+	}))
+	require.Equal(t, "a", got, "the async write landed")
+}

@@ -127,93 +127,122 @@ func TestBulkTwoGroups(t *testing.T) {
 		{name: "older node", opts: bulkClusterOpts{oldNode: true}, maxBulk: 2},
 		{name: "small payload", opts: bulkClusterOpts{maxPayload: 32 << 10}, maxBulk: 1 << 10},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			ctx := context.Background()
-			_, s, cnt := bulkCluster(t, tc.opts)
-			const n = 1000
-			keys := bulkKeys("bulk", n)
-			value := func(i int) []byte { return []byte(fmt.Sprintf("value-%d-%0200d", i, i)) }
-			// i%10 == 0: missing; i%10 == 1: only in group 2; else in both.
-			var both, only2 []int
-			for i := range n {
-				switch i % 10 {
-				case 0:
-				case 1:
-					only2 = append(only2, i)
-				default:
-					both = append(both, i)
-				}
+		for _, async := range []bool{false, true} {
+			name := tc.name
+			if async {
+				name += "/async"
 			}
-			write := func(s *client.Session, idx []int) {
-				ks := make([]client.Key, len(idx))
-				ds := make([][]byte, len(idx))
-				for j, i := range idx {
-					ks[j], ds[j] = keys[i], value(i)
-				}
-				var calls atomic.Int32
-				require.NoError(t, s.BulkWrite(ctx, ks, ds, func(j int, r client.Result, err error) {
-					calls.Add(1)
-					require.NoError(t, err)
-					require.Equal(t, len(s.Groups()), r.Succeeded)
-				}))
-				require.Equal(t, int32(len(idx)), calls.Load())
-			}
-			cnt.reset()
-			write(s, both)
-			g2 := s.Clone()
-			g2.SetGroups(2)
-			write(g2, only2)
-			if !tc.opts.oldNode {
-				require.Zero(t, cnt.get(proto.CmdWrite), "no single writes")
-			} else {
-				require.NotZero(t, cnt.get(proto.CmdWrite), "the older node gets single writes")
-			}
-			bulkWrites := cnt.get(proto.CmdBulkWrite)
-			require.LessOrEqual(t, bulkWrites, 3*2*tc.maxBulk)
-			if tc.opts.maxPayload != 0 {
-				require.Greater(t, bulkWrites, 6, "requests split under the payload limit")
-			}
+			t.Run(name, func(t *testing.T) { testBulkTwoGroups(t, tc.opts, tc.maxBulk, async) })
+		}
+	}
+}
 
-			cnt.reset()
-			found := map[int]uint32{}
-			var missing []int
-			require.NoError(t, s.BulkRead(ctx, keys, func(i int, e client.Entry, err error) {
-				if err != nil {
-					require.ErrorIs(t, err, status.ErrNotFound, "key %d", i)
-					require.Equal(t, status.NotFound, e.Status)
-					require.Equal(t, uint32(2), e.Group, "the last group tried")
-					missing = append(missing, i)
-					return
-				}
-				_, dup := found[i]
-				require.False(t, dup, "key %d reported twice", i)
-				require.Equal(t, string(value(i)), string(e.Data))
-				found[i] = e.Group
-			}))
-			require.Len(t, missing, n/10)
-			for _, i := range missing {
-				require.Zero(t, i%10)
-			}
-			require.Len(t, found, n-n/10)
-			for i, g := range found {
-				if i%10 == 1 {
-					require.Equal(t, uint32(2), g, "key %d only in group 2", i)
-				} else {
-					require.Equal(t, uint32(1), g, "key %d from the first group", i)
-				}
-			}
-			if !tc.opts.oldNode {
-				require.Zero(t, cnt.get(proto.CmdRead), "no single reads")
-			} else {
-				require.NotZero(t, cnt.get(proto.CmdRead))
-			}
-			bulkReads := cnt.get(proto.CmdBulkRead)
-			require.NotZero(t, bulkReads)
-			require.LessOrEqual(t, bulkReads, 4*tc.maxBulk)
-			if tc.opts.maxPayload != 0 {
-				require.Greater(t, bulkReads, 4, "replies bounded by the payload limit")
-			}
-		})
+// bulkWrite and bulkRead are BulkWrite and BulkRead, or with async their
+// asynchronous forms waited for.
+func bulkWrite(ctx context.Context, s *client.Session, async bool, keys []client.Key, datas [][]byte,
+	each func(i int, r client.Result, err error)) error {
+	if !async {
+		return s.BulkWrite(ctx, keys, datas, each)
+	}
+	ch := make(chan error, 1)
+	s.BulkWriteAsync(ctx, keys, datas, each, func(err error) { ch <- err })
+	return <-ch
+}
+
+func bulkRead(ctx context.Context, s *client.Session, async bool, keys []client.Key, each func(i int, e client.Entry, err error)) error {
+	if !async {
+		return s.BulkRead(ctx, keys, each)
+	}
+	ch := make(chan error, 1)
+	s.BulkReadAsync(ctx, keys, each, func(err error) { ch <- err })
+	return <-ch
+}
+
+func testBulkTwoGroups(t *testing.T, opts bulkClusterOpts, maxBulk int, async bool) {
+	ctx := context.Background()
+	_, s, cnt := bulkCluster(t, opts)
+	const n = 1000
+	keys := bulkKeys("bulk", n)
+	value := func(i int) []byte { return []byte(fmt.Sprintf("value-%d-%0200d", i, i)) }
+	// i%10 == 0: missing; i%10 == 1: only in group 2; else in both.
+	var both, only2 []int
+	for i := range n {
+		switch i % 10 {
+		case 0:
+		case 1:
+			only2 = append(only2, i)
+		default:
+			both = append(both, i)
+		}
+	}
+	write := func(s *client.Session, idx []int) {
+		ks := make([]client.Key, len(idx))
+		ds := make([][]byte, len(idx))
+		for j, i := range idx {
+			ks[j], ds[j] = keys[i], value(i)
+		}
+		var calls atomic.Int32
+		require.NoError(t, bulkWrite(ctx, s, async, ks, ds, func(j int, r client.Result, err error) {
+			calls.Add(1)
+			require.NoError(t, err)
+			require.Equal(t, len(s.Groups()), r.Succeeded)
+		}))
+		require.Equal(t, int32(len(idx)), calls.Load())
+	}
+	cnt.reset()
+	write(s, both)
+	g2 := s.Clone()
+	g2.SetGroups(2)
+	write(g2, only2)
+	if !opts.oldNode {
+		require.Zero(t, cnt.get(proto.CmdWrite), "no single writes")
+	} else {
+		require.NotZero(t, cnt.get(proto.CmdWrite), "the older node gets single writes")
+	}
+	bulkWrites := cnt.get(proto.CmdBulkWrite)
+	require.LessOrEqual(t, bulkWrites, 3*2*maxBulk)
+	if opts.maxPayload != 0 {
+		require.Greater(t, bulkWrites, 6, "requests split under the payload limit")
+	}
+
+	cnt.reset()
+	found := map[int]uint32{}
+	var missing []int
+	require.NoError(t, bulkRead(ctx, s, async, keys, func(i int, e client.Entry, err error) {
+		if err != nil {
+			require.ErrorIs(t, err, status.ErrNotFound, "key %d", i)
+			require.Equal(t, status.NotFound, e.Status)
+			require.Equal(t, uint32(2), e.Group, "the last group tried")
+			missing = append(missing, i)
+			return
+		}
+		_, dup := found[i]
+		require.False(t, dup, "key %d reported twice", i)
+		require.Equal(t, string(value(i)), string(e.Data))
+		found[i] = e.Group
+	}))
+	require.Len(t, missing, n/10)
+	for _, i := range missing {
+		require.Zero(t, i%10)
+	}
+	require.Len(t, found, n-n/10)
+	for i, g := range found {
+		if i%10 == 1 {
+			require.Equal(t, uint32(2), g, "key %d only in group 2", i)
+		} else {
+			require.Equal(t, uint32(1), g, "key %d from the first group", i)
+		}
+	}
+	if !opts.oldNode {
+		require.Zero(t, cnt.get(proto.CmdRead), "no single reads")
+	} else {
+		require.NotZero(t, cnt.get(proto.CmdRead))
+	}
+	bulkReads := cnt.get(proto.CmdBulkRead)
+	require.NotZero(t, bulkReads)
+	require.LessOrEqual(t, bulkReads, 4*maxBulk)
+	if opts.maxPayload != 0 {
+		require.Greater(t, bulkReads, 4, "replies bounded by the payload limit")
 	}
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import struct
 import threading
 import time as _time
@@ -232,73 +233,93 @@ class ResultEntry(_Reply):
         )
 
 
+# The fields of an entry a bulk call's caller reads first (status, and
+# key_index, data, data_size, which lie back to back), and the offsets of its
+# four string pointers (address, error, path, column): what _from_slab reads
+# of every entry; the rest is unpacked on first use (_fill).
+_KI = ffi.offsetof("ell_entry", "key_index")
+_EAGER = struct.Struct("=i%dxQQQ%dx" % (_KI - 4, _ENTRY_SIZE - _KI - 24))
+_STRS = struct.Struct("=24xQQ128xQQ%dx" % (_ENTRY_SIZE - 184))
+assert ffi.offsetof("ell_entry", "data") == _KI + 8 and ffi.offsetof("ell_entry", "column") == 176
+
+
 def _from_slab(ents: Any, lo: int, hi: int) -> Optional[List[ResultEntry]]:
     """ResultEntry objects of entries lo..hi-1 of ents when the library wrote
-    them back to back in one block with their data back to back too (bulk
-    calls: capi/data.go newSlab); None otherwise (the caller converts them one
-    by one). Everything is copied out at once: the entries' numbers with one
-    unpack, each distinct string decoded once, all the data in one bytes
-    object; each entry's attributes are filled on first use (_SlabEntry)."""
+    them in one block (bulk calls: capi/data.go newSlab): the structs back to
+    back, then their strings, then their data back to back; None otherwise
+    (the caller converts them one by one).
+
+    The whole block is copied into one bytes object with one call, and each
+    entry gets its data (a slice of it), status and key_index at once: the
+    rest of an entry (about 30 fields, strings decoded, Address and Time
+    objects) is filled on first use (_SlabEntry), since most callers of a
+    bulk call read only the data and which key it is."""
     k = hi - lo
     ptrs = struct.unpack("%dQ" % k, ffi.buffer(ffi.cast("uintptr_t *", ents) + lo, 8 * k))
     base = ptrs[0]
     if not base or ptrs != tuple(range(base, base + k * _ENTRY_SIZE, _ENTRY_SIZE)):
         return None
-    rows = list(_ENTRY.iter_unpack(ffi.buffer(ffi.cast("char *", base), k * _ENTRY_SIZE)))
-    dlo = dhi = total = 0
-    for row in rows:
-        d, n = row[18], row[19]
-        if d and n:
-            if not dlo or d < dlo:
-                dlo = d
-            if d + n > dhi:
-                dhi = d + n
-            total += n
-    if dhi - dlo != total:
-        return None  # data not back to back
-    blob = ffi.buffer(ffi.cast("char *", dlo), total)[:] if total else b""
-    strs = {p: ffi.string(ffi.cast("char *", p)).decode("utf-8", "replace") if p else "" for p in {row[i] for row in rows for i in (6, 9, 10)}}
-    addrs = {p: parse_entry_address(ffi.string(ffi.cast("char *", p)).decode("utf-8", "replace")) if p else None for p in {row[5] for row in rows}}
-    ctx = (strs, addrs, blob, dlo)
-    new, set_row, set_ctx = _SlabEntry.__new__, _set_row, _set_ctx
+    structs = ffi.buffer(ffi.cast("char *", base), k * _ENTRY_SIZE)
+    eager = list(_EAGER.iter_unpack(structs))
+    sent = base + k * _ENTRY_SIZE
+    end = 0
+    for _, _, d, n in eager:  # data back to back, in entry order, after the strings
+        if n:
+            if not end:
+                if d <= sent:
+                    return None
+                end = d
+            elif d != end:
+                return None
+            end += n
+    if not end:  # no data: the block ends with its last string
+        ps = list(itertools.chain.from_iterable(_STRS.iter_unpack(structs)))
+        if min(ps) < sent:
+            return None
+        last = max(ps)
+        end = last + len(ffi.string(ffi.cast("char *", last))) + 1
+    whole = ffi.buffer(ffi.cast("char *", base), end - base)[:]
+    ctx = (whole, base, {})
+    cls = _SlabEntry
+    new = cls.__new__
     out = []
     append = out.append
-    for row in rows:
-        r = new(_SlabEntry)
-        set_row(r, row)
-        set_ctx(r, ctx)
+    i = 0
+    for st, ki, d, n in eager:
+        r = new(cls)
+        r._row = i
+        r._ctx = ctx
+        d -= base
+        r.data = whole[d : d + n] if n else b""
+        r.status = st
+        r.key_index = ki
         append(r)
+        i += 1
     return out
 
 
 class _SlabEntry(ResultEntry):
-    """A ResultEntry of a bulk call whose attributes are set from its row (the
-    unpacked ell_entry) on first use: reading an attribute not set yet
-    (__getattr__), setting one, or copying/pickling the entry fills them all
-    and turns the object into a plain ResultEntry (same layout)."""
+    """A ResultEntry of a bulk call whose attributes but data, status and
+    key_index are filled from its copy of the entry's block on first use:
+    reading, setting or deleting one of them (a property here, shadowing
+    the slot), or copying/pickling the entry, fills them all and turns the
+    object into a plain ResultEntry (same layout).
+
+    No __getattr__, __setattr__ or __delattr__: a class with any of them
+    makes every attribute store a slow call, and _from_slab makes 5 stores
+    per entry."""
 
     __slots__ = ()
 
     def _materialize(self) -> None:
         row, ctx = _get_row(self), _get_ctx(self)
+        kept = [slot.__get__(self) for slot in _EAGER_SLOTS]  # the caller may have set them
         object.__setattr__(self, "__class__", ResultEntry)
         _del_row(self)
         _del_ctx(self)
         _fill(self, row, ctx)
-
-    def __getattr__(self, name: str) -> Any:
-        if name in ("_row", "_ctx"):
-            raise AttributeError(name)
-        self._materialize()
-        return getattr(self, name)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        self._materialize()
-        setattr(self, name, value)
-
-    def __delattr__(self, name: str) -> None:
-        self._materialize()
-        delattr(self, name)
+        for slot, value in zip(_EAGER_SLOTS, kept):
+            slot.__set__(self, value)
 
     def __reduce_ex__(self, proto: Any) -> Any:
         self._materialize()
@@ -309,15 +330,48 @@ class _SlabEntry(ResultEntry):
         return repr(self)
 
 
+def _lazy(slot: Any) -> property:
+    """A property of _SlabEntry over one of ResultEntry's slots that fills the entry first."""
+
+    def get(self: _SlabEntry) -> Any:
+        self._materialize()
+        return slot.__get__(self)
+
+    def set_(self: _SlabEntry, value: Any) -> None:
+        self._materialize()
+        slot.__set__(self, value)
+
+    def delete(self: _SlabEntry) -> None:
+        self._materialize()
+        slot.__delete__(self)
+
+    return property(get, set_, delete)
+
+
+_EAGER_SLOTS = [ResultEntry.__dict__[n] for n in ("data", "status", "key_index")]
+for _name in ResultEntry.__slots__:
+    if _name not in ("_row", "_ctx", "data", "status", "key_index"):
+        setattr(_SlabEntry, _name, _lazy(ResultEntry.__dict__[_name]))
+del _name
+
 _get_row = ResultEntry.__dict__["_row"].__get__
-_set_row = ResultEntry.__dict__["_row"].__set__
 _del_row = ResultEntry.__dict__["_row"].__delete__
 _get_ctx = ResultEntry.__dict__["_ctx"].__get__
-_set_ctx = ResultEntry.__dict__["_ctx"].__set__
 _del_ctx = ResultEntry.__dict__["_ctx"].__delete__
 
 
-def _fill(self: ResultEntry, row: Any, ctx: Any) -> None:
+def _slab_str(ctx: Any, p: int) -> str:
+    """The string at address p of a slab (ctx of _from_slab), decoded once per slab."""
+    whole, base, cache = ctx
+    s = cache.get(p)
+    if s is None:
+        o = p - base
+        s = cache[p] = whole[o : whole.index(b"\0", o)].decode("utf-8", "replace")
+    return s
+
+
+def _fill(self: ResultEntry, i: int, ctx: Any) -> None:
+    whole, base, cache = ctx
     (
         status,
         self.group_id,
@@ -347,18 +401,20 @@ def _fill(self: ResultEntry, row: Any, ctx: Any) -> None:
         total_keys,
         iter_state,
         _,
-    ) = row
-    strs, addrs, blob, dlo = ctx
+    ) = _ENTRY.unpack_from(whole, i * _ENTRY_SIZE)
     self.status = status
-    self.error = ErrorInfo(status, format_message(strs[error], status)) if status else _OK
-    self.address = addrs[address]
+    self.error = ErrorInfo(status, format_message(_slab_str(ctx, error), status)) if status else _OK
+    a = cache.get(-address, cache)  # Address objects are shared too, under -p
+    if a is cache:
+        a = cache[-address] = parse_entry_address(_slab_str(ctx, address)) if address else None
+    self.address = a
     self._id = None
-    self.filepath = strs[path]
-    self.column = strs[column]
+    self.filepath = _slab_str(ctx, path) if path else ""
+    self.column = _slab_str(ctx, column) if column else ""
     t = Time.__new__(Time)
     t.tsec, t.tnsec = tsec, tnsec
     self.timestamp = t
-    self.data = blob[data - dlo : data - dlo + data_size] if data and data_size else b""
+    self.data = whole[data - base : data - base + data_size] if data and data_size else b""
     if expire_tsec or expire_tnsec:
         x = Time.__new__(Time)
         x.tsec, x.tnsec = expire_tsec, expire_tnsec

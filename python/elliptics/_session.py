@@ -7,6 +7,7 @@ import functools
 import itertools
 import struct
 import threading
+from array import array
 from asyncio import _get_running_loop
 from typing import Any, Callable, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -111,6 +112,26 @@ def _key_array(keys: List[Any], keep: List[Any]) -> Any:
     raw = bytearray(_keys_struct(n).pack(*itertools.chain.from_iterable(zip(ptrs, lens, z, itertools.repeat(b""), z, z))))
     keep.append(raw)
     return ffi.from_buffer("ell_key[]", raw)
+
+
+def _packed_names(keys: List[Any], keep: List[Any]) -> Optional[Tuple[Any, Any]]:
+    """keys as (names, name_lens) for the packed bulk calls when every key is
+    a non-empty str (by name, default column); None otherwise."""
+    if set(map(type, keys)) != {str}:
+        return None
+    js = "".join(keys)
+    if js.isascii():  # one encode for all (a name's length in bytes is its length)
+        lens = array("Q", map(len, keys))
+        joined = js.encode("ascii")
+    else:
+        names = [k.encode("utf-8") for k in keys]
+        lens = array("Q", map(len, names))
+        joined = b"".join(names)
+    if not min(lens):
+        return None  # an empty name: the ell_key form reports it
+    keep.append(joined)
+    keep.append(lens)
+    return ffi.from_buffer(joined), ffi.from_buffer("uint64_t[]", lens)
 
 
 def _data_buffer(data: Data) -> Any:
@@ -1078,6 +1099,10 @@ class Session:
         position in keys). Missing keys give no entry with the default filter."""
         ks = list(keys)
         keep: List[Any] = []
+        if ks:
+            packed = _packed_names(ks, keep)
+            if packed is not None:
+                return self._start(lib.ell_session_bulk_read_names, packed[0], packed[1], len(ks))
         arr = _key_array(ks, keep)
         return self._start(lib.ell_session_bulk_read, arr, len(ks))
 
@@ -1088,6 +1113,24 @@ class Session:
         items = list(datas.items()) if isinstance(datas, Mapping) else [tuple(p) for p in datas]
         n = len(items)
         keep: List[Any] = []
+        if n:
+            # Names and values each packed in one buffer (one copy, no
+            # object per value) when the keys are names and the values bytes-like.
+            packed = _packed_names([k for k, _ in items], keep)
+            if packed is not None:
+                values = [d for _, d in items]
+                try:
+                    joined = b"".join(values)
+                except TypeError:  # a str value (encoded below) or not data at all
+                    joined = None
+                if joined is not None:
+                    sizes = array("Q", map(len, values))
+                    if sum(sizes) != len(joined):  # len counts items, not bytes, for some buffers
+                        sizes = array("Q", [memoryview(v).nbytes for v in values])
+                    keep.append(sizes)
+                    return self._start(
+                        lib.ell_session_bulk_write_names, packed[0], packed[1], ffi.from_buffer(joined), ffi.from_buffer("uint64_t[]", sizes), n
+                    )
         karr = _key_array([k for k, _ in items], keep)
         bufs = [_data_buffer(d) for _, d in items]  # alive until the call returns
         # Arrays built from lists: one C loop each, not a store per element.

@@ -804,6 +804,59 @@ static void test_bulk(ell_session_t s)
 	ell_async_free(a);
 }
 
+/* The packed forms: names and values back to back, lengths in arrays. */
+static void test_bulk_names(ell_session_t s)
+{
+	enum { N = 3 };
+	ell_error e;
+	ell_async_t a;
+	const char names[] = "capi-packed-acapi-packed-bbcapi-packed-ccc";
+	const uint64_t name_lens[N] = {13, 14, 15};
+	const char data[] = "one\0twothree"; /* values may hold NUL bytes */
+	const uint64_t sizes[N] = {4, 3, 5};
+	CHECK_RC(ell_session_bulk_write_names(s, names, name_lens, data, sizes, N, NULL, &a, &e), ELL_OK, e);
+	CHECK_RC(finish(a, &e), ELL_OK, e);
+	CHECK(ell_async_count(a) == 3 * N, "entries of every key and group: %zu", ell_async_count(a));
+	ell_async_free(a);
+
+	/* Each value is under its own name: the single-key read agrees. */
+	static const char *one[N] = {"capi-packed-a", "capi-packed-bb", "capi-packed-ccc"};
+	static const char *want[N] = {"one\0", "two", "three"};
+	for (int i = 0; i < N; i++) {
+		ell_key k = name_key(one[i]);
+		CHECK_RC(ell_session_read_data(s, &k, 0, 0, NULL, &a, &e), ELL_OK, e);
+		CHECK_RC(finish(a, &e), ELL_OK, e);
+		const ell_entry *en = ell_async_entry(a, 0);
+		CHECK(en && en->data_size == sizes[i] && memcmp(en->data, want[i], sizes[i]) == 0, "value of %s", one[i]);
+		ell_async_free(a);
+	}
+
+	/* Read back packed, the middle name missing (a shorter name_len). */
+	const uint64_t short_lens[N] = {13, 13, 15};
+	const char names2[] = "capi-packed-acapi-packed-bcapi-packed-ccc";
+	CHECK_RC(ell_session_bulk_read_names(s, names2, short_lens, N, NULL, &a, &e), ELL_OK, e);
+	CHECK_RC(finish(a, &e), ELL_OK, e);
+	CHECK(ell_async_count(a) == 2, "two keys found: %zu", ell_async_count(a));
+	for (size_t i = 0; i < ell_async_count(a); i++) {
+		const ell_entry *en = ell_async_entry(a, i);
+		uint64_t ki = en->key_index;
+		CHECK((ki == 0 || ki == 2) && en->data_size == sizes[ki] && memcmp(en->data, want[ki], sizes[ki]) == 0,
+		      "packed read of key %llu", (unsigned long long)ki);
+	}
+	ell_async_free(a);
+
+	/* Bad arguments fail at the call: no lengths, an empty name. */
+	CHECK_RC(ell_session_bulk_read_names(s, names, NULL, N, NULL, &a, &e), ELL_EINVAL, e);
+	CHECK(a == 0, "no handle on failure");
+	const uint64_t empty_lens[2] = {13, 0};
+	CHECK_RC(ell_session_bulk_read_names(s, names, empty_lens, 2, NULL, &a, &e), ELL_EINVAL, e);
+	CHECK_RC(ell_session_bulk_write_names(s, names, name_lens, NULL, sizes, N, NULL, &a, &e), ELL_EINVAL, e);
+	/* Empty calls complete at once. */
+	CHECK_RC(ell_session_bulk_read_names(s, NULL, NULL, 0, NULL, &a, &e), ELL_OK, e);
+	CHECK_RC(finish(a, &e), ELL_OK, e);
+	ell_async_free(a);
+}
+
 static void test_large(ell_session_t s)
 {
 	const size_t size = 16u << 20;
@@ -1866,6 +1919,7 @@ int main(int argc, char **argv)
 	test_checkers(s);
 	test_completion(s);
 	test_bulk(s);
+	test_bulk_names(s);
 	test_large(s);
 	test_write_options(s);
 	test_write_cas(s);

@@ -2,6 +2,8 @@
 
 import uuid
 
+import pytest
+
 import elliptics
 
 
@@ -54,3 +56,43 @@ def test_bulk_read_iteration(session):
 def test_empty_bulk_calls(session):
     assert session.bulk_read([]).get() == []
     assert session.bulk_write({}).get() == []
+
+
+def test_bulk_write_value_kinds(session):
+    # Values of every bytes-like kind land whole (a memoryview of 4-byte
+    # items: its bytes, not its item count), str values are UTF-8, and keys
+    # by name and by Id mix in one call.
+    from array import array
+
+    prefix = uuid.uuid4().hex
+    values = {
+        prefix + "-ba": bytearray(b"byte\0array"),
+        prefix + "-mv": memoryview(array("I", [1, 2, 3])),
+        prefix + "-empty": b"",
+        prefix + "-b": b"x" * 5000,
+    }
+    session.bulk_write(values).get()
+    session.bulk_write({prefix + "-s": "unicodé"}).get()
+    session.bulk_write([(session.transform(prefix + "-id"), b"by id"), (prefix + "-n", b"by name")]).get()
+    keys = list(values) + [prefix + "-s", prefix + "-id", prefix + "-n"]
+    got = {e.key_index: e.data for e in session.bulk_read(keys).get()}
+    want = [bytes(v) for v in values.values()] + ["unicodé".encode(), b"by id", b"by name"]
+    assert len(want[1]) == 12
+    assert got == dict(enumerate(want))
+
+
+def test_bulk_calls_reject_an_empty_name(session):
+    with pytest.raises(elliptics.Error):
+        session.bulk_read(["a", ""]).get()
+    with pytest.raises(elliptics.Error):
+        session.bulk_write({"a": b"1", "": b"2"}).get()
+
+
+def test_bulk_calls_with_unicode_names(session):
+    # Names packed as UTF-8: lengths in bytes, not characters.
+    prefix = uuid.uuid4().hex
+    datas = {prefix + "-é": b"1", prefix + "-ascii": b"2", prefix + "-日本": b"3"}
+    session.bulk_write(datas).get()
+    keys = list(datas)
+    assert {e.key_index: e.data for e in session.bulk_read(keys).get()} == {0: b"1", 1: b"2", 2: b"3"}
+    assert session.read_data(prefix + "-日本").get()[0].data == b"3"
