@@ -34,24 +34,8 @@ func (s *Session) BulkWrite(ctx context.Context, keys []Key, datas [][]byte, eac
 	if len(keys) != len(datas) {
 		return fmt.Errorf("bulk write: %d keys but %d values", len(keys), len(datas))
 	}
-	var (
-		mu       sync.Mutex
-		failed   int
-		firstErr error
-	)
-	report := func(i int, r Result, err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if err != nil {
-			if failed == 0 {
-				firstErr = err
-			}
-			failed++
-		}
-		if each != nil {
-			each(i, r, err)
-		}
-	}
+	t := &writeTally{each: each, keys: len(keys)}
+	report := t.report
 	b := s.newBulk(len(keys))
 	groups := s.groups
 	entries := make([][]Entry, len(keys))
@@ -90,8 +74,8 @@ func (s *Session) BulkWrite(ctx context.Context, keys []Key, datas [][]byte, eac
 		}()
 	}
 	wg.Wait()
-	if failed > 0 {
-		return fmt.Errorf("bulk write: %d of %d keys failed, first: %w", failed, len(keys), firstErr)
+	if err := t.err(); err != nil {
+		return err
 	}
 	return ctx.Err()
 }
@@ -390,4 +374,38 @@ func bulk(n int, do func(i int)) {
 	}
 	close(next)
 	wg.Wait()
+}
+
+// writeTally collects the per-key outcomes of a bulk write: it passes each
+// to the caller's function, one call at a time, and counts the failures.
+type writeTally struct {
+	mu     sync.Mutex
+	each   func(i int, r Result, err error)
+	keys   int
+	failed int
+	first  error
+}
+
+func (t *writeTally) report(i int, r Result, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err != nil {
+		if t.failed == 0 {
+			t.first = err
+		}
+		t.failed++
+	}
+	if t.each != nil {
+		t.each(i, r, err)
+	}
+}
+
+// err is the bulk write's error: nil when every key succeeded.
+func (t *writeTally) err() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.failed == 0 {
+		return nil
+	}
+	return fmt.Errorf("bulk write: %d of %d keys failed, first: %w", t.failed, t.keys, t.first)
 }

@@ -133,30 +133,11 @@ func (s *Session) BulkWriteAsync(ctx context.Context, keys []Key, datas [][]byte
 		return
 	}
 	sc := *s // a copy: the caller may change its session meanwhile
-	var (
-		mu       sync.Mutex
-		failed   int
-		firstErr error
-	)
-	report := func(i int, r Result, err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if err != nil {
-			if failed == 0 {
-				firstErr = err
-			}
-			failed++
-		}
-		if each != nil {
-			each(i, r, err)
-		}
-	}
+	t := &writeTally{each: each, keys: len(keys)}
+	report := t.report
 	finish := func() {
-		mu.Lock()
-		n, first := failed, firstErr
-		mu.Unlock()
-		if n > 0 {
-			done(fmt.Errorf("bulk write: %d of %d keys failed, first: %w", n, len(keys), first))
+		if err := t.err(); err != nil {
+			done(err)
 			return
 		}
 		done(ctx.Err())
