@@ -27,6 +27,7 @@ type Mapping struct {
 	name     string
 	data     []byte
 	populate func(p []byte) error
+	release  func(p []byte) error
 	unmap    func(p []byte) error
 }
 
@@ -62,6 +63,21 @@ func (m *Mapping) Populate(off, n int64) error {
 		return nil
 	}
 	return m.populate(m.data[off : off+n])
+}
+
+// Release drops [off, off+n) from the process's page tables
+// (MADV_DONTNEED). For a shared file mapping nothing is lost: the pages,
+// dirty or not, stay in the page cache and a later access maps them again.
+// It keeps pages that will not be touched again from counting in the
+// process's resident memory.
+func (m *Mapping) Release(off, n int64) error {
+	if off < 0 || n < 0 || off > int64(len(m.data))-n {
+		return fmt.Errorf("mapping of %s: release %d bytes at %d outside its %d bytes", m.name, n, off, len(m.data))
+	}
+	if m.release == nil || n == 0 {
+		return nil
+	}
+	return m.release(m.data[off : off+n])
 }
 
 // Unmap releases the mapping; it must not be used afterwards. What was

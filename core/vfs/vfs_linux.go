@@ -147,6 +147,12 @@ func (f *osFile) Map(n int64) (*Mapping, error) {
 			}
 			return nil
 		},
+		release: func(p []byte) error {
+			if err := unix.Madvise(p, unix.MADV_DONTNEED); err != nil {
+				return &os.PathError{Op: "madvise", Path: name, Err: err}
+			}
+			return nil
+		},
 		unmap: unix.Munmap,
 	}, nil
 }

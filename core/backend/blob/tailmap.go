@@ -63,8 +63,9 @@ type tailMap struct {
 
 	// mu serialises growing (a preparer step) with shrinking (a truncate
 	// of the file), so ready never covers bytes a truncate removed.
-	mu     sync.Mutex
-	broken bool // a preparer step failed: stop preparing
+	mu       sync.Mutex
+	broken   bool   // a preparer step failed: stop preparing
+	released uint64 // [0, released) is out of the page tables
 }
 
 // mapTail maps f for appends if the backend maps and the file system can.
@@ -141,10 +142,18 @@ func (t *tailMap) prepare() {
 }
 
 // step readies the next mapStep bytes if the window needs them; it
-// reports whether it did.
+// reports whether it did. It also drops the pages well behind the append
+// position from the page tables: the file's pages would otherwise all
+// count in the process's resident memory (a gigabyte per active file),
+// though they are page cache the kernel manages like any other.
 func (t *tailMap) step() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if behind := t.pos.Load() &^ (mapStep - 1); behind >= t.released+mapStep {
+		if err := t.mem.Release(int64(t.released), int64(behind-t.released)); err == nil {
+			t.released = behind
+		}
+	}
 	r := t.ready.Load()
 	limit := uint64(t.mem.Len())
 	if t.broken || r >= t.pos.Load()+mapAhead || r >= limit {

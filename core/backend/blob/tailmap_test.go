@@ -1,7 +1,12 @@
+//go:build linux
+
 package blob
 
 import (
+	"bufio"
 	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -160,4 +165,39 @@ func TestMappedAppendFault(t *testing.T) {
 	}
 	_, _, err = b.Read(ctx, k(100), 0, 0)
 	require.ErrorIs(t, err, status.ErrNotFound)
+}
+
+// rssFile is the process's resident file-backed memory (RssFile in
+// /proc/self/status), in bytes.
+func rssFile(t *testing.T) int64 {
+	f, err := os.Open("/proc/self/status")
+	require.NoError(t, err)
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "RssFile:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			require.NoError(t, err)
+			return kb << 10
+		}
+	}
+	t.Skip("no RssFile in /proc/self/status")
+	return 0
+}
+
+// The pages behind the append position leave the page tables, so the
+// mapping does not make the whole active file count as resident memory.
+func TestMappedTailResidentMemory(t *testing.T) {
+	b := openTest(t, t.TempDir(), Options{Sync: SyncNone})
+	defer b.Close()
+	waitReady(t, b, 1<<20)
+	before := rssFile(t)
+	value := make([]byte, 16<<10)
+	for i := 0; i < 4096; i++ { // 64 MiB
+		write(t, b, k(i), value)
+	}
+	require.Greater(t, b.Stats().Extra["mapped_appends"].(int64), int64(2048))
+	grew := rssFile(t) - before
+	t.Logf("64 MiB appended through the mapping: resident file memory grew %d KiB", grew>>10)
+	require.Less(t, grew, int64(32<<20))
 }
