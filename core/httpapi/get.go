@@ -29,7 +29,7 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request, req *request) {
 	var first client.Entry
 	var err error
 	if whole {
-		first, err = req.sess.Read(ctx, req.key, 0, uint64(h.opts.Chunk))
+		first, err = h.read(ctx, req.sess, req.key, 0, uint64(h.opts.Chunk))
 	} else {
 		first, err = req.sess.Lookup(ctx, req.key)
 	}
@@ -152,7 +152,7 @@ func (h *Handler) readAhead(ctx context.Context, req *request, first client.Entr
 	pin.SetGroups(first.Group)
 	for pos < end {
 		c := chunk{pos: pos}
-		e, err := pin.Read(ctx, req.key, pos, min(uint64(h.opts.Chunk), end-pos))
+		e, err := h.read(ctx, pin, req.key, pos, min(uint64(h.opts.Chunk), end-pos))
 		switch {
 		case err != nil:
 			c.err = fmt.Errorf("read at byte %d: %w", pos, err)
