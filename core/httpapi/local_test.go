@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -29,8 +31,8 @@ type countingLocal struct {
 	served atomic.Int64
 }
 
-func (c *countingLocal) ReadLocal(ctx context.Context, oid id.ID, g uint32, a proto.IOAttr) (proto.IOAttr, []byte, error) {
-	ra, data, err := c.LocalReader.ReadLocal(ctx, oid, g, a)
+func (c *countingLocal) ReadLocal(ctx context.Context, oid id.ID, g uint32, a proto.IOAttr, alloc func(int) []byte) (proto.IOAttr, []byte, error) {
+	ra, data, err := c.LocalReader.ReadLocal(ctx, oid, g, a, alloc)
 	if err == nil {
 		c.served.Add(1)
 	}
@@ -83,6 +85,45 @@ func TestLocalReads(t *testing.T) {
 			require.Equal(t, value(i)[4000:9000], body, "key k%d", i)
 		}
 		require.Greater(t, local.served.Load(), whole)
+	})
+	t.Run("pooled", func(t *testing.T) {
+		// Reads of 64 KiB and more reuse pooled buffers: concurrent GETs
+		// of different objects, whole and in 128 KiB chunks, each get
+		// their own bytes.
+		big := func(i int) string { return string(bytes.Repeat(fmt.Appendf(nil, "big %d|", i), 60000))[:300<<10+i] }
+		for i := range 8 {
+			a.put("ns", fmt.Sprint("big", i), big(i))
+		}
+		before := local.served.Load()
+		for _, chunk := range []int{0, 128 << 10} {
+			hs := httptest.NewServer(httpapi.New(client.NewSession(n), httpapi.Options{Chunk: chunk, Local: local}))
+			b := &testAPI{t: t, url: hs.URL}
+			var wg sync.WaitGroup
+			errs := make(chan error, 8*10)
+			for i := range 8 {
+				wg.Go(func() {
+					for range 10 {
+						resp, err := http.Get(b.objURL("ns", fmt.Sprint("big", i), ""))
+						if err != nil {
+							errs <- err
+							return
+						}
+						body, err := io.ReadAll(resp.Body)
+						resp.Body.Close()
+						if err != nil || string(body) != big(i) {
+							errs <- fmt.Errorf("chunk %d, big%d: %d bytes, %v, right bytes: %v", chunk, i, len(body), err, string(body) == big(i))
+						}
+					}
+				})
+			}
+			wg.Wait()
+			hs.Close()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+		}
+		require.Greater(t, local.served.Load(), before)
 	})
 	t.Run("missing", func(t *testing.T) {
 		for i := range 10 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/elliptics/elliptics/core/backend"
 	"github.com/elliptics/elliptics/core/id"
 	"github.com/elliptics/elliptics/core/proto"
 	"github.com/elliptics/elliptics/core/stats"
@@ -20,11 +21,15 @@ var ErrNotLocal = errors.New("server: key not owned by this node in that group")
 // there: as a client's READ would be served (in the key's order, on the
 // owning backend once it is up, with the handoff of a moved key, the
 // checksum verified by the backend), without the round trip through a
-// connection to itself and its copies of the value. The data is the
-// backend's own buffer, not copied. a is the request's IOAttr (column,
-// offset, size, flags); the reply's IOAttr says what was read. A key this
-// node does not own in g is ErrNotLocal.
-func (s *Server) ReadLocal(ctx context.Context, oid id.ID, g uint32, a proto.IOAttr) (proto.IOAttr, []byte, error) {
+// connection to itself and its copies of the value. The data is read
+// into alloc(n) when the backend can (backend.BufferedReader; nil alloc:
+// the backend allocates) and is not copied. a is the request's IOAttr
+// (column, offset, size, flags); the reply's IOAttr says what was read. A
+// key this node does not own in g is ErrNotLocal.
+//
+// After an error the buffer alloc gave may still be written (a read that
+// outlived ctx still runs in its turn): the caller must not reuse it.
+func (s *Server) ReadLocal(ctx context.Context, oid id.ID, g uint32, a proto.IOAttr, alloc func(n int) []byte) (proto.IOAttr, []byte, error) {
 	e, ok := s.handlers[proto.CmdRead]
 	if !ok {
 		return a, nil, status.Errorf(status.Unsupported, "command %s not supported by this node", proto.CmdRead)
@@ -47,7 +52,10 @@ func (s *Server) ReadLocal(ctx context.Context, oid id.ID, g uint32, a proto.IOA
 	}
 	done := make(chan result, 1)
 	s.keys.run(oid, func() {
-		parts, err := s.serveOne(ctx, h, payload, nil, e.fn)
+		parts, err := s.serveOne(ctx, h, payload, nil, func(ctx context.Context, req *Request, r Replier) ([][]byte, error) {
+			req.alloc = alloc
+			return e.fn(ctx, req, r)
+		})
 		done <- result{parts, err}
 	})
 	var r result
@@ -71,6 +79,15 @@ func (s *Server) ReadLocal(ctx context.Context, oid id.ID, g uint32, a proto.IOA
 		return ra, r.parts[1], nil
 	}
 	return proto.DecodeIOAttr(joinParts(r.parts))
+}
+
+// ReadBuffered forwards to the wrapped backend's, or its Read: reads tell
+// no watcher.
+func (ns *notifyStore) ReadBuffered(ctx context.Context, key backend.Key, offset, size uint64, alloc func(n int) []byte) ([]byte, backend.Meta, error) {
+	if br, ok := ns.Backend.(backend.BufferedReader); ok {
+		return br.ReadBuffered(ctx, key, offset, size, alloc)
+	}
+	return ns.Backend.Read(ctx, key, offset, size)
 }
 
 // recordLocal counts a local read in the node's statistics as a read from

@@ -31,6 +31,7 @@ func TestReadLocal(t *testing.T) {
 	sess.SetGroups(1)
 	// owner is the index of the node ReadLocal serves key on; the other
 	// must say ErrNotLocal.
+	var alloc func(int) []byte // of the next owner call
 	owner := func(key string, a proto.IOAttr) (int, proto.IOAttr, []byte, error) {
 		t.Helper()
 		oid, err := sess.ID(client.NewKey(key))
@@ -40,7 +41,7 @@ func TestReadLocal(t *testing.T) {
 		var data []byte
 		var rerr error
 		for i, n := range c.Nodes {
-			r, d, err := n.ReadLocal(ctx, oid, 1, a)
+			r, d, err := n.ReadLocal(ctx, oid, 1, a, alloc)
 			if errors.Is(err, server.ErrNotLocal) {
 				continue
 			}
@@ -72,6 +73,19 @@ func TestReadLocal(t *testing.T) {
 		require.Equal(t, uint64(100), ra.Offset)
 		require.Equal(t, uint64(len(value)), ra.TotalSize)
 	})
+	t.Run("buffered", func(t *testing.T) {
+		var buf []byte
+		alloc = func(n int) []byte {
+			buf = bytes.Repeat([]byte{0xaa}, n)
+			return buf
+		}
+		defer func() { alloc = nil }()
+		_, _, data, err := owner("key-5", proto.IOAttr{Offset: 10})
+		require.NoError(t, err)
+		require.Equal(t, value[10:], data)
+		// The blob read the record into the buffer given.
+		require.Equal(t, value, buf)
+	})
 	t.Run("missing", func(t *testing.T) {
 		_, _, _, err := owner("never-written", proto.IOAttr{})
 		require.ErrorIs(t, err, status.ErrNotFound)
@@ -80,7 +94,7 @@ func TestReadLocal(t *testing.T) {
 		oid, err := sess.ID(client.NewKey("key-1"))
 		require.NoError(t, err)
 		for _, n := range c.Nodes {
-			_, _, err := n.ReadLocal(ctx, oid, 7, proto.IOAttr{})
+			_, _, err := n.ReadLocal(ctx, oid, 7, proto.IOAttr{}, nil)
 			require.ErrorIs(t, err, server.ErrNotLocal)
 		}
 	})
@@ -91,6 +105,8 @@ func TestReadLocal(t *testing.T) {
 		n, _, _, err := owner("bad", proto.IOAttr{})
 		require.NoError(t, err)
 		corruptOnDisk(t, dirs[n], bad)
+		alloc = func(n int) []byte { return make([]byte, n) }
+		defer func() { alloc = nil }()
 		_, _, data, err := owner("bad", proto.IOAttr{})
 		require.ErrorIs(t, err, status.ErrCorrupt)
 		require.Nil(t, data)
