@@ -36,8 +36,10 @@ type httpAPI struct {
 // like any other (the node's peer connections never dial the node itself),
 // so a request for a key of another node goes straight there. The client
 // joins in the background, retrying: a frontend may start before the
-// cluster, and answers 503 until it has joined.
-func startHTTPAPI(cfg config.Config, remotes []string, logger *zap.Logger) (*httpAPI, error) {
+// cluster, and answers 503 until it has joined. local (nil for a frontend)
+// is the node the API runs inside: it reads the keys it owns without the
+// connection to itself.
+func startHTTPAPI(cfg config.Config, remotes []string, local httpapi.LocalReader, logger *zap.Logger) (*httpAPI, error) {
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("http api: listen on %s: %w", cfg.HTTP.Addr, err)
@@ -71,6 +73,7 @@ func startHTTPAPI(cfg config.Config, remotes []string, logger *zap.Logger) (*htt
 		Auth: client.AuthConfig{ClusterSecret: sec.ClusterSecret}})
 	// Requests outside /v1/ go to the S3 handler, when enabled.
 	opts := cfg.HTTP.HandlerOptions(log)
+	opts.Local = local
 	if cfg.S3.Enabled {
 		so, err := cfg.S3.Options(log.Named("s3").Sugar().Infof)
 		if err != nil {

@@ -146,7 +146,7 @@ func serve(cfg config.Config, logger *zap.Logger, stdout io.Writer, sigs <-chan 
 	// that line may use the API at once.
 	var api *httpAPI
 	if cfg.HTTP.Addr != "" {
-		if api, err = startHTTPAPI(cfg, selfAddrs(srv.Addrs()), logger); err != nil {
+		if api, err = startHTTPAPI(cfg, selfAddrs(srv.Addrs()), srv, logger); err != nil {
 			_ = srv.Shutdown(context.Background())
 			return err
 		}
@@ -176,7 +176,7 @@ func serve(cfg config.Config, logger *zap.Logger, stdout io.Writer, sigs <-chan 
 // http.addr, served from the cluster at node.remotes, until SIGINT or
 // SIGTERM.
 func serveFrontend(cfg config.Config, logger *zap.Logger, stdout io.Writer, sigs <-chan os.Signal) error {
-	api, err := startHTTPAPI(cfg, cfg.Node.Remotes, logger)
+	api, err := startHTTPAPI(cfg, cfg.Node.Remotes, nil, logger)
 	if err != nil {
 		return err
 	}

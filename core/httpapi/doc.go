@@ -5,8 +5,9 @@
 // stays bounded whatever the object's size (docs/http.md).
 //
 // The handler keeps no state of its own: ellipticsd mounts it on its own
-// port over a client connected to the node itself ([http] addr), and the
-// same handler runs in a stateless frontend process in front of a cluster
-// (ellipticsd --frontend). Requests outside /v1/ go to Options.Fallback,
+// port over a client connected to the node itself ([http] addr), reading
+// the keys that node owns through Options.Local without that round trip,
+// and the same handler runs in a stateless frontend process in front of a
+// cluster (ellipticsd --frontend). Requests outside /v1/ go to Options.Fallback,
 // where the S3-compatible handler is mounted.
 package httpapi

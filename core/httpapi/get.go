@@ -29,7 +29,10 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request, req *request) {
 	var first client.Entry
 	var err error
 	if whole {
-		first, err = req.sess.Read(ctx, req.key, 0, uint64(h.opts.Chunk))
+		var buf *[]byte
+		first, buf, err = h.read(ctx, req.sess, req.key, 0, uint64(h.opts.Chunk))
+		// Back to the pool once the reply is out (or cut short).
+		defer putBuf(buf)
 	} else {
 		first, err = req.sess.Lookup(ctx, req.key)
 	}
@@ -130,7 +133,9 @@ func (h *Handler) stream(ctx context.Context, w http.ResponseWriter, rc *http.Re
 		if c.err != nil {
 			return c.err
 		}
-		if err := h.writeChunk(w, rc, c.pos, c.data); err != nil {
+		err := h.writeChunk(w, rc, c.pos, c.data)
+		putBuf(c.buf)
+		if err != nil {
 			return err
 		}
 	}
@@ -141,6 +146,7 @@ func (h *Handler) stream(ctx context.Context, w http.ResponseWriter, rc *http.Re
 type chunk struct {
 	pos  uint64
 	data []byte
+	buf  *[]byte // holds data, for putBuf once written; nil: not pooled
 	err  error
 }
 
@@ -152,7 +158,7 @@ func (h *Handler) readAhead(ctx context.Context, req *request, first client.Entr
 	pin.SetGroups(first.Group)
 	for pos < end {
 		c := chunk{pos: pos}
-		e, err := pin.Read(ctx, req.key, pos, min(uint64(h.opts.Chunk), end-pos))
+		e, buf, err := h.read(ctx, pin, req.key, pos, min(uint64(h.opts.Chunk), end-pos))
 		switch {
 		case err != nil:
 			c.err = fmt.Errorf("read at byte %d: %w", pos, err)
@@ -161,11 +167,12 @@ func (h *Handler) readAhead(ctx context.Context, req *request, first client.Entr
 		case len(e.Data) == 0:
 			c.err = status.Errorf(status.Protocol, "empty read at byte %d of %d", pos, first.TotalSize)
 		default:
-			c.data = e.Data[:min(uint64(len(e.Data)), end-pos)]
+			c.data, c.buf = e.Data[:min(uint64(len(e.Data)), end-pos)], buf
 		}
 		select {
 		case out <- c:
 		case <-ctx.Done():
+			putBuf(c.buf)
 			return
 		}
 		if c.err != nil {

@@ -60,6 +60,10 @@ type Options struct {
 	SpoolDir string
 	// Fallback serves requests outside Prefix (the S3 handler); nil: 404.
 	Fallback http.Handler
+	// Local serves reads of keys owned by the node the handler runs
+	// inside without a connection to it (ellipticsd's built-in API); nil:
+	// every request goes through the session.
+	Local LocalReader
 	// Logger logs failures the client cannot be told about (a reply cut
 	// short); nil: none.
 	Logger *zap.Logger

@@ -198,7 +198,11 @@ func (s *Server) handleRead(ctx context.Context, req *Request, _ Replier) ([][]b
 		if size == 0 || size > room {
 			size = room + 1
 		}
-		data, meta, err = req.Store.Read(ctx, key, a.Offset, size)
+		if br, ok := req.Store.(backend.BufferedReader); ok && req.alloc != nil {
+			data, meta, err = br.ReadBuffered(ctx, key, a.Offset, size, req.alloc)
+		} else {
+			data, meta, err = req.Store.Read(ctx, key, a.Offset, size)
+		}
 		if err == nil && uint64(len(data)) > room {
 			return nil, status.Errorf(status.TooLarge, "read at offset %d of an object of %d bytes: over the %d bytes a reply can carry; read it in ranges",
 				a.Offset, meta.Size, room)

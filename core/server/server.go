@@ -176,6 +176,9 @@ type Request struct {
 	// Remote is the peer's address.
 	Remote net.Addr
 	conn   *conn
+	// alloc, set by ReadLocal, gives a READ its buffer (a backend's
+	// ReadBuffered); nil: the backend allocates.
+	alloc func(n int) []byte
 }
 
 // Replier sends intermediate replies of a multi-reply command. The final
