@@ -7,7 +7,9 @@
 // them it measures the machine's limits: the raw loopback request/response
 // rate (package bench), a sequential write and an fsync loop on the
 // scratch directory. It prints a markdown table, writes it to
-// <-out>/peers.md and, with -results, appends a dated section to that file.
+// <-out>/peers.md, draws ops/s and p99 per system and workload in
+// <-out>/peers.png and, with -results, appends a dated section to that
+// file, linking the plot copied next to it.
 //
 //	go run . -bin ../../bin -weed ../out/weed -out ../out -duration 5s [-results ../RESULTS.md]
 //
@@ -15,6 +17,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -195,15 +198,44 @@ func run(c config) error {
 	if err := os.WriteFile(filepath.Join(c.out, "peers.md"), []byte(report), 0o644); err != nil {
 		return err
 	}
+	pngs := []string{filepath.Join(c.out, "peers.png")}
+	if c.results != "" {
+		pngs = append(pngs, filepath.Join(filepath.Dir(c.results), "peers.png"))
+	}
+	plotted := true
+	if err := savePlot(rows, pngs...); errors.Is(err, errNothingToPlot) {
+		plotted = false
+	} else if err != nil {
+		return err
+	}
 	if c.results != "" {
 		f, err := os.OpenFile(c.results, os.O_APPEND|os.O_WRONLY, 0o644)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		_, err = fmt.Fprintf(f, "\n## Side by side with peers: ellipticsd, Redis, etcd, Tarantool, SeaweedFS, %s\n\n%s",
-			time.Now().UTC().Format("2006-01-02 15:04 UTC"), report)
+		link := ""
+		if plotted {
+			link = "![ops/s and p99 per system and workload](peers.png)\n\n"
+		}
+		_, err = fmt.Fprintf(f, "\n## Side by side with peers: ellipticsd, Redis, etcd, Tarantool, SeaweedFS, %s\n\n%s%s",
+			time.Now().UTC().Format("2006-01-02 15:04 UTC"), link, report)
 		return err
+	}
+	return nil
+}
+
+// savePlot writes the plot of rows (WritePlot) to each of paths.
+func savePlot(rows []Row, paths ...string) error {
+	var buf bytes.Buffer
+	if err := WritePlot(&buf, rows); err != nil {
+		return err
+	}
+	for _, p := range paths {
+		if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+			return fmt.Errorf("plot: %w", err)
+		}
+		logf("plot: %s", p)
 	}
 	return nil
 }
