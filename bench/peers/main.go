@@ -27,6 +27,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -36,7 +37,7 @@ import (
 type config struct {
 	bin, weed, out, scratch, results string
 	duration, warmup, fsyncTime      time.Duration
-	clients, keys, bigKeys           int
+	clients, keys, bigKeys, rounds   int
 	dist                             string
 	seqBytes                         int64
 	systems, workloads               *regexp.Regexp
@@ -76,6 +77,7 @@ func main() {
 	flag.DurationVar(&c.fsyncTime, "fsync-time", 2*time.Second, "length of the 4 KiB write+fsync loop")
 	flag.Int64Var(&c.seqBytes, "seq-bytes", 1<<30, "size of the sequential write limit")
 	flag.IntVar(&c.clients, "clients", 32, "concurrent clients")
+	flag.IntVar(&c.rounds, "rounds", 1, "rounds: each system runs its workloads once per round, the systems taking turns; figures are the medians")
 	flag.IntVar(&c.keys, "keys", 10000, "keys of the 1 KiB workloads")
 	flag.IntVar(&c.bigKeys, "big-keys", 100, "keys of the 1 MiB workloads")
 	flag.StringVar(&c.dist, "dist", "uniform", "key distribution: uniform or zipf")
@@ -85,6 +87,9 @@ func main() {
 	var err error
 	if c.systems, err = regexp.Compile(systems); err == nil {
 		c.workloads, err = regexp.Compile(workloads)
+	}
+	if err == nil && c.rounds < 1 {
+		err = fmt.Errorf("-rounds %d: want at least 1", c.rounds)
 	}
 	if err == nil {
 		err = run(c)
@@ -169,8 +174,11 @@ func run(c config) error {
 		return fmt.Errorf("fsync loop: %w", err)
 	}
 
-	var rows []Row
-	var notes []string
+	type planned struct {
+		sys system
+		wls []workload
+	}
+	var plan []planned
 	for _, sys := range systemsOf(c, bin) {
 		if !c.systems.MatchString(sys.name) {
 			continue
@@ -181,16 +189,51 @@ func run(c config) error {
 				wls = append(wls, w)
 			}
 		}
-		if len(wls) == 0 {
-			continue
+		if len(wls) > 0 {
+			plan = append(plan, planned{sys, wls})
 		}
-		r, err := runSystem(ctx, c, sys, wls, scratch, lim)
-		if err != nil {
-			logf("%s: %v", sys.name, err)
-			notes = append(notes, fmt.Sprintf("%s skipped: %s", sys.name, firstLine(err.Error())))
-			continue
+	}
+	// Round r runs every system in turn, in reverse order on odd rounds,
+	// so that drift in the machine's speed (page cache, other tenants)
+	// reaches every system alike and none is always first.
+	measured := map[[2]string][]Row{} // by system and workload
+	failed := map[string]bool{}
+	var notes []string
+	for r := range c.rounds {
+		order := slices.Clone(plan)
+		if r%2 == 1 {
+			slices.Reverse(order)
 		}
-		rows = append(rows, r...)
+		for _, p := range order {
+			if failed[p.sys.name] {
+				continue
+			}
+			logf("round %d/%d: %s", r+1, c.rounds, p.sys.name)
+			got, err := runSystem(ctx, c, p.sys, p.wls, scratch, lim)
+			if err != nil {
+				logf("%s: %v", p.sys.name, err)
+				notes = append(notes, fmt.Sprintf("%s skipped: %s", p.sys.name, firstLine(err.Error())))
+				failed[p.sys.name] = true
+				continue
+			}
+			for _, row := range got {
+				k := [2]string{row.System, row.Workload}
+				measured[k] = append(measured[k], row)
+			}
+		}
+	}
+	// Rows in the order of the systems and workloads, one per pair, over
+	// the rounds that measured it (a system that failed in a later round
+	// keeps the earlier ones).
+	var rows []Row
+	for _, p := range plan {
+		for _, w := range allWorkloads {
+			for k, rs := range measured {
+				if k[0] == p.sys.name && rs[0].baseWorkload == w.name {
+					rows = append(rows, MergeRounds(rs))
+				}
+			}
+		}
 	}
 
 	report := render(c, lim, rows, notes)
@@ -297,7 +340,7 @@ func runSystem(ctx context.Context, c config, sys system, wls []workload, scratc
 		if err != nil {
 			return rows, err
 		}
-		row := Row{Workload: name, System: sys.name, Durability: sys.durability, Ours: sys.ours, ValueSize: w.size,
+		row := Row{Workload: name, baseWorkload: w.name, System: sys.name, Durability: sys.durability, Ours: sys.ours, ValueSize: w.size,
 			OpsPerSec: res.OpsPerSec, P50: res.P50(), P99: res.P99(), P999: res.Hist.Quantile(0.999),
 			Errors: res.Errors, FirstErr: res.FirstErr, CPUPerOp: res.CPUPerOp()}
 		if sys.replicas == 1 {
@@ -377,8 +420,8 @@ func render(c config, lim Limits, rows []Row, notes []string) string {
 	fmt.Fprintf(&b, "- **Date:** %s\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(&b, "- **Command:** `go run . %s` (in bench/peers)\n", commandLine(os.Args[1:]))
 	fmt.Fprintf(&b, "- **Peers:** %s\n", strings.Join(versions(c), "; "))
-	fmt.Fprintf(&b, "- **Load:** %d closed-loop clients, %s keys (%d for 1 KiB values, %d for 1 MiB), %s warmup + %s measured per workload; each system preloaded with every key before its first workload of that size.\n",
-		c.clients, c.dist, c.keys, c.bigKeys, c.warmup, c.duration)
+	fmt.Fprintf(&b, "- **Load:** %d closed-loop clients, %s keys (%d for 1 KiB values, %d for 1 MiB), %s warmup + %s measured per workload; %s; each system started afresh and preloaded with every key before its first workload of that size in each round.\n",
+		c.clients, c.dist, c.keys, c.bigKeys, c.warmup, c.duration, roundsText(c.rounds))
 	b.WriteString("\nLimits of the machine, measured in the same run (scratch directory on the same file system as the systems' data):\n\n")
 	b.WriteString(LimitsTable(lim))
 	b.WriteString("\n")
@@ -428,6 +471,14 @@ func commandLine(args []string) string {
 		}
 	}
 	return strings.Join(out, " ")
+}
+
+// roundsText says how the figures were taken, for the report.
+func roundsText(n int) string {
+	if n == 1 {
+		return "one round"
+	}
+	return fmt.Sprintf("%d rounds, the systems taking turns (reverse order on every other round); figures are the medians over the rounds, min–max the spread of ops/s", n)
 }
 
 func firstLine(s string) string {
