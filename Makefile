@@ -138,7 +138,7 @@ peers: build weed
 		  { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkg >/dev/null 2>&1; }; }; } || \
 		echo "note: $$cmd is missing (apt-get install $$pkg); it will be skipped"; done
 	cd bench/peers && $(GO) vet . && $(GO) test -count=1 .
-	cd bench/peers && $(GO) run . -bin $(BIN) -weed ../out/weed -out ../out -duration $(PEERS_DURATION) -rounds $(PEERS_ROUNDS) -results ../RESULTS.md
+	cd bench/peers && $(GO) run . -bin $(BIN) -weed ../out/weed -out ../out -duration $(PEERS_DURATION) -rounds $(PEERS_ROUNDS) -profile ../profiles -results ../RESULTS.md
 
 weed:
 	@mkdir -p bench/out

@@ -36,11 +36,12 @@ import (
 
 type config struct {
 	bin, weed, out, scratch, results string
+	profile                          string // directory of the profiles' reports, "" = none
 	duration, warmup, fsyncTime      time.Duration
 	clients, keys, bigKeys, rounds   int
 	dist                             string
 	seqBytes                         int64
-	systems, workloads               *regexp.Regexp
+	systems, workloads, profiled     *regexp.Regexp
 }
 
 // workload is one measured load: op "put", "get" or "mix" (90 % gets)
@@ -66,7 +67,7 @@ var allWorkloads = []workload{
 
 func main() {
 	var c config
-	var systems, workloads string
+	var systems, workloads, profiled string
 	flag.StringVar(&c.bin, "bin", "", "directory holding ellipticsd (default $ELLIPTICS_BIN, else built)")
 	flag.StringVar(&c.weed, "weed", os.Getenv("WEED"), "SeaweedFS `weed` binary (empty: SeaweedFS is skipped)")
 	flag.StringVar(&c.out, "out", "bench/out", "directory for peers.md and, by default, the scratch directory")
@@ -83,10 +84,15 @@ func main() {
 	flag.StringVar(&c.dist, "dist", "uniform", "key distribution: uniform or zipf")
 	flag.StringVar(&systems, "systems", ".", "regexp: systems to run (by name)")
 	flag.StringVar(&workloads, "workloads", ".", "regexp: workloads to run (by name)")
+	flag.StringVar(&c.profile, "profile", "", "`dir`ectory for pprof reports (go tool pprof -top, -svg with graphviz) of ellipticsd's CPU and allocations during "+strings.Join(profiledWorkloads, " and ")+", taken in the last round; raw profiles go to <out>/profiles")
+	flag.StringVar(&profiled, "profile-systems", "^ellipticsd blob", "regexp: systems -profile profiles (ellipticsd ones only)")
 	flag.Parse()
 	var err error
 	if c.systems, err = regexp.Compile(systems); err == nil {
 		c.workloads, err = regexp.Compile(workloads)
+	}
+	if err == nil {
+		c.profiled, err = regexp.Compile(profiled)
 	}
 	if err == nil && c.rounds < 1 {
 		err = fmt.Errorf("-rounds %d: want at least 1", c.rounds)
@@ -105,21 +111,31 @@ func systemsOf(c config, bin string) []system {
 	small := all[:3]
 	return []system{
 		{name: "ellipticsd blob sync=always", durability: "fsync", ours: true, replicas: 1, workloads: all,
-			start: func(ctx context.Context, w string) (Store, error) { return startOurs(ctx, bin, w, "always", 1) }},
+			start: func(ctx context.Context, w string, prof bool) (Store, error) {
+				return startOurs(ctx, bin, w, "always", 1, prof)
+			}},
 		{name: "ellipticsd blob sync=none", durability: "none", ours: true, replicas: 1, workloads: all,
-			start: func(ctx context.Context, w string) (Store, error) { return startOurs(ctx, bin, w, "none", 1) }},
+			start: func(ctx context.Context, w string, prof bool) (Store, error) {
+				return startOurs(ctx, bin, w, "none", 1, prof)
+			}},
 		{name: "ellipticsd 3 groups sync=none", durability: "none", ours: true, replicas: 3, workloads: []string{"put 1 KiB", "put 1 MiB"},
-			start: func(ctx context.Context, w string) (Store, error) { return startOurs(ctx, bin, w, "none", 3) }},
+			start: func(ctx context.Context, w string, prof bool) (Store, error) {
+				return startOurs(ctx, bin, w, "none", 3, prof)
+			}},
 		{name: "Redis appendfsync=always", durability: "fsync", replicas: 1, workloads: all,
-			start: func(ctx context.Context, w string) (Store, error) { return startRedis(ctx, w, "always", c.clients) }},
+			start: func(ctx context.Context, w string, _ bool) (Store, error) {
+				return startRedis(ctx, w, "always", c.clients)
+			}},
 		{name: "Redis appendfsync=everysec", durability: "none", replicas: 1, workloads: all,
-			start: func(ctx context.Context, w string) (Store, error) { return startRedis(ctx, w, "everysec", c.clients) }},
+			start: func(ctx context.Context, w string, _ bool) (Store, error) {
+				return startRedis(ctx, w, "everysec", c.clients)
+			}},
 		{name: "etcd", durability: "fsync", replicas: 1, workloads: small,
-			start: func(ctx context.Context, w string) (Store, error) { return startEtcd(ctx, w, c.clients) }},
+			start: func(ctx context.Context, w string, _ bool) (Store, error) { return startEtcd(ctx, w, c.clients) }},
 		{name: "Tarantool wal_mode=write", durability: "none", replicas: 1, workloads: all,
-			start: func(ctx context.Context, w string) (Store, error) { return startTarantool(ctx, w, "write") }},
+			start: func(ctx context.Context, w string, _ bool) (Store, error) { return startTarantool(ctx, w, "write") }},
 		{name: "SeaweedFS filer", durability: "none", replicas: 1, workloads: all,
-			start: func(ctx context.Context, w string) (Store, error) {
+			start: func(ctx context.Context, w string, _ bool) (Store, error) {
 				if c.weed == "" {
 					return nil, errors.New("no -weed binary")
 				}
@@ -135,7 +151,7 @@ func run(c config) error {
 	}
 	// The servers run in their own directories: every path they get is
 	// absolute.
-	for _, p := range []*string{&c.out, &c.scratch, &c.weed, &c.bin} {
+	for _, p := range []*string{&c.out, &c.scratch, &c.weed, &c.bin, &c.profile} {
 		if *p == "" {
 			continue
 		}
@@ -209,7 +225,8 @@ func run(c config) error {
 				continue
 			}
 			logf("round %d/%d: %s", r+1, c.rounds, p.sys.name)
-			got, err := runSystem(ctx, c, p.sys, p.wls, scratch, lim)
+			profile := c.profile != "" && r == c.rounds-1 && c.profiled.MatchString(p.sys.name)
+			got, err := runSystem(ctx, c, p.sys, p.wls, scratch, lim, profile)
 			if err != nil {
 				logf("%s: %v", p.sys.name, err)
 				notes = append(notes, fmt.Sprintf("%s skipped: %s", p.sys.name, firstLine(err.Error())))
@@ -284,15 +301,16 @@ func savePlot(rows []Row, paths ...string) error {
 }
 
 // runSystem starts sys in its own scratch directory, runs its workloads
-// and stops it.
-func runSystem(ctx context.Context, c config, sys system, wls []workload, scratch string, lim Limits) ([]Row, error) {
+// and stops it. With profile, it captures the server's profiles during
+// the profiledWorkloads (captureProfiles).
+func runSystem(ctx context.Context, c config, sys system, wls []workload, scratch string, lim Limits, profile bool) ([]Row, error) {
 	work, err := os.MkdirTemp(scratch, "sys-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(work)
 	logf("%s: starting", sys.name)
-	st, err := sys.start(ctx, work)
+	st, err := sys.start(ctx, work, profile)
 	if err != nil {
 		return nil, err
 	}
@@ -336,7 +354,22 @@ func runSystem(ctx context.Context, c config, sys system, wls []workload, scratc
 				return op, nil, err
 			},
 		}
+		var profiled chan error
+		if pr, ok := st.(profiler); ok && profile && pr.PprofBase() != "" && contains(profiledWorkloads, w.name) {
+			profiled = make(chan error, 1)
+			go func() {
+				profiled <- captureProfiles(ctx, pr.PprofBase(), c.warmup, c.duration,
+					filepath.Join(c.out, "profiles"), c.profile, slug(sys.name, w.name))
+			}()
+		}
 		res, err := bench.Run(ctx, bw)
+		if profiled != nil {
+			if perr := <-profiled; perr != nil {
+				logf("%s: %s: profiles: %v", sys.name, name, perr)
+			} else {
+				logf("%s: %s: profiles in %s", sys.name, name, c.profile)
+			}
+		}
 		if err != nil {
 			return rows, err
 		}
