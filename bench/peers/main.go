@@ -139,7 +139,14 @@ func systemsOf(c config, bin string) []system {
 				if c.weed == "" {
 					return nil, errors.New("no -weed binary")
 				}
-				return startWeed(ctx, c.weed, w, c.clients)
+				return startWeed(ctx, c.weed, w, c.clients, 1)
+			}},
+		{name: "SeaweedFS filer 3 volume servers replication=002", durability: "none", replicas: 3, workloads: []string{"put 1 KiB", "put 1 MiB"},
+			start: func(ctx context.Context, w string, _ bool) (Store, error) {
+				if c.weed == "" {
+					return nil, errors.New("no -weed binary")
+				}
+				return startWeed(ctx, c.weed, w, c.clients, 3)
 			}},
 	}
 }
