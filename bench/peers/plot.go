@@ -21,7 +21,7 @@ const (
 	plotDPI    = 96
 	// legendWidth is the strip on the right that holds the systems'
 	// legend, so that it never covers a bar.
-	legendWidth = 3 * vg.Inch
+	legendWidth = 4 * vg.Inch
 )
 
 // errNothingToPlot is returned when no row has a measured figure.
