@@ -7,7 +7,9 @@
 // them it measures the machine's limits: the raw loopback request/response
 // rate (package bench), a sequential write and an fsync loop on the
 // scratch directory. It prints a markdown table, writes it to
-// <-out>/peers.md and, with -results, appends a dated section to that file.
+// <-out>/peers.md, draws ops/s and p99 per system and workload in
+// <-out>/peers.png and, with -results, appends a dated section to that
+// file, linking the plot copied next to it.
 //
 //	go run . -bin ../../bin -weed ../out/weed -out ../out -duration 5s [-results ../RESULTS.md]
 //
@@ -15,6 +17,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -24,6 +27,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,11 +36,12 @@ import (
 
 type config struct {
 	bin, weed, out, scratch, results string
+	profile                          string // directory of the profiles' reports, "" = none
 	duration, warmup, fsyncTime      time.Duration
-	clients, keys, bigKeys           int
+	clients, keys, bigKeys, rounds   int
 	dist                             string
 	seqBytes                         int64
-	systems, workloads               *regexp.Regexp
+	systems, workloads, profiled     *regexp.Regexp
 }
 
 // workload is one measured load: op "put", "get" or "mix" (90 % gets)
@@ -62,7 +67,7 @@ var allWorkloads = []workload{
 
 func main() {
 	var c config
-	var systems, workloads string
+	var systems, workloads, profiled string
 	flag.StringVar(&c.bin, "bin", "", "directory holding ellipticsd (default $ELLIPTICS_BIN, else built)")
 	flag.StringVar(&c.weed, "weed", os.Getenv("WEED"), "SeaweedFS `weed` binary (empty: SeaweedFS is skipped)")
 	flag.StringVar(&c.out, "out", "bench/out", "directory for peers.md and, by default, the scratch directory")
@@ -73,15 +78,24 @@ func main() {
 	flag.DurationVar(&c.fsyncTime, "fsync-time", 2*time.Second, "length of the 4 KiB write+fsync loop")
 	flag.Int64Var(&c.seqBytes, "seq-bytes", 1<<30, "size of the sequential write limit")
 	flag.IntVar(&c.clients, "clients", 32, "concurrent clients")
+	flag.IntVar(&c.rounds, "rounds", 1, "rounds: each system runs its workloads once per round, the systems taking turns; figures are the medians")
 	flag.IntVar(&c.keys, "keys", 10000, "keys of the 1 KiB workloads")
 	flag.IntVar(&c.bigKeys, "big-keys", 100, "keys of the 1 MiB workloads")
 	flag.StringVar(&c.dist, "dist", "uniform", "key distribution: uniform or zipf")
 	flag.StringVar(&systems, "systems", ".", "regexp: systems to run (by name)")
 	flag.StringVar(&workloads, "workloads", ".", "regexp: workloads to run (by name)")
+	flag.StringVar(&c.profile, "profile", "", "`dir`ectory for pprof reports (go tool pprof -top, -svg with graphviz) of ellipticsd's CPU and allocations during "+strings.Join(profiledWorkloads, " and ")+", taken in the last round; raw profiles go to <out>/profiles")
+	flag.StringVar(&profiled, "profile-systems", "^ellipticsd blob", "regexp: systems -profile profiles (ellipticsd ones only)")
 	flag.Parse()
 	var err error
 	if c.systems, err = regexp.Compile(systems); err == nil {
 		c.workloads, err = regexp.Compile(workloads)
+	}
+	if err == nil {
+		c.profiled, err = regexp.Compile(profiled)
+	}
+	if err == nil && c.rounds < 1 {
+		err = fmt.Errorf("-rounds %d: want at least 1", c.rounds)
 	}
 	if err == nil {
 		err = run(c)
@@ -97,25 +111,42 @@ func systemsOf(c config, bin string) []system {
 	small := all[:3]
 	return []system{
 		{name: "ellipticsd blob sync=always", durability: "fsync", ours: true, replicas: 1, workloads: all,
-			start: func(ctx context.Context, w string) (Store, error) { return startOurs(ctx, bin, w, "always", 1) }},
+			start: func(ctx context.Context, w string, prof bool) (Store, error) {
+				return startOurs(ctx, bin, w, "always", 1, prof)
+			}},
 		{name: "ellipticsd blob sync=none", durability: "none", ours: true, replicas: 1, workloads: all,
-			start: func(ctx context.Context, w string) (Store, error) { return startOurs(ctx, bin, w, "none", 1) }},
+			start: func(ctx context.Context, w string, prof bool) (Store, error) {
+				return startOurs(ctx, bin, w, "none", 1, prof)
+			}},
 		{name: "ellipticsd 3 groups sync=none", durability: "none", ours: true, replicas: 3, workloads: []string{"put 1 KiB", "put 1 MiB"},
-			start: func(ctx context.Context, w string) (Store, error) { return startOurs(ctx, bin, w, "none", 3) }},
+			start: func(ctx context.Context, w string, prof bool) (Store, error) {
+				return startOurs(ctx, bin, w, "none", 3, prof)
+			}},
 		{name: "Redis appendfsync=always", durability: "fsync", replicas: 1, workloads: all,
-			start: func(ctx context.Context, w string) (Store, error) { return startRedis(ctx, w, "always", c.clients) }},
+			start: func(ctx context.Context, w string, _ bool) (Store, error) {
+				return startRedis(ctx, w, "always", c.clients)
+			}},
 		{name: "Redis appendfsync=everysec", durability: "none", replicas: 1, workloads: all,
-			start: func(ctx context.Context, w string) (Store, error) { return startRedis(ctx, w, "everysec", c.clients) }},
+			start: func(ctx context.Context, w string, _ bool) (Store, error) {
+				return startRedis(ctx, w, "everysec", c.clients)
+			}},
 		{name: "etcd", durability: "fsync", replicas: 1, workloads: small,
-			start: func(ctx context.Context, w string) (Store, error) { return startEtcd(ctx, w, c.clients) }},
+			start: func(ctx context.Context, w string, _ bool) (Store, error) { return startEtcd(ctx, w, c.clients) }},
 		{name: "Tarantool wal_mode=write", durability: "none", replicas: 1, workloads: all,
-			start: func(ctx context.Context, w string) (Store, error) { return startTarantool(ctx, w, "write") }},
+			start: func(ctx context.Context, w string, _ bool) (Store, error) { return startTarantool(ctx, w, "write") }},
 		{name: "SeaweedFS filer", durability: "none", replicas: 1, workloads: all,
-			start: func(ctx context.Context, w string) (Store, error) {
+			start: func(ctx context.Context, w string, _ bool) (Store, error) {
 				if c.weed == "" {
 					return nil, errors.New("no -weed binary")
 				}
-				return startWeed(ctx, c.weed, w, c.clients)
+				return startWeed(ctx, c.weed, w, c.clients, 1)
+			}},
+		{name: "SeaweedFS filer 3 volume servers replication=002", durability: "none", replicas: 3, workloads: []string{"put 1 KiB", "put 1 MiB"},
+			start: func(ctx context.Context, w string, _ bool) (Store, error) {
+				if c.weed == "" {
+					return nil, errors.New("no -weed binary")
+				}
+				return startWeed(ctx, c.weed, w, c.clients, 3)
 			}},
 	}
 }
@@ -127,7 +158,7 @@ func run(c config) error {
 	}
 	// The servers run in their own directories: every path they get is
 	// absolute.
-	for _, p := range []*string{&c.out, &c.scratch, &c.weed, &c.bin} {
+	for _, p := range []*string{&c.out, &c.scratch, &c.weed, &c.bin, &c.profile} {
 		if *p == "" {
 			continue
 		}
@@ -166,8 +197,11 @@ func run(c config) error {
 		return fmt.Errorf("fsync loop: %w", err)
 	}
 
-	var rows []Row
-	var notes []string
+	type planned struct {
+		sys system
+		wls []workload
+	}
+	var plan []planned
 	for _, sys := range systemsOf(c, bin) {
 		if !c.systems.MatchString(sys.name) {
 			continue
@@ -178,21 +212,67 @@ func run(c config) error {
 				wls = append(wls, w)
 			}
 		}
-		if len(wls) == 0 {
-			continue
+		if len(wls) > 0 {
+			plan = append(plan, planned{sys, wls})
 		}
-		r, err := runSystem(ctx, c, sys, wls, scratch, lim)
-		if err != nil {
-			logf("%s: %v", sys.name, err)
-			notes = append(notes, fmt.Sprintf("%s skipped: %s", sys.name, firstLine(err.Error())))
-			continue
+	}
+	// Round r runs every system in turn, in reverse order on odd rounds,
+	// so that drift in the machine's speed (page cache, other tenants)
+	// reaches every system alike and none is always first.
+	measured := map[[2]string][]Row{} // by system and workload
+	failed := map[string]bool{}
+	var notes []string
+	for r := range c.rounds {
+		order := slices.Clone(plan)
+		if r%2 == 1 {
+			slices.Reverse(order)
 		}
-		rows = append(rows, r...)
+		for _, p := range order {
+			if failed[p.sys.name] {
+				continue
+			}
+			logf("round %d/%d: %s", r+1, c.rounds, p.sys.name)
+			profile := c.profile != "" && r == c.rounds-1 && c.profiled.MatchString(p.sys.name)
+			got, err := runSystem(ctx, c, p.sys, p.wls, scratch, lim, profile)
+			if err != nil {
+				logf("%s: %v", p.sys.name, err)
+				notes = append(notes, fmt.Sprintf("%s skipped: %s", p.sys.name, firstLine(err.Error())))
+				failed[p.sys.name] = true
+				continue
+			}
+			for _, row := range got {
+				k := [2]string{row.System, row.Workload}
+				measured[k] = append(measured[k], row)
+			}
+		}
+	}
+	// Rows in the order of the systems and workloads, one per pair, over
+	// the rounds that measured it (a system that failed in a later round
+	// keeps the earlier ones).
+	var rows []Row
+	for _, p := range plan {
+		for _, w := range allWorkloads {
+			for k, rs := range measured {
+				if k[0] == p.sys.name && rs[0].baseWorkload == w.name {
+					rows = append(rows, MergeRounds(rs))
+				}
+			}
+		}
 	}
 
 	report := render(c, lim, rows, notes)
 	fmt.Println(report)
 	if err := os.WriteFile(filepath.Join(c.out, "peers.md"), []byte(report), 0o644); err != nil {
+		return err
+	}
+	pngs := []string{filepath.Join(c.out, "peers.png")}
+	if c.results != "" {
+		pngs = append(pngs, filepath.Join(filepath.Dir(c.results), "peers.png"))
+	}
+	plotted := true
+	if err := savePlot(rows, pngs...); errors.Is(err, errNothingToPlot) {
+		plotted = false
+	} else if err != nil {
 		return err
 	}
 	if c.results != "" {
@@ -201,23 +281,43 @@ func run(c config) error {
 			return err
 		}
 		defer f.Close()
-		_, err = fmt.Fprintf(f, "\n## Side by side with peers: ellipticsd, Redis, etcd, Tarantool, SeaweedFS, %s\n\n%s",
-			time.Now().UTC().Format("2006-01-02 15:04 UTC"), report)
+		link := ""
+		if plotted {
+			link = "![ops/s and p99 per system and workload](peers.png)\n\n"
+		}
+		_, err = fmt.Fprintf(f, "\n## Side by side with peers: ellipticsd, Redis, etcd, Tarantool, SeaweedFS, %s\n\n%s%s",
+			time.Now().UTC().Format("2006-01-02 15:04 UTC"), link, report)
 		return err
 	}
 	return nil
 }
 
+// savePlot writes the plot of rows (WritePlot) to each of paths.
+func savePlot(rows []Row, paths ...string) error {
+	var buf bytes.Buffer
+	if err := WritePlot(&buf, rows); err != nil {
+		return err
+	}
+	for _, p := range paths {
+		if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+			return fmt.Errorf("plot: %w", err)
+		}
+		logf("plot: %s", p)
+	}
+	return nil
+}
+
 // runSystem starts sys in its own scratch directory, runs its workloads
-// and stops it.
-func runSystem(ctx context.Context, c config, sys system, wls []workload, scratch string, lim Limits) ([]Row, error) {
+// and stops it. With profile, it captures the server's profiles during
+// the profiledWorkloads (captureProfiles).
+func runSystem(ctx context.Context, c config, sys system, wls []workload, scratch string, lim Limits, profile bool) ([]Row, error) {
 	work, err := os.MkdirTemp(scratch, "sys-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(work)
 	logf("%s: starting", sys.name)
-	st, err := sys.start(ctx, work)
+	st, err := sys.start(ctx, work, profile)
 	if err != nil {
 		return nil, err
 	}
@@ -261,11 +361,26 @@ func runSystem(ctx context.Context, c config, sys system, wls []workload, scratc
 				return op, nil, err
 			},
 		}
+		var profiled chan error
+		if pr, ok := st.(profiler); ok && profile && pr.PprofBase() != "" && contains(profiledWorkloads, w.name) {
+			profiled = make(chan error, 1)
+			go func() {
+				profiled <- captureProfiles(ctx, pr.PprofBase(), c.warmup, c.duration,
+					filepath.Join(c.out, "profiles"), c.profile, slug(sys.name, w.name))
+			}()
+		}
 		res, err := bench.Run(ctx, bw)
+		if profiled != nil {
+			if perr := <-profiled; perr != nil {
+				logf("%s: %s: profiles: %v", sys.name, name, perr)
+			} else {
+				logf("%s: %s: profiles in %s", sys.name, name, c.profile)
+			}
+		}
 		if err != nil {
 			return rows, err
 		}
-		row := Row{Workload: name, System: sys.name, Durability: sys.durability, Ours: sys.ours, ValueSize: w.size,
+		row := Row{Workload: name, baseWorkload: w.name, System: sys.name, Durability: sys.durability, Ours: sys.ours, ValueSize: w.size,
 			OpsPerSec: res.OpsPerSec, P50: res.P50(), P99: res.P99(), P999: res.Hist.Quantile(0.999),
 			Errors: res.Errors, FirstErr: res.FirstErr, CPUPerOp: res.CPUPerOp()}
 		if sys.replicas == 1 {
@@ -345,8 +460,8 @@ func render(c config, lim Limits, rows []Row, notes []string) string {
 	fmt.Fprintf(&b, "- **Date:** %s\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(&b, "- **Command:** `go run . %s` (in bench/peers)\n", commandLine(os.Args[1:]))
 	fmt.Fprintf(&b, "- **Peers:** %s\n", strings.Join(versions(c), "; "))
-	fmt.Fprintf(&b, "- **Load:** %d closed-loop clients, %s keys (%d for 1 KiB values, %d for 1 MiB), %s warmup + %s measured per workload; each system preloaded with every key before its first workload of that size.\n",
-		c.clients, c.dist, c.keys, c.bigKeys, c.warmup, c.duration)
+	fmt.Fprintf(&b, "- **Load:** %d closed-loop clients, %s keys (%d for 1 KiB values, %d for 1 MiB), %s warmup + %s measured per workload; %s; each system started afresh and preloaded with every key before its first workload of that size in each round.\n",
+		c.clients, c.dist, c.keys, c.bigKeys, c.warmup, c.duration, roundsText(c.rounds))
 	b.WriteString("\nLimits of the machine, measured in the same run (scratch directory on the same file system as the systems' data):\n\n")
 	b.WriteString(LimitsTable(lim))
 	b.WriteString("\n")
@@ -396,6 +511,14 @@ func commandLine(args []string) string {
 		}
 	}
 	return strings.Join(out, " ")
+}
+
+// roundsText says how the figures were taken, for the report.
+func roundsText(n int) string {
+	if n == 1 {
+		return "one round"
+	}
+	return fmt.Sprintf("%d rounds, the systems taking turns (reverse order on every other round); figures are the medians over the rounds, min–max the spread of ops/s", n)
 }
 
 func firstLine(s string) string {

@@ -17,6 +17,7 @@ import (
 // backend), reached by one shared client.Node (one pipelined connection per
 // node); every worker has its own Session writing to all the groups.
 type oursStore struct {
+	pprof  string // the first node's /debug/pprof/ URL, "" without pprof
 	node   *client.Node
 	groups []uint32
 	nodes  []*bench.Child
@@ -24,7 +25,8 @@ type oursStore struct {
 
 // startOurs starts groups ellipticsd processes, node g serving group g with
 // a blob backend of the given sync mode, the later ones joining the first.
-func startOurs(ctx context.Context, bin, work, syncMode string, groups int) (Store, error) {
+// With pprof the first node serves net/http/pprof on its monitor port.
+func startOurs(ctx context.Context, bin, work, syncMode string, groups int, pprof bool) (Store, error) {
 	s := &oursStore{}
 	var addrs []string
 	for g := 1; g <= groups; g++ {
@@ -38,6 +40,15 @@ func startOurs(ctx context.Context, bin, work, syncMode string, groups int) (Sto
 		}
 		conf := fmt.Sprintf("[node]\nlisten = [\"127.0.0.1:0\"]\n%sdata_dir = %q\nlog_level = \"warn\"\n\n[[backend]]\ngroup = %d\ntype = \"blob\"\nsync = %q\n",
 			remotes, dir, g, syncMode)
+		if pprof && g == 1 {
+			port, err := freePort()
+			if err != nil {
+				return nil, err
+			}
+			addr := fmt.Sprintf("127.0.0.1:%d", port)
+			conf += fmt.Sprintf("\n[monitor]\nhttp_addr = %q\npprof = true\n", addr)
+			s.pprof = "http://" + addr + "/debug/pprof/"
+		}
 		cfg := filepath.Join(dir, "node.toml")
 		if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 			return nil, err
@@ -66,6 +77,9 @@ func startOurs(ctx context.Context, bin, work, syncMode string, groups int) (Sto
 	}
 	return s, nil
 }
+
+// PprofBase makes oursStore a profiler when it was started with pprof.
+func (s *oursStore) PprofBase() string { return s.pprof }
 
 func (s *oursStore) Worker(int) (KV, error) {
 	ss := client.NewSession(s.node)

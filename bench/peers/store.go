@@ -38,7 +38,9 @@ type system struct {
 	ours       bool
 	replicas   int
 	workloads  []string // names of the workloads it runs
-	start      func(ctx context.Context, work string) (Store, error)
+	// start starts the system in work; with pprof, its servers serve
+	// net/http/pprof where they can (Store may then be a profiler).
+	start func(ctx context.Context, work string, pprof bool) (Store, error)
 }
 
 // freePort returns a free loopback port.

@@ -2,28 +2,75 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
 
 // Row is the outcome of one workload on one system.
 type Row struct {
-	Workload   string
-	System     string
-	Durability string // "fsync" or "none"
-	Ours       bool
-	ValueSize  int
-	OpsPerSec  float64
-	P50        time.Duration
-	P99        time.Duration
-	P999       time.Duration
-	Errors     uint64
-	FirstErr   error
-	CPUPerOp   time.Duration // summed over the load generator and the servers; 0 if unknown
+	Workload string
+	// baseWorkload is the workload's name without the replica count.
+	baseWorkload string
+	System       string
+	Durability   string // "fsync" or "none"
+	Ours         bool
+	ValueSize    int
+	OpsPerSec    float64
+	P50          time.Duration
+	P99          time.Duration
+	P999         time.Duration
+	Errors       uint64
+	FirstErr     error
+	CPUPerOp     time.Duration // summed over the load generator and the servers; 0 if unknown
 	// RawOpsPerSec is the raw loopback rate for the same value size (0 if
 	// not measured).
 	RawOpsPerSec float64
 	Skipped      string // why the workload did not run, if it did not
+	// Rounds is how many rounds the figures are the median of (0 or 1:
+	// a single run); OpsMin and OpsMax are the spread of ops/s over them.
+	Rounds         int
+	OpsMin, OpsMax float64
+}
+
+// MergeRounds returns the row of one workload on one system measured in
+// several rounds: the median of each figure (ops/s, latencies, CPU per
+// op; the mean of the two middle ones for an even count), the spread of
+// ops/s, the errors summed and the first error seen.
+func MergeRounds(rounds []Row) Row {
+	if len(rounds) == 0 {
+		return Row{}
+	}
+	r := rounds[0]
+	r.Rounds = len(rounds)
+	r.Errors = 0
+	var ops, p50, p99, p999, cpu []float64
+	for _, x := range rounds {
+		ops = append(ops, x.OpsPerSec)
+		p50 = append(p50, float64(x.P50))
+		p99 = append(p99, float64(x.P99))
+		p999 = append(p999, float64(x.P999))
+		cpu = append(cpu, float64(x.CPUPerOp))
+		r.Errors += x.Errors
+		if r.FirstErr == nil {
+			r.FirstErr = x.FirstErr
+		}
+	}
+	r.OpsPerSec = median(ops)
+	r.OpsMin, r.OpsMax = slices.Min(ops), slices.Max(ops)
+	r.P50, r.P99, r.P999 = time.Duration(median(p50)), time.Duration(median(p99)), time.Duration(median(p999))
+	r.CPUPerOp = time.Duration(median(cpu))
+	return r
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
 }
 
 // Ratio returns ours/peer for a peer's row: the ops/s of our row of the
@@ -55,13 +102,19 @@ func micros(d time.Duration) string {
 	}
 }
 
-// Table renders rows as markdown: ops/s, MB/s, latency quantiles, CPU per
-// op, the fraction of the raw loopback rate for the same value size and
-// ours/peer.
+// Table renders rows as markdown: ops/s (and its min–max over the rounds
+// when rows have several), MB/s, latency quantiles, CPU per op, the
+// fraction of the raw loopback rate for the same value size and ours/peer.
 func Table(rows []Row) string {
+	spread := slices.ContainsFunc(rows, func(r Row) bool { return r.Rounds > 1 })
 	var b strings.Builder
-	b.WriteString("| workload | system | durability | ops/s | MB/s | p50 µs | p99 µs | p999 µs | CPU µs/op | of raw loopback | ours/peer |\n")
-	b.WriteString("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	if spread {
+		b.WriteString("| workload | system | durability | ops/s (median) | min–max | MB/s | p50 µs | p99 µs | p999 µs | CPU µs/op | of raw loopback | ours/peer |\n")
+		b.WriteString("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	} else {
+		b.WriteString("| workload | system | durability | ops/s | MB/s | p50 µs | p99 µs | p999 µs | CPU µs/op | of raw loopback | ours/peer |\n")
+		b.WriteString("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	}
 	for _, r := range rows {
 		name := r.System
 		if r.Ours {
@@ -74,6 +127,9 @@ func Table(rows []Row) string {
 		ops := fmt.Sprintf("%.0f", r.OpsPerSec)
 		if r.Errors > 0 {
 			ops += fmt.Sprintf(" (%d errors)", r.Errors)
+		}
+		if spread {
+			ops += fmt.Sprintf(" | %.0f–%.0f", r.OpsMin, r.OpsMax)
 		}
 		cpu := "-"
 		if r.CPUPerOp > 0 {

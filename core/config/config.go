@@ -165,6 +165,10 @@ type Monitor struct {
 	// TopPeriod is the window of the top-keys lists: they cover the
 	// current period and the one before. Default "5m".
 	TopPeriod Duration `toml:"top_period"`
+	// Pprof mounts Go's profiler (net/http/pprof, /debug/pprof/) on the
+	// http_addr port. Default false: profiling costs CPU while it runs and
+	// shows the node's internals. Without http_addr it has no effect.
+	Pprof bool `toml:"pprof"`
 }
 
 func defaultMonitor() Monitor {
@@ -908,6 +912,7 @@ func (c *Config) ServerOptions(logger *zap.Logger) (server.Options, error) {
 			HTTPAddr:  c.Monitor.HTTPAddr,
 			TopLength: c.Monitor.TopLength,
 			TopPeriod: c.Monitor.TopPeriod.Duration,
+			Pprof:     c.Monitor.Pprof,
 		},
 		Script: c.Script.options(),
 		Auth:   c.Security.options(&problems{}), // validated above

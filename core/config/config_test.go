@@ -70,7 +70,7 @@ func TestExampleFileIsDefault(t *testing.T) {
 		"id", "group", "type", "dir", "read_only", "enable", "sync", "sync_interval", "blob_size",
 		"records_in_blob", "compress", "points",
 		"auto", "rate", "objects_rate", "concurrency", "merge_delay", "leave_after", "tombstone_ttl", "anti_entropy", "handoff_window",
-		"http_addr", "top_length", "top_period",
+		"http_addr", "top_length", "top_period", "pprof",
 		"addr", "groups", "max_body", "max_key", "chunk", "idle_timeout", "spool_dir",
 		"enabled", "steps", "timeout", "read_bytes", "write_bytes", "result_bytes", "memory", "reload",
 		"isolation", "worker_memory", "max_bulk_keys"} {
@@ -110,7 +110,7 @@ func TestLoadFixtures(t *testing.T) {
 		Recovery: Recovery{Auto: false, Rate: 10 * MiB, ObjectsRate: 500, Concurrency: 3, MergeDelay: Duration{5 * time.Second},
 			LeaveAfter: Duration{time.Hour}, TombstoneTTL: Duration{48 * time.Hour},
 			AntiEntropy: Duration{12 * time.Hour}, Scrub: Duration{72 * time.Hour}},
-		Monitor: Monitor{HTTPAddr: "127.0.0.1:8080", TopLength: 20, TopPeriod: Duration{time.Minute}},
+		Monitor: Monitor{HTTPAddr: "127.0.0.1:8080", TopLength: 20, TopPeriod: Duration{time.Minute}, Pprof: true},
 		HTTP: HTTP{Addr: ":8081", Groups: []int64{2, 5}, MaxBody: GiB, MaxKey: 512, Chunk: MiB,
 			IdleTimeout: Duration{30 * time.Second}, SpoolDir: "/srv/spool"},
 		Script: Script{Enabled: false, Steps: 1000, Timeout: Duration{2 * time.Second}, ReadBytes: MiB, WriteBytes: 2 * MiB,

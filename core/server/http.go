@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"go.uber.org/zap"
@@ -54,8 +55,9 @@ func (s *Server) listenHTTP() error {
 	return nil
 }
 
-// monitorHandler serves stats.Handler (/metrics, the MONITOR_STAT JSON)
-// and the status page (statuspage: /status/...). GET / is the page for a
+// monitorHandler serves stats.Handler (/metrics, the MONITOR_STAT JSON),
+// the status page (statuspage: /status/...) and, with Monitor.Pprof,
+// net/http/pprof (/debug/pprof/). GET / is the page for a
 // browser (statuspage.WantsHTML) and the JSON for everyone else.
 func (s *Server) monitorHandler() http.Handler {
 	page := statuspage.New(statuspage.Config{
@@ -78,6 +80,14 @@ func (s *Server) monitorHandler() http.Handler {
 		js.ServeHTTP(w, r)
 	})
 	mux.Handle("/", js)
+	if s.opts.Monitor.Pprof {
+		// /debug/pprof/profile?seconds=N must end within httpWriteTimeout.
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	return mux
 }
 

@@ -202,3 +202,33 @@ func TestMetricsPortTaken(t *testing.T) {
 	require.Empty(t, srv.Addrs())
 	require.Nil(t, srv.HTTPAddr())
 }
+
+// The monitor port serves Go's profiler only with Monitor.Pprof: a CPU
+// profile of a running node then comes back as a gzipped protobuf.
+func TestMonitorPprof(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		t.Run(fmt.Sprint("pprof=", on), func(t *testing.T) {
+			srv, err := server.New(server.Options{
+				Listen:   []string{"127.0.0.1:0"},
+				Backends: []server.BackendSpec{{ID: 0, Group: 1, Backend: mem.New()}},
+				Monitor:  server.MonitorOptions{HTTPAddr: "127.0.0.1:0", Pprof: on},
+			})
+			require.NoError(t, err)
+			require.NoError(t, srv.Start())
+			t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+			base := "http://" + srv.HTTPAddr().String()
+
+			res, err := http.Get(base + "/debug/pprof/profile?seconds=1")
+			require.NoError(t, err)
+			body, err := io.ReadAll(res.Body)
+			res.Body.Close()
+			require.NoError(t, err)
+			if !on {
+				require.NotEqual(t, http.StatusOK, res.StatusCode, "profile served without Pprof")
+				return
+			}
+			require.Equal(t, http.StatusOK, res.StatusCode, string(body))
+			require.True(t, len(body) > 2 && body[0] == 0x1f && body[1] == 0x8b, "a profile is gzipped")
+		})
+	}
+}

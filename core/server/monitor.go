@@ -23,6 +23,11 @@ type MonitorOptions struct {
 	// HTTPAddr, when set, is where the node serves its statistics over
 	// HTTP: /metrics for Prometheus and the MONITOR_STAT JSON (http.go).
 	HTTPAddr string
+	// Pprof mounts net/http/pprof (/debug/pprof/) on the HTTP port, for
+	// CPU, allocation and goroutine profiles of a running node. Off by
+	// default: a profile costs CPU and shows the node's internals to whoever
+	// reaches the port.
+	Pprof bool
 	// Version is reported in the stats category.
 	Version string
 }
