@@ -140,10 +140,12 @@ func (s *Server) stopHTTP(ctx context.Context) {
 	if srv == nil {
 		return
 	}
-	_ = ln.Close() // in case Serve never ran; Shutdown closes it otherwise
 	ctx, cancel := context.WithTimeout(ctx, s.opts.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {
 		_ = srv.Close()
 	}
+	// After Shutdown, so a running Serve ends with ErrServerClosed rather
+	// than an error about its listener; this closes it if Serve never ran.
+	_ = ln.Close()
 }

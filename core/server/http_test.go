@@ -16,6 +16,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	dto "github.com/prometheus/client_model/go"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/elliptics/elliptics/core/backend/blob"
 	"github.com/elliptics/elliptics/core/backend/mem"
@@ -230,5 +233,26 @@ func TestMonitorPprof(t *testing.T) {
 			require.Equal(t, http.StatusOK, res.StatusCode, string(body))
 			require.True(t, len(body) > 2 && body[0] == 0x1f && body[1] == 0x8b, "a profile is gzipped")
 		})
+	}
+}
+
+// A node with a monitor port shuts down without logging an error about it
+// (the listener used to be closed under the running server).
+func TestMonitorShutdownQuiet(t *testing.T) {
+	core, logs := observer.New(zapcore.WarnLevel)
+	srv, err := server.New(server.Options{
+		Listen:   []string{"127.0.0.1:0"},
+		Backends: []server.BackendSpec{{ID: 0, Group: 1, Backend: mem.New()}},
+		Monitor:  server.MonitorOptions{HTTPAddr: "127.0.0.1:0"},
+		Logger:   zap.New(core),
+	})
+	require.NoError(t, err)
+	require.NoError(t, srv.Start())
+	res, err := http.Get("http://" + srv.HTTPAddr().String() + "/")
+	require.NoError(t, err)
+	res.Body.Close()
+	require.NoError(t, srv.Shutdown(context.Background()))
+	for _, e := range logs.All() {
+		t.Errorf("logged at %s: %s %v", e.Level, e.Message, e.ContextMap())
 	}
 }
