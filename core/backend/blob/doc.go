@@ -30,7 +30,9 @@
 // writer does neither: it writes its own record and syncs it. A write of
 // 512 KiB or more that will be synced is made in pieces of 256 KiB, each
 // piece's writeback started at once (sync_file_range), so the device works
-// while the next piece is copied.
+// while the next piece is copied. With SyncNone the leader copies small
+// records into a shared mapping of the active file instead of calling
+// pwrite (tailmap.go): the same guarantee without the system call.
 //
 // The index stores a 40-bit fingerprint and a packed location per key, 12
 // bytes a slot (see index.go); it is snapshotted to index.snap at every file
