@@ -11,11 +11,12 @@ import (
 
 // Limits are the machine's ceilings, measured in the same run.
 type Limits struct {
-	// Raw loopback request/response rate with 32 clients (package bench's
+	// Raw loopback request/response rate with Clients clients (package bench's
 	// raw server: a 120-byte header and the payload, no parsing or storage),
 	// per payload size, shaped like a write (the payload goes in, a header
 	// comes back).
-	Raw map[int]bench.Result
+	Raw     map[int]bench.Result
+	Clients int
 	// SeqMBps is a sequential write of SeqBytes in 1 MiB blocks with one
 	// fsync at the end, on the scratch directory's file system.
 	SeqMBps  float64

@@ -1,8 +1,9 @@
 // Command peers drives ellipticsd and peer stores (Redis 7, etcd 3.4,
 // Tarantool 2.6, SeaweedFS) with the same closed-loop workloads in one run,
 // on loopback, each system started on a scratch directory and stopped after
-// its workloads: 1 KiB puts, gets and a 90/10 get/put mix over -keys keys,
-// 1 MiB puts and gets over -big-keys keys, and replicated puts where the
+// its workloads: 1 KiB puts, gets and a 90/10 get/put mix over -nkeys keys,
+// at every -clients count with every -keys distribution (uniform, zipf),
+// 1 MiB puts and gets over -big-nkeys keys, and replicated puts where the
 // system has replicas on one machine (ellipticsd with 3 groups). Next to
 // them it measures the machine's limits: the raw loopback request/response
 // rate (package bench), a sequential write and an fsync loop on the
@@ -28,6 +29,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,8 +40,9 @@ type config struct {
 	bin, weed, out, scratch, results string
 	profile                          string // directory of the profiles' reports, "" = none
 	duration, warmup, fsyncTime      time.Duration
-	clients, keys, bigKeys, rounds   int
-	dist                             string
+	nkeys, bigNKeys, rounds          int
+	clients                          []int    // -clients: client counts of the cells
+	keys                             []string // -keys: key distributions of the cells
 	seqBytes                         int64
 	systems, workloads, profiled     *regexp.Regexp
 }
@@ -67,7 +70,7 @@ var allWorkloads = []workload{
 
 func main() {
 	var c config
-	var systems, workloads, profiled string
+	var systems, workloads, profiled, clients, keys string
 	flag.StringVar(&c.bin, "bin", "", "directory holding ellipticsd (default $ELLIPTICS_BIN, else built)")
 	flag.StringVar(&c.weed, "weed", os.Getenv("WEED"), "SeaweedFS `weed` binary (empty: SeaweedFS is skipped)")
 	flag.StringVar(&c.out, "out", "bench/out", "directory for peers.md and, by default, the scratch directory")
@@ -77,11 +80,11 @@ func main() {
 	flag.DurationVar(&c.warmup, "warmup", 500*time.Millisecond, "unmeasured time before each workload")
 	flag.DurationVar(&c.fsyncTime, "fsync-time", 2*time.Second, "length of the 4 KiB write+fsync loop")
 	flag.Int64Var(&c.seqBytes, "seq-bytes", 1<<30, "size of the sequential write limit")
-	flag.IntVar(&c.clients, "clients", 32, "concurrent clients")
+	flag.StringVar(&clients, "clients", "32", "comma-separated counts of concurrent clients: each 1 KiB workload runs at each (1 MiB ones at the first only)")
 	flag.IntVar(&c.rounds, "rounds", 1, "rounds: each system runs its workloads once per round, the systems taking turns; figures are the medians")
-	flag.IntVar(&c.keys, "keys", 10000, "keys of the 1 KiB workloads")
-	flag.IntVar(&c.bigKeys, "big-keys", 100, "keys of the 1 MiB workloads")
-	flag.StringVar(&c.dist, "dist", "uniform", "key distribution: uniform or zipf")
+	flag.IntVar(&c.nkeys, "nkeys", 10000, "keys of the 1 KiB workloads")
+	flag.IntVar(&c.bigNKeys, "big-nkeys", 100, "keys of the 1 MiB workloads")
+	flag.StringVar(&keys, "keys", "uniform", "comma-separated key distributions, uniform and zipf (s = 1.1): each 1 KiB workload runs with each (1 MiB ones with the first only)")
 	flag.StringVar(&systems, "systems", ".", "regexp: systems to run (by name)")
 	flag.StringVar(&workloads, "workloads", ".", "regexp: workloads to run (by name)")
 	flag.StringVar(&c.profile, "profile", "", "`dir`ectory for pprof reports (go tool pprof -top, -svg with graphviz) of ellipticsd's CPU and allocations during "+strings.Join(profiledWorkloads, " and ")+", taken in the last round; raw profiles go to <out>/profiles")
@@ -93,6 +96,12 @@ func main() {
 	}
 	if err == nil {
 		c.profiled, err = regexp.Compile(profiled)
+	}
+	if err == nil {
+		c.clients, err = parseClients(clients)
+	}
+	if err == nil {
+		c.keys, err = parseKeys(keys)
 	}
 	if err == nil && c.rounds < 1 {
 		err = fmt.Errorf("-rounds %d: want at least 1", c.rounds)
@@ -124,14 +133,16 @@ func systemsOf(c config, bin string) []system {
 			}},
 		{name: "Redis appendfsync=always", durability: "fsync", replicas: 1, workloads: all,
 			start: func(ctx context.Context, w string, _ bool) (Store, error) {
-				return startRedis(ctx, w, "always", c.clients)
+				return startRedis(ctx, w, "always", slices.Max(c.clients))
 			}},
 		{name: "Redis appendfsync=everysec", durability: "none", replicas: 1, workloads: all,
 			start: func(ctx context.Context, w string, _ bool) (Store, error) {
-				return startRedis(ctx, w, "everysec", c.clients)
+				return startRedis(ctx, w, "everysec", slices.Max(c.clients))
 			}},
 		{name: "etcd", durability: "fsync", replicas: 1, workloads: small,
-			start: func(ctx context.Context, w string, _ bool) (Store, error) { return startEtcd(ctx, w, c.clients) }},
+			start: func(ctx context.Context, w string, _ bool) (Store, error) {
+				return startEtcd(ctx, w, slices.Max(c.clients))
+			}},
 		{name: "Tarantool wal_mode=write", durability: "none", replicas: 1, workloads: all,
 			start: func(ctx context.Context, w string, _ bool) (Store, error) { return startTarantool(ctx, w, "write") }},
 		{name: "SeaweedFS filer", durability: "none", replicas: 1, workloads: all,
@@ -139,14 +150,14 @@ func systemsOf(c config, bin string) []system {
 				if c.weed == "" {
 					return nil, errors.New("no -weed binary")
 				}
-				return startWeed(ctx, c.weed, w, c.clients, 1)
+				return startWeed(ctx, c.weed, w, slices.Max(c.clients), 1)
 			}},
 		{name: "SeaweedFS filer 3 volume servers replication=002", durability: "none", replicas: 3, workloads: []string{"put 1 KiB", "put 1 MiB"},
 			start: func(ctx context.Context, w string, _ bool) (Store, error) {
 				if c.weed == "" {
 					return nil, errors.New("no -weed binary")
 				}
-				return startWeed(ctx, c.weed, w, c.clients, 3)
+				return startWeed(ctx, c.weed, w, slices.Max(c.clients), 3)
 			}},
 	}
 }
@@ -184,7 +195,8 @@ func run(c config) error {
 
 	var lim Limits
 	logf("limits: raw loopback")
-	if lim.Raw, err = measureRaw(ctx, []int{small, big}, c.clients, c.warmup, c.duration); err != nil {
+	lim.Clients = c.clients[0]
+	if lim.Raw, err = measureRaw(ctx, []int{small, big}, c.clients[0], c.warmup, c.duration); err != nil {
 		return fmt.Errorf("raw loopback: %w", err)
 	}
 	logf("limits: sequential write of %s", human(int(c.seqBytes)))
@@ -246,14 +258,14 @@ func run(c config) error {
 			}
 		}
 	}
-	// Rows in the order of the systems and workloads, one per pair, over
-	// the rounds that measured it (a system that failed in a later round
-	// keeps the earlier ones).
+	// Rows in the order of the systems, workloads and cells, one per
+	// system and row name, over the rounds that measured it (a system that
+	// failed in a later round keeps the earlier ones).
 	var rows []Row
 	for _, p := range plan {
-		for _, w := range allWorkloads {
-			for k, rs := range measured {
-				if k[0] == p.sys.name && rs[0].baseWorkload == w.name {
+		for _, w := range p.wls {
+			for _, cl := range cellsOf(c.clients, c.keys, w.size) {
+				if rs := measured[[2]string{p.sys.name, rowName(w.name, p.sys.replicas, cl)}]; len(rs) > 0 {
 					rows = append(rows, MergeRounds(rs))
 				}
 			}
@@ -322,7 +334,7 @@ func runSystem(ctx context.Context, c config, sys system, wls []workload, scratc
 		return nil, err
 	}
 	defer st.Close()
-	kvs := make([]KV, c.clients)
+	kvs := make([]KV, slices.Max(c.clients))
 	for i := range kvs {
 		if kvs[i], err = st.Worker(i); err != nil {
 			return nil, err
@@ -338,9 +350,9 @@ func runSystem(ctx context.Context, c config, sys system, wls []workload, scratc
 	preloaded := map[int]bool{}
 	var rows []Row
 	for _, w := range wls {
-		nkeys, prefix := c.keys, "k"
+		nkeys, prefix := c.nkeys, "k"
 		if w.size == big {
-			nkeys, prefix = c.bigKeys, "m"
+			nkeys, prefix = c.bigNKeys, "m"
 		}
 		value := bench.RandomValue(w.size, uint64(w.size))
 		if !preloaded[w.size] {
@@ -350,47 +362,59 @@ func runSystem(ctx context.Context, c config, sys system, wls []workload, scratc
 			}
 			preloaded[w.size] = true
 		}
-		name := w.name
-		if sys.replicas > 1 {
-			name += fmt.Sprintf(", %d replicas", sys.replicas)
-		}
-		bw := bench.Workload{
-			Name: name, Clients: c.clients, Warmup: c.warmup, Duration: c.duration, Counters: counters,
-			NewWorker: func(_ context.Context, i int) (bench.OpFunc, func(), error) {
-				op, err := newOp(kvs[i], w.op, c.dist, prefix, nkeys, value, uint64(i)+1)
-				return op, nil, err
-			},
-		}
-		var profiled chan error
-		if pr, ok := st.(profiler); ok && profile && pr.PprofBase() != "" && contains(profiledWorkloads, w.name) {
-			profiled = make(chan error, 1)
-			go func() {
-				profiled <- captureProfiles(ctx, pr.PprofBase(), c.warmup, c.duration,
-					filepath.Join(c.out, "profiles"), c.profile, slug(sys.name, w.name))
-			}()
-		}
-		res, err := bench.Run(ctx, bw)
-		if profiled != nil {
-			if perr := <-profiled; perr != nil {
-				logf("%s: %s: profiles: %v", sys.name, name, perr)
-			} else {
-				logf("%s: %s: profiles in %s", sys.name, name, c.profile)
+		for ci, cl := range cellsOf(c.clients, c.keys, w.size) {
+			// Only the first cell is profiled, so that the profiles'
+			// file names (slug of the bare workload) stay one per workload.
+			row, err := runCell(ctx, c, sys, st, kvs, w, cl, nkeys, prefix, value, counters, profile && ci == 0)
+			if err != nil {
+				return rows, err
 			}
+			if sys.replicas == 1 {
+				row.RawOpsPerSec = lim.Raw[w.size].OpsPerSec
+			}
+			rows = append(rows, row)
 		}
-		if err != nil {
-			return rows, err
-		}
-		row := Row{Workload: name, baseWorkload: w.name, System: sys.name, Durability: sys.durability, Ours: sys.ours, ValueSize: w.size,
-			OpsPerSec: res.OpsPerSec, P50: res.P50(), P99: res.P99(), P999: res.Hist.Quantile(0.999),
-			Errors: res.Errors, FirstErr: res.FirstErr, CPUPerOp: res.CPUPerOp()}
-		if sys.replicas == 1 {
-			row.RawOpsPerSec = lim.Raw[w.size].OpsPerSec
-		}
-		logf("%s: %s: %.0f ops/s p50 %v p99 %v p999 %v errors %d %v", sys.name, name, res.OpsPerSec,
-			res.P50(), res.P99(), row.P999, res.Errors, res.FirstErr)
-		rows = append(rows, row)
 	}
 	return rows, nil
+}
+
+// runCell runs workload w on st at cell cl with the first cl.clients of
+// kvs, profiling the server as runSystem says when profile is set.
+func runCell(ctx context.Context, c config, sys system, st Store, kvs []KV, w workload, cl cell,
+	nkeys int, prefix string, value []byte, counters func() bench.Counters, profile bool) (Row, error) {
+	name := rowName(w.name, sys.replicas, cl)
+	bw := bench.Workload{
+		Name: name, Clients: cl.clients, Warmup: c.warmup, Duration: c.duration, Counters: counters,
+		NewWorker: func(_ context.Context, i int) (bench.OpFunc, func(), error) {
+			op, err := newOp(kvs[i], w.op, cl.keys, prefix, nkeys, value, uint64(i)+1)
+			return op, nil, err
+		},
+	}
+	var profiled chan error
+	if pr, ok := st.(profiler); ok && profile && pr.PprofBase() != "" && contains(profiledWorkloads, w.name) {
+		profiled = make(chan error, 1)
+		go func() {
+			profiled <- captureProfiles(ctx, pr.PprofBase(), c.warmup, c.duration,
+				filepath.Join(c.out, "profiles"), c.profile, slug(sys.name, w.name))
+		}()
+	}
+	res, err := bench.Run(ctx, bw)
+	if profiled != nil {
+		if perr := <-profiled; perr != nil {
+			logf("%s: %s: profiles: %v", sys.name, name, perr)
+		} else {
+			logf("%s: %s: profiles in %s", sys.name, name, c.profile)
+		}
+	}
+	if err != nil {
+		return Row{}, fmt.Errorf("%s: %w", name, err)
+	}
+	row := Row{Workload: name, System: sys.name, Durability: sys.durability, Ours: sys.ours, ValueSize: w.size,
+		OpsPerSec: res.OpsPerSec, P50: res.P50(), P99: res.P99(), P999: res.Hist.Quantile(0.999),
+		Errors: res.Errors, FirstErr: res.FirstErr, CPUPerOp: res.CPUPerOp()}
+	logf("%s: %s: %.0f ops/s p50 %v p99 %v p999 %v errors %d %v", sys.name, name, res.OpsPerSec,
+		res.P50(), res.P99(), row.P999, res.Errors, res.FirstErr)
+	return row, nil
 }
 
 // newOp returns worker seed's operation: a put or a get of a key picked by
@@ -460,13 +484,13 @@ func render(c config, lim Limits, rows []Row, notes []string) string {
 	fmt.Fprintf(&b, "- **Date:** %s\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(&b, "- **Command:** `go run . %s` (in bench/peers)\n", commandLine(os.Args[1:]))
 	fmt.Fprintf(&b, "- **Peers:** %s\n", strings.Join(versions(c), "; "))
-	fmt.Fprintf(&b, "- **Load:** %d closed-loop clients, %s keys (%d for 1 KiB values, %d for 1 MiB), %s warmup + %s measured per workload; %s; each system started afresh and preloaded with every key before its first workload of that size in each round.\n",
-		c.clients, c.dist, c.keys, c.bigKeys, c.warmup, c.duration, roundsText(c.rounds))
+	fmt.Fprintf(&b, "- **Load:** %s; %s warmup + %s measured per workload and cell; %s; each system started afresh and preloaded with every key before its first workload of that size in each round.\n",
+		loadText(c), c.warmup, c.duration, roundsText(c.rounds))
 	b.WriteString("\nLimits of the machine, measured in the same run (scratch directory on the same file system as the systems' data):\n\n")
 	b.WriteString(LimitsTable(lim))
 	b.WriteString("\n")
 	b.WriteString(Table(rows))
-	b.WriteString("\n\"of raw loopback\": ops/s over the raw loopback rate with the same value size. \"ours/peer\": ops/s of ellipticsd with the same durability (fsync peers against sync = \"always\", the others against sync = \"none\") over the peer's. CPU µs/op: the load generator and the servers together.\n")
+	fmt.Fprintf(&b, "\n\"of raw loopback\": ops/s over the raw loopback rate with the same value size (measured at %d clients, for the rows of every client count). \"ours/peer\": ops/s of ellipticsd with the same durability (fsync peers against sync = \"always\", the others against sync = \"none\") at the same client count and key distribution, over the peer's. CPU µs/op: the load generator and the servers together.\n", lim.Clients)
 	for _, n := range notes {
 		fmt.Fprintf(&b, "\nNote: %s\n", n)
 	}
@@ -511,6 +535,25 @@ func commandLine(args []string) string {
 		}
 	}
 	return strings.Join(out, " ")
+}
+
+// loadText says which cells the workloads ran at, for the report.
+func loadText(c config) string {
+	counts := make([]string, len(c.clients))
+	for i, n := range c.clients {
+		counts[i] = strconv.Itoa(n)
+	}
+	t := fmt.Sprintf("%s closed-loop clients, %s keys, over %d keys for 1 KiB values", strings.Join(counts, " and "), strings.Join(c.keys, " and "), c.nkeys)
+	if len(c.clients) > 1 || len(c.keys) > 1 {
+		t += fmt.Sprintf(" (every 1 KiB workload at each combination); the 1 MiB workloads over %d keys at %d clients, %s keys only", c.bigNKeys, c.clients[0], c.keys[0])
+	} else {
+		t += fmt.Sprintf(", %d for 1 MiB values", c.bigNKeys)
+	}
+	if slices.Contains(c.keys, "zipf") {
+		t += fmt.Sprintf("; zipf: key k drawn with probability ∝ (1 + k)^-%g (math/rand/v2 NewZipf, s = %g, v = 1), each client with its own seeded generator, so that all clients hammer the same hot keys (key 0 takes %.0f %% of the 1 KiB picks)",
+			zipfS, zipfS, 100*zipfTopShare(c.nkeys))
+	}
+	return t
 }
 
 // roundsText says how the figures were taken, for the report.

@@ -6,6 +6,7 @@ import (
 	"image/color"
 	"io"
 	"math"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -14,9 +15,11 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 )
 
-// Size of the PNG WritePlot draws: 16 × 9 inches at plotDPI.
+// Size of the PNG WritePlot draws: at least 16 × 9 inches at plotDPI,
+// wider when the workloads need more than slotWidth each.
 const (
 	plotWidth  = 16 * vg.Inch
+	slotWidth  = 1.25 * vg.Inch
 	plotHeight = 9 * vg.Inch
 	plotDPI    = 96
 	// legendWidth is the strip on the right that holds the systems'
@@ -57,20 +60,28 @@ func WritePlot(w io.Writer, rows []Row) error {
 		ops[s][wl] = r.OpsPerSec
 		p99[s][wl] = float64(r.P99) / 1e6 // ms
 	}
+	// A workload's label takes a line per part of its name, and its slot
+	// no less than slotWidth, so that the labels of the cells (client
+	// counts, key distributions) never run into each other.
+	labels := make([]string, len(workloads))
+	for i, w := range workloads {
+		labels[i] = strings.ReplaceAll(w, ", ", "\n")
+	}
+	width := max(plotWidth, legendWidth+vg.Inch+slotWidth*vg.Length(len(workloads)))
 	// Each bar is as wide as the plot area allows: 80 % of a workload's
 	// slot shared by the systems.
-	barWidth := (plotWidth - legendWidth - vg.Inch) * 0.8 / vg.Length(len(workloads)*len(systems))
-	top, bars, err := barPanel("ops/s", workloads, ops, barWidth)
+	barWidth := (width - legendWidth - vg.Inch) * 0.8 / vg.Length(len(workloads)*len(systems))
+	top, bars, err := barPanel("ops/s", labels, ops, barWidth)
 	if err != nil {
 		return err
 	}
-	bottom, _, err := barPanel("p99 latency, ms", workloads, p99, barWidth)
+	bottom, _, err := barPanel("p99 latency, ms", labels, p99, barWidth)
 	if err != nil {
 		return err
 	}
 	top.Title.Text = "ops/s (higher is better) and p99 latency (lower is better) per workload"
 
-	img := vgimg.NewWith(vgimg.UseWH(plotWidth, plotHeight), vgimg.UseDPI(plotDPI),
+	img := vgimg.NewWith(vgimg.UseWH(width, plotHeight), vgimg.UseDPI(plotDPI),
 		vgimg.UseBackgroundColor(color.White))
 	dc := draw.New(img)
 	plots := dc

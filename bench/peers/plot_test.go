@@ -72,3 +72,28 @@ func TestDecadeTicks(t *testing.T) {
 		}
 	}
 }
+
+// Many cells widen the plot, a slot per workload, so that their
+// multi-line labels do not overlap.
+func TestWritePlotWidensForCells(t *testing.T) {
+	var rows []Row
+	for _, wl := range []string{"put 1 KiB", "get 1 KiB", "90/10 get/put 1 KiB"} {
+		for _, cl := range cellsOf([]int{32, 128}, []string{"uniform", "zipf"}, small) {
+			for _, sys := range []string{"ours", "redis"} {
+				rows = append(rows, Row{Workload: rowName(wl, 1, cl), System: sys, OpsPerSec: 1000, P99: time.Millisecond})
+			}
+		}
+	}
+	var buf bytes.Buffer
+	if err := WritePlot(&buf, rows); err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(&buf)
+	if err != nil {
+		t.Fatalf("not a PNG: %v", err)
+	}
+	wantW := int((legendWidth + vg.Inch + 12*slotWidth) / vg.Inch * plotDPI)
+	if got := img.Bounds().Dx(); got != wantW || got <= int(plotWidth/vg.Inch*plotDPI) {
+		t.Errorf("PNG is %d wide for 12 workloads, want %d (wider than the default)", got, wantW)
+	}
+}

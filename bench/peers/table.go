@@ -9,20 +9,21 @@ import (
 
 // Row is the outcome of one workload on one system.
 type Row struct {
-	Workload string
-	// baseWorkload is the workload's name without the replica count.
-	baseWorkload string
-	System       string
-	Durability   string // "fsync" or "none"
-	Ours         bool
-	ValueSize    int
-	OpsPerSec    float64
-	P50          time.Duration
-	P99          time.Duration
-	P999         time.Duration
-	Errors       uint64
-	FirstErr     error
-	CPUPerOp     time.Duration // summed over the load generator and the servers; 0 if unknown
+	// Workload names the row (rowName): the workload, its replicas,
+	// client count and key distribution. Rows of several rounds merge by
+	// it and System.
+	Workload   string
+	System     string
+	Durability string // "fsync" or "none"
+	Ours       bool
+	ValueSize  int
+	OpsPerSec  float64
+	P50        time.Duration
+	P99        time.Duration
+	P999       time.Duration
+	Errors     uint64
+	FirstErr   error
+	CPUPerOp   time.Duration // summed over the load generator and the servers; 0 if unknown
 	// RawOpsPerSec is the raw loopback rate for the same value size (0 if
 	// not measured).
 	RawOpsPerSec float64
@@ -156,8 +157,8 @@ func LimitsTable(l Limits) string {
 	b.WriteString("| limit | figure |\n|---|--:|\n")
 	for _, size := range sortedSizes(l.Raw) {
 		r := l.Raw[size]
-		fmt.Fprintf(&b, "| raw loopback request/response, %s in, 32 clients | %.0f ops/s (%.0f MB/s), p50 %s µs, p99 %s µs |\n",
-			human(size), r.OpsPerSec, r.OpsPerSec*float64(size)/1e6, micros(r.P50()), micros(r.P99()))
+		fmt.Fprintf(&b, "| raw loopback request/response, %s in, %d clients | %.0f ops/s (%.0f MB/s), p50 %s µs, p99 %s µs |\n",
+			human(size), l.Clients, r.OpsPerSec, r.OpsPerSec*float64(size)/1e6, micros(r.P50()), micros(r.P99()))
 	}
 	if l.SeqMBps > 0 {
 		fmt.Fprintf(&b, "| sequential write, %s in 1 MiB blocks + one fsync | %.0f MB/s |\n", human(int(l.SeqBytes)), l.SeqMBps)
