@@ -129,8 +129,13 @@ httpbench: build weed
 # ellipticsd side by side with peer stores (bench/peers, its own Go module):
 # Redis, etcd and Tarantool are Debian's packages, installed here when missing
 # and root (a peer still missing is skipped with a note); weed as for httpbench.
-PEERS_DURATION ?= 3s
+# Every 1 KiB workload runs at each of PEERS_CLIENTS with each of PEERS_KEYS
+# (the 1 MiB ones at the first of each only): about 106 cells a round, so 1 s
+# each keeps three rounds near 12 minutes.
+PEERS_DURATION ?= 1s
 PEERS_ROUNDS ?= 3
+PEERS_CLIENTS ?= 32,128
+PEERS_KEYS ?= uniform,zipf
 peers: build weed
 	@for p in redis-server:redis-server etcd:etcd-server tarantool:tarantool; do cmd=$${p%%:*}; pkg=$${p#*:}; \
 		command -v $$cmd >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
@@ -138,7 +143,7 @@ peers: build weed
 		  { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkg >/dev/null 2>&1; }; }; } || \
 		echo "note: $$cmd is missing (apt-get install $$pkg); it will be skipped"; done
 	cd bench/peers && $(GO) vet . && $(GO) test -count=1 .
-	cd bench/peers && $(GO) run . -bin $(BIN) -weed ../out/weed -out ../out -duration $(PEERS_DURATION) -rounds $(PEERS_ROUNDS) -profile ../profiles -results ../RESULTS.md
+	cd bench/peers && $(GO) run . -bin $(BIN) -weed ../out/weed -out ../out -duration $(PEERS_DURATION) -rounds $(PEERS_ROUNDS) -clients $(PEERS_CLIENTS) -keys $(PEERS_KEYS) -profile ../profiles -results ../RESULTS.md
 
 weed:
 	@mkdir -p bench/out
