@@ -44,6 +44,10 @@ const (
 	// mapMaxWrite is the largest write made through the mapping; larger
 	// ones (big records) go by pwrite.
 	mapMaxWrite = writeChunk
+	// mapMaxLen bounds the address space one active file takes (blob_size
+	// may be up to 8 TiB, and a node has several backends); appends past it
+	// use pwrite.
+	mapMaxLen = 64 << 30
 )
 
 // tailMap is the mapping of an active data file and its preparer.
@@ -79,7 +83,7 @@ func (b *Backend) mapTail(f *dataFile) *tailMap {
 	if !ok {
 		return nil
 	}
-	mem, err := m.Map(int64(b.opts.BlobSize))
+	mem, err := m.Map(int64(min(b.opts.BlobSize, mapMaxLen)))
 	if err != nil {
 		b.log.Warn("cannot map the active data file; appends use pwrite", zap.String("file", f.path), zap.Error(err))
 		return nil
