@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import struct
 import threading
 import time as _time
@@ -233,14 +232,11 @@ class ResultEntry(_Reply):
         )
 
 
-# The fields of an entry a bulk call's caller reads first (status, and
-# key_index, data, data_size, which lie back to back), and the offsets of its
-# four string pointers (address, error, path, column): what _from_slab reads
-# of every entry; the rest is unpacked on first use (_fill).
+# The fields of an entry a bulk call's caller reads first: status, key_index
+# and data_size (the data lies in the slab; data, between them, is skipped).
 _KI = ffi.offsetof("ell_entry", "key_index")
-_EAGER = struct.Struct("=i%dxQQQ%dx" % (_KI - 4, _ENTRY_SIZE - _KI - 24))
-_STRS = struct.Struct("=24xQQ128xQQ%dx" % (_ENTRY_SIZE - 184))
-assert ffi.offsetof("ell_entry", "data") == _KI + 8 and ffi.offsetof("ell_entry", "column") == 176
+_EAGER = struct.Struct("=i%dxQ8xQ%dx" % (_KI - 4, _ENTRY_SIZE - _KI - 24))
+assert ffi.offsetof("ell_entry", "data") == _KI + 8 and ffi.offsetof("ell_entry", "data_size") == _KI + 16
 
 
 def _from_slab(ents: Any, lo: int, hi: int) -> Optional[List[ResultEntry]]:
@@ -249,48 +245,35 @@ def _from_slab(ents: Any, lo: int, hi: int) -> Optional[List[ResultEntry]]:
     back, then their strings, then their data back to back; None otherwise
     (the caller converts them one by one).
 
-    The whole block is copied into one bytes object with one call, and each
-    entry gets its data (a slice of it), status and key_index at once: the
-    rest of an entry (about 30 fields, strings decoded, Address and Time
-    objects) is filled on first use (_SlabEntry), since most callers of a
-    bulk call read only the data and which key it is."""
+    Each entry gets its data (copied straight from the block), status and
+    key_index at once; the rest (about 30 fields, strings decoded, Address
+    and Time objects) is filled on first use from one copy of the structs
+    and strings (_SlabEntry), since most callers of a bulk call read only
+    the data and which key it is. The layout is checked in C
+    (_ell_py_slab, python/elliptics_build.py): as Python loops the checks
+    cost a fifth of the whole."""
     k = hi - lo
-    ptrs = struct.unpack("%dQ" % k, ffi.buffer(ffi.cast("uintptr_t *", ents) + lo, 8 * k))
-    base = ptrs[0]
-    if not base or ptrs != tuple(range(base, base + k * _ENTRY_SIZE, _ENTRY_SIZE)):
+    span = ffi.new("uint64_t[2]")
+    first = ents + lo
+    head_len = lib._ell_py_slab(first, k, span)
+    if not head_len:
         return None
-    structs = ffi.buffer(ffi.cast("char *", base), k * _ENTRY_SIZE)
-    eager = list(_EAGER.iter_unpack(structs))
-    sent = base + k * _ENTRY_SIZE
-    end = 0
-    for _, _, d, n in eager:  # data back to back, in entry order, after the strings
-        if n:
-            if not end:
-                if d <= sent:
-                    return None
-                end = d
-            elif d != end:
-                return None
-            end += n
-    if not end:  # no data: the block ends with its last string
-        ps = list(itertools.chain.from_iterable(_STRS.iter_unpack(structs)))
-        if min(ps) < sent:
-            return None
-        last = max(ps)
-        end = last + len(ffi.string(ffi.cast("char *", last))) + 1
-    whole = ffi.buffer(ffi.cast("char *", base), end - base)[:]
-    ctx = (whole, base, {})
+    base = first[0]
+    block = ffi.buffer(base, span[1])
+    head = block[:head_len]
+    ctx = (head, int(ffi.cast("uintptr_t", base)), {})
     cls = _SlabEntry
     new = cls.__new__
     out = []
     append = out.append
     i = 0
-    for st, ki, d, n in eager:
+    o = span[0]
+    for st, ki, n in _EAGER.iter_unpack(memoryview(head)[: k * _ENTRY_SIZE]):
         r = new(cls)
         r._row = i
         r._ctx = ctx
-        d -= base
-        r.data = whole[d : d + n] if n else b""
+        r.data = block[o : o + n]
+        o += n
         r.status = st
         r.key_index = ki
         append(r)
@@ -362,16 +345,18 @@ _del_ctx = ResultEntry.__dict__["_ctx"].__delete__
 
 def _slab_str(ctx: Any, p: int) -> str:
     """The string at address p of a slab (ctx of _from_slab), decoded once per slab."""
-    whole, base, cache = ctx
+    head, base, cache = ctx
     s = cache.get(p)
     if s is None:
         o = p - base
-        s = cache[p] = whole[o : whole.index(b"\0", o)].decode("utf-8", "replace")
+        s = cache[p] = head[o : head.index(b"\0", o)].decode("utf-8", "replace")
     return s
 
 
 def _fill(self: ResultEntry, i: int, ctx: Any) -> None:
-    whole, base, cache = ctx
+    """Fills every field of entry i of a slab but data (set by _from_slab;
+    ctx's copy holds only the structs and strings)."""
+    head, _, cache = ctx
     (
         status,
         self.group_id,
@@ -391,8 +376,8 @@ def _fill(self: ResultEntry, i: int, ctx: Any) -> None:
         tnsec,
         self.user_flags,
         self.key_index,
-        data,
-        data_size,
+        _,
+        _,
         expire_tsec,
         expire_tnsec,
         self.count,
@@ -401,7 +386,7 @@ def _fill(self: ResultEntry, i: int, ctx: Any) -> None:
         total_keys,
         iter_state,
         _,
-    ) = _ENTRY.unpack_from(whole, i * _ENTRY_SIZE)
+    ) = _ENTRY.unpack_from(head, i * _ENTRY_SIZE)
     self.status = status
     self.error = ErrorInfo(status, format_message(_slab_str(ctx, error), status)) if status else _OK
     a = cache.get(-address, cache)  # Address objects are shared too, under -p
@@ -414,7 +399,6 @@ def _fill(self: ResultEntry, i: int, ctx: Any) -> None:
     t = Time.__new__(Time)
     t.tsec, t.tnsec = tsec, tnsec
     self.timestamp = t
-    self.data = whole[data - base : data - base + data_size] if data and data_size else b""
     if expire_tsec or expire_tnsec:
         x = Time.__new__(Time)
         x.tsec, x.tnsec = expire_tsec, expire_tnsec

@@ -72,3 +72,84 @@ def test_unread_fields_match_a_single_read(session):
     missing = [e for e in got if e.key_index == 2]
     assert missing and all(e.status == -2 and e.error.code == -2 and e.error.message for e in missing)
     assert all(e.data == b"" for e in missing)
+
+
+def test_bulk_write_entries_without_data(session):
+    # Write entries carry no data: the block ends with its strings.
+    prefix = uuid.uuid4().hex
+    datas = {"%s-%d" % (prefix, i): b"w%d" % i * (i + 1) for i in range(6)}
+    got = session.bulk_write(datas).get()
+    keys = list(datas)
+    assert sorted(set(e.key_index for e in got)) == list(range(len(keys)))
+    assert len(got) == len(keys) * len(session.groups)
+    for e in got:
+        assert e.status == 0 and e.data == b""
+        assert e.address is not None and e.error.code == 0
+        assert e.size == len(datas[keys[e.key_index]])
+
+
+def test_bulk_read_of_only_missing_keys(session):
+    # No entry has data: the block ends with the error messages.
+    s = session.clone()
+    s.set_filter(elliptics.filters.all)
+    s.exceptions_policy = elliptics.exceptions_policy.no_exceptions
+    keys = ["missing-%s-%d" % (uuid.uuid4().hex, i) for i in range(3)]
+    got = s.bulk_read(keys).get()
+    assert sorted(e.key_index for e in got) == [0, 1, 2]
+    for e in got:
+        assert e.status == -2 and e.data == b""
+        assert e.error.code == -2 and "not found" in e.error.message.lower()
+
+
+def _slab(n, sizes, strs=b"\x00127.0.0.1:1025\x00"):
+    """A block laid out as capi's newSlab lays out a bulk call's entries."""
+    from elliptics._lib import ffi
+    from elliptics import _result
+
+    es = _result._ENTRY_SIZE
+    blk = ffi.new("char[]", n * es + len(strs) + sum(sizes) + 16)
+    ffi.memmove(blk + n * es, strs, len(strs))
+    ents = ffi.new("const ell_entry *[]", n)
+    off = n * es + len(strs)
+    for i in range(n):
+        e = ffi.cast("ell_entry *", blk + i * es)
+        ents[i] = e
+        e.key_index = i
+        e.address = blk + n * es + 1
+        e.error = e.path = e.column = blk + n * es
+        if sizes[i]:
+            e.data = ffi.cast("uint8_t *", blk + off)
+            e.data_size = sizes[i]
+            ffi.memmove(e.data, bytes([65 + i]) * sizes[i], sizes[i])
+            off += sizes[i]
+    return blk, ents
+
+
+def test_slab_layout_checks():
+    # _from_slab takes only blocks laid out as newSlab writes them; anything
+    # else goes entry by entry (None).
+    from elliptics._lib import ffi
+    from elliptics import _result
+
+    blk, ents = _slab(4, [3, 0, 2, 1])
+    got = _result._from_slab(ents, 0, 4)
+    assert [e.data for e in got] == [b"AAA", b"", b"CC", b"D"]
+    assert [e.key_index for e in got] == [0, 1, 2, 3]
+    assert got[2].address.host_port() == "127.0.0.1:1025" and got[2].column == ""
+    assert [e.data for e in _result._from_slab(ents, 1, 4)] == [b"", b"CC", b"D"]
+
+    blk, ents = _slab(3, [0, 0, 0])
+    assert [e.data for e in _result._from_slab(ents, 0, 3)] == [b""] * 3
+
+    blk, ents = _slab(3, [2, 2, 2])
+    ents[1], ents[2] = ents[2], ents[1]  # structs out of order
+    assert _result._from_slab(ents, 0, 3) is None
+
+    blk, ents = _slab(3, [2, 2, 2])
+    e = ffi.cast("ell_entry *", ents[2])
+    e.data = e.data + 1  # a gap between two entries' data
+    assert _result._from_slab(ents, 0, 3) is None
+
+    blk, ents = _slab(3, [2, 2, 2])
+    ffi.cast("ell_entry *", ents[1]).error = ffi.NULL
+    assert _result._from_slab(ents, 0, 3) is None
