@@ -36,29 +36,8 @@ func (s *Session) BulkWrite(ctx context.Context, keys []Key, datas [][]byte, eac
 	}
 	t := &writeTally{each: each, keys: len(keys)}
 	report := t.report
-	b := s.newBulk(len(keys))
 	groups := s.groups
-	entries := make([][]Entry, len(keys))
-	left := make([]atomic.Int32, len(keys))
-	var todo []int
-	for i, k := range keys {
-		err := b.resolve(i, k, func() (proto.IOAttr, error) {
-			o := WriteOptions{}
-			return o.attr(s, k.Column, len(datas[i]))
-		}, datas[i])
-		if err != nil {
-			report(i, Result{}, err)
-			continue
-		}
-		if len(groups) == 0 {
-			r, err := verdict(nil, s.checker, s.filter)
-			report(i, r, err)
-			continue
-		}
-		entries[i] = make([]Entry, len(groups))
-		left[i].Store(int32(len(groups)))
-		todo = append(todo, i)
-	}
+	b, entries, left, todo := s.planBulkWrite(keys, datas, report)
 	var wg sync.WaitGroup
 	for gi, g := range groups {
 		wg.Add(1)
@@ -408,4 +387,34 @@ func (t *writeTally) err() error {
 		return nil
 	}
 	return fmt.Errorf("bulk write: %d of %d keys failed, first: %w", t.failed, t.keys, t.first)
+}
+
+// planBulkWrite resolves every key of a bulk write (ID, attributes) and
+// gives each a slot per group for its entries and a count of the groups
+// still to answer; it reports the keys that fail already, or that have no
+// group to go to, and returns the indexes of the others.
+func (s *Session) planBulkWrite(keys []Key, datas [][]byte, report func(int, Result, error)) (*bulkCall, [][]Entry, []atomic.Int32, []int) {
+	b := s.newBulk(len(keys))
+	entries := make([][]Entry, len(keys))
+	left := make([]atomic.Int32, len(keys))
+	var todo []int
+	for i, k := range keys {
+		err := b.resolve(i, k, func() (proto.IOAttr, error) {
+			o := WriteOptions{}
+			return o.attr(s, k.Column, len(datas[i]))
+		}, datas[i])
+		if err != nil {
+			report(i, Result{}, err)
+			continue
+		}
+		if len(s.groups) == 0 {
+			r, err := verdict(nil, s.checker, s.filter)
+			report(i, r, err)
+			continue
+		}
+		entries[i] = make([]Entry, len(s.groups))
+		left[i].Store(int32(len(s.groups)))
+		todo = append(todo, i)
+	}
+	return b, entries, left, todo
 }

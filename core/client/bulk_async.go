@@ -142,29 +142,8 @@ func (s *Session) BulkWriteAsync(ctx context.Context, keys []Key, datas [][]byte
 		}
 		done(ctx.Err())
 	}
-	b := sc.newBulk(len(keys))
 	groups := sc.groups
-	entries := make([][]Entry, len(keys))
-	left := make([]atomic.Int32, len(keys))
-	var todo []int
-	for i, k := range keys {
-		err := b.resolve(i, k, func() (proto.IOAttr, error) {
-			o := WriteOptions{}
-			return o.attr(&sc, k.Column, len(datas[i]))
-		}, datas[i])
-		if err != nil {
-			report(i, Result{}, err)
-			continue
-		}
-		if len(groups) == 0 {
-			r, err := verdict(nil, sc.checker, sc.filter)
-			report(i, r, err)
-			continue
-		}
-		entries[i] = make([]Entry, len(groups))
-		left[i].Store(int32(len(groups)))
-		todo = append(todo, i)
-	}
+	b, entries, left, todo := sc.planBulkWrite(keys, datas, report)
 	if len(groups) == 0 {
 		finish()
 		return

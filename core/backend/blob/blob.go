@@ -575,27 +575,38 @@ func (b *Backend) Read(ctx context.Context, key backend.Key, offset, size uint64
 	}
 	b.swapMu.RLock()
 	defer b.swapMu.RUnlock()
-	fd, ok, err := b.lookup(key.ID, key.Column)
+	fd, meta, end, err := b.readable(key, offset, size)
 	if err != nil {
-		return nil, backend.Meta{}, err
-	}
-	if !ok || !fd.hdr.visible(time.Now()) {
-		return nil, backend.Meta{}, status.Errorf(status.NotFound, "key %s column %q", key.ID.Short(), key.Column)
-	}
-	meta := metaOf(&fd.hdr)
-	total := fd.hdr.dataSize
-	if offset > total {
-		return nil, meta, status.Errorf(status.Invalid, "offset %d past the end (%d bytes)", offset, total)
-	}
-	end := total
-	if size != 0 && offset+size < end && offset+size > offset {
-		end = offset + size
+		return nil, meta, err
 	}
 	data, err := b.readRange(fd, offset, end)
 	if err != nil {
 		return nil, meta, err
 	}
 	return data, meta, nil
+}
+
+// readable finds the live record of key and the end of the part of its
+// value a read of size bytes at offset covers (size 0: to the end). The
+// caller holds swapMu shared.
+func (b *Backend) readable(key backend.Key, offset, size uint64) (found, backend.Meta, uint64, error) {
+	fd, ok, err := b.lookup(key.ID, key.Column)
+	if err != nil {
+		return found{}, backend.Meta{}, 0, err
+	}
+	if !ok || !fd.hdr.visible(time.Now()) {
+		return found{}, backend.Meta{}, 0, status.Errorf(status.NotFound, "key %s column %q", key.ID.Short(), key.Column)
+	}
+	meta := metaOf(&fd.hdr)
+	total := fd.hdr.dataSize
+	if offset > total {
+		return found{}, meta, 0, status.Errorf(status.Invalid, "offset %d past the end (%d bytes)", offset, total)
+	}
+	end := total
+	if size != 0 && offset+size < end && offset+size > offset {
+		end = offset + size
+	}
+	return fd, meta, end, nil
 }
 
 // Lookup implements backend.Backend. The header checksum is always

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/cespare/xxhash/v2"
 
@@ -25,21 +24,9 @@ func (b *Backend) ReadBuffered(ctx context.Context, key backend.Key, offset, siz
 	}
 	b.swapMu.RLock()
 	defer b.swapMu.RUnlock()
-	fd, ok, err := b.lookup(key.ID, key.Column)
+	fd, meta, end, err := b.readable(key, offset, size)
 	if err != nil {
-		return nil, backend.Meta{}, err
-	}
-	if !ok || !fd.hdr.visible(time.Now()) {
-		return nil, backend.Meta{}, status.Errorf(status.NotFound, "key %s column %q", key.ID.Short(), key.Column)
-	}
-	meta := metaOf(&fd.hdr)
-	total := fd.hdr.dataSize
-	if offset > total {
-		return nil, meta, status.Errorf(status.Invalid, "offset %d past the end (%d bytes)", offset, total)
-	}
-	end := total
-	if size != 0 && offset+size < end && offset+size > offset {
-		end = offset + size
+		return nil, meta, err
 	}
 	var data []byte
 	switch {
