@@ -357,6 +357,22 @@ func (b *Backend) readHeader(f *dataFile, off uint64) (header, error) {
 	return hdr, nil
 }
 
+// readStored reads the stored bytes of a plain record (fd.hdr.diskSize of
+// them) into buf and verifies their checksum.
+func (b *Backend) readStored(fd found, buf []byte) ([]byte, error) {
+	if _, err := fd.file.f.ReadAt(buf, int64(fd.loc.off+fd.hdr.dataOffset())); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, status.Errorf(status.Corrupt, "blob %s: record at %d cut short", fd.file.path, fd.loc.off)
+		}
+		return nil, ioError(fmt.Sprintf("blob %s: read record at %d", fd.file.path, fd.loc.off), err)
+	}
+	if xxhash.Sum64(buf) != fd.hdr.dataCsum {
+		return nil, status.Errorf(status.Corrupt, "blob %s: record at %d (key %s): data checksum mismatch",
+			fd.file.path, fd.loc.off, fd.hdr.id.Short())
+	}
+	return buf, nil
+}
+
 // readData reads and verifies the data of a record and decompresses it.
 func (b *Backend) readData(fd found) ([]byte, error) {
 	if fd.hdr.reserved() {
@@ -364,16 +380,9 @@ func (b *Backend) readData(fd found) ([]byte, error) {
 		err := b.eachPiece(fd, func(pos uint64, p []byte) error { copy(data[pos:], p); return nil })
 		return data, err
 	}
-	stored := make([]byte, fd.hdr.diskSize)
-	if _, err := fd.file.f.ReadAt(stored, int64(fd.loc.off+fd.hdr.dataOffset())); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, status.Errorf(status.Corrupt, "blob %s: record at %d cut short", fd.file.path, fd.loc.off)
-		}
-		return nil, ioError(fmt.Sprintf("blob %s: read record at %d", fd.file.path, fd.loc.off), err)
-	}
-	if xxhash.Sum64(stored) != fd.hdr.dataCsum {
-		return nil, status.Errorf(status.Corrupt, "blob %s: record at %d (key %s): data checksum mismatch",
-			fd.file.path, fd.loc.off, fd.hdr.id.Short())
+	stored, err := b.readStored(fd, make([]byte, fd.hdr.diskSize))
+	if err != nil {
+		return nil, err
 	}
 	if fd.hdr.flags&recordCompressed == 0 {
 		return stored, nil

@@ -2,14 +2,8 @@ package blob
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"io"
-
-	"github.com/cespare/xxhash/v2"
 
 	"github.com/elliptics/elliptics/core/backend"
-	"github.com/elliptics/elliptics/core/status"
 )
 
 var _ backend.BufferedReader = (*Backend)(nil)
@@ -33,7 +27,7 @@ func (b *Backend) ReadBuffered(ctx context.Context, key backend.Key, offset, siz
 	case fd.hdr.reserved() && end > offset:
 		data, err = b.readBlocksInto(fd, offset, end, alloc)
 	case !fd.hdr.reserved() && fd.hdr.flags&recordCompressed == 0 && fd.hdr.diskSize <= 2*readPiece:
-		data, err = b.readPlainInto(fd, alloc)
+		data, err = b.readStored(fd, alloc(int(fd.hdr.diskSize)))
 		if err == nil {
 			data = data[offset:end:end]
 		}
@@ -44,23 +38,6 @@ func (b *Backend) ReadBuffered(ctx context.Context, key backend.Key, offset, siz
 		return nil, meta, err
 	}
 	return data, meta, nil
-}
-
-// readPlainInto is readData of an uncompressed plain record, into alloc's
-// buffer.
-func (b *Backend) readPlainInto(fd found, alloc func(int) []byte) ([]byte, error) {
-	stored := alloc(int(fd.hdr.diskSize))
-	if _, err := fd.file.f.ReadAt(stored, int64(fd.loc.off+fd.hdr.dataOffset())); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, status.Errorf(status.Corrupt, "blob %s: record at %d cut short", fd.file.path, fd.loc.off)
-		}
-		return nil, ioError(fmt.Sprintf("blob %s: read record at %d", fd.file.path, fd.loc.off), err)
-	}
-	if xxhash.Sum64(stored) != fd.hdr.dataCsum {
-		return nil, status.Errorf(status.Corrupt, "blob %s: record at %d (key %s): data checksum mismatch",
-			fd.file.path, fd.loc.off, fd.hdr.id.Short())
-	}
-	return stored, nil
 }
 
 // readBlocksInto is readRange of a reserved record, into alloc's buffer:
