@@ -7,8 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/elliptics/elliptics/core/backend"
+	"github.com/elliptics/elliptics/core/backend/backendtest"
 	"github.com/elliptics/elliptics/core/backend/blob"
 	"github.com/elliptics/elliptics/core/client"
 	"github.com/elliptics/elliptics/core/httpapi"
@@ -146,32 +145,9 @@ func TestLocalReads(t *testing.T) {
 		}
 		bad := string(bytes.Repeat([]byte("corrupt-me-"), 300))
 		a.put("ns", key, bad)
-		flipByte(t, dirs[0], []byte(bad))
+		backendtest.CorruptValue(t, dirs[0], []byte(bad))
 		resp, body := a.do(http.MethodGet, a.objURL("ns", key, ""), nil)
 		require.GreaterOrEqual(t, resp.StatusCode, 500, body)
 		require.NotContains(t, body, bad[:100])
 	})
-}
-
-// flipByte flips a byte in the middle of the first copy of value in the
-// files under dir.
-func flipByte(t *testing.T, dir string, value []byte) {
-	t.Helper()
-	files, err := filepath.Glob(filepath.Join(dir, "*"))
-	require.NoError(t, err)
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		if i := bytes.LastIndex(data, value); i >= 0 {
-			fh, err := os.OpenFile(f, os.O_WRONLY, 0)
-			require.NoError(t, err)
-			_, err = fh.WriteAt([]byte{data[i+len(value)/2] ^ 0xff}, int64(i+len(value)/2))
-			require.NoError(t, err)
-			require.NoError(t, fh.Close())
-			return
-		}
-	}
-	t.Fatalf("value not found in %s", dir)
 }

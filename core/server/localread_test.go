@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/elliptics/elliptics/core/backend"
+	"github.com/elliptics/elliptics/core/backend/backendtest"
 	"github.com/elliptics/elliptics/core/backend/blob"
 	"github.com/elliptics/elliptics/core/client"
 	"github.com/elliptics/elliptics/core/proto"
@@ -104,7 +105,7 @@ func TestReadLocal(t *testing.T) {
 		require.NoError(t, err)
 		n, _, _, err := owner("bad", proto.IOAttr{})
 		require.NoError(t, err)
-		corruptOnDisk(t, dirs[n], bad)
+		backendtest.CorruptValue(t, dirs[n], bad)
 		alloc = func(n int) []byte { return make([]byte, n) }
 		defer func() { alloc = nil }()
 		_, _, data, err := owner("bad", proto.IOAttr{})

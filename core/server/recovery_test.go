@@ -6,8 +6,6 @@ import (
 	"crypto/sha512"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/elliptics/elliptics/core/backend"
+	"github.com/elliptics/elliptics/core/backend/backendtest"
 	"github.com/elliptics/elliptics/core/backend/blob"
 	"github.com/elliptics/elliptics/core/client"
 	"github.com/elliptics/elliptics/core/id"
@@ -787,7 +786,7 @@ func TestAntiEntropyRepairsCorruption(t *testing.T) {
 	}
 
 	// Node 1 serves group 2: flip a byte of its copy on disk.
-	corruptOnDisk(t, dirs[1], newest)
+	backendtest.CorruptValue(t, dirs[1], newest)
 	_, err = in(2).Read(ctx, key, 0, 0)
 	require.ErrorIs(t, err, status.ErrCorrupt)
 
@@ -802,27 +801,4 @@ func TestAntiEntropyRepairsCorruption(t *testing.T) {
 		corrupt += st.Corrupt
 	}
 	require.NotZero(t, corrupt, "the scrub on group 2 found nothing: %s", jobsString(c))
-}
-
-// corruptOnDisk flips a byte of the first copy of value in the files
-// under dir.
-func corruptOnDisk(t *testing.T, dir string, value []byte) {
-	t.Helper()
-	files, err := filepath.Glob(filepath.Join(dir, "*"))
-	require.NoError(t, err)
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		if i := bytes.Index(data, value); i >= 0 {
-			fh, err := os.OpenFile(f, os.O_WRONLY, 0)
-			require.NoError(t, err)
-			_, err = fh.WriteAt([]byte{data[i+len(value)/2] ^ 0xff}, int64(i+len(value)/2))
-			require.NoError(t, err)
-			require.NoError(t, fh.Close())
-			return
-		}
-	}
-	t.Fatalf("value not found in %s", dir)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/elliptics/elliptics/core/backend/backendtest"
 	"github.com/elliptics/elliptics/core/client"
 	"github.com/elliptics/elliptics/core/recovery"
 	"github.com/elliptics/elliptics/core/stats"
@@ -366,7 +367,7 @@ func TestRecoveryDivergentAndCorrupt(t *testing.T) {
 	require.NoError(t, err)
 
 	require.NoError(t, n2.d.stop())
-	flipByte(t, filepath.Join(n2.dir, "data"), newest)
+	backendtest.CorruptValue(t, filepath.Join(n2.dir, "data"), newest)
 	n2.start(t)
 	waitTable(t, s, 3)
 	// Until the client is connected to the restarted node again, a read
@@ -395,34 +396,4 @@ func TestRecoveryDivergentAndCorrupt(t *testing.T) {
 		corrupt += j.Corrupt
 	}
 	require.NotZero(t, corrupt, "the verify pass on group 2 reported nothing")
-}
-
-// flipByte flips a byte in the middle of the first copy of value found in
-// the files under dir.
-func flipByte(t *testing.T, dir string, value []byte) {
-	t.Helper()
-	var done bool
-	require.NoError(t, filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || done {
-			return err
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		i := strings.Index(string(data), string(value))
-		if i < 0 {
-			return nil
-		}
-		f, err := os.OpenFile(p, os.O_WRONLY, 0)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		at := i + len(value)/2
-		_, err = f.WriteAt([]byte{data[at] ^ 0xff}, int64(at))
-		done = err == nil
-		return err
-	}))
-	require.True(t, done, "value not found under %s", dir)
 }
