@@ -8,3 +8,18 @@ func BreakConns(n *Node) {
 		c.fail(status.Errorf(status.ConnectionLost, "connection to %s: broken by the test", c.addr))
 	}
 }
+
+// BreakConn fails n's connection to the node at addr.
+func BreakConn(n *Node, addr string) {
+	if c := n.routes.Load().conns[addr]; c != nil {
+		c.fail(status.Errorf(status.ConnectionLost, "connection to %s: broken by the test", c.addr))
+	}
+}
+
+// Pull makes n pull the member list of the node at addr now
+// (ConnectOnDemand).
+func Pull(n *Node, addr string) {
+	if c := n.routes.Load().conns[addr]; c != nil {
+		n.pullFrom(c)
+	}
+}

@@ -173,6 +173,10 @@ type Node struct {
 	closed  bool
 
 	indirect map[string]proto.NodeInfo // nodes known through others, by identity (guarded by mu)
+	// dirty names the nodes whose descriptions in indirectFrom changed
+	// since the last rebuild (guarded by mu): rebuildChanged applies only
+	// those.
+	dirty map[string]struct{}
 	// indirectFrom (ConnectOnDemand) holds the nodes each connected node
 	// vouches for, by its identity; only live sources count (guarded by mu).
 	indirectFrom map[string]map[string]*proto.NodeInfo

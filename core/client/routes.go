@@ -30,6 +30,10 @@ type routing struct {
 	// (its first backend; descriptions are never modified, updates replace
 	// them), so the next rebuild finds the unchanged nodes by one lookup.
 	descs map[string]*proto.BackendInfo
+	// leftOut: a node was left out of the table by a conflict of ring
+	// points; every rebuild then starts from scratch, since any change
+	// may let it in.
+	leftOut bool
 }
 
 var emptyRouting = &routing{table: mustTable(), conns: map[string]*conn{}, descs: map[string]*proto.BackendInfo{}}
@@ -128,12 +132,20 @@ func (n *Node) rebuild() {
 	if n.rebuildDone >= ticket {
 		return
 	}
+	n.rebuildAll()
+}
+
+// rebuildAll recomputes the whole routing; the caller holds rebuildMu.
+func (n *Node) rebuildAll() {
 	n.rebuildDone = n.rebuildReq.Load()
 	began := time.Now()
-	n.mu.RLock()
+	n.mu.Lock()
+	// Taken before the state is read: a change recorded after this is
+	// either seen below or applied again by the next rebuildChanged.
+	n.dirty = nil
 	remotes := slices.Clone(n.remotes)
 	closed := n.closed
-	n.mu.RUnlock()
+	n.mu.Unlock()
 
 	prev := n.routes.Load()
 	views := make([]nodeView, 0, len(prev.descs)+1)
@@ -213,21 +225,106 @@ func (n *Node) rebuild() {
 			}
 		}
 	}
-	old := n.routes.Load()
-	t, changed, descs := n.nextTable(old, views, seen)
-	if !changed {
-		t = old.table
+	next := n.nextRouting(prev, views, seen)
+	next.conns = conns
+	n.publish(prev, next, connsChanged, began)
+}
+
+// publish makes next the routing; changed says whether anything besides
+// the table (which is compared here) changed.
+func (n *Node) publish(prev, next *routing, changed bool, began time.Time) {
+	if next.table != prev.table {
+		next.table = next.table.WithVersion(prev.table.Version() + 1)
+		changed = true
 	}
-	if changed {
-		t = t.WithVersion(old.table.Version() + 1)
-	}
-	changed = changed || connsChanged
-	n.routes.Store(&routing{table: t, conns: conns, descs: descs})
+	n.routes.Store(next)
 	n.lastRebuild.Store(int64(time.Since(began)))
 	n.lastRebuildAt.Store(time.Now().UnixNano())
 	if changed && n.cfg.OnChange != nil {
 		n.cfg.OnChange()
 	}
+}
+
+// rebuildChanged applies what pushes and pulls changed since the last
+// rebuild: the descriptions of the nodes in the dirty set, and nothing
+// else. While a thousand-node cluster forms, every node learns a few
+// joiners per push; recomputing its whole table for each (every member of
+// every source looked up again) took half the CPU of the cluster. A
+// rebuild of everything is still done when the dirty set is a large part
+// of the table, or when the table leaves a node out (a conflict), since
+// any change may let it in.
+func (n *Node) rebuildChanged() {
+	n.rebuildMu.Lock()
+	defer n.rebuildMu.Unlock()
+	began := time.Now()
+	prev := n.routes.Load()
+	n.mu.Lock()
+	dirty := n.dirty
+	n.dirty = nil
+	if len(dirty) == 0 {
+		n.mu.Unlock()
+		return
+	}
+	if prev.leftOut || prev.table.Len() == 0 || len(dirty) > max(64, len(prev.descs)/4) {
+		n.mu.Unlock()
+		n.rebuildAll()
+		return
+	}
+	self := n.Self()
+	diff := newTableDiff(prev)
+	for addr := range dirty {
+		if addr == self || prev.conns[addr] != nil {
+			continue // a full rebuild follows any change of these
+		}
+		if bs, ok := n.describedLocked(addr, prev.conns); ok {
+			diff.put(nodeView{addr: addr, rank: 2, bs: bs})
+		} else {
+			diff.drop(addr)
+		}
+	}
+	n.mu.Unlock()
+	if len(diff.changes) == 0 {
+		if diff.copied {
+			n.routes.Store(&routing{table: prev.table, conns: prev.conns, descs: diff.descs})
+		}
+		return
+	}
+	t, err := prev.table.Update(diff.changes)
+	if err != nil {
+		n.rebuildAll() // a conflict: the full build decides who stays out
+		return
+	}
+	n.publish(prev, &routing{table: t, conns: prev.conns, descs: diff.descs}, false, began)
+}
+
+// describedLocked returns the backends of a node we do not reach, as the
+// full rebuild would pick them: from the indirect list, else from the
+// first (in address order) source we reach that lists it. The caller
+// holds mu.
+func (n *Node) describedLocked(addr string, conns map[string]*conn) ([]proto.BackendInfo, bool) {
+	if info, ok := n.indirect[addr]; ok {
+		return info.Backends, true
+	}
+	var best string
+	var bs []proto.BackendInfo
+	for src, m := range n.indirectFrom {
+		if info, ok := m[addr]; ok && conns[src] != nil && (bs == nil || src < best) {
+			best, bs = src, info.Backends
+			if bs == nil {
+				bs = []proto.BackendInfo{} // described, with no backends
+			}
+		}
+	}
+	return bs, bs != nil
+}
+
+// markDirtyLocked records that the description of addr changed (the
+// caller holds mu).
+func (n *Node) markDirtyLocked(addr string) {
+	if n.dirty == nil {
+		n.dirty = map[string]struct{}{}
+	}
+	n.dirty[addr] = struct{}{}
 }
 
 // rebuildSoon asks for a rebuild a little later, for changes learnt from
@@ -245,7 +342,7 @@ func (n *Node) rebuildSoon() {
 	d := max(time.Until(time.Unix(0, n.lastRebuildAt.Load()).Add(gap)), 5*time.Millisecond)
 	time.AfterFunc(d, func() {
 		n.rebuildPending.Store(false)
-		n.rebuild()
+		n.rebuildChanged()
 	})
 }
 
@@ -257,9 +354,11 @@ type nodeView struct {
 	bs   []proto.BackendInfo
 }
 
-// nextTable returns the table for views and whether it differs from old;
-// on a conflict of ring points, ourselves win, then nodes we reach, then
-// the rest, in address order. seen holds the addresses of views.
+// nextRouting returns the table for views and the descriptions it was
+// built from (conns is left to the caller); the table is prev's when
+// nothing changed. On a conflict of ring points, ourselves win, then nodes
+// we reach, then the rest, in address order. seen holds the addresses of
+// views.
 //
 // Most rebuilds change a few nodes of a large table (a push names the nodes
 // that joined since the previous one): those are applied with one
@@ -268,55 +367,28 @@ type nodeView struct {
 // per push on its table. Nodes whose description did not change are found
 // in O(1) each, since the table shares their points. A large change, or a
 // conflict, builds the table from scratch.
-func (n *Node) nextTable(prev *routing, views []nodeView, seen map[string]bool) (*route.Table, bool, map[string]*proto.BackendInfo) {
+func (n *Node) nextRouting(prev *routing, views []nodeView, seen map[string]bool) *routing {
 	old := prev.table
-	if old.Len() > 0 {
-		changes := map[string][]route.Backend{}
-		var newDescs map[string]*proto.BackendInfo
+	if old.Len() > 0 && !prev.leftOut {
+		diff := newTableDiff(prev)
 		found := 0
 		for _, v := range views {
-			d := descOf(v.bs)
-			pd, ok := prev.descs[v.addr]
-			if ok {
+			if diff.put(v) {
 				found++
-				if pd == d {
-					continue
-				}
-			}
-			same := sameBackends(old.NodeBackends(v.addr), v.bs)
-			if ok && same {
-				// Another description with the same backends (ours: Join
-				// makes a new one each call): the table holds; keep the
-				// map rather than copy it.
-				continue
-			}
-			if newDescs == nil {
-				newDescs = maps.Clone(prev.descs)
-			}
-			newDescs[v.addr] = d
-			if !same {
-				changes[v.addr] = toRoute(v.addr, v.bs)
 			}
 		}
 		if found < len(prev.descs) {
-			if newDescs == nil {
-				newDescs = maps.Clone(prev.descs)
-			}
 			for addr := range prev.descs {
 				if !seen[addr] {
-					changes[addr] = nil
-					delete(newDescs, addr)
+					diff.drop(addr)
 				}
 			}
 		}
-		if newDescs == nil {
-			newDescs = prev.descs
+		if len(diff.changes) == 0 {
+			return &routing{table: old, descs: diff.descs}
 		}
-		if len(changes) == 0 {
-			return old, false, newDescs
-		}
-		if t, err := old.Update(changes); err == nil {
-			return t, t != old, newDescs
+		if t, err := old.Update(diff.changes); err == nil {
+			return &routing{table: t, descs: diff.descs}
 		}
 		// A conflict: the full build below decides who stays out.
 	}
@@ -348,13 +420,72 @@ func (n *Node) nextTable(prev *routing, views []nodeView, seen map[string]bool) 
 	}
 	// Nodes left out by a conflict are not recorded: the next rebuild
 	// tries them again (their rival may have left).
-	descs := make(map[string]*proto.BackendInfo, len(views))
+	next := &routing{descs: make(map[string]*proto.BackendInfo, len(views))}
 	for _, v := range views {
 		if sameBackends(t.NodeBackends(v.addr), v.bs) {
-			descs[v.addr] = descOf(v.bs)
+			next.descs[v.addr] = descOf(v.bs)
+		} else {
+			next.leftOut = true
 		}
 	}
-	return t, !t.Equal(old), descs
+	if t.Equal(old) {
+		t = old
+	}
+	next.table = t
+	return next
+}
+
+// tableDiff collects the changes some node views make to a routing's
+// table, and the descriptions map that goes with them (prev's until a
+// description changes, then a copy).
+type tableDiff struct {
+	prev    *routing
+	changes map[string][]route.Backend
+	descs   map[string]*proto.BackendInfo
+	copied  bool
+}
+
+func newTableDiff(prev *routing) *tableDiff {
+	return &tableDiff{prev: prev, changes: map[string][]route.Backend{}, descs: prev.descs}
+}
+
+func (d *tableDiff) own() {
+	if !d.copied {
+		d.descs, d.copied = maps.Clone(d.descs), true
+	}
+}
+
+// put notes v's description, and reports whether the table already held
+// the node.
+func (d *tableDiff) put(v nodeView) (known bool) {
+	desc := descOf(v.bs)
+	pd, known := d.prev.descs[v.addr]
+	if known && pd == desc {
+		return true
+	}
+	same := sameBackends(d.prev.table.NodeBackends(v.addr), v.bs)
+	if known && same {
+		// Another description with the same backends (ours: Join makes a
+		// new one each call): the table holds; keep the map rather than
+		// copy it.
+		return true
+	}
+	d.own()
+	d.descs[v.addr] = desc
+	if !same {
+		d.changes[v.addr] = toRoute(v.addr, v.bs)
+	}
+	return known
+}
+
+// drop notes that the node at addr is gone.
+func (d *tableDiff) drop(addr string) {
+	if _, ok := d.prev.descs[addr]; !ok {
+		return
+	}
+	d.own()
+	d.changes[addr] = nil
+	delete(d.descs, addr)
 }
 
 // sameBackends reports whether the table's backends of a node (tbs) are
@@ -639,12 +770,14 @@ func (n *Node) learnFrom(c *conn, members []proto.Member, partial bool) {
 		if addr == self || n.selfAlias[addr] {
 			continue
 		}
-		if dc := rt.conns[addr]; dc != nil {
-			if mem.Version > dc.version() {
-				go dc.refresh(n)
-			}
-			continue
+		if dc := rt.conns[addr]; dc != nil && mem.Version > dc.version() {
+			go dc.refresh(n)
 		}
+		// Nodes we also reach directly are kept too (rebuilds prefer the
+		// connection): when it is lost, the node stays routed through c at
+		// once. Dropped, it came back only with a change of c's list,
+		// which in a formed cluster may never come, since pulls of an
+		// unchanged list return nothing.
 		if mem.Node != nil && len(mem.Node.Addresses) > 1 {
 			n.learnAddressesLocked(mem.Node, c.addr)
 		}
@@ -667,9 +800,17 @@ func (n *Node) learnFrom(c *conn, members []proto.Member, partial bool) {
 		}
 		changed = true
 		m[addr] = mem.Node
+		n.markDirtyLocked(addr)
 	}
-	if !partial && len(m) != len(old) {
-		changed = true
+	if !partial {
+		// A whole list: what it no longer names is gone (counting is not
+		// enough, one may have left as another came).
+		for addr := range old {
+			if _, ok := m[addr]; !ok {
+				changed = true
+				n.markDirtyLocked(addr)
+			}
+		}
 	}
 	if n.indirectFrom == nil {
 		n.indirectFrom = map[string]map[string]*proto.NodeInfo{}
@@ -943,7 +1084,6 @@ func (n *Node) pullFrom(c *conn) {
 	}
 	digest := MemberDigest(ms)
 	src, self := c.identity(), n.Self()
-	rt := n.routes.Load()
 	var need []string
 	var needIdx []int
 	n.mu.RLock()
@@ -951,8 +1091,8 @@ func (n *Node) pullFrom(c *conn) {
 	for i := range ms {
 		m := &ms[i]
 		addr := fixHost(m.Addr, c.addr)
-		if addr == self || n.selfAlias[addr] || rt.conns[addr] != nil {
-			continue // learnFrom looks at these itself
+		if addr == self || n.selfAlias[addr] {
+			continue
 		}
 		if info, ok := held[addr]; ok && info.Version == m.Version {
 			m.Node = info

@@ -89,6 +89,17 @@ func testCluster(t *testing.T, onDemand bool) {
 	t.Logf("%d nodes (on demand: %v): started in %v, converged %v after the last start (%d goroutines); route table of node 0: %d bytes",
 		n, onDemand, started, time.Since(start)-started, runtime.NumGoroutine(), TableBytes(c.Nodes[0].Table()))
 
+	// Tables follow pushes and pulls by applying what changed; rebuilt
+	// from scratch, they must come out the same.
+	for i := 0; i < n; i += max(1, n/10) {
+		peers := c.Nodes[i].Peers()
+		before := peers.Table()
+		peers.Rebuild()
+		if after := peers.Table(); !after.Equal(before) {
+			t.Errorf("node %d: its table changed when rebuilt from scratch: %d backends before, %d after", i, before.Len(), after.Len())
+		}
+	}
+
 	// One more node joins the formed cluster: every node must learn it.
 	joinStart := time.Now()
 	if _, err := c.Add(); err != nil {
