@@ -459,8 +459,25 @@ func (t *Table) Ranges(addr string) []Range {
 	}
 	mine := func(r ref) bool { return int(r.b) >= lo && int(r.b) < hi }
 	var out []Range
+	// The node's own points are found by search, O(k log n) for k of its
+	// points among n, not by a walk of every ring: every node computes its
+	// ranges on each change of a thousand-node table.
+	var idx []int
 	for ri := range t.rings {
 		r := &t.rings[ri]
+		idx = idx[:0]
+		for b := lo; b < hi; b++ {
+			if t.backends[b].Group != r.group {
+				continue
+			}
+			for pi := range t.backends[b].Points {
+				idx = append(idx, t.ownerIndex(r, &t.backends[b].Points[pi]))
+			}
+		}
+		if len(idx) == 0 {
+			continue
+		}
+		slices.Sort(idx)
 		n := len(r.refs)
 		first := len(out)
 		add := func(b int32, start, end id.ID) {
@@ -476,10 +493,8 @@ func (t *Table) Ranges(addr string) []Range {
 		if p0 := *t.point(r.refs[0]); p0 != id.Zero && mine(r.refs[n-1]) {
 			add(t.backends[r.refs[n-1].b].ID, id.Zero, p0.Prev())
 		}
-		for i, rf := range r.refs {
-			if !mine(rf) {
-				continue
-			}
+		for _, i := range idx {
+			rf := r.refs[i]
 			end := id.Max
 			if i+1 < n {
 				end = t.point(r.refs[i+1]).Prev()
