@@ -259,7 +259,7 @@ func (c *conn) fail(err error) {
 		for trans, cl := range calls {
 			cl.deliver(reply{h: proto.Header{Trans: trans, Status: status.ConnectionLost}, payload: []byte(err.Error())})
 		}
-		go c.node.rebuild()
+		go c.node.disconnected(c)
 	})
 }
 

@@ -180,6 +180,9 @@ type Node struct {
 	// indirectFrom (ConnectOnDemand) holds the nodes each connected node
 	// vouches for, by its identity; only live sources count (guarded by mu).
 	indirectFrom map[string]map[string]*proto.NodeInfo
+	// describers indexes indirectFrom by member: the sources that list
+	// each node (guarded by mu).
+	describers map[string]map[string]struct{}
 	selfAlias    map[string]bool // addresses that turned out to be ourselves (guarded by mu)
 	// addrs holds the addresses of nodes with more than one, by identity,
 	// hosts fixed (guarded by mu); routeIdx is the index among them this
@@ -333,7 +336,7 @@ func (r *remote) get(ctx context.Context, n *Node, force bool) (*conn, error) {
 	}
 	n.log.Debug("connected", zap.String("remote", r.addr), zap.Int("backends", len(c.backends())))
 	n.noteRouteIndex(c)
-	n.rebuild()
+	n.connected(c)
 	return c, nil
 }
 

@@ -297,6 +297,83 @@ func (n *Node) rebuildChanged() {
 	n.publish(prev, &routing{table: t, conns: prev.conns, descs: diff.descs}, false, began)
 }
 
+// connected applies a new connection: the node it reaches becomes a
+// direct one. A node that connects on demand opens connections one by one
+// as it needs them (the owners of keys and ranges it works on); a whole
+// rebuild for each cost a forming thousand-node cluster a third of its
+// CPU. Anything unusual (a second connection to the node, a conflict, a
+// table that leaves a node out) takes the whole rebuild.
+func (n *Node) connected(c *conn) {
+	n.rebuildMu.Lock()
+	defer n.rebuildMu.Unlock()
+	began := time.Now()
+	prev := n.routes.Load()
+	addr := c.identity()
+	if prev.leftOut || prev.conns[addr] != nil || addr == n.Self() || n.isSelfAlias(addr) || n.isClosed() {
+		n.rebuildAll()
+		return
+	}
+	diff := newTableDiff(prev)
+	diff.put(nodeView{addr: addr, c: c, rank: 1, bs: c.backends()})
+	t := prev.table
+	if len(diff.changes) > 0 {
+		var err error
+		if t, err = prev.table.Update(diff.changes); err != nil {
+			n.rebuildAll()
+			return
+		}
+	}
+	conns := maps.Clone(prev.conns)
+	conns[addr] = c
+	n.publish(prev, &routing{table: t, conns: conns, descs: diff.descs}, true, began)
+}
+
+// disconnected applies a lost connection: the node it reached is routed
+// through whoever else describes it, or leaves the table.
+func (n *Node) disconnected(c *conn) {
+	n.rebuildMu.Lock()
+	defer n.rebuildMu.Unlock()
+	began := time.Now()
+	prev := n.routes.Load()
+	addr := c.identity()
+	if prev.conns[addr] != c {
+		return // never routed through (a second connection to the node)
+	}
+	n.mu.RLock()
+	remotes := slices.Clone(n.remotes)
+	n.mu.RUnlock()
+	for _, r := range remotes {
+		if o := r.live(); o != nil && o != c && o.identity() == addr {
+			n.rebuildAll() // another connection takes over: the rebuild picks it
+			return
+		}
+	}
+	if prev.leftOut {
+		n.rebuildAll()
+		return
+	}
+	conns := maps.Clone(prev.conns)
+	delete(conns, addr)
+	diff := newTableDiff(prev)
+	n.mu.RLock()
+	bs, ok := n.describedLocked(addr, conns)
+	n.mu.RUnlock()
+	if ok {
+		diff.put(nodeView{addr: addr, rank: 2, bs: bs})
+	} else {
+		diff.drop(addr)
+	}
+	t := prev.table
+	if len(diff.changes) > 0 {
+		var err error
+		if t, err = prev.table.Update(diff.changes); err != nil {
+			n.rebuildAll()
+			return
+		}
+	}
+	n.publish(prev, &routing{table: t, conns: conns, descs: diff.descs}, true, began)
+}
+
 // describedLocked returns the backends of a node we do not reach, as the
 // full rebuild would pick them: from the indirect list, else from the
 // first (in address order) source we reach that lists it. The caller
@@ -307,8 +384,9 @@ func (n *Node) describedLocked(addr string, conns map[string]*conn) ([]proto.Bac
 	}
 	var best string
 	var bs []proto.BackendInfo
-	for src, m := range n.indirectFrom {
-		if info, ok := m[addr]; ok && conns[src] != nil && (bs == nil || src < best) {
+	for src := range n.describers[addr] {
+		info := n.indirectFrom[src][addr]
+		if conns[src] != nil && (bs == nil || src < best) {
 			best, bs = src, info.Backends
 			if bs == nil {
 				bs = []proto.BackendInfo{} // described, with no backends
@@ -316,6 +394,31 @@ func (n *Node) describedLocked(addr string, conns map[string]*conn) ([]proto.Bac
 		}
 	}
 	return bs, bs != nil
+}
+
+// describedByLocked records that src lists addr (or no longer does): the
+// index describedLocked searches, since every node we pull from becomes a
+// source and a scan of all of them per changed node cost more than the
+// change. The caller holds mu.
+func (n *Node) describedByLocked(addr, src string, listed bool) {
+	if !listed {
+		if srcs := n.describers[addr]; srcs != nil {
+			delete(srcs, src)
+			if len(srcs) == 0 {
+				delete(n.describers, addr)
+			}
+		}
+		return
+	}
+	if n.describers == nil {
+		n.describers = map[string]map[string]struct{}{}
+	}
+	srcs := n.describers[addr]
+	if srcs == nil {
+		srcs = map[string]struct{}{}
+		n.describers[addr] = srcs
+	}
+	srcs[src] = struct{}{}
 }
 
 // markDirtyLocked records that the description of addr changed (the
@@ -791,7 +894,8 @@ func (n *Node) learnFrom(c *conn, members []proto.Member, partial bool) {
 			}
 			continue
 		}
-		if info, ok := old[addr]; ok && info.Version >= mem.Node.Version {
+		info, had := old[addr]
+		if had && info.Version >= mem.Node.Version {
 			// The same description (kept: the route table shares its
 			// points, and finds it unchanged by identity), or a newer one
 			// a push brought while this list was on its way.
@@ -801,6 +905,9 @@ func (n *Node) learnFrom(c *conn, members []proto.Member, partial bool) {
 		changed = true
 		m[addr] = mem.Node
 		n.markDirtyLocked(addr)
+		if !had {
+			n.describedByLocked(addr, src, true)
+		}
 	}
 	if !partial {
 		// A whole list: what it no longer names is gone (counting is not
@@ -809,6 +916,7 @@ func (n *Node) learnFrom(c *conn, members []proto.Member, partial bool) {
 			if _, ok := m[addr]; !ok {
 				changed = true
 				n.markDirtyLocked(addr)
+				n.describedByLocked(addr, src, false)
 			}
 		}
 	}
