@@ -183,7 +183,7 @@ type Node struct {
 	// describers indexes indirectFrom by member: the sources that list
 	// each node (guarded by mu).
 	describers map[string]map[string]struct{}
-	selfAlias    map[string]bool // addresses that turned out to be ourselves (guarded by mu)
+	selfAlias  map[string]bool // addresses that turned out to be ourselves (guarded by mu)
 	// addrs holds the addresses of nodes with more than one, by identity,
 	// hosts fixed (guarded by mu); routeIdx is the index among them this
 	// Node dials at (multiaddr.go), -1 until its first connection.
