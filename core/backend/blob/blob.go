@@ -338,9 +338,15 @@ func (b *Backend) lookupHash(oid id.ID, column string, h uint64) (found, bool, e
 	return found{}, false, nil
 }
 
+// headerBufs holds readHeader's buffers: passed to a vfs.File (an
+// interface) a stack array escapes, and every write reads the header of the
+// record it replaces, so that would be an allocation per write.
+var headerBufs = sync.Pool{New: func() any { return new([headerSize + maxColumnLen]byte) }}
+
 // readHeader reads and verifies the record header at off.
 func (b *Backend) readHeader(f *dataFile, off uint64) (header, error) {
-	var buf [headerSize + maxColumnLen]byte
+	buf := headerBufs.Get().(*[headerSize + maxColumnLen]byte)
+	defer headerBufs.Put(buf)
 	n, err := f.f.ReadAt(buf[:], int64(off))
 	if err != nil && !errors.Is(err, io.EOF) {
 		return header{}, ioError(fmt.Sprintf("blob %s: read header at %d", f.path, off), err)
