@@ -95,7 +95,11 @@ type conn struct {
 	pushBusy bool         // the handler goroutine runs
 	misses   atomic.Int32 // pings missed in a row
 
-	w    *wire.Writer
+	w *wire.Writer
+	// busy: other calls were in flight when the last one was sent. Their
+	// replies wake callers that send again at once, so the writer
+	// coalesces their requests into one write (wire.Config.Coalesce).
+	busy atomic.Bool
 	dead chan struct{} // closed once the connection has failed
 	err  error         // why, set before dead is closed
 
@@ -128,6 +132,7 @@ func dial(ctx context.Context, n *Node, addr string) (*conn, error) {
 		OnError: func(err error) {
 			c.fail(status.Errorf(status.ConnectionLost, "send to %s: %v", addr, err))
 		},
+		Coalesce: c.busy.Load,
 	})
 	go c.readLoop()
 	go c.w.Run()
@@ -292,6 +297,7 @@ func (c *conn) do(ctx context.Context, deadline time.Time, h proto.Header, parts
 		return reply{}, fmt.Errorf("%s: %w", c.addr, c.deadErr())
 	}
 	c.calls[h.Trans] = cl
+	c.busy.Store(len(c.calls) > 1)
 	if !deadline.IsZero() && (c.armedAt.IsZero() || deadline.Before(c.armedAt)) {
 		c.armLocked(deadline)
 	}

@@ -70,6 +70,9 @@ func newConn(s *Server, nc net.Conn) *conn {
 			c.log.Info("connection write failed, closing", zap.Error(err))
 			c.close()
 		},
+		// Other requests of the connection in flight (the one replying
+		// holds a slot too) will reply soon: their replies share a write.
+		Coalesce: func() bool { return len(c.sem) > 1 },
 	})
 	return c
 }

@@ -51,6 +51,23 @@ func (m *Mapping) WriteAt(p []byte, off int64) (err error) {
 	return nil
 }
 
+// ReadAt copies len(p) bytes of the mapping at off into p. The range must
+// lie inside the file; a fault while copying is returned as an error
+// wrapping EIO, never a crash.
+func (m *Mapping) ReadAt(p []byte, off int64) (err error) {
+	if off < 0 || off > int64(len(m.data))-int64(len(p)) {
+		return fmt.Errorf("mapping of %s: read of %d bytes at %d outside its %d bytes", m.name, len(p), off, len(m.data))
+	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("mapping of %s: read at %d: %v: %w", m.name, off, r, syscall.EIO)
+		}
+	}()
+	copy(p, m.data[off:])
+	return nil
+}
+
 // Populate brings the pages of [off, off+n) into memory ready for writing,
 // so the copies that follow take no page faults. It is an optimisation:
 // where the system cannot do it, it does nothing and returns nil. The range

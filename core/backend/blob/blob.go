@@ -139,6 +139,8 @@ type Backend struct {
 	failed      error  // a write failure to report after appendMu
 	// mappedAppends counts writes made by copying into the mapped tail.
 	mappedAppends atomic.Int64
+	// mappedHeaderReads counts record headers read from the mapped tail.
+	mappedHeaderReads atomic.Int64
 
 	idxMu     sync.RWMutex
 	idx       *index
@@ -338,12 +340,28 @@ func (b *Backend) lookupHash(oid id.ID, column string, h uint64) (found, bool, e
 	return found{}, false, nil
 }
 
+// headerBufs holds readHeader's buffers: passed to a vfs.File (an
+// interface) a stack array escapes, and every write reads the header of the
+// record it replaces, so that would be an allocation per write.
+var headerBufs = sync.Pool{New: func() any { return new([headerSize + maxColumnLen]byte) }}
+
 // readHeader reads and verifies the record header at off.
 func (b *Backend) readHeader(f *dataFile, off uint64) (header, error) {
-	var buf [headerSize + maxColumnLen]byte
-	n, err := f.f.ReadAt(buf[:], int64(off))
-	if err != nil && !errors.Is(err, io.EOF) {
-		return header{}, ioError(fmt.Sprintf("blob %s: read header at %d", f.path, off), err)
+	buf := headerBufs.Get().(*[headerSize + maxColumnLen]byte)
+	defer headerBufs.Put(buf)
+	var n int
+	mapped := false
+	if t := f.mapped.Load(); t != nil {
+		n, mapped = t.readAt(buf[:], off)
+	}
+	if mapped {
+		b.mappedHeaderReads.Add(1)
+	} else {
+		var err error
+		n, err = f.f.ReadAt(buf[:], int64(off))
+		if err != nil && !errors.Is(err, io.EOF) {
+			return header{}, ioError(fmt.Sprintf("blob %s: read header at %d", f.path, off), err)
+		}
 	}
 	hdr, err := decodeHeader(buf[:n])
 	if err != nil {
@@ -772,21 +790,22 @@ func (b *Backend) Stats() backend.Stats {
 		Bytes:    uint64(max(b.liveBytes.Load(), 0)),
 		ReadOnly: b.readOnly.Load(),
 		Extra: map[string]any{
-			"type":              "blob",
-			"dir":               b.dir,
-			"data_files":        files,
-			"disk_bytes":        disk,
-			"dead_bytes":        disk - min(live, disk),
-			"index_bytes":       idxMem,
-			"read_only_reason":  reason,
-			"defrag_running":    ds.Running,
-			"defrag_reclaimed":  ds.Reclaimed,
-			"snapshot_objects":  b.lastSnapN.Load(),
-			"group_syncs":       b.commit.syncs.Load(),
-			"mapped_appends":    b.mappedAppends.Load(),
-			"sync":              [...]string{"always", "interval", "none"}[b.opts.Sync],
-			"compress":          b.opts.Compress,
-			"index_bytes_per_o": perObject(idxMem, records),
+			"type":                "blob",
+			"dir":                 b.dir,
+			"data_files":          files,
+			"disk_bytes":          disk,
+			"dead_bytes":          disk - min(live, disk),
+			"index_bytes":         idxMem,
+			"read_only_reason":    reason,
+			"defrag_running":      ds.Running,
+			"defrag_reclaimed":    ds.Reclaimed,
+			"snapshot_objects":    b.lastSnapN.Load(),
+			"group_syncs":         b.commit.syncs.Load(),
+			"mapped_appends":      b.mappedAppends.Load(),
+			"mapped_header_reads": b.mappedHeaderReads.Load(),
+			"sync":                [...]string{"always", "interval", "none"}[b.opts.Sync],
+			"compress":            b.opts.Compress,
+			"index_bytes_per_o":   perObject(idxMem, records),
 		},
 	}
 }

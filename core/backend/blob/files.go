@@ -33,6 +33,8 @@ type dataFile struct {
 	// tail maps the active file for appends (tailmap.go); nil when appends
 	// use pwrite. Set and used under appendMu.
 	tail *tailMap
+	// mapped is tail for readers that do not hold appendMu (readHeader).
+	mapped atomic.Pointer[tailMap]
 }
 
 func dataFileName(number uint64, gen uint32) string {

@@ -32,6 +32,13 @@ import (
 // crash, replay finds the zeros where the next header should be and cuts
 // them off too (replay.go).
 //
+// The mapping also serves reads of record headers: a write reads the
+// header of the record it replaces (to check the key behind the index's
+// fingerprint, and for the accounting), and with keys written again soon
+// that record is recent. The pages up to mapKeep behind the append
+// position stay mapped, and readHeader copies from them instead of making
+// a pread system call (tailMap.readAt).
+//
 // Only sync "none" maps: fdatasync would write the prepared window's
 // zero pages too (they are dirty), and for "always" and "interval" the
 // sync costs far more than the system call anyway.
@@ -44,6 +51,11 @@ const (
 	// mapMaxWrite is the largest write made through the mapping; larger
 	// ones (big records) go by pwrite.
 	mapMaxWrite = writeChunk
+	// mapKeep is how far behind the append position pages stay mapped,
+	// for the header reads of overwrites (and as many pages as mapAhead
+	// keep ready ahead, so the resident part of a file is 16 MiB at most
+	// plus a step at either end).
+	mapKeep = 8 << 20
 	// mapMaxLen bounds the address space one active file takes (blob_size
 	// may be up to 8 TiB, and a node has several backends); appends past it
 	// use pwrite.
@@ -70,6 +82,13 @@ type tailMap struct {
 	mu       sync.Mutex
 	broken   bool   // a preparer step failed: stop preparing
 	released uint64 // [0, released) is out of the page tables
+
+	// rmu is held shared by readAt while it copies, and exclusively by
+	// what would make the copy fault or map a released page again:
+	// release, shrink and close.
+	rmu    sync.RWMutex
+	low    uint64 // released, for readAt
+	closed bool   // unmapped
 }
 
 // mapTail maps f for appends if the backend maps and the file system can.
@@ -100,7 +119,24 @@ func (b *Backend) mapTail(f *dataFile) *tailMap {
 	t.pos.Store(f.size.Load())
 	go t.prepare()
 	t.nudge()
+	f.mapped.Store(t)
 	return t
+}
+
+// readAt copies the bytes of the file at off into p, up to the append
+// position, when they lie in the mapped pages; it returns how many it
+// copied and false when the caller must read the file instead.
+func (t *tailMap) readAt(p []byte, off uint64) (int, bool) {
+	t.rmu.RLock()
+	defer t.rmu.RUnlock()
+	end := min(off+uint64(len(p)), t.f.size.Load())
+	if t.closed || off < t.low || off >= end {
+		return 0, false
+	}
+	if err := t.mem.ReadAt(p[:end-off], int64(off)); err != nil {
+		return 0, false
+	}
+	return int(end - off), true
 }
 
 // fits reports whether n bytes at pos can be copied into the mapping.
@@ -153,10 +189,13 @@ func (t *tailMap) prepare() {
 func (t *tailMap) step() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if behind := t.pos.Load() &^ (mapStep - 1); behind >= t.released+mapStep {
+	pos := t.pos.Load()
+	if behind := (pos - min(pos, mapKeep)) &^ (mapStep - 1); behind >= t.released+mapStep {
+		t.rmu.Lock()
 		if err := t.mem.Release(int64(t.released), int64(behind-t.released)); err == nil {
-			t.released = behind
+			t.released, t.low = behind, behind
 		}
+		t.rmu.Unlock()
 	}
 	r := t.ready.Load()
 	limit := uint64(t.mem.Len())
@@ -191,6 +230,8 @@ func (t *tailMap) write(p []byte, pos uint64) error {
 func (t *tailMap) shrink(size uint64) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.rmu.Lock()
+	defer t.rmu.Unlock()
 	if t.ready.Load() > size {
 		t.ready.Store(size)
 	}
@@ -202,6 +243,10 @@ func (t *tailMap) shrink(size uint64) error {
 func (t *tailMap) close(size uint64) error {
 	close(t.quit)
 	<-t.done
+	t.f.mapped.Store(nil)
+	t.rmu.Lock()
+	t.closed = true
+	t.rmu.Unlock()
 	t.ready.Store(0)
 	err := t.mem.Unmap()
 	if terr := t.f.f.Truncate(int64(size)); terr != nil && err == nil {

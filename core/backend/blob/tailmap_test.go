@@ -203,3 +203,40 @@ func TestMappedTailResidentMemory(t *testing.T) {
 	t.Logf("64 MiB appended through the mapping: resident file memory grew %d KiB", grew>>10)
 	require.Less(t, grew, int64(32<<20))
 }
+
+// Overwrites read the header of the record they replace from the mapped
+// tail, not with pread, and still see the right record: the values, the
+// live accounting (a second overwrite finds the first) and a rotation,
+// after which the old file's headers are read from the file again.
+func TestOverwritesReadHeadersFromMappedTail(t *testing.T) {
+	b := openTest(t, t.TempDir(), Options{Sync: SyncNone, BlobSize: 1 << 20})
+	defer b.Close()
+	waitReady(t, b, 64<<10)
+	reads := func() int64 { return b.Stats().Extra["mapped_header_reads"].(int64) }
+	for i := 0; i < 50; i++ {
+		write(t, b, k(i), val(i, 0))
+	}
+	before := reads()
+	for round := 1; round <= 2; round++ {
+		for i := 0; i < 50; i++ {
+			write(t, b, k(i), val(i, round))
+		}
+	}
+	require.GreaterOrEqual(t, reads()-before, int64(100), "every overwrite read the old header from the mapping")
+	for i := 0; i < 50; i++ {
+		require.Equal(t, val(i, 2), mustRead(t, b, k(i)))
+	}
+	require.Equal(t, uint64(50), b.Stats().Records, "overwrites replaced their keys' records")
+
+	// Fill the 1 MiB file until it rotates: the old file is unmapped and
+	// its headers come from pread.
+	first := b.active
+	for i := 50; b.active == first; i++ {
+		write(t, b, k(i), val(i, 0))
+	}
+	require.Nil(t, first.mapped.Load(), "a rotated file is no longer mapped")
+	before = reads()
+	write(t, b, k(0), val(0, 3))
+	require.Equal(t, before, reads(), "the header in the old file is read from the file")
+	require.Equal(t, val(0, 3), mustRead(t, b, k(0)))
+}

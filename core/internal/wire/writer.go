@@ -16,6 +16,7 @@ import (
 	"bufio"
 	"errors"
 	"net"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -61,6 +62,12 @@ type Config struct {
 	// OnError is called once when a write fails, by the goroutine whose
 	// write failed, after the writer is closed. It must not call Send.
 	OnError func(error)
+	// Coalesce, when set, is asked by a sender that finds the socket idle
+	// whether more frames are likely to follow at once (other requests of
+	// the connection in flight). If so the frame is left to Run, which
+	// yields before writing so they share the write. It must be cheap and
+	// must not call the writer. nil: every such frame is written at once.
+	Coalesce func() bool
 }
 
 type frame struct {
@@ -101,6 +108,7 @@ type Writer struct {
 	kick chan struct{}   // hands the socket to Run (capacity 1)
 
 	mu      sync.Mutex
+	yield   bool // Run yields before draining: the frame was coalesced
 	queue   []frame
 	spare   []frame       // the previous batch, reused as the next queue
 	owned   bool          // some goroutine (a sender or Run) writes to the socket
@@ -217,8 +225,10 @@ func (w *Writer) sendLocked(f frame, size int) {
 		return
 	}
 	w.owned = true
-	if w.raw == nil || size > inlineMax-proto.HeaderSize {
+	coalesce := w.cfg.Coalesce != nil && w.cfg.Coalesce()
+	if coalesce || w.raw == nil || size > inlineMax-proto.HeaderSize {
 		w.queue = append(w.queue, f)
+		w.yield = coalesce
 		w.mu.Unlock()
 		w.handOff()
 		return
@@ -386,6 +396,15 @@ func (w *Writer) serve() bool {
 			w.fail(err)
 			return false
 		}
+	}
+	w.mu.Lock()
+	yield := w.yield
+	w.yield = false
+	w.mu.Unlock()
+	if yield {
+		// Let the goroutines that are about to send (workers finishing
+		// their requests) queue their frames behind this one.
+		runtime.Gosched()
 	}
 	var batch []frame
 	for {

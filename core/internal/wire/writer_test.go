@@ -320,3 +320,50 @@ func TestDroppedFramesAreReleased(t *testing.T) {
 	}
 	require.EqualValues(t, accepted, rel.n.Load(), "every accepted frame is released exactly once")
 }
+
+// TestCoalescedFramesWaitForRun checks that a frame sent while Coalesce
+// reports more frames coming is left to Run, with the frames sent after it,
+// instead of being written by its sender; and that without the hint the
+// sender writes it at once.
+func TestCoalescedFramesWaitForRun(t *testing.T) {
+	a, b := pair(t)
+	var more atomic.Bool
+	more.Store(true)
+	w := New(a, Config{Timeout: 10 * time.Second, Coalesce: more.Load})
+	for i := range 3 {
+		require.NoError(t, w.Send(header(uint64(i)), [][]byte{payload(uint64(i), 100)}, nil, nil, time.Time{}))
+	}
+	// Run is not running: nothing may have reached the peer.
+	require.NoError(t, b.SetReadDeadline(time.Now().Add(100*time.Millisecond)))
+	var one [1]byte
+	_, err := b.Read(one[:])
+	var ne net.Error
+	require.ErrorAs(t, err, &ne, "coalesced frames wait for Run")
+	require.True(t, ne.Timeout())
+	require.Equal(t, 3, w.Queued())
+
+	done := start(w)
+	require.NoError(t, b.SetReadDeadline(time.Now().Add(10*time.Second)))
+	r := proto.NewReader(b, 0)
+	for i := range 3 {
+		h, p, err := r.Next()
+		require.NoError(t, err)
+		require.Equal(t, uint64(i), h.Trans, "coalesced frames keep their order")
+		require.True(t, bytes.Equal(payload(h.Trans, 100), p))
+	}
+	w.Close(true)
+	<-done
+
+	// Without the hint a sender that finds the socket idle writes itself.
+	a2, b2 := pair(t)
+	more.Store(false)
+	w2 := New(a2, Config{Timeout: 10 * time.Second, Coalesce: more.Load})
+	require.NoError(t, w2.Send(header(7), [][]byte{payload(7, 100)}, nil, nil, time.Time{}))
+	require.NoError(t, b2.SetReadDeadline(time.Now().Add(10*time.Second)))
+	h, _, err := proto.NewReader(b2, 0).Next()
+	require.NoError(t, err, "written inline, with no Run")
+	require.Equal(t, uint64(7), h.Trans)
+	done2 := start(w2)
+	w2.Close(true)
+	<-done2
+}
