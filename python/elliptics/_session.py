@@ -1100,27 +1100,31 @@ class Session:
         """Writes many keys: a dict {key: data} or pairs (key, data). Entries of
         every key and group (``entry.key_index`` says which key); fails if any
         key's write fails its checker."""
-        items = list(datas.items()) if isinstance(datas, Mapping) else [tuple(p) for p in datas]
-        n = len(items)
+        if isinstance(datas, Mapping):
+            keys, values = list(datas.keys()), list(datas.values())
+        else:
+            pairs = [tuple(p) for p in datas]
+            keys, values = [k for k, _ in pairs], [d for _, d in pairs]
+        n = len(keys)
         keep: List[Any] = []
         if n:
             # Names and values each packed in one buffer (one copy, no
             # object per value) when the keys are names and the values bytes-like.
-            packed = _packed_names([k for k, _ in items], keep)
+            packed = _packed_names(keys, keep)
             if packed is not None:
-                values = _speedups.pack_values([d for _, d in items])
-                if values is not None:  # else a str value (encoded below) or not data at all
-                    keep.append(values)
+                joined = _speedups.pack_values(values)
+                if joined is not None:  # else a str value (encoded below) or not data at all
+                    keep.append(joined)
                     return self._start(
                         lib.ell_session_bulk_write_names,
                         packed[0],
                         packed[1],
-                        ffi.from_buffer(values[0]),
-                        ffi.from_buffer("uint64_t[]", values[1]),
+                        ffi.from_buffer(joined[0]),
+                        ffi.from_buffer("uint64_t[]", joined[1]),
                         n,
                     )
-        karr = _key_array([k for k, _ in items], keep)
-        bufs = [_data_buffer(d) for _, d in items]  # alive until the call returns
+        karr = _key_array(keys, keep)
+        bufs = [_data_buffer(d) for d in values]  # alive until the call returns
         # Arrays built from lists: one C loop each, not a store per element.
         parr = ffi.new("const void *[]", bufs or 1)
         sarr = ffi.new("uint64_t[]", [len(b) for b in bufs] or 1)
