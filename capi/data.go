@@ -769,7 +769,9 @@ func goNames(names *C.ell_cchar, lens *C.ell_cu64, count C.size_t) ([]client.Key
 		if len(b) == 0 {
 			return nil, fmt.Errorf("key %d: %w", i, status.Errorf(status.Invalid, "empty key"))
 		}
-		ks[i] = client.Key{Name: string(b)}
+		// The names share one fresh copy (unpack) that nothing writes to:
+		// strings over it, not a copy (an allocation) per name.
+		ks[i] = client.Key{Name: unsafe.String(&b[0], len(b))}
 	}
 	return ks, nil
 }
