@@ -205,23 +205,33 @@ func errorText(e *client.Entry) string {
 // entries' addresses; nil when out of memory.
 func newSlab(es []pending) (unsafe.Pointer, []unsafe.Pointer) {
 	const stride = C.sizeof_ell_entry + C.sizeof_ell_entry_ext
-	msgs := make([]string, len(es))
+	// Each entry's four strings (address, error, path, column) as offsets
+	// in the block, each distinct string stored once. Entries mostly repeat
+	// the previous entry's strings (same node, no error), so each field's
+	// last string is compared before the map is asked.
+	soff := make([]int, 4*len(es))
 	offs := make(map[string]int, 4)
 	size := stride * len(es)
-	intern := func(s string) {
-		if _, ok := offs[s]; !ok {
-			offs[s] = size
+	var last [4]string
+	var lastOff [4]int
+	intern := func(f int, s string) int {
+		if s == last[f] && lastOff[f] != 0 {
+			return lastOff[f]
+		}
+		off, ok := offs[s]
+		if !ok {
+			off = size
+			offs[s] = off
 			size += len(s) + 1
 		}
+		last[f], lastOff[f] = s, off
+		return off
 	}
-	intern("")
 	for i := range es {
 		e := &es[i].e
-		msgs[i] = errorText(e)
-		intern(e.Address)
-		intern(msgs[i])
-		intern(e.Path)
-		intern(e.Column)
+		for f, s := range [4]string{e.Address, errorText(e), e.Path, e.Column} {
+			soff[4*i+f] = intern(f, s)
+		}
 	}
 	dataOff := size
 	for i := range es {
@@ -239,7 +249,7 @@ func newSlab(es []pending) (unsafe.Pointer, []unsafe.Pointer) {
 	for s, off := range offs {
 		copy(buf[off:], s) // the NUL after it is from the clear
 	}
-	str := func(s string) *C.char { return (*C.char)(unsafe.Pointer(&buf[offs[s]])) }
+	str := func(off int) *C.char { return (*C.char)(unsafe.Pointer(&buf[off])) }
 	ps := make([]unsafe.Pointer, len(es))
 	off := dataOff
 	for i := range es {
@@ -248,7 +258,8 @@ func newSlab(es []pending) (unsafe.Pointer, []unsafe.Pointer) {
 		ps[i] = p
 		ce := (*C.ell_entry)(p)
 		fillEntry(ce, e, es[i].keyIndex, es[i].backendID)
-		ce.address, ce.error, ce.path, ce.column = str(e.Address), str(msgs[i]), str(e.Path), str(e.Column)
+		so := soff[4*i : 4*i+4]
+		ce.address, ce.error, ce.path, ce.column = str(so[0]), str(so[1]), str(so[2]), str(so[3])
 		ext := (*C.ell_entry_ext)(unsafe.Add(p, C.sizeof_ell_entry))
 		sec, nsec := splitTime(e.Expire)
 		ext.expire_tsec, ext.expire_tnsec = C.uint64_t(sec), C.uint64_t(nsec)
