@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 
-from setuptools import setup
+from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
@@ -84,6 +84,16 @@ setup(
     install_requires=["cffi>=1.15"],
     setup_requires=["cffi>=1.15"],
     cffi_modules=["python/elliptics_build.py:ffibuilder"],
+    # The per-key loops of bulk calls (plain CPython C API: they build Python
+    # objects, which a cffi function cannot return).
+    ext_modules=[
+        Extension(
+            "elliptics._speedups",
+            ["python/elliptics/_speedups.c"],
+            include_dirs=[os.path.join(ROOT, "capi")],
+            depends=[os.path.join(ROOT, "capi", "elliptics.h")],
+        )
+    ],
     cmdclass={"build_ext": BuildExt},
     classifiers=[
         "Programming Language :: Python :: 3",

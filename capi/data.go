@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -70,12 +71,29 @@ func (em *emitter) flush() {
 		return
 	}
 	slab, ps := newSlab(em.pend)
-	em.pend = em.pend[:0]
+	clear(em.pend) // no references to the entries' data from the pool
+	p := em.pend[:0]
+	pendPool.Put(&p)
+	em.pend = nil
 	if slab == nil {
 		em.nomem.Store(true)
 		return
 	}
 	em.o.addSlab(slab, ps)
+}
+
+// pendPool keeps the pending entries of finished bulk calls for the next
+// (a 100-key call's are about 33 KB that the GC would otherwise allocate,
+// zero and scan on every call).
+var pendPool = sync.Pool{New: func() any { return new([]pending) }}
+
+// batchOf starts batching em's entries in a pooled slice of room for n.
+func (em *emitter) batchOf(n int) {
+	p := pendPool.Get().(*[]pending)
+	em.batch, em.pend = true, (*p)[:0]
+	if cap(em.pend) < n {
+		em.pend = make([]pending, 0, n)
+	}
 }
 
 // backendID finds the backend that answered, from the route table: the
@@ -187,37 +205,51 @@ func errorText(e *client.Entry) string {
 // entries' addresses; nil when out of memory.
 func newSlab(es []pending) (unsafe.Pointer, []unsafe.Pointer) {
 	const stride = C.sizeof_ell_entry + C.sizeof_ell_entry_ext
-	msgs := make([]string, len(es))
+	// Each entry's four strings (address, error, path, column) as offsets
+	// in the block, each distinct string stored once. Entries mostly repeat
+	// the previous entry's strings (same node, no error), so each field's
+	// last string is compared before the map is asked.
+	soff := make([]int, 4*len(es))
 	offs := make(map[string]int, 4)
 	size := stride * len(es)
-	intern := func(s string) {
-		if _, ok := offs[s]; !ok {
-			offs[s] = size
+	var last [4]string
+	var lastOff [4]int
+	intern := func(f int, s string) int {
+		if s == last[f] && lastOff[f] != 0 {
+			return lastOff[f]
+		}
+		off, ok := offs[s]
+		if !ok {
+			off = size
+			offs[s] = off
 			size += len(s) + 1
 		}
+		last[f], lastOff[f] = s, off
+		return off
 	}
-	intern("")
 	for i := range es {
 		e := &es[i].e
-		msgs[i] = errorText(e)
-		intern(e.Address)
-		intern(msgs[i])
-		intern(e.Path)
-		intern(e.Column)
+		for f, s := range [4]string{e.Address, errorText(e), e.Path, e.Column} {
+			soff[4*i+f] = intern(f, s)
+		}
 	}
 	dataOff := size
 	for i := range es {
 		size += len(es[i].e.Data)
 	}
-	block := C.calloc(1, C.size_t(size))
+	// malloc, not calloc: the data, most of the block, is written over
+	// whole, and zeroing it showed as memset in a bulk read's profile. The
+	// structs and strings are zeroed here.
+	block := C.malloc(C.size_t(size))
 	if block == nil {
 		return nil, nil
 	}
 	buf := unsafe.Slice((*byte)(block), size)
+	clear(buf[:dataOff])
 	for s, off := range offs {
-		copy(buf[off:], s) // NUL from calloc follows
+		copy(buf[off:], s) // the NUL after it is from the clear
 	}
-	str := func(s string) *C.char { return (*C.char)(unsafe.Pointer(&buf[offs[s]])) }
+	str := func(off int) *C.char { return (*C.char)(unsafe.Pointer(&buf[off])) }
 	ps := make([]unsafe.Pointer, len(es))
 	off := dataOff
 	for i := range es {
@@ -226,7 +258,8 @@ func newSlab(es []pending) (unsafe.Pointer, []unsafe.Pointer) {
 		ps[i] = p
 		ce := (*C.ell_entry)(p)
 		fillEntry(ce, e, es[i].keyIndex, es[i].backendID)
-		ce.address, ce.error, ce.path, ce.column = str(e.Address), str(msgs[i]), str(e.Path), str(e.Column)
+		so := soff[4*i : 4*i+4]
+		ce.address, ce.error, ce.path, ce.column = str(so[0]), str(so[1]), str(so[2]), str(so[3])
 		ext := (*C.ell_entry_ext)(unsafe.Add(p, C.sizeof_ell_entry))
 		sec, nsec := splitTime(e.Expire)
 		ext.expire_tsec, ext.expire_tnsec = C.uint64_t(sec), C.uint64_t(nsec)
@@ -659,7 +692,7 @@ func ell_session_bulk_write(h C.ell_session_t, keys *C.ell_ckey, datas *C.ell_cv
 // startBulkRead starts a bulk read of ks.
 func startBulkRead(h C.ell_session_t, ks []client.Key, done *C.ell_ccompletion, out *C.ell_async_t, err *C.ell_error) C.int32_t {
 	return startAsync(h, done, out, err, func(ctx context.Context, s *client.Session, filter C.int32_t, em *emitter, fin func(error)) {
-		em.batch, em.pend = true, make([]pending, 0, len(ks)) // one entry per key with the default filter
+		em.batchOf(len(ks)) // one entry per key with the default filter
 		found := 0
 		var firstErr error
 		s.BulkReadAsync(ctx, ks, func(i int, e client.Entry, err error) {
@@ -692,7 +725,7 @@ func startBulkRead(h C.ell_session_t, ks []client.Key, done *C.ell_ccompletion, 
 func startBulkWrite(h C.ell_session_t, ks []client.Key, bufs [][]byte, done *C.ell_ccompletion, out *C.ell_async_t,
 	err *C.ell_error) C.int32_t {
 	return startAsync(h, done, out, err, func(ctx context.Context, s *client.Session, _ C.int32_t, em *emitter, fin func(error)) {
-		em.batch = true
+		em.batchOf(len(ks)) // one entry per key and group: grows for several groups
 		s.BulkWriteAsync(ctx, ks, bufs, func(i int, res client.Result, _ error) {
 			defer rescue(fin)
 			for j := range res.Entries {
@@ -747,7 +780,9 @@ func goNames(names *C.ell_cchar, lens *C.ell_cu64, count C.size_t) ([]client.Key
 		if len(b) == 0 {
 			return nil, fmt.Errorf("key %d: %w", i, status.Errorf(status.Invalid, "empty key"))
 		}
-		ks[i] = client.Key{Name: string(b)}
+		// The names share one fresh copy (unpack) that nothing writes to:
+		// strings over it, not a copy (an allocation) per name.
+		ks[i] = client.Key{Name: unsafe.String(&b[0], len(b))}
 	}
 	return ks, nil
 }

@@ -54,60 +54,6 @@ def cdef_from_header(text: str) -> str:
     return "\n".join(out) + "\n"
 
 
-# _ell_py_slab(ents, n, out) tells elliptics._result whether entries
-# ents[0..n) lie in one block as capi/data.go newSlab writes a bulk call's
-# entries (or the tail of one): the structs (ell_entry + ell_entry_ext) back
-# to back, then their NUL-terminated strings, then their data back to back
-# in entry order. If so it returns the offset from ents[0] where their
-# strings end, and sets out[0] to the offset where their data begins and
-# out[1] to where it ends; else 0.
-# These checks cost about 0.2 us in C and 20 us as Python loops over 100
-# entries, a fifth of building the entries of a bulk call.
-SLAB_C = r"""
-#include <string.h>
-static uint64_t _ell_py_slab(const ell_entry *const *ents, size_t n, uint64_t *out) {
-    const size_t stride = sizeof(ell_entry) + sizeof(ell_entry_ext);
-    const char *base, *sent, *head;
-    size_t i, j;
-    if (!n || !ents[0])
-        return 0;
-    base = (const char *)ents[0];
-    sent = head = base + n * stride;
-    for (i = 0; i < n; i++) {
-        const ell_entry *e = ents[i];
-        const char *s[4] = {e->address, e->error, e->path, e->column};
-        if ((const char *)e != base + i * stride)
-            return 0;
-        for (j = 0; j < 4; j++) {
-            if (s[j] < sent)
-                return 0;
-            if (s[j] >= head)
-                head = s[j] + strlen(s[j]) + 1;
-        }
-    }
-    uint64_t off = 0;
-    for (i = 0; i < n; i++) {
-        const ell_entry *e = ents[i];
-        if (e->data_size) {
-            const char *d = (const char *)e->data;
-            if (!off) {
-                if (d < head)
-                    return 0;
-                off = out[0] = (uint64_t)(d - base);
-            } else if (d != base + off) {
-                return 0;
-            }
-            off += e->data_size;
-        }
-    }
-    if (!off)
-        off = out[0] = (uint64_t)(head - base);
-    out[1] = off;
-    return (uint64_t)(head - base);
-}
-"""
-
-
 def make_ffibuilder(library_dirs=None) -> FFI:
     """An FFI builder for elliptics._native linked against libelliptics."""
     with open(HEADER, encoding="utf-8") as f:
@@ -121,13 +67,11 @@ def make_ffibuilder(library_dirs=None) -> FFI:
         # The progress callback of Session.write_file / read_file
         # (elliptics._files).
         'extern "Python" int32_t _ell_py_progress(void *, uint64_t, uint64_t);\n'
-        # Not part of libelliptics: a helper compiled into this module (SLAB_C).
-        "uint64_t _ell_py_slab(const ell_entry *const *, size_t, uint64_t *);\n"
     )
     ffi.cdef(cdef)
     ffi.set_source(
         "elliptics._native",
-        '#include "elliptics.h"\n' + SLAB_C,
+        '#include "elliptics.h"\n',
         libraries=["elliptics"],
         library_dirs=list(library_dirs or []),
         include_dirs=[HEADER_DIR],

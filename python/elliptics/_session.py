@@ -7,11 +7,10 @@ import functools
 import itertools
 import struct
 import threading
-from array import array
 from asyncio import _get_running_loop
 from typing import Any, Callable, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
-from . import _aio, _lib
+from . import _aio, _lib, _speedups  # type: ignore[attr-defined]
 from ._admin import AddressLike, MonitorStatResult, RecoveryJob, monitor_stat_call, monitor_stat_categories, recovery_call, start_request
 from ._watch import Watcher
 from ._exec import (
@@ -116,22 +115,13 @@ def _key_array(keys: List[Any], keep: List[Any]) -> Any:
 
 def _packed_names(keys: List[Any], keep: List[Any]) -> Optional[Tuple[Any, Any]]:
     """keys as (names, name_lens) for the packed bulk calls when every key is
-    a non-empty str (by name, default column); None otherwise."""
-    if set(map(type, keys)) != {str}:
+    a non-empty str (by name, default column); None otherwise. One C loop
+    (elliptics._speedups) joins the UTF-8 names and writes their lengths."""
+    packed = _speedups.pack_names(keys)
+    if packed is None:
         return None
-    js = "".join(keys)
-    if js.isascii():  # one encode for all (a name's length in bytes is its length)
-        lens = array("Q", map(len, keys))
-        joined = js.encode("ascii")
-    else:
-        names = [k.encode("utf-8") for k in keys]
-        lens = array("Q", map(len, names))
-        joined = b"".join(names)
-    if not min(lens):
-        return None  # an empty name: the ell_key form reports it
-    keep.append(joined)
-    keep.append(lens)
-    return ffi.from_buffer(joined), ffi.from_buffer("uint64_t[]", lens)
+    keep.append(packed)
+    return ffi.from_buffer(packed[0]), ffi.from_buffer("uint64_t[]", packed[1])
 
 
 def _data_buffer(data: Data) -> Any:
@@ -1110,29 +1100,31 @@ class Session:
         """Writes many keys: a dict {key: data} or pairs (key, data). Entries of
         every key and group (``entry.key_index`` says which key); fails if any
         key's write fails its checker."""
-        items = list(datas.items()) if isinstance(datas, Mapping) else [tuple(p) for p in datas]
-        n = len(items)
+        if isinstance(datas, Mapping):
+            keys, values = list(datas.keys()), list(datas.values())
+        else:
+            pairs = [tuple(p) for p in datas]
+            keys, values = [k for k, _ in pairs], [d for _, d in pairs]
+        n = len(keys)
         keep: List[Any] = []
         if n:
             # Names and values each packed in one buffer (one copy, no
             # object per value) when the keys are names and the values bytes-like.
-            packed = _packed_names([k for k, _ in items], keep)
+            packed = _packed_names(keys, keep)
             if packed is not None:
-                values = [d for _, d in items]
-                try:
-                    joined = b"".join(values)
-                except TypeError:  # a str value (encoded below) or not data at all
-                    joined = None
-                if joined is not None:
-                    sizes = array("Q", map(len, values))
-                    if sum(sizes) != len(joined):  # len counts items, not bytes, for some buffers
-                        sizes = array("Q", [memoryview(v).nbytes for v in values])
-                    keep.append(sizes)
+                joined = _speedups.pack_values(values)
+                if joined is not None:  # else a str value (encoded below) or not data at all
+                    keep.append(joined)
                     return self._start(
-                        lib.ell_session_bulk_write_names, packed[0], packed[1], ffi.from_buffer(joined), ffi.from_buffer("uint64_t[]", sizes), n
+                        lib.ell_session_bulk_write_names,
+                        packed[0],
+                        packed[1],
+                        ffi.from_buffer(joined[0]),
+                        ffi.from_buffer("uint64_t[]", joined[1]),
+                        n,
                     )
-        karr = _key_array([k for k, _ in items], keep)
-        bufs = [_data_buffer(d) for _, d in items]  # alive until the call returns
+        karr = _key_array(keys, keep)
+        bufs = [_data_buffer(d) for d in values]  # alive until the call returns
         # Arrays built from lists: one C loop each, not a store per element.
         parr = ffi.new("const void *[]", bufs or 1)
         sarr = ffi.new("uint64_t[]", [len(b) for b in bufs] or 1)

@@ -153,3 +153,22 @@ def test_slab_layout_checks():
     blk, ents = _slab(3, [2, 2, 2])
     ffi.cast("ell_entry *", ents[1]).error = ffi.NULL
     assert _result._from_slab(ents, 0, 3) is None
+
+
+def test_packing_of_names_and_values():
+    # The packed bulk calls take names and values joined, lengths in bytes as
+    # uint64; anything else goes the general way (None).
+    import struct
+    from array import array
+
+    from elliptics import _speedups
+
+    joined, lens = _speedups.pack_names(["a", "日本", "bc"])
+    assert joined == "a日本bc".encode() and struct.unpack("=3Q", lens) == (1, 6, 2)
+    assert _speedups.pack_names(["a", ""]) is None
+    assert _speedups.pack_names(["a", b"b"]) is None
+    assert _speedups.pack_names([]) == (b"", b"")
+    joined, sizes = _speedups.pack_values([b"xy", bytearray(b"z"), memoryview(array("I", [7])), b""])
+    assert joined == b"xyz" + array("I", [7]).tobytes() and struct.unpack("=4Q", sizes) == (2, 1, 4, 0)
+    assert _speedups.pack_values([b"x", "str"]) is None
+    assert _speedups.pack_values([memoryview(b"abcd")[::2]]) is None  # not contiguous
