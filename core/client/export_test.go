@@ -1,6 +1,10 @@
 package client
 
-import "github.com/elliptics/elliptics/core/status"
+import (
+	"context"
+
+	"github.com/elliptics/elliptics/core/status"
+)
 
 // BreakConns fails every connection of n as a lost connection would.
 func BreakConns(n *Node) {
@@ -22,4 +26,11 @@ func Pull(n *Node, addr string) {
 	if c := n.routes.Load().conns[addr]; c != nil {
 		n.pullFrom(c)
 	}
+}
+
+// Redial connects n again to the remote at addr, as its background
+// redials do (no member list is asked for).
+func Redial(ctx context.Context, n *Node, addr string) error {
+	_, err := n.remote(addr).get(ctx, n, true)
+	return err
 }

@@ -200,8 +200,9 @@ type Node struct {
 	// rebuildMu) is the count the current table reflects.
 	rebuildReq  atomic.Uint64
 	rebuildDone uint64
-	probeNext   int          // where the next ping round starts among remotes (maintain only)
-	tickLag     atomic.Int64 // how late the last ping tick ran (ns): local health
+	probeNext   int           // where the next ping round starts among remotes (maintain only)
+	pulls       atomic.Uint64 // pulls done, to alternate their targets
+	tickLag     atomic.Int64  // how late the last ping tick ran (ns): local health
 	// rebuildPending: a rebuildSoon is scheduled; lastRebuild is how long
 	// the last rebuild took (ns), lastRebuildAt when it ended (Unix ns).
 	rebuildPending atomic.Bool
@@ -233,7 +234,7 @@ func (n *Node) AddRemotes(ctx context.Context, addrs ...string) error {
 		return status.Errorf(status.Invalid, "no remote address given")
 	}
 	var errs []error
-	connected := 0
+	var first *conn
 	for _, a := range addrs {
 		if _, _, err := net.SplitHostPort(a); err != nil {
 			errs = append(errs, status.Errorf(status.Invalid, "remote %q: %v", a, err))
@@ -243,19 +244,22 @@ func (n *Node) AddRemotes(ctx context.Context, addrs ...string) error {
 		if r == nil {
 			return status.Errorf(status.Canceled, "node closed")
 		}
-		if _, err := r.get(ctx, n, true); err != nil {
+		c, err := r.get(ctx, n, true)
+		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		connected++
+		if first == nil {
+			first = c
+		}
 	}
-	if connected == 0 {
+	if first == nil {
 		return fmt.Errorf("no remote reachable: %w", joinErrors(errs))
 	}
-	// Learn the whole cluster before returning, so the first call routes.
-	if c, err := n.anyConn(ctx); err == nil {
-		n.discover(c)
-	}
+	// Learn the whole cluster before returning, so the first call routes;
+	// from a remote we were given, which (a seed) knows everyone, not from
+	// whichever node has connected to us meanwhile.
+	n.discover(first)
 	for _, err := range errs {
 		n.log.Warn("remote not reachable now, will retry", zap.Error(err))
 	}

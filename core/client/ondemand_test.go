@@ -53,3 +53,74 @@ func TestOnDemandKeepsNodeAfterLostConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A node that joins learns the cluster from the remote it was given, even
+// when other nodes connected to it first: their lists name only the nodes
+// they reach.
+func TestOnDemandJoinLearnsFromTheSeed(t *testing.T) {
+	opts := clustertest.Options{Nodes: 4}
+	opts.Peer.ConnectOnDemand = true
+	c, err := clustertest.Start(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := c.WaitConverged(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Several tries: which connection a node happened to pick was chance.
+	for i := range 4 {
+		n := client.NewNode(client.Config{Dial: c.Net.Dial, ConnectOnDemand: true, RefreshInterval: time.Hour})
+		if err := n.AddRemotes(ctx, clustertest.Addr(3)); err != nil {
+			t.Fatal(err)
+		}
+		if err := n.AddRemotes(ctx, clustertest.Addr(0)); err != nil {
+			t.Fatal(err)
+		}
+		n.Rebuild()
+		if got := n.Table().Len(); got != len(c.Nodes) {
+			t.Errorf("try %d: %d nodes in the table after joining through the seed, want %d", i, got, len(c.Nodes))
+		}
+		n.Close()
+	}
+}
+
+// A connection to a node we learnt from that comes back (a redial) brings
+// its member list again: what it pushed meanwhile would otherwise be lost
+// until a pull happened to pick it.
+func TestOnDemandRedialPullsTheList(t *testing.T) {
+	opts := clustertest.Options{Nodes: 4}
+	opts.Peer.ConnectOnDemand = true
+	opts.Peer.RefreshInterval = time.Hour
+	opts.Peer.PingInterval = time.Hour
+	c, err := clustertest.Start(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := c.WaitConverged(ctx); err != nil {
+		t.Fatal(err)
+	}
+	n1, seed := c.Nodes[1].Peers(), clustertest.Addr(0)
+	client.BreakConn(n1, seed)
+	// The seed tells the others of a new node while node 1 is away.
+	if _, err := c.Add(); err != nil {
+		t.Fatal(err)
+	}
+	newcomer := clustertest.Addr(len(c.Nodes) - 1)
+	if err := c.Nodes[2].Peers().WaitRoutes(ctx, func(tb *route.Table) bool { return len(tb.NodeBackends(newcomer)) > 0 }); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.Redial(ctx, n1, seed); err != nil {
+		t.Fatal(err)
+	}
+	wctx, wcancel := context.WithTimeout(ctx, 5*time.Second)
+	defer wcancel()
+	if err := n1.WaitRoutes(wctx, func(tb *route.Table) bool { return len(tb.NodeBackends(newcomer)) > 0 }); err != nil {
+		t.Fatalf("node 1 did not learn %s after reconnecting to the seed: %v", newcomer, err)
+	}
+}

@@ -326,6 +326,18 @@ func (n *Node) connected(c *conn) {
 	conns := maps.Clone(prev.conns)
 	conns[addr] = c
 	n.publish(prev, &routing{table: t, conns: conns, descs: diff.descs}, true, began)
+	if n.cfg.ConnectOnDemand && n.isSource(addr) {
+		// A connection to a node we learnt from before (redialed): what it
+		// pushed while we were apart is lost, so ask for its list now.
+		go n.pullFrom(c)
+	}
+}
+
+func (n *Node) isSource(addr string) bool {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	_, ok := n.indirectFrom[addr]
+	return ok
 }
 
 // disconnected applies a lost connection: the node it reached is routed
@@ -1158,6 +1170,9 @@ func (n *Node) pull() {
 	}
 	c := cs[rand.IntN(len(cs))]
 	if n.cfg.ConnectOnDemand {
+		if n.pulls.Add(1)%2 == 0 {
+			c = n.richestSource(rt)
+		}
 		n.pullFrom(c)
 		return
 	}
@@ -1165,6 +1180,26 @@ func (n *Node) pull() {
 	withNodes := len(n.indirect) > 0
 	n.mu.RUnlock()
 	n.askMembers(c, withNodes)
+}
+
+// richestSource returns the live connection whose node vouches for the
+// most members: every other pull of a node that connects on demand goes
+// there. A node vouches only for those it reaches, so in such a cluster
+// one node (the seed everyone joined through) knows everyone, and a pull
+// from a random connection reached it once in as many rounds as the node
+// has connections: whatever it missed from the seed's pushes (a lost
+// connection, redialed) took minutes to heal.
+func (n *Node) richestSource(rt *routing) *conn {
+	var best *conn
+	most := -1
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	for src, c := range rt.conns {
+		if k := len(n.indirectFrom[src]); k > most {
+			best, most = c, k
+		}
+	}
+	return best
 }
 
 // pullFrom refreshes what c vouches for (ConnectOnDemand) in up to two
