@@ -15,22 +15,9 @@ import (
 // its table (routed through the seed) at once. It used to vanish until
 // the seed's list changed again, which in a formed cluster may be never.
 func TestOnDemandKeepsNodeAfterLostConnection(t *testing.T) {
-	opts := clustertest.Options{Nodes: 4}
-	opts.Peer.ConnectOnDemand = true
 	// No pulls or redials of their own: what the test sees comes from
 	// the steps below.
-	opts.Peer.RefreshInterval = time.Hour
-	opts.Peer.PingInterval = time.Hour
-	c, err := clustertest.Start(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := c.WaitConverged(ctx); err != nil {
-		t.Fatal(err)
-	}
+	c, ctx := startOnDemand(t, func(cfg *client.Config) { cfg.RefreshInterval, cfg.PingInterval = time.Hour, time.Hour })
 	n1, seed, other := c.Nodes[1].Peers(), clustertest.Addr(0), clustertest.Addr(3)
 	if err := n1.AddRemotes(ctx, other); err != nil {
 		t.Fatal(err)
@@ -58,18 +45,7 @@ func TestOnDemandKeepsNodeAfterLostConnection(t *testing.T) {
 // when other nodes connected to it first: their lists name only the nodes
 // they reach.
 func TestOnDemandJoinLearnsFromTheSeed(t *testing.T) {
-	opts := clustertest.Options{Nodes: 4}
-	opts.Peer.ConnectOnDemand = true
-	c, err := clustertest.Start(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := c.WaitConverged(ctx); err != nil {
-		t.Fatal(err)
-	}
+	c, ctx := startOnDemand(t, nil)
 	// Several tries: which connection a node happened to pick was chance.
 	for i := range 4 {
 		n := client.NewNode(client.Config{Dial: c.Net.Dial, ConnectOnDemand: true, RefreshInterval: time.Hour})
@@ -91,20 +67,7 @@ func TestOnDemandJoinLearnsFromTheSeed(t *testing.T) {
 // its member list again: what it pushed meanwhile would otherwise be lost
 // until a pull happened to pick it.
 func TestOnDemandRedialPullsTheList(t *testing.T) {
-	opts := clustertest.Options{Nodes: 4}
-	opts.Peer.ConnectOnDemand = true
-	opts.Peer.RefreshInterval = time.Hour
-	opts.Peer.PingInterval = time.Hour
-	c, err := clustertest.Start(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := c.WaitConverged(ctx); err != nil {
-		t.Fatal(err)
-	}
+	c, ctx := startOnDemand(t, func(cfg *client.Config) { cfg.RefreshInterval, cfg.PingInterval = time.Hour, time.Hour })
 	n1, seed := c.Nodes[1].Peers(), clustertest.Addr(0)
 	client.BreakConn(n1, seed)
 	// The seed tells the others of a new node while node 1 is away.
@@ -123,4 +86,26 @@ func TestOnDemandRedialPullsTheList(t *testing.T) {
 	if err := n1.WaitRoutes(wctx, func(tb *route.Table) bool { return len(tb.NodeBackends(newcomer)) > 0 }); err != nil {
 		t.Fatalf("node 1 did not learn %s after reconnecting to the seed: %v", newcomer, err)
 	}
+}
+
+// startOnDemand starts a converged cluster of 4 nodes that connect on
+// demand, with cfg applied to their peer connections.
+func startOnDemand(t *testing.T, cfg func(*client.Config)) (*clustertest.Cluster, context.Context) {
+	t.Helper()
+	opts := clustertest.Options{Nodes: 4}
+	opts.Peer.ConnectOnDemand = true
+	if cfg != nil {
+		cfg(&opts.Peer)
+	}
+	c, err := clustertest.Start(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	if err := c.WaitConverged(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return c, ctx
 }

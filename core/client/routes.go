@@ -289,7 +289,7 @@ func (n *Node) rebuildChanged() {
 		}
 		return
 	}
-	t, err := prev.table.Update(diff.changes)
+	t, err := diff.table()
 	if err != nil {
 		n.rebuildAll() // a conflict: the full build decides who stays out
 		return
@@ -315,13 +315,10 @@ func (n *Node) connected(c *conn) {
 	}
 	diff := newTableDiff(prev)
 	diff.put(nodeView{addr: addr, c: c, rank: 1, bs: c.backends()})
-	t := prev.table
-	if len(diff.changes) > 0 {
-		var err error
-		if t, err = prev.table.Update(diff.changes); err != nil {
-			n.rebuildAll()
-			return
-		}
+	t, err := diff.table()
+	if err != nil {
+		n.rebuildAll() // a conflict: the full build decides who stays out
+		return
 	}
 	conns := maps.Clone(prev.conns)
 	conns[addr] = c
@@ -375,13 +372,10 @@ func (n *Node) disconnected(c *conn) {
 	} else {
 		diff.drop(addr)
 	}
-	t := prev.table
-	if len(diff.changes) > 0 {
-		var err error
-		if t, err = prev.table.Update(diff.changes); err != nil {
-			n.rebuildAll()
-			return
-		}
+	t, err := diff.table()
+	if err != nil {
+		n.rebuildAll() // a conflict: the full build decides who stays out
+		return
 	}
 	n.publish(prev, &routing{table: t, conns: conns, descs: diff.descs}, true, began)
 }
@@ -591,6 +585,15 @@ func (d *tableDiff) put(v nodeView) (known bool) {
 		d.changes[v.addr] = toRoute(v.addr, v.bs)
 	}
 	return known
+}
+
+// table returns prev's table with the changes applied (prev's own when
+// there are none); an error is a conflict of ring points.
+func (d *tableDiff) table() (*route.Table, error) {
+	if len(d.changes) == 0 {
+		return d.prev.table, nil
+	}
+	return d.prev.table.Update(d.changes)
 }
 
 // drop notes that the node at addr is gone.
