@@ -309,7 +309,10 @@ func (n *Node) connected(c *conn) {
 	began := time.Now()
 	prev := n.routes.Load()
 	addr := c.identity()
-	if prev.leftOut || prev.conns[addr] != nil || addr == n.Self() || n.isSelfAlias(addr) || n.isClosed() {
+	// A connection that failed already was seen by disconnected before
+	// it could be published (that runs under rebuildMu too): published
+	// now, it would stay in the routing.
+	if !c.alive() || prev.leftOut || prev.conns[addr] != nil || addr == n.Self() || n.isSelfAlias(addr) || n.isClosed() {
 		n.rebuildAll()
 		return
 	}
