@@ -51,11 +51,16 @@ sync = "none"
 	return n
 }
 
-// jobsOf returns the recovery jobs of kind on the node at addr.
+// jobsOf returns the recovery jobs of kind on the node at addr; none when
+// the node cannot answer (just restarted, its old connection not yet
+// replaced): callers poll it, and an error now is not a failure.
 func jobsOf(t *testing.T, s *client.Session, addr string, kind recovery.Kind) []recovery.Status {
 	t.Helper()
 	jobs, err := s.RecoveryStatus(context.Background(), addr)
-	require.NoError(t, err)
+	if err != nil {
+		t.Logf("recovery status of %s: %v", addr, err)
+		return nil
+	}
 	var out []recovery.Status
 	for _, j := range jobs {
 		if j.Spec.Kind == kind {
