@@ -258,6 +258,7 @@ func (n *Node) rebuildChanged() {
 	defer n.rebuildMu.Unlock()
 	began := time.Now()
 	prev := n.routes.Load()
+	self := n.Self() // before mu: the first call asks Config.Join
 	n.mu.Lock()
 	dirty := n.dirty
 	n.dirty = nil
@@ -270,7 +271,6 @@ func (n *Node) rebuildChanged() {
 		n.rebuildAll()
 		return
 	}
-	self := n.Self()
 	diff := newTableDiff(prev)
 	for addr := range dirty {
 		if addr == self || prev.conns[addr] != nil {
