@@ -33,16 +33,8 @@ type testAPI struct {
 func startAPI(t testing.TB, opts httpapi.Options) *testAPI {
 	t.Helper()
 	ctx := context.Background()
-	c, err := clustertest.Start(clustertest.Options{Nodes: 2, Groups: 2,
-		Backend: func(int) (backend.Backend, error) {
-			return blob.Open(t.TempDir(), blob.Options{Sync: blob.SyncNone})
-		}})
-	require.NoError(t, err)
-	t.Cleanup(c.Close)
-	require.NoError(t, c.WaitConverged(ctx))
-	n, err := c.Client(ctx, client.Config{WaitTimeout: 10 * time.Second})
-	require.NoError(t, err)
-	t.Cleanup(func() { n.Close() })
+	dirs := []string{t.TempDir(), t.TempDir()}
+	_, n := startBlobCluster(t, ctx, 2, dirs)
 	sess := client.NewSession(n)
 	srv := httptest.NewServer(httpapi.New(sess, opts))
 	t.Cleanup(srv.Close)
@@ -90,4 +82,21 @@ func errorCode(t *testing.T, body string) int32 {
 	require.NoError(t, json.Unmarshal([]byte(body), &e), body)
 	require.NotEmpty(t, e.Error)
 	return e.Code
+}
+
+// startBlobCluster starts a converged cluster of len(dirs) nodes over
+// groups groups, node i with a blob backend in dirs[i], and a client of it.
+func startBlobCluster(t testing.TB, ctx context.Context, groups int, dirs []string) (*clustertest.Cluster, *client.Node) {
+	t.Helper()
+	c, err := clustertest.Start(clustertest.Options{Nodes: len(dirs), Groups: groups,
+		Backend: func(i int) (backend.Backend, error) {
+			return blob.Open(dirs[i], blob.Options{Sync: blob.SyncNone})
+		}})
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	require.NoError(t, c.WaitConverged(ctx))
+	n, err := c.Client(ctx, client.Config{WaitTimeout: 10 * time.Second})
+	require.NoError(t, err)
+	t.Cleanup(func() { n.Close() })
+	return c, n
 }

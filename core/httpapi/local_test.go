@@ -10,18 +10,14 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/elliptics/elliptics/core/backend"
 	"github.com/elliptics/elliptics/core/backend/backendtest"
-	"github.com/elliptics/elliptics/core/backend/blob"
 	"github.com/elliptics/elliptics/core/client"
 	"github.com/elliptics/elliptics/core/httpapi"
 	"github.com/elliptics/elliptics/core/id"
 	"github.com/elliptics/elliptics/core/proto"
-	"github.com/elliptics/elliptics/core/server/clustertest"
 )
 
 // countingLocal counts the reads its node served.
@@ -45,16 +41,7 @@ func (c *countingLocal) ReadLocal(ctx context.Context, oid id.ID, g uint32, a pr
 func TestLocalReads(t *testing.T) {
 	ctx := context.Background()
 	dirs := []string{t.TempDir(), t.TempDir()}
-	c, err := clustertest.Start(clustertest.Options{Nodes: 2, Groups: 1,
-		Backend: func(i int) (backend.Backend, error) {
-			return blob.Open(dirs[i], blob.Options{Sync: blob.SyncNone})
-		}})
-	require.NoError(t, err)
-	t.Cleanup(c.Close)
-	require.NoError(t, c.WaitConverged(ctx))
-	n, err := c.Client(ctx, client.Config{WaitTimeout: 10 * time.Second})
-	require.NoError(t, err)
-	t.Cleanup(func() { n.Close() })
+	c, n := startBlobCluster(t, ctx, 1, dirs)
 	local := &countingLocal{LocalReader: c.Nodes[0]}
 	// Chunks of 4 KiB: a 10 KiB object is three reads.
 	srv := httptest.NewServer(httpapi.New(client.NewSession(n), httpapi.Options{Chunk: 4096, Local: local}))
