@@ -34,6 +34,17 @@ func TestRequestContext(t *testing.T) {
 	}
 	require.Nil(t, r.timer, "no timer once the deadline has passed")
 
+	// Done first called after the deadline (nothing noticed it before):
+	// a closed channel, closed once.
+	var late reqCtx
+	late.init(parent, time.Now().Add(-time.Millisecond))
+	select {
+	case <-late.Done():
+	default:
+		t.Fatal("Done of a request past its deadline is open")
+	}
+	require.ErrorIs(t, late.Err(), context.DeadlineExceeded)
+
 	// Done arms a timer that closes it at the deadline.
 	var r2 reqCtx
 	r2.init(parent, time.Now().Add(30*time.Millisecond))

@@ -36,10 +36,10 @@ func (r *reqCtx) Done() <-chan struct{} {
 	if r.done != nil {
 		return r.done
 	}
-	r.done = make(chan struct{})
 	if r.err == nil {
-		r.checkLocked()
+		r.checkLocked() // before done exists, or ending now would close it
 	}
+	r.done = make(chan struct{})
 	if r.err != nil {
 		close(r.done)
 		return r.done
