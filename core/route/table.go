@@ -91,30 +91,26 @@ func checkAddr(a string) error {
 
 // Table is an immutable snapshot of the route table: every backend of every
 // known node with its group and ring points. It is safe for concurrent use;
-// changes build a new Table (WithBackends, WithoutAddr).
+// changes build a new Table (Update, WithBackends, WithoutAddr).
 //
 // Backend values returned by a Table share their Points slice with it:
 // callers must not modify them.
 type Table struct {
 	version  uint64
 	backends []Backend // sorted by Addr, then ID; points sorted
-	rings    []ring    // one per group, sorted by group
-	npoints  int
+	// Rings name backends by slot, not by position in backends: a node
+	// joining shifts the positions of every node after it, and the rings
+	// would have to be rewritten to follow. slots[i] is the slot of
+	// backends[i]; index[s] the position of slot s (-1: free).
+	slots   []int32
+	index   []int32
+	rings   []ring // one per group, sorted by group
+	npoints int
 }
 
-// ring is the index of one group: all its points in ascending order, each as
-// the top 64 bits (for a fast, cache-friendly binary search) and a reference
-// to the full point in its backend (to break ties between equal prefixes).
-// 16 bytes per point besides the point itself.
-type ring struct {
-	group  uint32
-	prefix []uint64
-	refs   []ref
-}
+func (t *Table) backendOf(r ref) *Backend { return &t.backends[t.index[r.s]] }
 
-type ref struct{ b, p int32 } // backends[b].Points[p]
-
-func (t *Table) point(r ref) *id.ID { return &t.backends[r.b].Points[r.p] }
+func (t *Table) point(r ref) *id.ID { return &t.backendOf(r).Points[r.p] }
 
 // New builds a table of the given backends. It checks every backend (see
 // Backend: a valid host:port address of at most MaxAddrLen bytes, group > 0,
@@ -155,9 +151,10 @@ func NewShared(backends []Backend) (*Table, error) {
 // build makes a table of normalized backends; it takes ownership of bs.
 func build(version uint64, bs []Backend) (*Table, error) {
 	slices.SortFunc(bs, compareBackends)
-	t := &Table{version: version, backends: bs}
+	t := &Table{version: version, backends: bs, slots: make([]int32, len(bs)), index: make([]int32, len(bs))}
 	count := map[uint32]int{}
 	for i, b := range bs {
+		t.slots[i], t.index[i] = int32(i), int32(i)
 		if i > 0 && compareBackends(b, bs[i-1]) == 0 {
 			return nil, invalidf("backend %s listed twice (groups %d and %d)", b.Name(), bs[i-1].Group, b.Group)
 		}
@@ -171,9 +168,8 @@ func build(version uint64, bs []Backend) (*Table, error) {
 	slices.Sort(groups)
 	t.rings = make([]ring, len(groups))
 
-	var es []entry
 	for gi, g := range groups {
-		es = slices.Grow(es[:0], count[g])
+		es := make([]entry, 0, count[g])
 		for bi, b := range bs {
 			if b.Group != g {
 				continue
@@ -183,22 +179,13 @@ func build(version uint64, bs []Backend) (*Table, error) {
 			}
 		}
 		sortEntries(t, es)
-		r := ring{group: g, prefix: make([]uint64, len(es)), refs: make([]ref, len(es))}
-		for i, e := range es {
-			r.prefix[i], r.refs[i] = e.prefix, e.ref
-		}
+		r := newRing(g, es)
 		if err := t.checkRing(&r); err != nil {
 			return nil, err
 		}
 		t.rings[gi] = r
 	}
 	return t, nil
-}
-
-// entry is a point of a ring while the ring is being built.
-type entry struct {
-	prefix uint64
-	ref
 }
 
 func (t *Table) compareEntries(x, y entry) int {
@@ -210,60 +197,21 @@ func (t *Table) compareEntries(x, y entry) int {
 
 // checkRing reports two equal points in the sorted ring r as a conflict.
 func (t *Table) checkRing(r *ring) error {
-	for i := 1; i < len(r.refs); i++ {
-		if r.prefix[i] != r.prefix[i-1] || *t.point(r.refs[i]) != *t.point(r.refs[i-1]) {
+	var prev entry
+	for i, e := range r.all() {
+		if i == 0 || e.prefix != prev.prefix || *t.point(e.ref) != *t.point(prev.ref) {
+			prev = e
 			continue
 		}
 		// Points are distinct within a backend, so these are two
 		// backends; name them in table order.
-		x, y := r.refs[i-1].b, r.refs[i].b
+		x, y := t.index[prev.s], t.index[e.s]
 		if x > y {
 			x, y = y, x
 		}
-		return &ConflictError{Group: r.group, Point: *t.point(r.refs[i]), A: t.backends[x], B: t.backends[y]}
+		return &ConflictError{Group: r.group, Point: *t.point(e.ref), A: t.backends[x], B: t.backends[y]}
 	}
 	return nil
-}
-
-// replace returns a table of version t.version+1 whose backends are
-// t.backends[:lo], then nbs (normalized, sorted, one address), then
-// t.backends[hi:]. It reuses the order of t's rings: the points of the
-// removed backends are dropped and those of nbs merged in, in O(n + m log m)
-// for n points in the table and m new ones.
-func (t *Table) replace(lo, hi int, nbs []Backend) (*Table, error) {
-	for i := 1; i < len(nbs); i++ {
-		if nbs[i].ID == nbs[i-1].ID {
-			return nil, invalidf("backend %s listed twice (groups %d and %d)", nbs[i].Name(), nbs[i-1].Group, nbs[i].Group)
-		}
-	}
-	all := make([]Backend, 0, len(t.backends)-(hi-lo)+len(nbs))
-	all = append(all, t.backends[:lo]...)
-	all = append(all, nbs...)
-	all = append(all, t.backends[hi:]...)
-	nt := &Table{version: t.version + 1, backends: all}
-	delta := int32(len(nbs) - (hi - lo))
-
-	fresh := map[uint32][]entry{}
-	for k, b := range nbs {
-		for pi := range b.Points {
-			fresh[b.Group] = append(fresh[b.Group], entry{binary.BigEndian.Uint64(b.Points[pi][:8]), ref{int32(lo + k), int32(pi)}})
-		}
-	}
-	remap := make([]int32, len(t.backends))
-	for i := range remap {
-		switch {
-		case i < lo:
-			remap[i] = int32(i)
-		case i < hi:
-			remap[i] = -1 // replaced
-		default:
-			remap[i] = int32(i) + delta
-		}
-	}
-	if err := t.mergeRings(nt, remap, fresh); err != nil {
-		return nil, err
-	}
-	return nt, nil
 }
 
 // Version returns the table's version: 0 for New and DecodeTable's stored
@@ -298,44 +246,22 @@ func (t *Table) ring(group uint32) *ring {
 // point <= key, or the largest point of all when key is below the smallest.
 func (t *Table) ownerIndex(r *ring, key *id.ID) int {
 	kp := binary.BigEndian.Uint64(key[:8])
-	hi := upperBound(r.prefix, kp) // first point whose prefix is > the key's
-	if hi > 0 && r.prefix[hi-1] == kp {
+	hi := r.upper(kp) // first point whose prefix is > the key's
+	if hi > 0 && r.at(hi-1).prefix == kp {
 		// Points sharing the key's 64-bit prefix (rare): find the first
 		// point > key among them by the remaining bytes.
 		lo := 0
 		if kp > 0 {
-			lo = upperBound(r.prefix[:hi], kp-1)
+			lo = r.upper(kp - 1)
 		}
 		hi = lo + sort.Search(hi-lo, func(i int) bool {
-			return bytes.Compare(t.point(r.refs[lo+i])[8:], key[8:]) > 0
+			return bytes.Compare(t.point(r.at(lo+i).ref)[8:], key[8:]) > 0
 		})
 	}
 	if hi == 0 {
-		return len(r.prefix) - 1 // wrap around
+		return r.n - 1 // wrap around
 	}
 	return hi - 1
-}
-
-// upperBound returns the index of the first element of the sorted p that is
-// greater than v (len(p) if none). The loop has no data-dependent branch
-// (the compiler turns the if into a conditional move), which matters on
-// large rings where the comparisons are unpredictable.
-func upperBound(p []uint64, v uint64) int {
-	if len(p) == 0 {
-		return 0
-	}
-	base, n := 0, len(p)
-	for n > 1 {
-		half := n >> 1
-		if p[base+half] <= v {
-			base += half
-		}
-		n -= half
-	}
-	if p[base] <= v {
-		return base + 1
-	}
-	return base
 }
 
 // Owner returns the backend that owns key in group, and false if the table
@@ -346,7 +272,24 @@ func (t *Table) Owner(key id.ID, group uint32) (Backend, bool) {
 	if r == nil {
 		return Backend{}, false
 	}
-	return t.backends[r.refs[t.ownerIndex(r, &key)].b], true
+	return *t.backendOf(t.owner(r, &key)), true
+}
+
+// owner is ownerIndex for when only the point is wanted: it takes the
+// chunk and the place in it from one search each, where at would search
+// the chunk again.
+func (t *Table) owner(r *ring, key *id.ID) ref {
+	kp := binary.BigEndian.Uint64(key[:8])
+	c := upperBound(r.heads, kp) - 1
+	if c < 0 {
+		last := r.chunks[len(r.chunks)-1]
+		return last[len(last)-1].ref // below the smallest point: wrap around
+	}
+	ch := r.chunks[c]
+	if j := upperBoundEntries(ch, kp); ch[j-1].prefix != kp {
+		return ch[j-1].ref
+	}
+	return r.at(t.ownerIndex(r, key)).ref // points sharing the key's prefix
 }
 
 // OwnerExcluding returns the backend that would own key in group if the
@@ -360,12 +303,12 @@ func (t *Table) OwnerExcluding(key id.ID, group uint32, addr string, backendID i
 		return Backend{}, false
 	}
 	i := t.ownerIndex(r, &key)
-	for range len(r.refs) {
-		if b := &t.backends[r.refs[i].b]; b.Addr != addr || b.ID != backendID {
+	for range r.n {
+		if b := t.backendOf(r.at(i).ref); b.Addr != addr || b.ID != backendID {
 			return *b, true
 		}
 		if i--; i < 0 {
-			i = len(r.refs) - 1 // wrap around
+			i = r.n - 1 // wrap around
 		}
 	}
 	return Backend{}, false
@@ -457,7 +400,7 @@ func (t *Table) Ranges(addr string) []Range {
 	if lo == hi {
 		return nil
 	}
-	mine := func(r ref) bool { return int(r.b) >= lo && int(r.b) < hi }
+	mine := func(r ref) bool { i := int(t.index[r.s]); return i >= lo && i < hi }
 	var out []Range
 	// The node's own points are found by search, O(k log n) for k of its
 	// points among n, not by a walk of every ring: every node computes its
@@ -478,7 +421,6 @@ func (t *Table) Ranges(addr string) []Range {
 			continue
 		}
 		slices.Sort(idx)
-		n := len(r.refs)
 		first := len(out)
 		add := func(b int32, start, end id.ID) {
 			if len(out) > first {
@@ -490,16 +432,16 @@ func (t *Table) Ranges(addr string) []Range {
 			}
 			out = append(out, Range{Group: r.group, Backend: b, Start: start, End: end})
 		}
-		if p0 := *t.point(r.refs[0]); p0 != id.Zero && mine(r.refs[n-1]) {
-			add(t.backends[r.refs[n-1].b].ID, id.Zero, p0.Prev())
+		if p0, last := *t.point(r.at(0).ref), r.at(r.n-1).ref; p0 != id.Zero && mine(last) {
+			add(t.backendOf(last).ID, id.Zero, p0.Prev())
 		}
 		for _, i := range idx {
-			rf := r.refs[i]
+			rf := r.at(i).ref
 			end := id.Max
-			if i+1 < n {
-				end = t.point(r.refs[i+1]).Prev()
+			if i+1 < r.n {
+				end = t.point(r.at(i+1).ref).Prev()
 			}
-			add(t.backends[rf.b].ID, *t.point(rf), end)
+			add(t.backendOf(rf).ID, *t.point(rf), end)
 		}
 	}
 	return out
@@ -520,8 +462,8 @@ func (t *Table) Split(start, end id.ID, group uint32) []Part {
 	if r == nil || comparePoints(end, start) < 0 {
 		return nil
 	}
-	n := len(r.refs)
-	first := *t.point(r.refs[0])
+	n := r.n
+	first := *t.point(r.at(0).ref)
 	i := t.ownerIndex(r, &start)
 	var out []Part
 	for cur := start; ; {
@@ -533,13 +475,13 @@ func (t *Table) Split(start, end id.ID, group uint32) []Part {
 		case comparePoints(cur, first) < 0:
 			arcEnd = first.Prev()
 		case i+1 < n:
-			arcEnd, nexti = t.point(r.refs[i+1]).Prev(), i+1
+			arcEnd, nexti = t.point(r.at(i+1).ref).Prev(), i+1
 		}
 		hi := arcEnd
 		if comparePoints(end, hi) < 0 {
 			hi = end
 		}
-		b := t.backends[r.refs[i].b]
+		b := *t.backendOf(r.at(i).ref)
 		if k := len(out) - 1; k >= 0 && out[k].Owner.Addr == b.Addr && out[k].Owner.ID == b.ID {
 			out[k].End = hi
 		} else {
@@ -567,20 +509,41 @@ func (t *Table) Share(addr string, backendID int32, group uint32) float64 {
 	if r == nil || !ok || t.backends[i].Group != group {
 		return 0
 	}
-	sum, x, y := new(big.Int), new(big.Int), new(big.Int)
-	n := len(r.refs)
-	for j, rf := range r.refs {
-		if int(rf.b) != i {
-			continue
-		}
-		x.SetBytes(t.point(rf)[:])
-		if j+1 < n {
-			y.SetBytes(t.point(r.refs[j+1])[:])
-		} else {
-			y.SetBytes(t.point(r.refs[0])[:])
+	return shareOf(t.arcs(r)[t.slots[i]])
+}
+
+// arcs sums the lengths of the arcs of r owned by each backend, by slot.
+func (t *Table) arcs(r *ring) map[int32]*big.Int {
+	sums := map[int32]*big.Int{}
+	var prev entry
+	x, y := new(big.Int), new(big.Int)
+	add := func(owner entry, next *id.ID, wrapped bool) {
+		x.SetBytes(t.point(owner.ref)[:])
+		y.SetBytes(next[:])
+		if wrapped {
 			y.Add(y, ringSize)
 		}
+		sum := sums[owner.s]
+		if sum == nil {
+			sum = new(big.Int)
+			sums[owner.s] = sum
+		}
 		sum.Add(sum, y.Sub(y, x))
+	}
+	for i, e := range r.all() {
+		if i > 0 {
+			add(prev, t.point(e.ref), false)
+		}
+		prev = e
+	}
+	add(prev, t.point(r.at(0).ref), true)
+	return sums
+}
+
+// shareOf divides an arc length by the ring's size (0 for nil).
+func shareOf(sum *big.Int) float64 {
+	if sum == nil {
+		return 0
 	}
 	f := new(big.Float).SetInt(sum)
 	f.SetMantExp(f, -8*id.Size)
@@ -598,36 +561,12 @@ func (t *Table) Shares(group uint32) []float64 {
 	if r == nil {
 		return nil
 	}
-	sums := map[int32]*big.Int{}
-	x, y := new(big.Int), new(big.Int)
-	n := len(r.refs)
-	for j, rf := range r.refs {
-		x.SetBytes(t.point(rf)[:])
-		if j+1 < n {
-			y.SetBytes(t.point(r.refs[j+1])[:])
-		} else {
-			y.SetBytes(t.point(r.refs[0])[:])
-			y.Add(y, ringSize)
-		}
-		sum := sums[rf.b]
-		if sum == nil {
-			sum = new(big.Int)
-			sums[rf.b] = sum
-		}
-		sum.Add(sum, y.Sub(y, x))
-	}
+	sums := t.arcs(r)
 	var out []float64
 	for i := range t.backends {
-		if t.backends[i].Group != group {
-			continue
+		if t.backends[i].Group == group {
+			out = append(out, shareOf(sums[t.slots[i]]))
 		}
-		v := 0.0
-		if sum := sums[int32(i)]; sum != nil {
-			f := new(big.Float).SetInt(sum)
-			f.SetMantExp(f, -8*id.Size)
-			v, _ = f.Float64()
-		}
-		out = append(out, v)
 	}
 	return out
 }
@@ -638,39 +577,22 @@ func (t *Table) Shares(group uint32) []float64 {
 // error. The new table's version is one higher; if nothing changes, t
 // itself is returned. t is never modified.
 func (t *Table) WithBackends(addr string, bs []Backend) (*Table, error) {
-	if err := checkAddr(addr); err != nil {
-		return nil, err
-	}
 	nbs := make([]Backend, len(bs))
 	for i, b := range bs {
-		if b.Addr == "" {
-			b.Addr = addr
-		} else if b.Addr != addr {
-			return nil, invalidf("backend %s announced for address %s", b.Name(), addr)
-		}
-		nb, err := normalize(b, true)
-		if err != nil {
-			return nil, err
-		}
-		nbs[i] = nb
+		b.Points = slices.Clone(b.Points) // Update keeps them
+		nbs[i] = b
 	}
-	slices.SortFunc(nbs, compareBackends)
-	lo, hi := t.addrSpan(addr)
-	if slices.EqualFunc(t.backends[lo:hi], nbs, Backend.equal) {
-		return t, nil
-	}
-	return t.replace(lo, hi, nbs)
+	return t.Update(map[string][]Backend{addr: nbs})
 }
 
 // WithoutAddr returns a table without the backends of the node at addr (a
 // node dropped), with a version one higher; if the table has no such node,
 // t itself is returned.
 func (t *Table) WithoutAddr(addr string) *Table {
-	lo, hi := t.addrSpan(addr)
-	if lo == hi {
+	if lo, hi := t.addrSpan(addr); lo == hi {
 		return t
 	}
-	nt, err := t.replace(lo, hi, nil)
+	nt, err := t.Update(map[string][]Backend{addr: nil})
 	if err != nil { // removing backends cannot create a conflict
 		panic("route: rebuilding a valid table without " + addr + ": " + err.Error())
 	}

@@ -1,6 +1,7 @@
 package route
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -82,6 +83,21 @@ func TestUpdateConflict(t *testing.T) {
 	b := []Backend{{Addr: "b:1", Group: 1, Points: a[0].Points[:1]}}
 	if _, err := tb.Update(map[string][]Backend{"b:1": b}); err == nil {
 		t.Fatal("a shared point was accepted")
+	}
+	// Two nodes joining at once with the same point, in a table of many
+	// chunks.
+	var bs []Backend
+	for i := range 300 {
+		bs = append(bs, randomNode(t, fmt.Sprintf("n%d:1", i), 1)...)
+	}
+	if tb, err = NewShared(bs); err != nil {
+		t.Fatal(err)
+	}
+	c := randomNode(t, "c:1", 1)
+	d := randomNode(t, "d:1", 1)
+	d[0].Points = append(d[0].Points[1:], c[0].Points[0])
+	if _, err := tb.Update(map[string][]Backend{"c:1": c, "d:1": d}); !errors.Is(err, ErrConflict) {
+		t.Fatalf("two joiners sharing a point: %v, want a conflict", err)
 	}
 }
 
