@@ -255,7 +255,7 @@ func (t *Table) ownerIndex(r *ring, key *id.ID) int {
 			lo = r.upper(kp - 1)
 		}
 		hi = lo + sort.Search(hi-lo, func(i int) bool {
-			return bytes.Compare(t.point(r.at(lo+i).ref)[8:], key[8:]) > 0
+			return bytes.Compare(t.point(r.at(lo + i).ref)[8:], key[8:]) > 0
 		})
 	}
 	if hi == 0 {
@@ -439,7 +439,7 @@ func (t *Table) Ranges(addr string) []Range {
 			rf := r.at(i).ref
 			end := id.Max
 			if i+1 < r.n {
-				end = t.point(r.at(i+1).ref).Prev()
+				end = t.point(r.at(i + 1).ref).Prev()
 			}
 			add(t.backendOf(rf).ID, *t.point(rf), end)
 		}

@@ -269,6 +269,7 @@ func (nt *Table) resortRing(old *ring, add []entry) (ring, error) {
 	r := newRing(old.group, es)
 	return r, nt.checkRing(&r)
 }
+
 // sortEntries sorts ring entries by point: by their 64-bit prefixes, then
 // runs of equal prefixes (as good as never, for random points) by the full
 // point. Comparing prefixes in a closure halves the time of sorting with
