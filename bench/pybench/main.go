@@ -9,8 +9,10 @@
 // the elliptics package installed (`python3 -m pip install
 // --no-build-isolation .`); each measurement is a fresh Python process that
 // warms up before it measures. Go and Python take turns for every workload,
-// -rounds times, and the best round of each side is reported, so that other
-// activity on the machine touches both alike.
+// -rounds times. The verdict is the median of the rounds' ratios: each
+// ratio compares two runs a few seconds apart, which other activity on the
+// machine touches alike, where the best round of each side may come from
+// different minutes. The best rates are reported too.
 package main
 
 import (
@@ -22,6 +24,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -94,6 +97,7 @@ func run(ctx context.Context, o options) error {
 		name, target string
 		target0      float64
 		best         [2]measurement // Go, Python
+		ratios       []float64      // Python / Go, per round
 	}
 	rows := []*row{
 		{name: "write-single", target: "≥ 0.5", target0: 0.5},
@@ -117,6 +121,7 @@ func run(ctx context.Context, o options) error {
 				return fmt.Errorf("python %s: %w", w.name, err)
 			}
 			fmt.Fprintf(os.Stderr, "round %d %-13s go %9.0f ops/s  python %9.0f ops/s  ratio %.2f\n", r, w.name, g.rate(), p.rate(), p.rate()/g.rate())
+			w.ratios = append(w.ratios, p.rate()/g.rate())
 			if g.rate() > w.best[0].rate() || w.best[0].ops == 0 {
 				w.best[0] = g
 			}
@@ -128,18 +133,22 @@ func run(ctx context.Context, o options) error {
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "Machine: %s\n\n", bench.Machine())
-	fmt.Fprintf(&b, "Node: ellipticsd (%s), one mem backend of group 1; 1 KiB values, %d keys; bulk calls of %d keys; async: %d calls in flight. Best of %d rounds of %v per side.\n\n", bin, o.n, o.bulk, o.conc, o.rounds, o.duration)
-	b.WriteString("| workload | Go client ops/s | Python ops/s | Python / Go | target |\n|---|---:|---:|---:|---|\n")
+	fmt.Fprintf(&b, "Node: ellipticsd (%s), one mem backend of group 1; 1 KiB values, %d keys; bulk calls of %d keys; async: %d calls in flight. %d rounds of %v per side, taking turns; the verdict is on the median of the rounds' ratios.\n\n", bin, o.n, o.bulk, o.conc, o.rounds, o.duration)
+	b.WriteString("| workload | Go client ops/s (best round) | Python ops/s (best round) | Python / Go per round | median | target |\n|---|---:|---:|---|---:|---|\n")
 	for _, w := range rows {
-		if w.best[0].ops == 0 {
+		if len(w.ratios) == 0 {
 			continue
 		}
-		ratio := w.best[1].rate() / w.best[0].rate()
+		per := make([]string, len(w.ratios))
+		for i, r := range w.ratios {
+			per[i] = fmt.Sprintf("%.2f", r)
+		}
+		ratio := median(w.ratios)
 		verdict := ""
 		if w.target0 > 0 {
 			verdict = w.target + map[bool]string{true: " met", false: " missed"}[ratio >= w.target0]
 		}
-		fmt.Fprintf(&b, "| %s | %.0f | %.0f | %.2f | %s |\n", w.name, w.best[0].rate(), w.best[1].rate(), ratio, verdict)
+		fmt.Fprintf(&b, "| %s | %.0f | %.0f | %s | %.2f | %s |\n", w.name, w.best[0].rate(), w.best[1].rate(), strings.Join(per, ", "), ratio, verdict)
 	}
 	fmt.Print(b.String())
 	if o.out != "" {
@@ -149,6 +158,16 @@ func run(ctx context.Context, o options) error {
 		return os.WriteFile(filepath.Join(o.out, "pybench.md"), []byte(b.String()), 0o644)
 	}
 	return nil
+}
+
+// median returns the middle value of xs (the mean of the two middle ones
+// for an even count).
+func median(xs []float64) float64 {
+	s := slices.Sorted(slices.Values(xs))
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // goSide runs one workload through the Go client the way pybench.py runs it
