@@ -37,13 +37,22 @@ type emitter struct {
 	// all in one block (bulk calls; one goroutine emits at a time).
 	batch bool
 	pend  []pending
+	want  int // entries batchOf expects: sizes the first data block
+
+	// data is the C block the pending entries' data is copied into as they
+	// arrive (dataLen of dataCap bytes used), so that flush, which runs after
+	// the last reply and before the caller can wake, copies no data.
+	data             unsafe.Pointer
+	dataLen, dataCap int
 }
 
-// pending is an entry held for flush.
+// pending is an entry held for flush; its data is in the emitter's data
+// block (e.Data is nil), size bytes after the previous entry's.
 type pending struct {
 	e         client.Entry
 	keyIndex  uint64
 	backendID int32
+	size      int
 }
 
 func (em *emitter) emit(e *client.Entry, keyIndex uint64) {
@@ -53,7 +62,13 @@ func (em *emitter) emit(e *client.Entry, keyIndex uint64) {
 // emitExt is emit with the entry's extension fields besides the expiry.
 func (em *emitter) emitExt(e *client.Entry, keyIndex uint64, x *extra) {
 	if em.batch && x == nil {
-		em.pend = append(em.pend, pending{e: *e, keyIndex: keyIndex, backendID: em.backendID(e)})
+		p := pending{e: *e, keyIndex: keyIndex, backendID: em.backendID(e), size: len(e.Data)}
+		if !em.stage(e.Data) {
+			em.nomem.Store(true)
+			return
+		}
+		p.e.Data = nil
+		em.pend = append(em.pend, p)
 		return
 	}
 	p := newEntry(e, keyIndex, em.backendID(e), x)
@@ -65,21 +80,52 @@ func (em *emitter) emitExt(e *client.Entry, keyIndex uint64, x *extra) {
 }
 
 // flush writes the pending entries into one C block (see newSlab) and adds
-// them to the operation with one lock and one wake-up.
+// them to the operation with one lock and one wake-up. The pending slice is
+// kept for recycle, which the caller runs once the operation is complete,
+// so that its clearing is not between the last reply and the wake-up.
 func (em *emitter) flush() {
 	if len(em.pend) == 0 {
 		return
 	}
-	slab, ps := newSlab(em.pend)
-	clear(em.pend) // no references to the entries' data from the pool
-	p := em.pend[:0]
-	pendPool.Put(&p)
-	em.pend = nil
+	data := em.data
+	slab, ps := newSlab(em.pend, data)
+	em.data, em.dataLen, em.dataCap = nil, 0, 0
 	if slab == nil {
+		C.free(data)
 		em.nomem.Store(true)
 		return
 	}
-	em.o.addSlab(slab, ps)
+	em.o.addSlab(ps, slab, data)
+}
+
+// recycle returns the pending slice of a flushed batch to the pool.
+func (em *emitter) recycle() {
+	if em.pend == nil {
+		return
+	}
+	clear(em.pend) // no references to the entries' strings and errors from the pool
+	p := em.pend[:0]
+	pendPool.Put(&p)
+	em.pend = nil
+}
+
+// stage appends b to the data block, which grows to hold the entries still
+// expected at b's size; false when out of memory.
+func (em *emitter) stage(b []byte) bool {
+	if len(b) == 0 {
+		return true
+	}
+	if need := em.dataLen + len(b); need > em.dataCap {
+		c := max(need, 2*em.dataCap, em.dataLen+len(b)*max(em.want-len(em.pend), 1))
+		p := C.realloc(em.data, C.size_t(c))
+		if p == nil {
+			return false
+		}
+		em.data, em.dataCap = p, c
+	}
+	copy(unsafe.Slice((*byte)(em.data), em.dataCap)[em.dataLen:], b)
+	em.dataLen += len(b)
+	return true
 }
 
 // pendPool keeps the pending entries of finished bulk calls for the next
@@ -90,7 +136,7 @@ var pendPool = sync.Pool{New: func() any { return new([]pending) }}
 // batchOf starts batching em's entries in a pooled slice of room for n.
 func (em *emitter) batchOf(n int) {
 	p := pendPool.Get().(*[]pending)
-	em.batch, em.pend = true, (*p)[:0]
+	em.batch, em.pend, em.want = true, (*p)[:0], n
 	if cap(em.pend) < n {
 		em.pend = make([]pending, 0, n)
 	}
@@ -197,13 +243,14 @@ func errorText(e *client.Entry) string {
 	return e.Status.String()
 }
 
-// newSlab copies es into one C block: first every ell_entry with its
+// newSlab copies es into one C block: every ell_entry with its
 // ell_entry_ext (n structs back to back, so entry i is at
 // block + i*(sizeof ell_entry + sizeof ell_entry_ext)), then the distinct
 // strings, each once (entries with the same address, or empty path, share
-// it), then the data of each entry in order. Returns the block and the
-// entries' addresses; nil when out of memory.
-func newSlab(es []pending) (unsafe.Pointer, []unsafe.Pointer) {
+// it). Their data stays in data, where the emitter staged it back to back
+// in entry order. Returns the block and the entries' addresses; nil when
+// out of memory.
+func newSlab(es []pending, data unsafe.Pointer) (unsafe.Pointer, []unsafe.Pointer) {
 	const stride = C.sizeof_ell_entry + C.sizeof_ell_entry_ext
 	// Each entry's four strings (address, error, path, column) as offsets
 	// in the block, each distinct string stored once. Entries mostly repeat
@@ -233,25 +280,17 @@ func newSlab(es []pending) (unsafe.Pointer, []unsafe.Pointer) {
 			soff[4*i+f] = intern(f, s)
 		}
 	}
-	dataOff := size
-	for i := range es {
-		size += len(es[i].e.Data)
-	}
-	// malloc, not calloc: the data, most of the block, is written over
-	// whole, and zeroing it showed as memset in a bulk read's profile. The
-	// structs and strings are zeroed here.
-	block := C.malloc(C.size_t(size))
+	block := C.calloc(1, C.size_t(size))
 	if block == nil {
 		return nil, nil
 	}
 	buf := unsafe.Slice((*byte)(block), size)
-	clear(buf[:dataOff])
 	for s, off := range offs {
 		copy(buf[off:], s) // the NUL after it is from the clear
 	}
 	str := func(off int) *C.char { return (*C.char)(unsafe.Pointer(&buf[off])) }
 	ps := make([]unsafe.Pointer, len(es))
-	off := dataOff
+	off := 0
 	for i := range es {
 		e := &es[i].e
 		p := unsafe.Add(block, i*stride)
@@ -263,9 +302,8 @@ func newSlab(es []pending) (unsafe.Pointer, []unsafe.Pointer) {
 		ext := (*C.ell_entry_ext)(unsafe.Add(p, C.sizeof_ell_entry))
 		sec, nsec := splitTime(e.Expire)
 		ext.expire_tsec, ext.expire_tnsec = C.uint64_t(sec), C.uint64_t(nsec)
-		if n := len(e.Data); n > 0 {
-			copy(buf[off:], e.Data)
-			ce.data = (*C.uint8_t)(unsafe.Pointer(&buf[off]))
+		if n := es[i].size; n > 0 {
+			ce.data = (*C.uint8_t)(unsafe.Add(data, off))
 			ce.data_size = C.uint64_t(n)
 			off += n
 		}
@@ -717,6 +755,7 @@ func startBulkRead(h C.ell_session_t, ks []client.Key, done *C.ell_ccompletion, 
 				e = fmt.Errorf("bulk read: no key found; %w", firstErr)
 			}
 			fin(e)
+			em.recycle()
 		})
 	})
 }
@@ -735,6 +774,7 @@ func startBulkWrite(h C.ell_session_t, ks []client.Key, bufs [][]byte, done *C.e
 			defer rescue(fin)
 			em.flush()
 			fin(e)
+			em.recycle()
 		})
 	})
 }

@@ -307,18 +307,27 @@ func (o *op) freeEntriesLocked() {
 	o.entries = nil
 }
 
-// addSlab appends the entries ps, which all lie in the block slab, with one
-// lock and one wake-up; slab is freed (with o.free) when the entries are.
-// False when the operation is done or released: slab is freed at once.
-func (o *op) addSlab(slab unsafe.Pointer, ps []unsafe.Pointer) bool {
+// addSlab appends the entries ps, which all lie in blocks (a slab and the
+// block of their data; nil ones are skipped), with one lock and one
+// wake-up; the blocks are freed (with o.free) when the entries are. False
+// when the operation is done or released: the blocks are freed at once.
+func (o *op) addSlab(ps []unsafe.Pointer, blocks ...unsafe.Pointer) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.released || o.done {
-		o.free(slab)
+		for _, b := range blocks {
+			if b != nil {
+				o.free(b)
+			}
+		}
 		return false
 	}
 	o.entries = append(o.entries, ps...)
-	o.slabs = append(o.slabs, slab)
+	for _, b := range blocks {
+		if b != nil {
+			o.slabs = append(o.slabs, b)
+		}
+	}
 	o.slabEntries = append(o.slabEntries, ps...)
 	o.wakeLocked()
 	return true

@@ -339,7 +339,7 @@ func TestOpSlab(t *testing.T) {
 	ps := []unsafe.Pointer{entryPtr(), entryPtr(), entryPtr()}
 	go func() {
 		time.Sleep(time.Millisecond)
-		o.addSlab(slab, ps)
+		o.addSlab(ps, slab, nil)
 		o.finish(0, "")
 	}()
 	for i := 0; i < 4; i++ { // next sees the slab's entries as they come
@@ -353,21 +353,42 @@ func TestOpSlab(t *testing.T) {
 	require.Equal(t, ps[2], o.entry(3))
 	o.release()
 	require.ElementsMatch(t, []unsafe.Pointer{single, slab}, freed, "the single entry and the slab, not the slab's entries")
-	require.False(t, o.addSlab(entryPtr(), nil))
+	require.False(t, o.addSlab(nil, entryPtr()))
 	require.Len(t, freed, 3, "a late slab is freed at once")
 }
 
-func TestNewSlab(t *testing.T) {
-	es := []pending{
-		{e: client.Entry{Address: "127.0.0.1:1025", Group: 1, Data: []byte("abc")}, keyIndex: 0},
-		{e: client.Entry{Address: "127.0.0.1:1025", Group: 1, Status: status.NotFound}, keyIndex: 1},
-		{e: client.Entry{Address: "127.0.0.1:1026", Group: 2, Data: []byte("de"), Path: "p"}, keyIndex: 2},
+func TestBatchEmitter(t *testing.T) {
+	// A batch's data is copied into one C block as entries arrive (growing
+	// past the expected count), and flush hands the op that block and the
+	// slab of structs, freed together with the entries.
+	var freed []unsafe.Pointer
+	o := newOp(func(p unsafe.Pointer) { freed = append(freed, p); freeEntry(p) }, nil)
+	em := &emitter{o: o}
+	em.batchOf(2)
+	// Group 0: no route table lookup, so no session is needed.
+	for _, e := range []client.Entry{
+		{Address: "127.0.0.1:1025", Data: []byte("abc")},
+		{Address: "127.0.0.1:1025", Status: status.NotFound},
+		{Address: "127.0.0.1:1026", Data: []byte("defgh"), Path: "p"},
+	} {
+		em.emit(&e, 0)
 	}
-	slab, ps := newSlab(es)
-	require.NotNil(t, slab)
-	defer freeEntry(slab)
-	require.Len(t, ps, 3)
-	require.Equal(t, slab, ps[0])
-	stride := uintptr(ps[1]) - uintptr(ps[0])
-	require.Equal(t, uintptr(ps[2])-uintptr(ps[1]), stride, "entries back to back")
+	require.False(t, em.nomem.Load())
+	require.Len(t, em.pend, 3)
+	for _, p := range em.pend {
+		require.Nil(t, p.e.Data, "pending entries hold no Go data")
+	}
+	require.Equal(t, "abcdefgh", string(unsafe.Slice((*byte)(em.data), em.dataLen)))
+	data := em.data
+	em.flush()
+	require.Nil(t, em.data)
+	em.recycle()
+	require.Nil(t, em.pend)
+	require.Equal(t, 3, o.count())
+	stride := uintptr(o.entry(1)) - uintptr(o.entry(0))
+	require.Equal(t, uintptr(o.entry(2))-uintptr(o.entry(1)), stride, "entries back to back")
+	slab := o.entry(0)
+	require.True(t, o.finish(0, ""))
+	o.release()
+	require.ElementsMatch(t, []unsafe.Pointer{slab, data}, freed, "the slab and the data block")
 }

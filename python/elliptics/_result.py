@@ -235,7 +235,8 @@ class ResultEntry(_Reply):
 def _from_slab(ents: Any, lo: int, hi: int) -> Optional[List[ResultEntry]]:
     """ResultEntry objects of entries lo..hi-1 of ents when the library wrote
     them in one block (bulk calls: capi/data.go newSlab): the structs back to
-    back, then their strings, then their data back to back; None otherwise
+    back, then their strings, and their data back to back (in a block of its
+    own); None otherwise
     (the caller converts them one by one).
 
     Each entry gets its data (copied straight from the block), status and

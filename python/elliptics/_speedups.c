@@ -68,10 +68,11 @@ static int put(PyObject *o, int i, PyObject *v) {
 
 /* The layout capi/data.go newSlab writes a bulk call's entries in (or the
  * tail of one): the structs (ell_entry + ell_entry_ext) back to back, then
- * their NUL-terminated strings, then their data back to back in entry order.
- * Returns the offset from ents[0] where the strings end and sets *data_off
- * to where the data begins; 0 when the entries are not laid out so. */
-static size_t slab_layout(const ell_entry *const *ents, size_t n, size_t *data_off) {
+ * their NUL-terminated strings; their data lies back to back in entry order
+ * (in a block of its own). Returns the offset from ents[0] where the strings
+ * end and sets *data to where the first entry's data begins (NULL when no
+ * entry has any); 0 when the entries are not laid out so. */
+static size_t slab_layout(const ell_entry *const *ents, size_t n, const char **data) {
     const size_t stride = sizeof(ell_entry) + sizeof(ell_entry_ext);
     const char *base, *sent, *head;
     if (!n || !ents[0])
@@ -90,28 +91,24 @@ static size_t slab_layout(const ell_entry *const *ents, size_t n, size_t *data_o
                 head = s[j] + strlen(s[j]) + 1;
         }
     }
-    size_t off = 0;
+    const char *next = NULL;
+    *data = NULL;
     for (size_t i = 0; i < n; i++) {
         const ell_entry *e = ents[i];
         if (e->data_size) {
             const char *d = (const char *)e->data;
-            if (!off) {
-                if (d < head)
-                    return 0;
-                off = *data_off = (size_t)(d - base);
-            } else if (d != base + off) {
+            if (!next)
+                *data = d;
+            else if (d != next)
                 return 0;
-            }
-            off += e->data_size;
+            next = d + e->data_size;
         }
     }
-    if (!off)
-        *data_off = (size_t)(head - base);
     return (size_t)(head - base);
 }
 
 /* slab_entries(ents, n, cache): entries ents[0..n) (an address of n
- * ell_entry pointers) as _SlabEntry objects when they lie in one block as
+ * ell_entry pointers) as _SlabEntry objects when they are laid out as
  * newSlab writes them, else None. Each gets data (a copy of its bytes),
  * status and key_index, its row and the block's context (head, base, cache):
  * head is a copy of the structs and strings, from which _result._fill fills
@@ -127,8 +124,9 @@ static PyObject *slab_entries(PyObject *self, PyObject *args) {
         return NULL;
     }
     const ell_entry *const *ents = (const ell_entry *const *)(uintptr_t)addr;
-    size_t data_off = 0, head_len;
-    if (n <= 0 || ents == NULL || !(head_len = slab_layout(ents, (size_t)n, &data_off)))
+    const char *data;
+    size_t head_len;
+    if (n <= 0 || ents == NULL || !(head_len = slab_layout(ents, (size_t)n, &data)))
         Py_RETURN_NONE;
     const char *base = (const char *)ents[0];
     const size_t stride = sizeof(ell_entry) + sizeof(ell_entry_ext);
@@ -139,7 +137,7 @@ static PyObject *slab_entries(PyObject *self, PyObject *args) {
         Py_XDECREF(ctx);
         return NULL;
     }
-    size_t off = data_off;
+    size_t off = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         const ell_entry *e = (const ell_entry *)(base + (size_t)i * stride);
         PyObject *r = slab_cls->tp_alloc(slab_cls, 0);
@@ -147,7 +145,7 @@ static PyObject *slab_entries(PyObject *self, PyObject *args) {
             goto fail;
         PyList_SET_ITEM(out, i, r);
         size_t len = (size_t)e->data_size;
-        if (put(r, SLOT_DATA, PyBytes_FromStringAndSize(len ? base + off : NULL, (Py_ssize_t)len)) ||
+        if (put(r, SLOT_DATA, PyBytes_FromStringAndSize(len ? data + off : NULL, (Py_ssize_t)len)) ||
             put(r, SLOT_STATUS, PyLong_FromLong(e->status)) ||
             put(r, SLOT_KEY_INDEX, PyLong_FromUnsignedLongLong(e->key_index)) ||
             put(r, SLOT_ROW, PyLong_FromSsize_t(i)) || put(r, SLOT_CTX, (Py_INCREF(ctx), ctx)))

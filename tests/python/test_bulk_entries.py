@@ -141,6 +141,14 @@ def test_slab_layout_checks():
     blk, ents = _slab(3, [0, 0, 0])
     assert [e.data for e in _result._from_slab(ents, 0, 3)] == [b""] * 3
 
+    # The data in a block of its own (as the library stages it), even below
+    # the structs: only its order counts.
+    blk, ents = _slab(3, [2, 0, 3])
+    data = ffi.new("char[]", b"xxyyy")
+    ffi.cast("ell_entry *", ents[0]).data = ffi.cast("uint8_t *", data)
+    ffi.cast("ell_entry *", ents[2]).data = ffi.cast("uint8_t *", data + 2)
+    assert [e.data for e in _result._from_slab(ents, 0, 3)] == [b"xx", b"", b"yyy"]
+
     blk, ents = _slab(3, [2, 2, 2])
     ents[1], ents[2] = ents[2], ents[1]  # structs out of order
     assert _result._from_slab(ents, 0, 3) is None
