@@ -582,7 +582,7 @@ class AsyncResult:
                     ents = ffi.new("const ell_entry *[]", n)
                 lib.ell_async_collect(h, 0, info, ents, n, sc.err)
             from_c = self._from_c
-            got = _from_slab(ents, have, n) if n - have > 1 and from_c is _DEFAULT_FROM_C else None
+            got = _from_slab(ents, have, n) if from_c is _DEFAULT_FROM_C else None
             if got is None:
                 got = [from_c(ents[i]) for i in range(have, n)]
             self._entries.extend(got)
