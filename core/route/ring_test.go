@@ -83,6 +83,21 @@ func bigEndianPrefix(p *id.ID) uint64 {
 	return v
 }
 
+// requireBuiltAlike checks that tab, made by updates, is the table New
+// builds of bs: same backends, same rings point by point, and sound.
+func requireBuiltAlike(t *testing.T, bs []Backend, tab *Table, step int) {
+	t.Helper()
+	want, err := New(bs)
+	require.NoError(t, err, "step %d", step)
+	checkRings(t, tab)
+	require.True(t, want.Equal(tab), "step %d", step)
+	require.Equal(t, ringPoints(want), ringPoints(tab), "step %d", step)
+	require.Equal(t, want.NumPoints(), tab.NumPoints(), "step %d", step)
+	if tab.Len() > 0 {
+		checkCoverage(t, tab)
+	}
+}
+
 // sharedChunks counts the chunks of b's rings that are a's own.
 func sharedChunks(a, b *Table) (shared, total int) {
 	mine := map[*entry]bool{}
@@ -151,14 +166,7 @@ func TestChunkedUpdates(t *testing.T) {
 		for _, bs := range nodes {
 			all = append(all, bs...)
 		}
-		want, err := New(all)
-		require.NoError(t, err, "step %d", step)
-		checkRings(t, next)
-		require.True(t, want.Equal(next), "step %d", step)
-		require.Equal(t, ringPoints(want), ringPoints(next), "step %d", step)
-		if next.Len() > 0 {
-			checkCoverage(t, next)
-		}
+		requireBuiltAlike(t, all, next, step)
 		tab = next
 		ties = step%100 > 70
 	}
