@@ -105,7 +105,7 @@ func TestWriteCASMultiGroupConverges(t *testing.T) {
 	// With the first group unreachable the next one decides.
 	kd := client.NewKey("cas-down")
 	diverge(t, s, kd, old, map[uint32]string{1: "a", 2: "b", 3: "c"})
-	require.NoError(t, srvs[1].Shutdown(ctx))
+	stopHoldingPort(t, srvs[1])
 	sum = id.Transform([]byte("b"))
 	res, err = s.WriteWith(ctx, kd, []byte("new"), client.WriteOptions{CAS: &sum})
 	require.NoError(t, err)
