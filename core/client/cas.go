@@ -98,8 +98,8 @@ func (s *Session) primarySum(ctx context.Context, k Key, e Entry, tried []Entry)
 // some of them hold the expected value, and lets two writers win in
 // different groups; so the primary, the first session group (in session
 // order) whose node takes the request, decides alone (a group without a
-// connection, or whose connection is lost or node shutting down, is
-// skipped; a timeout is not, since the write may still happen there). A refusal there (or any other
+// connection, or whose connection is lost or node shutting down, or that
+// no node has a route to, is skipped; a timeout is not, since the write may still happen there). A refusal there (or any other
 // failure of the write there) changes no group: the other groups' entries
 // say status.Canceled and the error is the primary's (status.ErrMismatch
 // for a refused CAS). After a success the other groups get the new value
@@ -144,9 +144,11 @@ func (s *Session) writeCASPrimary(ctx context.Context, k Key, data []byte, o Wri
 		if !setErr(e, err) {
 			setErr(e, decodeLookup(e, r.payload))
 		}
-		if (e.Status == status.ConnectionLost || e.Status == status.ShuttingDown) && ctx.Err() == nil {
-			// The node went away (a connection not yet known dead):
-			// as unreachable as a refused connection.
+		if (e.Status == status.ConnectionLost || e.Status == status.ShuttingDown || e.Status == status.NoRoute) && ctx.Err() == nil {
+			// The node went away (a connection not yet known dead), or
+			// the request went through another node (the owner's
+			// connection was just lost) that has no route to the group:
+			// nothing was written, as with a refused connection.
 			continue
 		}
 		prim = i
