@@ -73,7 +73,7 @@ class Scratch:
     returns, so one set per thread serves every call made on that thread;
     allocating them per call was a visible part of a small call's cost."""
 
-    __slots__ = ("err", "out", "key", "info", "ents", "cap")
+    __slots__ = ("err", "out", "key", "info", "ents", "cap", "addrs")
 
     def __init__(self) -> None:
         self.err = ffi.new("ell_error *")
@@ -82,6 +82,15 @@ class Scratch:
         self.info = ffi.new("ell_async_result *")
         self.cap = 16
         self.ents = ffi.new("const ell_entry *[]", self.cap)
+        self.addrs = (0, 0, 0, 0)
+        self.set_ents(self.ents, self.cap)
+
+    def set_ents(self, ents: Any, cap: int) -> None:
+        """Makes ents (room for cap entry pointers) the entry array, and
+        updates ``addrs``: (info, ents, cap, err) as integers, the arguments
+        of elliptics._speedups.collect."""
+        self.ents, self.cap = ents, cap
+        self.addrs = tuple(int(ffi.cast("uintptr_t", p)) for p in (self.info, ents, cap, self.err))
 
 
 _tls = threading.local()
