@@ -651,6 +651,7 @@ class AsyncResult:
         deadline = None if timeout is None else _time.monotonic() + timeout
         sc = _lib.scratch()
         info, ents, cap, err = sc.addrs
+        build = self._from_c is _DEFAULT_FROM_C  # else an iterator's entries: copied by _take
         try:
             while True:
                 slice_ms = _SLICE_MS
@@ -661,12 +662,12 @@ class AsyncResult:
                     slice_ms = max(1, min(slice_ms, int(left * 1000)))
                 # Wait, status and entries in one call into the library; a
                 # successful call's entries come back built (_speedups.collect).
-                got = _collect(h, slice_ms, info, ents, cap, err)
+                got = _collect(h, slice_ms, info, ents, cap, err, build)
                 if got.__class__ is list:
-                    if self._from_c is _DEFAULT_FROM_C and self._finish_with(got, sc):
+                    if self._finish_with(got, sc):
                         h = 0  # released by _finish_with
                         break
-                    got = None  # an iterator's result, or entries taken by iteration
+                    got = None  # entries taken by iteration already: _take copies the rest
                 if got is None:
                     self._finish(sc)
                     break

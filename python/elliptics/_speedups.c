@@ -10,7 +10,7 @@
  *   pack_names(keys)           -> (joined, lens) or None
  *   pack_values(values)        -> (joined, sizes) or None
  *   slab_entries(ents, n, ctx) -> [entry, ...] or None
- *   collect(h, ms, info, ents, cap, err) -> rc, [entry, ...] or None
+ *   collect(h, ms, info, ents, cap, err, build) -> rc, [entry, ...] or None
  *
  * setup(ResultEntry, _SlabEntry) must be called once first, and set_collect
  * before collect (elliptics._result).
@@ -183,16 +183,17 @@ static PyObject *set_collect(PyObject *self, PyObject *arg) {
     Py_RETURN_NONE;
 }
 
-/* collect(h, timeout_ms, info, ents, cap, err): ell_async_collect with the
- * GIL released (info, ents and err are addresses of the caller's buffers).
- * Returns its code when not ELL_OK; on completion with status ELL_OK and
- * 1..cap entries laid out as newSlab writes them, their _SlabEntry list (the
+/* collect(h, timeout_ms, info, ents, cap, err, build): ell_async_collect
+ * with the GIL released (info, ents and err are addresses of the caller's
+ * buffers). Returns its code when not ELL_OK; on completion, when build is
+ * true, with status ELL_OK and 1..cap entries laid out as newSlab writes
+ * them, their _SlabEntry list (the
  * get() of a single call: wait, status and entries in one call from Python,
  * where the cffi call and the copy were two and several lines of Python);
  * on any other completion None (the caller copies the result itself). */
 static PyObject *collect(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 6) {
-        PyErr_SetString(PyExc_TypeError, "collect: 6 arguments");
+    if (nargs != 7) {
+        PyErr_SetString(PyExc_TypeError, "collect: 7 arguments");
         return NULL;
     }
     if (collect_p == NULL || slab_cls == NULL) {
@@ -205,7 +206,8 @@ static PyObject *collect(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     void *ents_p = PyLong_AsVoidPtr(args[3]);
     Py_ssize_t cap = PyLong_AsSsize_t(args[4]);
     void *err_p = PyLong_AsVoidPtr(args[5]);
-    if (PyErr_Occurred())
+    int build = PyObject_IsTrue(args[6]);
+    if (build < 0 || PyErr_Occurred())
         return NULL;
     if (info_p == NULL || err_p == NULL || cap < 0 || (cap > 0 && ents_p == NULL)) {
         PyErr_SetString(PyExc_ValueError, "collect: NULL buffer");
@@ -219,7 +221,7 @@ static PyObject *collect(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     Py_END_ALLOW_THREADS
     if (rc != 0)
         return PyLong_FromLong(rc);
-    if (info->status != 0 || info->count == 0 || info->count > (size_t)cap)
+    if (!build || info->status != 0 || info->count == 0 || info->count > (size_t)cap)
         Py_RETURN_NONE;
     PyObject *cache = PyDict_New();
     if (cache == NULL)
@@ -327,7 +329,7 @@ static PyMethodDef methods[] = {
      "slab_entries(ents, n, cache): the entries of a bulk call's block, or None."},
     {"set_collect", set_collect, METH_O, "set_collect(addr): the address of the library's ell_async_collect."},
     {"collect", (PyCFunction)(void (*)(void))collect, METH_FASTCALL,
-     "collect(h, timeout_ms, info, ents, cap, err): wait and collect; rc, entries or None."},
+     "collect(h, timeout_ms, info, ents, cap, err, build): wait and collect; rc, entries or None."},
     {"pack_names", pack_names, METH_O, "pack_names(keys): (joined, lens) of non-empty str keys, or None."},
     {"pack_values", pack_values, METH_O, "pack_values(values): (joined, sizes) of bytes-like values, or None."},
     {NULL, NULL, 0, NULL},

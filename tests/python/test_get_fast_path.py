@@ -100,3 +100,12 @@ def test_close_while_another_thread_waits(fresh_cluster):
     assert r._handle == 0 and r.error().code == -125
     s.close()
     n.close()
+
+
+def test_collect_rejects_bad_arguments():
+    from elliptics import _speedups
+
+    with pytest.raises(TypeError):
+        _speedups.collect(1, 0, 1, 1, 1, 1)
+    with pytest.raises(ValueError):
+        _speedups.collect(1, 0, 0, 0, 0, 0, True)  # NULL out-buffers: never passed to the library
