@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any, Callable, List
+from typing import Any, Callable, List, Tuple
 
 from ._errors import ForkedProcessError, make_error
 
@@ -82,7 +82,7 @@ class Scratch:
         self.info = ffi.new("ell_async_result *")
         self.cap = 16
         self.ents = ffi.new("const ell_entry *[]", self.cap)
-        self.addrs = (0, 0, 0, 0)
+        self.addrs: Tuple[int, int, int, int] = (0, 0, 0, 0)
         self.set_ents(self.ents, self.cap)
 
     def set_ents(self, ents: Any, cap: int) -> None:
@@ -90,7 +90,12 @@ class Scratch:
         updates ``addrs``: (info, ents, cap, err) as integers, the arguments
         of elliptics._speedups.collect."""
         self.ents, self.cap = ents, cap
-        self.addrs = tuple(int(ffi.cast("uintptr_t", p)) for p in (self.info, ents, cap, self.err))
+        self.addrs = (_addr(self.info), _addr(ents), cap, _addr(self.err))
+
+
+def _addr(p: Any) -> int:
+    """The address of a cdata pointer or array as an int."""
+    return int(ffi.cast("uintptr_t", p))
 
 
 _tls = threading.local()
