@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any, Callable, List
+from typing import Any, Callable, List, Tuple
 
 from ._errors import ForkedProcessError, make_error
 
@@ -73,7 +73,7 @@ class Scratch:
     returns, so one set per thread serves every call made on that thread;
     allocating them per call was a visible part of a small call's cost."""
 
-    __slots__ = ("err", "out", "key", "info", "ents", "cap")
+    __slots__ = ("err", "out", "key", "info", "ents", "cap", "addrs")
 
     def __init__(self) -> None:
         self.err = ffi.new("ell_error *")
@@ -82,6 +82,20 @@ class Scratch:
         self.info = ffi.new("ell_async_result *")
         self.cap = 16
         self.ents = ffi.new("const ell_entry *[]", self.cap)
+        self.addrs: Tuple[int, int, int, int] = (0, 0, 0, 0)
+        self.set_ents(self.ents, self.cap)
+
+    def set_ents(self, ents: Any, cap: int) -> None:
+        """Makes ents (room for cap entry pointers) the entry array, and
+        updates ``addrs``: (info, ents, cap, err) as integers, the arguments
+        of elliptics._speedups.collect."""
+        self.ents, self.cap = ents, cap
+        self.addrs = (_addr(self.info), _addr(ents), cap, _addr(self.err))
+
+
+def _addr(p: Any) -> int:
+    """The address of a cdata pointer or array as an int."""
+    return int(ffi.cast("uintptr_t", p))
 
 
 _tls = threading.local()

@@ -305,6 +305,8 @@ for _name in ResultEntry.__slots__:
 del _name
 
 _speedups.setup(ResultEntry, _SlabEntry)
+_speedups.set_collect(int(ffi.cast("uintptr_t", ffi.addressof(lib, "ell_async_collect"))))
+_collect = _speedups.collect
 _get_row = ResultEntry.__dict__["_row"].__get__
 _del_row = ResultEntry.__dict__["_row"].__delete__
 _get_ctx = ResultEntry.__dict__["_ctx"].__get__
@@ -483,27 +485,35 @@ class AsyncResult:
     are copied (or by :meth:`close`, or when the object is collected).
     """
 
+    # The state of a result just started, as class attributes: a single call
+    # sets only what differs (every attribute set in __init__ was a visible
+    # part of its cost). Each is replaced on the instance when it changes.
+    _from_c: Any = _DEFAULT_FROM_C  # how entries are copied out (an iterator's differs)
+    _pin: Any = None  # kept alive until the handle is freed (a converter's state)
+    # The session (and so the node) stays alive while the call runs: a
+    # collected Node would close and cancel it.
+    _owner: Any = None
+    _busy = 0
+    _free_pending = False
+    _complete = False  # the library reported completion (not just closed here)
+    _done = False
+    _status = _OK
+    _elapsed_us = 0
+    _aio: Any = None  # the _LoopQueue its completion is posted to, if any
+    _future: Optional[asyncio.Future] = None
+
     def __init__(self, handle: int, policy: int, aio: Any = None, owner: Any = None, entry: Any = None) -> None:
         self._handle = int(handle)
-        # How entries are copied out: ResultEntry._from_c, or an iterator's.
-        self._from_c = entry or _DEFAULT_FROM_C
-        # Kept alive until the handle is freed (a converter's state).
-        self._pin: Any = None
-        # The session (and so the node) stays alive while the call runs: a
-        # collected Node would close and cancel it.
-        self._owner = owner
+        if entry is not None:
+            self._from_c = entry
+        if owner is not None:
+            self._owner = owner
+        if aio is not None:
+            self._aio = aio
         self._policy = int(policy)
         self._lock = threading.Lock()
-        self._busy = 0
-        self._free_pending = False
         self._entries: List[Any] = []  # ResultEntry, or IteratorResultEntry of iterators
-        self._complete = False  # the library reported completion (not just closed here)
-        self._done = False
-        self._status = _OK
-        self._elapsed_us = 0
         self._start_ns = _time.time_ns()  # start_time() makes the Time when asked
-        self._aio = aio  # the _LoopQueue its completion is posted to, if any
-        self._future: Optional[asyncio.Future] = None
 
     @classmethod
     def _failed(cls, code: int, message: str, policy: int) -> "AsyncResult":
@@ -575,8 +585,8 @@ class AsyncResult:
                 if n <= _SCRATCH_MAX:
                     # A bigger scratch array for this thread's next results
                     # too (a bulk call's 100 entries in the first collect).
-                    sc.cap = max(n, min(2 * sc.cap, _SCRATCH_MAX))
-                    sc.ents = ffi.new("const ell_entry *[]", sc.cap)
+                    cap = max(n, min(2 * sc.cap, _SCRATCH_MAX))
+                    sc.set_ents(ffi.new("const ell_entry *[]", cap), cap)
                     ents = sc.ents
                 else:
                     ents = ffi.new("const ell_entry *[]", n)
@@ -640,6 +650,8 @@ class AsyncResult:
             return self._done
         deadline = None if timeout is None else _time.monotonic() + timeout
         sc = _lib.scratch()
+        info, ents, cap, err = sc.addrs
+        build = self._from_c is _DEFAULT_FROM_C  # else an iterator's entries: copied by _take
         try:
             while True:
                 slice_ms = _SLICE_MS
@@ -648,20 +660,45 @@ class AsyncResult:
                     if left <= 0:
                         break
                     slice_ms = max(1, min(slice_ms, int(left * 1000)))
-                # Wait, status and entries in one call into the library.
-                rc = lib.ell_async_collect(h, slice_ms, sc.info, sc.ents, sc.cap, sc.err)
-                if rc == 0:
+                # Wait, status and entries in one call into the library; a
+                # successful call's entries come back built (_speedups.collect).
+                got = _collect(h, slice_ms, info, ents, cap, err, build)
+                if got.__class__ is list:
+                    if self._finish_with(got, sc):
+                        h = 0  # released by _finish_with
+                        break
+                    got = None  # entries taken by iteration already: _take copies the rest
+                if got is None:
                     self._finish(sc)
                     break
-                if rc != _ETIMEDOUT:
+                if got != _ETIMEDOUT:
                     self._release()
                     h = 0
-                    self._fail(rc, _lib.error_text(sc.err))
+                    self._fail(got, _lib.error_text(sc.err))
                     return True
         finally:
             if h:
                 self._release()
         return self._done
+
+    def _finish_with(self, got: List[ResultEntry], sc: Any) -> bool:
+        """_finish and _release of _wait_done in one hold of the lock, for a
+        successful result whose entries _speedups.collect built (the common
+        get()); False, changing nothing, when entries were taken already."""
+        with self._lock:
+            if self._entries:
+                return False
+            if not self._done:
+                self._entries = got
+                self._elapsed_us = sc.info.elapsed_us
+                self._complete = True
+                self._done = True
+            self._busy -= 1
+            if self._busy == 0:
+                self._free_locked()
+            else:
+                self._free_pending = True
+            return True
 
     def _raise_if(self, bit: int) -> None:
         if self._status.code and self._policy & bit:

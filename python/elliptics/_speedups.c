@@ -10,8 +10,10 @@
  *   pack_names(keys)           -> (joined, lens) or None
  *   pack_values(values)        -> (joined, sizes) or None
  *   slab_entries(ents, n, ctx) -> [entry, ...] or None
+ *   collect(h, ms, info, ents, cap, err, build) -> rc, [entry, ...] or None
  *
- * setup(ResultEntry, _SlabEntry) must be called once first (elliptics._result).
+ * setup(ResultEntry, _SlabEntry) must be called once first, and set_collect
+ * before collect (elliptics._result).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -107,23 +109,9 @@ static size_t slab_layout(const ell_entry *const *ents, size_t n, const char **d
     return (size_t)(head - base);
 }
 
-/* slab_entries(ents, n, cache): entries ents[0..n) (an address of n
- * ell_entry pointers) as _SlabEntry objects when they are laid out as
- * newSlab writes them, else None. Each gets data (a copy of its bytes),
- * status and key_index, its row and the block's context (head, base, cache):
- * head is a copy of the structs and strings, from which _result._fill fills
- * the other fields on first use. */
-static PyObject *slab_entries(PyObject *self, PyObject *args) {
-    unsigned long long addr;
-    Py_ssize_t n;
-    PyObject *cache;
-    if (!PyArg_ParseTuple(args, "KnO!", &addr, &n, &PyDict_Type, &cache))
-        return NULL;
-    if (slab_cls == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "slab_entries: setup was not called");
-        return NULL;
-    }
-    const ell_entry *const *ents = (const ell_entry *const *)(uintptr_t)addr;
+/* The entries ents[0..n) as _SlabEntry objects when they are laid out as
+ * newSlab writes them, else None (a new reference; NULL on error). */
+static PyObject *slab_list(const ell_entry *const *ents, Py_ssize_t n, PyObject *cache) {
     const char *data;
     size_t head_len;
     if (n <= 0 || ents == NULL || !(head_len = slab_layout(ents, (size_t)n, &data)))
@@ -158,6 +146,89 @@ fail:
     Py_DECREF(ctx);
     Py_DECREF(out);
     return NULL;
+}
+
+/* slab_entries(ents, n, cache): entries ents[0..n) (an address of n
+ * ell_entry pointers) as _SlabEntry objects when they are laid out as
+ * newSlab writes them, else None. Each gets data (a copy of its bytes),
+ * status and key_index, its row and the block's context (head, base, cache):
+ * head is a copy of the structs and strings, from which _result._fill fills
+ * the other fields on first use. */
+static PyObject *slab_entries(PyObject *self, PyObject *args) {
+    unsigned long long addr;
+    Py_ssize_t n;
+    PyObject *cache;
+    if (!PyArg_ParseTuple(args, "KnO!", &addr, &n, &PyDict_Type, &cache))
+        return NULL;
+    if (slab_cls == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "slab_entries: setup was not called");
+        return NULL;
+    }
+    return slab_list((const ell_entry *const *)(uintptr_t)addr, n, cache);
+}
+
+/* ell_async_collect of the loaded libelliptics, given by set_collect: this
+ * module does not link the library (cffi's elliptics._native loads it). */
+typedef int32_t (*collect_fn)(ell_async_t, int64_t, ell_async_result *, const ell_entry **, size_t, ell_error *);
+static collect_fn collect_p;
+
+static PyObject *set_collect(PyObject *self, PyObject *arg) {
+    void *p = PyLong_AsVoidPtr(arg);
+    if (p == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "set_collect: NULL function");
+        return NULL;
+    }
+    collect_p = (collect_fn)p;
+    Py_RETURN_NONE;
+}
+
+/* collect(h, timeout_ms, info, ents, cap, err, build): ell_async_collect
+ * with the GIL released (info, ents and err are addresses of the caller's
+ * buffers). Returns its code when not ELL_OK; on completion, when build is
+ * true, with status ELL_OK and 1..cap entries laid out as newSlab writes
+ * them, their _SlabEntry list (the
+ * get() of a single call: wait, status and entries in one call from Python,
+ * where the cffi call and the copy were two and several lines of Python);
+ * on any other completion None (the caller copies the result itself). */
+static PyObject *collect(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 7) {
+        PyErr_SetString(PyExc_TypeError, "collect: 7 arguments");
+        return NULL;
+    }
+    if (collect_p == NULL || slab_cls == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "collect: set_collect and setup were not called");
+        return NULL;
+    }
+    unsigned long long h = PyLong_AsUnsignedLongLong(args[0]);
+    long long timeout = PyLong_AsLongLong(args[1]);
+    void *info_p = PyLong_AsVoidPtr(args[2]);
+    void *ents_p = PyLong_AsVoidPtr(args[3]);
+    Py_ssize_t cap = PyLong_AsSsize_t(args[4]);
+    void *err_p = PyLong_AsVoidPtr(args[5]);
+    int build = PyObject_IsTrue(args[6]);
+    if (build < 0 || PyErr_Occurred())
+        return NULL;
+    if (info_p == NULL || err_p == NULL || cap < 0 || (cap > 0 && ents_p == NULL)) {
+        PyErr_SetString(PyExc_ValueError, "collect: NULL buffer");
+        return NULL;
+    }
+    ell_async_result *info = info_p;
+    const ell_entry **ents = ents_p;
+    int32_t rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = collect_p((ell_async_t)h, (int64_t)timeout, info, ents, (size_t)cap, (ell_error *)err_p);
+    Py_END_ALLOW_THREADS
+    if (rc != 0)
+        return PyLong_FromLong(rc);
+    if (!build || info->status != 0 || info->count == 0 || info->count > (size_t)cap)
+        Py_RETURN_NONE;
+    PyObject *cache = PyDict_New();
+    if (cache == NULL)
+        return NULL;
+    PyObject *out = slab_list(ents, (Py_ssize_t)info->count, cache);
+    Py_DECREF(cache);
+    return out;
 }
 
 /* Packs n byte strings back to back: (joined bytes, lengths as uint64 bytes). */
@@ -256,6 +327,9 @@ static PyMethodDef methods[] = {
     {"setup", setup, METH_VARARGS, "setup(base, cls): the entry classes slab_entries fills."},
     {"slab_entries", slab_entries, METH_VARARGS,
      "slab_entries(ents, n, cache): the entries of a bulk call's block, or None."},
+    {"set_collect", set_collect, METH_O, "set_collect(addr): the address of the library's ell_async_collect."},
+    {"collect", (PyCFunction)(void (*)(void))collect, METH_FASTCALL,
+     "collect(h, timeout_ms, info, ents, cap, err, build): wait and collect; rc, entries or None."},
     {"pack_names", pack_names, METH_O, "pack_names(keys): (joined, lens) of non-empty str keys, or None."},
     {"pack_values", pack_values, METH_O, "pack_values(values): (joined, sizes) of bytes-like values, or None."},
     {NULL, NULL, 0, NULL},
