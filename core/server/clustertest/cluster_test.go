@@ -81,7 +81,8 @@ func testCluster(t *testing.T, onDemand bool) {
 	}
 	defer c.Close()
 	started := time.Since(start)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	joins, _ := strconv.Atoi(os.Getenv("ELLIPTICS_CLUSTER_JOINS"))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second+time.Duration(joins)*10*time.Second)
 	defer cancel()
 	if err := c.WaitConverged(ctx); err != nil {
 		t.Fatal(err)
@@ -110,6 +111,23 @@ func testCluster(t *testing.T, onDemand bool) {
 	}
 	t.Logf("node %d joined: known to all %d nodes after %v", n, n+1, time.Since(joinStart))
 	n++
+
+	// The join above lands while the formation's recovery wave (each node
+	// pulls the ranges it gained once its table has been still for
+	// merge_delay) may still run. ELLIPTICS_CLUSTER_JOINS more joins, each
+	// after 5 s, time joins into a settled cluster (scale runs).
+	for range joins {
+		time.Sleep(5 * time.Second)
+		joinStart := time.Now()
+		if _, err := c.Add(); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.WaitConverged(ctx); err != nil {
+			t.Fatalf("after node %d joined a settled cluster: %v", n, err)
+		}
+		t.Logf("node %d joined the settled cluster: known to all %d nodes after %v", n, n+1, time.Since(joinStart))
+		n++
+	}
 
 	// Keys sent through a proxy client reach their owners through whichever
 	// node the client talks to.
