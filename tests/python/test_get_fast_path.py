@@ -32,6 +32,26 @@ def test_get_returns_every_entry_and_frees_the_handle(session, key):
     assert sorted(e.group_id for e in got) == [1, 2, 3] and all(e.size == 5 for e in got)
 
 
+def test_single_get_takes_the_one_call_path(session, key, monkeypatch):
+    # The slow path gives the same entries, so only a spy tells them apart:
+    # collect must hand back the built list, not None ("take the old path").
+    import elliptics._result as result
+
+    returned = []
+    real = result._collect
+
+    def spy(*args):
+        got = real(*args)
+        returned.append(type(got).__name__)
+        return got
+
+    monkeypatch.setattr(result, "_collect", spy)
+    session.groups = [2]
+    session.write_data(key, b"v").get()
+    assert session.read_data(key).get()[0].data == b"v"
+    assert returned == ["list", "list"]
+
+
 def test_error_status_is_raised_or_reported(session, key):
     with pytest.raises(elliptics.NotFoundError) as ei:
         session.read_data(key).get()
