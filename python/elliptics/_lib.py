@@ -80,17 +80,14 @@ class Scratch:
         self.out = ffi.new("ell_async_t *")
         self.key = ffi.new("ell_key *")
         self.info = ffi.new("ell_async_result *")
-        self.cap = 16
-        self.ents = ffi.new("const ell_entry *[]", self.cap)
-        self.addrs: Tuple[int, int, int, int] = (0, 0, 0, 0)
-        self.set_ents(self.ents, self.cap)
+        self.set_ents(ffi.new("const ell_entry *[]", 16), 16)
 
     def set_ents(self, ents: Any, cap: int) -> None:
         """Makes ents (room for cap entry pointers) the entry array, and
         updates ``addrs``: (info, ents, cap, err) as integers, the arguments
         of elliptics._speedups.collect."""
         self.ents, self.cap = ents, cap
-        self.addrs = (_addr(self.info), _addr(ents), cap, _addr(self.err))
+        self.addrs: Tuple[int, int, int, int] = (_addr(self.info), _addr(ents), cap, _addr(self.err))
 
 
 def _addr(p: Any) -> int:
