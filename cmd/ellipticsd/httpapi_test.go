@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -32,6 +33,10 @@ func TestFrontendBeforeCluster(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(body, &e))
 	require.Equal(t, int32(-6), e.Code)
+	// The join runs in the background: its first failed attempt may come
+	// after the request above was answered.
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "no remote reachable yet") },
+		10*time.Second, 10*time.Millisecond, logs.String())
 
 	sigs <- syscall.SIGTERM
 	select {
@@ -40,5 +45,4 @@ func TestFrontendBeforeCluster(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("frontend did not stop")
 	}
-	require.Contains(t, logs.String(), "no remote reachable yet")
 }
